@@ -1,0 +1,125 @@
+"""Bytes -> DecodedImage: size-capped, EXIF-oriented RGB with exact-identity hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from pictrace.errors import ImageTooLarge, NotAnImage
+from pictrace.settings import Settings
+from pictrace.types import DecodedImage, Source
+
+_CORRUPT = (OSError, SyntaxError, ValueError, EOFError, UnidentifiedImageError)
+
+
+def _register_heif() -> None:
+    try:
+        import pillow_heif  # optional extra: pictrace[heif]
+    except ImportError:
+        return
+    pillow_heif.register_heif_opener()
+
+
+_register_heif()
+
+
+def decode(source: Source, settings: Settings) -> DecodedImage:
+    """Decode ``source`` or raise NotAnImage / ImageTooLarge with a one-line reason."""
+    data = source.data
+    if not data:
+        raise NotAnImage(f"{source.uri}: zero-byte file")
+    if len(data) > settings.max_bytes:
+        raise ImageTooLarge(
+            f"{source.uri}: {len(data)} bytes exceeds the limit of {settings.max_bytes} bytes"
+        )
+    image = _open(source.uri, data, settings.max_pixels)
+    rgb = _to_rgb(_orient(image))
+    pixels = np.asarray(rgb, dtype=np.uint8)
+    return DecodedImage(
+        pixels=_working_copy(rgb, settings.work_size),
+        width=rgb.width,
+        height=rgb.height,
+        format=(image.format or "unknown").lower(),
+        byte_sha256=hashlib.sha256(data).hexdigest(),
+        pixel_sha256=pixel_digest(pixels),
+        byte_size=len(data),
+        exif_tags=_exif_count(image),
+    )
+
+
+def pixel_digest(pixels: np.ndarray) -> str:
+    """sha256 of an RGB array and its shape: equal for losslessly re-saved pictures."""
+    digest = hashlib.sha256(f"{pixels.shape[1]}x{pixels.shape[0]}:".encode())
+    digest.update(np.ascontiguousarray(pixels).tobytes())
+    return digest.hexdigest()
+
+
+def _open(uri: str, data: bytes, max_pixels: int) -> Image.Image:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError as exc:
+            raise ImageTooLarge(f"{uri}: decompression bomb refused ({exc})") from exc
+        except _CORRUPT as exc:
+            raise NotAnImage(f"{uri}: not a readable image ({_short(exc)})") from exc
+        width, height = image.size
+        if width * height > max_pixels:
+            raise ImageTooLarge(
+                f"{uri}: {width}x{height} pixels exceeds the limit of {max_pixels} "
+                "(possible decompression bomb)"
+            )
+        try:
+            image.load()
+        except Image.DecompressionBombError as exc:
+            raise ImageTooLarge(f"{uri}: decompression bomb refused ({exc})") from exc
+        except _CORRUPT as exc:
+            raise NotAnImage(f"{uri}: truncated or corrupt image data ({_short(exc)})") from exc
+    return image
+
+
+def _orient(image: Image.Image) -> Image.Image:
+    try:
+        oriented = ImageOps.exif_transpose(image)
+    except _CORRUPT:
+        return image  # a broken EXIF block must not lose an otherwise fine picture
+    return oriented if oriented is not None else image
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGB", rgba.size, (255, 255, 255))
+        canvas.paste(rgba, mask=rgba.getchannel("A"))
+        return canvas
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        scale = 255.0 / max(float(array.max()), 1.0)
+        return Image.fromarray((array * scale).astype(np.uint8)).convert("RGB")
+    return image.convert("RGB")
+
+
+def _working_copy(image: Image.Image, long_side: int) -> np.ndarray:
+    if max(image.size) <= long_side:
+        return np.asarray(image, dtype=np.uint8)
+    scale = long_side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return np.asarray(image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
+
+
+def _exif_count(image: Image.Image) -> int:
+    try:
+        return len(image.getexif())
+    except _CORRUPT:
+        return 0
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:160] if text else type(exc).__name__

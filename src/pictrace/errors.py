@@ -1,0 +1,90 @@
+"""PicTrace's one exception tree.
+
+Every error the library raises on purpose is a ``PicTraceError``; foreign errors (Pillow, faiss,
+onnxruntime, sqlite3, httpx) are translated at the edge with ``raise ... from``::
+
+    PicTraceError
+    ├── InputError                 the caller gave something we cannot use
+    │   ├── SourceUnreadable       path missing / not a file / permission denied
+    │   ├── NotAnImage             bytes are not a decodable image (zero-byte, corrupt, text, ...)
+    │   ├── ImageTooLarge          decompression bomb, too many pixels or too many bytes
+    │   └── FetchError             a URL could not be fetched
+    │       ├── BlockedURL         refused by the SSRF guard or an unsupported scheme
+    │       └── FetchTimeout       the server was too slow
+    ├── NotFound                   no image with that id or source in the index
+    ├── IndexError_                the index folder itself is a problem
+    │   ├── IndexLocked            another process is writing to this index
+    │   └── IndexCorrupt           the catalogue or a vector file cannot be read
+    ├── ConfigError                bad settings, a bad model config, or a bad calibration file
+    └── MissingExtra               an optional dependency is not installed (message has the hint)
+
+Each error carries a stable ``code`` used by the CLI exit message and the HTTP API.
+"""
+
+from __future__ import annotations
+
+
+class PicTraceError(Exception):
+    """Base class of every error PicTrace raises on purpose."""
+
+    code = "pictrace_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InputError(PicTraceError):
+    code = "bad_input"
+
+
+class SourceUnreadable(InputError):
+    code = "unreadable_source"
+
+
+class NotAnImage(InputError):
+    code = "not_an_image"
+
+
+class ImageTooLarge(InputError):
+    code = "image_too_large"
+
+
+class FetchError(InputError):
+    code = "fetch_failed"
+
+
+class BlockedURL(FetchError):
+    code = "blocked_url"
+
+
+class FetchTimeout(FetchError):
+    code = "fetch_timeout"
+
+
+class NotFound(PicTraceError):
+    code = "not_found"
+
+
+class IndexError_(PicTraceError):  # noqa: N801 - trailing underscore avoids the builtin
+    code = "index_error"
+
+
+class IndexLocked(IndexError_):
+    code = "index_locked"
+
+
+class IndexCorrupt(IndexError_):
+    code = "index_corrupt"
+
+
+class ConfigError(PicTraceError):
+    code = "config_error"
+
+
+class MissingExtra(PicTraceError):
+    code = "missing_extra"
+
+    @classmethod
+    def for_module(cls, module: str, extra: str) -> MissingExtra:
+        return cls(f"{module} is not installed; install it with: pip install 'pictrace[{extra}]'")

@@ -1,0 +1,1 @@
+"""Feature extractors: DecodedImage -> named, versioned feature values."""

@@ -1,0 +1,102 @@
+"""The extractor extension point: a named, versioned producer of typed feature values.
+
+An extractor turns a batch of DecodedImages into one mapping ``{feature name: value}`` per image.
+Each produced feature is described by a FeatureSpec (name, version, kind, dim), so the index
+knows how to store it, how to search it, and when stored values are stale.
+
+Kinds and their Python values:
+
+* ``bits``     - uint8 array of ``dim // 8`` bytes (perceptual hash); Hamming-searchable
+* ``vector``   - float32 L2-normalised vector of ``dim``; inner-product-searchable
+* ``vectors``  - float32 matrix ``(n, dim)`` of L2-normalised regional vectors; searchable
+* ``array``    - float32 vector, stored for re-ranking and compare only
+* ``labels``   - tuple of (label, probability), best first
+* ``blob``     - bytes the extractor encodes itself (e.g. keypoints)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from pictrace.types import DecodedImage
+
+Kind = Literal["bits", "vector", "vectors", "array", "labels", "blob"]
+SEARCHABLE: frozenset[str] = frozenset({"bits", "vector", "vectors"})
+FeatureValue = Any
+Features = Mapping[str, FeatureValue]
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    name: str
+    version: int
+    kind: Kind
+    dim: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+class Extractor(ABC):
+    """Produces the features named in ``specs``. Subclasses implement ``extract_one``
+    (or override ``extract`` to batch)."""
+
+    specs: tuple[FeatureSpec, ...] = ()
+
+    def extract(self, images: Sequence[DecodedImage]) -> list[dict[str, FeatureValue]]:
+        return [self.extract_one(image) for image in images]
+
+    @abstractmethod
+    def extract_one(self, image: DecodedImage) -> dict[str, FeatureValue]:
+        """Return ``{spec.name: value}`` for every spec of this extractor."""
+
+
+def encode(spec: FeatureSpec, value: FeatureValue) -> bytes:
+    """Serialise a feature value for the catalogue (no pickles)."""
+    if spec.kind == "bits":
+        return np.asarray(value, dtype=np.uint8).tobytes()
+    if spec.kind in ("vector", "array"):
+        return np.asarray(value, dtype=np.float16).tobytes()
+    if spec.kind == "vectors":
+        return np.asarray(value, dtype=np.float16).reshape(-1, spec.dim).tobytes()
+    if spec.kind == "labels":
+        return json.dumps([[label, round(float(p), 5)] for label, p in value]).encode()
+    return bytes(value)
+
+
+def decode_value(spec: FeatureSpec, blob: bytes) -> FeatureValue:
+    if spec.kind == "bits":
+        return np.frombuffer(blob, dtype=np.uint8).copy()
+    if spec.kind in ("vector", "array"):
+        return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+    if spec.kind == "vectors":
+        return np.frombuffer(blob, dtype=np.float16).astype(np.float32).reshape(-1, spec.dim)
+    if spec.kind == "labels":
+        return tuple((str(label), float(p)) for label, p in json.loads(blob))
+    return blob
+
+
+def save_arrays(**arrays: np.ndarray) -> bytes:
+    """Pack named arrays into bytes (npz without pickles) for ``blob`` features."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def load_arrays(blob: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}
+
+
+def l2_normalise(matrix: np.ndarray) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return matrix / np.maximum(norms, 1e-12)

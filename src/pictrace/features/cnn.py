@@ -1,0 +1,92 @@
+"""CNN features from EfficientNet-Lite0 (ImageNet-1k): one forward pass per image gives
+
+* ``cnn``    - the global embedding: what makes "similar" (same kind of picture) work and
+               finds mildly edited copies; it cannot tell an edited copy from a different photo
+               of the same subject, and it degrades on small crops and large rotations.
+* ``labels`` - the top-5 ImageNet classes, for ``search --text`` and for display.
+
+The ONNX file is exported by ``tools/export_onnx.py`` with the input normalisation inside the
+graph: it takes float RGB pixels in 0..255, NCHW, any batch and size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pictrace.features.base import Extractor, FeatureSpec, l2_normalise
+from pictrace.features.onnx_runtime import session
+from pictrace.features.registry import register
+from pictrace.settings import Settings
+from pictrace.types import DecodedImage
+
+INPUT_SIZE = 224
+EMBED_DIM = 1280
+CNN = FeatureSpec("cnn", 1, "vector", EMBED_DIM)
+LABELS = FeatureSpec("labels", 1, "labels", 5)
+
+
+def model_path() -> Path:
+    return Path(str(resources.files("pictrace") / "models" / "efficientnet_lite0.onnx"))
+
+
+@lru_cache(maxsize=1)
+def imagenet_labels() -> tuple[str, ...]:
+    text = (resources.files("pictrace") / "models" / "imagenet_labels.txt").read_text("utf-8")
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+def preprocess(pixels: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+    """RGB uint8 HxWx3 -> float32 3xSxS (whole picture, squashed: nothing is cropped away)."""
+    resized = cv2.resize(np.ascontiguousarray(pixels), (size, size), interpolation=cv2.INTER_AREA)
+    return resized.astype(np.float32).transpose(2, 0, 1)
+
+
+def run_model(batch: np.ndarray, threads: int) -> dict[str, np.ndarray]:
+    """Run the network on an NCHW float batch; returns its named outputs."""
+    sess = session(str(model_path()), threads)
+    names = [output.name for output in sess.get_outputs()]
+    return dict(zip(names, sess.run(names, {"pixels": batch}), strict=True))
+
+
+def global_embedding(head: np.ndarray) -> np.ndarray:
+    """Pool the 1280-channel head maps (N,C,h,w) into L2-normalised vectors (N,C)."""
+    return l2_normalise(head.mean(axis=(2, 3)))
+
+
+def top_labels(logits: np.ndarray, k: int = 5) -> list[tuple[tuple[str, float], ...]]:
+    names = imagenet_labels()
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(shifted)
+    probs /= probs.sum(axis=1, keepdims=True)
+    order = np.argsort(-probs, axis=1)[:, :k]
+    return [tuple((names[j], float(row[j])) for j in idx) for row, idx in zip(probs, order, strict=True)]
+
+
+class CnnExtractor(Extractor):
+    specs = (CNN, LABELS)
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+
+    def extract(self, images: Sequence[DecodedImage]) -> list[dict[str, object]]:
+        if not images:
+            return []
+        batch = np.stack([preprocess(image.pixels) for image in images])
+        outputs = run_model(batch, self.threads)
+        vectors = global_embedding(outputs["head"])
+        labels = top_labels(outputs["logits"])
+        return [{"cnn": v, "labels": lab} for v, lab in zip(vectors, labels, strict=True)]
+
+    def extract_one(self, image: DecodedImage) -> dict[str, object]:
+        return self.extract([image])[0]
+
+
+@register("cnn")
+def _factory(settings: Settings) -> Extractor:
+    return CnnExtractor(settings.threads)

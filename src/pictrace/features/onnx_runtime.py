@@ -1,0 +1,27 @@
+"""Shared onnxruntime sessions (one per model file and thread count, created lazily)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pictrace.errors import ConfigError
+
+
+@lru_cache(maxsize=8)
+def session(model_path: str, threads: int):  # type: ignore[no-untyped-def]
+    """An InferenceSession for ``model_path``; ``threads=0`` means one per core."""
+    import onnxruntime as ort
+
+    if not Path(model_path).is_file():
+        raise ConfigError(f"ONNX model not found: {model_path}")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or (os.cpu_count() or 1)
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise ConfigError(f"cannot load ONNX model {model_path}: {exc}") from exc

@@ -1,0 +1,42 @@
+"""A small JPEG thumbnail per image: shown by the web UI and used to verify candidates
+(warped SSIM) without going back to the original file, which may be remote or gone."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from pictrace.features.base import Extractor, FeatureSpec
+from pictrace.features.registry import register
+from pictrace.settings import Settings
+from pictrace.types import DecodedImage
+
+THUMB_SIZE = 320
+THUMBNAIL = FeatureSpec("thumbnail", 1, "blob", THUMB_SIZE)
+
+
+def make_thumbnail(pixels: np.ndarray, size: int = THUMB_SIZE) -> bytes:
+    image = Image.fromarray(pixels)
+    image.thumbnail((size, size), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def open_thumbnail(blob: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(blob)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+class ThumbnailExtractor(Extractor):
+    specs = (THUMBNAIL,)
+
+    def extract_one(self, image: DecodedImage) -> dict[str, bytes]:
+        return {"thumbnail": make_thumbnail(image.pixels)}
+
+
+@register("thumbnail")
+def _factory(settings: Settings) -> Extractor:
+    return ThumbnailExtractor()

@@ -1,0 +1,271 @@
+"""The library facade: ``Index.open(folder)`` then add / search / compare / duplicates / remove."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from PIL import Image
+
+from pictrace.decode import decode
+from pictrace.errors import ConfigError, InputError, NotFound, PicTraceError
+from pictrace.features.base import FeatureValue
+from pictrace.features.pipeline import encode_all, extract_all
+from pictrace.features.registry import all_specs, build_extractors
+from pictrace.ingest.files import expand, is_url, read_file
+from pictrace.search.compare import compare_images
+from pictrace.search.confidence import load_calibrator
+from pictrace.search.duplicates import find_duplicates
+from pictrace.search.engine import Query, Searcher, Verifier
+from pictrace.settings import Settings, load_settings
+from pictrace.store.base import Store, open_store
+from pictrace.store.catalogue import NewImage
+from pictrace.types import (
+    AddFailure, AddReport, Comparison, DecodedImage, DuplicateGroup, ImageRecord, SearchResult,
+    Source, Stats,
+)
+
+QueryInput = str | Path | bytes | Image.Image
+Progress = Callable[[int, int], None]
+
+
+class Index:
+    """A persistent image index in one folder (or behind a store URI)."""
+
+    def __init__(self, location: str | Path, settings: Settings, readonly: bool = False) -> None:
+        self.settings = settings
+        self.location = str(location)
+        self.extractors = build_extractors(settings)
+        self.specs = all_specs(self.extractors)
+        self.store = open_store(location, self.specs, settings.hnsw_threshold, readonly=readonly)
+        folder = None if self.location.startswith("milvus://") else Path(self.location)
+        self.searcher = Searcher(self.store, self.specs, load_calibrator(folder), settings,
+                                 verifier=_default_verifier(settings, self.store))
+
+    @classmethod
+    def open(cls, location: str | Path | None = None, *, readonly: bool = False,
+             settings: Settings | None = None, **overrides: Any) -> Index:
+        """Open (creating if missing) the index at ``location`` or ``$PICTRACE_INDEX``."""
+        settings = settings or load_settings(**overrides)
+        target = location if location is not None else settings.index
+        if target is None:
+            raise ConfigError("no index given: pass a folder or set PICTRACE_INDEX")
+        return cls(target, settings, readonly=readonly)
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- adding -----------------------------------------------------------------------------
+    def add(self, items: Iterable[str | Path], progress: Progress | None = None) -> AddReport:
+        """Add files, folders (recursively) and URLs; unchanged files are skipped."""
+        paths = list(expand(items))
+        urls = [p for p in paths if is_url(p)]
+        files = [p for p in paths if not is_url(p)]
+        report = self._add_loaded((self._read(p) for p in files), len(files), progress)
+        if urls:
+            from pictrace.ingest.web import fetch_sources
+
+            report = _merge(report, self._add_loaded(fetch_sources(urls, self.settings),
+                                                     len(urls), progress))
+        return report
+
+    def add_sources(self, sources: Iterable[Source | AddFailure], total: int = 0,
+                    progress: Progress | None = None) -> AddReport:
+        """Add already-loaded Sources (downloads, crawls, uploads)."""
+        return self._add_loaded(iter(sources), total, progress)
+
+    def _read(self, path: str) -> Source | AddFailure:
+        try:
+            return read_file(path, self.settings.max_bytes)
+        except InputError as exc:
+            return AddFailure(path, exc.message, exc.code)
+
+    def _add_loaded(self, loaded: Iterator[Source | AddFailure], total: int,
+                    progress: Progress | None) -> AddReport:
+        added: list[int] = []
+        skipped: list[str] = []
+        failed: list[AddFailure] = []
+        done = 0
+        chunk = self.settings.batch_size
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            while batch := _take(loaded, chunk):
+                prepared = list(pool.map(self._prepare, batch))
+                images: list[tuple[Source, DecodedImage]] = []
+                for item in prepared:
+                    if isinstance(item, AddFailure):
+                        failed.append(item)
+                    elif isinstance(item, str):
+                        skipped.append(item)
+                    else:
+                        images.append(item)
+                added.extend(self._store_batch(images, failed))
+                done += len(batch)
+                if progress:
+                    progress(done, max(total, done))
+        return AddReport(tuple(added), tuple(skipped), tuple(failed))
+
+    def _prepare(self, item: Source | AddFailure) -> AddFailure | str | tuple[Source, DecodedImage]:
+        """Failure, the uri of an unchanged image (skip), or the decoded image."""
+        if isinstance(item, AddFailure):
+            return item
+        existing = self.store.by_source(item.uri)
+        if existing is not None and existing.byte_sha256 == _sha(item.data):
+            return item.uri
+        try:
+            return item, decode(item, self.settings)
+        except InputError as exc:
+            return AddFailure(item.uri, exc.message, exc.code)
+
+    def _store_batch(self, images: list[tuple[Source, DecodedImage]],
+                     failed: list[AddFailure]) -> list[int]:
+        if not images:
+            return []
+        try:
+            values = extract_all(self.extractors, [d for _, d in images])
+        except PicTraceError:
+            if len(images) == 1:
+                raise
+            return [i for one in images for i in self._store_batch([one], failed)]
+        entries = [self._entry(s, d, v) for (s, d), v in zip(images, values, strict=True)]
+        return self.store.add(entries)
+
+    def _entry(self, source: Source, image: DecodedImage, values: dict[str, FeatureValue]
+               ) -> NewImage:
+        return NewImage(
+            source=source.uri, page=source.page, byte_sha256=image.byte_sha256,
+            pixel_sha256=image.pixel_sha256, width=image.width, height=image.height,
+            format=image.format, byte_size=image.byte_size, exif_tags=image.exif_tags,
+            features=encode_all(self.specs, values), labels=tuple(values.get("labels", ())),
+        )
+
+    # --- searching --------------------------------------------------------------------------
+    def search(self, query: QueryInput, k: int = 10, min_confidence: float = 0.0) -> SearchResult:
+        """Rank the index against one query image (path, URL, bytes or PIL image)."""
+        started = time.perf_counter()
+        prepared = self.prepare_query(query)
+        matches = self.searcher.search(prepared, k, min_confidence)
+        elapsed = (time.perf_counter() - started) * 1000.0
+        labels = tuple(label for label, _ in prepared.features.get("labels", ()))
+        return SearchResult(prepared.label, elapsed, matches, labels)
+
+    def search_many(self, queries: Iterable[QueryInput], k: int = 10,
+                    min_confidence: float = 0.0) -> Iterator[SearchResult | PicTraceError]:
+        for query in queries:
+            try:
+                yield self.search(query, k, min_confidence)
+            except PicTraceError as exc:
+                yield exc
+
+    def search_text(self, text: str, k: int = 10) -> SearchResult:
+        """Images whose predicted ImageNet labels match every word of ``text``."""
+        started = time.perf_counter()
+        terms = [t for t in text.lower().replace(",", " ").split() if t]
+        hits = self.store.label_hits(terms, k)
+        records = self.store.records(i for i, _ in hits)
+        from pictrace.search.text import text_matches
+
+        matches = text_matches(hits, records)
+        return SearchResult(text, (time.perf_counter() - started) * 1000.0, matches)
+
+    def prepare_query(self, query: QueryInput) -> Query:
+        source = self.load_query(query)
+        image = decode(source, self.settings)
+        values = extract_all(self.extractors, [image])[0]
+        return Query(source.uri, image, values)
+
+    def load_query(self, query: QueryInput) -> Source:
+        if isinstance(query, Image.Image):
+            buffer = io.BytesIO()
+            query.convert("RGB").save(buffer, format="PNG")
+            return Source("<image>", buffer.getvalue())
+        if isinstance(query, bytes | bytearray):
+            return Source("<bytes>", bytes(query))
+        text = str(query)
+        if is_url(text):
+            from pictrace.ingest.web import fetch_one
+
+            return fetch_one(text, self.settings)
+        return read_file(str(Path(text).expanduser()), self.settings.max_bytes)
+
+    # --- comparing and duplicates -----------------------------------------------------------
+    def compare(self, a: QueryInput, b: QueryInput) -> Comparison:
+        qa, qb = self.prepare_query(a), self.prepare_query(b)
+        return compare_images(qa, qb, self.specs, self.searcher)
+
+    def duplicates(self) -> list[DuplicateGroup]:
+        return find_duplicates(self.store, self.specs, self.searcher)
+
+    # --- catalogue ------------------------------------------------------------------------
+    def get(self, image_id: int) -> ImageRecord:
+        return self.store.get(image_id)
+
+    def list(self, offset: int = 0, limit: int = 50) -> list[ImageRecord]:
+        return self.store.page(offset, limit)
+
+    def resolve(self, id_or_source: str | int) -> ImageRecord:
+        text = str(id_or_source)
+        record = self.store.by_source(text)
+        if record is None and text.isdigit():
+            record = self.store.records([int(text)]).get(int(text))
+        if record is None:
+            record = self.store.by_source(str(Path(text).expanduser()))
+        if record is None:
+            raise NotFound(f"no image with id or source {text!r} in the index")
+        return record
+
+    def remove(self, id_or_source: str | int) -> ImageRecord:
+        record = self.resolve(id_or_source)
+        self.store.remove([record.id])
+        self.store.flush()
+        return record
+
+    def stats(self) -> Stats:
+        return Stats(
+            images=self.store.count(),
+            bytes_indexed=self.store.total_bytes(),
+            extractors={k: v for k, v in self.store.feature_counts().items()},
+            index_dir=self.location,
+            store=type(self.store).__name__,
+        )
+
+    def flush(self) -> None:
+        self.store.flush()
+
+
+def _default_verifier(settings: Settings, store: Store) -> Verifier | None:
+    try:
+        from pictrace.search.verify import make_verifier  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return make_verifier(settings, store)  # type: ignore[no-any-return]
+
+
+def _take(iterator: Iterator[Any], n: int) -> list[Any]:
+    out = []
+    for item in iterator:
+        out.append(item)
+        if len(out) >= n:
+            break
+    return out
+
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _merge(a: AddReport, b: AddReport) -> AddReport:
+    return AddReport(a.added + b.added, a.skipped + b.skipped, a.failed + b.failed)

@@ -1,0 +1,1 @@
+"""Where images come from: files and folders, URLs, crawled pages."""

@@ -1,0 +1,63 @@
+"""Files and folders -> Sources. Folders are walked recursively for image extensions;
+files named explicitly are always tried, whatever their extension."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from pictrace.errors import ImageTooLarge, SourceUnreadable
+from pictrace.types import Source
+
+IMAGE_EXTENSIONS = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".heic",
+    ".heif", ".avif", ".ppm", ".pgm", ".pbm", ".ico", ".jfif",
+})
+
+
+def is_url(item: str) -> bool:
+    return item.startswith(("http://", "https://"))
+
+
+def expand(items: Iterable[str | Path]) -> Iterator[str]:
+    """Yield file paths (as given or found under folders, sorted) and URLs untouched."""
+    for item in items:
+        text = str(item)
+        if is_url(text):
+            yield text
+            continue
+        path = Path(os.path.expanduser(text))
+        if path.is_dir():
+            yield from (str(p) for p in _walk(path))
+        else:
+            yield str(path) if text.startswith("~") else text
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+                yield Path(root) / name
+
+
+def read_file(path: str, max_bytes: int) -> Source:
+    """Read one file into a Source, with a clear error for anything unreadable."""
+    target = Path(path)
+    try:
+        size = target.stat().st_size
+        if not target.is_file():
+            raise SourceUnreadable(f"{path}: not a regular file")
+        if size > max_bytes:
+            raise ImageTooLarge(f"{path}: {size} bytes exceeds the limit of {max_bytes} bytes")
+        data = target.read_bytes()
+    except FileNotFoundError as exc:
+        raise SourceUnreadable(f"{path}: no such file") from exc
+    except PermissionError as exc:
+        raise SourceUnreadable(f"{path}: permission denied") from exc
+    except IsADirectoryError as exc:
+        raise SourceUnreadable(f"{path}: is a directory") from exc
+    except OSError as exc:
+        raise SourceUnreadable(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    return Source(uri=path, data=data)

@@ -1,0 +1,1 @@
+"""Candidates -> verification/re-rank -> calibrated, tiered Matches."""

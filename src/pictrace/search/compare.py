@@ -1,0 +1,76 @@
+"""Pairwise compare: every metric of the seeds plus our calibrated copy confidence.
+
+Metrics: SSIM (structure, on aligned thumbnails), ORB+FLANN good matches (ratio test),
+colour histogram correlation, pHash/dHash distances, CNN cosine, and, when geometric
+verification is available, inliers and SSIM after warping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import cv2
+import numpy as np
+from skimage.metrics import structural_similarity
+
+from pictrace.features.base import FeatureSpec
+from pictrace.features.hashes import grey
+from pictrace.search.engine import Candidate, Query, Searcher, similarity_from
+from pictrace.search.signals import pair_signals
+from pictrace.types import Comparison, Verdict
+
+SSIM_SIZE = 256
+SIMILAR_AT = 0.5
+
+
+def ssim(a: np.ndarray, b: np.ndarray, size: int = SSIM_SIZE) -> float:
+    """SSIM of two RGB images squashed to the same square grey thumbnail."""
+    ga = cv2.resize(grey(a), (size, size), interpolation=cv2.INTER_AREA)
+    gb = cv2.resize(grey(b), (size, size), interpolation=cv2.INTER_AREA)
+    return float(structural_similarity(ga, gb, data_range=255.0))
+
+
+def orb_matches(a: np.ndarray, b: np.ndarray, ratio: float = 0.75) -> tuple[int, float]:
+    """ORB keypoints matched with FLANN (LSH) and Lowe's ratio test: (good, good/min_kp)."""
+    orb = cv2.ORB_create(nfeatures=1000)
+    _, da = orb.detectAndCompute(grey(a).astype(np.uint8), None)
+    _, db = orb.detectAndCompute(grey(b).astype(np.uint8), None)
+    if da is None or db is None or len(da) < 2 or len(db) < 2:
+        return 0, 0.0
+    flann = cv2.FlannBasedMatcher(
+        {"algorithm": 6, "table_number": 6, "key_size": 12, "multi_probe_level": 1},
+        {"checks": 50},
+    )
+    pairs = flann.knnMatch(da, db, k=2)
+    good = sum(1 for p in pairs if len(p) == 2 and p[0].distance < ratio * p[1].distance)
+    return good, good / max(1, min(len(da), len(db)))
+
+
+def compare_images(a: Query, b: Query, specs: Mapping[str, FeatureSpec],
+                   searcher: Searcher) -> Comparison:
+    exact = a.image.byte_sha256 == b.image.byte_sha256 or (
+        a.image.pixel_sha256 == b.image.pixel_sha256)
+    candidate = Candidate(0, pair_signals(a.features, b.features, specs), exact=exact)
+    if searcher.verifier is not None:
+        searcher.verifier(a, [candidate], b)
+    candidate.confidence = 1.0 if exact else searcher.calibrator.confidence(candidate.signals)
+    good, good_ratio = orb_matches(a.image.pixels, b.image.pixels)
+    metrics = {
+        **candidate.signals,
+        "ssim": ssim(a.image.pixels, b.image.pixels),
+        "orb_matches": float(good),
+        "orb_match_ratio": good_ratio,
+    }
+    similarity = 1.0 if exact else max(similarity_from(candidate.signals), candidate.confidence)
+    return Comparison(metrics, similarity, candidate.confidence,
+                      _verdict(exact, candidate.confidence, similarity,
+                               searcher.settings.copy_threshold),
+                      candidate.evidence)
+
+
+def _verdict(exact: bool, confidence: float, similarity: float, threshold: float) -> Verdict:
+    if exact:
+        return "exact"
+    if confidence >= threshold:
+        return "copy"
+    return "similar" if similarity >= SIMILAR_AT else "different"

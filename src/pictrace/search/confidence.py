@@ -1,0 +1,97 @@
+"""Calibrated copy confidence: a small logistic model over pairwise signals.
+
+The shipped parameters (``calibration.json`` next to this file) were fitted by
+``tools/fit_calibration.py`` on labelled pairs from the development photos; ``pictrace
+calibrate`` refits them from a user's own ``a,b,is_copy`` CSV and stores the result in the
+index folder, where it takes precedence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from pictrace.errors import ConfigError
+
+# Signal -> (value used when the signal is missing, transform to a model input)
+NEUTRAL: dict[str, float] = {
+    "cosine": 0.0, "phash": 32.0, "dhash": 32.0, "colour": 0.0, "region": 0.0,
+    "inliers": 0.0, "inlier_ratio": 0.0, "warped_ssim": 0.0,
+}
+
+
+def model_inputs(signals: Mapping[str, float], names: Sequence[str]) -> np.ndarray:
+    """The model's input row for one pair: each named signal, transformed."""
+    row = []
+    for name in names:
+        value = float(signals.get(name, NEUTRAL.get(name, 0.0)))
+        if name in ("phash", "dhash"):
+            value = value / 64.0
+        elif name == "inliers":
+            value = float(np.log1p(value))
+        row.append(value)
+    return np.array(row, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    names: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    fitted_on: str = ""
+
+    def confidence(self, signals: Mapping[str, float]) -> float:
+        z = float(np.dot(model_inputs(signals, self.names), self.weights) + self.bias)
+        return float(1.0 / (1.0 + np.exp(-np.clip(z, -40, 40))))
+
+    def to_json(self) -> str:
+        return json.dumps({"names": list(self.names), "weights": list(self.weights),
+                           "bias": self.bias, "fitted_on": self.fitted_on}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str, origin: str) -> Calibrator:
+        try:
+            raw = json.loads(text)
+            names = tuple(str(n) for n in raw["names"])
+            weights = tuple(float(w) for w in raw["weights"])
+            if len(names) != len(weights):
+                raise ValueError("names and weights differ in length")
+            return cls(names, weights, float(raw["bias"]), str(raw.get("fitted_on", "")))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"bad calibration file {origin}: {exc}") from exc
+
+
+def load_calibrator(index_dir: Path | None) -> Calibrator:
+    """The index's own calibration if it has one, else the shipped parameters."""
+    if index_dir is not None and (index_dir / "calibration.json").is_file():
+        path = index_dir / "calibration.json"
+        return Calibrator.from_json(path.read_text("utf-8"), str(path))
+    shipped = resources.files("pictrace") / "search" / "calibration.json"
+    return Calibrator.from_json(shipped.read_text("utf-8"), "shipped calibration.json")
+
+
+def fit(rows: Sequence[Mapping[str, float]], labels: Sequence[int], names: Sequence[str],
+        l2: float = 1e-2, fitted_on: str = "") -> Calibrator:
+    """Fit a logistic regression by Newton's method (a few hundred pairs are enough)."""
+    if len(rows) != len(labels) or len(set(labels)) < 2:
+        raise ConfigError("calibration needs both copy and non-copy pairs")
+    x = np.stack([model_inputs(r, names) for r in rows])
+    x = np.hstack([x, np.ones((len(x), 1))])
+    y = np.asarray(labels, dtype=np.float64)
+    w = np.zeros(x.shape[1])
+    penalty = np.eye(x.shape[1]) * l2 * len(x)
+    penalty[-1, -1] = 0.0
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -40, 40)))
+        grad = x.T @ (p - y) + penalty @ w
+        hess = (x * (p * (1 - p))[:, None]).T @ x + penalty
+        step = np.linalg.solve(hess + 1e-9 * np.eye(len(w)), grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return Calibrator(tuple(names), tuple(float(v) for v in w[:-1]), float(w[-1]), fitted_on)

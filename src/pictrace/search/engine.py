@@ -1,0 +1,144 @@
+"""Query -> candidates -> signals -> calibrated, tiered, ranked Matches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pictrace.features.base import FeatureSpec, FeatureValue
+from pictrace.search.confidence import Calibrator
+from pictrace.search.signals import Signals, pair_signals
+from pictrace.settings import Settings
+from pictrace.store.base import Store
+from pictrace.types import TIER_ORDER, DecodedImage, Evidence, ImageRecord, Match, Tier
+
+# Cosine of the global embedding at which "similarity" starts above zero: typical unrelated
+# photos score around this value (measured on the development photos, see BENCHMARKS.md).
+COSINE_FLOOR = 0.35
+RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
+
+
+@dataclass(frozen=True)
+class Query:
+    label: str
+    image: DecodedImage
+    features: Mapping[str, FeatureValue]
+
+
+@dataclass
+class Candidate:
+    id: int
+    signals: Signals = field(default_factory=dict)
+    exact: bool = False
+    evidence: Evidence | None = None
+    confidence: float = 0.0
+
+
+# A verifier adds geometric signals and evidence to candidates in place. ``other`` is the hit
+# as a decoded Query when it is at hand (compare); during search it reads stored features.
+Verifier = Callable[[Query, list[Candidate], "Query | None"], None]
+
+
+def similarity_from(signals: Mapping[str, float]) -> float:
+    cosine = max((v for k, v in signals.items() if k.startswith("cosine")), default=0.0)
+    return float(np.clip((cosine - COSINE_FLOOR) / (1.0 - COSINE_FLOOR), 0.0, 1.0))
+
+
+class Searcher:
+    def __init__(self, store: Store, specs: Mapping[str, FeatureSpec], calibrator: Calibrator,
+                 settings: Settings, verifier: Verifier | None = None) -> None:
+        self.store = store
+        self.specs = specs
+        self.calibrator = calibrator
+        self.settings = settings
+        self.verifier = verifier
+
+    def search(self, query: Query, k: int, min_confidence: float = 0.0) -> tuple[Match, ...]:
+        candidates = self.candidates(query)
+        self.score(query, candidates)
+        ranked = rank(list(candidates.values()), self.settings.copy_threshold)
+        kept = [c for c in ranked if c.confidence >= min_confidence][:k]
+        records = self.store.records(c.id for c in kept)
+        return tuple(
+            to_match(c, records[c.id], self.settings.copy_threshold)
+            for c in kept if c.id in records
+        )
+
+    # --- candidates --------------------------------------------------------------------------
+    def candidates(self, query: Query) -> dict[int, Candidate]:
+        found: dict[int, Candidate] = {}
+        image = query.image
+        for image_id in self.store.by_hash(image.byte_sha256, image.pixel_sha256):
+            found[image_id] = Candidate(image_id, exact=True)
+        for name, spec in self.specs.items():
+            if name in query.features and spec.kind in ("bits", "vector", "vectors"):
+                for image_id, _ in self._neighbours(name, spec, query.features[name]):
+                    found.setdefault(image_id, Candidate(image_id))
+        return found
+
+    def _neighbours(self, name: str, spec: FeatureSpec, value: FeatureValue
+                    ) -> list[tuple[int, float]]:
+        rows = np.asarray(value)
+        if spec.kind == "bits":
+            rows = rows.reshape(-1, spec.dim // 8)
+        elif rows.ndim == 1:
+            rows = rows.reshape(1, -1)
+        k, radius = self.settings.candidates, self.settings.hash_radius
+        hits = self.store.nearest(name, rows, k, radius=radius)
+        return [hit for row in hits for hit in row]
+
+    # --- scoring -----------------------------------------------------------------------------
+    def score(self, query: Query, candidates: Mapping[int, Candidate]) -> None:
+        if not candidates:
+            return
+        ids = list(candidates)
+        names = [n for n in self.specs if n in RERANK_FEATURES or self.specs[n].kind == "vector"]
+        stored = {name: self.store.features(name, ids) for name in names}
+        for image_id, cand in candidates.items():
+            hit = {name: values[image_id] for name, values in stored.items() if image_id in values}
+            cand.signals.update(pair_signals(query.features, hit, self.specs))
+        self._confide(candidates.values())
+        if self.verifier is not None and self.settings.verify_top > 0:
+            pending = [c for c in candidates.values() if not c.exact]
+            pending.sort(key=lambda c: -max(c.confidence, similarity_from(c.signals)))
+            self.verifier(query, pending[: self.settings.verify_top], None)
+            self._confide(candidates.values())
+
+    def _confide(self, candidates: Iterable[Candidate]) -> None:
+        for cand in candidates:
+            cand.confidence = 1.0 if cand.exact else self.calibrator.confidence(cand.signals)
+
+
+def tier_of(candidate: Candidate, copy_threshold: float) -> Tier:
+    if candidate.exact:
+        return "exact"
+    return "copy" if candidate.confidence >= copy_threshold else "similar"
+
+
+def rank(candidates: Sequence[Candidate], copy_threshold: float) -> list[Candidate]:
+    def key(c: Candidate) -> tuple[int, float]:
+        tier = tier_of(c, copy_threshold)
+        score = similarity_from(c.signals) if tier == "similar" else c.confidence
+        return (TIER_ORDER[tier], -score)
+
+    return sorted(candidates, key=key)
+
+
+def to_match(candidate: Candidate, record: ImageRecord, copy_threshold: float) -> Match:
+    return Match(
+        id=record.id,
+        source=record.source,
+        tier=tier_of(candidate, copy_threshold),
+        copy_confidence=candidate.confidence,
+        similarity=1.0 if candidate.exact else similarity_from(candidate.signals),
+        width=record.width,
+        height=record.height,
+        format=record.format,
+        byte_size=record.byte_size,
+        page=record.page,
+        labels=record.labels,
+        signals=dict(candidate.signals),
+        evidence=candidate.evidence,
+    )

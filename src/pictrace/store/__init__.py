@@ -1,0 +1,1 @@
+"""Persistence behind one Store interface, opened from a URI."""

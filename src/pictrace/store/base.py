@@ -1,0 +1,97 @@
+"""The Store interface: a persisted catalogue plus searchable feature spaces.
+
+``open_store(uri, ...)`` picks the implementation from the URI: a plain path or ``file://``
+gives the embedded store (SQLite + faiss files in one folder); ``milvus://host:port`` the
+distributed one. Every store passes the same congruence tests.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from pictrace.features.base import FeatureSpec, FeatureValue
+from pictrace.store.catalogue import NewImage
+from pictrace.types import ImageRecord
+
+Hits = list[tuple[int, float]]
+
+
+class Store(ABC):
+    """What the search layer needs from persistence. Ids are positive integers."""
+
+    uri: str
+
+    @abstractmethod
+    def add(self, images: Sequence[NewImage]) -> list[int]:
+        """Catalogue images atomically (all or none) and make them searchable."""
+
+    @abstractmethod
+    def remove(self, ids: Sequence[int]) -> None: ...
+
+    @abstractmethod
+    def records(self, ids: Iterable[int]) -> dict[int, ImageRecord]: ...
+
+    @abstractmethod
+    def by_source(self, source: str) -> ImageRecord | None: ...
+
+    @abstractmethod
+    def by_hash(self, byte_sha256: str, pixel_sha256: str) -> list[int]: ...
+
+    @abstractmethod
+    def page(self, offset: int, limit: int) -> list[ImageRecord]: ...
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    @abstractmethod
+    def total_bytes(self) -> int: ...
+
+    @abstractmethod
+    def all_ids(self) -> list[int]: ...
+
+    @abstractmethod
+    def features(self, name: str, ids: Iterable[int]) -> dict[int, FeatureValue]: ...
+
+    @abstractmethod
+    def nearest(self, name: str, queries: np.ndarray, k: int, radius: int = 64) -> list[Hits]:
+        """k nearest stored values of a searchable feature per query row.
+
+        For ``bits`` the score is the Hamming distance (within ``radius``); for vectors it is
+        the inner product; ``vectors`` (regional) hits are reported per image, best region."""
+
+    @abstractmethod
+    def label_hits(self, terms: Sequence[str], limit: int) -> Hits: ...
+
+    @abstractmethod
+    def feature_counts(self) -> dict[str, int]: ...
+
+    @abstractmethod
+    def flush(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def get(self, image_id: int) -> ImageRecord:
+        from pictrace.errors import NotFound
+
+        found = self.records([image_id])
+        if image_id not in found:
+            raise NotFound(f"no image with id {image_id} in the index")
+        return found[image_id]
+
+
+def open_store(uri: str | Path, specs: dict[str, FeatureSpec], hnsw_threshold: int,
+               readonly: bool = False) -> Store:
+    text = str(uri)
+    if text.startswith("milvus://"):
+        from pictrace.store.milvus import MilvusStore  # type: ignore[import-not-found]
+
+        return MilvusStore(text, specs)  # type: ignore[no-any-return]
+    from pictrace.store.embedded import EmbeddedStore
+
+    folder = Path(text.removeprefix("file://")).expanduser()
+    return EmbeddedStore(folder, specs, hnsw_threshold, readonly=readonly)

@@ -1,0 +1,291 @@
+"""The SQLite catalogue: images, their sources, feature values (with versions) and labels.
+
+It is the source of truth of an embedded index; the faiss files next to it are caches that are
+rebuilt from here whenever their recorded generation differs from the catalogue's.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pictrace.errors import IndexCorrupt, NotFound
+from pictrace.types import ImageRecord
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS images (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL UNIQUE,
+    page TEXT,
+    byte_sha256 TEXT NOT NULL,
+    pixel_sha256 TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    byte_size INTEGER NOT NULL,
+    exif_tags INTEGER NOT NULL,
+    added_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS images_byte ON images(byte_sha256);
+CREATE INDEX IF NOT EXISTS images_pixel ON images(pixel_sha256);
+CREATE TABLE IF NOT EXISTS features (
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (image_id, name)
+);
+CREATE INDEX IF NOT EXISTS features_name ON features(name);
+CREATE TABLE IF NOT EXISTS labels (
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    rank INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    prob REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS labels_image ON labels(image_id);
+"""
+_COLUMNS = (
+    "id, source, page, byte_sha256, pixel_sha256, width, height, format, byte_size, "
+    "exif_tags, added_at"
+)
+
+
+@dataclass(frozen=True)
+class NewImage:
+    """Everything needed to catalogue one image (features already encoded to bytes)."""
+
+    source: str
+    page: str | None
+    byte_sha256: str
+    pixel_sha256: str
+    width: int
+    height: int
+    format: str
+    byte_size: int
+    exif_tags: int
+    features: dict[str, tuple[int, bytes]]  # name -> (version, encoded value)
+    labels: tuple[tuple[str, float], ...] = ()
+
+
+class Catalogue:
+    """Thread-safe access to one SQLite file (one connection guarded by a lock)."""
+
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            self._db = self._connect(path, readonly)
+            if not readonly:
+                self._db.executescript(_SCHEMA)
+                self._init_meta()
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorrupt(f"cannot open catalogue {path}: {exc}") from exc
+
+    @staticmethod
+    def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+        uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+        db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA busy_timeout = 10000")
+        if not readonly:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+        return db
+
+    def _init_meta(self) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('generation', '0')",
+            (str(SCHEMA_VERSION),),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: everything inside lands, or nothing does."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute(
+                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise IndexCorrupt(f"catalogue {self.path}: {exc}") from exc
+
+    # --- writes -------------------------------------------------------------------------
+    def insert(self, db: sqlite3.Connection, image: NewImage) -> int:
+        cursor = db.execute(
+            f"INSERT INTO images ({_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                image.source, image.page, image.byte_sha256, image.pixel_sha256, image.width,
+                image.height, image.format, image.byte_size, image.exif_tags, time.time(),
+            ),
+        )
+        image_id = int(cursor.lastrowid or 0)
+        db.executemany(
+            "INSERT INTO features VALUES (?, ?, ?, ?)",
+            [(image_id, name, ver, blob) for name, (ver, blob) in image.features.items()],
+        )
+        db.executemany(
+            "INSERT INTO labels VALUES (?, ?, ?, ?)",
+            [(image_id, rank, label, prob) for rank, (label, prob) in enumerate(image.labels)],
+        )
+        return image_id
+
+    def delete(self, db: sqlite3.Connection, image_id: int) -> None:
+        db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+
+    def set_feature(self, db: sqlite3.Connection, image_id: int, name: str, ver: int,
+                    blob: bytes) -> None:
+        db.execute("INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?)",
+                   (image_id, name, ver, blob))
+
+    # --- reads --------------------------------------------------------------------------
+    def generation(self) -> int:
+        rows = self._query("SELECT value FROM meta WHERE key = 'generation'")
+        return int(rows[0][0]) if rows else 0
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM images")[0][0])
+
+    def total_bytes(self) -> int:
+        return int(self._query("SELECT COALESCE(SUM(byte_size), 0) FROM images")[0][0])
+
+    def records(self, ids: Iterable[int]) -> dict[int, ImageRecord]:
+        id_list = [int(i) for i in ids]
+        found: dict[int, ImageRecord] = {}
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(f"SELECT {_COLUMNS} FROM images WHERE id IN ({marks})", chunk)
+            found.update({int(row[0]): self._record(row) for row in rows})
+        labels = self._labels(found)
+        return {i: _with_labels(r, labels.get(i, ())) for i, r in found.items()}
+
+    def get(self, image_id: int) -> ImageRecord:
+        found = self.records([image_id])
+        if image_id not in found:
+            raise NotFound(f"no image with id {image_id} in the index")
+        return found[image_id]
+
+    def by_source(self, source: str) -> ImageRecord | None:
+        rows = self._query("SELECT id FROM images WHERE source = ?", (source,))
+        return self.get(int(rows[0][0])) if rows else None
+
+    def by_hash(self, byte_sha256: str, pixel_sha256: str) -> list[int]:
+        rows = self._query(
+            "SELECT id FROM images WHERE byte_sha256 = ? OR pixel_sha256 = ? ORDER BY id",
+            (byte_sha256, pixel_sha256),
+        )
+        return [int(r[0]) for r in rows]
+
+    def page(self, offset: int, limit: int) -> list[ImageRecord]:
+        rows = self._query("SELECT id FROM images ORDER BY id LIMIT ? OFFSET ?", (limit, offset))
+        ids = [int(r[0]) for r in rows]
+        found = self.records(ids)
+        return [found[i] for i in ids if i in found]
+
+    def all_ids(self) -> list[int]:
+        return [int(r[0]) for r in self._query("SELECT id FROM images ORDER BY id")]
+
+    def feature_values(self, name: str, ids: Iterable[int] | None = None
+                       ) -> Iterator[tuple[int, int, bytes]]:
+        """(image_id, version, blob) for one feature, for the given ids or for all."""
+        if ids is None:
+            rows = self._query(
+                "SELECT image_id, version, value FROM features WHERE name = ? ORDER BY image_id",
+                (name,),
+            )
+            yield from ((int(a), int(b), bytes(c)) for a, b, c in rows)
+            return
+        id_list = [int(i) for i in ids]
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(
+                "SELECT image_id, version, value FROM features "
+                f"WHERE name = ? AND image_id IN ({marks})",
+                [name, *chunk],
+            )
+            yield from ((int(a), int(b), bytes(c)) for a, b, c in rows)
+
+    def stale(self, name: str, version: int) -> list[int]:
+        """Ids whose stored ``name`` feature is missing or of another version."""
+        rows = self._query(
+            "SELECT id FROM images WHERE id NOT IN "
+            "(SELECT image_id FROM features WHERE name = ? AND version = ?) ORDER BY id",
+            (name, version),
+        )
+        return [int(r[0]) for r in rows]
+
+    def feature_counts(self) -> dict[str, int]:
+        rows = self._query("SELECT name, COUNT(*) FROM features GROUP BY name ORDER BY name")
+        return {str(n): int(c) for n, c in rows}
+
+    def label_hits(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+        """Images whose top-5 labels contain every term, scored by the labels' probability."""
+        if not terms:
+            return []
+        where = " AND ".join("lower(label) LIKE ?" for _ in terms)
+        rows = self._query(
+            f"SELECT image_id, SUM(prob) AS score FROM labels WHERE {where} "
+            "GROUP BY image_id ORDER BY score DESC LIMIT ?",
+            [*(f"%{t.lower()}%" for t in terms), limit],
+        )
+        return [(int(i), float(s)) for i, s in rows]
+
+    def _labels(self, records: dict[int, ImageRecord]) -> dict[int, tuple[str, ...]]:
+        if not records:
+            return {}
+        marks = ",".join("?" * len(records))
+        rows = self._query(
+            f"SELECT image_id, label FROM labels WHERE image_id IN ({marks}) "
+            "ORDER BY image_id, rank",
+            list(records),
+        )
+        out: dict[int, list[str]] = {}
+        for image_id, label in rows:
+            out.setdefault(int(image_id), []).append(str(label))
+        return {k: tuple(v) for k, v in out.items()}
+
+    @staticmethod
+    def _record(row: tuple[Any, ...]) -> ImageRecord:
+        return ImageRecord(
+            id=int(row[0]), source=row[1], page=row[2], byte_sha256=row[3], pixel_sha256=row[4],
+            width=int(row[5]), height=int(row[6]), format=row[7], byte_size=int(row[8]),
+            exif_tags=int(row[9]), added_at=float(row[10]),
+        )
+
+
+def _with_labels(record: ImageRecord, labels: tuple[str, ...]) -> ImageRecord:
+    from dataclasses import replace
+
+    return replace(record, labels=labels)

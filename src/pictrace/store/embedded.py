@@ -1,0 +1,230 @@
+"""The embedded store: one folder = ``catalogue.sqlite`` + ``vectors/*.faiss`` + a write lock."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from pictrace.errors import IndexCorrupt, IndexLocked, SourceUnreadable
+from pictrace.features.base import SEARCHABLE, FeatureSpec, FeatureValue, decode_value
+from pictrace.store.base import Hits, Store
+from pictrace.store.catalogue import Catalogue, NewImage
+from pictrace.store.vectors import HashSpace, VectorSpace
+from pictrace.types import ImageRecord
+
+REGION_SLOTS = 64  # regional vectors per image are stored under id * REGION_SLOTS + region
+Space = HashSpace | VectorSpace
+
+
+class EmbeddedStore(Store):
+    def __init__(self, folder: Path, specs: dict[str, FeatureSpec], hnsw_threshold: int,
+                 readonly: bool = False) -> None:
+        self.folder = folder
+        self.uri = str(folder)
+        self.readonly = readonly
+        self.specs = specs
+        self.hnsw_threshold = hnsw_threshold
+        self._lock_file: IO[str] | None = None
+        self._guard = threading.RLock()
+        self._prepare_folder()
+        self.catalogue = Catalogue(folder / "catalogue.sqlite", readonly=readonly)
+        self.spaces: dict[str, Space] = {}
+        self._dirty = False
+        for spec in specs.values():
+            if spec.kind in SEARCHABLE:
+                self.spaces[spec.name] = self._load_space(spec)
+
+    # --- folder and lock ------------------------------------------------------------------
+    def _prepare_folder(self) -> None:
+        if self.readonly:
+            if not (self.folder / "catalogue.sqlite").is_file():
+                raise SourceUnreadable(f"no PicTrace index at {self.folder}")
+            return
+        try:
+            (self.folder / "vectors").mkdir(parents=True, exist_ok=True)
+            self._lock_file = open(self.folder / "write.lock", "w")  # noqa: SIM115
+        except OSError as exc:
+            raise SourceUnreadable(f"cannot create index folder {self.folder}: {exc}") from exc
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            self._lock_file.close()
+            raise IndexLocked(
+                f"index {self.folder} is open for writing by another process; "
+                "close it first or open this one read-only"
+            ) from exc
+
+    # --- spaces: loaded from files when fresh, else rebuilt from the catalogue -------------
+    def _space_paths(self, spec: FeatureSpec) -> tuple[Path, Path]:
+        base = self.folder / "vectors" / spec.name
+        return base.with_suffix(".faiss"), base.with_suffix(".json")
+
+    def _load_space(self, spec: FeatureSpec) -> Space:
+        index_path, meta_path = self._space_paths(spec)
+        expected = {"generation": self.catalogue.generation(), "version": spec.version,
+                    "dim": spec.dim}
+        try:
+            if json.loads(meta_path.read_text()) == expected:
+                if spec.kind == "bits":
+                    return HashSpace.load(index_path, spec.dim)
+                return VectorSpace.load(index_path, spec.dim)
+        except (OSError, ValueError, IndexCorrupt):
+            pass  # missing or stale: rebuild below
+        self._dirty = not self.readonly
+        return self._rebuild_space(spec)
+
+    def _rebuild_space(self, spec: FeatureSpec) -> Space:
+        rows = [(i, v, b) for i, v, b in self.catalogue.feature_values(spec.name)
+                if v == spec.version]
+        space = self._new_space(spec, len(rows))
+        for start in range(0, len(rows), 20_000):
+            chunk = rows[start:start + 20_000]
+            self._add_to_space(space, spec, [(i, decode_value(spec, b)) for i, _, b in chunk])
+        return space
+
+    def _new_space(self, spec: FeatureSpec, expected: int) -> Space:
+        if spec.kind == "bits":
+            return HashSpace(spec.dim)
+        return VectorSpace(spec.dim, hnsw=expected >= self.hnsw_threshold)
+
+    @staticmethod
+    def _add_to_space(space: Space, spec: FeatureSpec,
+                      items: list[tuple[int, FeatureValue]]) -> None:
+        if not items:
+            return
+        if spec.kind == "vectors":
+            ids = np.concatenate([
+                image_id * REGION_SLOTS + np.arange(min(len(v), REGION_SLOTS))
+                for image_id, v in items
+            ])
+            matrix = np.concatenate([np.asarray(v)[:REGION_SLOTS] for _, v in items])
+            space.add(ids, matrix)
+            return
+        ids = np.array([i for i, _ in items], dtype=np.int64)
+        space.add(ids, np.stack([np.asarray(v) for _, v in items]))
+
+    def _space_ids(self, spec: FeatureSpec, image_ids: Sequence[int]) -> np.ndarray:
+        if spec.kind != "vectors":
+            return np.array(image_ids, dtype=np.int64)
+        slots = np.arange(REGION_SLOTS)
+        return np.concatenate([i * REGION_SLOTS + slots for i in image_ids]).astype(np.int64)
+
+    # --- writes -----------------------------------------------------------------------------
+    def add(self, images: Sequence[NewImage]) -> list[int]:
+        self._writable()
+        with self._guard:
+            with self.catalogue.transaction() as db:
+                for image in images:
+                    old = self.catalogue.by_source(image.source)
+                    if old is not None:
+                        self.catalogue.delete(db, old.id)
+                        self._drop_from_spaces([old.id])
+                ids = [self.catalogue.insert(db, image) for image in images]
+            for name, space in self.spaces.items():
+                spec = self.specs[name]
+                items = [(i, decode_value(spec, img.features[name][1]))
+                         for i, img in zip(ids, images, strict=True) if name in img.features]
+                self._add_to_space(space, spec, items)
+            self._dirty = True
+            return ids
+
+    def remove(self, ids: Sequence[int]) -> None:
+        self._writable()
+        with self._guard:
+            with self.catalogue.transaction() as db:
+                for image_id in ids:
+                    self.catalogue.delete(db, image_id)
+            self._drop_from_spaces(ids)
+            self._dirty = True
+
+    def _drop_from_spaces(self, ids: Sequence[int]) -> None:
+        for name, space in self.spaces.items():
+            space.remove(self._space_ids(self.specs[name], ids))
+            # HNSW cannot remove: stale ids are filtered against the catalogue on search,
+            # and the space is rebuilt at the next open (its generation no longer matches).
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise IndexLocked(f"index {self.folder} is open read-only")
+
+    def flush(self) -> None:
+        if self.readonly or not self._dirty:
+            return
+        with self._guard:
+            generation = self.catalogue.generation()
+            for name, space in self.spaces.items():
+                spec = self.specs[name]
+                index_path, meta_path = self._space_paths(spec)
+                space.save(index_path)
+                meta = {"generation": generation, "version": spec.version, "dim": spec.dim}
+                tmp = meta_path.with_suffix(".json.tmp")
+                tmp.write_text(json.dumps(meta))
+                os.replace(tmp, meta_path)
+            self._dirty = False
+
+    def close(self) -> None:
+        self.flush()
+        self.catalogue.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    # --- reads ------------------------------------------------------------------------------
+    def records(self, ids: Iterable[int]) -> dict[int, ImageRecord]:
+        return self.catalogue.records(ids)
+
+    def by_source(self, source: str) -> ImageRecord | None:
+        return self.catalogue.by_source(source)
+
+    def by_hash(self, byte_sha256: str, pixel_sha256: str) -> list[int]:
+        return self.catalogue.by_hash(byte_sha256, pixel_sha256)
+
+    def page(self, offset: int, limit: int) -> list[ImageRecord]:
+        return self.catalogue.page(offset, limit)
+
+    def count(self) -> int:
+        return self.catalogue.count()
+
+    def total_bytes(self) -> int:
+        return self.catalogue.total_bytes()
+
+    def all_ids(self) -> list[int]:
+        return self.catalogue.all_ids()
+
+    def feature_counts(self) -> dict[str, int]:
+        return self.catalogue.feature_counts()
+
+    def features(self, name: str, ids: Iterable[int]) -> dict[int, FeatureValue]:
+        spec = self.specs[name]
+        return {i: decode_value(spec, blob)
+                for i, ver, blob in self.catalogue.feature_values(name, ids)
+                if ver == spec.version}
+
+    def nearest(self, name: str, queries: np.ndarray, k: int, radius: int = 64) -> list[Hits]:
+        spec = self.specs[name]
+        space = self.spaces[name]
+        with self._guard:
+            if isinstance(space, HashSpace):
+                return space.search(queries, k, radius)
+            if spec.kind != "vectors":
+                return space.search(queries, k)
+            raw = space.search(queries, k * 4)
+        return [_best_per_image(hits, k) for hits in raw]
+
+    def label_hits(self, terms: Sequence[str], limit: int) -> Hits:
+        return self.catalogue.label_hits(terms, limit)
+
+
+def _best_per_image(hits: Hits, k: int) -> Hits:
+    best: dict[int, float] = {}
+    for raw_id, score in hits:
+        image_id = raw_id // REGION_SLOTS
+        best[image_id] = max(score, best.get(image_id, -np.inf))
+    return sorted(best.items(), key=lambda kv: -kv[1])[:k]

@@ -1,0 +1,197 @@
+"""Typed values that cross module boundaries (frozen dataclasses, no dicts of dicts)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+Tier = Literal["exact", "copy", "similar"]
+Verdict = Literal["exact", "copy", "similar", "different"]
+TIER_ORDER: dict[str, int] = {"exact": 0, "copy": 1, "similar": 2}
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels of the image it lies in
+
+
+@dataclass(frozen=True)
+class Source:
+    """Raw bytes of one image and where they came from (``uri`` is kept exactly as given)."""
+
+    uri: str
+    data: bytes
+    page: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class DecodedImage:
+    """An RGB, EXIF-oriented picture with its identity.
+
+    ``pixels`` is the working copy (long side capped by settings); ``width``/``height`` are the
+    full decoded size. ``pixel_sha256`` is computed on the full-size RGB pixels, so a lossless
+    re-save of the same picture has the same value.
+    """
+
+    pixels: np.ndarray
+    width: int
+    height: int
+    format: str
+    byte_sha256: str
+    pixel_sha256: str
+    byte_size: int
+    exif_tags: int = 0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why a hit is called a copy: the geometric verification of query against hit."""
+
+    inliers: int
+    inlier_ratio: float
+    warped_ssim: float
+    transform: tuple[tuple[float, ...], ...] | None  # 3x3 homography mapping query -> hit
+    query_box_in_hit: Box | None
+    hit_box_in_query: Box | None
+    matches: tuple[tuple[float, float, float, float], ...] = ()  # (qx, qy, hx, hy) inliers
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Match:
+    """One search hit."""
+
+    id: int
+    source: str
+    tier: Tier
+    copy_confidence: float
+    similarity: float
+    width: int
+    height: int
+    format: str
+    byte_size: int
+    page: str | None = None
+    labels: tuple[str, ...] = ()
+    signals: Mapping[str, float] = field(default_factory=dict)
+    evidence: Evidence | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {
+            "id": self.id,
+            "source": self.source,
+            "tier": self.tier,
+            "copy_confidence": round(self.copy_confidence, 6),
+            "similarity": round(self.similarity, 6),
+            "width": self.width,
+            "height": self.height,
+            "format": self.format,
+            "byte_size": self.byte_size,
+            "page": self.page,
+            "labels": list(self.labels),
+            "signals": {k: round(float(v), 6) for k, v in self.signals.items()},
+        }
+        data["evidence"] = self.evidence.as_dict() if self.evidence else None
+        return data
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    elapsed_ms: float
+    matches: tuple[Match, ...]
+    query_labels: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "elapsed_ms": round(self.elapsed_ms, 3),
+            "results": [m.as_dict() for m in self.matches],
+            "query_labels": list(self.query_labels),
+        }
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One catalogued image (what the store knows without the feature vectors)."""
+
+    id: int
+    source: str
+    page: str | None
+    byte_sha256: str
+    pixel_sha256: str
+    width: int
+    height: int
+    format: str
+    byte_size: int
+    exif_tags: int
+    added_at: float
+    labels: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["labels"] = list(self.labels)
+        return data
+
+
+@dataclass(frozen=True)
+class AddFailure:
+    source: str
+    reason: str
+    code: str
+
+
+@dataclass(frozen=True)
+class AddReport:
+    added: tuple[int, ...] = ()
+    skipped: tuple[str, ...] = ()
+    failed: tuple[AddFailure, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "added": len(self.added),
+            "skipped_unchanged": len(self.skipped),
+            "failed": [asdict(f) for f in self.failed],
+            "added_ids": list(self.added),
+        }
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    members: tuple[ImageRecord, ...]
+    keeper: int  # id of the suggested keeper
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"keeper": self.keeper, "members": [m.as_dict() for m in self.members]}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every metric of a pairwise compare, the overall similarity and the verdict."""
+
+    metrics: Mapping[str, float]
+    similarity: float
+    copy_confidence: float
+    verdict: Verdict
+    evidence: Evidence | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "metrics": {k: round(float(v), 6) for k, v in self.metrics.items()},
+            "similarity": round(self.similarity, 6),
+            "copy_confidence": round(self.copy_confidence, 6),
+            "verdict": self.verdict,
+            "evidence": self.evidence.as_dict() if self.evidence else None,
+        }
+
+
+@dataclass(frozen=True)
+class Stats:
+    images: int
+    bytes_indexed: int
+    extractors: Mapping[str, int]
+    index_dir: str
+    store: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
