@@ -45,6 +45,7 @@ MODES = ("crop", "squash")
 SIZE = 224
 EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 WHITEN_DIMS = (128, 256, 512)
+FEATURE_VERSION = 2  # bump when pool_features/phash64 change (part of the cache file name)
 
 
 # --------------------------------------------------------------------------- preprocessing
@@ -133,6 +134,8 @@ def pool_features(block: np.ndarray, head: np.ndarray, logits: np.ndarray) -> di
     return {
         "head_gap": head.mean(axis=(2, 3)),
         "head_gem3": np.cbrt((np.maximum(head, 1e-6) ** 3).mean(axis=(2, 3))),
+        "head_gem2": np.sqrt((head ** 2).mean(axis=(2, 3))),  # sensitivity check only
+        "head_gem4": np.sqrt(np.sqrt((head ** 4).mean(axis=(2, 3)))),  # sensitivity check only
         "head_mac": head.max(axis=(2, 3)),
         "block_gap": block.astype(np.float64).mean(axis=(2, 3)),
         "logits": logits.astype(np.float64),
@@ -162,7 +165,7 @@ def file_digest(path: pathlib.Path) -> str:
 def cached_features(name: str, paths: list[pathlib.Path], mode: str, model: pathlib.Path,
                     cache: pathlib.Path, threads: int) -> dict[str, np.ndarray]:
     key = hashlib.sha256("\n".join(map(str, paths)).encode()).hexdigest()[:8]
-    f = cache / f"{name}_{mode}_{file_digest(model)}_{key}.npz"
+    f = cache / f"{name}_{mode}_{file_digest(model)}_{key}_v{FEATURE_VERSION}.npz"
     if f.exists():
         with np.load(f, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
@@ -228,13 +231,14 @@ class Choice:
     label: str
     make: Callable[[dict[str, np.ndarray]], np.ndarray]
     metric: str = "cosine"  # or "hamming"
+    candidate: bool = True  # False: a sensitivity check, not eligible as the pick
 
 
 def concat(*parts: tuple[np.ndarray, float]) -> np.ndarray:
     return l2n(np.concatenate([w * l2n(p) for p, w in parts], axis=1))
 
 
-def build_choices(whitenings: dict[tuple[int, bool, float], Whitening]) -> list[Choice]:
+def build_choices(whitenings: dict[tuple[str, int, bool, float], Whitening]) -> list[Choice]:
     c = [
         Choice("a", "head GAP 1280, cosine (BASELINE)", lambda f: l2n(f["head_gap"])),
         Choice("b", "block GAP 320, cosine", lambda f: l2n(f["block_gap"])),
@@ -243,15 +247,20 @@ def build_choices(whitenings: dict[tuple[int, bool, float], Whitening]) -> list[
         Choice("c3", "sqrt(softmax) 1000, L2 (Hellinger)", lambda f: l2n(np.sqrt(softmax(f["logits"])))),
         Choice("d", "head GeM p=3, cosine", lambda f: l2n(f["head_gem3"])),
         Choice("d2", "head MAC (max), cosine", lambda f: l2n(f["head_mac"])),
+        Choice("d3", "head GeM p=2, cosine (p sensitivity)", lambda f: l2n(f["head_gem2"]),
+               candidate=False),
+        Choice("d4", "head GeM p=4, cosine (p sensitivity)", lambda f: l2n(f["head_gem4"]),
+               candidate=False),
         Choice("e1", "head GAP, signed sqrt + L2", lambda f: l2n(ssqrt(f["head_gap"]))),
         Choice("e2", "head GeM3, signed sqrt + L2", lambda f: l2n(ssqrt(f["head_gem3"]))),
         Choice("e3", "block GAP, signed sqrt + L2", lambda f: l2n(ssqrt(f["block_gap"]))),
     ]
-    for (dims, power, shrink), w in sorted(whitenings.items()):
-        tag = f"f-{dims}{'p' if power else ''}{'' if shrink == 0 else f's{shrink:g}'}"
-        desc = (f"head GAP{' +sqrt' if power else ''} +L2, PCA-whiten {dims}"
-                f"{'' if shrink == 0 else f' (shrink {shrink:g})'}, L2")
-        c.append(Choice(tag, desc, lambda f, w=w: w.apply(f["head_gap"])))
+    for (feat, dims, power, shrink), w in sorted(whitenings.items()):
+        short = {"head_gap": "", "head_gem3": "gem-"}[feat]
+        tag = f"f-{short}{dims}{'p' if power else ''}{'' if shrink == 0 else f's{shrink:g}'}"
+        desc = (f"head {'GAP' if feat == 'head_gap' else 'GeM3'}{' +sqrt' if power else ''} +L2, "
+                f"PCA-whiten {dims}{'' if shrink == 0 else f' (shrink {shrink:g})'}, L2")
+        c.append(Choice(tag, desc, lambda f, w=w, feat=feat: w.apply(f[feat])))
     for wt in (0.5, 1.0):
         c.append(Choice(f"g1-{wt:g}", f"[head GAP | {wt:g}*block GAP], L2 each, L2",
                         lambda f, wt=wt: concat((f["head_gap"], 1.0), (f["block_gap"], wt))))
@@ -260,7 +269,7 @@ def build_choices(whitenings: dict[tuple[int, bool, float], Whitening]) -> list[
         c.append(Choice(f"g3-{wt:g}", f"[sqrt head GAP | {wt:g}*sqrt softmax], L2 each, L2",
                         lambda f, wt=wt: concat((ssqrt(f["head_gap"]), 1.0),
                                                 (np.sqrt(softmax(f["logits"])), wt))))
-    best_w = whitenings.get((256, True, 0.0))
+    best_w = whitenings.get(("head_gap", 256, True, 0.0))
     if best_w is not None:
         c.append(Choice("g4", "[whiten-256p | 0.5*sqrt softmax], L2",
                         lambda f: concat((best_w.apply(f["head_gap"]), 1.0),
@@ -339,9 +348,10 @@ def pick_best(results: dict[tuple[str, str], dict[str, tuple[float, float]]],
               choices: Iterable[Choice]) -> tuple[str, str] | None:
     """Best (mode, choice) that beats the crop baseline (a) in P@10 and mAP on every set."""
     base = results[("crop", "a")]
+    eligible = {c.key for c in choices if c.candidate and c.key != "a"}
     best, best_score = None, -1.0
     for (mode, key), per_set in results.items():
-        if key == "a" and mode == "crop":
+        if key not in eligible:
             continue
         if all(per_set[s][0] > base[s][0] and per_set[s][1] > base[s][1] for s in per_set):
             score = float(np.mean([v[1] for v in per_set.values()]))
@@ -375,9 +385,11 @@ def main() -> None:
     choices: list[Choice] = []
     for mode in args.modes:
         fit = cached_features("photos", fit_paths, mode, args.model, args.cache, args.threads)
-        whitenings = {(d, p, s): fit_whitening(fit["head_gap"], d, p, s)
-                      for d in WHITEN_DIMS for p in (False, True) for s in (0.0,)}
-        whitenings[(256, True, 1.0)] = fit_whitening(fit["head_gap"], 256, True, 1.0)
+        whitenings = {("head_gap", d, p, 0.0): fit_whitening(fit["head_gap"], d, p, 0.0)
+                      for d in WHITEN_DIMS for p in (False, True)}
+        whitenings[("head_gap", 256, True, 1.0)] = fit_whitening(fit["head_gap"], 256, True, 1.0)
+        for d in (256, 512):
+            whitenings[("head_gem3", d, False, 0.0)] = fit_whitening(fit["head_gem3"], d, False, 0.0)
         if mode == "crop" and args.save_whitening:
             saved_whitening = fit_whitening(fit["head_gap"], args.whiten_dims,
                                             bool(args.whiten_power), 0.0)

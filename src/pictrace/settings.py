@@ -30,6 +30,19 @@ class Settings(BaseSettings):
     extra_models: tuple[Path, ...] = Field((), description="Configs of extra ONNX models.")
     allow_hosts: tuple[str, ...] = Field((), description="Hosts exempt from the SSRF guard.")
     fetch_timeout: float = Field(15.0, gt=0, description="Seconds per URL fetch.")
+    connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect to a web server.")
+    max_redirects: int = Field(5, ge=0, description="Redirects followed per URL fetch.")
+    fetch_concurrency: int = Field(16, ge=1, description="Downloads in flight overall.")
+    host_concurrency: int = Field(4, ge=1, description="Downloads in flight per host.")
+    user_agent: str = Field("PicTrace/0.1 (reverse image search)", description="HTTP User-Agent.")
+    crawl_depth: int = Field(0, ge=0, le=5, description="Same-site link hops a crawl follows.")
+    crawl_max_pages: int = Field(50, ge=1, description="Pages fetched per crawl.")
+    crawl_max_images: int = Field(500, ge=1, description="Images fetched per crawl.")
+    max_upload_bytes: int = Field(256 * 1024 * 1024, ge=1,
+                                  description="Largest bulk-upload request to the web app.")
+    keeper_policy: tuple[str, ...] = Field(
+        ("resolution", "lossless", "exif"),
+        description="Duplicate keeper order: resolution, lossless, exif, bytes, oldest, newest.")
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -42,4 +42,4 @@ def all_specs(extractors: list[Extractor]) -> dict[str, FeatureSpec]:
 
 def _load_builtins() -> None:
     # Importing the modules runs their @register decorators.
-    from pictrace.features import cnn, colour, hashes, thumbnail  # noqa: F401
+    from pictrace.features import cnn, colour, hashes, keypoints, thumbnail  # noqa: F401

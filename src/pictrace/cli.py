@@ -1,0 +1,244 @@
+"""The ``pictrace`` command: a thin shell over ``pictrace.Index``.
+
+Errors are rendered in one place (``main``): a one-line message on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pictrace.errors import PicTraceError
+from pictrace.index import Index
+from pictrace.settings import Settings, load_settings
+from pictrace.types import SearchResult
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Reverse image search: exact files, edited copies and similar pictures.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+class State:
+    index: Path | None = None
+
+
+STATE = State()
+
+
+@app.callback()
+def _options(
+    index: Annotated[Path | None, typer.Option(
+        "--index", "-i", envvar="PICTRACE_INDEX", help="Index folder (or PICTRACE_INDEX).")] = None,
+) -> None:
+    STATE.index = index
+
+
+def _settings() -> Settings:
+    return load_settings(index=STATE.index)
+
+
+@contextmanager
+def _open(readonly: bool = False) -> Iterator[Index]:
+    with Index.open(settings=_settings(), readonly=readonly) as index:
+        yield index
+
+
+def _emit_json(data: Any) -> None:
+    out.print(json.dumps(data, ensure_ascii=False), markup=False, highlight=False)
+
+
+@app.command()
+def add(paths: Annotated[list[str], typer.Argument(help="Files, folders (recursive) or URLs.")],
+        as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False
+        ) -> None:
+    """Add images to the index; unchanged files are skipped, failures are listed with reasons."""
+    with _open() as index, _progress() as bar:
+        task = bar.add_task("indexing", total=None)
+        report = index.add(paths, progress=lambda done, total: bar.update(
+            task, completed=done, total=total))
+    if as_json:
+        _emit_json(report.as_dict())
+        return
+    out.print(f"added {len(report.added)}, skipped unchanged {len(report.skipped)}, "
+              f"failed {len(report.failed)}")
+    for failure in report.failed:
+        out.print(f"  failed: {failure.reason}", markup=False)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err, transient=True)
+
+
+@app.command()
+def search(
+    queries: Annotated[list[str] | None, typer.Argument(help="Query images (paths or URLs).")] = None,
+    k: Annotated[int, typer.Option("-k", min=1, help="Results per query.")] = 10,
+    min_confidence: Annotated[float, typer.Option(
+        "--min-confidence", min=0.0, max=1.0, help="Drop results below this copy_confidence.")] = 0.0,
+    text: Annotated[str | None, typer.Option("--text", help="Search predicted labels.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per query.")] = False,
+) -> None:
+    """Find the index's best matches for each query image (or for --text)."""
+    if not queries and not text:
+        raise typer.BadParameter("give query images or --text")
+    failures = 0
+    with _open(readonly=True) as index:
+        results = [index.search_text(text, k)] if text else []
+        for outcome in results + list(index.search_many(queries or [], k, min_confidence)):
+            if isinstance(outcome, PicTraceError):
+                failures += 1
+                err.print(f"error: {outcome.message}", markup=False)
+            elif as_json:
+                _emit_json(outcome.as_dict())
+            else:
+                _print_result(outcome)
+    if failures:
+        raise typer.Exit(1)
+
+
+def _print_result(result: SearchResult) -> None:
+    table = Table(title=f"{result.query}  ({result.elapsed_ms:.0f} ms)", title_justify="left")
+    for column in ("#", "id", "tier", "copy", "similar", "source"):
+        table.add_column(column, overflow="fold")
+    for rank, match in enumerate(result.matches, 1):
+        table.add_row(str(rank), str(match.id), match.tier, f"{match.copy_confidence:.1%}",
+                      f"{match.similarity:.1%}", match.source)
+    out.print(table)
+
+
+@app.command()
+def compare(a: str, b: str,
+            overlay: Annotated[Path | None, typer.Option(
+                "--overlay", help="Write a side-by-side picture of the evidence.")] = None,
+            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Compare two images: every metric, the similarity % and a verdict."""
+    with _compare_index() as index:
+        comparison = index.compare(a, b)
+        if overlay is not None:
+            from pictrace.search.overlay import draw_overlay  # type: ignore[import-not-found]
+
+            qa, qb = index.prepare_query(a), index.prepare_query(b)
+            draw_overlay(qa.image.pixels, qb.image.pixels, comparison.evidence).save(overlay)
+    if as_json:
+        _emit_json(comparison.as_dict())
+        return
+    table = Table(title=f"{a}  vs  {b}", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in comparison.metrics.items():
+        table.add_row(name, f"{value:.4f}")
+    out.print(table)
+    out.print(f"similarity {comparison.similarity:.1%}, copy confidence "
+              f"{comparison.copy_confidence:.1%}, verdict: [bold]{comparison.verdict}[/bold]")
+
+
+@contextmanager
+def _compare_index() -> Iterator[Index]:
+    if _has_index():
+        with _open(readonly=True) as index:
+            yield index
+    else:
+        with _scratch() as index:
+            yield index
+
+
+def _has_index() -> bool:
+    settings = _settings()
+    return settings.index is not None and (settings.index / "catalogue.sqlite").is_file()
+
+
+@contextmanager
+def _scratch() -> Iterator[Index]:
+    """compare works without an index: features are computed in a throwaway one."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pictrace-") as tmp, \
+            Index.open(Path(tmp), settings=_settings()) as index:
+        yield index
+
+
+@app.command()
+def duplicates(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Groups of copies in the collection, each with a suggested keeper."""
+    with _open(readonly=True) as index:
+        groups = index.duplicates()
+    if as_json:
+        _emit_json({"groups": [g.as_dict() for g in groups]})
+        return
+    if not groups:
+        out.print("no duplicate groups")
+    for number, group in enumerate(groups, 1):
+        out.print(f"group {number} ({len(group.members)} images)")
+        for member in group.members:
+            mark = "keep" if member.id == group.keeper else "    "
+            out.print(f"  {mark} {member.id:>6} {member.width}x{member.height} {member.format:<5}"
+                      f" {member.byte_size:>9} B  {member.source}", markup=False)
+
+
+@app.command()
+def remove(items: Annotated[list[str], typer.Argument(help="Image ids or sources.")]) -> None:
+    """Remove images from the index."""
+    with _open() as index:
+        for item in items:
+            record = index.remove(item)
+            out.print(f"removed {record.id} {record.source}", markup=False)
+
+
+@app.command()
+def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """What the index holds."""
+    with _open(readonly=True) as index:
+        summary = index.stats()
+    if as_json:
+        _emit_json(summary.as_dict())
+        return
+    out.print(f"index {summary.index_dir} ({summary.store})", markup=False)
+    out.print(f"images {summary.images}, bytes {summary.bytes_indexed}")
+    for name, count in summary.extractors.items():
+        out.print(f"  {name}: {count}")
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port to bind.")] = 8000) -> None:
+    """Serve the web app and HTTP API."""
+    from pictrace.api.app import serve as run_server
+
+    settings = _settings()
+    if settings.index is None:
+        raise typer.BadParameter("give --index or set PICTRACE_INDEX")
+    run_server(settings.index, host, port, settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs the app and renders every error in one place."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except PicTraceError as exc:
+        err.print(f"error: {exc.message}", markup=False)
+        return 2
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

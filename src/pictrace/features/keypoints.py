@@ -1,0 +1,172 @@
+"""Local keypoints (RootSIFT) for geometric verification: catch crops, rotations and overlays.
+
+Global features (hashes, CNN) say two pictures *look* alike; local keypoints prove that one is a
+copy of (part of) the other: ``search/verify.py`` matches them and fits a transform with RANSAC.
+What they catch: crops down to ~10% of the area, any rotation, mirrors (through ``mirrored``:
+SIFT descriptors of a mirrored picture are a fixed permutation of the originals, so no second
+extraction is needed), perspective, pasting into another photo, captions, heavy JPEG, colour
+changes. What they miss: flat or tiny pictures (few keypoints), heavy blur, stylisation.
+
+Computed on the working copy downscaled to ``SIDE`` px on the long side (OpenCV's SIFT doubles
+its input, so 512 px input detects at ~1024 px detail), keeping ``COUNT`` keypoints spread over
+a grid so a small crop still holds some of them.
+
+Stored value (``blob``, npz via ``save_arrays``), with coordinates **normalised to 0..1** of the
+image's width and height (multiply by the full decoded size in ``size`` to get full-size pixels):
+
+* ``xy``    uint16 (n, 2), x / width and y / height in units of 1/65535
+* ``angle`` uint8 (n,), orientation in units of 360/256 degrees (OpenCV convention, y down)
+* ``scale`` float16 (n,), keypoint diameter as a fraction of the image's long side
+* ``desc``  uint8 (n, 128), RootSIFT (sqrt of the L1-normalised SIFT) times ``DESC_SCALE``
+* ``size``  int32 (2,), the full decoded (width, height)
+
+Memory: 135 bytes per keypoint plus ~0.9 kB of npz headers, so about 35 kB per image with
+256 keypoints (fewer for flat or small pictures). Extraction: ~25-45 ms per image on one core.
+See ``bench/results/verify.md`` for the measurements behind these choices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pictrace.errors import IndexCorrupt
+from pictrace.features.base import Extractor, FeatureSpec, load_arrays, save_arrays
+from pictrace.features.registry import register
+from pictrace.settings import Settings
+from pictrace.types import DecodedImage
+
+COUNT = 256
+SIDE = 512
+GRID = 4  # keypoints are spread over GRID x GRID cells
+DESC_SCALE = 512.0  # RootSIFT components lie in 0..1 and rarely exceed 0.45
+KEYPOINTS = FeatureSpec("keypoints", 1, "blob", COUNT)
+
+# Mirroring a picture left-right maps a SIFT descriptor (4x4 cells x 8 orientation bins, in the
+# keypoint's own frame) to the original with its cell rows reversed and orientations negated.
+_MIRROR = np.array([(3 - row) * 32 + col * 8 + (8 - b) % 8
+                    for row in range(4) for col in range(4) for b in range(8)])
+
+
+@dataclass(frozen=True, eq=False)
+class Keypoints:
+    """Keypoints of one image in its full-size pixel frame."""
+
+    xy: np.ndarray  # (n, 2) float32, full-size pixels
+    angle: np.ndarray  # (n,) float32 degrees
+    scale: np.ndarray  # (n,) float32 diameter, full-size pixels
+    descriptors: np.ndarray  # (n, 128) uint8 RootSIFT * DESC_SCALE
+    size: tuple[int, int]  # full decoded (width, height)
+
+    def __len__(self) -> int:
+        return len(self.xy)
+
+
+def detect(pixels: np.ndarray, size: tuple[int, int], count: int = COUNT, side: int = SIDE,
+           grid: int = GRID) -> Keypoints:
+    """RootSIFT keypoints of an RGB (or grey) uint8 picture whose full size is ``size``."""
+    grey = pixels if pixels.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(pixels),
+                                                         cv2.COLOR_RGB2GRAY)
+    factor = min(1.0, side / max(grey.shape[:2]))
+    if factor < 1.0:
+        grey = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    found, desc = cv2.SIFT_create(count * 3).detectAndCompute(grey, None)
+    if desc is None or not found:
+        return empty(size)
+    xy = np.array([k.pt for k in found], dtype=np.float32).reshape(-1, 2)
+    response = np.array([k.response for k in found], dtype=np.float32)
+    keep = spread(xy, response, grey.shape[1], grey.shape[0], count, grid)
+    to_full = np.array([size[0] / grey.shape[1], size[1] / grey.shape[0]], dtype=np.float32)
+    return Keypoints(
+        xy=(xy[keep] + 0.5) * to_full,
+        angle=np.array([found[i].angle for i in keep], dtype=np.float32),
+        scale=np.array([found[i].size for i in keep], dtype=np.float32) * float(to_full.max()),
+        descriptors=root_sift(desc[keep]),
+        size=(int(size[0]), int(size[1])),
+    )
+
+
+def spread(xy: np.ndarray, response: np.ndarray, width: int, height: int, count: int,
+           grid: int) -> np.ndarray:
+    """Indices of up to ``count`` points, strongest first within each grid cell, taken
+    round-robin over the cells, so every part of the picture keeps some points."""
+    cell = (np.minimum(xy[:, 1] * grid // max(height, 1), grid - 1) * grid
+            + np.minimum(xy[:, 0] * grid // max(width, 1), grid - 1)).astype(np.int64)
+    order = np.lexsort((-response, cell))
+    ranks = np.empty(len(order), dtype=np.int64)
+    starts = np.searchsorted(cell[order], np.arange(grid * grid))
+    ranks[order] = np.arange(len(order)) - starts[cell[order]]
+    chosen = np.lexsort((-response, ranks))[:count]
+    return np.sort(chosen)
+
+
+def root_sift(desc: np.ndarray) -> np.ndarray:
+    """SIFT -> RootSIFT (Arandjelovic & Zisserman 2012), quantised to uint8."""
+    desc = np.asarray(desc, dtype=np.float32)
+    root = np.sqrt(desc / np.maximum(desc.sum(axis=1, keepdims=True), 1e-7))
+    return np.clip(np.rint(root * DESC_SCALE), 0, 255).astype(np.uint8)
+
+
+def mirrored(kp: Keypoints) -> Keypoints:
+    """The keypoints the left-right mirror of the picture would have, in the mirror's frame."""
+    return Keypoints(
+        xy=np.column_stack([kp.size[0] - kp.xy[:, 0], kp.xy[:, 1]]).astype(np.float32),
+        angle=(180.0 - kp.angle) % 360.0,
+        scale=kp.scale,
+        descriptors=kp.descriptors[:, _MIRROR],
+        size=kp.size,
+    )
+
+
+def empty(size: tuple[int, int]) -> Keypoints:
+    return Keypoints(np.zeros((0, 2), np.float32), np.zeros(0, np.float32),
+                     np.zeros(0, np.float32), np.zeros((0, 128), np.uint8),
+                     (int(size[0]), int(size[1])))
+
+
+def encode_keypoints(kp: Keypoints) -> bytes:
+    width, height = kp.size
+    norm = kp.xy / np.array([max(width, 1), max(height, 1)], dtype=np.float32)
+    return save_arrays(
+        xy=np.clip(np.rint(norm * 65535.0), 0, 65535).astype(np.uint16),
+        angle=(np.rint(kp.angle * (256.0 / 360.0)).astype(np.int64) % 256).astype(np.uint8),
+        scale=(kp.scale / max(width, height, 1)).astype(np.float16),
+        desc=np.ascontiguousarray(kp.descriptors, dtype=np.uint8),
+        size=np.array([width, height], dtype=np.int32),
+    )
+
+
+def decode_keypoints(blob: bytes) -> Keypoints:
+    """Inverse of ``encode_keypoints``; raises IndexCorrupt on a malformed value."""
+    try:
+        arrays = load_arrays(blob)
+        width, height = (int(v) for v in arrays["size"])
+        xy = arrays["xy"].astype(np.float32).reshape(-1, 2) / 65535.0
+        desc = arrays["desc"].reshape(-1, 128).astype(np.uint8)
+        angle = arrays["angle"].astype(np.float32) * (360.0 / 256.0)
+        scale = arrays["scale"].astype(np.float32) * max(width, height, 1)
+    except (KeyError, ValueError, OSError) as exc:
+        raise IndexCorrupt(f"stored keypoints cannot be read ({exc}); re-add the image") from exc
+    if not len(xy) == len(desc) == len(angle) == len(scale):
+        raise IndexCorrupt("stored keypoints have inconsistent lengths; re-add the image")
+    xy *= np.array([width, height], dtype=np.float32)
+    return Keypoints(xy, angle, scale, desc, (width, height))
+
+
+class KeypointExtractor(Extractor):
+    specs = (KEYPOINTS,)
+
+    def __init__(self, count: int = COUNT, side: int = SIDE) -> None:
+        self.count = count
+        self.side = side
+
+    def extract_one(self, image: DecodedImage) -> dict[str, bytes]:
+        kp = detect(image.pixels, (image.width, image.height), self.count, self.side)
+        return {"keypoints": encode_keypoints(kp)}
+
+
+@register("keypoints")
+def _factory(settings: Settings) -> Extractor:
+    return KeypointExtractor()

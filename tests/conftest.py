@@ -1,0 +1,68 @@
+"""Shared fixtures: the bundled sample photos and a session-wide index built from them."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pictrace import Index, Settings, load_settings
+
+PHOTOS = Path(__file__).resolve().parents[1] / "examples" / "photos"
+
+
+@pytest.fixture(scope="session")
+def photos() -> Path:
+    return PHOTOS
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A read-mostly index of every bundled photo (copy it before mutating)."""
+    folder = tmp_path_factory.mktemp("built") / "index"
+    with Index.open(folder) as index:
+        report = index.add([PHOTOS])
+    assert not report.failed
+    return folder
+
+
+@pytest.fixture
+def index_copy(built_index: Path, tmp_path: Path) -> Iterator[Index]:
+    target = tmp_path / "index"
+    shutil.copytree(built_index, target)
+    with Index.open(target) as index:
+        yield index
+
+
+def load_rgb(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
+def jpeg_bytes(image: Image.Image, quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def noise_image(seed: int, size: tuple[int, int] = (256, 192)) -> Image.Image:
+    """A random but structured picture (blocks of colour), unlike any photo."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    return Image.fromarray(small).resize(size, Image.Resampling.NEAREST)

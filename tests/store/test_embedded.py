@@ -1,0 +1,119 @@
+"""The embedded store with a real SQLite file and real faiss files."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from pictrace import Index
+from pictrace.errors import IndexLocked, NotFound
+from pictrace.features.base import FeatureSpec
+from pictrace.store.catalogue import NewImage
+from pictrace.store.embedded import EmbeddedStore
+
+SPECS = {
+    "h": FeatureSpec("h", 1, "bits", 64),
+    "v": FeatureSpec("v", 1, "vector", 4),
+    "r": FeatureSpec("r", 1, "vectors", 4),
+}
+
+
+def _entry(n: int) -> NewImage:
+    rng = np.random.default_rng(n)
+    vector = rng.normal(size=4).astype(np.float16)
+    regions = rng.normal(size=(3, 4)).astype(np.float16)
+    return NewImage(
+        source=f"img{n}.jpg", page=None, byte_sha256=f"b{n}", pixel_sha256=f"p{n}", width=10,
+        height=10, format="jpeg", byte_size=100, exif_tags=0,
+        features={"h": (1, bytes([n]) * 8), "v": (1, vector.tobytes()),
+                  "r": (1, regions.tobytes())},
+        labels=(("tabby, tabby cat", 0.9),),
+    )
+
+
+def test_add_search_remove_and_reopen(tmp_path):
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    ids = store.add([_entry(n) for n in range(1, 6)])
+    hits = store.nearest("h", np.frombuffer(bytes([1]) * 8, np.uint8)[None], k=3, radius=0)
+    assert hits[0] == [(ids[0], 0.0)]
+    store.remove([ids[0]])
+    assert store.nearest("h", np.frombuffer(bytes([1]) * 8, np.uint8)[None], 3, 0)[0] == []
+    query = store.features("v", [ids[1]])[ids[1]][None]
+    before = store.nearest("v", query, k=4)
+    regional = store.nearest("r", store.features("r", [ids[2]])[ids[2]][:1], k=2)
+    assert regional[0][0][0] == ids[2]
+    store.close()
+    reopened = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    assert reopened.nearest("v", query, k=4) == before
+    assert reopened.count() == 4
+    assert reopened.label_hits(["tabby"], 10)[0][1] == pytest.approx(0.9)
+    reopened.close()
+
+
+def test_stale_vector_files_are_rebuilt_from_the_catalogue(tmp_path):
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    store.add([_entry(n) for n in range(1, 4)])
+    store.close()
+    shutil.rmtree(tmp_path / "vectors")
+    (tmp_path / "vectors").mkdir()
+    reopened = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    assert reopened.spaces["v"].size == 3 and reopened.spaces["r"].size == 9
+    reopened.close()
+
+
+def test_hnsw_past_the_threshold(tmp_path):
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=3)
+    store.add([_entry(n) for n in range(1, 6)])
+    store.close()
+    (tmp_path / "vectors" / "v.json").unlink()
+    reopened = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=3)
+    assert reopened.spaces["v"].hnsw
+    query = reopened.features("v", [2])[2][None]
+    assert reopened.nearest("v", query, k=1)[0][0][0] == 2
+    reopened.close()
+
+
+def test_second_writer_is_refused_but_readers_work(tmp_path):
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    store.add([_entry(1)])
+    store.flush()
+    with pytest.raises(IndexLocked, match="open for writing by another process"):
+        EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    reader = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000, readonly=True)
+    assert reader.count() == 1
+    with pytest.raises(IndexLocked, match="read-only"):
+        reader.add([_entry(2)])
+    reader.close()
+    store.close()
+
+
+def test_a_failed_batch_leaves_nothing_behind(tmp_path):
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    store.add([_entry(1)])
+    broken = _entry(2)
+    duplicate_in_batch = [broken, NewImage(**{**broken.__dict__, "features": {"h": (1, b"x")}})]
+    with pytest.raises(Exception):  # noqa: B017 - sqlite's UNIQUE constraint
+        store.add(duplicate_in_batch)
+    assert store.count() == 1 and store.spaces["h"].size == 1
+    store.close()
+
+
+def test_crash_mid_ingest_recovers(tmp_path, photos):
+    """Work committed before a crash survives; faiss files left stale are rebuilt."""
+    with Index.open(tmp_path / "idx") as index:
+        index.add([photos / "coffee.jpg"])
+    index = Index.open(tmp_path / "idx")
+    index.add([photos / "rocket.jpg"])
+    index.store.catalogue.close()  # simulate a crash: no flush of the faiss files
+    index.store._lock_file.close()  # type: ignore[union-attr]
+    with Index.open(tmp_path / "idx") as reopened:
+        assert reopened.stats().images == 2
+        top = reopened.search(photos / "rocket.jpg", k=1).matches[0]
+        assert top.tier == "exact" and top.source.endswith("rocket.jpg")
+
+
+def test_get_unknown_id(tmp_path):
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    with pytest.raises(NotFound):
+        store.get(42)
+    store.close()

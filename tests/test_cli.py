@@ -1,0 +1,76 @@
+"""The pictrace command, run in-process through its real entry point."""
+
+import json
+
+import pytest
+
+from pictrace.cli import main
+
+
+@pytest.fixture
+def run(capsys):
+    def invoke(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return invoke
+
+
+def test_add_search_json_contract(run, tmp_path, photos):
+    index = str(tmp_path / "lib")
+    code, out, _ = run("--index", index, "add", str(photos))
+    assert code == 0 and "added" in out
+    code, out, _ = run("--index", index, "search", str(photos / "coffee.jpg"),
+                       str(photos / "rocket.jpg"), "--json", "-k", "3")
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["query"] for line in lines] == [str(photos / "coffee.jpg"),
+                                                  str(photos / "rocket.jpg")]
+    for line in lines:
+        assert isinstance(line["elapsed_ms"], float)
+        first = line["results"][0]
+        assert first["tier"] == "exact" and first["source"] == line["query"]
+        for result in line["results"]:
+            assert {"id", "source", "tier", "copy_confidence", "similarity"} <= set(result)
+            assert 0.0 <= result["copy_confidence"] <= 1.0
+            assert 0.0 <= result["similarity"] <= 1.0
+
+
+def test_index_from_environment(run, tmp_path, photos, monkeypatch):
+    monkeypatch.setenv("PICTRACE_INDEX", str(tmp_path / "envlib"))
+    assert run("add", str(photos / "coffee.jpg"))[0] == 0
+    code, out, _ = run("stats", "--json")
+    assert code == 0 and json.loads(out)["images"] == 1
+
+
+def test_unreadable_query_exits_non_zero(run, built_index):
+    code, _, err = run("--index", str(built_index), "search", "/no/such.jpg")
+    assert code != 0 and "no such file" in err
+
+
+def test_missing_index_is_a_clear_error(run, tmp_path, photos):
+    code, _, err = run("--index", str(tmp_path / "none"), "search", str(photos / "coffee.jpg"))
+    assert code != 0 and "no PicTrace index" in err
+
+
+def test_compare_prints_metrics_and_verdict(run, photos):
+    code, out, _ = run("compare", str(photos / "graf1.jpg"), str(photos / "coffee.jpg"), "--json")
+    data = json.loads(out)
+    assert code == 0 and data["verdict"] in ("different", "similar")
+    assert {"ssim", "orb_matches", "colour", "phash", "cosine"} <= set(data["metrics"])
+
+
+def test_duplicates_remove_and_text(run, built_index, tmp_path, photos):
+    import shutil
+
+    index = str(tmp_path / "copy")
+    shutil.copytree(built_index, index)
+    code, out, _ = run("--index", index, "duplicates", "--json")
+    assert code == 0 and "groups" in json.loads(out)
+    code, out, _ = run("--index", index, "search", "--text", "tabby cat", "--json", "-k", "1")
+    assert json.loads(out)["results"][0]["source"].endswith("chelsea_cat.jpg")
+    code, out, _ = run("--index", index, "remove", str(photos / "chelsea_cat.jpg"))
+    assert code == 0 and "removed" in out
+    code, _, err = run("--index", index, "remove", "12345")
+    assert code != 0 and "no image" in err

@@ -1,0 +1,94 @@
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pictrace.decode import decode
+from pictrace.errors import ImageTooLarge, NotAnImage
+from pictrace.settings import load_settings
+from pictrace.types import Source
+from tests.conftest import jpeg_bytes, load_rgb, png_bytes
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG claiming huge dimensions with almost no data: a decompression bomb shape."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) \
+        + chunk(b"IEND", b"")
+
+
+def test_decodes_rgb_with_identity(photos, settings):
+    data = (photos / "coffee.jpg").read_bytes()
+    image = decode(Source("coffee.jpg", data), settings)
+    assert image.pixels.dtype == np.uint8 and image.pixels.shape[2] == 3
+    assert image.format == "jpeg" and image.byte_size == len(data)
+    assert len(image.byte_sha256) == 64 and len(image.pixel_sha256) == 64
+
+
+def test_lossless_resave_has_same_pixel_hash(photos, settings):
+    original = load_rgb(photos / "rocket.jpg")
+    as_png = decode(Source("a.png", png_bytes(original)), settings)
+    as_bmp_like = decode(Source("b.png", png_bytes(original.copy())), settings)
+    reencoded = decode(Source("c.jpg", jpeg_bytes(original, 70)), settings)
+    assert as_png.pixel_sha256 == as_bmp_like.pixel_sha256
+    assert as_png.pixel_sha256 != reencoded.pixel_sha256
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        (b"", "zero-byte"),
+        (b"hello, I am a text file\n" * 20, "not a readable image"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "not a readable image"),
+    ],
+)
+def test_bad_bytes_raise_clear_errors(data, needle, settings):
+    with pytest.raises(NotAnImage, match=needle):
+        decode(Source("bad", data), settings)
+
+
+def test_truncated_file_is_refused(photos, settings):
+    data = (photos / "coffee.jpg").read_bytes()
+    with pytest.raises(NotAnImage, match="truncated|not a readable"):
+        decode(Source("cut.jpg", data[: len(data) // 3]), settings)
+
+
+def test_decompression_bomb_is_refused_before_decoding(settings):
+    with pytest.raises(ImageTooLarge, match="decompression bomb|exceeds"):
+        decode(Source("bomb.png", _png_header_only(60_000, 60_000)), settings)
+
+
+def test_byte_limit(photos):
+    small = load_settings(max_bytes=1000)
+    with pytest.raises(ImageTooLarge, match="exceeds the limit"):
+        decode(Source("big.jpg", (photos / "coffee.jpg").read_bytes()), small)
+
+
+def test_exif_orientation_is_applied(settings):
+    image = Image.new("RGB", (40, 20), (255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    buffer = __import__("io").BytesIO()
+    image.save(buffer, format="JPEG", exif=exif)
+    decoded = decode(Source("o.jpg", buffer.getvalue()), settings)
+    assert (decoded.width, decoded.height) == (20, 40)
+    assert decoded.exif_tags >= 1
+
+
+def test_transparent_png_is_composited_on_white(settings):
+    image = Image.new("RGBA", (10, 10), (0, 0, 0, 0))
+    decoded = decode(Source("t.png", png_bytes(image)), settings)
+    assert decoded.pixels.min() == 255
+
+
+def test_working_copy_is_capped(settings):
+    big = Image.new("RGB", (3000, 1500), (10, 20, 30))
+    decoded = decode(Source("big.png", png_bytes(big)), settings)
+    assert max(decoded.pixels.shape[:2]) == settings.work_size
+    assert (decoded.width, decoded.height) == (3000, 1500)

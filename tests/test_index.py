@@ -1,0 +1,145 @@
+"""The library facade end to end, on the bundled photos."""
+
+import pytest
+from PIL import Image, ImageEnhance
+
+from pictrace import Index
+from pictrace.errors import NotFound, SourceUnreadable
+from tests.conftest import jpeg_bytes, load_rgb, noise_image, png_bytes
+
+
+def test_add_reports_failures_and_indexes_the_rest(tmp_path, photos):
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    (batch / "good.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
+    (batch / "empty.jpg").write_bytes(b"")
+    (batch / "notes.png").write_text("not an image at all")
+    (batch / "cut.jpg").write_bytes((photos / "rocket.jpg").read_bytes()[:4000])
+    with Index.open(tmp_path / "idx") as index:
+        report = index.add([batch, tmp_path / "missing.jpg"])
+        assert len(report.added) == 1
+        reasons = {f.source.rsplit("/", 1)[-1]: f.reason for f in report.failed}
+        assert "zero-byte" in reasons["empty.jpg"]
+        assert "not a readable image" in reasons["notes.png"]
+        assert "truncated" in reasons["cut.jpg"] or "not a readable" in reasons["cut.jpg"]
+        assert "no such file" in reasons["missing.jpg"]
+        assert index.stats().images == 1
+
+
+def test_adding_is_incremental(index_copy, photos):
+    before = index_copy.stats().images
+    report = index_copy.add([photos])
+    assert not report.added and len(report.skipped) == before
+
+
+def test_changed_file_replaces_its_record(tmp_path, photos):
+    path = tmp_path / "pic.jpg"
+    path.write_bytes((photos / "coffee.jpg").read_bytes())
+    with Index.open(tmp_path / "idx") as index:
+        first = index.add([path]).added[0]
+        path.write_bytes((photos / "rocket.jpg").read_bytes())
+        second = index.add([path]).added[0]
+        assert first != second and index.stats().images == 1
+        assert index.search(photos / "rocket.jpg", k=1).matches[0].tier == "exact"
+
+
+def test_exact_copy_ranks_first(built_index, photos):
+    with Index.open(built_index, readonly=True) as index:
+        result = index.search(photos / "baboon.jpg", k=5)
+    top = result.matches[0]
+    assert top.tier == "exact" and top.source.endswith("baboon.jpg")
+    assert top.copy_confidence == 1.0
+    assert [m.tier for m in result.matches[1:]].count("exact") == 0
+
+
+def test_lossless_resave_is_exact(built_index, photos):
+    with Index.open(built_index, readonly=True) as index:
+        result = index.search(png_bytes(load_rgb(photos / "fruits.jpg")), k=3)
+    assert result.matches[0].tier == "exact"
+    assert result.matches[0].source.endswith("fruits.jpg")
+
+
+def test_edited_copy_is_found_as_copy(built_index, photos):
+    original = load_rgb(photos / "butterfly.jpg")
+    edited = ImageEnhance.Brightness(original.resize((240, 174))).enhance(1.2)
+    with Index.open(built_index, readonly=True) as index:
+        result = index.search(jpeg_bytes(edited, quality=40), k=5)
+    top = result.matches[0]
+    assert top.source.endswith("butterfly.jpg") and top.tier == "copy"
+    assert top.copy_confidence > 0.8
+
+
+def test_unrelated_picture_is_never_a_copy(built_index):
+    with Index.open(built_index, readonly=True) as index:
+        result = index.search(noise_image(7), k=10)
+    assert result.matches and all(m.tier == "similar" for m in result.matches)
+
+
+def test_min_confidence_filters(built_index, photos):
+    with Index.open(built_index, readonly=True) as index:
+        result = index.search(photos / "coffee.jpg", k=10, min_confidence=0.5)
+    assert all(m.copy_confidence >= 0.5 for m in result.matches)
+    assert result.matches[0].tier == "exact"
+
+
+def test_results_are_ordered_by_tier(built_index, photos):
+    with Index.open(built_index, readonly=True) as index:
+        matches = index.search(photos / "rocket.jpg", k=10).matches
+    order = {"exact": 0, "copy": 1, "similar": 2}
+    assert [order[m.tier] for m in matches] == sorted(order[m.tier] for m in matches)
+
+
+def test_search_accepts_pil_images(built_index, photos):
+    with Index.open(built_index, readonly=True) as index:
+        result = index.search(Image.open(photos / "astronaut.jpg"), k=1)
+    assert result.matches[0].source.endswith("astronaut.jpg")
+
+
+def test_semantic_neighbours(built_index, photos):
+    with Index.open(built_index, readonly=True) as index:
+        result = index.search(photos / "clothing_shoes_0.jpg", k=3)
+    assert all("shoes" in m.source for m in result.matches[:3])
+    assert result.matches[1].tier == "similar"
+
+
+def test_text_search_over_labels(built_index):
+    with Index.open(built_index, readonly=True) as index:
+        result = index.search_text("tabby cat", k=3)
+    assert result.matches[0].source.endswith("chelsea_cat.jpg")
+
+
+def test_duplicates_groups_copies_and_suggests_the_keeper(index_copy, photos, tmp_path):
+    small = tmp_path / "small_coffee.jpg"
+    small.write_bytes(jpeg_bytes(load_rgb(photos / "coffee.jpg").resize((300, 200)), 60))
+    index_copy.add([small])
+    groups = index_copy.duplicates()
+    group = next(g for g in groups if any(m.source == str(small) for m in g.members))
+    keeper = next(m for m in group.members if m.id == group.keeper)
+    assert keeper.source.endswith("examples/photos/coffee.jpg") or keeper.width == 600
+    assert len(group.members) == 2
+
+
+def test_remove_by_id_and_source(index_copy, photos):
+    record = index_copy.resolve(str(photos / "rocket.jpg"))
+    index_copy.remove(record.id)
+    with pytest.raises(NotFound):
+        index_copy.get(record.id)
+    index_copy.remove(str(photos / "coffee.jpg"))
+    with pytest.raises(NotFound, match="no image"):
+        index_copy.remove("does-not-exist.jpg")
+    top = index_copy.search(photos / "rocket.jpg", k=1).matches[0]
+    assert top.tier != "exact"
+
+
+def test_reopening_gives_the_same_results(index_copy, photos):
+    first = index_copy.search(photos / "graf3.jpg", k=5)
+    folder = index_copy.location
+    index_copy.close()
+    with Index.open(folder, readonly=True) as again:
+        second = again.search(photos / "graf3.jpg", k=5)
+    assert [(m.id, m.tier) for m in first.matches] == [(m.id, m.tier) for m in second.matches]
+
+
+def test_unreadable_query_raises(built_index):
+    with Index.open(built_index, readonly=True) as index, pytest.raises(SourceUnreadable):
+        index.search("/no/such/file.jpg")
