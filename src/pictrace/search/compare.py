@@ -32,6 +32,8 @@ def ssim(a: np.ndarray, b: np.ndarray, size: int = SSIM_SIZE) -> float:
 
 def orb_matches(a: np.ndarray, b: np.ndarray, ratio: float = 0.75) -> tuple[int, float]:
     """ORB keypoints matched with FLANN (LSH) and Lowe's ratio test: (good, good/min_kp)."""
+    if min(a.shape[:2]) < 2 or min(b.shape[:2]) < 2:
+        return 0, 0.0  # ORB's image pyramid cannot shrink a 1-pixel side (cv2.error)
     orb = cv2.ORB_create(nfeatures=1000)
     _, da = orb.detectAndCompute(grey(a).astype(np.uint8), None)
     _, db = orb.detectAndCompute(grey(b).astype(np.uint8), None)

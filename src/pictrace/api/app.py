@@ -1,0 +1,63 @@
+"""The FastAPI app: ``create_app(index_or_folder, settings)`` and ``serve(...)`` for the CLI.
+
+The index is opened once at start-up (or handed in already open) and shared by every request:
+reads run concurrently on worker threads, writes take the one writer lock. One Fetcher (the
+shared HTTP client) serves every download for the app's lifetime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from pictrace import __version__
+from pictrace.api import crawl, errors, images, search
+from pictrace.api.limits import BodyLimit, limit_for
+from pictrace.api.pages import collection as collection_pages
+from pictrace.api.pages import search as search_pages
+from pictrace.api.state import AppState
+from pictrace.index import Index
+from pictrace.ingest.web import Fetcher
+from pictrace.settings import Settings, load_settings
+from pictrace.web import STATIC, make_templates
+
+DESCRIPTION = """Reverse image search over a persistent index: upload an image (or give its
+URL) and get exact files, edited copies and similar pictures, best first. Errors are JSON
+`{"code": ..., "message": ...}` with honest status codes."""
+
+
+def create_app(index: Index | str | Path, settings: Settings | None = None) -> FastAPI:
+    """The web app over an open Index, or over the index folder it opens at start-up."""
+    if settings is None:
+        settings = index.settings if isinstance(index, Index) else load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = index if isinstance(index, Index) else Index.open(index, settings=settings)
+        fetcher = Fetcher(settings)
+        app.state.pictrace = AppState(opened, settings, fetcher, make_templates())
+        try:
+            yield
+        finally:
+            await app.state.pictrace.aclose()
+            if opened is not index:
+                opened.close()
+
+    app = FastAPI(title="PicTrace", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.add_middleware(BodyLimit, limit=limit_for(settings))
+    errors.install(app)
+    for module in (search, images, crawl, search_pages, collection_pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def serve(index_dir: Path, host: str, port: int, settings: Settings) -> None:
+    """Run the app with uvicorn until interrupted (``pictrace serve``)."""
+    import uvicorn
+
+    uvicorn.run(create_app(index_dir, settings), host=host, port=port, log_level="info")

@@ -1,0 +1,123 @@
+"""Every error the web app answers with, rendered in one place.
+
+API clients get JSON ``{"code": ..., "message": ...}``; a browser on a page gets the same code
+and message in the error page. Status codes say what happened: 400 bad input (a refused URL
+included), 404 unknown image / job / query, 413 too large, 415 not an image, 422 invalid
+request fields, 502 the remote server failed, 504 the remote server was too slow.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, Response
+
+from pictrace.errors import (
+    BlockedURL,
+    FetchError,
+    FetchTimeout,
+    ImageTooLarge,
+    IndexLocked,
+    InputError,
+    NotAnImage,
+    NotFound,
+    PicTraceError,
+)
+
+log = logging.getLogger("pictrace.api")
+
+STATUS: dict[type[PicTraceError], int] = {
+    NotFound: 404,
+    ImageTooLarge: 413,
+    NotAnImage: 415,
+    FetchTimeout: 504,
+    BlockedURL: 400,
+    FetchError: 502,
+    InputError: 400,
+    IndexLocked: 503,
+}
+HTTP_CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+}
+
+
+class ErrorBody(BaseModel):
+    """The shape of every error answer."""
+
+    code: str
+    message: str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in (
+        (400, "Bad input or refused URL"),
+        (404, "Not found"),
+        (413, "Too large"),
+        (415, "Not an image"),
+        (422, "Invalid request fields"),
+        (502, "The remote server failed"),
+        (504, "The remote server was too slow"),
+    )
+}
+
+
+def status_of(exc: PicTraceError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def describe(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:
+    """(status, code, message, extra fields) for any exception."""
+    if isinstance(exc, PicTraceError):
+        return status_of(exc), exc.code, exc.message, {}
+    if isinstance(exc, RequestValidationError):
+        errors = jsonable_encoder(exc.errors(), exclude={"input", "ctx", "url"})
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+        return 422, "validation_error", message, {"errors": errors}
+    if isinstance(exc, HTTPException):
+        return (exc.status_code, HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail), {})
+    log.exception("unexpected error", exc_info=exc)
+    return 500, "internal_error", "an unexpected error happened; the server log has details", {}
+
+
+def wants_page(request: Request) -> bool:
+    path = request.url.path
+    return not path.startswith(("/api/", "/docs", "/openapi")) and (
+        "text/html" in request.headers.get("accept", "")
+    )
+
+
+async def handle(request: Request, exc: Exception) -> Response:
+    """The one exception handler of the app."""
+    status, code, message, extra = describe(exc)
+    if wants_page(request):
+        templates = request.app.state.pictrace.templates
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": status, "code": code, "message": message},
+            status_code=status,
+        )
+    return JSONResponse({"code": code, "message": message, **extra}, status_code=status)
+
+
+def install(app: FastAPI) -> None:
+    for kind in (PicTraceError, RequestValidationError, HTTPException, Exception):
+        app.add_exception_handler(kind, handle)

@@ -1,0 +1,134 @@
+"""The collection over HTTP: list / add / get / remove images, thumbnails, duplicates, health."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from pictrace.api.collection import (
+    KeeperRule,
+    add_uploads,
+    apply_policy,
+    record_dict,
+    remove_image,
+)
+from pictrace.api.errors import ERROR_RESPONSES
+from pictrace.api.inputs import AddFields, read_body, validate
+from pictrace.api.openapi import body_doc
+from pictrace.api.origin import same_origin
+from pictrace.api.state import StateDep
+from pictrace.errors import NotFound
+from pictrace.ingest.crawl import CrawlLimits
+from pictrace.types import AddReport
+
+router = APIRouter(
+    prefix="/api",
+    tags=["collection"],
+    responses=ERROR_RESPONSES,
+    dependencies=[Depends(same_origin)],
+)
+ImageId = Annotated[int, Path(ge=1, le=2**62, description="Image id.")]
+
+
+@router.get("/health", summary="Liveness and index size")
+async def health(state: StateDep) -> dict[str, Any]:
+    images = await state.compute(state.index.store.count)
+    return {"status": "ok", "images": images, "store": type(state.index.store).__name__}
+
+
+@router.get("/images", summary="Browse the index, newest last")
+async def list_images(
+    state: StateDep, offset: int = Query(0, ge=0, le=2**62), limit: int = Query(50, ge=1, le=500)
+) -> dict[str, Any]:
+    records = await state.compute(state.index.list, offset, limit)
+    total = await state.compute(state.index.store.count)
+    return {
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+        "images": [record_dict(r) for r in records],
+    }
+
+
+@router.post(
+    "/images",
+    status_code=201,
+    summary="Add images: uploaded files and/or image or page URLs",
+    description="Multipart field `files` (repeat it for several files), or JSON "
+    '`{"urls": [...]}`. Uploaded originals are kept in the index folder. '
+    "Answers the add report (added, unchanged, failures with reasons). For a "
+    "whole site, use POST /api/crawl.",
+    openapi_extra=body_doc(AddFields, files=("files",), multiple=True),
+    responses={
+        201: {"description": "Images were added"},
+        200: {"description": "Nothing new: every image was unchanged or failed"},
+    },
+)
+async def add_images(state: StateDep, request: Request) -> JSONResponse:
+    body = await read_body(request, state.settings.max_bytes)
+    fields = dict(body.fields)
+    if isinstance(fields.get("urls"), str):
+        fields["urls"] = fields["urls"].split()
+    uploads = [(u.name, u.data) for u in body.files.get("files", [])]
+    urls = validate(AddFields, fields).urls if fields or not uploads else []
+    report = AddReport()
+    if uploads:
+        report = await state.write(add_uploads, state.index, state.uploads, uploads)
+    if urls:
+        from pictrace.api.crawl import add_urls
+
+        more = await add_urls(state, urls, CrawlLimits(0, 1, state.settings.crawl_max_images))
+        report = AddReport(
+            report.added + more.added, report.skipped + more.skipped, report.failed + more.failed
+        )
+    status = 201 if report.added else 200
+    return JSONResponse(report.as_dict(), status_code=status)
+
+
+@router.get("/images/{image_id}", summary="One catalogued image")
+async def get_image(state: StateDep, image_id: ImageId) -> dict[str, Any]:
+    return record_dict(await state.compute(state.index.get, image_id))
+
+
+@router.delete("/images/{image_id}", summary="Remove an image from the index")
+async def delete_image(state: StateDep, image_id: ImageId) -> dict[str, Any]:
+    await state.compute(state.index.get, image_id)  # 404 before taking the write lock
+    record = await state.write(remove_image, state.index, state.uploads, image_id)
+    return {"removed": record_dict(record)}
+
+
+@router.get(
+    "/images/{image_id}/thumbnail",
+    summary="The stored 320 px JPEG thumbnail",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "JPEG thumbnail"}},
+)
+async def thumbnail(state: StateDep, image_id: ImageId) -> Response:
+    found = await state.compute(state.index.store.features, "thumbnail", [image_id])
+    if image_id not in found:
+        raise NotFound(f"no thumbnail for image {image_id}: no such image in the index")
+    return Response(
+        bytes(found[image_id]),
+        media_type="image/jpeg",
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
+@router.get("/duplicates", summary="Groups of copies, each with a suggested keeper")
+async def duplicates(
+    state: StateDep,
+    keeper: Annotated[
+        list[KeeperRule] | None,
+        Query(description="Keeper rules in order (default: settings.keeper_policy)."),
+    ] = None,
+) -> dict[str, Any]:
+    policy = list(keeper or state.settings.keeper_policy)
+    groups = apply_policy(await state.compute(state.index.duplicates), policy)
+    return {
+        "policy": policy,
+        "groups": [
+            {"keeper": g.keeper, "members": [record_dict(m) for m in g.members]} for g in groups
+        ],
+    }

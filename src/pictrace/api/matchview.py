@@ -1,0 +1,86 @@
+"""The match view: why a hit matches a query (metrics, verdict, the evidence drawn).
+
+The hit is compared from its original file when that is a readable local file, otherwise from
+its stored thumbnail (remote or missing originals still work). Runs on a worker thread.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from pictrace.decode import decode
+from pictrace.errors import InputError
+from pictrace.index import Index
+from pictrace.ingest.files import is_url, read_file
+from pictrace.types import Comparison, Evidence, ImageRecord, Source
+
+METRIC_LABELS = {
+    "ssim": "SSIM (structure)",
+    "orb_matches": "ORB keypoint matches",
+    "orb_match_ratio": "ORB match ratio",
+    "colour": "Colour histogram correlation",
+    "phash": "pHash distance (bits of 64)",
+    "dhash": "dHash distance (bits of 64)",
+    "cosine": "CNN cosine",
+    "inliers": "Geometric inliers",
+    "inlier_ratio": "Inlier ratio",
+    "warped_ssim": "SSIM after alignment",
+}
+
+
+@dataclass(frozen=True)
+class MatchView:
+    comparison: Comparison
+    overlay: bytes | None  # JPEG of the evidence drawing, when it could be drawn
+    hit_from: str  # "original file" or "stored thumbnail"
+    record: ImageRecord | None = None
+
+
+def hit_source(index: Index, record: ImageRecord) -> tuple[Source, str]:
+    if not is_url(record.source) and Path(record.source).is_file():
+        try:
+            return read_file(record.source, index.settings.max_bytes), "original file"
+        except InputError:
+            pass  # unreadable now: fall back to the thumbnail
+    thumbs = index.store.features("thumbnail", [record.id])
+    if record.id not in thumbs:
+        raise InputError(f"image {record.id} has neither a readable original nor a thumbnail")
+    return Source(f"thumbnail of image {record.id}", bytes(thumbs[record.id])), "stored thumbnail"
+
+
+def match_view(index: Index, query: Source, image_id: int) -> MatchView:
+    record = index.get(image_id)
+    hit, hit_from = hit_source(index, record)
+    view = compare_view(index, query, hit)
+    return MatchView(view.comparison, view.overlay, hit_from, record)
+
+
+def compare_view(index: Index, a: Source, b: Source) -> MatchView:
+    comparison = index.compare(a.data, b.data)
+    return MatchView(comparison, overlay(index, a, b, comparison.evidence), "upload")
+
+
+def overlay(index: Index, a: Source, b: Source, evidence: Evidence | None) -> bytes | None:
+    """The teammates' evidence drawing, when the overlay module is installed."""
+    if evidence is None:
+        return None
+    try:
+        from pictrace.search.overlay import draw_overlay
+    except ImportError:
+        return None
+    da, db = decode(a, index.settings), decode(b, index.settings)
+    picture = draw_overlay(
+        da.pixels, db.pixels, evidence, (da.width, da.height), (db.width, db.height)
+    )
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def metric_rows(comparison: Comparison) -> list[tuple[str, str, float]]:
+    """(key, label, value) in a stable, readable order."""
+    known = [k for k in METRIC_LABELS if k in comparison.metrics]
+    rest = sorted(k for k in comparison.metrics if k not in METRIC_LABELS)
+    return [(k, METRIC_LABELS.get(k, k), float(comparison.metrics[k])) for k in known + rest]

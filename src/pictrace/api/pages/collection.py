@@ -1,0 +1,100 @@
+"""Pages: browse the collection, add (upload / URLs / crawl) as jobs with live progress, remove,
+and duplicate groups with a suggested keeper under a chosen policy."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from pictrace.api.collection import (
+    KEEPER_LABELS,
+    KEEPER_RULES,
+    KeeperRule,
+    apply_policy,
+    remove_image,
+)
+from pictrace.api.crawl import limits_of, start_add, start_crawl
+from pictrace.api.inputs import AddFields, CrawlFields, read_body, validate
+from pictrace.api.origin import same_origin
+from pictrace.api.pages.search import render
+from pictrace.api.state import StateDep
+from pictrace.errors import InputError
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin)])
+PER_PAGE = 48
+
+
+@router.get("/collection", response_class=HTMLResponse)
+async def collection(
+    state: StateDep, request: Request, page: int = Query(1, ge=1, le=10**9)
+) -> HTMLResponse:
+    total = await state.compute(state.index.store.count)
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(page, pages)
+    records = await state.compute(state.index.list, (page - 1) * PER_PAGE, PER_PAGE)
+    return render(
+        state,
+        request,
+        "collection.html",
+        records=records,
+        total=total,
+        page=page,
+        pages=pages,
+        depth=state.settings.crawl_depth,
+    )
+
+
+@router.post("/collection/add")
+async def add(state: StateDep, request: Request) -> RedirectResponse:
+    body = await read_body(request, state.settings.max_bytes)
+    text = body.fields.get("urls", "")
+    listed = text.split() if isinstance(text, str) else text
+    urls = validate(AddFields, {"urls": listed}).urls if listed else []
+    uploads = [(u.name, u.data) for u in body.files.get("files", [])]
+    if not uploads and not urls:
+        raise InputError("choose image files or paste image or page URLs to add")
+    job = start_add(state, uploads, urls)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.post("/collection/crawl")
+async def crawl(state: StateDep, request: Request) -> RedirectResponse:
+    body = await read_body(request, state.settings.max_bytes)
+    fields = validate(CrawlFields, body.fields)
+    job = start_crawl(state, fields.url, limits_of(state, fields))
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.post("/collection/{image_id}/delete")
+async def delete(
+    state: StateDep, image_id: int, back: str = Query("/collection")
+) -> RedirectResponse:
+    await state.compute(state.index.get, image_id)
+    await state.write(remove_image, state.index, state.uploads, image_id)
+    local = back.startswith("/") and not back.startswith(("//", "/\\"))
+    target = back if local else "/collection"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+async def job_page(state: StateDep, request: Request, job_id: str) -> HTMLResponse:
+    return render(state, request, "job.html", job=state.jobs.get(job_id).as_dict())
+
+
+@router.get("/duplicates", response_class=HTMLResponse)
+async def duplicates(
+    state: StateDep, request: Request, keeper: Annotated[list[KeeperRule] | None, Query()] = None
+) -> HTMLResponse:
+    policy = list(dict.fromkeys(keeper or state.settings.keeper_policy))
+    groups = apply_policy(await state.compute(state.index.duplicates), policy)
+    return render(
+        state,
+        request,
+        "duplicates.html",
+        groups=groups,
+        policy=policy,
+        rules=KEEPER_RULES,
+        labels=KEEPER_LABELS,
+    )

@@ -1,0 +1,113 @@
+"""Pages: search (upload, drop or URL), pick an image of a page, results, match view, compare."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from pictrace.api.inputs import (
+    CompareFields,
+    SearchFields,
+    Upload,
+    first,
+    load_image,
+    read_body,
+    validate,
+)
+from pictrace.api.matchview import compare_view, match_view, metric_rows
+from pictrace.api.origin import same_origin
+from pictrace.api.search import page_or_image, preview, search_source
+from pictrace.api.state import AppState, StateDep
+from pictrace.errors import InputError
+from pictrace.types import Source
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin)])
+
+
+def render(
+    state: AppState, request: Request, name: str, status: int = 200, **context: Any
+) -> HTMLResponse:
+    return state.templates.TemplateResponse(request, name, context, status_code=status)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(state: StateDep, request: Request) -> HTMLResponse:
+    images = await state.compute(state.index.store.count)
+    return render(state, request, "search.html", images=images, url="", k=10)
+
+
+@router.post("/search", response_class=HTMLResponse)
+async def search(state: StateDep, request: Request) -> HTMLResponse:
+    body = await read_body(request, state.settings.max_bytes)
+    fields = validate(SearchFields, body.fields)
+    upload = first(body.files, "file")
+    if upload is None and fields.url:
+        found = await page_or_image(state, fields.url)
+        if not isinstance(found, Source):
+            return render(state, request, "pick.html", page=found, k=fields.k)
+        source = found
+    else:
+        source = await load_image(state.fetcher, upload, None, "file")
+    result = await search_source(state, source, fields.k, fields.min_confidence)
+    kept = state.queries.keep(
+        source.uri, source.data, await state.compute(preview, source, state.settings)
+    )
+    return render(state, request, "results.html", result=result, query=kept)
+
+
+@router.get("/queries/{token}/preview.jpg")
+async def query_preview(state: StateDep, token: str) -> Response:
+    kept = state.queries.get(token)
+    return Response(
+        kept.preview, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=1800"}
+    )
+
+
+@router.get("/match/{token}/{image_id}", response_class=HTMLResponse)
+async def match(state: StateDep, request: Request, token: str, image_id: int) -> HTMLResponse:
+    kept = state.queries.get(token)
+    view = await state.compute(match_view, state.index, Source(kept.label, kept.data), image_id)
+    return render(
+        state,
+        request,
+        "match.html",
+        query=kept,
+        view=view,
+        metrics=metric_rows(view.comparison),
+        record=view.record,
+    )
+
+
+@router.get("/compare", response_class=HTMLResponse)
+async def compare_form(state: StateDep, request: Request) -> HTMLResponse:
+    return render(state, request, "compare.html", view=None)
+
+
+@router.post("/compare", response_class=HTMLResponse)
+async def compare(state: StateDep, request: Request) -> HTMLResponse:
+    body = await read_body(request, state.settings.max_bytes)
+    renamed = {{"a_url": "a", "b_url": "b"}.get(k, k): v for k, v in body.fields.items()}
+    fields = validate(CompareFields, renamed)
+    a = await load_image(state.fetcher, _upload(body.files, "a"), fields.a, "a")
+    b = await load_image(state.fetcher, _upload(body.files, "b"), fields.b, "b")
+    view = await state.compute(compare_view, state.index, a, b)
+    previews = [await state.compute(preview, s, state.settings) for s in (a, b)]
+    return render(
+        state,
+        request,
+        "compare.html",
+        view=view,
+        a=a.uri,
+        b=b.uri,
+        previews=previews,
+        metrics=metric_rows(view.comparison),
+    )
+
+
+def _upload(files: dict[str, list[Upload]], key: str) -> Upload | None:
+    found = first(files, key)
+    if found is not None and not found.data:
+        raise InputError(f"{found.name}: zero-byte file")
+    return found

@@ -1,0 +1,51 @@
+"""robots.txt for crawls, one fetch per origin (RFC 9309 semantics, urllib's parser).
+
+A missing robots.txt (HTTP 4xx) allows everything; an unreachable one (5xx, network failure)
+disallows everything, as the RFC asks. Only crawls consult it: a URL the user pastes is fetched
+on the user's behalf.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+from urllib.parse import urlsplit
+from urllib.robotparser import RobotFileParser
+
+from pictrace.errors import PicTraceError
+
+ROBOTS_MAX_BYTES = 512 * 1024
+
+
+class TextGetter(Protocol):
+    async def robots_txt(self, url: str, max_bytes: int) -> tuple[int, bytes]: ...
+
+
+class Robots:
+    def __init__(self, getter: TextGetter, user_agent: str) -> None:
+        self.getter = getter
+        self.agent = user_agent.split("/", 1)[0]
+        self._rules: dict[str, asyncio.Task[RobotFileParser]] = {}
+
+    async def allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self._rules:
+            self._rules[origin] = asyncio.ensure_future(self._load(origin))
+        rules = await asyncio.shield(self._rules[origin])
+        return rules.can_fetch(self.agent, url)
+
+    async def _load(self, origin: str) -> RobotFileParser:
+        parser = RobotFileParser(origin + "/robots.txt")
+        try:
+            status, body = await self.getter.robots_txt(origin + "/robots.txt", ROBOTS_MAX_BYTES)
+        except PicTraceError:  # any failure means "unreachable" for RFC 9309
+            status, body = 503, b""
+        if status >= 500:
+            lines = ["User-agent: *", "Disallow: /"]
+        elif status >= 400:
+            lines = []
+        else:
+            lines = body.decode("utf-8", "replace").splitlines()
+        parser.parse(lines)
+        return parser

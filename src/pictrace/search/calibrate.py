@@ -1,0 +1,75 @@
+"""Refit ``copy_confidence`` from a user's own labelled pairs (``pictrace calibrate``).
+
+The CSV has a header ``a,b,is_copy``: two image paths (or URLs) and 1/0 (also true/false,
+yes/no). Each pair is compared exactly as search compares a query with a hit, the logistic
+model is refitted on the resulting signals, and the parameters are written to
+``<index>/calibration.json``, which takes precedence over the shipped ones.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from pictrace.errors import ConfigError, PicTraceError
+from pictrace.search.confidence import Calibrator, fit
+from pictrace.search.engine import Candidate, Query, Searcher
+from pictrace.search.signals import Signals, pair_signals
+
+TRUE = {"1", "true", "yes", "y", "copy"}
+FALSE = {"0", "false", "no", "n", "different"}
+
+
+@dataclass(frozen=True)
+class LabelledPair:
+    a: str
+    b: str
+    is_copy: bool
+
+
+def read_pairs(path: Path) -> list[LabelledPair]:
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise ConfigError(f"cannot read pairs file {path}: {exc.strerror or exc}") from exc
+    pairs = []
+    for line, row in enumerate(rows, start=2):
+        try:
+            label = str(row["is_copy"]).strip().lower()
+            if label not in TRUE | FALSE:
+                raise ValueError(f"is_copy must be 1/0, got {label!r}")
+            pairs.append(LabelledPair(row["a"].strip(), row["b"].strip(), label in TRUE))
+        except (KeyError, AttributeError, ValueError) as exc:
+            raise ConfigError(f"{path}:{line}: need columns a,b,is_copy ({exc})") from exc
+    return pairs
+
+
+def pair_signals_for(searcher: Searcher, a: Query, b: Query) -> Signals:
+    """The signals search would compute for query ``a`` against hit ``b``."""
+    candidate = Candidate(0, pair_signals(a.features, b.features, searcher.specs))
+    if searcher.verifier is not None:
+        searcher.verifier(a, [candidate], b)
+    return candidate.signals
+
+
+def refit(pairs: list[LabelledPair], prepare: Callable[[str], Query], searcher: Searcher,
+          origin: str) -> tuple[Calibrator, int]:
+    """Fit a calibrator on the pairs; returns it and the number of pairs that were skipped."""
+    rows: list[Signals] = []
+    labels: list[int] = []
+    skipped = 0
+    cached = lru_cache(maxsize=256)(prepare)
+    for pair in pairs:
+        try:
+            qa, qb = cached(pair.a), cached(pair.b)
+        except PicTraceError:
+            skipped += 1
+            continue
+        rows.append(pair_signals_for(searcher, qa, qb))
+        labels.append(int(pair.is_copy))
+    names = searcher.calibrator.names
+    return fit(rows, labels, names, fitted_on=origin), skipped

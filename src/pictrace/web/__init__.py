@@ -1,0 +1,48 @@
+"""Server-rendered pages: Jinja2 templates, one small stylesheet, a little JavaScript."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path, PurePath
+
+from starlette.templating import Jinja2Templates
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+
+def percent(value: float, digits: int = 0) -> str:
+    return f"{100.0 * float(value):.{digits}f}%"
+
+
+def filesize(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def is_web(text: str | None) -> bool:
+    return bool(text) and str(text).startswith(("http://", "https://"))
+
+
+def short_name(source: str) -> str:
+    """The last path segment of a file path or URL, for captions."""
+    tail = PurePath(source.split("?", 1)[0].rstrip("/")).name
+    return tail or source
+
+
+def data_uri(data: bytes, media_type: str = "image/jpeg") -> str:
+    return f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def make_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates.env.filters.update(
+        percent=percent, filesize=filesize, short_name=short_name, data_uri=data_uri
+    )
+    templates.env.tests["web"] = is_web
+    return templates

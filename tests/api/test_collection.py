@@ -1,0 +1,146 @@
+"""The collection over HTTP: add / get / list / remove, thumbnails, duplicates, crawl jobs."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+from tests.conftest import load_rgb, png_bytes
+
+
+def wait_for(client, job_id, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def test_list_is_paginated(client):
+    total = client.get("/api/images", params={"limit": 1}).json()["total"]
+    first = client.get("/api/images", params={"offset": 0, "limit": 5}).json()
+    second = client.get("/api/images", params={"offset": 5, "limit": 5}).json()
+    assert first["total"] == total and len(first["images"]) == 5
+    assert {i["id"] for i in first["images"]}.isdisjoint(i["id"] for i in second["images"])
+    assert first["images"][0]["thumbnail"] == f"/api/images/{first['images'][0]['id']}/thumbnail"
+    assert client.get("/api/images", params={"limit": 0}).status_code == 422
+
+
+def test_upload_is_kept_in_the_index_folder_and_removable(client, app_index, tmp_path):
+    picture = load_rgb(Path(__file__).parents[2] / "examples/photos/fruits.jpg").rotate(
+        90, expand=True
+    )
+    data = png_bytes(picture)
+    answer = client.post("/api/images", files=[("files", ("fruits-rotated.png", data))])
+    assert answer.status_code == 201, answer.text
+    (new_id,) = answer.json()["added_ids"]
+    record = client.get(f"/api/images/{new_id}").json()
+    kept = Path(app_index.location) / "uploads" / f"{hashlib.sha256(data).hexdigest()}.png"
+    assert record["source"] == str(kept) and kept.read_bytes() == data
+
+    again = client.post("/api/images", files=[("files", ("again.png", data))]).json()
+    assert again["added"] == 0 and again["skipped_unchanged"] == 1
+
+    found = client.post("/api/search", files={"file": ("q.png", data)}).json()["results"][0]
+    assert found["id"] == new_id and found["tier"] == "exact"
+
+    removed = client.delete(f"/api/images/{new_id}")
+    assert removed.status_code == 200 and removed.json()["removed"]["id"] == new_id
+    assert not kept.exists()
+    assert client.get(f"/api/images/{new_id}").status_code == 404
+    assert client.delete(f"/api/images/{new_id}").status_code == 404
+    assert client.get(f"/api/images/{new_id}/thumbnail").status_code == 404
+
+
+def test_failed_uploads_leave_nothing_behind(client, app_index):
+    answer = client.post("/api/images", files=[("files", ("notes.jpg", b"not an image"))])
+    assert answer.status_code == 200
+    (failure,) = answer.json()["failed"]
+    assert failure["source"] == "notes.jpg" and failure["code"] == "not_an_image"
+    assert not list((Path(app_index.location) / "uploads").glob("*.bin"))
+
+
+def test_add_by_url_keeps_the_url_as_source(client, site):
+    url = site.url("/img/rocket.jpg")
+    answer = client.post("/api/images", json={"urls": [url]})
+    assert answer.status_code == 201
+    (new_id,) = answer.json()["added_ids"]
+    assert client.get(f"/api/images/{new_id}").json()["source"] == url
+    client.delete(f"/api/images/{new_id}")
+
+
+def test_thumbnail_is_a_jpeg(client):
+    answer = client.get("/api/images/1/thumbnail")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/jpeg"
+    assert answer.content[:3] == b"\xff\xd8\xff"
+
+
+def test_duplicates_suggest_a_keeper_by_policy(client, photos):
+    picture = load_rgb(photos / "squirrel.jpg")
+    small = picture.resize((picture.width // 2, picture.height // 2))
+    added = client.post("/api/images", files=[("files", ("small-squirrel.png", png_bytes(small)))])
+    (copy_id,) = added.json()["added_ids"]
+    groups = client.get("/api/duplicates").json()
+    group = next(g for g in groups["groups"] if copy_id in [m["id"] for m in g["members"]])
+    original = next(m for m in group["members"] if m["source"].endswith("squirrel.jpg"))
+    assert groups["policy"] == ["resolution", "lossless", "exif"]
+    assert group["keeper"] == original["id"]  # the larger one
+
+    lossless = client.get(
+        "/api/duplicates", params=[("keeper", "lossless"), ("keeper", "resolution")]
+    ).json()
+    group = next(g for g in lossless["groups"] if copy_id in [m["id"] for m in g["members"]])
+    assert group["keeper"] == copy_id and group["members"][0]["id"] == copy_id
+    assert client.get("/api/duplicates", params={"keeper": "prettiest"}).status_code == 422
+    client.delete(f"/api/images/{copy_id}")
+
+
+def test_crawl_job_indexes_page_images_with_their_page(client, site):
+    before = client.get("/api/health").json()["images"]
+    answer = client.post("/api/crawl", json={"url": site.url("/gallery.html"), "depth": 1})
+    assert answer.status_code == 202
+    job = wait_for(client, answer.json()["job"])
+    assert job["state"] == "done", job
+    assert job["report"]["added"] == 4 and not job["report"]["failed"]
+    assert job["crawl"]["pages"] == 2 and job["crawl"]["images_found"] == 4
+    assert job["done"] == job["total"] == 4
+    assert client.get("/api/health").json()["images"] == before + 4
+    listed = client.get("/api/images", params={"offset": before, "limit": 10}).json()["images"]
+    pages = {i["source"]: i["page"] for i in listed}
+    assert pages[site.url("/img/chelsea_cat.jpg")] == site.url("/more.html")
+    assert pages[site.url("/img/coffee.jpg")] == site.url("/gallery.html")
+    for image in listed:
+        client.delete(f"/api/images/{image['id']}")
+
+
+def test_crawl_validation_and_unknown_jobs(client):
+    assert client.post("/api/crawl", json={"url": "not a url"}).status_code == 422
+    assert client.post("/api/crawl", json={"url": "http://x.org/", "depth": 9}).status_code == 422
+    missing = client.get("/api/jobs/nope")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+
+def test_crawl_of_a_refused_host_fails_in_the_report(client):
+    answer = client.post("/api/crawl", json={"url": "http://192.168.1.1/"})
+    job = wait_for(client, answer.json()["job"])
+    assert job["state"] == "done" and job["report"]["failed"][0]["code"] == "blocked_url"
+
+
+def test_the_same_upload_twice_in_one_request_is_one_image(client):
+    data = png_bytes(load_rgb(Path(__file__).parents[2] / "examples/photos/flower.jpg").rotate(180))
+    answer = client.post(
+        "/api/images", files=[("files", ("one.png", data)), ("files", ("two.png", data))]
+    ).json()
+    assert answer["added"] == 1 and answer["skipped_unchanged"] == 1
+    client.delete(f"/api/images/{answer['added_ids'][0]}")
+
+
+def test_tiny_images_compare_without_crashing(client):
+    dot = png_bytes(
+        load_rgb(Path(__file__).parents[2] / "examples/photos/flower.jpg").resize((1, 1))
+    )
+    answer = client.post("/api/compare", files={"a": ("a.png", dot), "b": ("b.png", dot)})
+    assert answer.status_code == 200 and answer.json()["verdict"] == "exact"

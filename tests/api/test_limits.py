@@ -1,0 +1,78 @@
+"""Uploads over the size cap are refused with 413 while they stream in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pictrace import Index, load_settings
+from pictrace.api.app import create_app
+from tests.api.conftest import TestClient
+
+CAP = 100_000
+
+
+@pytest.fixture(scope="module")
+def small_client(built_index) -> Iterator[TestClient]:
+    settings = load_settings(max_bytes=CAP, max_upload_bytes=3 * CAP)
+    with (
+        Index.open(built_index, readonly=True, settings=settings) as index,
+        TestClient(create_app(index, settings)) as client,
+    ):
+        yield client
+
+
+def test_declared_length_over_the_cap_is_refused(small_client):
+    answer = small_client.post("/api/search", files={"file": ("big.jpg", b"\xff" * (2 * CAP))})
+    assert answer.status_code == 413 and answer.json()["code"] == "image_too_large"
+
+
+def test_streamed_body_over_the_cap_is_stopped(small_client):
+    sent = []
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(100):
+            sent.append(1)
+            yield b"x" * 16_384
+
+    answer = small_client.post(
+        "/api/search", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 413 and answer.json()["code"] == "image_too_large"
+    assert "stopped" in answer.json()["message"]
+
+
+def test_file_just_over_the_cap_inside_a_small_body_is_refused(small_client):
+    answer = small_client.post("/api/search", files={"file": ("a.jpg", b"\xff" * (CAP + 10))})
+    assert answer.status_code == 413
+    assert answer.json()["message"].startswith("a.jpg:")
+
+
+def test_bulk_adds_have_their_own_cap(small_client):
+    files = [("files", (f"{i}.jpg", bytes([i]) * (CAP // 2))) for i in range(4)]
+    answer = small_client.post("/api/images", files=files)
+    assert answer.status_code != 413  # 200 KB total: within the bulk cap (each file fails decode)
+    assert len(answer.json()["failed"]) == 4
+    too_many = [("files", (f"{i}.jpg", b"\xff" * (CAP // 2))) for i in range(8)]
+    assert small_client.post("/api/images", files=too_many).status_code == 413
+
+
+def test_streamed_multipart_upload_over_the_cap_is_stopped(small_client):
+    boundary = "pictrace-test-boundary"
+
+    def body() -> Iterator[bytes]:
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            'filename="huge.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+        ).encode()
+        for _ in range(64):
+            yield b"\xff" * 8192
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    answer = small_client.post(
+        "/api/search",
+        content=body(),
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert answer.status_code == 413 and answer.json()["code"] == "image_too_large"

@@ -1,0 +1,95 @@
+"""The SSRF guard: only public addresses, unless a host is listed in allow_hosts."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pictrace.errors import BlockedURL
+from pictrace.ingest.guard import Guard, refusal
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("127.8.9.10", "loopback"),
+        ("::1", "loopback"),
+        ("10.0.0.5", "private"),
+        ("172.16.3.4", "private"),
+        ("192.168.1.1", "private"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("0.0.0.0", "private"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("100.64.0.1", "non-public"),
+        ("fc00::1", "private"),
+    ],
+)
+def test_private_and_special_addresses_are_refused(address, reason):
+    assert refusal(ipaddress.ip_address(address)) == reason
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "93.184.216.34", "2606:4700::1111"])
+def test_public_addresses_pass(address):
+    assert refusal(ipaddress.ip_address(address)) is None
+
+
+@given(
+    st.ip_addresses(network="10.0.0.0/8")
+    | st.ip_addresses(network="127.0.0.0/8")
+    | st.ip_addresses(network="169.254.0.0/16")
+    | st.ip_addresses(network="fe80::/10")
+)
+def test_every_address_of_a_private_network_is_refused(address):
+    assert refusal(address) is not None
+
+
+@given(st.ip_addresses(network="10.20.0.0/16"))
+def test_an_allowed_network_exempts_exactly_its_addresses(address):
+    guard = Guard(["10.20.0.0/16"])
+    guard.check_address("intranet", address)
+    with pytest.raises(BlockedURL):
+        guard.check_address("intranet", ipaddress.ip_address("10.21.0.1"))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.org/a.jpg",
+        "file:///etc/passwd",
+        "gopher://x/",
+        "http:///nohost",
+        "http://example.org:99999/",
+        "http://exa mple.org/",
+        "http://-bad-.org/",
+        "http://127.0.0.1/",
+        "http://[::1]:8080/",
+        "http://10.0.0.1/a.jpg",
+    ],
+)
+def test_bad_urls_are_refused_before_any_request(url):
+    with pytest.raises(BlockedURL):
+        Guard().check_url(url)
+
+
+def test_allowed_host_names_and_addresses():
+    guard = Guard(["127.0.0.1", "Intranet.Example."])
+    assert guard.check_url("http://127.0.0.1:8000/x") == "127.0.0.1"
+    guard.check_address("intranet.example", ipaddress.ip_address("10.9.9.9"))
+    with pytest.raises(BlockedURL):
+        guard.check_address("other.example", ipaddress.ip_address("10.9.9.9"))
+
+
+def test_names_are_checked_after_dns_resolution():
+    """``localhost`` is a name, not an address: the check happens on what it resolves to."""
+    assert Guard().check_url("http://localhost:8000/") == "localhost"
+    with pytest.raises(BlockedURL, match=r"resolves to 127\.0\.0\.1"):
+        asyncio.run(Guard().resolve("localhost", 8000))
+    assert asyncio.run(Guard(["127.0.0.1"]).resolve("localhost", 8000)) == ["127.0.0.1"]

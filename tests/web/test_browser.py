@@ -1,0 +1,187 @@
+"""End to end in headless Chromium against the real server (uvicorn on 127.0.0.1): upload a
+photo, see its original first, open the match view, run a compare, add images with live
+progress, and check the pages on a phone-sized screen. Screenshots land in a tmp folder."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pictrace.api.app import create_app
+from tests.api.live import live_server
+from tests.conftest import jpeg_bytes, load_rgb, png_bytes
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's chromium at /usr/bin/chromium (make browser installs it)",
+    ),
+]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def base_url(app_index, app_settings) -> Iterator[str]:
+    with live_server(create_app(app_index, app_settings)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("PICTRACE_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def files(photos, tmp_path_factory) -> dict[str, Path]:
+    """An edited copy of the cat photo (cropped, resized, re-encoded) and two pictures to add."""
+    folder = tmp_path_factory.mktemp("uploads")
+    cat = load_rgb(photos / "chelsea_cat.jpg")
+    edited = cat.crop((20, 10, cat.width - 30, cat.height - 20)).resize((300, 220))
+    made = {
+        "edited_cat": jpeg_bytes(edited, 70),
+        "mirrored_fruits": png_bytes(load_rgb(photos / "fruits.jpg").transpose(0)),
+        "grey_rocket": jpeg_bytes(load_rgb(photos / "rocket.jpg").convert("L").convert("RGB")),
+    }
+    paths = {}
+    for name, data in made.items():
+        suffix = ".png" if data.startswith(b"\x89PNG") else ".jpg"
+        paths[name] = folder / f"{name}{suffix}"
+        paths[name].write_bytes(data)
+    return paths
+
+
+def watch(page) -> list[str]:
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    return problems
+
+
+def test_upload_match_view_and_compare(browser, base_url, files, photos, shots):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems = watch(page)
+    page.goto(base_url + "/")
+    page.set_input_files("input[name=file]", str(files["edited_cat"]))
+    assert page.locator(".drop-text").inner_text() == "edited_cat.jpg"
+    page.click("form[action='/search'] button[type=submit]")
+    page.wait_for_selector("ol.results li.tile")
+    first = page.locator("ol.results li.tile").first
+    assert first.get_attribute("data-tier") == "copy"
+    assert first.locator(".source").inner_text().startswith("chelsea_cat.jpg")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    page.screenshot(path=str(shots / "results.png"), full_page=True)
+
+    first.locator("a.thumb").click()
+    page.wait_for_selector(".verdict .badge")
+    assert page.locator(".verdict .badge").inner_text().lower() == "copy"
+    assert page.locator("figure.overlay img").count() == 1
+    page.screenshot(path=str(shots / "match.png"), full_page=True)
+
+    page.click("nav >> text=Compare")
+    page.set_input_files("input[name=a]", str(photos / "box.png"))
+    page.set_input_files("input[name=b]", str(photos / "box_in_scene.png"))
+    page.click("form[action='/compare'] button[type=submit]")
+    page.wait_for_selector("table.metrics")
+    shown = page.locator("tr[data-metric]").evaluate_all("rows => rows.map(r => r.dataset.metric)")
+    assert {"ssim", "orb_matches", "colour", "phash", "dhash", "cosine"} <= set(shown)
+    page.screenshot(path=str(shots / "compare.png"), full_page=True)
+    assert not problems, problems
+    page.close()
+
+
+def test_drop_an_image_on_the_search_page(browser, base_url, photos):
+    page = browser.new_page()
+    problems = watch(page)
+    page.goto(base_url + "/")
+    data = base64.b64encode((photos / "rocket.jpg").read_bytes()).decode()
+    transfer = page.evaluate_handle(
+        """(b64) => {
+        const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], "rocket.jpg", {type: "image/jpeg"}));
+        return transfer; }""",
+        data,
+    )
+    page.dispatch_event("[data-drop]", "drop", {"dataTransfer": transfer})
+    assert page.locator(".drop-text").inner_text() == "rocket.jpg"
+    assert page.locator(".drop-preview").is_visible()
+    page.click("form[action='/search'] button[type=submit]")
+    first = page.locator("ol.results li.tile").first
+    first.wait_for()
+    assert first.get_attribute("data-tier") == "exact"
+    assert first.locator(".source").inner_text().startswith("rocket.jpg")
+    assert not problems, problems
+    page.close()
+
+
+def test_bulk_add_shows_progress_then_the_report(browser, base_url, files, shots):
+    page = browser.new_page()
+    problems = watch(page)
+    page.goto(base_url + "/collection")
+    page.set_input_files(
+        "input[name=files]", [str(files["mirrored_fruits"]), str(files["grey_rocket"])]
+    )
+    assert page.locator("form[action='/collection/add'] .drop-text").inner_text() == (
+        "2 files chosen"
+    )
+    page.click("form[action='/collection/add'] button[type=submit]")
+    page.wait_for_url("**/jobs/*")
+    assert page.locator("[data-job] progress").count() == 1
+    page.wait_for_selector(".report", timeout=60_000)  # the page polls, then shows the report
+    assert "2 added" in page.locator(".report").inner_text()
+    page.screenshot(path=str(shots / "job.png"), full_page=True)
+    page.goto(base_url + "/collection")
+    page.screenshot(path=str(shots / "collection.png"))
+    page.goto(base_url + "/duplicates")
+    keeper = page.locator("li.tile.keeper").first
+    assert keeper.locator(".badge").inner_text().lower() == "keep"
+    page.screenshot(path=str(shots / "duplicates.png"), full_page=True)
+    assert not problems, problems
+    page.close()
+
+
+def test_pages_fit_a_phone_screen(browser, base_url, files, shots):
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    page = context.new_page()
+    for path in ("/", "/compare", "/collection", "/duplicates"):
+        page.goto(base_url + path)
+        fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        assert fits, f"{path} scrolls sideways on a phone"
+    page.goto(base_url + "/")
+    page.set_input_files("input[name=file]", str(files["edited_cat"]))
+    page.click("form[action='/search'] button[type=submit]")
+    page.wait_for_selector("ol.results li.tile")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    page.screenshot(path=str(shots / "phone-results.png"), full_page=True)
+    context.close()

@@ -1,0 +1,160 @@
+"""Server-rendered pages through the TestClient: search, match view, compare, collection, jobs,
+duplicates and error pages."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from selectolax.lexbor import LexborHTMLParser
+
+from tests.conftest import jpeg_bytes, load_rgb, png_bytes
+
+HTML = {"accept": "text/html"}
+
+
+def page(answer):
+    assert answer.status_code == 200, answer.text[:500]
+    assert answer.headers["content-type"].startswith("text/html")
+    return LexborHTMLParser(answer.text)
+
+
+def test_search_page_offers_upload_and_url(client):
+    tree = page(client.get("/"))
+    form = tree.css_first("form[action='/search']")
+    assert form.attributes["enctype"] == "multipart/form-data"
+    assert form.css_first("input[type=file][name=file]") is not None
+    assert form.css_first("input[name=url]") is not None
+    assert tree.css_first("link[rel=stylesheet]").attributes["href"] == "/static/style.css"
+    assert "viewport" in client.get("/").text
+
+
+def test_results_grid_then_match_view(client, photos):
+    answer = client.post(
+        "/search", files={"file": ("box.png", (photos / "box.png").read_bytes())}, data={"k": "5"}
+    )
+    tree = page(answer)
+    tiles = tree.css("ol.results > li.tile")
+    assert len(tiles) == 5
+    first = tiles[0]
+    assert first.attributes["data-tier"] == "exact"
+    assert first.css_first(".badge").text() == "exact"
+    assert first.css_first(".score").text().startswith("100%")
+    assert first.css_first("img").attributes["src"].endswith("/thumbnail")
+    preview = tree.css_first(".query img").attributes["src"]
+    assert client.get(preview).headers["content-type"] == "image/jpeg"
+
+    match = page(client.get(first.css_first("a.thumb").attributes["href"]))
+    assert match.css_first(".verdict .badge").text() == "exact"
+    metrics = {row.attributes["data-metric"] for row in match.css("tr[data-metric]")}
+    assert {"ssim", "orb_matches", "colour", "phash", "cosine"} <= metrics
+
+
+def test_copy_match_view_draws_the_evidence(client, photos):
+    picture = load_rgb(photos / "chelsea_cat.jpg")
+    edited = picture.crop((20, 10, picture.width - 30, picture.height - 20)).resize((300, 220))
+    tree = page(
+        client.post("/search", files={"file": ("cat.jpg", jpeg_bytes(edited, 70))}, data={"k": "3"})
+    )
+    top = tree.css_first("li.tile")
+    assert top.attributes["data-tier"] == "copy"
+    assert top.css_first("a.open").text().startswith("Match view")
+    match = page(client.get(top.css_first("a.thumb").attributes["href"]))
+    assert match.css_first(".verdict .badge").text() == "copy"
+    overlay = match.css_first("figure.overlay img")
+    assert overlay is not None and overlay.attributes["src"].startswith("data:image/jpeg;base64,")
+    assert "keypoints agree" in match.text()
+
+
+def test_a_page_url_offers_its_images(client, site):
+    tree = page(client.post("/search", data={"url": site.url("/gallery.html"), "k": "5"}))
+    offered = [i.attributes["value"] for i in tree.css("input[name=url]")]
+    assert offered[0] == site.url("/img/rocket.jpg") and len(offered) == 3
+    chosen = page(client.post("/search", data={"url": offered[0], "k": "5"}))
+    assert chosen.css_first("li.tile .source").text().strip().startswith("rocket.jpg")
+
+
+def test_compare_page_shows_metrics_and_verdict(client, photos):
+    assert page(client.get("/compare")).css_first("input[name=a_url]") is not None
+    answer = client.post(
+        "/compare",
+        files={
+            "a": ("coffee.jpg", (photos / "coffee.jpg").read_bytes()),
+            "b": ("coffee-again.jpg", (photos / "coffee.jpg").read_bytes()),
+        },
+    )
+    tree = page(answer)
+    assert tree.css_first(".verdict .badge").text() == "exact"
+    assert len(tree.css("tr[data-metric]")) >= 5
+
+
+def test_collection_paginates_and_adds_with_a_progress_page(client, photos):
+    tree = page(client.get("/collection"))
+    total = int(re.search(r"(\d+) image", tree.css_first("h1").text()).group(1))
+    assert len(tree.css("ul.collection li.tile")) == min(total, 48)
+    picture = load_rgb(photos / "motorcycle.jpg").transpose(0)
+    answer = client.post(
+        "/collection/add",
+        files=[("files", ("mirror.png", png_bytes(picture)))],
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/jobs/")
+    job_url = answer.headers["location"]
+    job = page(client.get(job_url)).css_first("[data-job]")
+    assert job.attributes["data-state"] in ("queued", "running", "done")
+    deadline = time.monotonic() + 30
+    while client.get("/api" + job_url).json()["state"] != "done":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    done = page(client.get(job_url))
+    assert "1</b> added" in done.css_first(".report").html
+    assert done.css_first("progress").attributes["value"] == "1"
+
+    grid = page(client.get("/collection"))
+    assert f"{total + 1} images" in grid.css_first("h1").text()
+    newest = max(int(t.attributes["data-id"]) for t in grid.css("li.tile"))
+    removed = client.post(f"/collection/{newest}/delete", follow_redirects=False)
+    assert removed.status_code == 303
+    assert f"{total} images" in page(client.get("/collection")).css_first("h1").text()
+
+
+def test_crawl_form_starts_a_job(client, site):
+    answer = client.post(
+        "/collection/crawl",
+        data={"url": site.url("/gallery.html"), "depth": "0"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    job = page(client.get(answer.headers["location"])).css_first("[data-job]")
+    assert job.css_first("[data-field='crawl.pages']") is not None
+
+
+def test_duplicates_page_marks_the_keeper(client, photos):
+    picture = load_rgb(photos / "butterfly.jpg")
+    small = picture.resize((picture.width // 2, picture.height // 2))
+    added = client.post("/api/images", files=[("files", ("small.png", png_bytes(small)))]).json()
+    tree = page(client.get("/duplicates"))
+    keepers = tree.css("li.tile.keeper")
+    assert keepers and all(k.css_first(".badge").text() == "keep" for k in keepers)
+    flipped = page(client.get("/duplicates", params=[("keeper", "lossless")]))
+    ids = [int(t.attributes["data-id"]) for t in flipped.css("li.tile.keeper")]
+    assert added["added_ids"][0] in ids
+
+
+def test_errors_render_as_pages_for_browsers(client):
+    answer = client.get("/match/no-such-query/1", headers=HTML)
+    assert answer.status_code == 404 and "text/html" in answer.headers["content-type"]
+    assert "no longer kept" in answer.text
+    bad = client.post("/search", files={"file": ("x.txt", b"plain text")}, headers=HTML)
+    assert bad.status_code == 415 and "x.txt" in bad.text
+
+
+def test_cross_site_posts_are_refused(client):
+    evil = {"origin": "https://evil.example", "accept": "text/html"}
+    answer = client.post("/collection/1/delete", headers=evil, follow_redirects=False)
+    assert answer.status_code == 403 and "cross-site" in answer.text
+    api = client.post("/api/images", headers={"origin": "null"}, files=[("files", ("a", b"x"))])
+    assert api.status_code == 403 and api.json()["code"] == "forbidden"
+    assert client.get("/api/images/1").status_code == 200  # still there
+    same = {"origin": "http://testserver"}
+    assert client.post("/compare", headers=same).status_code == 415  # reached the handler
