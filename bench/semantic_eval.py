@@ -25,9 +25,12 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import os
 import pathlib
 import platform
+import shlex
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -112,10 +115,9 @@ def list_photos_for_fit(root: pathlib.Path) -> list[pathlib.Path]:
     with open(root / "manifest.tsv", newline="") as f:
         for row in csv.DictReader(f, delimiter="\t"):
             rank = 0 if row["role"] == "photo" else 1
-            if row["role"] == "unrelated":
-                key = "u:" + row["file"]  # a filter output that no longer shows the photo
-            else:
-                key = "c:" + row["cluster"]
+            # an `unrelated` filter output no longer shows its cluster's photo: keep it apart
+            unrelated = row["role"] == "unrelated"
+            key = "u:" + row["file"] if unrelated else "c:" + row["cluster"]
             if key not in chosen or rank < chosen[key][0]:
                 chosen[key] = (rank, root / row["file"])
     return sorted(p for _, p in chosen.values())
@@ -134,20 +136,21 @@ def pool_features(block: np.ndarray, head: np.ndarray, logits: np.ndarray) -> di
     return {
         "head_gap": head.mean(axis=(2, 3)),
         "head_gem3": np.cbrt((np.maximum(head, 1e-6) ** 3).mean(axis=(2, 3))),
-        "head_gem2": np.sqrt((head ** 2).mean(axis=(2, 3))),  # sensitivity check only
-        "head_gem4": np.sqrt(np.sqrt((head ** 4).mean(axis=(2, 3)))),  # sensitivity check only
+        "head_gem2": np.sqrt((head**2).mean(axis=(2, 3))),  # sensitivity check only
+        "head_gem4": np.sqrt(np.sqrt((head**4).mean(axis=(2, 3)))),  # sensitivity check only
         "head_mac": head.max(axis=(2, 3)),
         "block_gap": block.astype(np.float64).mean(axis=(2, 3)),
         "logits": logits.astype(np.float64),
     }
 
 
-def extract(paths: list[pathlib.Path], mode: str, sess: ort.InferenceSession,
-            batch: int = 32) -> dict[str, np.ndarray]:
+def extract(
+    paths: list[pathlib.Path], mode: str, sess: ort.InferenceSession, batch: int = 32
+) -> dict[str, np.ndarray]:
     out: dict[str, list[np.ndarray]] = {}
     hashes = []
     for start in range(0, len(paths), batch):
-        ims = [load_rgb(p) for p in paths[start:start + batch]]
+        ims = [load_rgb(p) for p in paths[start : start + batch]]
         hashes.extend(phash64(im) for im in ims)
         x = np.stack([to_pixels(PREP[mode](im)) for im in ims])
         block, head, logits = sess.run(["block", "head", "logits"], {"pixels": x})
@@ -162,8 +165,14 @@ def file_digest(path: pathlib.Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
-def cached_features(name: str, paths: list[pathlib.Path], mode: str, model: pathlib.Path,
-                    cache: pathlib.Path, threads: int) -> dict[str, np.ndarray]:
+def cached_features(
+    name: str,
+    paths: list[pathlib.Path],
+    mode: str,
+    model: pathlib.Path,
+    cache: pathlib.Path,
+    threads: int,
+) -> dict[str, np.ndarray]:
     key = hashlib.sha256("\n".join(map(str, paths)).encode()).hexdigest()[:8]
     f = cache / f"{name}_{mode}_{file_digest(model)}_{key}_v{FEATURE_VERSION}.npz"
     if f.exists():
@@ -221,8 +230,9 @@ def fit_whitening(x: np.ndarray, dims: int, power: bool, shrink: float) -> White
     lam, vec = np.maximum(lam[order], 1e-12), vec[:, order]
     eps = shrink * lam.mean()
     proj = vec / np.sqrt(lam + eps)[None, :]
-    return Whitening(mean.astype(np.float32), proj.astype(np.float32), power,
-                     lam.astype(np.float32))
+    return Whitening(
+        mean.astype(np.float32), proj.astype(np.float32), power, lam.astype(np.float32)
+    )
 
 
 @dataclass(frozen=True)
@@ -244,13 +254,23 @@ def build_choices(whitenings: dict[tuple[str, int, bool, float], Whitening]) -> 
         Choice("b", "block GAP 320, cosine", lambda f: l2n(f["block_gap"])),
         Choice("c1", "logits 1000, L2", lambda f: l2n(f["logits"])),
         Choice("c2", "softmax probs 1000, L2", lambda f: l2n(softmax(f["logits"]))),
-        Choice("c3", "sqrt(softmax) 1000, L2 (Hellinger)", lambda f: l2n(np.sqrt(softmax(f["logits"])))),
+        Choice(
+            "c3", "sqrt(softmax) 1000, L2 (Hellinger)", lambda f: l2n(np.sqrt(softmax(f["logits"])))
+        ),
         Choice("d", "head GeM p=3, cosine", lambda f: l2n(f["head_gem3"])),
         Choice("d2", "head MAC (max), cosine", lambda f: l2n(f["head_mac"])),
-        Choice("d3", "head GeM p=2, cosine (p sensitivity)", lambda f: l2n(f["head_gem2"]),
-               candidate=False),
-        Choice("d4", "head GeM p=4, cosine (p sensitivity)", lambda f: l2n(f["head_gem4"]),
-               candidate=False),
+        Choice(
+            "d3",
+            "head GeM p=2, cosine (p sensitivity)",
+            lambda f: l2n(f["head_gem2"]),
+            candidate=False,
+        ),
+        Choice(
+            "d4",
+            "head GeM p=4, cosine (p sensitivity)",
+            lambda f: l2n(f["head_gem4"]),
+            candidate=False,
+        ),
         Choice("e1", "head GAP, signed sqrt + L2", lambda f: l2n(ssqrt(f["head_gap"]))),
         Choice("e2", "head GeM3, signed sqrt + L2", lambda f: l2n(ssqrt(f["head_gem3"]))),
         Choice("e3", "block GAP, signed sqrt + L2", lambda f: l2n(ssqrt(f["block_gap"]))),
@@ -258,22 +278,46 @@ def build_choices(whitenings: dict[tuple[str, int, bool, float], Whitening]) -> 
     for (feat, dims, power, shrink), w in sorted(whitenings.items()):
         short = {"head_gap": "", "head_gem3": "gem-"}[feat]
         tag = f"f-{short}{dims}{'p' if power else ''}{'' if shrink == 0 else f's{shrink:g}'}"
-        desc = (f"head {'GAP' if feat == 'head_gap' else 'GeM3'}{' +sqrt' if power else ''} +L2, "
-                f"PCA-whiten {dims}{'' if shrink == 0 else f' (shrink {shrink:g})'}, L2")
+        desc = (
+            f"head {'GAP' if feat == 'head_gap' else 'GeM3'}{' +sqrt' if power else ''} +L2, "
+            f"PCA-whiten {dims}{'' if shrink == 0 else f' (shrink {shrink:g})'}, L2"
+        )
         c.append(Choice(tag, desc, lambda f, w=w, feat=feat: w.apply(f[feat])))
     for wt in (0.5, 1.0):
-        c.append(Choice(f"g1-{wt:g}", f"[head GAP | {wt:g}*block GAP], L2 each, L2",
-                        lambda f, wt=wt: concat((f["head_gap"], 1.0), (f["block_gap"], wt))))
-        c.append(Choice(f"g2-{wt:g}", f"[head GAP | {wt:g}*softmax], L2 each, L2",
-                        lambda f, wt=wt: concat((f["head_gap"], 1.0), (softmax(f["logits"]), wt))))
-        c.append(Choice(f"g3-{wt:g}", f"[sqrt head GAP | {wt:g}*sqrt softmax], L2 each, L2",
-                        lambda f, wt=wt: concat((ssqrt(f["head_gap"]), 1.0),
-                                                (np.sqrt(softmax(f["logits"])), wt))))
+        c.append(
+            Choice(
+                f"g1-{wt:g}",
+                f"concat(head GAP, {wt:g}*block GAP), L2 each, L2",
+                lambda f, wt=wt: concat((f["head_gap"], 1.0), (f["block_gap"], wt)),
+            )
+        )
+        c.append(
+            Choice(
+                f"g2-{wt:g}",
+                f"concat(head GAP, {wt:g}*softmax), L2 each, L2",
+                lambda f, wt=wt: concat((f["head_gap"], 1.0), (softmax(f["logits"]), wt)),
+            )
+        )
+        c.append(
+            Choice(
+                f"g3-{wt:g}",
+                f"concat(sqrt head GAP, {wt:g}*sqrt softmax), L2 each, L2",
+                lambda f, wt=wt: concat(
+                    (ssqrt(f["head_gap"]), 1.0), (np.sqrt(softmax(f["logits"])), wt)
+                ),
+            )
+        )
     best_w = whitenings.get(("head_gap", 256, True, 0.0))
     if best_w is not None:
-        c.append(Choice("g4", "[whiten-256p | 0.5*sqrt softmax], L2",
-                        lambda f: concat((best_w.apply(f["head_gap"]), 1.0),
-                                         (np.sqrt(softmax(f["logits"])), 0.5))))
+        c.append(
+            Choice(
+                "g4",
+                "concat(f-256p, 0.5*sqrt softmax), L2",
+                lambda f: concat(
+                    (best_w.apply(f["head_gap"]), 1.0), (np.sqrt(softmax(f["logits"])), 0.5)
+                ),
+            )
+        )
     c.append(Choice("h", "pHash 64-bit DCT, Hamming", lambda f: f["phash"], metric="hamming"))
     return c
 
@@ -289,8 +333,9 @@ def similarity(emb: np.ndarray, metric: str) -> np.ndarray:
     return e @ e.T
 
 
-def retrieval_scores(sim: np.ndarray, labels: np.ndarray, k: int = 10,
-                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def retrieval_scores(
+    sim: np.ndarray, labels: np.ndarray, k: int = 10, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-query P@k and AP; ties (pHash distances) are broken by a fixed random order."""
     n = len(labels)
     perm = np.random.default_rng(seed).permutation(n)
@@ -310,42 +355,70 @@ def retrieval_scores(sim: np.ndarray, labels: np.ndarray, k: int = 10,
 
 
 # --------------------------------------------------------------------------- latency
-def measure_latency(model: pathlib.Path, n: int) -> list[str]:
+def measure_latency(model: pathlib.Path, n: int, passes: int = 3) -> list[str]:
+    """Batch-1 cost per image; 1- and 2-thread sessions are interleaved image by image so a
+    busy shared machine slows both alike; per stage, the median over images and passes."""
     photos = sorted(p for p in PHOTOS.rglob("*") if p.suffix.lower() in EXTS)[::7][:n]
-    lines = [f"Per-image cost, batch 1, crop-224, {len(photos)} images from {PHOTOS} "
-             f"(up to 1024 px; JPEG/PNG/WebP), median (mean) ms:", "",
-             "| intra_op threads | decode | preprocess | inference | total |", "|---|---|---|---|---|"]
-    for threads in (1, 2):
-        sess = make_session(model, threads)
-        sess.run(["head"], {"pixels": np.zeros((1, 3, SIZE, SIZE), np.float32)})  # warm up
-        t_dec, t_pre, t_inf = [], [], []
-        for p in photos:
-            t0 = time.perf_counter()
-            im = load_rgb(p)
-            t1 = time.perf_counter()
-            x = to_pixels(prep_crop(im))[None]
-            t2 = time.perf_counter()
-            sess.run(["block", "head", "logits"], {"pixels": x})
-            t3 = time.perf_counter()
-            t_dec.append(t1 - t0)
-            t_pre.append(t2 - t1)
-            t_inf.append(t3 - t2)
-        tot = [a + b + c for a, b, c in zip(t_dec, t_pre, t_inf)]
-        cells = [f"{statistics.median(v) * 1e3:.1f} ({statistics.mean(v) * 1e3:.1f})"
-                 for v in (t_dec, t_pre, t_inf, tot)]
+    sessions = {t: make_session(model, t) for t in (1, 2)}
+    for sess in sessions.values():  # warm up
+        sess.run(["head"], {"pixels": np.zeros((1, 3, SIZE, SIZE), np.float32)})
+    # times[threads][image] = list of (decode, preprocess, inference) over passes
+    times = {t: [[] for _ in photos] for t in sessions}
+    for _ in range(passes):
+        for i, p in enumerate(photos):
+            for threads, sess in sessions.items():
+                t0 = time.perf_counter()
+                im = load_rgb(p)
+                t1 = time.perf_counter()
+                x = to_pixels(prep_crop(im))[None]
+                t2 = time.perf_counter()
+                sess.run(["block", "head", "logits"], {"pixels": x})
+                t3 = time.perf_counter()
+                times[threads][i].append((t1 - t0, t2 - t1, t3 - t2))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [
+        f"Per-image cost, batch 1, crop-224, {len(photos)} images from {PHOTOS} "
+        f"(up to 1024 px; JPEG/PNG/WebP), each timed {passes}x. Cells: median over images "
+        f"of the per-image best of {passes} (median of all timings in brackets), ms. "
+        f"Load average at the end: {load:.1f} on {os.cpu_count()} cores "
+        "(a busy shared box inflates the bracketed numbers).",
+        "",
+        "| intra_op threads | decode | preprocess | inference | total |",
+        "|---|---|---|---|---|",
+    ]
+    for threads, per_image in times.items():
+        cells = []
+        for stage in range(4):  # decode, preprocess, inference, total
+            cost = [[sum(r) if stage == 3 else r[stage] for r in runs] for runs in per_image]
+            best = [min(c) for c in cost]
+            every = [v for c in cost for v in c]
+            cells.append(
+                f"{statistics.median(best) * 1e3:.1f} ({statistics.median(every) * 1e3:.1f})"
+            )
         lines.append(f"| {threads} | " + " | ".join(cells) + " |")
     return lines
 
 
 # --------------------------------------------------------------------------- report
+def cpu_name() -> str:
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def fmt_table(rows: list[list[str]], header: list[str]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return out
 
 
-def pick_best(results: dict[tuple[str, str], dict[str, tuple[float, float]]],
-              choices: Iterable[Choice]) -> tuple[str, str] | None:
+def pick_best(
+    results: dict[tuple[str, str], dict[str, tuple[float, float]]], choices: Iterable[Choice]
+) -> tuple[str, str] | None:
     """Best (mode, choice) that beats the crop baseline (a) in P@10 and mAP on every set."""
     base = results[("crop", "a")]
     eligible = {c.key for c in choices if c.candidate and c.key != "a"}
@@ -370,8 +443,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=pathlib.Path, default=REPO / "bench" / "results" / "semantic.md")
     ap.add_argument("--latency", type=int, default=0, help="also time N photos at batch 1")
-    ap.add_argument("--save-whitening", type=pathlib.Path,
-                    help="write the recommended whitening (crop mode) to this .npz")
+    ap.add_argument(
+        "--save-whitening",
+        type=pathlib.Path,
+        help="write the recommended whitening (crop mode) to this .npz",
+    )
     ap.add_argument("--whiten-dims", type=int, default=256)
     ap.add_argument("--whiten-power", type=int, default=1, choices=(0, 1))
     args = ap.parse_args()
@@ -385,14 +461,20 @@ def main() -> None:
     choices: list[Choice] = []
     for mode in args.modes:
         fit = cached_features("photos", fit_paths, mode, args.model, args.cache, args.threads)
-        whitenings = {("head_gap", d, p, 0.0): fit_whitening(fit["head_gap"], d, p, 0.0)
-                      for d in WHITEN_DIMS for p in (False, True)}
+        whitenings = {
+            ("head_gap", d, p, 0.0): fit_whitening(fit["head_gap"], d, p, 0.0)
+            for d in WHITEN_DIMS
+            for p in (False, True)
+        }
         whitenings[("head_gap", 256, True, 1.0)] = fit_whitening(fit["head_gap"], 256, True, 1.0)
         for d in (256, 512):
-            whitenings[("head_gem3", d, False, 0.0)] = fit_whitening(fit["head_gem3"], d, False, 0.0)
+            whitenings[("head_gem3", d, False, 0.0)] = fit_whitening(
+                fit["head_gem3"], d, False, 0.0
+            )
         if mode == "crop" and args.save_whitening:
-            saved_whitening = fit_whitening(fit["head_gap"], args.whiten_dims,
-                                            bool(args.whiten_power), 0.0)
+            saved_whitening = fit_whitening(
+                fit["head_gap"], args.whiten_dims, bool(args.whiten_power), 0.0
+            )
         choices = build_choices(whitenings)
         for s, (paths, labels, classes) in data.items():
             feats = cached_features(s, paths, mode, args.model, args.cache, args.threads)
@@ -401,30 +483,39 @@ def main() -> None:
                 results.setdefault((mode, ch.key), {})[s] = (float(p10.mean()), float(ap_.mean()))
                 labels_of[ch.key] = ch.label
                 per_class[(mode, ch.key, s)] = np.array(
-                    [ap_[labels == ci].mean() for ci in range(len(classes))])
+                    [ap_[labels == ci].mean() for ci in range(len(classes))]
+                )
 
     header = ["id", "embedding", "prep"] + [f"{s} {m}" for s in SETS for m in ("P@10", "mAP")]
     rows = []
     for ch in choices:
         for mode in args.modes:
             r = results[(mode, ch.key)]
-            rows.append([ch.key, ch.label, mode] +
-                        [f"{r[s][i]:.3f}" for s in SETS for i in (0, 1)])
+            rows.append([ch.key, ch.label, mode] + [f"{r[s][i]:.3f}" for s in SETS for i in (0, 1)])
     table = fmt_table(rows, header)
     best = pick_best(results, choices) if "crop" in args.modes else None
 
-    md = ["# Semantic similarity: EfficientNet-Lite0 embedding choices", "",
-          f"Command: `python bench/semantic_eval.py{' --latency ' + str(args.latency) if args.latency else ''}` "
-          f"(model `{args.model.name}`, sha256 {file_digest(args.model)}).",
-          f"Machine: {platform.machine()}, {platform.processor() or platform.platform()}, "
-          f"onnxruntime {ort.__version__}, shared 2-core box.", "",
-          "Each image queries all other images of its set; relevant = same class folder. "
-          "P@10 = precision of the top 10, mAP = mean average precision over all queries.",
-          f"Whitening is fitted on {len(fit_paths)} general photos from `{args.photos}` "
-          "(one per near-duplicate cluster), never on the labelled sets.", "", *table, ""]
+    md = [
+        "# Semantic similarity: EfficientNet-Lite0 embedding choices",
+        "",
+        f"Command: `python bench/semantic_eval.py {shlex.join(sys.argv[1:])}`".rstrip()
+        + f" (model `{args.model.name}`, sha256 {file_digest(args.model)}).",
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores (shared), Python "
+        f"{platform.python_version()}, onnxruntime {ort.__version__}, numpy {np.__version__}.",
+        "",
+        "Each image queries all other images of its set; relevant = same class folder. "
+        "P@10 = precision of the top 10, mAP = mean average precision over all queries.",
+        f"Whitening is fitted on {len(fit_paths)} general photos from `{args.photos}` "
+        "(one per near-duplicate cluster), never on the labelled sets.",
+        "",
+        *table,
+        "",
+    ]
     if best:
-        md.append(f"**Best choice beating the baseline (a, crop) on both sets: `{best[1]}` "
-                  f"({labels_of[best[1]]}), prep `{best[0]}`.**")
+        md.append(
+            f"**Best choice beating the baseline (a, crop) on both sets: `{best[1]}` "
+            f"({labels_of[best[1]]}), prep `{best[0]}`.**"
+        )
         md.append("")
         for s in SETS:
             classes = data[s][2]
@@ -432,8 +523,10 @@ def main() -> None:
             win = per_class[(best[0], best[1], s)]
             md.append(f"Per-class AP on {s} (baseline a/crop -> {best[1]}/{best[0]}):")
             md.append("")
-            md += fmt_table([[c, f"{b:.3f}", f"{w:.3f}"] for c, b, w in zip(classes, base, win)],
-                            ["class", "a", best[1]])
+            md += fmt_table(
+                [[c, f"{b:.3f}", f"{w:.3f}"] for c, b, w in zip(classes, base, win, strict=True)],
+                ["class", "a", best[1]],
+            )
             md.append("")
     if args.latency:
         md += measure_latency(args.model, args.latency)
@@ -445,11 +538,20 @@ def main() -> None:
 
     if saved_whitening is not None:
         w = saved_whitening
-        np.savez(args.save_whitening, mean=w.mean, proj=w.proj, eigvals=w.eigvals,
-                 power=np.asarray(w.power), input=np.asarray("head_gap"),
-                 recipe=np.asarray("y = l2n((l2n(ssqrt(gap(head))) - mean) @ proj)"
-                                   if w.power else "y = l2n((l2n(gap(head)) - mean) @ proj)"),
-                 fit_images=np.asarray(len(fit_paths)))
+        np.savez(
+            args.save_whitening,
+            mean=w.mean,
+            proj=w.proj,
+            eigvals=w.eigvals,
+            power=np.asarray(w.power),
+            input=np.asarray("head_gap"),
+            recipe=np.asarray(
+                "y = l2n((l2n(ssqrt(gap(head))) - mean) @ proj)"
+                if w.power
+                else "y = l2n((l2n(gap(head)) - mean) @ proj)"
+            ),
+            fit_images=np.asarray(len(fit_paths)),
+        )
         print(f"wrote {args.save_whitening} (proj {w.proj.shape}, power={w.power})")
 
 

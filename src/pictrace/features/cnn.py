@@ -27,7 +27,7 @@ from pictrace.types import DecodedImage
 
 INPUT_SIZE = 224
 EMBED_DIM = 1280
-CNN = FeatureSpec("cnn", 1, "vector", EMBED_DIM)
+CNN = FeatureSpec("cnn", 3, "vector", EMBED_DIM)
 LABELS = FeatureSpec("labels", 1, "labels", 5)
 
 
@@ -42,9 +42,17 @@ def imagenet_labels() -> tuple[str, ...]:
 
 
 def preprocess(pixels: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
-    """RGB uint8 HxWx3 -> float32 3xSxS (whole picture, squashed: nothing is cropped away)."""
-    resized = cv2.resize(np.ascontiguousarray(pixels), (size, size), interpolation=cv2.INTER_AREA)
-    return resized.astype(np.float32).transpose(2, 0, 1)
+    """RGB uint8 HxWx3 -> float32 3xSxS: shorter side to ``size``, centre crop.
+
+    Centre-cropping beat squashing the whole picture for every pooling choice on both
+    class-labelled sets (bench/results/semantic.md); borders and captions matter little to
+    the embedding, and crops/overlays are found by local features anyway."""
+    height, width = pixels.shape[:2]
+    scale = size / max(1, min(height, width))
+    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
+    resized = cv2.resize(np.ascontiguousarray(pixels), (new_w, new_h), interpolation=cv2.INTER_AREA)
+    top, left = (new_h - size) // 2, (new_w - size) // 2
+    return resized[top:top + size, left:left + size].astype(np.float32).transpose(2, 0, 1)
 
 
 def run_model(batch: np.ndarray, threads: int) -> dict[str, np.ndarray]:
@@ -54,9 +62,21 @@ def run_model(batch: np.ndarray, threads: int) -> dict[str, np.ndarray]:
     return dict(zip(names, sess.run(names, {"pixels": batch}), strict=True))
 
 
+GEM_P = 3.0
+
+
+def gem(maps: np.ndarray, p: float = GEM_P) -> np.ndarray:
+    """Generalised-mean pooling of (N,C,h,w) maps over space -> (N,C)."""
+    clipped = np.maximum(maps.astype(np.float64), 1e-6)
+    return np.power(np.power(clipped, p).mean(axis=(2, 3)), 1.0 / p).astype(np.float32)
+
+
 def global_embedding(head: np.ndarray) -> np.ndarray:
-    """Pool the 1280-channel head maps (N,C,h,w) into L2-normalised vectors (N,C)."""
-    return l2_normalise(head.mean(axis=(2, 3)))
+    """GeM-pooled (p=3) 1280-channel head maps (N,C,h,w) as L2-normalised vectors (N,C).
+
+    GeM beat plain average pooling, PCA-whitening and concatenations on both class-labelled
+    sets (bench/results/semantic.md)."""
+    return l2_normalise(gem(head))
 
 
 def top_labels(logits: np.ndarray, k: int = 5) -> list[tuple[tuple[str, float], ...]]:
