@@ -143,3 +143,9 @@ def test_reopening_gives_the_same_results(index_copy, photos):
 def test_unreadable_query_raises(built_index):
     with Index.open(built_index, readonly=True) as index, pytest.raises(SourceUnreadable):
         index.search("/no/such/file.jpg")
+
+
+def test_the_same_file_twice_in_one_call(tmp_path, photos):
+    with Index.open(tmp_path / "idx") as index:
+        report = index.add([photos / "coffee.jpg", photos / "coffee.jpg"])
+        assert len(report.added) == 1 and index.stats().images == 1

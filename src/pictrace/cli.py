@@ -211,6 +211,44 @@ def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 
 @app.command()
+def calibrate(pairs: Annotated[Path, typer.Argument(help="CSV with columns a,b,is_copy.")],
+              as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Refit copy_confidence from your labelled pairs; stored in the index folder."""
+    with _open() as index:
+        report = index.calibrate(pairs)
+    if as_json:
+        _emit_json({"pairs": report.pairs, "skipped": report.skipped,
+                    "accuracy": report.accuracy, "model": report.calibrator.to_json()})
+        return
+    out.print(f"fitted on {report.pairs} pairs ({report.skipped} skipped), "
+              f"accuracy at the copy threshold {report.accuracy:.1%}")
+    for low, high, count, precision in report.reliability:
+        out.print(f"  confidence {low:.1f}-{high:.1f}: {count:5d} pairs, copies {precision:.1%}")
+
+
+@app.command("eval")
+def evaluate_cmd(
+    cases: Annotated[Path, typer.Argument(help="queries.csv (query,expected,family) or a folder")],
+    k: Annotated[int, typer.Option("-k", min=1)] = 10,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Measure recall@1/@10, micro-AP, recall at 90% precision and latency on labelled queries."""
+    from pictrace.evaluate import load_cases, load_folder_cases, report_markdown, run_cases
+
+    loaded = load_folder_cases(cases) if cases.is_dir() else load_cases(cases)
+    with _open(readonly=True) as index:
+        run = run_cases(loaded, lambda q: index.search(q, k))
+    if as_json:
+        _emit_json({"report": run.report.as_dict(), "negatives_as_copy": run.negatives_as_copy,
+                    "failed": list(run.failed)})
+        return
+    out.print(report_markdown(run.report), markup=False)
+    out.print(f"negative queries with a copy-tier result: {run.negatives_as_copy}")
+    for failure in run.failed:
+        err.print(f"unreadable query: {failure}", markup=False)
+
+
+@app.command()
 def serve(host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="Port to bind.")] = 8000) -> None:
     """Serve the web app and HTTP API."""

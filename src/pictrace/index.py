@@ -18,6 +18,7 @@ from pictrace.features.base import FeatureValue
 from pictrace.features.pipeline import encode_all, extract_all
 from pictrace.features.registry import all_specs, build_extractors
 from pictrace.ingest.files import expand, is_url, read_file
+from pictrace.search.calibrate import CalibrationReport, read_pairs, refit
 from pictrace.search.compare import compare_images
 from pictrace.search.confidence import load_calibrator
 from pictrace.search.duplicates import find_duplicates
@@ -25,12 +26,14 @@ from pictrace.search.engine import Query, Searcher, Verifier
 from pictrace.settings import Settings, load_settings
 from pictrace.store.base import Store, open_store
 from pictrace.store.catalogue import NewImage
+from pictrace.store.embedded import EmbeddedStore
 from pictrace.types import (
     AddFailure, AddReport, Comparison, DecodedImage, DuplicateGroup, ImageRecord, SearchResult,
     Source, Stats,
 )
 
 QueryInput = str | Path | bytes | Image.Image
+WORKERS = 2  # threads for decoding and per-image features, next to the CNN's own threads
 Progress = Callable[[int, int], None]
 
 
@@ -41,7 +44,9 @@ class Index:
         self.settings = settings
         self.location = str(location)
         self.extractors = build_extractors(settings)
+        self.query_extractors = [e for e in self.extractors if e.for_queries]
         self.specs = all_specs(self.extractors)
+        self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pictrace")
         self.store = open_store(location, self.specs, settings.hnsw_threshold, readonly=readonly)
         folder = None if self.location.startswith("milvus://") else Path(self.location)
         self.searcher = Searcher(self.store, self.specs, load_calibrator(folder), settings,
@@ -65,6 +70,7 @@ class Index:
         self.close()
 
     def close(self) -> None:
+        self.pool.shutdown(wait=True)
         self.store.close()
 
     # --- adding -----------------------------------------------------------------------------
@@ -98,22 +104,19 @@ class Index:
         skipped: list[str] = []
         failed: list[AddFailure] = []
         done = 0
-        chunk = self.settings.batch_size
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            while batch := _take(loaded, chunk):
-                prepared = list(pool.map(self._prepare, batch))
-                images: list[tuple[Source, DecodedImage]] = []
-                for item in prepared:
-                    if isinstance(item, AddFailure):
-                        failed.append(item)
-                    elif isinstance(item, str):
-                        skipped.append(item)
-                    else:
-                        images.append(item)
-                added.extend(self._store_batch(images, failed))
-                done += len(batch)
-                if progress:
-                    progress(done, max(total, done))
+        while batch := _take(loaded, self.settings.batch_size):
+            images: dict[str, tuple[Source, DecodedImage]] = {}
+            for item in self.pool.map(self._prepare, batch):
+                if isinstance(item, AddFailure):
+                    failed.append(item)
+                elif isinstance(item, str) or item[0].uri in images:
+                    skipped.append(item if isinstance(item, str) else item[0].uri)
+                if isinstance(item, tuple):  # the same source twice in a batch: last one wins
+                    images[item[0].uri] = item
+            added.extend(self._store_batch(list(images.values()), failed))
+            done += len(batch)
+            if progress:
+                progress(done, max(total, done))
         return AddReport(tuple(added), tuple(skipped), tuple(failed))
 
     def _prepare(self, item: Source | AddFailure) -> AddFailure | str | tuple[Source, DecodedImage]:
@@ -133,7 +136,7 @@ class Index:
         if not images:
             return []
         try:
-            values = extract_all(self.extractors, [d for _, d in images])
+            values = extract_all(self.extractors, [d for _, d in images], self.pool)
         except PicTraceError:
             if len(images) == 1:
                 raise
@@ -182,7 +185,7 @@ class Index:
     def prepare_query(self, query: QueryInput) -> Query:
         source = self.load_query(query)
         image = decode(source, self.settings)
-        values = extract_all(self.extractors, [image])[0]
+        values = extract_all(self.query_extractors, [image], self.pool)[0]
         return Query(source.uri, image, values)
 
     def load_query(self, query: QueryInput) -> Source:
@@ -203,6 +206,18 @@ class Index:
     def compare(self, a: QueryInput, b: QueryInput) -> Comparison:
         qa, qb = self.prepare_query(a), self.prepare_query(b)
         return compare_images(qa, qb, self.specs, self.searcher)
+
+    def calibrate(self, pairs_csv: Path) -> CalibrationReport:
+        """Refit copy_confidence on labelled pairs; saved as ``<index>/calibration.json``."""
+        pairs = read_pairs(pairs_csv)
+        calibrator, rows, labels, skipped = refit(pairs, self.prepare_query, self.searcher,
+                                                  origin=str(pairs_csv))
+        if isinstance(self.store, EmbeddedStore):
+            target = self.store.folder / "calibration.json"
+            target.write_text(calibrator.to_json(), encoding="utf-8")
+        self.searcher.calibrator = calibrator
+        return CalibrationReport.of(calibrator, rows, labels, skipped,
+                                    self.settings.copy_threshold)
 
     def duplicates(self) -> list[DuplicateGroup]:
         return find_duplicates(self.store, self.specs, self.searcher)

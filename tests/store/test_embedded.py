@@ -117,3 +117,36 @@ def test_get_unknown_id(tmp_path):
     with pytest.raises(NotFound):
         store.get(42)
     store.close()
+
+
+def test_a_value_the_space_rejects_leaves_catalogue_and_spaces_consistent(tmp_path):
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    store.add([_entry(1)])
+    bad = _entry(2)
+    bad = NewImage(**{**bad.__dict__, "features": {**bad.features, "v": (1, b"\x00\x01")}})
+    with pytest.raises(ValueError):
+        store.add([bad])
+    assert store.count() == 1
+    assert {name: space.size for name, space in store.spaces.items()} == {"h": 1, "v": 1, "r": 3}
+    store.close()
+    reopened = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    assert reopened.spaces["v"].size == 1
+    reopened.close()
+
+
+def test_removing_an_image_removes_exactly_its_local_descriptors(tmp_path):
+    specs = {"k": FeatureSpec("k", 1, "local", 128)}
+    from pictrace.features.base import save_arrays
+
+    def entry(n: int, rows: int) -> NewImage:
+        desc = np.random.default_rng(n).integers(0, 255, (rows, 128), dtype=np.uint8)
+        return NewImage(f"i{n}", None, f"b{n}", f"p{n}", 1, 1, "png", 1, 0,
+                        {"k": (1, save_arrays(desc=desc))})
+
+    store = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
+    ids = store.add([entry(1, 30), entry(2, 40), entry(3, 50)])
+    store.remove([ids[1]])
+    assert store.spaces["k"].size == 80
+    query = np.random.default_rng(3).integers(0, 255, (50, 128), dtype=np.uint8)
+    assert store.nearest("k", query, 5)[0][0][0] == ids[2]
+    store.close()

@@ -19,6 +19,7 @@ from pictrace.evaluate.dataset import (
     source_id,
     write_cases,
 )
+from pictrace.evaluate.run import EvalRun, run_cases, source_key
 from pictrace.evaluate.metrics import (
     Latency,
     OperatingPoint,
@@ -41,6 +42,9 @@ from pictrace.evaluate.metrics import (
 from pictrace.evaluate.overlays import overlay_on, synthetic_background
 
 __all__ = [
+    "EvalRun",
+    "run_cases",
+    "source_key",
     "ATTACKS",
     "FAMILIES",
     "MAX_SIDE",

@@ -11,7 +11,9 @@ Kinds and their Python values:
 * ``vectors``  - float32 matrix ``(n, dim)`` of L2-normalised regional vectors; searchable
 * ``array``    - float32 vector, stored for re-ranking and compare only
 * ``labels``   - tuple of (label, probability), best first
-* ``blob``     - bytes the extractor encodes itself (e.g. keypoints)
+* ``blob``     - bytes the extractor encodes itself
+* ``local``    - a blob (npz via ``save_arrays``) whose ``desc`` array holds uint8 local
+                 descriptors (n, dim); the store indexes them for voting (e.g. keypoints)
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ import numpy as np
 
 from pictrace.types import DecodedImage
 
-Kind = Literal["bits", "vector", "vectors", "array", "labels", "blob"]
-SEARCHABLE: frozenset[str] = frozenset({"bits", "vector", "vectors"})
+Kind = Literal["bits", "vector", "vectors", "array", "labels", "blob", "local"]
+SEARCHABLE: frozenset[str] = frozenset({"bits", "vector", "vectors", "local"})
 FeatureValue = Any
 Features = Mapping[str, FeatureValue]
 
@@ -50,6 +52,8 @@ class Extractor(ABC):
     (or override ``extract`` to batch)."""
 
     specs: tuple[FeatureSpec, ...] = ()
+    batched: bool = False  # True: ``extract`` runs whole batches (a CNN); False: per image
+    for_queries: bool = True  # False: only computed for indexed images (e.g. thumbnails)
 
     def extract(self, images: Sequence[DecodedImage]) -> list[dict[str, FeatureValue]]:
         return [self.extract_one(image) for image in images]
@@ -94,6 +98,14 @@ def save_arrays(**arrays: np.ndarray) -> bytes:
 def load_arrays(blob: bytes) -> dict[str, np.ndarray]:
     with np.load(io.BytesIO(blob), allow_pickle=False) as data:
         return {name: data[name] for name in data.files}
+
+
+def local_descriptors(blob: bytes) -> np.ndarray:
+    """The (n, dim) uint8 descriptors inside a ``local`` feature's blob."""
+    desc = np.asarray(load_arrays(blob)["desc"], dtype=np.uint8)
+    if desc.ndim != 2:
+        raise ValueError(f"local descriptors must be a 2-D array, got shape {desc.shape}")
+    return desc
 
 
 def l2_normalise(matrix: np.ndarray) -> np.ndarray:

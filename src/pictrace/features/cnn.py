@@ -90,6 +90,7 @@ def top_labels(logits: np.ndarray, k: int = 5) -> list[tuple[tuple[str, float], 
 
 class CnnExtractor(Extractor):
     specs = (CNN, LABELS)
+    batched = True
 
     def __init__(self, threads: int) -> None:
         self.threads = threads

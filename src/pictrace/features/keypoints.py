@@ -11,8 +11,10 @@ Computed on the working copy downscaled to ``SIDE`` px on the long side (OpenCV'
 its input, so 512 px input detects at ~1024 px detail), keeping ``COUNT`` keypoints spread over
 a grid so a small crop still holds some of them.
 
-Stored value (``blob``, npz via ``save_arrays``), with coordinates **normalised to 0..1** of the
-image's width and height (multiply by the full decoded size in ``size`` to get full-size pixels):
+Stored value (kind ``local``: an npz blob via ``save_arrays`` whose ``desc`` the store also
+indexes for candidate voting), with coordinates **normalised to 0..1** of the image's width and
+height (multiply by the full decoded size in ``size`` to get full-size pixels), keypoints in
+``spread`` order (so any prefix is a well-spread subset):
 
 * ``xy``    uint16 (n, 2), x / width and y / height in units of 1/65535
 * ``angle`` uint8 (n,), orientation in units of 360/256 degrees (OpenCV convention, y down)
@@ -20,13 +22,17 @@ image's width and height (multiply by the full decoded size in ``size`` to get f
 * ``desc``  uint8 (n, 128), RootSIFT (sqrt of the L1-normalised SIFT) times ``DESC_SCALE``
 * ``size``  int32 (2,), the full decoded (width, height)
 
-Memory: 135 bytes per keypoint plus ~0.9 kB of npz headers, so about 35 kB per image with
-256 keypoints (fewer for flat or small pictures). Extraction: ~25-45 ms per image on one core.
-See ``bench/results/verify.md`` for the measurements behind these choices.
+Memory: 135 bytes per keypoint plus ~0.9 kB of npz headers: at most 52 kB per image with
+``COUNT`` = 384, 44 kB on average over the development photos (flat or small pictures have fewer
+keypoints). Extraction: ~35 ms per image on one core. 384 keypoints at 512 px were chosen over
+256 (-1.5 points of verified copies, -12 kB) and 512 (+0.5 points, +12 kB, slower matching);
+ORB verified fewer copies (-5 to -8 points, half as many 10% crops). The measurements are in
+``bench/results/verify.md`` (``bench/verify_eval.py --sweep``).
 """
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 
 import cv2
@@ -38,11 +44,12 @@ from pictrace.features.registry import register
 from pictrace.settings import Settings
 from pictrace.types import DecodedImage
 
-COUNT = 256
+COUNT = 384
 SIDE = 512
 GRID = 4  # keypoints are spread over GRID x GRID cells
+POOL = 3  # SIFT keeps POOL * count strongest keypoints for the spreading to choose from
 DESC_SCALE = 512.0  # RootSIFT components lie in 0..1 and rarely exceed 0.45
-KEYPOINTS = FeatureSpec("keypoints", 1, "blob", COUNT)
+KEYPOINTS = FeatureSpec("keypoints", 1, "local", 128)  # indexed for voting (store: "local")
 
 # Mirroring a picture left-right maps a SIFT descriptor (4x4 cells x 8 orientation bins, in the
 # keypoint's own frame) to the original with its cell rows reversed and orientations negated.
@@ -72,7 +79,7 @@ def detect(pixels: np.ndarray, size: tuple[int, int], count: int = COUNT, side: 
     factor = min(1.0, side / max(grey.shape[:2]))
     if factor < 1.0:
         grey = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-    found, desc = cv2.SIFT_create(count * 3).detectAndCompute(grey, None)
+    found, desc = cv2.SIFT.create(count * POOL).detectAndCompute(grey, None)
     if desc is None or not found:
         return empty(size)
     xy = np.array([k.pt for k in found], dtype=np.float32).reshape(-1, 2)
@@ -91,15 +98,15 @@ def detect(pixels: np.ndarray, size: tuple[int, int], count: int = COUNT, side: 
 def spread(xy: np.ndarray, response: np.ndarray, width: int, height: int, count: int,
            grid: int) -> np.ndarray:
     """Indices of up to ``count`` points, strongest first within each grid cell, taken
-    round-robin over the cells, so every part of the picture keeps some points."""
+    round-robin over the cells, so every part of the picture keeps some points. They come in
+    that order: any prefix is itself a spread-out selection."""
     cell = (np.minimum(xy[:, 1] * grid // max(height, 1), grid - 1) * grid
             + np.minimum(xy[:, 0] * grid // max(width, 1), grid - 1)).astype(np.int64)
     order = np.lexsort((-response, cell))
     ranks = np.empty(len(order), dtype=np.int64)
     starts = np.searchsorted(cell[order], np.arange(grid * grid))
     ranks[order] = np.arange(len(order)) - starts[cell[order]]
-    chosen = np.lexsort((-response, ranks))[:count]
-    return np.sort(chosen)
+    return np.lexsort((-response, ranks))[:count]
 
 
 def root_sift(desc: np.ndarray) -> np.ndarray:
@@ -115,9 +122,14 @@ def mirrored(kp: Keypoints) -> Keypoints:
         xy=np.column_stack([kp.size[0] - kp.xy[:, 0], kp.xy[:, 1]]).astype(np.float32),
         angle=(180.0 - kp.angle) % 360.0,
         scale=kp.scale,
-        descriptors=kp.descriptors[:, _MIRROR],
+        descriptors=mirror_descriptors(kp.descriptors),
         size=kp.size,
     )
+
+
+def mirror_descriptors(desc: np.ndarray) -> np.ndarray:
+    """Descriptors of the left-right mirrored picture (a fixed permutation of the bins)."""
+    return np.asarray(desc)[:, _MIRROR]
 
 
 def empty(size: tuple[int, int]) -> Keypoints:
@@ -147,7 +159,7 @@ def decode_keypoints(blob: bytes) -> Keypoints:
         desc = arrays["desc"].reshape(-1, 128).astype(np.uint8)
         angle = arrays["angle"].astype(np.float32) * (360.0 / 256.0)
         scale = arrays["scale"].astype(np.float32) * max(width, height, 1)
-    except (KeyError, ValueError, OSError) as exc:
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise IndexCorrupt(f"stored keypoints cannot be read ({exc}); re-add the image") from exc
     if not len(xy) == len(desc) == len(angle) == len(scale):
         raise IndexCorrupt("stored keypoints have inconsistent lengths; re-add the image")
@@ -170,3 +182,4 @@ class KeypointExtractor(Extractor):
 @register("keypoints")
 def _factory(settings: Settings) -> Extractor:
     return KeypointExtractor()
+

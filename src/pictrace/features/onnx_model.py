@@ -95,6 +95,8 @@ def preprocess(pixels: np.ndarray, config: ModelConfig) -> np.ndarray:
 
 
 class OnnxModelExtractor(Extractor):
+    batched = True
+
     def __init__(self, config: ModelConfig, threads: int) -> None:
         self.config = config
         self.threads = threads

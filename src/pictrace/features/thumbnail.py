@@ -32,6 +32,7 @@ def open_thumbnail(blob: bytes) -> np.ndarray:
 
 class ThumbnailExtractor(Extractor):
     specs = (THUMBNAIL,)
+    for_queries = False
 
     def extract_one(self, image: DecodedImage) -> dict[str, bytes]:
         return {"thumbnail": make_thumbnail(image.pixels)}

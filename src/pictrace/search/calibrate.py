@@ -57,8 +57,9 @@ def pair_signals_for(searcher: Searcher, a: Query, b: Query) -> Signals:
 
 
 def refit(pairs: list[LabelledPair], prepare: Callable[[str], Query], searcher: Searcher,
-          origin: str) -> tuple[Calibrator, int]:
-    """Fit a calibrator on the pairs; returns it and the number of pairs that were skipped."""
+          origin: str) -> tuple[Calibrator, list[Signals], list[int], int]:
+    """Fit a calibrator on the pairs; returns it, the signal rows, their labels and the number
+    of pairs skipped because an image could not be read."""
     rows: list[Signals] = []
     labels: list[int] = []
     skipped = 0
@@ -72,4 +73,26 @@ def refit(pairs: list[LabelledPair], prepare: Callable[[str], Query], searcher: 
         rows.append(pair_signals_for(searcher, qa, qb))
         labels.append(int(pair.is_copy))
     names = searcher.calibrator.names
-    return fit(rows, labels, names, fitted_on=origin), skipped
+    return fit(rows, labels, names, fitted_on=origin), rows, labels, skipped
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    calibrator: Calibrator
+    pairs: int
+    skipped: int
+    accuracy: float  # on the fitted pairs, at the copy threshold
+    reliability: tuple[tuple[float, float, int, float], ...]  # low, high, count, precision
+
+    @classmethod
+    def of(cls, calibrator: Calibrator, rows: list[Signals], labels: list[int], skipped: int,
+           threshold: float) -> CalibrationReport:
+        scores = [calibrator.confidence(r) for r in rows]
+        right = sum((s >= threshold) == bool(y) for s, y in zip(scores, labels, strict=True))
+        bins = []
+        for low in (0.0, 0.2, 0.4, 0.6, 0.8):
+            inside = [y for s, y in zip(scores, labels, strict=True)
+                      if low <= s < low + 0.2 or (low == 0.8 and s == 1.0)]
+            precision = sum(inside) / len(inside) if inside else float("nan")
+            bins.append((low, low + 0.2, len(inside), precision))
+        return cls(calibrator, len(rows), skipped, right / max(1, len(rows)), tuple(bins))

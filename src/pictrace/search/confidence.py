@@ -20,7 +20,7 @@ from pictrace.errors import ConfigError
 
 # Signal -> (value used when the signal is missing, transform to a model input)
 NEUTRAL: dict[str, float] = {
-    "cosine": 0.0, "phash": 32.0, "dhash": 32.0, "colour": 0.0, "region": 0.0,
+    "cosine": 0.0, "phash": 32.0, "dhash": 32.0, "colour": 0.0, "votes": 0.0,
     "inliers": 0.0, "inlier_ratio": 0.0, "warped_ssim": 0.0,
 }
 
@@ -32,7 +32,7 @@ def model_inputs(signals: Mapping[str, float], names: Sequence[str]) -> np.ndarr
         value = float(signals.get(name, NEUTRAL.get(name, 0.0)))
         if name in ("phash", "dhash"):
             value = value / 64.0
-        elif name == "inliers":
+        elif name in ("inliers", "votes"):
             value = float(np.log1p(value))
         row.append(value)
     return np.array(row, dtype=np.float64)
@@ -76,15 +76,18 @@ def load_calibrator(index_dir: Path | None) -> Calibrator:
 
 
 def fit(rows: Sequence[Mapping[str, float]], labels: Sequence[int], names: Sequence[str],
-        l2: float = 1e-2, fitted_on: str = "") -> Calibrator:
-    """Fit a logistic regression by Newton's method (a few hundred pairs are enough)."""
+        l2: float = 1.0, fitted_on: str = "") -> Calibrator:
+    """Fit a logistic regression by Newton's method (a few hundred pairs are enough).
+
+    ``l2`` is a fixed ridge penalty on the weights (not the bias): it keeps the model sane on
+    small or separable sets and fades as the number of pairs grows."""
     if len(rows) != len(labels) or len(set(labels)) < 2:
         raise ConfigError("calibration needs both copy and non-copy pairs")
     x = np.stack([model_inputs(r, names) for r in rows])
     x = np.hstack([x, np.ones((len(x), 1))])
     y = np.asarray(labels, dtype=np.float64)
     w = np.zeros(x.shape[1])
-    penalty = np.eye(x.shape[1]) * l2 * len(x)
+    penalty = np.eye(x.shape[1]) * l2
     penalty[-1, -1] = 0.0
     for _ in range(50):
         p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -40, 40)))

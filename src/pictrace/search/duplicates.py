@@ -1,8 +1,9 @@
 """Duplicate groups over the whole collection: connected components of copy-tier pairs.
 
-Each image's stored features are searched against the index (batched), pairs are scored by
-the same calibrator as queries, and pairs at or above the copy threshold (or with equal
-bytes/pixels) are joined with union-find. Each group suggests a keeper.
+Each image is searched for with its stored features (candidates, verification against stored
+keypoints and thumbnails, calibrated confidence: the same path as a query), and pairs at or
+above the copy threshold, or with equal bytes/pixels, are joined with union-find. Each group
+suggests a keeper.
 """
 
 from __future__ import annotations
@@ -11,63 +12,50 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from pictrace.features.base import FeatureSpec
-from pictrace.search.engine import RERANK_FEATURES, Searcher
-from pictrace.search.signals import pair_signals
+from pictrace.features.base import FeatureSpec, FeatureValue
+from pictrace.features.thumbnail import open_thumbnail
+from pictrace.search.engine import Query, Searcher
 from pictrace.store.base import Store
-from pictrace.types import DuplicateGroup, ImageRecord
+from pictrace.types import DecodedImage, DuplicateGroup, ImageRecord
 
 LOSSLESS = frozenset({"png", "tiff", "bmp", "webp-lossless", "ppm"})
-NEIGHBOURS = 10
-CHUNK = 2000
+CHUNK = 500
 
 
 def find_duplicates(store: Store, specs: Mapping[str, FeatureSpec],
                     searcher: Searcher) -> list[DuplicateGroup]:
+    """Every image is searched for with its stored features, exactly as a query would be."""
     ids = store.all_ids()
     parent = {i: i for i in ids}
+    names = [n for n in specs if n != "labels"]
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
-        for a, b in _copy_pairs(store, specs, searcher, chunk):
-            _union(parent, a, b)
-    for group in _exact_groups(store, ids):
-        for other in group[1:]:
-            _union(parent, group[0], other)
+        records = store.records(chunk)
+        stored = {n: store.features(n, chunk) for n in names}
+        for image_id, record in records.items():
+            query = stored_query(record, {n: v[image_id] for n, v in stored.items()
+                                          if image_id in v})
+            for other in copies_of(searcher, query, image_id):
+                _union(parent, image_id, other)
     return _groups(store, parent)
 
 
-def _copy_pairs(store: Store, specs: Mapping[str, FeatureSpec], searcher: Searcher,
-                chunk: list[int]) -> list[tuple[int, int]]:
-    names = [n for n in RERANK_FEATURES if n in specs]
-    mine = {n: store.features(n, chunk) for n in names}
-    candidates: dict[int, set[int]] = {i: set() for i in chunk}
-    for name in ("cnn", "phash", "dhash"):
-        if name not in mine or not mine[name]:
-            continue
-        owners = [i for i in chunk if i in mine[name]]
-        rows = np.stack([np.asarray(mine[name][i]) for i in owners])
-        hits = store.nearest(name, rows, NEIGHBOURS, radius=searcher.settings.hash_radius)
-        for owner, row in zip(owners, hits, strict=True):
-            candidates[owner].update(h for h, _ in row if h != owner)
-    others = sorted({j for js in candidates.values() for j in js})
-    theirs = {n: store.features(n, others) for n in names}
-    pairs = []
-    for i, js in candidates.items():
-        query = {n: mine[n][i] for n in names if i in mine[n]}
-        for j in js:
-            hit = {n: theirs[n][j] for n in names if j in theirs[n]}
-            signals = pair_signals(query, hit, specs)
-            if searcher.calibrator.confidence(signals) >= searcher.settings.copy_threshold:
-                pairs.append((i, j))
-    return pairs
+def stored_query(record: ImageRecord, features: dict[str, FeatureValue]) -> Query:
+    """A Query rebuilt from what the index stored (the thumbnail stands in for pixels)."""
+    thumb = features.get("thumbnail")
+    pixels = open_thumbnail(thumb) if thumb is not None else np.zeros((8, 8, 3), np.uint8)
+    image = DecodedImage(pixels, record.width, record.height, record.format,
+                         record.byte_sha256, record.pixel_sha256, record.byte_size,
+                         record.exif_tags)
+    return Query(record.source, image, features)
 
 
-def _exact_groups(store: Store, ids: list[int]) -> list[list[int]]:
-    by_hash: dict[str, list[int]] = {}
-    for start in range(0, len(ids), CHUNK):
-        for record in store.records(ids[start:start + CHUNK]).values():
-            by_hash.setdefault(record.pixel_sha256, []).append(record.id)
-    return [group for group in by_hash.values() if len(group) > 1]
+def copies_of(searcher: Searcher, query: Query, image_id: int) -> list[int]:
+    candidates = searcher.candidates(query)
+    candidates.pop(image_id, None)
+    searcher.score(query, candidates)
+    threshold = searcher.settings.copy_threshold
+    return [c.id for c in candidates.values() if c.exact or c.confidence >= threshold]
 
 
 def _find(parent: dict[int, int], i: int) -> int:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import zip_longest
 
 import numpy as np
 
-from pictrace.features.base import FeatureSpec, FeatureValue
+from pictrace.features.base import SEARCHABLE, FeatureSpec, FeatureValue, local_descriptors
+from pictrace.features.keypoints import mirror_descriptors
 from pictrace.search.confidence import Calibrator
 from pictrace.search.signals import Signals, pair_signals
 from pictrace.settings import Settings
@@ -18,6 +20,7 @@ from pictrace.types import TIER_ORDER, DecodedImage, Evidence, ImageRecord, Matc
 # photos score around this value (measured on the development photos, see BENCHMARKS.md).
 COSINE_FLOOR = 0.35
 RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
+MIN_VOTES = 2.0  # local-descriptor votes below this are chance matches
 
 
 @dataclass(frozen=True)
@@ -57,14 +60,13 @@ class Searcher:
 
     def search(self, query: Query, k: int, min_confidence: float = 0.0) -> tuple[Match, ...]:
         candidates = self.candidates(query)
-        self.score(query, candidates)
-        ranked = rank(list(candidates.values()), self.settings.copy_threshold)
+        records = self.store.records(candidates)
+        # A space may still hold a removed image (HNSW cannot delete): the catalogue decides.
+        live = {i: c for i, c in candidates.items() if i in records}
+        self.score(query, live)
+        ranked = rank(list(live.values()), self.settings.copy_threshold)
         kept = [c for c in ranked if c.confidence >= min_confidence][:k]
-        records = self.store.records(c.id for c in kept)
-        return tuple(
-            to_match(c, records[c.id], self.settings.copy_threshold)
-            for c in kept if c.id in records
-        )
+        return tuple(to_match(c, records[c.id], self.settings.copy_threshold) for c in kept)
 
     # --- candidates --------------------------------------------------------------------------
     def candidates(self, query: Query) -> dict[int, Candidate]:
@@ -73,13 +75,22 @@ class Searcher:
         for image_id in self.store.by_hash(image.byte_sha256, image.pixel_sha256):
             found[image_id] = Candidate(image_id, exact=True)
         for name, spec in self.specs.items():
-            if name in query.features and spec.kind in ("bits", "vector", "vectors"):
-                for image_id, _ in self._neighbours(name, spec, query.features[name]):
-                    found.setdefault(image_id, Candidate(image_id))
+            if name not in query.features or spec.kind not in SEARCHABLE:
+                continue
+            for image_id, score in self._neighbours(name, spec, query.features[name]):
+                if spec.kind == "local" and score < MIN_VOTES:
+                    continue
+                cand = found.setdefault(image_id, Candidate(image_id))
+                if spec.kind == "local":
+                    cand.signals["votes"] = max(score, cand.signals.get("votes", 0.0))
         return found
 
     def _neighbours(self, name: str, spec: FeatureSpec, value: FeatureValue
                     ) -> list[tuple[int, float]]:
+        if spec.kind == "local":
+            desc = local_descriptors(value)
+            rows = np.concatenate([desc, mirror_descriptors(desc)]) if name == "keypoints" else desc
+            return self.store.nearest(name, rows, self.settings.candidates)[0]
         rows = np.asarray(value)
         if spec.kind == "bits":
             rows = rows.reshape(-1, spec.dim // 8)
@@ -101,14 +112,28 @@ class Searcher:
             cand.signals.update(pair_signals(query.features, hit, self.specs))
         self._confide(candidates.values())
         if self.verifier is not None and self.settings.verify_top > 0:
-            pending = [c for c in candidates.values() if not c.exact]
-            pending.sort(key=lambda c: -max(c.confidence, similarity_from(c.signals)))
-            self.verifier(query, pending[: self.settings.verify_top], None)
+            chosen = to_verify(list(candidates.values()), self.settings.verify_top)
+            self.verifier(query, chosen, None)
             self._confide(candidates.values())
 
     def _confide(self, candidates: Iterable[Candidate]) -> None:
         for cand in candidates:
             cand.confidence = 1.0 if cand.exact else self.calibrator.confidence(cand.signals)
+
+
+def to_verify(candidates: list[Candidate], limit: int) -> list[Candidate]:
+    """Pick candidates for geometric verification, alternating between the best by local
+    votes (crops, rotations, overlays) and the best by global signals (edits)."""
+    pending = [c for c in candidates if not c.exact]
+    by_votes = sorted((c for c in pending if c.signals.get("votes", 0.0) > 0),
+                      key=lambda c: -c.signals["votes"])
+    by_global = sorted(pending, key=lambda c: -max(c.confidence, similarity_from(c.signals)))
+    chosen: dict[int, Candidate] = {}
+    for pair in zip_longest(by_votes, by_global):
+        for cand in pair:
+            if cand is not None and len(chosen) < limit:
+                chosen.setdefault(cand.id, cand)
+    return list(chosen.values())
 
 
 def tier_of(candidate: Candidate, copy_threshold: float) -> Tier:

@@ -61,7 +61,9 @@ class Store(ABC):
         """k nearest stored values of a searchable feature per query row.
 
         For ``bits`` the score is the Hamming distance (within ``radius``); for vectors it is
-        the inner product; ``vectors`` (regional) hits are reported per image, best region."""
+        the inner product; ``vectors`` (regional) hits are reported per image, best region;
+        for ``local`` the query rows are one image's descriptors and the single result row
+        holds images by their number of ratio-test votes."""
 
     @abstractmethod
     def label_hits(self, terms: Sequence[str], limit: int) -> Hits: ...

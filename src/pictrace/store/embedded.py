@@ -7,20 +7,25 @@ import json
 import os
 import threading
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
 from pictrace.errors import IndexCorrupt, IndexLocked, SourceUnreadable
-from pictrace.features.base import SEARCHABLE, FeatureSpec, FeatureValue, decode_value
+from pictrace.features.base import (
+    SEARCHABLE, FeatureSpec, FeatureValue, decode_value, local_descriptors,
+)
 from pictrace.store.base import Hits, Store
 from pictrace.store.catalogue import Catalogue, NewImage
-from pictrace.store.vectors import HashSpace, VectorSpace
+from pictrace.store.vectors import HashSpace, LocalSpace, VectorSpace
 from pictrace.types import ImageRecord
 
 REGION_SLOTS = 64  # regional vectors per image are stored under id * REGION_SLOTS + region
-Space = HashSpace | VectorSpace
+LOCAL_SLOTS = 1024  # local descriptors per image are stored under id * LOCAL_SLOTS + row
+Space = HashSpace | VectorSpace | LocalSpace
 
 
 class EmbeddedStore(Store):
@@ -74,6 +79,8 @@ class EmbeddedStore(Store):
             if json.loads(meta_path.read_text()) == expected:
                 if spec.kind == "bits":
                     return HashSpace.load(index_path, spec.dim)
+                if spec.kind == "local":
+                    return LocalSpace.load(index_path, spec.dim)
                 return VectorSpace.load(index_path, spec.dim)
         except (OSError, ValueError, IndexCorrupt):
             pass  # missing or stale: rebuild below
@@ -92,12 +99,20 @@ class EmbeddedStore(Store):
     def _new_space(self, spec: FeatureSpec, expected: int) -> Space:
         if spec.kind == "bits":
             return HashSpace(spec.dim)
+        if spec.kind == "local":
+            return LocalSpace(spec.dim, local_centroids())
         return VectorSpace(spec.dim, hnsw=expected >= self.hnsw_threshold)
 
     @staticmethod
     def _add_to_space(space: Space, spec: FeatureSpec,
                       items: list[tuple[int, FeatureValue]]) -> None:
         if not items:
+            return
+        if spec.kind == "local":
+            rows = [local_descriptors(v)[:LOCAL_SLOTS] for _, v in items]
+            ids = np.concatenate([i * LOCAL_SLOTS + np.arange(len(r))
+                                  for (i, _), r in zip(items, rows, strict=True)])
+            space.add(ids, np.concatenate(rows))
             return
         if spec.kind == "vectors":
             ids = np.concatenate([
@@ -111,10 +126,11 @@ class EmbeddedStore(Store):
         space.add(ids, np.stack([np.asarray(v) for _, v in items]))
 
     def _space_ids(self, spec: FeatureSpec, image_ids: Sequence[int]) -> np.ndarray:
-        if spec.kind != "vectors":
+        if spec.kind not in ("vectors", "local"):
             return np.array(image_ids, dtype=np.int64)
-        slots = np.arange(REGION_SLOTS)
-        return np.concatenate([i * REGION_SLOTS + slots for i in image_ids]).astype(np.int64)
+        width = LOCAL_SLOTS if spec.kind == "local" else REGION_SLOTS
+        slots = np.arange(width)
+        return np.concatenate([i * width + slots for i in image_ids]).astype(np.int64)
 
     # --- writes -----------------------------------------------------------------------------
     def add(self, images: Sequence[NewImage]) -> list[int]:
@@ -127,13 +143,23 @@ class EmbeddedStore(Store):
                         self.catalogue.delete(db, old.id)
                         self._drop_from_spaces([old.id])
                 ids = [self.catalogue.insert(db, image) for image in images]
-            for name, space in self.spaces.items():
-                spec = self.specs[name]
-                items = [(i, decode_value(spec, img.features[name][1]))
-                         for i, img in zip(ids, images, strict=True) if name in img.features]
-                self._add_to_space(space, spec, items)
+                # Decode every searchable value before committing: a bad value rolls back.
+                pending = {name: [(i, _checked(self.specs[name], img.features[name][1]))
+                                  for i, img in zip(ids, images, strict=True)
+                                  if name in img.features]
+                           for name in self.spaces}
             self._dirty = True
+            try:
+                for name, items in pending.items():
+                    self._add_to_space(self.spaces[name], self.specs[name], items)
+            except Exception:
+                self._rebuild_all()  # the catalogue is committed: make the spaces match it
+                raise
             return ids
+
+    def _rebuild_all(self) -> None:
+        for name in self.spaces:
+            self.spaces[name] = self._rebuild_space(self.specs[name])
 
     def remove(self, ids: Sequence[int]) -> None:
         self._writable()
@@ -213,6 +239,10 @@ class EmbeddedStore(Store):
         with self._guard:
             if isinstance(space, HashSpace):
                 return space.search(queries, k, radius)
+            if isinstance(space, LocalSpace):
+                votes = space.votes(queries, LOCAL_SLOTS)
+                ranked = sorted(votes.items(), key=lambda kv: -kv[1])[:k]
+                return [[(i, float(v)) for i, v in ranked]]
             if spec.kind != "vectors":
                 return space.search(queries, k)
             raw = space.search(queries, k * 4)
@@ -220,6 +250,29 @@ class EmbeddedStore(Store):
 
     def label_hits(self, terms: Sequence[str], limit: int) -> Hits:
         return self.catalogue.label_hits(terms, limit)
+
+
+def _checked(spec: FeatureSpec, blob: bytes) -> FeatureValue:
+    """Decode a searchable value and check it fits its space (else ValueError)."""
+    value = decode_value(spec, blob)
+    if spec.kind == "local":
+        rows = local_descriptors(value)
+        width = rows.shape[1] if len(rows) else spec.dim
+    elif spec.kind == "bits":
+        width = np.asarray(value).size * 8
+    else:
+        width = np.asarray(value).shape[-1]
+    if width != spec.dim:
+        raise ValueError(f"feature {spec.name}: value has width {width}, expected {spec.dim}")
+    return value
+
+
+@lru_cache(maxsize=1)
+def local_centroids() -> np.ndarray:
+    """The shipped coarse quantizer of the local-descriptor index (tools/train_vocabulary.py)."""
+    path = resources.files("pictrace") / "models" / "local_centroids.npy"
+    with path.open("rb") as handle:
+        return np.load(handle, allow_pickle=False)
 
 
 def _best_per_image(hits: Hits, k: int) -> Hits:

@@ -115,3 +115,59 @@ def _atomic(path: Path, write) -> None:  # type: ignore[no-untyped-def]
     tmp = path.with_suffix(path.suffix + ".tmp")
     write(str(tmp))
     os.replace(tmp, path)
+
+
+class LocalSpace:
+    """Local descriptors (uint8, e.g. RootSIFT) in an inverted file, searched by voting.
+
+    Rows are routed to inverted lists by a shipped coarse quantizer (``local_centroids.npy``)
+    and stored exactly (8-bit direct), so no training happens at run time. A query's
+    descriptors each take their nearest stored descriptors; a match that passes the ratio test
+    (nearest clearly closer than the third nearest) votes for the image that owns it.
+    """
+
+    def __init__(self, dim: int, centroids: np.ndarray, nprobe: int = 4) -> None:
+        self.dim = dim
+        self._quantizer = faiss.IndexFlatL2(dim)
+        self._quantizer.add(np.ascontiguousarray(centroids, np.float32))
+        self.index = faiss.IndexIVFScalarQuantizer(
+            self._quantizer, dim, len(centroids), faiss.ScalarQuantizer.QT_8bit_direct,
+            faiss.METRIC_L2)
+        self.index.is_trained = True
+        self.index.nprobe = nprobe
+
+    @property
+    def size(self) -> int:
+        return int(self.index.ntotal)
+
+    def add(self, ids: np.ndarray, rows: np.ndarray) -> None:
+        if len(ids):
+            self.index.add_with_ids(np.ascontiguousarray(rows, np.float32), ids.astype(np.int64))
+
+    def remove(self, ids: np.ndarray) -> bool:
+        if len(ids):
+            self.index.remove_ids(ids.astype(np.int64))
+        return True
+
+    def votes(self, rows: np.ndarray, slots: int, ratio: float = 0.8) -> dict[int, int]:
+        """Votes per owning image (row id // slots) from the query's descriptors."""
+        if self.size < 3 or not len(rows):
+            return {}
+        dist, ids = self.index.search(np.ascontiguousarray(rows, np.float32), 3)
+        good = (ids[:, 0] >= 0) & (ids[:, 2] >= 0) & (dist[:, 0] < (ratio**2) * dist[:, 2])
+        owners, counts = np.unique(ids[good, 0] // slots, return_counts=True)
+        return {int(o): int(c) for o, c in zip(owners, counts, strict=True)}
+
+    def save(self, path: Path) -> None:
+        _atomic(path, lambda tmp: faiss.write_index(self.index, tmp))
+
+    @classmethod
+    def load(cls, path: Path, dim: int, nprobe: int = 4) -> LocalSpace:
+        space = cls.__new__(cls)
+        space.dim = dim
+        try:
+            space.index = faiss.read_index(str(path))
+        except RuntimeError as exc:
+            raise IndexCorrupt(f"cannot read local-feature index {path}: {exc}") from exc
+        space.index.nprobe = nprobe
+        return space

@@ -1,0 +1,55 @@
+"""Run an index against labelled queries: the engine behind ``pictrace eval``.
+
+A case's ``expected`` names the source it should find: the exact source string as added, its
+file name, or its file name without extension all count (so a CSV can say ``coffee``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pictrace.errors import PicTraceError
+from pictrace.evaluate.dataset import QueryCase
+from pictrace.evaluate.metrics import QueryOutcome, Report, evaluate
+from pictrace.types import SearchResult
+
+Search = Callable[[Path], SearchResult]
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    report: Report
+    outcomes: tuple[QueryOutcome, ...]
+    negatives_as_copy: int  # negative queries that got any copy-tier (non-exact) result
+    failed: tuple[str, ...]  # queries that could not be read
+
+
+def source_key(source: str) -> str:
+    """The comparable name of a source: its file name without extension."""
+    return Path(source.split("?", 1)[0].rstrip("/")).stem
+
+
+def run_cases(cases: Sequence[QueryCase], search: Search,
+              progress: Callable[[int, int], None] | None = None) -> EvalRun:
+    outcomes: list[QueryOutcome] = []
+    failed: list[str] = []
+    negatives_as_copy = 0
+    for done, case in enumerate(cases, start=1):
+        started = time.perf_counter()
+        try:
+            result = search(case.query)
+        except PicTraceError as exc:
+            failed.append(f"{case.query}: {exc.message}")
+            continue
+        elapsed = time.perf_counter() - started
+        if case.expected is None and any(m.tier == "copy" for m in result.matches):
+            negatives_as_copy += 1
+        ranked = tuple((source_key(m.source), m.copy_confidence) for m in result.matches)
+        expected = frozenset({source_key(case.expected)} if case.expected else set())
+        outcomes.append(QueryOutcome(str(case.query), expected, ranked, case.family, elapsed))
+        if progress:
+            progress(done, len(cases))
+    return EvalRun(evaluate(outcomes), tuple(outcomes), negatives_as_copy, tuple(failed))

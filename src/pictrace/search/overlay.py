@@ -1,0 +1,101 @@
+"""A picture of the evidence: query and hit side by side, inlier matches as lines, and each
+image's overlap box drawn on it (``hit_box_in_query`` on the query, ``query_box_in_hit`` on the
+hit, plus the query's outline as the transform maps it into the hit).
+
+Evidence coordinates are in each image's full-size pixels; pass ``query_size``/``hit_size``
+(width, height) when the pixel arrays are downscaled working copies of larger images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from pictrace.types import Box, Evidence
+
+PANEL_HEIGHT = 480
+GAP = 16
+HEADER = 28
+BOX_COLOUR = (255, 64, 32)
+OUTLINE_COLOUR = (255, 200, 0)
+BACKGROUND = (24, 24, 28)
+_PALETTE = ((0, 200, 255), (60, 220, 90), (255, 120, 200), (255, 170, 40), (160, 130, 255))
+
+
+def draw_overlay(query_pixels: np.ndarray, hit_pixels: np.ndarray, evidence: Evidence | None,
+                 query_size: tuple[int, int] | None = None,
+                 hit_size: tuple[int, int] | None = None,
+                 height: int = PANEL_HEIGHT) -> Image.Image:
+    """Side-by-side RGB image of query (left) and hit (right) with the evidence drawn on."""
+    left, fq = _panel(query_pixels, query_size, height)
+    right, fh = _panel(hit_pixels, hit_size, height)
+    if evidence is not None and evidence.transform is not None:
+        outline = _query_outline(evidence, query_size or _size(query_pixels))
+        _shapes(left, evidence.hit_box_in_query, None, fq)
+        _shapes(right, evidence.query_box_in_hit, outline, fh)
+    canvas = Image.new("RGB", (left.width + GAP + right.width, height + HEADER), BACKGROUND)
+    offset = left.width + GAP
+    canvas.paste(left, (0, HEADER))
+    canvas.paste(right, (offset, HEADER))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((8, HEADER // 2), _caption(evidence), fill="white", anchor="lm",
+              font=ImageFont.load_default(size=14))
+    if evidence is None or evidence.transform is None:
+        return canvas
+    for index, (qx, qy, hx, hy) in enumerate(evidence.matches):
+        colour = _PALETTE[index % len(_PALETTE)]
+        a = (qx * fq[0], qy * fq[1] + HEADER)
+        b = (hx * fh[0] + offset, hy * fh[1] + HEADER)
+        draw.line([a, b], fill=colour, width=1)
+        for x, y in (a, b):
+            draw.ellipse((x - 2.5, y - 2.5, x + 2.5, y + 2.5), outline=colour, width=1)
+    return canvas
+
+
+def _panel(pixels: np.ndarray, size: tuple[int, int] | None, height: int
+           ) -> tuple[Image.Image, tuple[float, float]]:
+    """The picture resized to ``height`` and the full-size -> panel pixel factors."""
+    image = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8)).convert("RGB")
+    width = max(1, round(image.width * height / image.height))
+    panel = image.resize((width, height), Image.Resampling.BILINEAR)
+    full_w, full_h = size or (image.width, image.height)
+    return panel, (width / max(full_w, 1), height / max(full_h, 1))
+
+
+def _size(pixels: np.ndarray) -> tuple[int, int]:
+    return int(pixels.shape[1]), int(pixels.shape[0])
+
+
+def _shapes(panel: Image.Image, box: Box | None, outline: list[tuple[float, float]] | None,
+            factor: tuple[float, float]) -> None:
+    """Draw an overlap box (and a mapped outline) on one panel, clipped to it."""
+    draw = ImageDraw.Draw(panel)
+    if outline is not None:
+        points = [(x * factor[0], y * factor[1]) for x, y in outline]
+        draw.line([*points, points[0]], fill=OUTLINE_COLOUR, width=1)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        draw.rectangle((x0 * factor[0], y0 * factor[1], x1 * factor[0], y1 * factor[1]),
+                       outline=BOX_COLOUR, width=2)
+
+
+def _query_outline(evidence: Evidence, query_size: tuple[int, int]
+                   ) -> list[tuple[float, float]] | None:
+    """The query's corners mapped into the hit, if they all lie in front of the camera."""
+    if evidence.transform is None:
+        return None
+    t = np.asarray(evidence.transform, dtype=np.float64)
+    w, h = query_size
+    pts = np.array([[0.0, 0.0, 1.0], [w, 0.0, 1.0], [w, h, 1.0], [0.0, h, 1.0]]) @ t.T
+    if np.any(pts[:, 2] <= 1e-9):
+        return None
+    return [(float(x / z), float(y / z)) for x, y, z in pts]
+
+
+def _caption(evidence: Evidence | None) -> str:
+    if evidence is None:
+        return "not verified"
+    if evidence.transform is None:
+        return f"no geometric match ({evidence.inliers} consistent matches)"
+    return (f"{evidence.inliers} inliers  ·  inlier ratio {evidence.inlier_ratio:.2f}  ·  "
+            f"warped SSIM {evidence.warped_ssim:.2f}  ·  {len(evidence.matches)} matches shown")

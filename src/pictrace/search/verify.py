@@ -1,0 +1,397 @@
+"""Geometric verification: prove a candidate is a copy by fitting a transform between keypoints.
+
+For each candidate the query's RootSIFT descriptors (and those of its left-right mirror, which
+are a fixed permutation of them: see ``features.keypoints.mirrored``) are matched against the
+hit's with one matrix product and Lowe's ratio test. A similarity transform is fitted with
+RANSAC and, when enough matches agree, a homography with MAGSAC++; implausible transforms
+(flipped, collapsed, extreme perspective) are rejected, and inliers whose keypoint orientation
+or scale disagree with the transform are dropped. When enough inliers remain, the hit's
+thumbnail is warped into the query's frame and compared with SSIM over the overlap.
+
+Signals set on every candidate whose hit has keypoints (with ``Evidence``; its transform, boxes
+and matches only from ``MIN_INLIERS`` inliers up):
+
+* ``inliers``      matches consistent with the transform: 0 for most different photos, but
+  another photo of the same scene (a facade, a chessboard) can reach dozens
+* ``inlier_ratio`` inliers / max(tentative matches, ``RATIO_FLOOR``)
+* ``warped_ssim``  SSIM of the query vs the warped hit over the overlap, grey, brightness and
+  contrast equalised, at the coarser of the two resolutions (0 below ``MIN_INLIERS``): high for
+  copies, low for the same scene photographed again
+
+Cost on one core (``bench/results/verify.md``): ~3 ms per candidate that fails, ~5.5 ms per
+one that verifies (thumbnail and SSIM too): ~25-40 ms for ``verify_top`` = 12 candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from skimage.metrics import structural_similarity
+
+from pictrace.features.base import FeatureValue
+from pictrace.features.keypoints import Keypoints, decode_keypoints, mirrored
+from pictrace.features.thumbnail import THUMB_SIZE, open_thumbnail
+from pictrace.search.engine import Candidate, Query, Verifier
+from pictrace.settings import Settings
+from pictrace.store.base import Store
+from pictrace.types import Box, Evidence
+
+RATIO = 0.8  # Lowe's ratio test on descriptor distances
+THRESHOLD = 0.01  # RANSAC reprojection error, as a fraction of the hit's long side
+MIN_INLIERS = 8  # fewer inliers: no transform is reported
+HOMOGRAPHY_MIN = 12  # similarity inliers needed before trying a full homography
+RATIO_FLOOR = 16  # denominator floor of inlier_ratio
+MAX_ANGLE = 30.0  # degrees an inlier's keypoint orientation may deviate from the transform's
+MAX_SCALE = 2.0  # factor an inlier's keypoint size may deviate from the transform's
+SSIM_SIDE = 160  # long side of the canvas SSIM is computed on
+MAX_MATCHES = 50  # inlier pairs reported as evidence
+MAX_PERSPECTIVE = 12.0  # largest ratio of local area scales over the overlap
+MAX_ZOOM = 12.0  # largest linear scale between the two pictures, in long-side units
+_ITERS = 2000
+_NONE = np.empty((0, 0), np.float32)  # gemm's absent third operand
+
+
+@dataclass(frozen=True, eq=False)
+class Probe:
+    """The query prepared once: keypoints, their mirror, both descriptor sets as unit rows."""
+
+    kp: Keypoints
+    mirror: Keypoints
+    stacked: np.ndarray  # (2n, 128) float32
+
+    @classmethod
+    def of(cls, kp: Keypoints) -> Probe:
+        mirror = mirrored(kp)
+        return cls(kp, mirror, unit_rows(np.vstack([kp.descriptors, mirror.descriptors])))
+
+
+@dataclass(frozen=True, eq=False)
+class Fit:
+    """A verified transform and its inliers, in full-size pixels of each image."""
+
+    transform: np.ndarray  # 3x3, query -> hit
+    query_pts: np.ndarray  # (k, 2)
+    hit_pts: np.ndarray  # (k, 2)
+    query_box_in_hit: Box
+    hit_box_in_query: Box
+
+
+def unit_rows(desc: np.ndarray) -> np.ndarray:
+    rows = np.asarray(desc, dtype=np.float32)
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-6)
+
+
+def ratio_matches(query: np.ndarray, hit: np.ndarray, ratio: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(query rows, hit rows) of nearest neighbours passing the ratio test, best first."""
+    if len(query) == 0 or len(hit) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    # OpenCV's gemm stays on one core: BLAS threads thrash on small products under load.
+    sims = np.asarray(cv2.gemm(query, hit, 1.0, _NONE, 0.0, flags=cv2.GEMM_2_T))
+    rows = np.arange(len(sims))
+    best = sims.argmax(axis=1)
+    first = sims[rows, best]
+    sims[rows, best] = -2.0
+    second = sims.max(axis=1)
+    d1 = np.sqrt(np.maximum(2.0 - 2.0 * first, 0.0))
+    d2 = np.sqrt(np.maximum(2.0 - 2.0 * second, 0.0))
+    good = np.flatnonzero(d1 < ratio * d2)
+    good = good[np.argsort(d1[good], kind="stable")]
+    return good, best[good]
+
+
+def one_per_hit(rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the first (best) match of each hit keypoint, in the given order."""
+    _, first = np.unique(cols, return_index=True)
+    keep = np.sort(first)
+    return rows[keep], cols[keep]
+
+
+def fit_pair(probe: Probe, hit: Keypoints) -> tuple[Fit | None, int]:
+    """Best transform over the direct and mirrored query, and its tentative match count."""
+    rows, cols = ratio_matches(probe.stacked, unit_rows(hit.descriptors), RATIO)
+    n = len(probe.kp)
+    tried: list[tuple[int, int, Fit | None]] = []
+    for kp, side, shift in ((probe.kp, rows < n, 0), (probe.mirror, rows >= n, n)):
+        qi, hi = one_per_hit(rows[side] - shift, cols[side])
+        fit = estimate(kp, hit, qi, hi)
+        if fit is not None and shift:
+            fit = unmirror(fit, kp.size[0])
+        tried.append((0 if fit is None else len(fit.query_pts), len(qi), fit))
+    _, tentative, best = max(tried, key=lambda t: (t[0], t[1]))
+    return best, tentative
+
+
+def estimate(query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray) -> Fit | None:
+    """Similarity by RANSAC, upgraded to a MAGSAC++ homography when that explains more."""
+    if len(qi) < 3:
+        return None
+    q_long, h_long = float(max(query.size)), float(max(hit.size))
+    qn = (query.xy[qi] / q_long).astype(np.float32)
+    hn = (hit.xy[hi] / h_long).astype(np.float32)
+    best: tuple[np.ndarray, np.ndarray] | None = None
+    affine, mask = cv2.estimateAffinePartial2D(qn, hn, method=cv2.RANSAC,
+                                               ransacReprojThreshold=THRESHOLD,
+                                               maxIters=_ITERS, confidence=0.995, refineIters=10)
+    if affine is not None:
+        best = (np.vstack([affine, [0.0, 0.0, 1.0]]), mask.ravel().astype(bool))
+    if best is not None and best[1].sum() >= HOMOGRAPHY_MIN:
+        homography, hmask = cv2.findHomography(qn, hn, cv2.USAC_MAGSAC, THRESHOLD,
+                                               maxIters=_ITERS, confidence=0.995)
+        if homography is not None and hmask.sum() >= best[1].sum():
+            best = (homography / homography[2, 2], hmask.ravel().astype(bool))
+    if best is None:
+        return None
+    scale_q = np.diag([1.0 / q_long, 1.0 / q_long, 1.0])
+    transform = np.diag([h_long, h_long, 1.0]) @ best[0] @ scale_q
+    return accept(transform, query, hit, qi[best[1]], hi[best[1]])
+
+
+def accept(transform: np.ndarray, query: Keypoints, hit: Keypoints, qi: np.ndarray,
+           hi: np.ndarray) -> Fit | None:
+    """The fit if the transform is plausible, keeping inliers whose orientation and size agree."""
+    boxes = overlap(transform, query.size, hit.size)
+    if boxes is None:
+        return None
+    keep = consistent(transform, query, hit, qi, hi)
+    if keep.sum() < 3:
+        return None
+    return Fit(transform, query.xy[qi[keep]], hit.xy[hi[keep]], boxes[0], boxes[1])
+
+
+def consistent(transform: np.ndarray, query: Keypoints, hit: Keypoints, qi: np.ndarray,
+               hi: np.ndarray) -> np.ndarray:
+    """Mask of matches whose keypoint rotation and scale agree with the local Jacobian."""
+    jac = jacobians(transform, query.xy[qi])
+    det = jac[:, 0, 0] * jac[:, 1, 1] - jac[:, 0, 1] * jac[:, 1, 0]
+    rotation = np.degrees(np.arctan2(jac[:, 1, 0], jac[:, 0, 0]))
+    turned = hit.angle[hi] - query.angle[qi]
+    angle_err = np.abs((turned - rotation + 180.0) % 360.0 - 180.0)
+    scale = np.sqrt(np.maximum(det, 1e-12))
+    scale_err = np.abs(np.log(hit.scale[hi] / np.maximum(query.scale[qi] * scale, 1e-6)))
+    return (det > 0) & (angle_err <= MAX_ANGLE) & (scale_err <= np.log(MAX_SCALE))
+
+
+def jacobians(t: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """(k, 2, 2) Jacobians of the projective map ``t`` at ``pts``."""
+    w = pts @ t[2, :2] + t[2, 2]
+    mapped = (pts @ t[:2, :2].T + t[:2, 2]) / w[:, None]
+    jac = (t[None, :2, :2] - mapped[:, :, None] * t[None, 2:3, :2]) / w[:, None, None]
+    return np.asarray(jac)
+
+
+def unmirror(fit: Fit, width: int) -> Fit:
+    """A fit of the mirrored query, expressed for the query itself (a reflection in front)."""
+    flip = np.array([[-1.0, 0.0, float(width)], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    pts = np.column_stack([width - fit.query_pts[:, 0], fit.query_pts[:, 1]])
+    x0, y0, x1, y1 = fit.hit_box_in_query
+    return Fit(fit.transform @ flip, pts, fit.hit_pts, fit.query_box_in_hit,
+               (width - x1, y0, width - x0, y1))
+
+
+def overlap(t: np.ndarray, a_size: tuple[int, int], b_size: tuple[int, int]
+            ) -> tuple[Box, Box] | None:
+    """(box in b, box in a) of the region both images show under ``t``: a -> b, or None if
+    ``t`` is implausible (collapsed, extreme perspective, no overlap)."""
+    if abs(np.linalg.det(t)) < 1e-12:
+        return None
+    for m, src, dst, swap in ((t, a_size, b_size, False), (np.linalg.inv(t), b_size, a_size, True)):
+        quad = project(m, corners(src))
+        if quad is None or not plausible_quad(quad, src, dst):
+            continue
+        area, poly = cv2.intersectConvexConvex(quad.astype(np.float32),
+                                               corners(dst).astype(np.float32))
+        if area <= 1.0 or poly is None:
+            return None
+        back = project(np.linalg.inv(m), poly.reshape(-1, 2).astype(np.float64))
+        if back is None or not even(m, back):
+            return None
+        in_dst, in_src = bbox(poly.reshape(-1, 2), dst), bbox(back, src)
+        return (in_src, in_dst) if swap else (in_dst, in_src)
+    return None
+
+
+def plausible_quad(quad: np.ndarray, src: tuple[int, int], dst: tuple[int, int]) -> bool:
+    """The image of a rectangle is a convex quad of sane area and not squashed."""
+    if not cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2)):
+        return False
+    area = cv2.contourArea(quad.astype(np.float32))
+    ratio = area / float(src[0] * src[1]) * (max(src) / max(dst)) ** 2  # in long-side units
+    if not 1 / MAX_ZOOM**2 <= ratio <= MAX_ZOOM**2:
+        return False
+    sides = np.linalg.norm(quad - np.roll(quad, 1, axis=0), axis=1)
+    return bool(sides.min() > 0 and sides.max() / sides.min() < 8 * max(src) / min(src))
+
+
+def even(t: np.ndarray, pts: np.ndarray) -> bool:
+    """The local area scale varies by less than ``MAX_PERSPECTIVE`` over ``pts``."""
+    jac = jacobians(t, pts)
+    det = np.abs(jac[:, 0, 0] * jac[:, 1, 1] - jac[:, 0, 1] * jac[:, 1, 0])
+    return bool(det.min() > 0 and det.max() / det.min() < MAX_PERSPECTIVE)
+
+
+def corners(size: tuple[int, int]) -> np.ndarray:
+    w, h = float(size[0]), float(size[1])
+    return np.array([[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]])
+
+
+def project(t: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
+    w = pts @ t[2, :2] + t[2, 2]
+    if np.any(w <= 1e-6):
+        return None
+    return np.asarray((pts @ t[:2, :2].T + t[:2, 2]) / w[:, None])
+
+
+def bbox(pts: np.ndarray, size: tuple[int, int]) -> Box:
+    x = np.clip(pts[:, 0], 0.0, float(size[0]))
+    y = np.clip(pts[:, 1], 0.0, float(size[1]))
+    return (round(float(x.min()), 1), round(float(y.min()), 1),
+            round(float(x.max()), 1), round(float(y.max()), 1))
+
+
+# --- warped SSIM -------------------------------------------------------------------------------
+def grey_thumbnail(pixels: np.ndarray, side: int = THUMB_SIZE) -> np.ndarray:
+    """Grey copy with long side at most ``side`` (the size stored thumbnails have)."""
+    grey = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY)
+    factor = side / max(grey.shape[:2])
+    if factor >= 1.0:
+        return grey
+    return cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+
+
+def warped_ssim(query: np.ndarray, hit: np.ndarray, fit: Fit, query_size: tuple[int, int],
+                hit_size: tuple[int, int], side: int = SSIM_SIDE) -> float:
+    """SSIM of the query's overlap region against the hit warped onto it (grey uint8 inputs at
+    any resolution; ``*_size`` are the full sizes the transform is expressed in)."""
+    to_q, to_h = _pixel_scale(query.shape, query_size), _pixel_scale(hit.shape, hit_size)
+    a = to_h @ fit.transform @ np.linalg.inv(to_q)  # query grey px -> hit grey px
+    x0, y0, x1, y1 = (np.array(fit.hit_box_in_query) * np.diag(to_q)[[0, 1, 0, 1]])
+    if min(x1 - x0, y1 - y0) < 8:
+        return 0.0
+    jac = jacobians(a, np.array([[(x0 + x1) / 2, (y0 + y1) / 2]]))[0]
+    detail = float(np.sqrt(abs(np.linalg.det(jac))))  # hit px per query px
+    f = min(1.0, detail, side / max(x1 - x0, y1 - y0))  # canvas px per query px
+    size = (max(1, round((x1 - x0) * f)), max(1, round((y1 - y0) * f)))
+    canvas = np.array([[1 / f, 0.0, x0], [0.0, 1 / f, y0], [0.0, 0.0, 1.0]])  # canvas -> query
+    q = _shrunk(query, canvas, size)
+    h = _shrunk(hit, a @ canvas, size)
+    inside = cv2.warpPerspective(np.full(hit.shape[:2], 255, np.uint8),
+                                 _HALF_BACK @ a @ canvas @ _HALF, size,
+                                 flags=cv2.WARP_INVERSE_MAP | cv2.INTER_NEAREST)
+    return masked_ssim(q, h, inside > 0)
+
+
+def _shrunk(image: np.ndarray, canvas_to_image: np.ndarray, size: tuple[int, int]
+            ) -> np.ndarray:
+    """``image`` resampled onto a canvas of ``size``, area-averaged first where the canvas is
+    coarser than the image (no aliasing either side of the comparison)."""
+    step = float(np.sqrt(abs(np.linalg.det(jacobians(
+        canvas_to_image, np.array([[size[0] / 2, size[1] / 2]]))[0]))))  # image px per canvas px
+    if step > 1.25:
+        image = cv2.resize(image, None, fx=1 / step, fy=1 / step, interpolation=cv2.INTER_AREA)
+        canvas_to_image = np.diag([1 / step, 1 / step, 1.0]) @ canvas_to_image
+    return cv2.warpPerspective(image, _HALF_BACK @ canvas_to_image @ _HALF, size,
+                               flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR)
+
+
+def masked_ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray, win: int = 7) -> float:
+    """Mean SSIM over ``mask`` (eroded by the window) after matching b's mean and contrast."""
+    mask = cv2.erode(mask.astype(np.uint8), np.ones((win, win), np.uint8)) > 0
+    if mask.sum() < win * win * 4 or min(a.shape) < win:
+        return 0.0
+    af, bf = a.astype(np.float32), b.astype(np.float32)
+    sa, sb = float(af[mask].std()), float(bf[mask].std())
+    if sa < 1.0 or sb < 1.0:
+        return 0.0
+    bf = (bf - float(bf[mask].mean())) * (sa / sb) + float(af[mask].mean())
+    _, full = structural_similarity(af, bf, win_size=win, data_range=255.0, full=True)
+    return float(np.clip(full[mask].mean(), -1.0, 1.0))
+
+
+# Our transforms act on continuous coordinates (a pixel spans [i, i+1)); OpenCV's warps on
+# pixel indices (pixel i is at i): index -> continuous, and back.
+_HALF = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
+_HALF_BACK = np.array([[1.0, 0.0, -0.5], [0.0, 1.0, -0.5], [0.0, 0.0, 1.0]])
+
+
+def _pixel_scale(shape: tuple[int, ...], size: tuple[int, int]) -> np.ndarray:
+    """Full-size pixels -> pixels of an array of ``shape``."""
+    return np.diag([shape[1] / max(size[0], 1), shape[0] / max(size[1], 1), 1.0])
+
+
+# --- the verifier ------------------------------------------------------------------------------
+def evidence_of(fit: Fit | None, tentative: int, ssim: float) -> Evidence:
+    inliers = 0 if fit is None else len(fit.query_pts)
+    ratio = inliers / max(tentative, RATIO_FLOOR)
+    if fit is None or inliers < MIN_INLIERS:
+        return Evidence(inliers, ratio, 0.0, None, None, None)
+    pairs = np.round(np.hstack([fit.query_pts, fit.hit_pts])[:MAX_MATCHES], 1).tolist()
+    return Evidence(inliers, ratio, ssim, tuple(tuple(map(float, row)) for row in fit.transform),
+                    fit.query_box_in_hit, fit.hit_box_in_query, tuple(map(tuple, pairs)))
+
+
+def apply(cand: Candidate, evidence: Evidence) -> None:
+    cand.signals["inliers"] = float(evidence.inliers)
+    cand.signals["inlier_ratio"] = float(evidence.inlier_ratio)
+    cand.signals["warped_ssim"] = float(evidence.warped_ssim)
+    cand.evidence = evidence
+
+
+class GeometricVerifier:
+    """The search's Verifier. Hits' keypoints come from the store, or from ``other`` when
+    compare passes the decoded hit; thumbnails are read only for hits whose geometry holds."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __call__(self, query: Query, candidates: list[Candidate], other: Query | None) -> None:
+        if not candidates or "keypoints" not in query.features:
+            return
+        probe = Probe.of(decode_keypoints(query.features["keypoints"]))
+        hits = self._keypoints(candidates, other)
+        fits = {i: fit_pair(probe, kp) for i, kp in hits.items()}
+        held = [i for i, (fit, _) in fits.items() if fit and len(fit.query_pts) >= MIN_INLIERS]
+        greys = self._greys(held, other)
+        query_grey = grey_of(query.features, query.image.pixels) if greys else None
+        for cand in candidates:
+            if cand.id not in fits:
+                continue
+            fit, tentative = fits[cand.id]
+            ssim = 0.0
+            if fit is not None and query_grey is not None and cand.id in greys:
+                ssim = warped_ssim(query_grey, greys[cand.id], fit, probe.kp.size,
+                                   hits[cand.id].size)
+            apply(cand, evidence_of(fit, tentative, ssim))
+
+    def _keypoints(self, candidates: list[Candidate], other: Query | None
+                   ) -> dict[int, Keypoints]:
+        if other is not None:
+            if "keypoints" not in other.features:
+                return {}
+            kp = decode_keypoints(other.features["keypoints"])
+            return {c.id: kp for c in candidates}
+        stored = self.store.features("keypoints", [c.id for c in candidates])
+        return {i: decode_keypoints(blob) for i, blob in stored.items()}
+
+    def _greys(self, ids: list[int], other: Query | None) -> dict[int, np.ndarray]:
+        if not ids:
+            return {}
+        if other is not None:
+            grey = grey_of(other.features, other.image.pixels)
+            return {i: grey for i in ids}
+        thumbs = self.store.features("thumbnail", ids)
+        return {i: grey_thumbnail(open_thumbnail(blob)) for i, blob in thumbs.items()}
+
+
+def grey_of(features: Mapping[str, FeatureValue], pixels: np.ndarray) -> np.ndarray:
+    """The grey thumbnail an image is verified with: its stored thumbnail when it has one."""
+    if "thumbnail" in features:
+        return grey_thumbnail(open_thumbnail(features["thumbnail"]))
+    return grey_thumbnail(pixels)
+
+
+def make_verifier(settings: Settings, store: Store) -> Verifier:
+    return GeometricVerifier(store)

@@ -1,0 +1,158 @@
+import io
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from pictrace.errors import IndexCorrupt
+from pictrace.features.base import decode_value, encode
+from pictrace.features.keypoints import (
+    COUNT,
+    KEYPOINTS,
+    KeypointExtractor,
+    Keypoints,
+    decode_keypoints,
+    detect,
+    encode_keypoints,
+    mirrored,
+    spread,
+)
+from pictrace.features.registry import all_specs, build_extractors, registered
+from pictrace.types import DecodedImage
+from tests.conftest import load_rgb
+
+
+def _pixels(photos, name: str) -> np.ndarray:
+    return np.asarray(load_rgb(photos / name))
+
+
+def _decoded(pixels: np.ndarray, size: tuple[int, int] | None = None) -> DecodedImage:
+    width, height = size or (pixels.shape[1], pixels.shape[0])
+    return DecodedImage(pixels, width, height, "png", "b", "p", 0)
+
+
+def test_registered_as_an_indexed_local_feature(settings):
+    assert "keypoints" in registered()
+    specs = all_specs(build_extractors(settings))
+    assert specs["keypoints"] == KEYPOINTS
+    assert (KEYPOINTS.kind, KEYPOINTS.dim) == ("local", 128)
+
+
+def test_extracts_spread_rootsift_keypoints(photos):
+    pixels = _pixels(photos, "astronaut.jpg")
+    kp = detect(pixels, (pixels.shape[1], pixels.shape[0]))
+    assert 0.9 * COUNT <= len(kp) <= COUNT
+    assert kp.descriptors.dtype == np.uint8 and kp.descriptors.shape == (len(kp), 128)
+    assert (kp.xy >= 0).all() and (kp.xy[:, 0] <= pixels.shape[1]).all()
+    assert (kp.xy[:, 1] <= pixels.shape[0]).all()
+    # spread over the picture: every quarter holds a fair share
+    quarters = (kp.xy[:, 0] > pixels.shape[1] / 2) * 2 + (kp.xy[:, 1] > pixels.shape[0] / 2)
+    assert np.bincount(quarters, minlength=4).min() >= len(kp) // 8
+
+
+def test_coordinates_are_in_the_full_size_frame(photos):
+    """The working copy may be downscaled: keypoints come back in full-size pixels."""
+    pixels = _pixels(photos, "coffee.jpg")
+    small = detect(pixels, (pixels.shape[1] * 3, pixels.shape[0] * 3))
+    plain = detect(pixels, (pixels.shape[1], pixels.shape[0]))
+    np.testing.assert_allclose(small.xy, plain.xy * 3, rtol=1e-5)
+    np.testing.assert_allclose(small.scale, plain.scale * 3, rtol=1e-5)
+    assert small.size == (pixels.shape[1] * 3, pixels.shape[0] * 3)
+
+
+def test_extractor_value_round_trips_through_the_catalogue_encoding(photos):
+    pixels = _pixels(photos, "rocket.jpg")
+    value = KeypointExtractor().extract_one(_decoded(pixels))["keypoints"]
+    blob = encode(KEYPOINTS, value)
+    kp = decode_keypoints(decode_value(KEYPOINTS, blob))
+    assert kp.size == (pixels.shape[1], pixels.shape[0])
+    assert len(blob) < 150 * len(kp) + 1500  # ~135 bytes per keypoint plus npz headers
+    with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:  # no pickles inside
+        assert set(arrays.files) == {"xy", "angle", "scale", "desc", "size"}
+
+
+def _keypoints(n: int, width: int, height: int, seed: int) -> Keypoints:
+    rng = np.random.default_rng(seed)
+    return Keypoints(
+        xy=(rng.random((n, 2)) * [width, height]).astype(np.float32),
+        angle=(rng.random(n) * 360).astype(np.float32),
+        scale=(rng.random(n) * 40 + 1).astype(np.float32),
+        descriptors=rng.integers(0, 256, (n, 128), dtype=np.uint8),
+        size=(width, height),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 300), width=st.integers(1, 20000), height=st.integers(1, 20000),
+       seed=st.integers(0, 2**32 - 1))
+def test_blob_round_trips(n, width, height, seed):
+    kp = _keypoints(n, width, height, seed)
+    back = decode_keypoints(encode_keypoints(kp))
+    assert back.size == kp.size
+    np.testing.assert_array_equal(back.descriptors, kp.descriptors)
+    step = np.array([width, height]) / 65535.0
+    assert (np.abs(back.xy - kp.xy) <= step * 0.51 + 1e-3).all()
+    angle_err = np.abs((back.angle - kp.angle + 180) % 360 - 180)
+    assert (angle_err <= 360 / 256 / 2 + 1e-3).all()
+    np.testing.assert_allclose(back.scale, kp.scale, rtol=2e-3)
+
+
+@pytest.mark.parametrize(
+    "blob", [b"", b"not an npz", encode_keypoints(_keypoints(3, 9, 9, 0))[:40]]
+)
+def test_a_malformed_blob_is_reported_as_corrupt(blob):
+    with pytest.raises(IndexCorrupt, match="re-add"):
+        decode_keypoints(blob)
+
+
+def test_a_flat_picture_has_no_keypoints():
+    flat = np.full((120, 160, 3), 128, np.uint8)
+    kp = detect(flat, (160, 120))
+    assert len(kp) == 0
+    assert len(decode_keypoints(encode_keypoints(kp))) == 0
+
+
+def test_mirrored_descriptors_match_those_of_the_mirrored_picture(photos):
+    """The descriptor permutation stands in for extracting the mirrored query again."""
+    pixels = _pixels(photos, "chelsea_cat.jpg")
+    size = (pixels.shape[1], pixels.shape[0])
+    predicted = mirrored(detect(pixels, size))
+    actual = detect(np.ascontiguousarray(pixels[:, ::-1]), size)
+    a = predicted.descriptors.astype(np.float32)
+    b = actual.descriptors.astype(np.float32)
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    nearest = (a @ b.T).argmax(axis=1)
+    same_place = np.linalg.norm(predicted.xy - actual.xy[nearest], axis=1) < 2.0
+    assert same_place.mean() > 0.6
+
+
+@given(seed=st.integers(0, 1000))
+@settings(max_examples=10, deadline=None)
+def test_mirroring_twice_is_the_identity(seed):
+    kp = _keypoints(20, 300, 200, seed)
+    twice = mirrored(mirrored(kp))
+    np.testing.assert_array_equal(twice.descriptors, kp.descriptors)
+    np.testing.assert_allclose(twice.xy, kp.xy, atol=1e-3)
+    np.testing.assert_allclose(twice.angle % 360, kp.angle % 360, atol=1e-3)
+
+
+@given(points=hnp.arrays(np.float32, st.tuples(st.integers(0, 200), st.just(2)),
+                         elements=st.floats(0, 99, width=32)),
+       count=st.integers(0, 300))
+@settings(max_examples=30, deadline=None)
+def test_spread_keeps_the_strongest_of_every_cell(points, count):
+    response = np.arange(len(points), dtype=np.float32)[::-1].copy()
+    kept = spread(points, response, 100, 100, count, 4)
+    assert len(kept) == min(count, len(points))
+    assert len(set(kept.tolist())) == len(kept)
+    if len(points) and count >= 16:
+        cells = np.minimum(points[:, 1] * 4 // 100, 3) * 4 + np.minimum(points[:, 0] * 4 // 100, 3)
+        for cell in np.unique(cells):
+            strongest = np.flatnonzero(cells == cell)[0]  # responses fall with the index
+            assert strongest in kept
+        # spread order: the first few cover every occupied cell once
+        occupied = len(np.unique(cells))
+        assert len(np.unique(cells[kept[:occupied]])) == occupied
