@@ -29,7 +29,10 @@ from pictrace.search.confidence import Calibrator, fit  # noqa: E402
 from pictrace.search.signals import Signals  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "pictrace" / "search" / "calibration.json"
-NAMES = ("cosine", "phash", "dhash", "colour", "votes", "inliers", "inlier_ratio", "warped_ssim")
+# Signals every path computes for a pair (search, compare, calibrate). Local-descriptor votes
+# only exist in search (they count matches across the whole index), so they choose what to
+# verify but do not enter the model.
+NAMES = ("cosine", "phash", "dhash", "colour", "inliers", "inlier_ratio", "warped_ssim")
 SEED = 101  # the benchmark uses other seeds
 
 

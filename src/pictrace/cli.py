@@ -127,10 +127,13 @@ def compare(a: str, b: str,
     with _compare_index() as index:
         comparison = index.compare(a, b)
         if overlay is not None:
-            from pictrace.search.overlay import draw_overlay  # type: ignore[import-not-found]
+            from pictrace.search.overlay import draw_overlay
 
             qa, qb = index.prepare_query(a), index.prepare_query(b)
-            draw_overlay(qa.image.pixels, qb.image.pixels, comparison.evidence).save(overlay)
+            picture = draw_overlay(qa.image.pixels, qb.image.pixels, comparison.evidence,
+                                   (qa.image.width, qa.image.height),
+                                   (qb.image.width, qb.image.height))
+            picture.save(overlay)
     if as_json:
         _emit_json(comparison.as_dict())
         return

@@ -43,14 +43,15 @@ class Index:
     def __init__(self, location: str | Path, settings: Settings, readonly: bool = False) -> None:
         self.settings = settings
         self.location = str(location)
+        self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pictrace")
         self.extractors = build_extractors(settings)
         self.query_extractors = [e for e in self.extractors if e.for_queries]
         self.specs = all_specs(self.extractors)
-        self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pictrace")
+
         self.store = open_store(location, self.specs, settings.hnsw_threshold, readonly=readonly)
         folder = None if self.location.startswith("milvus://") else Path(self.location)
         self.searcher = Searcher(self.store, self.specs, load_calibrator(folder), settings,
-                                 verifier=_default_verifier(settings, self.store))
+                                 verifier=_default_verifier(settings, self.store, self.pool))
 
     @classmethod
     def open(cls, location: str | Path | None = None, *, readonly: bool = False,
@@ -259,12 +260,13 @@ class Index:
         self.store.flush()
 
 
-def _default_verifier(settings: Settings, store: Store) -> Verifier | None:
-    try:
-        from pictrace.search.verify import make_verifier  # type: ignore[import-not-found]
-    except ImportError:
+def _default_verifier(settings: Settings, store: Store, pool: ThreadPoolExecutor
+                      ) -> Verifier | None:
+    if settings.verify_top <= 0:
         return None
-    return make_verifier(settings, store)  # type: ignore[no-any-return]
+    from pictrace.search.verify import make_verifier
+
+    return make_verifier(settings, store, pool)
 
 
 def _take(iterator: Iterator[Any], n: int) -> list[Any]:

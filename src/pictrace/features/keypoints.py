@@ -49,7 +49,7 @@ SIDE = 512
 GRID = 4  # keypoints are spread over GRID x GRID cells
 POOL = 3  # SIFT keeps POOL * count strongest keypoints for the spreading to choose from
 DESC_SCALE = 512.0  # RootSIFT components lie in 0..1 and rarely exceed 0.45
-KEYPOINTS = FeatureSpec("keypoints", 1, "local", 128)  # indexed for voting (store: "local")
+KEYPOINTS = FeatureSpec("keypoints", 2, "local", 128)  # indexed for voting (store: "local")
 
 # Mirroring a picture left-right maps a SIFT descriptor (4x4 cells x 8 orientation bins, in the
 # keypoint's own frame) to the original with its cell rows reversed and orientations negated.

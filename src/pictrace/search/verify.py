@@ -25,7 +25,9 @@ one that verifies (thumbnail and SSIM too): ~25-40 ms for ``verify_top`` = 12 ca
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 
 import cv2
 import numpy as np
@@ -344,15 +346,18 @@ class GeometricVerifier:
     """The search's Verifier. Hits' keypoints come from the store, or from ``other`` when
     compare passes the decoded hit; thumbnails are read only for hits whose geometry holds."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, pool: Executor | None = None) -> None:
         self.store = store
+        self.pool = pool
 
     def __call__(self, query: Query, candidates: list[Candidate], other: Query | None) -> None:
         if not candidates or "keypoints" not in query.features:
             return
         probe = Probe.of(decode_keypoints(query.features["keypoints"]))
         hits = self._keypoints(candidates, other)
-        fits = {i: fit_pair(probe, kp) for i, kp in hits.items()}
+        pairs = (self.pool.map(partial(fit_pair, probe), hits.values()) if self.pool
+                 else (fit_pair(probe, kp) for kp in hits.values()))
+        fits = dict(zip(hits, pairs, strict=True))
         held = [i for i, (fit, _) in fits.items() if fit and len(fit.query_pts) >= MIN_INLIERS]
         greys = self._greys(held, other)
         query_grey = grey_of(query.features, query.image.pixels) if greys else None
@@ -393,5 +398,6 @@ def grey_of(features: Mapping[str, FeatureValue], pixels: np.ndarray) -> np.ndar
     return grey_thumbnail(pixels)
 
 
-def make_verifier(settings: Settings, store: Store) -> Verifier:
-    return GeometricVerifier(store)
+def make_verifier(settings: Settings, store: Store, pool: Executor | None = None) -> Verifier:
+    """The geometric verifier; with a pool, candidates are verified on its threads."""
+    return GeometricVerifier(store, pool)
