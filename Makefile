@@ -7,7 +7,7 @@ DEMO_INDEX ?= demo-index
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup demo demo-index test lint typecheck bench browser clean
+.PHONY: setup demo demo-index test lint typecheck check bench browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,13 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
+# Benchmarks read ../shared (the development photos and labelled sets); see BENCHMARKS.md.
 bench: setup
-	$(PY) bench/run_all.py
+	$(PY) bench/bench_copy.py
+	$(PY) bench/semantic_eval.py --latency 60
+	$(PY) bench/bench_http.py
+
+check: lint typecheck test
 
 clean:
 	rm -rf $(VENV) $(DEMO_INDEX) .pytest_cache

@@ -52,8 +52,18 @@ cv2.setNumThreads(1)
 PHOTOS = Path("/work/shared/photos")
 OUT = Path(__file__).resolve().parent / "results" / "verify.md"
 MAX_SIDE = 1024
-POSITIVE_FAMILIES = ("crop_small", "crop_medium", "rotate_any", "mirror_crop", "perspective",
-                     "overlay", "caption", "jpeg_heavy", "colour", "combo")
+POSITIVE_FAMILIES = (
+    "crop_small",
+    "crop_medium",
+    "rotate_any",
+    "mirror_crop",
+    "perspective",
+    "overlay",
+    "caption",
+    "jpeg_heavy",
+    "colour",
+    "combo",
+)
 BOXED = ("crop_small", "crop_medium", "mirror_crop", "overlay")
 
 
@@ -94,8 +104,9 @@ def load(root: Path, photo: Photo) -> np.ndarray:
 
 def crop_pair(family: str, src: np.ndarray, rng: np.random.Generator) -> Pair:
     """Crops with their true box (the attacks module does not return it)."""
-    lo, hi = {"crop_small": (0.10, 0.15), "crop_medium": (0.20, 0.40),
-              "mirror_crop": (0.30, 0.60)}[family]
+    lo, hi = {"crop_small": (0.10, 0.15), "crop_medium": (0.20, 0.40), "mirror_crop": (0.30, 0.60)}[
+        family
+    ]
     h, w = src.shape[:2]
     area, aspect = rng.uniform(lo, hi), float(np.exp(rng.uniform(np.log(0.6), np.log(1.6))))
     x0, y0, x1, y1 = attacks.crop_box(w, h, area, aspect, rng)
@@ -113,12 +124,13 @@ def overlay_pair(src: np.ndarray, background: np.ndarray, rng: np.random.Generat
     pw, ph = max(1, round(src.shape[1] * scale)), max(1, round(src.shape[0] * scale))
     pasted = cv2.resize(src, (pw, ph), interpolation=cv2.INTER_AREA)
     x, y = int(rng.integers(0, cw - pw + 1)), int(rng.integers(0, ch - ph + 1))
-    canvas[y:y + ph, x:x + pw] = pasted
+    canvas[y : y + ph, x : x + pw] = pasted
     return Pair("overlay", True, canvas, src, query_box=(x, y, x + pw, y + ph))
 
 
-def attacked(family: str, src: np.ndarray, rng: np.random.Generator,
-             backgrounds: Sequence[np.ndarray]) -> Pair:
+def attacked(
+    family: str, src: np.ndarray, rng: np.random.Generator, backgrounds: Sequence[np.ndarray]
+) -> Pair:
     if family in ("crop_small", "crop_medium", "mirror_crop"):
         return crop_pair(family, src, rng)
     if family == "overlay":
@@ -150,7 +162,7 @@ def cnn_neighbours(root: Path, pool: list[Photo]) -> Callable[[Photo], Photo]:
 
     vectors = []
     for start in range(0, len(pool), 16):
-        batch = np.stack([preprocess(load(root, p)) for p in pool[start:start + 16]])
+        batch = np.stack([preprocess(load(root, p)) for p in pool[start : start + 16]])
         vectors.append(global_embedding(run_model(batch, 1)["head"]))
     emb = np.vstack(vectors)
 
@@ -165,8 +177,9 @@ def cnn_neighbours(root: Path, pool: list[Photo]) -> Callable[[Photo], Photo]:
     return nearest
 
 
-def build_pairs(root: Path, n_sources: int, seed: int,
-                families: Sequence[str] = POSITIVE_FAMILIES) -> list[Pair]:
+def build_pairs(
+    root: Path, n_sources: int, seed: int, families: Sequence[str] = POSITIVE_FAMILIES
+) -> list[Pair]:
     photos = read_manifest(root)
     rng = np.random.default_rng(seed)
     rnd = random.Random(seed)
@@ -185,16 +198,23 @@ def build_pairs(root: Path, n_sources: int, seed: int,
         other, names = load(root, near), f"{p.file} vs {near.file}"
         pairs.append(Pair("neg:cnn_nearest", False, images[p.file], other, names=names))
         family = POSITIVE_FAMILIES[int(rng.integers(0, len(POSITIVE_FAMILIES)))]
-        pairs.append(Pair("neg:attacked_vs_nearest", False,
-                          attacked(family, images[p.file], rng, backgrounds).query, other,
-                          names=f"{family}({p.file}) vs {near.file}"))
+        pairs.append(
+            Pair(
+                "neg:attacked_vs_nearest",
+                False,
+                attacked(family, images[p.file], rng, backgrounds).query,
+                other,
+                names=f"{family}({p.file}) vs {near.file}",
+            )
+        )
     pairs += same_subject(root, photos) + same_source(root, photos, rnd, 60)
     pairs += unrelated_role(root, photos)
     return pairs
 
 
-def natural_positives(root: Path, photos: list[Photo], rnd: random.Random,
-                      per_role: int = 40) -> list[Pair]:
+def natural_positives(
+    root: Path, photos: list[Photo], rnd: random.Random, per_role: int = 40
+) -> list[Pair]:
     heads = {p.cluster: p for p in photos if p.role == "photo"}
     by_role: dict[str, list[Photo]] = defaultdict(list)
     for p in photos:
@@ -203,9 +223,15 @@ def natural_positives(root: Path, photos: list[Photo], rnd: random.Random,
     pairs = []
     for role, members in sorted(by_role.items()):
         for p in rnd.sample(members, min(per_role, len(members))):
-            pairs.append(Pair(f"natural:{role}", True, load(root, p),
-                              load(root, heads[p.cluster]),
-                              names=f"{p.file} vs {heads[p.cluster].file}"))
+            pairs.append(
+                Pair(
+                    f"natural:{role}",
+                    True,
+                    load(root, p),
+                    load(root, heads[p.cluster]),
+                    names=f"{p.file} vs {heads[p.cluster].file}",
+                )
+            )
     return pairs
 
 
@@ -219,8 +245,15 @@ def same_subject(root: Path, photos: list[Photo]) -> list[Pair]:
         for a in members:
             for b in members:
                 if a.cluster != b.cluster:
-                    pairs.append(Pair("neg:same_subject", False, load(root, a), load(root, b),
-                                      names=f"{a.file} vs {b.file}"))
+                    pairs.append(
+                        Pair(
+                            "neg:same_subject",
+                            False,
+                            load(root, a),
+                            load(root, b),
+                            names=f"{a.file} vs {b.file}",
+                        )
+                    )
     return pairs
 
 
@@ -234,8 +267,15 @@ def same_source(root: Path, photos: list[Photo], rnd: random.Random, n: int) -> 
         group = by_source[rnd.choice(sorted(by_source))]
         if len(group) > 1:
             a, b = rnd.sample(group, 2)
-            pairs.append(Pair(f"neg:same_source:{a.source}", False, load(root, a),
-                              load(root, b), names=f"{a.file} vs {b.file}"))
+            pairs.append(
+                Pair(
+                    f"neg:same_source:{a.source}",
+                    False,
+                    load(root, a),
+                    load(root, b),
+                    names=f"{a.file} vs {b.file}",
+                )
+            )
     return pairs
 
 
@@ -248,9 +288,17 @@ def unrelated_role(root: Path, photos: list[Photo]) -> list[Pair]:
             sizes[p.cluster] += 1
     taj = max(sizes, key=lambda c: sizes[c])
     head = next(p for p in photos if p.cluster == taj and p.role == "photo")
-    return [Pair("neg:unrelated_role", False, load(root, p), load(root, head),
-                 names=f"{p.file} vs {head.file}")
-            for p in photos if p.role == "unrelated"]
+    return [
+        Pair(
+            "neg:unrelated_role",
+            False,
+            load(root, p),
+            load(root, head),
+            names=f"{p.file} vs {head.file}",
+        )
+        for p in photos
+        if p.role == "unrelated"
+    ]
 
 
 # --------------------------------------------------------------------------- methods
@@ -288,8 +336,9 @@ def features_of(pixels: np.ndarray, extract: Callable[[np.ndarray], bytes]) -> d
     return {"keypoints": extract(pixels), "thumbnail": make_thumbnail(pixels)}
 
 
-def run_sift(pairs: list[Pair], count: int, side: int, grid: int = kpmod.GRID
-             ) -> tuple[list[Row], dict[str, float]]:
+def run_sift(
+    pairs: list[Pair], count: int, side: int, grid: int = kpmod.GRID
+) -> tuple[list[Row], dict[str, float]]:
     def extract(pixels: np.ndarray) -> bytes:
         size = (pixels.shape[1], pixels.shape[0])
         return kpmod.encode_keypoints(kpmod.detect(pixels, size, count, side, grid))
@@ -297,9 +346,11 @@ def run_sift(pairs: list[Pair], count: int, side: int, grid: int = kpmod.GRID
     return run_method(pairs, extract, lambda store: verify.GeometricVerifier(store))
 
 
-def run_method(pairs: list[Pair], extract: Callable[[np.ndarray], bytes],
-               make: Callable[[MemoryStore], Callable[..., None]]
-               ) -> tuple[list[Row], dict[str, float]]:
+def run_method(
+    pairs: list[Pair],
+    extract: Callable[[np.ndarray], bytes],
+    make: Callable[[MemoryStore], Callable[..., None]],
+) -> tuple[list[Row], dict[str, float]]:
     store = MemoryStore()
     verifier = make(store)
     rows, extract_ms, hit_ids = [], [], {}
@@ -317,8 +368,18 @@ def run_method(pairs: list[Pair], extract: Callable[[np.ndarray], bytes],
         cand = Candidate(hit_ids[key])
         ms = timed(lambda q=query, c=cand: verifier(q, [c], None))
         ev = cand.evidence or Evidence(0, 0.0, 0.0, None, None, None)
-        rows.append(Row(pair.family, pair.positive, ev.inliers, ev.inlier_ratio,
-                        ev.warped_ssim, ms, box_iou(pair, ev), pair.names))
+        rows.append(
+            Row(
+                pair.family,
+                pair.positive,
+                ev.inliers,
+                ev.inlier_ratio,
+                ev.warped_ssim,
+                ms,
+                box_iou(pair, ev),
+                pair.names,
+            )
+        )
     stored = [len(blob) for blob in store.values["keypoints"].values()]  # catalogue images
     cost = {"bytes": statistics.mean(stored), "extract_ms": statistics.median(extract_ms)}
     return rows, cost
@@ -355,8 +416,9 @@ def iou(a: Sequence[float], b: Sequence[float] | None) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def patched(values: dict[str, object], run: Callable[[], Result], module: object = verify
-            ) -> Result:
+def patched(
+    values: dict[str, object], run: Callable[[], Result], module: object = verify
+) -> Result:
     """Run with some module constants (or functions) replaced (the verifier's by default)."""
     saved = {name: getattr(module, name) for name in values}
     for name, value in values.items():
@@ -374,12 +436,20 @@ def orb_keypoints(pixels: np.ndarray, count: int) -> kpmod.Keypoints:
     found, desc = cv2.ORB_create(count).detectAndCompute(grey, None)
     size = (pixels.shape[1], pixels.shape[0])
     if desc is None:
-        return kpmod.Keypoints(np.zeros((0, 2), np.float32), np.zeros(0, np.float32),
-                               np.zeros(0, np.float32), np.zeros((0, 32), np.uint8), size)
+        return kpmod.Keypoints(
+            np.zeros((0, 2), np.float32),
+            np.zeros(0, np.float32),
+            np.zeros(0, np.float32),
+            np.zeros((0, 32), np.uint8),
+            size,
+        )
     return kpmod.Keypoints(
         np.array([k.pt for k in found], np.float32) + 0.5,
         np.array([k.angle for k in found], np.float32),  # same convention as SIFT
-        np.array([k.size for k in found], np.float32), desc, size)
+        np.array([k.size for k in found], np.float32),
+        desc,
+        size,
+    )
 
 
 def run_orb(pairs: list[Pair], count: int) -> tuple[list[Row], dict[str, float]]:
@@ -397,14 +467,27 @@ def run_orb(pairs: list[Pair], count: int) -> tuple[list[Row], dict[str, float]]
         qg, hg = verify.grey_thumbnail(pair.query), verify.grey_thumbnail(pair.hit)
         ev = orb_verify(qk, mk, hk, qg, hg)
         ms = timed(lambda qk=qk, mk=mk, hk=hk, qg=qg, hg=hg: orb_verify(qk, mk, hk, qg, hg))
-        rows.append(Row(pair.family, pair.positive, ev.inliers, ev.inlier_ratio,
-                        ev.warped_ssim, ms, box_iou(pair, ev), pair.names))
-    return rows, {"bytes": statistics.mean(sizes.values()),
-                  "extract_ms": statistics.median(extract_ms)}
+        rows.append(
+            Row(
+                pair.family,
+                pair.positive,
+                ev.inliers,
+                ev.inlier_ratio,
+                ev.warped_ssim,
+                ms,
+                box_iou(pair, ev),
+                pair.names,
+            )
+        )
+    return rows, {
+        "bytes": statistics.mean(sizes.values()),
+        "extract_ms": statistics.median(extract_ms),
+    }
 
 
-def orb_verify(qk: kpmod.Keypoints, mk: kpmod.Keypoints, hk: kpmod.Keypoints, qg: np.ndarray,
-               hg: np.ndarray) -> Evidence:
+def orb_verify(
+    qk: kpmod.Keypoints, mk: kpmod.Keypoints, hk: kpmod.Keypoints, qg: np.ndarray, hg: np.ndarray
+) -> Evidence:
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
     tried = []
     for kp, mirrored in ((qk, False), (mk, True)):
@@ -420,13 +503,17 @@ def orb_verify(qk: kpmod.Keypoints, mk: kpmod.Keypoints, hk: kpmod.Keypoints, qg
     return verify.evidence_of(best, tentative, ssim)
 
 
-def orb_matches(matcher: cv2.BFMatcher, qd: np.ndarray, hd: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
+def orb_matches(
+    matcher: cv2.BFMatcher, qd: np.ndarray, hd: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     if len(qd) < 2 or len(hd) < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     pairs = matcher.knnMatch(qd, hd, k=2)
-    good = [(m.queryIdx, m.trainIdx) for m, n in (p for p in pairs if len(p) == 2)
-            if m.distance < verify.RATIO * n.distance]
+    good = [
+        (m.queryIdx, m.trainIdx)
+        for m, n in (p for p in pairs if len(p) == 2)
+        if m.distance < verify.RATIO * n.distance
+    ]
     seen: set[int] = set()
     unique = [(q, h) for q, h in good if not (h in seen or seen.add(h))]
     arr = np.array(unique, np.int64).reshape(-1, 2)
@@ -452,16 +539,19 @@ def summary_line(name: str, rows: list[Row], cost: dict[str, float]) -> str:
     neg = [r for r in rows if not r.positive]
     verified = sum(r.inliers >= verify.MIN_INLIERS for r in pos) / len(pos)
     false = sum(r.inliers >= verify.MIN_INLIERS for r in neg) / len(neg)
-    crop_ok, overlay_ok = (rate([r for r in pos if r.family == f]) for f in ("crop_small",
-                                                                          "overlay"))
+    crop_ok, overlay_ok = (
+        rate([r for r in pos if r.family == f]) for f in ("crop_small", "overlay")
+    )
     ms = [r.ms for r in rows]
     rule_tp = sum(copy_rule(r) for r in pos) / len(pos)
     rule_fp = sum(copy_rule(r) for r in neg) / len(neg)
-    return (f"| {name} | {cost['bytes'] / 1024:.1f} | {cost['extract_ms']:.0f} | "
-            f"{statistics.mean(ms):.2f} | {np.quantile(ms, 0.9):.2f} | {verified:.3f} | "
-            f"{crop_ok:.3f} | {overlay_ok:.3f} | {false:.3f} | {max(r.inliers for r in neg):.0f} | "
-            f"{auc([np.log1p(r.inliers) for r in pos], [np.log1p(r.inliers) for r in neg]):.4f} | "
-            f"{rule_tp:.3f} / {rule_fp:.3f} |")
+    return (
+        f"| {name} | {cost['bytes'] / 1024:.1f} | {cost['extract_ms']:.0f} | "
+        f"{statistics.mean(ms):.2f} | {np.quantile(ms, 0.9):.2f} | {verified:.3f} | "
+        f"{crop_ok:.3f} | {overlay_ok:.3f} | {false:.3f} | {max(r.inliers for r in neg):.0f} | "
+        f"{auc([np.log1p(r.inliers) for r in pos], [np.log1p(r.inliers) for r in neg]):.4f} | "
+        f"{rule_tp:.3f} / {rule_fp:.3f} |"
+    )
 
 
 def rate(rows: list[Row]) -> float:
@@ -478,18 +568,24 @@ SUMMARY_HEAD = (
     "crop 10-15% verified | overlay verified | negatives verified | max negative inliers | "
     "AUC log1p(inliers) | "
     "inliers >= 8 & ssim >= 0.5: positives / negatives |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|")
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def family_table(rows: list[Row]) -> str:
     neg_rows = [r for r in rows if not r.positive]
-    neg_all = {"inliers": [r.inliers for r in neg_rows], "ratio": [r.ratio for r in neg_rows],
-               "ssim": [r.ssim for r in neg_rows]}
-    lines = ["| family | pairs | verified (inliers >= 8) | inliers p10 / p50 / p90 | "
-             "inlier_ratio p10 / p50 / p90 | warped_ssim p10 / p50 / p90 | "
-             "box IoU p10 / p50 (verified) | AUC inliers / ratio / ssim vs all negatives | "
-             "verify ms mean |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    neg_all = {
+        "inliers": [r.inliers for r in neg_rows],
+        "ratio": [r.ratio for r in neg_rows],
+        "ssim": [r.ssim for r in neg_rows],
+    }
+    lines = [
+        "| family | pairs | verified (inliers >= 8) | inliers p10 / p50 / p90 | "
+        "inlier_ratio p10 / p50 / p90 | warped_ssim p10 / p50 / p90 | "
+        "box IoU p10 / p50 (verified) | AUC inliers / ratio / ssim vs all negatives | "
+        "verify ms mean |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     families = sorted({r.family for r in rows}, key=lambda f: (f.startswith("neg"), f))
     for family in families:
         sel = [r for r in rows if r.family == family]
@@ -497,34 +593,41 @@ def family_table(rows: list[Row]) -> str:
         verified = sum(r.inliers >= verify.MIN_INLIERS for r in sel) / len(sel)
         aucs = "-"
         if sel[0].positive:
-            aucs = " / ".join(f"{auc([getattr(r, k) for r in sel], neg_all[k]):.3f}"
-                              for k in ("inliers", "ratio", "ssim"))
+            aucs = " / ".join(
+                f"{auc([getattr(r, k) for r in sel], neg_all[k]):.3f}"
+                for k in ("inliers", "ratio", "ssim")
+            )
         lines.append(
             f"| {family} | {len(sel)} | {verified:.2f} | "
             f"{q([r.inliers for r in sel], 0.1, 0.5, 0.9)} | "
             f"{q([r.ratio for r in sel], 0.1, 0.5, 0.9)} | "
             f"{q([r.ssim for r in sel], 0.1, 0.5, 0.9)} | "
             f"{q(ious, 0.1, 0.5) if ious else '-'} | {aucs} | "
-            f"{statistics.mean(r.ms for r in sel):.2f} |")
+            f"{statistics.mean(r.ms for r in sel):.2f} |"
+        )
     return "\n".join(lines)
 
 
 def negative_tail(rows: list[Row]) -> str:
     neg = [r for r in rows if not r.positive]
     pos = [r for r in rows if r.positive]
-    return (f"Verify ms per candidate: positives mean {statistics.mean(r.ms for r in pos):.2f}, "
-            f"negatives mean {statistics.mean(r.ms for r in neg):.2f} (no SSIM when the "
-            f"geometry fails).\n\n"
-            f"negatives: {len(neg)} pairs; inliers p99 / max = "
-            f"{np.quantile([r.inliers for r in neg], 0.99):.1f} / "
-            f"{max(r.inliers for r in neg):.0f}; warped_ssim p99 / max = "
-            f"{np.quantile([r.ssim for r in neg], 0.99):.2f} / {max(r.ssim for r in neg):.2f}; "
-            f"inlier_ratio p99 = {np.quantile([r.ratio for r in neg], 0.99):.2f}"
-            + "\n\nNegatives with at least 8 inliers:\n\n"
-            + "\n".join(f"* {r.family}: {r.names}: {r.inliers:.0f} inliers, ratio "
-                        f"{r.ratio:.2f}, warped_ssim {r.ssim:.2f}"
-                        for r in sorted(neg, key=lambda r: -r.inliers)
-                        if r.inliers >= verify.MIN_INLIERS))
+    return (
+        f"Verify ms per candidate: positives mean {statistics.mean(r.ms for r in pos):.2f}, "
+        f"negatives mean {statistics.mean(r.ms for r in neg):.2f} (no SSIM when the "
+        f"geometry fails).\n\n"
+        f"negatives: {len(neg)} pairs; inliers p99 / max = "
+        f"{np.quantile([r.inliers for r in neg], 0.99):.1f} / "
+        f"{max(r.inliers for r in neg):.0f}; warped_ssim p99 / max = "
+        f"{np.quantile([r.ssim for r in neg], 0.99):.2f} / {max(r.ssim for r in neg):.2f}; "
+        f"inlier_ratio p99 = {np.quantile([r.ratio for r in neg], 0.99):.2f}"
+        + "\n\nNegatives with at least 8 inliers:\n\n"
+        + "\n".join(
+            f"* {r.family}: {r.names}: {r.inliers:.0f} inliers, ratio "
+            f"{r.ratio:.2f}, warped_ssim {r.ssim:.2f}"
+            for r in sorted(neg, key=lambda r: -r.inliers)
+            if r.inliers >= verify.MIN_INLIERS
+        )
+    )
 
 
 def main() -> None:
@@ -534,8 +637,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--sweep", action="store_true", help="compare keypoint configs too")
     parser.add_argument("--only", nargs="*", help="run only sweep configs containing these")
-    parser.add_argument("--families", nargs="*", default=POSITIVE_FAMILIES,
-                        help="positive attack families")
+    parser.add_argument(
+        "--families", nargs="*", default=POSITIVE_FAMILIES, help="positive attack families"
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
 
@@ -554,18 +658,24 @@ def main() -> None:
             ("RootSIFT 384 @384", lambda: run_sift(pairs, 384, 384)),
             ("RootSIFT 384 @512 grid 8", lambda: run_sift(pairs, 384, 512, 8)),
         ]
+
         def chosen_run() -> Result:
             return run_sift(pairs, kpmod.COUNT, kpmod.SIDE)
 
-        configs += [(f"chosen, {name}", lambda v=v: patched(v, chosen_run)) for name, v in (
-            ("ratio 0.75", {"RATIO": 0.75}),
-            ("ratio 0.85", {"RATIO": 0.85}),
-            ("RANSAC threshold 0.005", {"THRESHOLD": 0.005}),
-            ("RANSAC threshold 0.02", {"THRESHOLD": 0.02}),
-            ("no orientation/scale check",
-             {"consistent": lambda t, q, h, qi, hi: np.ones(len(qi), bool)}),
-            ("similarity only", {"HOMOGRAPHY_MIN": 10**9}),
-        )]
+        configs += [
+            (f"chosen, {name}", lambda v=v: patched(v, chosen_run))
+            for name, v in (
+                ("ratio 0.75", {"RATIO": 0.75}),
+                ("ratio 0.85", {"RATIO": 0.85}),
+                ("RANSAC threshold 0.005", {"THRESHOLD": 0.005}),
+                ("RANSAC threshold 0.02", {"THRESHOLD": 0.02}),
+                (
+                    "no orientation/scale check",
+                    {"consistent": lambda t, q, h, qi, hi: np.ones(len(qi), bool)},
+                ),
+                ("similarity only", {"HOMOGRAPHY_MIN": 10**9}),
+            )
+        ]
         configs = [(n, r) for n, r in configs if not args.only or any(o in n for o in args.only)]
     chosen = f"RootSIFT {kpmod.COUNT} @{kpmod.SIDE} (chosen)"
     configs.append((chosen, lambda: run_sift(pairs, kpmod.COUNT, kpmod.SIDE)))
@@ -579,14 +689,15 @@ def main() -> None:
     write_report(args, pairs, summary, detail)
 
 
-def write_report(args: argparse.Namespace, pairs: list[Pair], summary: list[str],
-                 detail: str) -> None:
+def write_report(
+    args: argparse.Namespace, pairs: list[Pair], summary: list[str], detail: str
+) -> None:
     n_pos = sum(p.positive for p in pairs)
     load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
     text = f"""# Geometric verification: copies vs different photos
 
-Command: `python bench/verify_eval.py{' --sweep' if args.sweep else ''} --sources {args.sources}
---seed {args.seed}` on {platform.machine()} / {platform.processor() or 'cpu'}, Python
+Command: `python bench/verify_eval.py{" --sweep" if args.sweep else ""} --sources {args.sources}
+--seed {args.seed}` on {platform.machine()} / {platform.processor() or "cpu"}, Python
 {platform.python_version()}, OpenCV {cv2.__version__}, single-threaded.
 Pairs: {n_pos} positive, {len(pairs) - n_pos} negative (query against hit; see the script's
 docstring for the families). "verified" = at least {verify.MIN_INLIERS} inliers. Verify ms is

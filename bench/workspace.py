@@ -17,18 +17,35 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from devset import DevSplit, read_manifest, split_devset  # noqa: E402
+from devset import DevSplit, read_manifest, split_devset
 
-from pictrace import Index, load_settings  # noqa: E402
-from pictrace.evaluate import QueryCase, build_attacked_set, load_cases  # noqa: E402
-from pictrace.features.registry import all_specs, build_extractors  # noqa: E402
+from pictrace import Index, load_settings
+from pictrace.evaluate import QueryCase, build_attacked_set, load_cases
+from pictrace.features.registry import all_specs, build_extractors
 
 ROOT = Path(os.environ.get("PICTRACE_BENCH_DIR", "/tmp/pictrace-bench"))
 # The attack families of the copy-detection issue plus the milder ones of the core issue.
 FAMILIES = [
-    "crop_small", "crop_medium", "crop_large", "overlay", "rotate_any", "rotate_90", "mirror",
-    "mirror_crop", "perspective", "caption", "emoji_overlay", "shapes", "jpeg_heavy", "resize",
-    "colour", "blur", "noise", "border", "screenshot", "combo",
+    "crop_small",
+    "crop_medium",
+    "crop_large",
+    "overlay",
+    "rotate_any",
+    "rotate_90",
+    "mirror",
+    "mirror_crop",
+    "perspective",
+    "caption",
+    "emoji_overlay",
+    "shapes",
+    "jpeg_heavy",
+    "resize",
+    "colour",
+    "blur",
+    "noise",
+    "border",
+    "screenshot",
+    "combo",
 ]
 
 
@@ -56,17 +73,21 @@ def prepare(rebuild: bool = False) -> Workspace:
         report = index.add([str(p) for p in split.index])
     if report.added:
         seconds = time.perf_counter() - started
-        print(f"indexed {len(report.added)} photos in {seconds:.1f} s "
-              f"({len(report.failed)} failed)", file=sys.stderr)
+        print(
+            f"indexed {len(report.added)} photos in {seconds:.1f} s ({len(report.failed)} failed)",
+            file=sys.stderr,
+        )
     return Workspace(split, index_dir, seconds)
 
 
-def attacked(split: DevSplit, seed: int, per_family: int, n_negative: int,
-             families: list[str] | None = None) -> list[QueryCase]:
+def attacked(
+    split: DevSplit, seed: int, per_family: int, n_negative: int, families: list[str] | None = None
+) -> list[QueryCase]:
     families = families or FAMILIES
     tag = hashlib.sha256(",".join(families).encode()).hexdigest()[:6]
     out = ROOT / f"queries-s{seed}-f{per_family}-n{n_negative}-{tag}"
     if (out / "queries.csv").exists():
         return load_cases(out / "queries.csv")
-    return build_attacked_set(list(split.index), out, families, per_family,
-                              list(split.negatives), n_negative, seed)
+    return build_attacked_set(
+        list(split.index), out, families, per_family, list(split.negatives), n_negative, seed
+    )

@@ -21,12 +21,22 @@ def test_add_search_json_contract(run, tmp_path, photos):
     index = str(tmp_path / "lib")
     code, out, _ = run("--index", index, "add", str(photos))
     assert code == 0 and "added" in out
-    code, out, _ = run("--index", index, "search", str(photos / "coffee.jpg"),
-                       str(photos / "rocket.jpg"), "--json", "-k", "3")
+    code, out, _ = run(
+        "--index",
+        index,
+        "search",
+        str(photos / "coffee.jpg"),
+        str(photos / "rocket.jpg"),
+        "--json",
+        "-k",
+        "3",
+    )
     assert code == 0
     lines = [json.loads(line) for line in out.splitlines()]
-    assert [line["query"] for line in lines] == [str(photos / "coffee.jpg"),
-                                                  str(photos / "rocket.jpg")]
+    assert [line["query"] for line in lines] == [
+        str(photos / "coffee.jpg"),
+        str(photos / "rocket.jpg"),
+    ]
     for line in lines:
         assert isinstance(line["elapsed_ms"], float)
         first = line["results"][0]
@@ -74,3 +84,24 @@ def test_duplicates_remove_and_text(run, built_index, tmp_path, photos):
     assert code == 0 and "removed" in out
     code, _, err = run("--index", index, "remove", "12345")
     assert code != 0 and "no image" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("frobnicate",), ("search",), ("compare", "only-one.jpg"), ("search", "x.jpg", "-k", "abc")],
+)
+def test_usage_errors_are_one_clear_message(run, args):
+    code, out, err = run(*args)
+    assert code == 2
+    assert "Traceback" not in err + out
+    assert ("Usage" in err + out) or ("Error" in err + out)
+
+
+def test_json_search_reports_a_failed_query_on_its_own_line(run, built_index, photos):
+    code, out, _ = run(
+        "--index", str(built_index), "search", "/no/such.jpg", str(photos / "coffee.jpg"), "--json"
+    )
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and len(lines) == 2
+    assert lines[0]["error"]["code"] == "unreadable_source" and lines[0]["results"] == []
+    assert lines[1]["results"][0]["tier"] == "exact"

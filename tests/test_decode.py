@@ -14,13 +14,18 @@ from tests.conftest import jpeg_bytes, load_rgb, png_bytes
 
 def _png_header_only(width: int, height: int) -> bytes:
     """A PNG claiming huge dimensions with almost no data: a decompression bomb shape."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) \
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
         + chunk(b"IEND", b"")
+    )
 
 
 def test_decodes_rgb_with_identity(photos, settings):
@@ -55,12 +60,12 @@ def test_bad_bytes_raise_clear_errors(data, needle, settings):
 
 def test_truncated_file_is_refused(photos, settings):
     data = (photos / "coffee.jpg").read_bytes()
-    with pytest.raises(NotAnImage, match="truncated|not a readable"):
+    with pytest.raises(NotAnImage, match=r"truncated|not a readable"):
         decode(Source("cut.jpg", data[: len(data) // 3]), settings)
 
 
 def test_decompression_bomb_is_refused_before_decoding(settings):
-    with pytest.raises(ImageTooLarge, match="decompression bomb|exceeds"):
+    with pytest.raises(ImageTooLarge, match=r"decompression bomb|exceeds"):
         decode(Source("bomb.png", _png_header_only(60_000, 60_000)), settings)
 
 

@@ -20,19 +20,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from workspace import attacked, prepare  # noqa: E402
+from workspace import attacked, prepare
 
-from pictrace import Index  # noqa: E402
-from pictrace.errors import PicTraceError  # noqa: E402
-from pictrace.evaluate import QueryCase, source_key  # noqa: E402
-from pictrace.search.confidence import Calibrator, fit  # noqa: E402
-from pictrace.search.signals import Signals  # noqa: E402
+from pictrace import Index
+from pictrace.errors import PicTraceError
+from pictrace.evaluate import QueryCase, source_key
+from pictrace.search.confidence import Calibrator, fit
+from pictrace.search.signals import Signals
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "pictrace" / "search" / "calibration.json"
 # Signals every path computes for a pair (search, compare, calibrate). Local-descriptor votes
 # only exist in search (they count matches across the whole index), so they choose what to
 # verify but do not enter the model.
-NAMES = ("cosine", "phash", "dhash", "colour", "inliers", "inlier_ratio", "warped_ssim")
+NAMES = ("cosine", "phash", "dhash", "colour", "inliers", "inlier_ratio", "warped_ssim", "geometry")
 SEED = 101  # the benchmark uses other seeds
 
 
@@ -70,13 +70,17 @@ def held_out_check(rows: list[tuple[Signals, int, str]], threshold: float) -> st
         high = {0.0: 0.1, 0.1: 0.3, 0.3: 0.5, 0.5: 0.7, 0.7: 0.9, 0.9: 1.01}[low]
         inside = [y for c, y in scored if low <= c < high]
         share = sum(inside) / len(inside) if inside else float("nan")
-        lines.append(f"  confidence {low:.1f}-{min(high, 1):.1f}: {len(inside):6d} pairs, "
-                     f"observed precision {share:.3f}")
+        lines.append(
+            f"  confidence {low:.1f}-{min(high, 1):.1f}: {len(inside):6d} pairs, "
+            f"observed precision {share:.3f}"
+        )
     tp = sum(1 for c, y in scored if c >= threshold and y)
     fp = sum(1 for c, y in scored if c >= threshold and not y)
     fn = sum(1 for c, y in scored if c < threshold and y)
-    lines.append(f"  at {threshold}: precision {tp / max(1, tp + fp):.4f}, "
-                 f"recall {tp / max(1, tp + fn):.4f}, false copies {fp}")
+    lines.append(
+        f"  at {threshold}: precision {tp / max(1, tp + fp):.4f}, "
+        f"recall {tp / max(1, tp + fn):.4f}, false copies {fp}"
+    )
     return "\n".join(lines)
 
 
@@ -93,11 +97,17 @@ def main() -> int:
         with Index.open(work.index_dir, readonly=True) as index:
             rows = collect(index, cases)
             threshold = index.settings.copy_threshold
-        print(f"round {round_no}: {len(rows)} pairs, {sum(r[1] for r in rows)} copies",
-              file=sys.stderr)
+        print(
+            f"round {round_no}: {len(rows)} pairs, {sum(r[1] for r in rows)} copies",
+            file=sys.stderr,
+        )
         print(held_out_check(rows, threshold), file=sys.stderr)
-        model = fit([r[0] for r in rows], [r[1] for r in rows], NAMES,
-                    fitted_on=f"tools/fit_calibration.py: {len(rows)} pairs from the dev photos")
+        model = fit(
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            NAMES,
+            fitted_on=f"tools/fit_calibration.py: {len(rows)} pairs from the dev photos",
+        )
         OUT.write_text(Calibrator.to_json(model) + "\n", encoding="utf-8")
     print(f"wrote {OUT}", file=sys.stderr)
     return 0

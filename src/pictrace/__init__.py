@@ -4,11 +4,28 @@ from pictrace.errors import PicTraceError
 from pictrace.index import Index
 from pictrace.settings import Settings, load_settings
 from pictrace.types import (
-    AddReport, Comparison, DuplicateGroup, Evidence, ImageRecord, Match, SearchResult, Stats,
+    AddReport,
+    Comparison,
+    DuplicateGroup,
+    Evidence,
+    ImageRecord,
+    Match,
+    SearchResult,
+    Stats,
 )
 
 __all__ = [
-    "AddReport", "Comparison", "DuplicateGroup", "Evidence", "ImageRecord", "Index", "Match",
-    "PicTraceError", "SearchResult", "Settings", "Stats", "load_settings",
+    "AddReport",
+    "Comparison",
+    "DuplicateGroup",
+    "Evidence",
+    "ImageRecord",
+    "Index",
+    "Match",
+    "PicTraceError",
+    "SearchResult",
+    "Settings",
+    "Stats",
+    "load_settings",
 ]
 __version__ = "0.1.0"

@@ -23,10 +23,13 @@ from pictrace.index import Index
 from pictrace.settings import Settings, load_settings
 from pictrace.types import SearchResult
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Reverse image search: exact files, edited copies and similar pictures.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Reverse image search: exact files, edited copies and similar pictures.",
+)
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class State:
@@ -38,8 +41,12 @@ STATE = State()
 
 @app.callback()
 def _options(
-    index: Annotated[Path | None, typer.Option(
-        "--index", "-i", envvar="PICTRACE_INDEX", help="Index folder (or PICTRACE_INDEX).")] = None,
+    index: Annotated[
+        Path | None,
+        typer.Option(
+            "--index", "-i", envvar="PICTRACE_INDEX", help="Index folder (or PICTRACE_INDEX)."
+        ),
+    ] = None,
 ) -> None:
     STATE.index = index
 
@@ -59,34 +66,50 @@ def _emit_json(data: Any) -> None:
 
 
 @app.command()
-def add(paths: Annotated[list[str], typer.Argument(help="Files, folders (recursive) or URLs.")],
-        as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False
-        ) -> None:
+def add(
+    paths: Annotated[list[str], typer.Argument(help="Files, folders (recursive) or URLs.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
     """Add images to the index; unchanged files are skipped, failures are listed with reasons."""
     with _open() as index, _progress() as bar:
         task = bar.add_task("indexing", total=None)
-        report = index.add(paths, progress=lambda done, total: bar.update(
-            task, completed=done, total=total))
+        report = index.add(
+            paths, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
     if as_json:
         _emit_json(report.as_dict())
         return
-    out.print(f"added {len(report.added)}, skipped unchanged {len(report.skipped)}, "
-              f"failed {len(report.failed)}")
+    out.print(
+        f"added {len(report.added)}, skipped unchanged {len(report.skipped)}, "
+        f"failed {len(report.failed)}"
+    )
     for failure in report.failed:
         out.print(f"  failed: {failure.reason}", markup=False)
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err, transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
 
 
 @app.command()
 def search(
-    queries: Annotated[list[str] | None, typer.Argument(help="Query images (paths or URLs).")] = None,
+    queries: Annotated[
+        list[str] | None, typer.Argument(help="Query images (paths or URLs).")
+    ] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="Results per query.")] = 10,
-    min_confidence: Annotated[float, typer.Option(
-        "--min-confidence", min=0.0, max=1.0, help="Drop results below this copy_confidence.")] = 0.0,
+    min_confidence: Annotated[
+        float,
+        typer.Option(
+            "--min-confidence", min=0.0, max=1.0, help="Drop results below this copy_confidence."
+        ),
+    ] = 0.0,
     text: Annotated[str | None, typer.Option("--text", help="Search predicted labels.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per query.")] = False,
 ) -> None:
@@ -100,6 +123,14 @@ def search(
             if isinstance(outcome, PicTraceError):
                 failures += 1
                 err.print(f"error: {outcome.message}", markup=False)
+                if as_json:
+                    _emit_json(
+                        {
+                            "query": outcome.query,
+                            "error": {"code": outcome.code, "message": outcome.message},
+                            "results": [],
+                        }
+                    )
             elif as_json:
                 _emit_json(outcome.as_dict())
             else:
@@ -113,16 +144,26 @@ def _print_result(result: SearchResult) -> None:
     for column in ("#", "id", "tier", "copy", "similar", "source"):
         table.add_column(column, overflow="fold")
     for rank, match in enumerate(result.matches, 1):
-        table.add_row(str(rank), str(match.id), match.tier, f"{match.copy_confidence:.1%}",
-                      f"{match.similarity:.1%}", match.source)
+        table.add_row(
+            str(rank),
+            str(match.id),
+            match.tier,
+            f"{match.copy_confidence:.1%}",
+            f"{match.similarity:.1%}",
+            match.source,
+        )
     out.print(table)
 
 
 @app.command()
-def compare(a: str, b: str,
-            overlay: Annotated[Path | None, typer.Option(
-                "--overlay", help="Write a side-by-side picture of the evidence.")] = None,
-            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def compare(
+    a: str,
+    b: str,
+    overlay: Annotated[
+        Path | None, typer.Option("--overlay", help="Write a side-by-side picture of the evidence.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Compare two images: every metric, the similarity % and a verdict."""
     with _compare_index() as index:
         comparison = index.compare(a, b)
@@ -130,9 +171,13 @@ def compare(a: str, b: str,
             from pictrace.search.overlay import draw_overlay
 
             qa, qb = index.prepare_query(a), index.prepare_query(b)
-            picture = draw_overlay(qa.image.pixels, qb.image.pixels, comparison.evidence,
-                                   (qa.image.width, qa.image.height),
-                                   (qb.image.width, qb.image.height))
+            picture = draw_overlay(
+                qa.image.pixels,
+                qb.image.pixels,
+                comparison.evidence,
+                (qa.image.width, qa.image.height),
+                (qb.image.width, qb.image.height),
+            )
             picture.save(overlay)
     if as_json:
         _emit_json(comparison.as_dict())
@@ -143,8 +188,10 @@ def compare(a: str, b: str,
     for name, value in comparison.metrics.items():
         table.add_row(name, f"{value:.4f}")
     out.print(table)
-    out.print(f"similarity {comparison.similarity:.1%}, copy confidence "
-              f"{comparison.copy_confidence:.1%}, verdict: [bold]{comparison.verdict}[/bold]")
+    out.print(
+        f"similarity {comparison.similarity:.1%}, copy confidence "
+        f"{comparison.copy_confidence:.1%}, verdict: [bold]{comparison.verdict}[/bold]"
+    )
 
 
 @contextmanager
@@ -167,8 +214,10 @@ def _scratch() -> Iterator[Index]:
     """compare works without an index: features are computed in a throwaway one."""
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="pictrace-") as tmp, \
-            Index.open(Path(tmp), settings=_settings()) as index:
+    with (
+        tempfile.TemporaryDirectory(prefix="pictrace-") as tmp,
+        Index.open(Path(tmp), settings=_settings()) as index,
+    ):
         yield index
 
 
@@ -186,8 +235,11 @@ def duplicates(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         out.print(f"group {number} ({len(group.members)} images)")
         for member in group.members:
             mark = "keep" if member.id == group.keeper else "    "
-            out.print(f"  {mark} {member.id:>6} {member.width}x{member.height} {member.format:<5}"
-                      f" {member.byte_size:>9} B  {member.source}", markup=False)
+            out.print(
+                f"  {mark} {member.id:>6} {member.width}x{member.height} {member.format:<5}"
+                f" {member.byte_size:>9} B  {member.source}",
+                markup=False,
+            )
 
 
 @app.command()
@@ -214,19 +266,32 @@ def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 
 @app.command()
-def calibrate(pairs: Annotated[Path, typer.Argument(help="CSV with columns a,b,is_copy.")],
-              as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def calibrate(
+    pairs: Annotated[Path, typer.Argument(help="CSV with columns a,b,is_copy.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Refit copy_confidence from your labelled pairs; stored in the index folder."""
     with _open() as index:
         report = index.calibrate(pairs)
     if as_json:
-        _emit_json({"pairs": report.pairs, "skipped": report.skipped,
-                    "accuracy": report.accuracy, "model": report.calibrator.to_json()})
+        _emit_json(
+            {
+                "pairs": report.pairs,
+                "skipped": report.skipped,
+                "accuracy": report.accuracy,
+                "model": report.calibrator.to_json(),
+            }
+        )
         return
-    out.print(f"fitted on {report.pairs} pairs ({report.skipped} skipped), "
-              f"accuracy at the copy threshold {report.accuracy:.1%}")
+    out.print(
+        f"fitted on {report.pairs} pairs ({report.skipped} skipped), "
+        f"accuracy at the copy threshold {report.accuracy:.1%}"
+    )
     for low, high, count, precision in report.reliability:
-        out.print(f"  confidence {low:.1f}-{high:.1f}: {count:5d} pairs, copies {precision:.1%}")
+        if count:
+            out.print(
+                f"  confidence {low:.1f}-{high:.1f}: {count:5d} pairs, copies {precision:.1%}"
+            )
 
 
 @app.command("eval")
@@ -242,8 +307,13 @@ def evaluate_cmd(
     with _open(readonly=True) as index:
         run = run_cases(loaded, lambda q: index.search(q, k))
     if as_json:
-        _emit_json({"report": run.report.as_dict(), "negatives_as_copy": run.negatives_as_copy,
-                    "failed": list(run.failed)})
+        _emit_json(
+            {
+                "report": run.report.as_dict(),
+                "negatives_as_copy": run.negatives_as_copy,
+                "failed": list(run.failed),
+            }
+        )
         return
     out.print(report_markdown(run.report), markup=False)
     out.print(f"negative queries with a copy-tier result: {run.negatives_as_copy}")
@@ -252,8 +322,10 @@ def evaluate_cmd(
 
 
 @app.command()
-def serve(host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="Port to bind.")] = 8000) -> None:
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+) -> None:
     """Serve the web app and HTTP API."""
     from pictrace.api.app import serve as run_server
 
@@ -263,6 +335,13 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0
     run_server(settings.index, host, port, settings)
 
 
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """click's ClickException and typer's vendored copy of it (typer >= 0.2x ships its own)."""
+    found: set[type[Exception]] = {click.ClickException}
+    found.update(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    return tuple(found)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the app and renders every error in one place."""
     try:
@@ -270,12 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     except PicTraceError as exc:
         err.print(f"error: {exc.message}", markup=False)
         return 2
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except _usage_errors() as exc:
+        exc.show()  # type: ignore[attr-defined]
+        return int(getattr(exc, "exit_code", 2))
+    except (click.exceptions.Abort, typer.Abort):
         err.print("aborted")
         return 130
     return code if isinstance(code, int) else 0

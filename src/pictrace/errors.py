@@ -32,6 +32,7 @@ class PicTraceError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        self.query: str | None = None  # set when the error belongs to one query of many
 
 
 class InputError(PicTraceError):
@@ -66,7 +67,7 @@ class NotFound(PicTraceError):
     code = "not_found"
 
 
-class IndexError_(PicTraceError):  # noqa: N801 - trailing underscore avoids the builtin
+class IndexError_(PicTraceError):
     code = "index_error"
 
 

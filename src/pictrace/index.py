@@ -28,8 +28,15 @@ from pictrace.store.base import Store, open_store
 from pictrace.store.catalogue import NewImage
 from pictrace.store.embedded import EmbeddedStore
 from pictrace.types import (
-    AddFailure, AddReport, Comparison, DecodedImage, DuplicateGroup, ImageRecord, SearchResult,
-    Source, Stats,
+    AddFailure,
+    AddReport,
+    Comparison,
+    DecodedImage,
+    DuplicateGroup,
+    ImageRecord,
+    SearchResult,
+    Source,
+    Stats,
 )
 
 QueryInput = str | Path | bytes | Image.Image
@@ -50,12 +57,23 @@ class Index:
 
         self.store = open_store(location, self.specs, settings.hnsw_threshold, readonly=readonly)
         folder = None if self.location.startswith("milvus://") else Path(self.location)
-        self.searcher = Searcher(self.store, self.specs, load_calibrator(folder), settings,
-                                 verifier=_default_verifier(settings, self.store, self.pool))
+        self.searcher = Searcher(
+            self.store,
+            self.specs,
+            load_calibrator(folder),
+            settings,
+            verifier=_default_verifier(settings, self.store, self.pool),
+        )
 
     @classmethod
-    def open(cls, location: str | Path | None = None, *, readonly: bool = False,
-             settings: Settings | None = None, **overrides: Any) -> Index:
+    def open(
+        cls,
+        location: str | Path | None = None,
+        *,
+        readonly: bool = False,
+        settings: Settings | None = None,
+        **overrides: Any,
+    ) -> Index:
         """Open (creating if missing) the index at ``location`` or ``$PICTRACE_INDEX``."""
         settings = settings or load_settings(**overrides)
         target = location if location is not None else settings.index
@@ -66,8 +84,12 @@ class Index:
     def __enter__(self) -> Index:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -84,12 +106,17 @@ class Index:
         if urls:
             from pictrace.ingest.web import fetch_sources
 
-            report = _merge(report, self._add_loaded(fetch_sources(urls, self.settings),
-                                                     len(urls), progress))
+            report = _merge(
+                report, self._add_loaded(fetch_sources(urls, self.settings), len(urls), progress)
+            )
         return report
 
-    def add_sources(self, sources: Iterable[Source | AddFailure], total: int = 0,
-                    progress: Progress | None = None) -> AddReport:
+    def add_sources(
+        self,
+        sources: Iterable[Source | AddFailure],
+        total: int = 0,
+        progress: Progress | None = None,
+    ) -> AddReport:
         """Add already-loaded Sources (downloads, crawls, uploads)."""
         return self._add_loaded(iter(sources), total, progress)
 
@@ -99,8 +126,9 @@ class Index:
         except InputError as exc:
             return AddFailure(path, exc.message, exc.code)
 
-    def _add_loaded(self, loaded: Iterator[Source | AddFailure], total: int,
-                    progress: Progress | None) -> AddReport:
+    def _add_loaded(
+        self, loaded: Iterator[Source | AddFailure], total: int, progress: Progress | None
+    ) -> AddReport:
         added: list[int] = []
         skipped: list[str] = []
         failed: list[AddFailure] = []
@@ -132,8 +160,9 @@ class Index:
         except InputError as exc:
             return AddFailure(item.uri, exc.message, exc.code)
 
-    def _store_batch(self, images: list[tuple[Source, DecodedImage]],
-                     failed: list[AddFailure]) -> list[int]:
+    def _store_batch(
+        self, images: list[tuple[Source, DecodedImage]], failed: list[AddFailure]
+    ) -> list[int]:
         if not images:
             return []
         try:
@@ -145,13 +174,21 @@ class Index:
         entries = [self._entry(s, d, v) for (s, d), v in zip(images, values, strict=True)]
         return self.store.add(entries)
 
-    def _entry(self, source: Source, image: DecodedImage, values: dict[str, FeatureValue]
-               ) -> NewImage:
+    def _entry(
+        self, source: Source, image: DecodedImage, values: dict[str, FeatureValue]
+    ) -> NewImage:
         return NewImage(
-            source=source.uri, page=source.page, byte_sha256=image.byte_sha256,
-            pixel_sha256=image.pixel_sha256, width=image.width, height=image.height,
-            format=image.format, byte_size=image.byte_size, exif_tags=image.exif_tags,
-            features=encode_all(self.specs, values), labels=tuple(values.get("labels", ())),
+            source=source.uri,
+            page=source.page,
+            byte_sha256=image.byte_sha256,
+            pixel_sha256=image.pixel_sha256,
+            width=image.width,
+            height=image.height,
+            format=image.format,
+            byte_size=image.byte_size,
+            exif_tags=image.exif_tags,
+            features=encode_all(self.specs, values),
+            labels=tuple(values.get("labels", ())),
         )
 
     # --- searching --------------------------------------------------------------------------
@@ -164,12 +201,14 @@ class Index:
         labels = tuple(label for label, _ in prepared.features.get("labels", ()))
         return SearchResult(prepared.label, elapsed, matches, labels)
 
-    def search_many(self, queries: Iterable[QueryInput], k: int = 10,
-                    min_confidence: float = 0.0) -> Iterator[SearchResult | PicTraceError]:
+    def search_many(
+        self, queries: Iterable[QueryInput], k: int = 10, min_confidence: float = 0.0
+    ) -> Iterator[SearchResult | PicTraceError]:
         for query in queries:
             try:
                 yield self.search(query, k, min_confidence)
             except PicTraceError as exc:
+                exc.query = str(query)
                 yield exc
 
     def search_text(self, text: str, k: int = 10) -> SearchResult:
@@ -211,14 +250,14 @@ class Index:
     def calibrate(self, pairs_csv: Path) -> CalibrationReport:
         """Refit copy_confidence on labelled pairs; saved as ``<index>/calibration.json``."""
         pairs = read_pairs(pairs_csv)
-        calibrator, rows, labels, skipped = refit(pairs, self.prepare_query, self.searcher,
-                                                  origin=str(pairs_csv))
+        calibrator, rows, labels, skipped = refit(
+            pairs, self.prepare_query, self.searcher, origin=str(pairs_csv)
+        )
         if isinstance(self.store, EmbeddedStore):
             target = self.store.folder / "calibration.json"
             target.write_text(calibrator.to_json(), encoding="utf-8")
         self.searcher.calibrator = calibrator
-        return CalibrationReport.of(calibrator, rows, labels, skipped,
-                                    self.settings.copy_threshold)
+        return CalibrationReport.of(calibrator, rows, labels, skipped, self.settings.copy_threshold)
 
     def duplicates(self) -> list[DuplicateGroup]:
         return find_duplicates(self.store, self.specs, self.searcher)
@@ -260,8 +299,9 @@ class Index:
         self.store.flush()
 
 
-def _default_verifier(settings: Settings, store: Store, pool: ThreadPoolExecutor
-                      ) -> Verifier | None:
+def _default_verifier(
+    settings: Settings, store: Store, pool: ThreadPoolExecutor
+) -> Verifier | None:
     if settings.verify_top <= 0:
         return None
     from pictrace.search.verify import make_verifier

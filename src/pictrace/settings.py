@@ -38,11 +38,13 @@ class Settings(BaseSettings):
     crawl_depth: int = Field(0, ge=0, le=5, description="Same-site link hops a crawl follows.")
     crawl_max_pages: int = Field(50, ge=1, description="Pages fetched per crawl.")
     crawl_max_images: int = Field(500, ge=1, description="Images fetched per crawl.")
-    max_upload_bytes: int = Field(256 * 1024 * 1024, ge=1,
-                                  description="Largest bulk-upload request to the web app.")
+    max_upload_bytes: int = Field(
+        256 * 1024 * 1024, ge=1, description="Largest bulk-upload request to the web app."
+    )
     keeper_policy: tuple[str, ...] = Field(
         ("resolution", "lossless", "exif"),
-        description="Duplicate keeper order: resolution, lossless, exif, bytes, oldest, newest.")
+        description="Duplicate keeper order: resolution, lossless, exif, bytes, oldest, newest.",
+    )
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -36,7 +36,9 @@ def test_edited_copy_is_closer_than_unrelated_photo(photos, extractor):
     original = load_rgb(photos / "butterfly.jpg")
     edited = ImageEnhance.Color(original.resize((300, 220))).enhance(1.6)
     other = load_rgb(photos / "building.jpg")
-    a, b, c = (v["cnn"] for v in extractor.extract([_decoded(i) for i in (original, edited, other)]))
+    a, b, c = (
+        v["cnn"] for v in extractor.extract([_decoded(i) for i in (original, edited, other)])
+    )
     assert float(a @ b) > 0.85
     assert float(a @ b) > float(a @ c) + 0.2
 

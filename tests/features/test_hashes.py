@@ -39,7 +39,7 @@ def test_resized_reencoded_copy_is_close(photos, scale, quality):
 def test_unrelated_photos_are_far(photos):
     names = ["baboon.jpg", "coffee.jpg", "rocket.jpg", "building.jpg", "fruits.jpg"]
     codes = [phash(_pixels(load_rgb(photos / n))) for n in names]
-    distances = [hamming(a, b) for i, a in enumerate(codes) for b in codes[i + 1:]]
+    distances = [hamming(a, b) for i, a in enumerate(codes) for b in codes[i + 1 :]]
     assert min(distances) >= 16
 
 

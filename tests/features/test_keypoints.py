@@ -85,8 +85,12 @@ def _keypoints(n: int, width: int, height: int, seed: int) -> Keypoints:
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(0, 300), width=st.integers(1, 20000), height=st.integers(1, 20000),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    n=st.integers(0, 300),
+    width=st.integers(1, 20000),
+    height=st.integers(1, 20000),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_blob_round_trips(n, width, height, seed):
     kp = _keypoints(n, width, height, seed)
     back = decode_keypoints(encode_keypoints(kp))
@@ -139,9 +143,12 @@ def test_mirroring_twice_is_the_identity(seed):
     np.testing.assert_allclose(twice.angle % 360, kp.angle % 360, atol=1e-3)
 
 
-@given(points=hnp.arrays(np.float32, st.tuples(st.integers(0, 200), st.just(2)),
-                         elements=st.floats(0, 99, width=32)),
-       count=st.integers(0, 300))
+@given(
+    points=hnp.arrays(
+        np.float32, st.tuples(st.integers(0, 200), st.just(2)), elements=st.floats(0, 99, width=32)
+    ),
+    count=st.integers(0, 300),
+)
 @settings(max_examples=30, deadline=None)
 def test_spread_keeps_the_strongest_of_every_cell(points, count):
     response = np.arange(len(points), dtype=np.float32)[::-1].copy()

@@ -17,11 +17,17 @@ from tests.conftest import load_rgb
 def _tiny_model(path):
     """conv 3->8 (fixed random weights) + ReLU: a 4-D output the extractor must pool."""
     rng = np.random.default_rng(0)
-    weights = helper.make_tensor("w", TensorProto.FLOAT, [8, 3, 3, 3],
-                                 rng.normal(size=(8, 3, 3, 3)).astype(np.float32).ravel())
+    weights = helper.make_tensor(
+        "w",
+        TensorProto.FLOAT,
+        [8, 3, 3, 3],
+        rng.normal(size=(8, 3, 3, 3)).astype(np.float32).ravel(),
+    )
     graph = helper.make_graph(
-        [helper.make_node("Conv", ["input", "w"], ["conv"], pads=[1, 1, 1, 1]),
-         helper.make_node("Relu", ["conv"], ["features"])],
+        [
+            helper.make_node("Conv", ["input", "w"], ["conv"], pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["conv"], ["features"]),
+        ],
         "tiny",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 32, 32])],
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 8, 32, 32])],
@@ -35,8 +41,13 @@ def _tiny_model(path):
 @pytest.fixture
 def model_config(tmp_path):
     _tiny_model(tmp_path / "tiny.onnx")
-    config = {"name": "tiny", "path": "tiny.onnx", "size": [32, 32],
-              "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
+    config = {
+        "name": "tiny",
+        "path": "tiny.onnx",
+        "size": [32, 32],
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.25, 0.25, 0.25],
+    }
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(config))
     return path

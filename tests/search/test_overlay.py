@@ -19,19 +19,24 @@ def _grey(width: int, height: int, level: int) -> np.ndarray:
 def _evidence() -> Evidence:
     """The query is the hit's region x 100..300, y 50..200 at the same scale."""
     return Evidence(
-        inliers=3, inlier_ratio=0.75, warped_ssim=0.9,
+        inliers=3,
+        inlier_ratio=0.75,
+        warped_ssim=0.9,
         transform=((1.0, 0.0, 100.0), (0.0, 1.0, 50.0), (0.0, 0.0, 1.0)),
         query_box_in_hit=(100.0, 50.0, 300.0, 200.0),
         hit_box_in_query=(0.0, 0.0, 200.0, 150.0),
-        matches=((10.0, 10.0, 110.0, 60.0), (150.0, 100.0, 250.0, 150.0),
-                 (60.0, 120.0, 160.0, 170.0)),
+        matches=(
+            (10.0, 10.0, 110.0, 60.0),
+            (150.0, 100.0, 250.0, 150.0),
+            (60.0, 120.0, 160.0, 170.0),
+        ),
     )
 
 
 def _colour_near(image, x: float, y: float, colour, radius: int = 2) -> bool:
     pixels = np.asarray(image)
     x, y = round(x), round(y)
-    patch = pixels[max(0, y - radius):y + radius + 1, max(0, x - radius):x + radius + 1]
+    patch = pixels[max(0, y - radius) : y + radius + 1, max(0, x - radius) : x + radius + 1]
     return bool((np.abs(patch.astype(int) - colour).sum(axis=-1) < 40).any())
 
 
@@ -55,8 +60,14 @@ def test_boxes_are_drawn_where_the_evidence_puts_them():
 
 def test_full_size_coordinates_are_scaled_to_the_working_copies():
     """Evidence is in full-size pixels; the arrays may be downscaled copies."""
-    small = draw_overlay(_grey(100, 75, 80), _grey(200, 150, 80), _evidence(),
-                         query_size=(200, 150), hit_size=(400, 300), height=300)
+    small = draw_overlay(
+        _grey(100, 75, 80),
+        _grey(200, 150, 80),
+        _evidence(),
+        query_size=(200, 150),
+        hit_size=(400, 300),
+        height=300,
+    )
     full = draw_overlay(_grey(200, 150, 80), _grey(400, 300, 80), _evidence(), height=300)
     assert small.size == full.size
     a, b = np.asarray(small).astype(int), np.asarray(full).astype(int)
@@ -68,7 +79,7 @@ def test_full_size_coordinates_are_scaled_to_the_working_copies():
 def test_match_lines_join_both_panels():
     image = draw_overlay(_grey(200, 150, 0), _grey(400, 300, 0), _evidence(), height=300)
     pixels = np.asarray(image)[HEADER:]
-    gap = pixels[:, 400 + 2:400 + GAP - 2]  # only the lines cross the gap
+    gap = pixels[:, 400 + 2 : 400 + GAP - 2]  # only the lines cross the gap
     assert (gap.sum(axis=-1) > 0).sum() >= 3
 
 
@@ -84,4 +95,4 @@ def test_the_query_outline_is_drawn_on_the_hit_when_rotated():
 def test_without_a_transform_only_the_pictures_are_shown(evidence):
     image = draw_overlay(_grey(200, 150, 80), _grey(200, 150, 80), evidence, height=150)
     body = np.asarray(image)[HEADER:]
-    assert (body[:, :200] == 80).all() and (body[:, 200 + GAP:] == 80).all()
+    assert (body[:, :200] == 80).all() and (body[:, 200 + GAP :] == 80).all()

@@ -25,8 +25,16 @@ from pictrace.types import Evidence, Source
 from tests.conftest import jpeg_bytes, load_rgb, png_bytes
 
 EXTRACTORS = (KeypointExtractor(), ThumbnailExtractor())
-UNRELATED = ("baboon.jpg", "coffee.jpg", "rocket.jpg", "building.jpg", "fruits.jpg",
-             "china_temple.jpg", "flower.jpg", "butterfly.jpg")
+UNRELATED = (
+    "baboon.jpg",
+    "coffee.jpg",
+    "rocket.jpg",
+    "building.jpg",
+    "fruits.jpg",
+    "china_temple.jpg",
+    "flower.jpg",
+    "butterfly.jpg",
+)
 
 
 def as_query(image: Image.Image, label: str = "q") -> Query:
@@ -77,8 +85,7 @@ def test_a_copy_rotated_by_any_angle_verifies(astronaut, angle):
 
 
 @settings(max_examples=8, deadline=None)
-@given(area=st.floats(0.10, 0.40), fx=st.floats(0, 1), fy=st.floats(0, 1),
-       mirror=st.booleans())
+@given(area=st.floats(0.10, 0.40), fx=st.floats(0, 1), fy=st.floats(0, 1), mirror=st.booleans())
 def test_a_crop_verifies_and_its_box_is_found(astronaut, area, fx, fy, mirror):
     width, height = astronaut.size
     w, h = round(width * np.sqrt(area)), round(height * np.sqrt(area))
@@ -103,8 +110,9 @@ def test_a_copy_pasted_into_another_photo_is_located(photos, cat):
     assert ev.warped_ssim > 0.6
 
 
-@pytest.mark.parametrize("family", ["perspective", "caption", "jpeg_heavy", "colour",
-                                    "emoji_overlay", "screenshot"])
+@pytest.mark.parametrize(
+    "family", ["perspective", "caption", "jpeg_heavy", "colour", "emoji_overlay", "screenshot"]
+)
 def test_edited_copies_verify(cat, family):
     copy = ATTACKS[family](cat, np.random.default_rng(5))
     ev = verified(copy, cat)
@@ -149,12 +157,15 @@ def test_warped_ssim_of_an_exact_mirror_is_one(cat):
     assert warped_ssim(mirrored, grey_thumbnail(pixels), fit, (w, h), (w, h)) > 0.99
 
 
-@pytest.mark.parametrize("transform", [
-    np.diag([1.0, 1e-4, 1.0]),  # collapsed
-    np.array([[1.0, 0, 0], [0, 1, 0], [-0.005, 0, 1]]),  # horizon through the picture
-    np.array([[1.0, 0, 0], [0, 1, 0], [0.01, 0, 1]]),  # squashed 5x across
-    np.array([[1.0, 0, 5000], [0, 1, 0], [0, 0, 1]]),  # no overlap
-])
+@pytest.mark.parametrize(
+    "transform",
+    [
+        np.diag([1.0, 1e-4, 1.0]),  # collapsed
+        np.array([[1.0, 0, 0], [0, 1, 0], [-0.005, 0, 1]]),  # horizon through the picture
+        np.array([[1.0, 0, 0], [0, 1, 0], [0.01, 0, 1]]),  # squashed 5x across
+        np.array([[1.0, 0, 5000], [0, 1, 0], [0, 0, 1]]),  # no overlap
+    ],
+)
 def test_implausible_transforms_are_rejected(transform):
     assert overlap(transform, (400, 300), (400, 300)) is None
 

@@ -23,10 +23,20 @@ def _entry(n: int) -> NewImage:
     vector = rng.normal(size=4).astype(np.float16)
     regions = rng.normal(size=(3, 4)).astype(np.float16)
     return NewImage(
-        source=f"img{n}.jpg", page=None, byte_sha256=f"b{n}", pixel_sha256=f"p{n}", width=10,
-        height=10, format="jpeg", byte_size=100, exif_tags=0,
-        features={"h": (1, bytes([n]) * 8), "v": (1, vector.tobytes()),
-                  "r": (1, regions.tobytes())},
+        source=f"img{n}.jpg",
+        page=None,
+        byte_sha256=f"b{n}",
+        pixel_sha256=f"p{n}",
+        width=10,
+        height=10,
+        format="jpeg",
+        byte_size=100,
+        exif_tags=0,
+        features={
+            "h": (1, bytes([n]) * 8),
+            "v": (1, vector.tobytes()),
+            "r": (1, regions.tobytes()),
+        },
         labels=(("tabby, tabby cat", 0.9),),
     )
 
@@ -140,8 +150,9 @@ def test_removing_an_image_removes_exactly_its_local_descriptors(tmp_path):
 
     def entry(n: int, rows: int) -> NewImage:
         desc = np.random.default_rng(n).integers(0, 255, (rows, 128), dtype=np.uint8)
-        return NewImage(f"i{n}", None, f"b{n}", f"p{n}", 1, 1, "png", 1, 0,
-                        {"k": (1, save_arrays(desc=desc))})
+        return NewImage(
+            f"i{n}", None, f"b{n}", f"p{n}", 1, 1, "png", 1, 0, {"k": (1, save_arrays(desc=desc))}
+        )
 
     store = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
     ids = store.add([entry(1, 30), entry(2, 40), entry(3, 50)])

@@ -19,7 +19,6 @@ from pictrace.evaluate.dataset import (
     source_id,
     write_cases,
 )
-from pictrace.evaluate.run import EvalRun, run_cases, source_key
 from pictrace.evaluate.metrics import (
     Latency,
     OperatingPoint,
@@ -40,16 +39,15 @@ from pictrace.evaluate.metrics import (
     summarise,
 )
 from pictrace.evaluate.overlays import overlay_on, synthetic_background
+from pictrace.evaluate.run import EvalRun, run_cases, source_key
 
 __all__ = [
-    "EvalRun",
-    "run_cases",
-    "source_key",
     "ATTACKS",
     "FAMILIES",
     "MAX_SIDE",
     "Attack",
     "Combo",
+    "EvalRun",
     "Latency",
     "OperatingPoint",
     "Overlay",
@@ -76,7 +74,9 @@ __all__ = [
     "reliability_markdown",
     "reliability_table",
     "report_markdown",
+    "run_cases",
     "source_id",
+    "source_key",
     "summarise",
     "synthetic_background",
     "write_cases",

@@ -32,8 +32,9 @@ def source_key(source: str) -> str:
     return Path(source.split("?", 1)[0].rstrip("/")).stem
 
 
-def run_cases(cases: Sequence[QueryCase], search: Search,
-              progress: Callable[[int, int], None] | None = None) -> EvalRun:
+def run_cases(
+    cases: Sequence[QueryCase], search: Search, progress: Callable[[int, int], None] | None = None
+) -> EvalRun:
     outcomes: list[QueryOutcome] = []
     failed: list[str] = []
     negatives_as_copy = 0

@@ -91,7 +91,7 @@ def decode_value(spec: FeatureSpec, blob: bytes) -> FeatureValue:
 def save_arrays(**arrays: np.ndarray) -> bytes:
     """Pack named arrays into bytes (npz without pickles) for ``blob`` features."""
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 

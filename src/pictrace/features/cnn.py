@@ -52,7 +52,7 @@ def preprocess(pixels: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
     new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
     resized = cv2.resize(np.ascontiguousarray(pixels), (new_w, new_h), interpolation=cv2.INTER_AREA)
     top, left = (new_h - size) // 2, (new_w - size) // 2
-    return resized[top:top + size, left:left + size].astype(np.float32).transpose(2, 0, 1)
+    return resized[top : top + size, left : left + size].astype(np.float32).transpose(2, 0, 1)
 
 
 def run_model(batch: np.ndarray, threads: int) -> dict[str, np.ndarray]:
@@ -85,7 +85,9 @@ def top_labels(logits: np.ndarray, k: int = 5) -> list[tuple[tuple[str, float], 
     probs = np.exp(shifted)
     probs /= probs.sum(axis=1, keepdims=True)
     order = np.argsort(-probs, axis=1)[:, :k]
-    return [tuple((names[j], float(row[j])) for j in idx) for row, idx in zip(probs, order, strict=True)]
+    return [
+        tuple((names[j], float(row[j])) for j in idx) for row, idx in zip(probs, order, strict=True)
+    ]
 
 
 class CnnExtractor(Extractor):

@@ -53,8 +53,14 @@ KEYPOINTS = FeatureSpec("keypoints", 2, "local", 128)  # indexed for voting (sto
 
 # Mirroring a picture left-right maps a SIFT descriptor (4x4 cells x 8 orientation bins, in the
 # keypoint's own frame) to the original with its cell rows reversed and orientations negated.
-_MIRROR = np.array([(3 - row) * 32 + col * 8 + (8 - b) % 8
-                    for row in range(4) for col in range(4) for b in range(8)])
+_MIRROR = np.array(
+    [
+        (3 - row) * 32 + col * 8 + (8 - b) % 8
+        for row in range(4)
+        for col in range(4)
+        for b in range(8)
+    ]
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,11 +77,19 @@ class Keypoints:
         return len(self.xy)
 
 
-def detect(pixels: np.ndarray, size: tuple[int, int], count: int = COUNT, side: int = SIDE,
-           grid: int = GRID) -> Keypoints:
+def detect(
+    pixels: np.ndarray,
+    size: tuple[int, int],
+    count: int = COUNT,
+    side: int = SIDE,
+    grid: int = GRID,
+) -> Keypoints:
     """RootSIFT keypoints of an RGB (or grey) uint8 picture whose full size is ``size``."""
-    grey = pixels if pixels.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(pixels),
-                                                         cv2.COLOR_RGB2GRAY)
+    grey = (
+        pixels
+        if pixels.ndim == 2
+        else cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY)
+    )
     factor = min(1.0, side / max(grey.shape[:2]))
     if factor < 1.0:
         grey = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
@@ -95,13 +109,16 @@ def detect(pixels: np.ndarray, size: tuple[int, int], count: int = COUNT, side: 
     )
 
 
-def spread(xy: np.ndarray, response: np.ndarray, width: int, height: int, count: int,
-           grid: int) -> np.ndarray:
+def spread(
+    xy: np.ndarray, response: np.ndarray, width: int, height: int, count: int, grid: int
+) -> np.ndarray:
     """Indices of up to ``count`` points, strongest first within each grid cell, taken
     round-robin over the cells, so every part of the picture keeps some points. They come in
     that order: any prefix is itself a spread-out selection."""
-    cell = (np.minimum(xy[:, 1] * grid // max(height, 1), grid - 1) * grid
-            + np.minimum(xy[:, 0] * grid // max(width, 1), grid - 1)).astype(np.int64)
+    cell = (
+        np.minimum(xy[:, 1] * grid // max(height, 1), grid - 1) * grid
+        + np.minimum(xy[:, 0] * grid // max(width, 1), grid - 1)
+    ).astype(np.int64)
     order = np.lexsort((-response, cell))
     ranks = np.empty(len(order), dtype=np.int64)
     starts = np.searchsorted(cell[order], np.arange(grid * grid))
@@ -133,9 +150,13 @@ def mirror_descriptors(desc: np.ndarray) -> np.ndarray:
 
 
 def empty(size: tuple[int, int]) -> Keypoints:
-    return Keypoints(np.zeros((0, 2), np.float32), np.zeros(0, np.float32),
-                     np.zeros(0, np.float32), np.zeros((0, 128), np.uint8),
-                     (int(size[0]), int(size[1])))
+    return Keypoints(
+        np.zeros((0, 2), np.float32),
+        np.zeros(0, np.float32),
+        np.zeros(0, np.float32),
+        np.zeros((0, 128), np.uint8),
+        (int(size[0]), int(size[1])),
+    )
 
 
 def encode_keypoints(kp: Keypoints) -> bytes:
@@ -182,4 +203,3 @@ class KeypointExtractor(Extractor):
 @register("keypoints")
 def _factory(settings: Settings) -> Extractor:
     return KeypointExtractor()
-

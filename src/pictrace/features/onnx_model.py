@@ -90,7 +90,8 @@ def preprocess(pixels: np.ndarray, config: ModelConfig) -> np.ndarray:
     array = resized.astype(np.float32) / config.scale
     if config.channels == "BGR":
         array = array[:, :, ::-1]
-    array = (array - np.array(config.mean, np.float32)) / np.array(config.std, np.float32)
+    mean, std = np.array(config.mean, np.float32), np.array(config.std, np.float32)
+    array = ((array - mean) / std).astype(np.float32)
     return array.transpose(2, 0, 1) if config.layout == "NCHW" else array
 
 

@@ -10,7 +10,7 @@ from pictrace.errors import ConfigError
 
 
 @lru_cache(maxsize=8)
-def session(model_path: str, threads: int):  # type: ignore[no-untyped-def]
+def session(model_path: str, threads: int):
     """An InferenceSession for ``model_path``; ``threads=0`` means one per core."""
     import onnxruntime as ort
 

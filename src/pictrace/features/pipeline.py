@@ -9,8 +9,9 @@ from pictrace.features.base import Extractor, FeatureSpec, FeatureValue, encode
 from pictrace.types import DecodedImage
 
 
-def extract_all(extractors: Sequence[Extractor], images: Sequence[DecodedImage],
-                pool: Executor | None = None) -> list[dict[str, FeatureValue]]:
+def extract_all(
+    extractors: Sequence[Extractor], images: Sequence[DecodedImage], pool: Executor | None = None
+) -> list[dict[str, FeatureValue]]:
     """Every extractor's values per image. With a pool, the per-image extractors (hashes,
     keypoints, ...) run on its threads while the batched ones (CNNs) run here, so both cores
     work; OpenCV, onnxruntime and numpy release the GIL."""
@@ -34,7 +35,11 @@ def extract_all(extractors: Sequence[Extractor], images: Sequence[DecodedImage],
     return merged
 
 
-def encode_all(specs: dict[str, FeatureSpec], values: dict[str, FeatureValue]
-               ) -> dict[str, tuple[int, bytes]]:
-    return {name: (specs[name].version, encode(specs[name], v))
-            for name, v in values.items() if name in specs}
+def encode_all(
+    specs: dict[str, FeatureSpec], values: dict[str, FeatureValue]
+) -> dict[str, tuple[int, bytes]]:
+    return {
+        name: (specs[name].version, encode(specs[name], v))
+        for name, v in values.items()
+        if name in specs
+    }

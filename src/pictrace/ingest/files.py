@@ -10,10 +10,27 @@ from pathlib import Path
 from pictrace.errors import ImageTooLarge, SourceUnreadable
 from pictrace.types import Source
 
-IMAGE_EXTENSIONS = frozenset({
-    ".jpg", ".jpeg", ".jpe", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".heic",
-    ".heif", ".avif", ".ppm", ".pgm", ".pbm", ".ico", ".jfif",
-})
+IMAGE_EXTENSIONS = frozenset(
+    {
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".png",
+        ".gif",
+        ".bmp",
+        ".tif",
+        ".tiff",
+        ".webp",
+        ".heic",
+        ".heif",
+        ".avif",
+        ".ppm",
+        ".pgm",
+        ".pbm",
+        ".ico",
+        ".jfif",
+    }
+)
 
 
 def is_url(item: str) -> bool:

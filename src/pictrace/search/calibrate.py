@@ -19,6 +19,8 @@ from pictrace.search.confidence import Calibrator, fit
 from pictrace.search.engine import Candidate, Query, Searcher
 from pictrace.search.signals import Signals, pair_signals
 
+MIN_PAIRS = 10
+MIN_PER_CLASS = 3
 TRUE = {"1", "true", "yes", "y", "copy"}
 FALSE = {"0", "false", "no", "n", "different"}
 
@@ -56,8 +58,9 @@ def pair_signals_for(searcher: Searcher, a: Query, b: Query) -> Signals:
     return candidate.signals
 
 
-def refit(pairs: list[LabelledPair], prepare: Callable[[str], Query], searcher: Searcher,
-          origin: str) -> tuple[Calibrator, list[Signals], list[int], int]:
+def refit(
+    pairs: list[LabelledPair], prepare: Callable[[str], Query], searcher: Searcher, origin: str
+) -> tuple[Calibrator, list[Signals], list[int], int]:
     """Fit a calibrator on the pairs; returns it, the signal rows, their labels and the number
     of pairs skipped because an image could not be read."""
     rows: list[Signals] = []
@@ -72,6 +75,11 @@ def refit(pairs: list[LabelledPair], prepare: Callable[[str], Query], searcher: 
             continue
         rows.append(pair_signals_for(searcher, qa, qb))
         labels.append(int(pair.is_copy))
+    if len(rows) < MIN_PAIRS or min(sum(labels), len(labels) - sum(labels)) < MIN_PER_CLASS:
+        raise ConfigError(
+            f"{origin}: {len(rows)} readable pairs with {sum(labels)} copies; calibration needs "
+            f"at least {MIN_PAIRS} pairs and {MIN_PER_CLASS} of each kind"
+        )
     names = searcher.calibrator.names
     return fit(rows, labels, names, fitted_on=origin), rows, labels, skipped
 
@@ -85,14 +93,23 @@ class CalibrationReport:
     reliability: tuple[tuple[float, float, int, float], ...]  # low, high, count, precision
 
     @classmethod
-    def of(cls, calibrator: Calibrator, rows: list[Signals], labels: list[int], skipped: int,
-           threshold: float) -> CalibrationReport:
+    def of(
+        cls,
+        calibrator: Calibrator,
+        rows: list[Signals],
+        labels: list[int],
+        skipped: int,
+        threshold: float,
+    ) -> CalibrationReport:
         scores = [calibrator.confidence(r) for r in rows]
         right = sum((s >= threshold) == bool(y) for s, y in zip(scores, labels, strict=True))
         bins = []
         for low in (0.0, 0.2, 0.4, 0.6, 0.8):
-            inside = [y for s, y in zip(scores, labels, strict=True)
-                      if low <= s < low + 0.2 or (low == 0.8 and s == 1.0)]
+            inside = [
+                y
+                for s, y in zip(scores, labels, strict=True)
+                if low <= s < low + 0.2 or (low == 0.8 and s == 1.0)
+            ]
             precision = sum(inside) / len(inside) if inside else float("nan")
             bins.append((low, low + 0.2, len(inside), precision))
         return cls(calibrator, len(rows), skipped, right / max(1, len(rows)), tuple(bins))

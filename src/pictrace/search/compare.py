@@ -48,10 +48,12 @@ def orb_matches(a: np.ndarray, b: np.ndarray, ratio: float = 0.75) -> tuple[int,
     return good, good / max(1, min(len(da), len(db)))
 
 
-def compare_images(a: Query, b: Query, specs: Mapping[str, FeatureSpec],
-                   searcher: Searcher) -> Comparison:
+def compare_images(
+    a: Query, b: Query, specs: Mapping[str, FeatureSpec], searcher: Searcher
+) -> Comparison:
     exact = a.image.byte_sha256 == b.image.byte_sha256 or (
-        a.image.pixel_sha256 == b.image.pixel_sha256)
+        a.image.pixel_sha256 == b.image.pixel_sha256
+    )
     candidate = Candidate(0, pair_signals(a.features, b.features, specs), exact=exact)
     if searcher.verifier is not None:
         searcher.verifier(a, [candidate], b)
@@ -63,11 +65,14 @@ def compare_images(a: Query, b: Query, specs: Mapping[str, FeatureSpec],
         "orb_matches": float(good),
         "orb_match_ratio": good_ratio,
     }
-    similarity = 1.0 if exact else max(similarity_from(candidate.signals), candidate.confidence)
-    return Comparison(metrics, similarity, candidate.confidence,
-                      _verdict(exact, candidate.confidence, similarity,
-                               searcher.settings.copy_threshold),
-                      candidate.evidence)
+    similarity = 1.0 if exact else similarity_from(candidate.signals)
+    return Comparison(
+        metrics,
+        similarity,
+        candidate.confidence,
+        _verdict(exact, candidate.confidence, similarity, searcher.settings.copy_threshold),
+        candidate.evidence,
+    )
 
 
 def _verdict(exact: bool, confidence: float, similarity: float, threshold: float) -> Verdict:

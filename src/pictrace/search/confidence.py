@@ -20,8 +20,21 @@ from pictrace.errors import ConfigError
 
 # Signal -> (value used when the signal is missing, transform to a model input)
 NEUTRAL: dict[str, float] = {
-    "cosine": 0.0, "phash": 32.0, "dhash": 32.0, "colour": 0.0, "votes": 0.0,
-    "inliers": 0.0, "inlier_ratio": 0.0, "warped_ssim": 0.0,
+    "cosine": 0.0,
+    "phash": 32.0,
+    "dhash": 32.0,
+    "colour": 0.0,
+    "votes": 0.0,
+    "inliers": 0.0,
+    "inlier_ratio": 0.0,
+    "warped_ssim": 0.0,
+}
+
+
+# Derived inputs: geometry that holds *and* looks the same after warping is what a copy is;
+# the product lets a few inliers with a near-perfect warped SSIM count.
+DERIVED = {
+    "geometry": lambda s: float(np.log1p(s.get("inliers", 0.0)) * s.get("warped_ssim", 0.0)),
 }
 
 
@@ -29,6 +42,9 @@ def model_inputs(signals: Mapping[str, float], names: Sequence[str]) -> np.ndarr
     """The model's input row for one pair: each named signal, transformed."""
     row = []
     for name in names:
+        if name in DERIVED:
+            row.append(DERIVED[name](signals))
+            continue
         value = float(signals.get(name, NEUTRAL.get(name, 0.0)))
         if name in ("phash", "dhash"):
             value = value / 64.0
@@ -50,8 +66,15 @@ class Calibrator:
         return float(1.0 / (1.0 + np.exp(-np.clip(z, -40, 40))))
 
     def to_json(self) -> str:
-        return json.dumps({"names": list(self.names), "weights": list(self.weights),
-                           "bias": self.bias, "fitted_on": self.fitted_on}, indent=2)
+        return json.dumps(
+            {
+                "names": list(self.names),
+                "weights": list(self.weights),
+                "bias": self.bias,
+                "fitted_on": self.fitted_on,
+            },
+            indent=2,
+        )
 
     @classmethod
     def from_json(cls, text: str, origin: str) -> Calibrator:
@@ -75,8 +98,13 @@ def load_calibrator(index_dir: Path | None) -> Calibrator:
     return Calibrator.from_json(shipped.read_text("utf-8"), "shipped calibration.json")
 
 
-def fit(rows: Sequence[Mapping[str, float]], labels: Sequence[int], names: Sequence[str],
-        l2: float = 1.0, fitted_on: str = "") -> Calibrator:
+def fit(
+    rows: Sequence[Mapping[str, float]],
+    labels: Sequence[int],
+    names: Sequence[str],
+    l2: float = 1.0,
+    fitted_on: str = "",
+) -> Calibrator:
     """Fit a logistic regression by Newton's method (a few hundred pairs are enough).
 
     ``l2`` is a fixed ridge penalty on the weights (not the bias): it keeps the model sane on

@@ -22,19 +22,21 @@ LOSSLESS = frozenset({"png", "tiff", "bmp", "webp-lossless", "ppm"})
 CHUNK = 500
 
 
-def find_duplicates(store: Store, specs: Mapping[str, FeatureSpec],
-                    searcher: Searcher) -> list[DuplicateGroup]:
+def find_duplicates(
+    store: Store, specs: Mapping[str, FeatureSpec], searcher: Searcher
+) -> list[DuplicateGroup]:
     """Every image is searched for with its stored features, exactly as a query would be."""
     ids = store.all_ids()
     parent = {i: i for i in ids}
     names = [n for n in specs if n != "labels"]
     for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
+        chunk = ids[start : start + CHUNK]
         records = store.records(chunk)
         stored = {n: store.features(n, chunk) for n in names}
         for image_id, record in records.items():
-            query = stored_query(record, {n: v[image_id] for n, v in stored.items()
-                                          if image_id in v})
+            query = stored_query(
+                record, {n: v[image_id] for n, v in stored.items() if image_id in v}
+            )
             for other in copies_of(searcher, query, image_id):
                 _union(parent, image_id, other)
     return _groups(store, parent)
@@ -44,9 +46,16 @@ def stored_query(record: ImageRecord, features: dict[str, FeatureValue]) -> Quer
     """A Query rebuilt from what the index stored (the thumbnail stands in for pixels)."""
     thumb = features.get("thumbnail")
     pixels = open_thumbnail(thumb) if thumb is not None else np.zeros((8, 8, 3), np.uint8)
-    image = DecodedImage(pixels, record.width, record.height, record.format,
-                         record.byte_sha256, record.pixel_sha256, record.byte_size,
-                         record.exif_tags)
+    image = DecodedImage(
+        pixels,
+        record.width,
+        record.height,
+        record.format,
+        record.byte_sha256,
+        record.pixel_sha256,
+        record.byte_size,
+        record.exif_tags,
+    )
     return Query(record.source, image, features)
 
 
@@ -89,5 +98,10 @@ def _groups(store: Store, parent: dict[int, int]) -> list[DuplicateGroup]:
 def keeper_rank(record: ImageRecord) -> tuple[int, int, int, int, int]:
     """Sort key, best first: largest resolution, lossless format, richest EXIF, bytes, age."""
     lossless = 1 if record.format in LOSSLESS else 0
-    return (-record.width * record.height, -lossless, -record.exif_tags, -record.byte_size,
-            record.id)
+    return (
+        -record.width * record.height,
+        -lossless,
+        -record.exif_tags,
+        -record.byte_size,
+        record.id,
+    )

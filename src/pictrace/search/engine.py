@@ -50,8 +50,14 @@ def similarity_from(signals: Mapping[str, float]) -> float:
 
 
 class Searcher:
-    def __init__(self, store: Store, specs: Mapping[str, FeatureSpec], calibrator: Calibrator,
-                 settings: Settings, verifier: Verifier | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        specs: Mapping[str, FeatureSpec],
+        calibrator: Calibrator,
+        settings: Settings,
+        verifier: Verifier | None = None,
+    ) -> None:
         self.store = store
         self.specs = specs
         self.calibrator = calibrator
@@ -85,8 +91,9 @@ class Searcher:
                     cand.signals["votes"] = max(score, cand.signals.get("votes", 0.0))
         return found
 
-    def _neighbours(self, name: str, spec: FeatureSpec, value: FeatureValue
-                    ) -> list[tuple[int, float]]:
+    def _neighbours(
+        self, name: str, spec: FeatureSpec, value: FeatureValue
+    ) -> list[tuple[int, float]]:
         if spec.kind == "local":
             desc = local_descriptors(value)
             rows = np.concatenate([desc, mirror_descriptors(desc)]) if name == "keypoints" else desc
@@ -125,8 +132,9 @@ def to_verify(candidates: list[Candidate], limit: int) -> list[Candidate]:
     """Pick candidates for geometric verification, alternating between the best by local
     votes (crops, rotations, overlays) and the best by global signals (edits)."""
     pending = [c for c in candidates if not c.exact]
-    by_votes = sorted((c for c in pending if c.signals.get("votes", 0.0) > 0),
-                      key=lambda c: -c.signals["votes"])
+    by_votes = sorted(
+        (c for c in pending if c.signals.get("votes", 0.0) > 0), key=lambda c: -c.signals["votes"]
+    )
     by_global = sorted(pending, key=lambda c: -max(c.confidence, similarity_from(c.signals)))
     chosen: dict[int, Candidate] = {}
     for pair in zip_longest(by_votes, by_global):

@@ -22,10 +22,14 @@ BACKGROUND = (24, 24, 28)
 _PALETTE = ((0, 200, 255), (60, 220, 90), (255, 120, 200), (255, 170, 40), (160, 130, 255))
 
 
-def draw_overlay(query_pixels: np.ndarray, hit_pixels: np.ndarray, evidence: Evidence | None,
-                 query_size: tuple[int, int] | None = None,
-                 hit_size: tuple[int, int] | None = None,
-                 height: int = PANEL_HEIGHT) -> Image.Image:
+def draw_overlay(
+    query_pixels: np.ndarray,
+    hit_pixels: np.ndarray,
+    evidence: Evidence | None,
+    query_size: tuple[int, int] | None = None,
+    hit_size: tuple[int, int] | None = None,
+    height: int = PANEL_HEIGHT,
+) -> Image.Image:
     """Side-by-side RGB image of query (left) and hit (right) with the evidence drawn on."""
     left, fq = _panel(query_pixels, query_size, height)
     right, fh = _panel(hit_pixels, hit_size, height)
@@ -38,8 +42,13 @@ def draw_overlay(query_pixels: np.ndarray, hit_pixels: np.ndarray, evidence: Evi
     canvas.paste(left, (0, HEADER))
     canvas.paste(right, (offset, HEADER))
     draw = ImageDraw.Draw(canvas)
-    draw.text((8, HEADER // 2), _caption(evidence), fill="white", anchor="lm",
-              font=ImageFont.load_default(size=14))
+    draw.text(
+        (8, HEADER // 2),
+        _caption(evidence),
+        fill="white",
+        anchor="lm",
+        font=ImageFont.load_default(size=14),
+    )
     if evidence is None or evidence.transform is None:
         return canvas
     for index, (qx, qy, hx, hy) in enumerate(evidence.matches):
@@ -52,8 +61,9 @@ def draw_overlay(query_pixels: np.ndarray, hit_pixels: np.ndarray, evidence: Evi
     return canvas
 
 
-def _panel(pixels: np.ndarray, size: tuple[int, int] | None, height: int
-           ) -> tuple[Image.Image, tuple[float, float]]:
+def _panel(
+    pixels: np.ndarray, size: tuple[int, int] | None, height: int
+) -> tuple[Image.Image, tuple[float, float]]:
     """The picture resized to ``height`` and the full-size -> panel pixel factors."""
     image = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8)).convert("RGB")
     width = max(1, round(image.width * height / image.height))
@@ -66,8 +76,12 @@ def _size(pixels: np.ndarray) -> tuple[int, int]:
     return int(pixels.shape[1]), int(pixels.shape[0])
 
 
-def _shapes(panel: Image.Image, box: Box | None, outline: list[tuple[float, float]] | None,
-            factor: tuple[float, float]) -> None:
+def _shapes(
+    panel: Image.Image,
+    box: Box | None,
+    outline: list[tuple[float, float]] | None,
+    factor: tuple[float, float],
+) -> None:
     """Draw an overlap box (and a mapped outline) on one panel, clipped to it."""
     draw = ImageDraw.Draw(panel)
     if outline is not None:
@@ -75,12 +89,16 @@ def _shapes(panel: Image.Image, box: Box | None, outline: list[tuple[float, floa
         draw.line([*points, points[0]], fill=OUTLINE_COLOUR, width=1)
     if box is not None:
         x0, y0, x1, y1 = box
-        draw.rectangle((x0 * factor[0], y0 * factor[1], x1 * factor[0], y1 * factor[1]),
-                       outline=BOX_COLOUR, width=2)
+        draw.rectangle(
+            (x0 * factor[0], y0 * factor[1], x1 * factor[0], y1 * factor[1]),
+            outline=BOX_COLOUR,
+            width=2,
+        )
 
 
-def _query_outline(evidence: Evidence, query_size: tuple[int, int]
-                   ) -> list[tuple[float, float]] | None:
+def _query_outline(
+    evidence: Evidence, query_size: tuple[int, int]
+) -> list[tuple[float, float]] | None:
     """The query's corners mapped into the hit, if they all lie in front of the camera."""
     if evidence.transform is None:
         return None
@@ -97,5 +115,7 @@ def _caption(evidence: Evidence | None) -> str:
         return "not verified"
     if evidence.transform is None:
         return f"no geometric match ({evidence.inliers} consistent matches)"
-    return (f"{evidence.inliers} inliers  ·  inlier ratio {evidence.inlier_ratio:.2f}  ·  "
-            f"warped SSIM {evidence.warped_ssim:.2f}  ·  {len(evidence.matches)} matches shown")
+    return (
+        f"{evidence.inliers} inliers  ·  inlier ratio {evidence.inlier_ratio:.2f}  ·  "
+        f"warped SSIM {evidence.warped_ssim:.2f}  ·  {len(evidence.matches)} matches shown"
+    )

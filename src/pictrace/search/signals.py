@@ -17,8 +17,11 @@ from pictrace.features.hashes import hamming
 Signals = dict[str, float]
 
 
-def pair_signals(query: Mapping[str, FeatureValue], hit: Mapping[str, FeatureValue],
-                 specs: Mapping[str, FeatureSpec]) -> Signals:
+def pair_signals(
+    query: Mapping[str, FeatureValue],
+    hit: Mapping[str, FeatureValue],
+    specs: Mapping[str, FeatureSpec],
+) -> Signals:
     signals: Signals = {}
     for name, spec in specs.items():
         if name not in query or name not in hit:

@@ -86,8 +86,9 @@ def unit_rows(desc: np.ndarray) -> np.ndarray:
     return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-6)
 
 
-def ratio_matches(query: np.ndarray, hit: np.ndarray, ratio: float
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def ratio_matches(
+    query: np.ndarray, hit: np.ndarray, ratio: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(query rows, hit rows) of nearest neighbours passing the ratio test, best first."""
     if len(query) == 0 or len(hit) < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -135,14 +136,21 @@ def estimate(query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray) -
     qn = (query.xy[qi] / q_long).astype(np.float32)
     hn = (hit.xy[hi] / h_long).astype(np.float32)
     best: tuple[np.ndarray, np.ndarray] | None = None
-    affine, mask = cv2.estimateAffinePartial2D(qn, hn, method=cv2.RANSAC,
-                                               ransacReprojThreshold=THRESHOLD,
-                                               maxIters=_ITERS, confidence=0.995, refineIters=10)
+    affine, mask = cv2.estimateAffinePartial2D(
+        qn,
+        hn,
+        method=cv2.RANSAC,
+        ransacReprojThreshold=THRESHOLD,
+        maxIters=_ITERS,
+        confidence=0.995,
+        refineIters=10,
+    )
     if affine is not None:
         best = (np.vstack([affine, [0.0, 0.0, 1.0]]), mask.ravel().astype(bool))
     if best is not None and best[1].sum() >= HOMOGRAPHY_MIN:
-        homography, hmask = cv2.findHomography(qn, hn, cv2.USAC_MAGSAC, THRESHOLD,
-                                               maxIters=_ITERS, confidence=0.995)
+        homography, hmask = cv2.findHomography(
+            qn, hn, cv2.USAC_MAGSAC, THRESHOLD, maxIters=_ITERS, confidence=0.995
+        )
         if homography is not None and hmask.sum() >= best[1].sum():
             best = (homography / homography[2, 2], hmask.ravel().astype(bool))
     if best is None:
@@ -152,8 +160,9 @@ def estimate(query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray) -
     return accept(transform, query, hit, qi[best[1]], hi[best[1]])
 
 
-def accept(transform: np.ndarray, query: Keypoints, hit: Keypoints, qi: np.ndarray,
-           hi: np.ndarray) -> Fit | None:
+def accept(
+    transform: np.ndarray, query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray
+) -> Fit | None:
     """The fit if the transform is plausible, keeping inliers whose orientation and size agree."""
     boxes = overlap(transform, query.size, hit.size)
     if boxes is None:
@@ -164,8 +173,9 @@ def accept(transform: np.ndarray, query: Keypoints, hit: Keypoints, qi: np.ndarr
     return Fit(transform, query.xy[qi[keep]], hit.xy[hi[keep]], boxes[0], boxes[1])
 
 
-def consistent(transform: np.ndarray, query: Keypoints, hit: Keypoints, qi: np.ndarray,
-               hi: np.ndarray) -> np.ndarray:
+def consistent(
+    transform: np.ndarray, query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
     """Mask of matches whose keypoint rotation and scale agree with the local Jacobian."""
     jac = jacobians(transform, query.xy[qi])
     det = jac[:, 0, 0] * jac[:, 1, 1] - jac[:, 0, 1] * jac[:, 1, 0]
@@ -190,12 +200,18 @@ def unmirror(fit: Fit, width: int) -> Fit:
     flip = np.array([[-1.0, 0.0, float(width)], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
     pts = np.column_stack([width - fit.query_pts[:, 0], fit.query_pts[:, 1]])
     x0, y0, x1, y1 = fit.hit_box_in_query
-    return Fit(fit.transform @ flip, pts, fit.hit_pts, fit.query_box_in_hit,
-               (width - x1, y0, width - x0, y1))
+    return Fit(
+        fit.transform @ flip,
+        pts,
+        fit.hit_pts,
+        fit.query_box_in_hit,
+        (width - x1, y0, width - x0, y1),
+    )
 
 
-def overlap(t: np.ndarray, a_size: tuple[int, int], b_size: tuple[int, int]
-            ) -> tuple[Box, Box] | None:
+def overlap(
+    t: np.ndarray, a_size: tuple[int, int], b_size: tuple[int, int]
+) -> tuple[Box, Box] | None:
     """(box in b, box in a) of the region both images show under ``t``: a -> b, or None if
     ``t`` is implausible (collapsed, extreme perspective, no overlap)."""
     if abs(np.linalg.det(t)) < 1e-12:
@@ -204,8 +220,9 @@ def overlap(t: np.ndarray, a_size: tuple[int, int], b_size: tuple[int, int]
         quad = project(m, corners(src))
         if quad is None or not plausible_quad(quad, src, dst):
             continue
-        area, poly = cv2.intersectConvexConvex(quad.astype(np.float32),
-                                               corners(dst).astype(np.float32))
+        area, poly = cv2.intersectConvexConvex(
+            quad.astype(np.float32), corners(dst).astype(np.float32)
+        )
         if area <= 1.0 or poly is None:
             return None
         back = project(np.linalg.inv(m), poly.reshape(-1, 2).astype(np.float64))
@@ -250,8 +267,12 @@ def project(t: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
 def bbox(pts: np.ndarray, size: tuple[int, int]) -> Box:
     x = np.clip(pts[:, 0], 0.0, float(size[0]))
     y = np.clip(pts[:, 1], 0.0, float(size[1]))
-    return (round(float(x.min()), 1), round(float(y.min()), 1),
-            round(float(x.max()), 1), round(float(y.max()), 1))
+    return (
+        round(float(x.min()), 1),
+        round(float(y.min()), 1),
+        round(float(x.max()), 1),
+        round(float(y.max()), 1),
+    )
 
 
 # --- warped SSIM -------------------------------------------------------------------------------
@@ -264,13 +285,19 @@ def grey_thumbnail(pixels: np.ndarray, side: int = THUMB_SIZE) -> np.ndarray:
     return cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
 
 
-def warped_ssim(query: np.ndarray, hit: np.ndarray, fit: Fit, query_size: tuple[int, int],
-                hit_size: tuple[int, int], side: int = SSIM_SIDE) -> float:
+def warped_ssim(
+    query: np.ndarray,
+    hit: np.ndarray,
+    fit: Fit,
+    query_size: tuple[int, int],
+    hit_size: tuple[int, int],
+    side: int = SSIM_SIDE,
+) -> float:
     """SSIM of the query's overlap region against the hit warped onto it (grey uint8 inputs at
     any resolution; ``*_size`` are the full sizes the transform is expressed in)."""
     to_q, to_h = _pixel_scale(query.shape, query_size), _pixel_scale(hit.shape, hit_size)
     a = to_h @ fit.transform @ np.linalg.inv(to_q)  # query grey px -> hit grey px
-    x0, y0, x1, y1 = (np.array(fit.hit_box_in_query) * np.diag(to_q)[[0, 1, 0, 1]])
+    x0, y0, x1, y1 = np.array(fit.hit_box_in_query) * np.diag(to_q)[[0, 1, 0, 1]]
     if min(x1 - x0, y1 - y0) < 8:
         return 0.0
     jac = jacobians(a, np.array([[(x0 + x1) / 2, (y0 + y1) / 2]]))[0]
@@ -280,23 +307,34 @@ def warped_ssim(query: np.ndarray, hit: np.ndarray, fit: Fit, query_size: tuple[
     canvas = np.array([[1 / f, 0.0, x0], [0.0, 1 / f, y0], [0.0, 0.0, 1.0]])  # canvas -> query
     q = _shrunk(query, canvas, size)
     h = _shrunk(hit, a @ canvas, size)
-    inside = cv2.warpPerspective(np.full(hit.shape[:2], 255, np.uint8),
-                                 _HALF_BACK @ a @ canvas @ _HALF, size,
-                                 flags=cv2.WARP_INVERSE_MAP | cv2.INTER_NEAREST)
+    inside = cv2.warpPerspective(
+        np.full(hit.shape[:2], 255, np.uint8),
+        _HALF_BACK @ a @ canvas @ _HALF,
+        size,
+        flags=cv2.WARP_INVERSE_MAP | cv2.INTER_NEAREST,
+    )
     return masked_ssim(q, h, inside > 0)
 
 
-def _shrunk(image: np.ndarray, canvas_to_image: np.ndarray, size: tuple[int, int]
-            ) -> np.ndarray:
+def _shrunk(image: np.ndarray, canvas_to_image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``image`` resampled onto a canvas of ``size``, area-averaged first where the canvas is
     coarser than the image (no aliasing either side of the comparison)."""
-    step = float(np.sqrt(abs(np.linalg.det(jacobians(
-        canvas_to_image, np.array([[size[0] / 2, size[1] / 2]]))[0]))))  # image px per canvas px
+    step = float(
+        np.sqrt(
+            abs(
+                np.linalg.det(jacobians(canvas_to_image, np.array([[size[0] / 2, size[1] / 2]]))[0])
+            )
+        )
+    )  # image px per canvas px
     if step > 1.25:
         image = cv2.resize(image, None, fx=1 / step, fy=1 / step, interpolation=cv2.INTER_AREA)
         canvas_to_image = np.diag([1 / step, 1 / step, 1.0]) @ canvas_to_image
-    return cv2.warpPerspective(image, _HALF_BACK @ canvas_to_image @ _HALF, size,
-                               flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR)
+    return cv2.warpPerspective(
+        image,
+        _HALF_BACK @ canvas_to_image @ _HALF,
+        size,
+        flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
+    )
 
 
 def masked_ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray, win: int = 7) -> float:
@@ -331,8 +369,15 @@ def evidence_of(fit: Fit | None, tentative: int, ssim: float) -> Evidence:
     if fit is None or inliers < MIN_INLIERS:
         return Evidence(inliers, ratio, 0.0, None, None, None)
     pairs = np.round(np.hstack([fit.query_pts, fit.hit_pts])[:MAX_MATCHES], 1).tolist()
-    return Evidence(inliers, ratio, ssim, tuple(tuple(map(float, row)) for row in fit.transform),
-                    fit.query_box_in_hit, fit.hit_box_in_query, tuple(map(tuple, pairs)))
+    return Evidence(
+        inliers,
+        ratio,
+        ssim,
+        tuple(tuple(map(float, row)) for row in fit.transform),
+        fit.query_box_in_hit,
+        fit.hit_box_in_query,
+        tuple(map(tuple, pairs)),
+    )
 
 
 def apply(cand: Candidate, evidence: Evidence) -> None:
@@ -355,8 +400,11 @@ class GeometricVerifier:
             return
         probe = Probe.of(decode_keypoints(query.features["keypoints"]))
         hits = self._keypoints(candidates, other)
-        pairs = (self.pool.map(partial(fit_pair, probe), hits.values()) if self.pool
-                 else (fit_pair(probe, kp) for kp in hits.values()))
+        pairs = (
+            self.pool.map(partial(fit_pair, probe), hits.values())
+            if self.pool
+            else (fit_pair(probe, kp) for kp in hits.values())
+        )
         fits = dict(zip(hits, pairs, strict=True))
         held = [i for i, (fit, _) in fits.items() if fit and len(fit.query_pts) >= MIN_INLIERS]
         greys = self._greys(held, other)
@@ -367,12 +415,12 @@ class GeometricVerifier:
             fit, tentative = fits[cand.id]
             ssim = 0.0
             if fit is not None and query_grey is not None and cand.id in greys:
-                ssim = warped_ssim(query_grey, greys[cand.id], fit, probe.kp.size,
-                                   hits[cand.id].size)
+                ssim = warped_ssim(
+                    query_grey, greys[cand.id], fit, probe.kp.size, hits[cand.id].size
+                )
             apply(cand, evidence_of(fit, tentative, ssim))
 
-    def _keypoints(self, candidates: list[Candidate], other: Query | None
-                   ) -> dict[int, Keypoints]:
+    def _keypoints(self, candidates: list[Candidate], other: Query | None) -> dict[int, Keypoints]:
         if other is not None:
             if "keypoints" not in other.features:
                 return {}

@@ -1,8 +1,8 @@
 """The Store interface: a persisted catalogue plus searchable feature spaces.
 
 ``open_store(uri, ...)`` picks the implementation from the URI: a plain path or ``file://``
-gives the embedded store (SQLite + faiss files in one folder); ``milvus://host:port`` the
-distributed one. Every store passes the same congruence tests.
+gives the embedded store (SQLite + faiss files in one folder). The distributed store (Milvus)
+plugs in here behind the same interface.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pictrace.errors import ConfigError
 from pictrace.features.base import FeatureSpec, FeatureValue
 from pictrace.store.catalogue import NewImage
 from pictrace.types import ImageRecord
@@ -86,13 +87,15 @@ class Store(ABC):
         return found[image_id]
 
 
-def open_store(uri: str | Path, specs: dict[str, FeatureSpec], hnsw_threshold: int,
-               readonly: bool = False) -> Store:
+def open_store(
+    uri: str | Path, specs: dict[str, FeatureSpec], hnsw_threshold: int, readonly: bool = False
+) -> Store:
     text = str(uri)
-    if text.startswith("milvus://"):
-        from pictrace.store.milvus import MilvusStore  # type: ignore[import-not-found]
-
-        return MilvusStore(text, specs)  # type: ignore[no-any-return]
+    if "://" in text and not text.startswith("file://"):
+        scheme = text.split("://", 1)[0]
+        raise ConfigError(
+            f"no store for {scheme}:// URIs in this version; use an index folder (file://)"
+        )
     from pictrace.store.embedded import EmbeddedStore
 
     folder = Path(text.removeprefix("file://")).expanduser()

@@ -137,8 +137,16 @@ class Catalogue:
         cursor = db.execute(
             f"INSERT INTO images ({_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                image.source, image.page, image.byte_sha256, image.pixel_sha256, image.width,
-                image.height, image.format, image.byte_size, image.exif_tags, time.time(),
+                image.source,
+                image.page,
+                image.byte_sha256,
+                image.pixel_sha256,
+                image.width,
+                image.height,
+                image.format,
+                image.byte_size,
+                image.exif_tags,
+                time.time(),
             ),
         )
         image_id = int(cursor.lastrowid or 0)
@@ -155,10 +163,12 @@ class Catalogue:
     def delete(self, db: sqlite3.Connection, image_id: int) -> None:
         db.execute("DELETE FROM images WHERE id = ?", (image_id,))
 
-    def set_feature(self, db: sqlite3.Connection, image_id: int, name: str, ver: int,
-                    blob: bytes) -> None:
-        db.execute("INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?)",
-                   (image_id, name, ver, blob))
+    def set_feature(
+        self, db: sqlite3.Connection, image_id: int, name: str, ver: int, blob: bytes
+    ) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?)", (image_id, name, ver, blob)
+        )
 
     # --- reads --------------------------------------------------------------------------
     def generation(self) -> int:
@@ -183,7 +193,7 @@ class Catalogue:
         id_list = [int(i) for i in ids]
         found: dict[int, ImageRecord] = {}
         for start in range(0, len(id_list), 500):
-            chunk = id_list[start:start + 500]
+            chunk = id_list[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._query(f"SELECT {_COLUMNS} FROM images WHERE id IN ({marks})", chunk)
             found.update({int(row[0]): self._record(row) for row in rows})
@@ -216,8 +226,9 @@ class Catalogue:
     def all_ids(self) -> list[int]:
         return [int(r[0]) for r in self._query("SELECT id FROM images ORDER BY id")]
 
-    def feature_values(self, name: str, ids: Iterable[int] | None = None
-                       ) -> Iterator[tuple[int, int, bytes]]:
+    def feature_values(
+        self, name: str, ids: Iterable[int] | None = None
+    ) -> Iterator[tuple[int, int, bytes]]:
         """(image_id, version, blob) for one feature, for the given ids or for all."""
         if ids is None:
             rows = self._query(
@@ -228,7 +239,7 @@ class Catalogue:
             return
         id_list = [int(i) for i in ids]
         for start in range(0, len(id_list), 500):
-            chunk = id_list[start:start + 500]
+            chunk = id_list[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._query(
                 "SELECT image_id, version, value FROM features "
@@ -279,9 +290,17 @@ class Catalogue:
     @staticmethod
     def _record(row: tuple[Any, ...]) -> ImageRecord:
         return ImageRecord(
-            id=int(row[0]), source=row[1], page=row[2], byte_sha256=row[3], pixel_sha256=row[4],
-            width=int(row[5]), height=int(row[6]), format=row[7], byte_size=int(row[8]),
-            exif_tags=int(row[9]), added_at=float(row[10]),
+            id=int(row[0]),
+            source=row[1],
+            page=row[2],
+            byte_sha256=row[3],
+            pixel_sha256=row[4],
+            width=int(row[5]),
+            height=int(row[6]),
+            format=row[7],
+            byte_size=int(row[8]),
+            exif_tags=int(row[9]),
+            added_at=float(row[10]),
         )
 
 

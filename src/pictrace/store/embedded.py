@@ -16,7 +16,11 @@ import numpy as np
 
 from pictrace.errors import IndexCorrupt, IndexLocked, SourceUnreadable
 from pictrace.features.base import (
-    SEARCHABLE, FeatureSpec, FeatureValue, decode_value, local_descriptors,
+    SEARCHABLE,
+    FeatureSpec,
+    FeatureValue,
+    decode_value,
+    local_descriptors,
 )
 from pictrace.store.base import Hits, Store
 from pictrace.store.catalogue import Catalogue, NewImage
@@ -29,8 +33,13 @@ Space = HashSpace | VectorSpace | LocalSpace
 
 
 class EmbeddedStore(Store):
-    def __init__(self, folder: Path, specs: dict[str, FeatureSpec], hnsw_threshold: int,
-                 readonly: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        specs: dict[str, FeatureSpec],
+        hnsw_threshold: int,
+        readonly: bool = False,
+    ) -> None:
         self.folder = folder
         self.uri = str(folder)
         self.readonly = readonly
@@ -74,8 +83,11 @@ class EmbeddedStore(Store):
 
     def _load_space(self, spec: FeatureSpec) -> Space:
         index_path, meta_path = self._space_paths(spec)
-        expected = {"generation": self.catalogue.generation(), "version": spec.version,
-                    "dim": spec.dim}
+        expected = {
+            "generation": self.catalogue.generation(),
+            "version": spec.version,
+            "dim": spec.dim,
+        }
         try:
             if json.loads(meta_path.read_text()) == expected:
                 if spec.kind == "bits":
@@ -89,11 +101,12 @@ class EmbeddedStore(Store):
         return self._rebuild_space(spec)
 
     def _rebuild_space(self, spec: FeatureSpec) -> Space:
-        rows = [(i, v, b) for i, v, b in self.catalogue.feature_values(spec.name)
-                if v == spec.version]
+        rows = [
+            (i, v, b) for i, v, b in self.catalogue.feature_values(spec.name) if v == spec.version
+        ]
         space = self._new_space(spec, len(rows))
         for start in range(0, len(rows), 20_000):
-            chunk = rows[start:start + 20_000]
+            chunk = rows[start : start + 20_000]
             self._add_to_space(space, spec, [(i, decode_value(spec, b)) for i, _, b in chunk])
         return space
 
@@ -105,21 +118,25 @@ class EmbeddedStore(Store):
         return VectorSpace(spec.dim, hnsw=expected >= self.hnsw_threshold)
 
     @staticmethod
-    def _add_to_space(space: Space, spec: FeatureSpec,
-                      items: list[tuple[int, FeatureValue]]) -> None:
+    def _add_to_space(
+        space: Space, spec: FeatureSpec, items: list[tuple[int, FeatureValue]]
+    ) -> None:
         if not items:
             return
         if spec.kind == "local":
             rows = [local_descriptors(v)[:LOCAL_SLOTS] for _, v in items]
-            ids = np.concatenate([i * LOCAL_SLOTS + np.arange(len(r))
-                                  for (i, _), r in zip(items, rows, strict=True)])
+            ids = np.concatenate(
+                [i * LOCAL_SLOTS + np.arange(len(r)) for (i, _), r in zip(items, rows, strict=True)]
+            )
             space.add(ids, np.concatenate(rows))
             return
         if spec.kind == "vectors":
-            ids = np.concatenate([
-                image_id * REGION_SLOTS + np.arange(min(len(v), REGION_SLOTS))
-                for image_id, v in items
-            ])
+            ids = np.concatenate(
+                [
+                    image_id * REGION_SLOTS + np.arange(min(len(v), REGION_SLOTS))
+                    for image_id, v in items
+                ]
+            )
             matrix = np.concatenate([np.asarray(v)[:REGION_SLOTS] for _, v in items])
             space.add(ids, matrix)
             return
@@ -145,10 +162,14 @@ class EmbeddedStore(Store):
                         self._drop_from_spaces([old.id])
                 ids = [self.catalogue.insert(db, image) for image in images]
                 # Decode every searchable value before committing: a bad value rolls back.
-                pending = {name: [(i, _checked(self.specs[name], img.features[name][1]))
-                                  for i, img in zip(ids, images, strict=True)
-                                  if name in img.features]
-                           for name in self.spaces}
+                pending = {
+                    name: [
+                        (i, _checked(self.specs[name], img.features[name][1]))
+                        for i, img in zip(ids, images, strict=True)
+                        if name in img.features
+                    ]
+                    for name in self.spaces
+                }
             self._dirty = True
             try:
                 for name, items in pending.items():
@@ -230,9 +251,11 @@ class EmbeddedStore(Store):
 
     def features(self, name: str, ids: Iterable[int]) -> dict[int, FeatureValue]:
         spec = self.specs[name]
-        return {i: decode_value(spec, blob)
-                for i, ver, blob in self.catalogue.feature_values(name, ids)
-                if ver == spec.version}
+        return {
+            i: decode_value(spec, blob)
+            for i, ver, blob in self.catalogue.feature_values(name, ids)
+            if ver == spec.version
+        }
 
     def nearest(self, name: str, queries: np.ndarray, k: int, radius: int = 64) -> list[Hits]:
         spec = self.specs[name]

@@ -99,7 +99,9 @@ class VectorSpace:
     def search(self, vectors: np.ndarray, k: int) -> list[Hits]:
         if self.size == 0:
             return [[] for _ in range(len(vectors))]
-        scores, ids = self.index.search(np.ascontiguousarray(vectors, np.float32), min(k, self.size))
+        scores, ids = self.index.search(
+            np.ascontiguousarray(vectors, np.float32), min(k, self.size)
+        )
         return [
             [(int(i), float(s)) for s, i in zip(srow, irow, strict=True) if i >= 0]
             for srow, irow in zip(scores, ids, strict=True)
@@ -119,7 +121,7 @@ class VectorSpace:
         return space
 
 
-def _atomic(path: Path, write) -> None:  # type: ignore[no-untyped-def]
+def _atomic(path: Path, write) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     write(str(tmp))
     os.replace(tmp, path)
@@ -139,8 +141,12 @@ class LocalSpace:
         self._quantizer = faiss.IndexFlatL2(dim)
         self._quantizer.add(np.ascontiguousarray(centroids, np.float32))
         self.index = faiss.IndexIVFScalarQuantizer(
-            self._quantizer, dim, len(centroids), faiss.ScalarQuantizer.QT_8bit_direct,
-            faiss.METRIC_L2)
+            self._quantizer,
+            dim,
+            len(centroids),
+            faiss.ScalarQuantizer.QT_8bit_direct,
+            faiss.METRIC_L2,
+        )
         self.index.is_trained = True
         self.index.nprobe = nprobe
 
