@@ -36,21 +36,28 @@ def features(paths: list[Path]) -> dict[str, np.ndarray]:
     settings = load_settings()
     ours, baseline, hashes = [], [], []
     for start in range(0, len(paths), 32):
-        images = [decode(read_file(str(p), settings.max_bytes), settings)
-                  for p in paths[start:start + 32]]
+        images = [
+            decode(read_file(str(p), settings.max_bytes), settings)
+            for p in paths[start : start + 32]
+        ]
         head = run_model(np.stack([preprocess(i.pixels) for i in images]), 0)["head"]
         ours.append(global_embedding(head))
         baseline.append(l2_normalise(head.mean(axis=(2, 3))))
         hashes += [phash(i.pixels) for i in images]
-    return {"PicTrace embedding (GeM, centre crop)": np.concatenate(ours),
-            "baseline: 1280-d average pool, cosine": np.concatenate(baseline),
-            "pHash 64-bit, Hamming": np.stack(hashes)}
+    return {
+        "PicTrace embedding (GeM, centre crop)": np.concatenate(ours),
+        "baseline: 1280-d average pool, cosine": np.concatenate(baseline),
+        "pHash 64-bit, Hamming": np.stack(hashes),
+    }
 
 
 def main() -> int:
-    lines = ["# Semantic similarity through the product code path\n",
-             "Command: `python bench/semantic_product.py`\n",
-             "| set | embedding | P@10 | mAP |", "|---|---|---|---|"]
+    lines = [
+        "# Semantic similarity through the product code path\n",
+        "Command: `python bench/semantic_product.py`\n",
+        "| set | embedding | P@10 | mAP |",
+        "|---|---|---|---|",
+    ]
     for name in SETS:
         paths, labels, _ = list_labelled(ROOT / name)
         for label, emb in features(list(paths)).items():

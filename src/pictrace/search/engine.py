@@ -21,6 +21,7 @@ from pictrace.types import TIER_ORDER, DecodedImage, Evidence, ImageRecord, Matc
 COSINE_FLOOR = 0.35
 RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
 MIN_VOTES = 2.0  # local-descriptor votes below this are chance matches
+POSSIBLE_COPY = 0.02  # about 20x the base rate of copies among candidates (calibration set)
 
 
 @dataclass(frozen=True)
@@ -151,10 +152,17 @@ def tier_of(candidate: Candidate, copy_threshold: float) -> Tier:
 
 
 def rank(candidates: Sequence[Candidate], copy_threshold: float) -> list[Candidate]:
-    def key(c: Candidate) -> tuple[int, float]:
+    """Exact, then copies by confidence, then similar pictures. Within ``similar``, hits with
+    partial copy evidence (confidence at least POSSIBLE_COPY: some verified geometry) come
+    first by confidence, the rest by visual similarity."""
+
+    def key(c: Candidate) -> tuple[int, int, float]:
         tier = tier_of(c, copy_threshold)
-        score = similarity_from(c.signals) if tier == "similar" else c.confidence
-        return (TIER_ORDER[tier], -score)
+        if tier != "similar":
+            return (TIER_ORDER[tier], 0, -c.confidence)
+        if c.confidence >= POSSIBLE_COPY:
+            return (TIER_ORDER[tier], 0, -c.confidence)
+        return (TIER_ORDER[tier], 1, -similarity_from(c.signals))
 
     return sorted(candidates, key=key)
 
