@@ -20,7 +20,7 @@ def test_add_reports_failures_and_indexes_the_rest(tmp_path, photos):
         assert len(report.added) == 1
         reasons = {f.source.rsplit("/", 1)[-1]: f.reason for f in report.failed}
         assert "zero-byte" in reasons["empty.jpg"]
-        assert "not a readable image" in reasons["notes.png"]
+        assert "unknown or unsupported image format" in reasons["notes.png"]
         assert "truncated" in reasons["cut.jpg"] or "not a readable" in reasons["cut.jpg"]
         assert "no such file" in reasons["missing.jpg"]
         assert index.stats().images == 1
@@ -149,3 +149,16 @@ def test_the_same_file_twice_in_one_call(tmp_path, photos):
     with Index.open(tmp_path / "idx") as index:
         report = index.add([photos / "coffee.jpg", photos / "coffee.jpg"])
         assert len(report.added) == 1 and index.stats().images == 1
+
+
+def test_unsupported_schemes_and_path_spellings(tmp_path, photos, monkeypatch):
+    from pictrace.errors import InputError
+
+    monkeypatch.chdir(photos.parent.parent)
+    with Index.open(tmp_path / "idx") as index:
+        report = index.add(["examples/photos/coffee.jpg", "ftp://example.com/x.jpg"])
+        assert "unsupported URL scheme" in report.failed[0].reason
+        with pytest.raises(InputError, match="unsupported URL scheme"):
+            index.search("file:///etc/passwd")
+        record = index.resolve(str(photos / "coffee.jpg"))  # added relative, asked absolute
+        assert record.source == "examples/photos/coffee.jpg"

@@ -85,6 +85,8 @@ def add(
     )
     for failure in report.failed:
         out.print(f"  failed: {failure.reason}", markup=False)
+    if report.failed and not report.added and not report.skipped:
+        raise typer.Exit(1)
 
 
 def _progress() -> Progress:

@@ -121,5 +121,7 @@ def _exif_count(image: Image.Image) -> int:
 
 
 def _short(exc: BaseException) -> str:
+    if isinstance(exc, UnidentifiedImageError):
+        return "unknown or unsupported image format"
     text = str(exc).strip().splitlines()
     return text[0][:160] if text else type(exc).__name__

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -240,6 +242,8 @@ class Index:
             from pictrace.ingest.web import fetch_one
 
             return fetch_one(text, self.settings)
+        if "://" in text:
+            raise InputError(f"{text}: unsupported URL scheme (use http:// or https://)")
         return read_file(str(Path(text).expanduser()), self.settings.max_bytes)
 
     # --- comparing and duplicates -----------------------------------------------------------
@@ -274,8 +278,8 @@ class Index:
         record = self.store.by_source(text)
         if record is None and text.isdigit():
             record = self.store.records([int(text)]).get(int(text))
-        if record is None:
-            record = self.store.by_source(str(Path(text).expanduser()))
+        for alias in _path_aliases(text):
+            record = record or self.store.by_source(alias)
         if record is None:
             raise NotFound(f"no image with id or source {text!r} in the index")
         return record
@@ -307,6 +311,15 @@ def _default_verifier(
     from pictrace.search.verify import make_verifier
 
     return make_verifier(settings, store, pool)
+
+
+def _path_aliases(text: str) -> list[str]:
+    """Other spellings a file source may have been added under (relative vs absolute)."""
+    path = Path(text).expanduser()
+    aliases = [str(path), str(path.absolute())]
+    with contextlib.suppress(ValueError):  # another drive on Windows
+        aliases.append(os.path.relpath(path.absolute()))
+    return aliases
 
 
 def _take(iterator: Iterator[Any], n: int) -> list[Any]:

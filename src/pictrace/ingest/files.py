@@ -41,8 +41,8 @@ def expand(items: Iterable[str | Path]) -> Iterator[str]:
     """Yield file paths (as given or found under folders, sorted) and URLs untouched."""
     for item in items:
         text = str(item)
-        if is_url(text):
-            yield text
+        if is_url(text) or "://" in text:
+            yield text  # other schemes are refused, with a reason, when they are read
             continue
         path = Path(os.path.expanduser(text))
         if path.is_dir():
@@ -61,6 +61,8 @@ def _walk(folder: Path) -> Iterator[Path]:
 
 def read_file(path: str, max_bytes: int) -> Source:
     """Read one file into a Source, with a clear error for anything unreadable."""
+    if "://" in path:
+        raise SourceUnreadable(f"{path}: unsupported URL scheme (use http:// or https://)")
     target = Path(path)
     try:
         size = target.stat().st_size
