@@ -76,6 +76,33 @@ class Match:
     signals: Mapping[str, float] = field(default_factory=dict)
     evidence: Evidence | None = None
 
+    @classmethod
+    def of(
+        cls,
+        record: ImageRecord,
+        tier: Tier,
+        copy_confidence: float,
+        similarity: float,
+        signals: Mapping[str, float],
+        evidence: Evidence | None = None,
+    ) -> Match:
+        """A hit on a catalogued image, with how it matched."""
+        return cls(
+            id=record.id,
+            source=record.source,
+            tier=tier,
+            copy_confidence=copy_confidence,
+            similarity=similarity,
+            width=record.width,
+            height=record.height,
+            format=record.format,
+            byte_size=record.byte_size,
+            page=record.page,
+            labels=record.labels,
+            signals=dict(signals),
+            evidence=evidence,
+        )
+
     def as_dict(self) -> dict[str, Any]:
         data = {
             "id": self.id,

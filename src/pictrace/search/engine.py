@@ -168,18 +168,12 @@ def rank(candidates: Sequence[Candidate], copy_threshold: float) -> list[Candida
 
 
 def to_match(candidate: Candidate, record: ImageRecord, copy_threshold: float) -> Match:
-    return Match(
-        id=record.id,
-        source=record.source,
-        tier=tier_of(candidate, copy_threshold),
-        copy_confidence=candidate.confidence,
-        similarity=1.0 if candidate.exact else similarity_from(candidate.signals),
-        width=record.width,
-        height=record.height,
-        format=record.format,
-        byte_size=record.byte_size,
-        page=record.page,
-        labels=record.labels,
-        signals=dict(candidate.signals),
-        evidence=candidate.evidence,
+    similarity = 1.0 if candidate.exact else similarity_from(candidate.signals)
+    return Match.of(
+        record,
+        tier_of(candidate, copy_threshold),
+        candidate.confidence,
+        similarity,
+        candidate.signals,
+        candidate.evidence,
     )

@@ -12,20 +12,7 @@ def text_matches(
 ) -> tuple[Match, ...]:
     """Label hits as similar-tier matches; ``similarity`` is the labels' probability."""
     return tuple(
-        Match(
-            id=r.id,
-            source=r.source,
-            tier="similar",
-            copy_confidence=0.0,
-            similarity=min(1.0, score),
-            width=r.width,
-            height=r.height,
-            format=r.format,
-            byte_size=r.byte_size,
-            page=r.page,
-            labels=r.labels,
-            signals={"label_probability": score},
-        )
+        Match.of(r, "similar", 0.0, min(1.0, score), {"label_probability": score})
         for image_id, score in hits
         if (r := records.get(image_id)) is not None
     )
