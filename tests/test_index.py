@@ -162,3 +162,15 @@ def test_unsupported_schemes_and_path_spellings(tmp_path, photos, monkeypatch):
             index.search("file:///etc/passwd")
         record = index.resolve(str(photos / "coffee.jpg"))  # added relative, asked absolute
         assert record.source == "examples/photos/coffee.jpg"
+
+
+def test_global_features_only_profile(tmp_path, photos):
+    """PICTRACE_LOCAL_FEATURES=false: no keypoints stored; mild edits are still copies."""
+    with Index.open(tmp_path / "idx", local_features=False) as index:
+        index.add([photos])
+        assert "keypoints" not in index.specs
+        assert "keypoints" not in index.stats().extractors
+        edited = ImageEnhance.Color(load_rgb(photos / "fruits.jpg").resize((320, 300))).enhance(1.3)
+        top = index.search(jpeg_bytes(edited, 50), k=3).matches[0]
+        assert top.source.endswith("fruits.jpg") and top.tier == "copy"
+        assert all(m.tier == "similar" for m in index.search(noise_image(3), k=5).matches)

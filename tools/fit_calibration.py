@@ -1,6 +1,7 @@
 """Fit the shipped copy-confidence model (``src/pictrace/search/calibration.json``).
 
-Reproduce with: ``.venv/bin/python tools/fit_calibration.py``
+Reproduce with: ``.venv/bin/python tools/fit_calibration.py`` (and, for indexes without local
+features, ``PICTRACE_LOCAL_FEATURES=false .venv/bin/python tools/fit_calibration.py``)
 
 Labelled pairs come from real searches on the development photos (bench/workspace.py): each
 query (attacked copies made with a seed the benchmark does not use, the manifest's natural
@@ -22,17 +23,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 from workspace import attacked, prepare
 
-from pictrace import Index
+from pictrace import Index, load_settings
 from pictrace.errors import PicTraceError
 from pictrace.evaluate import QueryCase, source_key
-from pictrace.search.confidence import Calibrator, fit
+from pictrace.search.confidence import Calibrator, fit, shipped_name
 from pictrace.search.signals import Signals
 
-OUT = Path(__file__).resolve().parents[1] / "src" / "pictrace" / "search" / "calibration.json"
+SHIPPED = Path(__file__).resolve().parents[1] / "src" / "pictrace" / "search"
 # Signals every path computes for a pair (search, compare, calibrate). Local-descriptor votes
 # only exist in search (they count matches across the whole index), so they choose what to
 # verify but do not enter the model.
 NAMES = ("cosine", "phash", "dhash", "colour", "inliers", "inlier_ratio", "warped_ssim", "geometry")
+GLOBAL_NAMES = ("cosine", "phash", "dhash", "colour")  # with PICTRACE_LOCAL_FEATURES=false
 SEED = 101  # the benchmark uses other seeds
 
 
@@ -57,13 +59,15 @@ def collect(index: Index, cases: list[QueryCase]) -> list[tuple[Signals, int, st
     return rows
 
 
-def held_out_check(rows: list[tuple[Signals, int, str]], threshold: float) -> str:
+def held_out_check(
+    rows: list[tuple[Signals, int, str]], threshold: float, names: tuple[str, ...]
+) -> str:
     def half(group: str) -> int:
         return hashlib.sha256(group.encode()).digest()[0] % 2
 
     train = [r for r in rows if half(r[2]) == 0]
     test = [r for r in rows if half(r[2]) == 1]
-    model = fit([r[0] for r in train], [r[1] for r in train], NAMES)
+    model = fit([r[0] for r in train], [r[1] for r in train], names)
     lines = [f"held-out: fit on {len(train)} pairs, scored {len(test)}"]
     scored = [(model.confidence(s), y) for s, y, _ in test]
     for low in (0.0, 0.1, 0.3, 0.5, 0.7, 0.9):
@@ -90,6 +94,9 @@ def main() -> int:
     parser.add_argument("--negatives", type=int, default=120)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
+    local = load_settings().local_features
+    names = NAMES if local else GLOBAL_NAMES
+    out = SHIPPED / shipped_name(local)
     work = prepare()
     cases = attacked(work.split, SEED, args.per_family, args.negatives)
     cases += list(work.split.natural)
@@ -101,15 +108,15 @@ def main() -> int:
             f"round {round_no}: {len(rows)} pairs, {sum(r[1] for r in rows)} copies",
             file=sys.stderr,
         )
-        print(held_out_check(rows, threshold), file=sys.stderr)
+        print(held_out_check(rows, threshold, names), file=sys.stderr)
         model = fit(
             [r[0] for r in rows],
             [r[1] for r in rows],
-            NAMES,
+            names,
             fitted_on=f"tools/fit_calibration.py: {len(rows)} pairs from the dev photos",
         )
-        OUT.write_text(Calibrator.to_json(model) + "\n", encoding="utf-8")
-    print(f"wrote {OUT}", file=sys.stderr)
+        out.write_text(Calibrator.to_json(model) + "\n", encoding="utf-8")
+    print(f"wrote {out}", file=sys.stderr)
     return 0
 
 

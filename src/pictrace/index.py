@@ -62,7 +62,7 @@ class Index:
         self.searcher = Searcher(
             self.store,
             self.specs,
-            load_calibrator(folder),
+            load_calibrator(folder, settings.local_features),
             settings,
             verifier=_default_verifier(settings, self.store, self.pool),
         )

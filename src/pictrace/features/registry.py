@@ -29,7 +29,11 @@ def registered() -> tuple[str, ...]:
 def build_extractors(settings: Settings) -> list[Extractor]:
     """Instantiate every registered extractor plus the user's extra ONNX models."""
     _load_builtins()
-    extractors = [factory(settings) for factory in _FACTORIES.values()]
+    extractors = [
+        factory(settings)
+        for name, factory in _FACTORIES.items()
+        if settings.local_features or name != "keypoints"
+    ]
     from pictrace.features.onnx_model import extra_model_extractors
 
     extractors.extend(extra_model_extractors(settings))

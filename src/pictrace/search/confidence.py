@@ -89,13 +89,19 @@ class Calibrator:
             raise ConfigError(f"bad calibration file {origin}: {exc}") from exc
 
 
-def load_calibrator(index_dir: Path | None) -> Calibrator:
+def shipped_name(local_features: bool) -> str:
+    """The shipped parameters for an index with or without local features."""
+    return "calibration.json" if local_features else "calibration-global.json"
+
+
+def load_calibrator(index_dir: Path | None, local_features: bool = True) -> Calibrator:
     """The index's own calibration if it has one, else the shipped parameters."""
     if index_dir is not None and (index_dir / "calibration.json").is_file():
         path = index_dir / "calibration.json"
         return Calibrator.from_json(path.read_text("utf-8"), str(path))
-    shipped = resources.files("pictrace") / "search" / "calibration.json"
-    return Calibrator.from_json(shipped.read_text("utf-8"), "shipped calibration.json")
+    name = shipped_name(local_features)
+    shipped = resources.files("pictrace") / "search" / name
+    return Calibrator.from_json(shipped.read_text("utf-8"), f"shipped {name}")
 
 
 def fit(
