@@ -21,6 +21,8 @@ from pictrace.types import TIER_ORDER, DecodedImage, Evidence, ImageRecord, Matc
 COSINE_FLOOR = 0.35
 RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
 MIN_VOTES = 2.0  # local-descriptor votes below this are chance matches
+VERIFY_COSINE = 0.5  # typical unrelated photos score 0.3-0.45 (bench/results/copy.md)
+VERIFY_HAMMING = 16
 POSSIBLE_COPY = 0.02  # about 20x the base rate of copies among candidates (calibration set)
 
 
@@ -129,10 +131,21 @@ class Searcher:
             cand.confidence = 1.0 if cand.exact else self.calibrator.confidence(cand.signals)
 
 
+def worth_verifying(candidate: Candidate) -> bool:
+    """Skip geometric verification where nothing hints at a copy: no local-descriptor votes,
+    a generic embedding similarity and distant hashes (verification fails on those anyway)."""
+    signals = candidate.signals
+    return (
+        signals.get("votes", 0.0) >= MIN_VOTES
+        or signals.get("cosine", 0.0) >= VERIFY_COSINE
+        or min(signals.get("phash", 64.0), signals.get("dhash", 64.0)) <= VERIFY_HAMMING
+    )
+
+
 def to_verify(candidates: list[Candidate], limit: int) -> list[Candidate]:
     """Pick candidates for geometric verification, alternating between the best by local
     votes (crops, rotations, overlays) and the best by global signals (edits)."""
-    pending = [c for c in candidates if not c.exact]
+    pending = [c for c in candidates if not c.exact and worth_verifying(c)]
     by_votes = sorted(
         (c for c in pending if c.signals.get("votes", 0.0) > 0), key=lambda c: -c.signals["votes"]
     )
