@@ -368,18 +368,7 @@ def run_method(
         cand = Candidate(hit_ids[key])
         ms = timed(lambda q=query, c=cand: verifier(q, [c], None))
         ev = cand.evidence or Evidence(0, 0.0, 0.0, None, None, None)
-        rows.append(
-            Row(
-                pair.family,
-                pair.positive,
-                ev.inliers,
-                ev.inlier_ratio,
-                ev.warped_ssim,
-                ms,
-                box_iou(pair, ev),
-                pair.names,
-            )
-        )
+        rows.append(row_of(pair, ev, ms))
     stored = [len(blob) for blob in store.values["keypoints"].values()]  # catalogue images
     cost = {"bytes": statistics.mean(stored), "extract_ms": statistics.median(extract_ms)}
     return rows, cost
@@ -393,6 +382,20 @@ def timed(run: Callable[[], object], repeats: int = 3) -> float:
         run()
         best = min(best, (time.perf_counter() - started) * 1000)
     return best
+
+
+def row_of(pair: Pair, ev: Evidence, ms: float) -> Row:
+    """One measured pair: its labels, the verification evidence and the time it took."""
+    return Row(
+        pair.family,
+        pair.positive,
+        ev.inliers,
+        ev.inlier_ratio,
+        ev.warped_ssim,
+        ms,
+        box_iou(pair, ev),
+        pair.names,
+    )
 
 
 def box_iou(pair: Pair, ev: Evidence) -> float | None:
@@ -467,18 +470,7 @@ def run_orb(pairs: list[Pair], count: int) -> tuple[list[Row], dict[str, float]]
         qg, hg = verify.grey_thumbnail(pair.query), verify.grey_thumbnail(pair.hit)
         ev = orb_verify(qk, mk, hk, qg, hg)
         ms = timed(lambda qk=qk, mk=mk, hk=hk, qg=qg, hg=hg: orb_verify(qk, mk, hk, qg, hg))
-        rows.append(
-            Row(
-                pair.family,
-                pair.positive,
-                ev.inliers,
-                ev.inlier_ratio,
-                ev.warped_ssim,
-                ms,
-                box_iou(pair, ev),
-                pair.names,
-            )
-        )
+        rows.append(row_of(pair, ev, ms))
     return rows, {
         "bytes": statistics.mean(sizes.values()),
         "extract_ms": statistics.median(extract_ms),

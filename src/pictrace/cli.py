@@ -168,19 +168,15 @@ def compare(
 ) -> None:
     """Compare two images: every metric, the similarity % and a verdict."""
     with _compare_index() as index:
-        comparison = index.compare(a, b)
-        if overlay is not None:
-            from pictrace.search.overlay import draw_overlay
-
-            qa, qb = index.prepare_query(a), index.prepare_query(b)
-            picture = draw_overlay(
-                qa.image.pixels,
-                qb.image.pixels,
-                comparison.evidence,
-                (qa.image.width, qa.image.height),
-                (qb.image.width, qb.image.height),
-            )
-            picture.save(overlay)
+        if overlay is None:
+            comparison = index.compare(a, b)
+        else:
+            comparison, picture = index.compare_overlay(a, b)
+            if picture is not None:
+                picture.save(overlay)
+                err.print(f"overlay written to {overlay}", markup=False)
+            else:
+                err.print("no geometric match to draw: overlay not written", markup=False)
     if as_json:
         _emit_json(comparison.as_dict())
         return

@@ -249,7 +249,26 @@ class Index:
     # --- comparing and duplicates -----------------------------------------------------------
     def compare(self, a: QueryInput, b: QueryInput) -> Comparison:
         qa, qb = self.prepare_query(a), self.prepare_query(b)
-        return compare_images(qa, qb, self.specs, self.searcher)
+        return compare_images(qa, qb, self.searcher)
+
+    def compare_overlay(
+        self, a: QueryInput, b: QueryInput
+    ) -> tuple[Comparison, Image.Image | None]:
+        """compare, plus the side-by-side evidence picture when geometry verified."""
+        qa, qb = self.prepare_query(a), self.prepare_query(b)
+        comparison = compare_images(qa, qb, self.searcher)
+        if comparison.evidence is None:
+            return comparison, None
+        from pictrace.search.overlay import draw_overlay
+
+        picture = draw_overlay(
+            qa.image.pixels,
+            qb.image.pixels,
+            comparison.evidence,
+            (qa.image.width, qa.image.height),
+            (qb.image.width, qb.image.height),
+        )
+        return comparison, picture
 
     def calibrate(self, pairs_csv: Path) -> CalibrationReport:
         """Refit copy_confidence on labelled pairs; saved as ``<index>/calibration.json``."""

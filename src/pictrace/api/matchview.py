@@ -10,11 +10,12 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from pictrace.decode import decode
+from PIL import Image
+
 from pictrace.errors import InputError
 from pictrace.index import Index
 from pictrace.ingest.files import is_url, read_file
-from pictrace.types import Comparison, Evidence, ImageRecord, Source
+from pictrace.types import Comparison, ImageRecord, Source
 
 METRIC_LABELS = {
     "ssim": "SSIM (structure)",
@@ -58,22 +59,13 @@ def match_view(index: Index, query: Source, image_id: int) -> MatchView:
 
 
 def compare_view(index: Index, a: Source, b: Source) -> MatchView:
-    comparison = index.compare(a.data, b.data)
-    return MatchView(comparison, overlay(index, a, b, comparison.evidence), "upload")
+    comparison, picture = index.compare_overlay(a.data, b.data)
+    return MatchView(comparison, _jpeg(picture), "upload")
 
 
-def overlay(index: Index, a: Source, b: Source, evidence: Evidence | None) -> bytes | None:
-    """The teammates' evidence drawing, when the overlay module is installed."""
-    if evidence is None:
+def _jpeg(picture: Image.Image | None) -> bytes | None:
+    if picture is None:
         return None
-    try:
-        from pictrace.search.overlay import draw_overlay
-    except ImportError:
-        return None
-    da, db = decode(a, index.settings), decode(b, index.settings)
-    picture = draw_overlay(
-        da.pixels, db.pixels, evidence, (da.width, da.height), (db.width, db.height)
-    )
     buffer = io.BytesIO()
     picture.save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from pictrace.errors import ConfigError, PicTraceError
 from pictrace.search.confidence import Calibrator, fit
-from pictrace.search.engine import Candidate, Query, Searcher
-from pictrace.search.signals import Signals, pair_signals
+from pictrace.search.engine import Query, Searcher
+from pictrace.search.signals import Signals
 
 MIN_PAIRS = 10
 MIN_PER_CLASS = 3
@@ -50,14 +50,6 @@ def read_pairs(path: Path) -> list[LabelledPair]:
     return pairs
 
 
-def pair_signals_for(searcher: Searcher, a: Query, b: Query) -> Signals:
-    """The signals search would compute for query ``a`` against hit ``b``."""
-    candidate = Candidate(0, pair_signals(a.features, b.features, searcher.specs))
-    if searcher.verifier is not None:
-        searcher.verifier(a, [candidate], b)
-    return candidate.signals
-
-
 def refit(
     pairs: list[LabelledPair], prepare: Callable[[str], Query], searcher: Searcher, origin: str
 ) -> tuple[Calibrator, list[Signals], list[int], int]:
@@ -73,7 +65,7 @@ def refit(
         except PicTraceError:
             skipped += 1
             continue
-        rows.append(pair_signals_for(searcher, qa, qb))
+        rows.append(searcher.pair(qa, qb).signals)
         labels.append(int(pair.is_copy))
     if len(rows) < MIN_PAIRS or min(sum(labels), len(labels) - sum(labels)) < MIN_PER_CLASS:
         raise ConfigError(

@@ -7,16 +7,12 @@ verification is available, inliers and SSIM after warping.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from pictrace.features.base import FeatureSpec
 from pictrace.features.hashes import grey
-from pictrace.search.engine import Candidate, Query, Searcher, similarity_from
-from pictrace.search.signals import pair_signals
+from pictrace.search.engine import Query, Searcher, similarity_from
 from pictrace.types import Comparison, Verdict
 
 SSIM_SIZE = 256
@@ -48,16 +44,9 @@ def orb_matches(a: np.ndarray, b: np.ndarray, ratio: float = 0.75) -> tuple[int,
     return good, good / max(1, min(len(da), len(db)))
 
 
-def compare_images(
-    a: Query, b: Query, specs: Mapping[str, FeatureSpec], searcher: Searcher
-) -> Comparison:
-    exact = a.image.byte_sha256 == b.image.byte_sha256 or (
-        a.image.pixel_sha256 == b.image.pixel_sha256
-    )
-    candidate = Candidate(0, pair_signals(a.features, b.features, specs), exact=exact)
-    if searcher.verifier is not None:
-        searcher.verifier(a, [candidate], b)
-    candidate.confidence = 1.0 if exact else searcher.calibrator.confidence(candidate.signals)
+def compare_images(a: Query, b: Query, searcher: Searcher) -> Comparison:
+    candidate = searcher.pair(a, b)
+    exact = candidate.exact
     good, good_ratio = orb_matches(a.image.pixels, b.image.pixels)
     metrics = {
         **candidate.signals,

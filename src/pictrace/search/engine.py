@@ -126,6 +126,18 @@ class Searcher:
             self.verifier(query, chosen, None)
             self._confide(candidates.values())
 
+    def pair(self, a: Query, b: Query) -> Candidate:
+        """``b`` as a hit of query ``a``: the signals, evidence and confidence search would give
+        (used by compare and calibrate, where the hit is a decoded image, not a stored one)."""
+        exact = a.image.byte_sha256 == b.image.byte_sha256 or (
+            a.image.pixel_sha256 == b.image.pixel_sha256
+        )
+        candidate = Candidate(0, pair_signals(a.features, b.features, self.specs), exact=exact)
+        if self.verifier is not None:
+            self.verifier(a, [candidate], b)
+        self._confide([candidate])
+        return candidate
+
     def _confide(self, candidates: Iterable[Candidate]) -> None:
         for cand in candidates:
             cand.confidence = 1.0 if cand.exact else self.calibrator.confidence(cand.signals)
