@@ -481,18 +481,18 @@ def orb_verify(
     qk: kpmod.Keypoints, mk: kpmod.Keypoints, hk: kpmod.Keypoints, qg: np.ndarray, hg: np.ndarray
 ) -> Evidence:
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    tried = []
+    best = verify.NO_FIT
     for kp, mirrored in ((qk, False), (mk, True)):
         qi, hi = orb_matches(matcher, kp.descriptors, hk.descriptors)
-        fit = verify.estimate(kp, hk, qi, hi)
+        fit, inliers = verify.estimate(kp, hk, qi, hi)
         if fit is not None and mirrored:
             fit = verify.unmirror(fit, kp.size[0])
-        tried.append((0 if fit is None else len(fit.query_pts), len(qi), fit))
-    _, tentative, best = max(tried, key=lambda t: (t[0], t[1]))
+        outcome = verify.Outcome(fit, inliers, len(qi))
+        best = max(best, outcome, key=lambda o: (o.inliers, o.tentative))
     ssim = 0.0
-    if best is not None and len(best.query_pts) >= verify.MIN_INLIERS:
-        ssim = verify.warped_ssim(qg, hg, best, qk.size, hk.size)
-    return verify.evidence_of(best, tentative, ssim)
+    if best.fit is not None:
+        ssim = verify.warped_ssim(qg, hg, best.fit, qk.size, hk.size)
+    return verify.evidence_of(best, ssim)
 
 
 def orb_matches(

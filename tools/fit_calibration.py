@@ -46,9 +46,7 @@ def collect(index: Index, cases: list[QueryCase]) -> list[tuple[Signals, int, st
             query = index.prepare_query(case.query)
         except PicTraceError:
             continue
-        candidates = searcher.candidates(query)
-        searcher.score(query, candidates)
-        records = index.store.records(candidates)
+        candidates, records = searcher.scored(query)
         want = source_key(case.expected) if case.expected else None
         group = want or source_key(str(case.query))
         for cand in candidates.values():

@@ -1,5 +1,11 @@
 """PicTrace: reverse image search that finds exact files, edited copies and similar pictures."""
 
+from pictrace.threads import quiet_native_threads
+
+quiet_native_threads()  # before any OpenCV or BLAS call (see pictrace.threads)
+
+# ruff: noqa: E402
+
 from pictrace.errors import PicTraceError
 from pictrace.index import Index
 from pictrace.settings import Settings, load_settings

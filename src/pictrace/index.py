@@ -65,6 +65,7 @@ class Index:
             load_calibrator(folder, settings.local_features),
             settings,
             verifier=_default_verifier(settings, self.store, self.pool),
+            pool=self.pool,
         )
 
     @classmethod

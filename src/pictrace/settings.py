@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     work_size: int = Field(1024, ge=64, description="Long side of the working copy.")
     batch_size: int = Field(16, ge=1, description="Images per CNN batch while adding.")
     threads: int = Field(0, ge=0, description="Inference threads (0 = all cores).")
-    candidates: int = Field(64, ge=1, description="Embedding neighbours considered per query.")
+    candidates: int = Field(32, ge=1, description="Embedding neighbours considered per query.")
     hash_radius: int = Field(12, ge=0, le=64, description="Hamming radius for hash candidates.")
     local_features: bool = Field(
         True,
@@ -30,7 +30,7 @@ class Settings(BaseSettings):
         "global features only, about twice as fast to index and search, copies found only "
         "through mild edits.",
     )
-    verify_top: int = Field(12, ge=0, description="Candidates geometrically verified per query.")
+    verify_top: int = Field(6, ge=0, description="Candidates geometrically verified per query.")
     copy_threshold: float = Field(0.5, ge=0.0, le=1.0, description="copy_confidence for 'copy'.")
     hnsw_threshold: int = Field(200_000, ge=1, description="Embeddings count past which HNSW.")
     extra_models: tuple[Path, ...] = Field((), description="Configs of extra ONNX models.")

@@ -146,7 +146,7 @@ def test_a_value_the_space_rejects_leaves_catalogue_and_spaces_consistent(tmp_pa
 
 def test_removing_an_image_removes_exactly_its_local_descriptors(tmp_path):
     specs = {"k": FeatureSpec("k", 1, "local", 128)}
-    from pictrace.features.base import save_arrays
+    from pictrace.features.arrays import save_arrays
 
     def entry(n: int, rows: int) -> NewImage:
         desc = np.random.default_rng(n).integers(0, 255, (rows, 128), dtype=np.uint8)

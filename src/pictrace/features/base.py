@@ -12,13 +12,12 @@ Kinds and their Python values:
 * ``array``    - float32 vector, stored for re-ranking and compare only
 * ``labels``   - tuple of (label, probability), best first
 * ``blob``     - bytes the extractor encodes itself
-* ``local``    - a blob (npz via ``save_arrays``) whose ``desc`` array holds uint8 local
+* ``local``    - a blob (``arrays.save_arrays``) whose ``desc`` array holds uint8 local
                  descriptors (n, dim); the store indexes them for voting (e.g. keypoints)
 """
 
 from __future__ import annotations
 
-import io
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -27,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from pictrace.features.arrays import load_arrays
 from pictrace.types import DecodedImage
 
 Kind = Literal["bits", "vector", "vectors", "array", "labels", "blob", "local"]
@@ -86,18 +86,6 @@ def decode_value(spec: FeatureSpec, blob: bytes) -> FeatureValue:
     if spec.kind == "labels":
         return tuple((str(label), float(p)) for label, p in json.loads(blob))
     return blob
-
-
-def save_arrays(**arrays: np.ndarray) -> bytes:
-    """Pack named arrays into bytes (npz without pickles) for ``blob`` features."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)  # type: ignore[arg-type]
-    return buffer.getvalue()
-
-
-def load_arrays(blob: bytes) -> dict[str, np.ndarray]:
-    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
-        return {name: data[name] for name in data.files}
 
 
 def local_descriptors(blob: bytes) -> np.ndarray:

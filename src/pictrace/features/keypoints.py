@@ -11,7 +11,7 @@ Computed on the working copy downscaled to ``SIDE`` px on the long side (OpenCV'
 its input, so 512 px input detects at ~1024 px detail), keeping ``COUNT`` keypoints spread over
 a grid so a small crop still holds some of them.
 
-Stored value (kind ``local``: an npz blob via ``save_arrays`` whose ``desc`` the store also
+Stored value (kind ``local``: a blob via ``arrays.save_arrays`` whose ``desc`` the store also
 indexes for candidate voting), with coordinates **normalised to 0..1** of the image's width and
 height (multiply by the full decoded size in ``size`` to get full-size pixels), keypoints in
 ``spread`` order (so any prefix is a well-spread subset):
@@ -32,24 +32,25 @@ ORB verified fewer copies (-5 to -8 points, half as many 10% crops). The measure
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from pictrace.errors import IndexCorrupt
-from pictrace.features.base import Extractor, FeatureSpec, load_arrays, save_arrays
+from pictrace.features.arrays import load_arrays, save_arrays
+from pictrace.features.base import Extractor, FeatureSpec
 from pictrace.features.registry import register
 from pictrace.settings import Settings
 from pictrace.types import DecodedImage
 
 COUNT = 384
-SIDE = 512
+SIDE = 256
+CONTRAST = 0.013  # SIFT's contrast threshold (OpenCV default 0.04): keep fainter keypoints
 GRID = 4  # keypoints are spread over GRID x GRID cells
 POOL = 3  # SIFT keeps POOL * count strongest keypoints for the spreading to choose from
 DESC_SCALE = 512.0  # RootSIFT components lie in 0..1 and rarely exceed 0.45
-KEYPOINTS = FeatureSpec("keypoints", 2, "local", 128)  # indexed for voting (store: "local")
+KEYPOINTS = FeatureSpec("keypoints", 3, "local", 128)  # indexed for voting (store: "local")
 
 # Mirroring a picture left-right maps a SIFT descriptor (4x4 cells x 8 orientation bins, in the
 # keypoint's own frame) to the original with its cell rows reversed and orientations negated.
@@ -93,7 +94,7 @@ def detect(
     factor = min(1.0, side / max(grey.shape[:2]))
     if factor < 1.0:
         grey = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-    found, desc = cv2.SIFT.create(count * POOL).detectAndCompute(grey, None)
+    found, desc = cv2.SIFT.create(count * POOL, 3, CONTRAST).detectAndCompute(grey, None)
     if desc is None or not found:
         return empty(size)
     xy = np.array([k.pt for k in found], dtype=np.float32).reshape(-1, 2)
@@ -180,7 +181,7 @@ def decode_keypoints(blob: bytes) -> Keypoints:
         desc = arrays["desc"].reshape(-1, 128).astype(np.uint8)
         angle = arrays["angle"].astype(np.float32) * (360.0 / 256.0)
         scale = arrays["scale"].astype(np.float32) * max(width, height, 1)
-    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (KeyError, ValueError) as exc:
         raise IndexCorrupt(f"stored keypoints cannot be read ({exc}); re-add the image") from exc
     if not len(xy) == len(desc) == len(angle) == len(scale):
         raise IndexCorrupt("stored keypoints have inconsistent lengths; re-add the image")

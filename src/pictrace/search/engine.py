@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from itertools import zip_longest
+from typing import TypeVar
 
 import numpy as np
 
@@ -21,8 +23,10 @@ from pictrace.types import TIER_ORDER, DecodedImage, Evidence, ImageRecord, Matc
 COSINE_FLOOR = 0.35
 RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
 MIN_VOTES = 2.0  # local-descriptor votes below this are chance matches
-VERIFY_COSINE = 0.5  # typical unrelated photos score 0.3-0.45 (bench/results/copy.md)
-VERIFY_HAMMING = 16
+VOTE_KEYPOINTS = 192  # query keypoints (a spread-out prefix) that vote, each also mirrored
+VERIFY_COSINE = 0.6  # unrelated photos score 0.3-0.45; copies without votes >= 0.6
+VERIFY_HAMMING = 12
+T = TypeVar("T")
 POSSIBLE_COPY = 0.02  # about 20x the base rate of copies among candidates (calibration set)
 
 
@@ -60,47 +64,97 @@ class Searcher:
         calibrator: Calibrator,
         settings: Settings,
         verifier: Verifier | None = None,
+        pool: Executor | None = None,
     ) -> None:
         self.store = store
+        self.pool = pool
         self.specs = specs
         self.calibrator = calibrator
         self.settings = settings
         self.verifier = verifier
 
     def search(self, query: Query, k: int, min_confidence: float = 0.0) -> tuple[Match, ...]:
-        candidates = self.candidates(query)
-        records = self.store.records(candidates)
-        # A space may still hold a removed image (HNSW cannot delete): the catalogue decides.
-        live = {i: c for i, c in candidates.items() if i in records}
-        self.score(query, live)
-        ranked = rank(list(live.values()), self.settings.copy_threshold)
+        candidates, records = self.scored(query)
+        ranked = rank(list(candidates.values()), self.settings.copy_threshold)
         kept = [c for c in ranked if c.confidence >= min_confidence][:k]
         return tuple(to_match(c, records[c.id], self.settings.copy_threshold) for c in kept)
 
+    def scored(
+        self, query: Query, exclude: int | None = None
+    ) -> tuple[dict[int, Candidate], dict[int, ImageRecord]]:
+        """Every candidate for ``query`` (but ``exclude``) with its signals, geometric
+        evidence and calibrated confidence, and the catalogue records of them.
+
+        Local-descriptor voting, the slowest way to find candidates, runs on the pool while
+        this thread reads and compares the global features of the other candidates."""
+        found = self._global_candidates(query)
+        votes = self._later(self._votes, query)
+        self._signal(query, found.values())
+        fresh = []
+        for image_id, (direct, mirror) in votes.result().items():
+            if image_id not in found:
+                found[image_id] = Candidate(image_id)
+                fresh.append(found[image_id])
+            found[image_id].signals.update(votes=direct + mirror, mirror_votes=mirror)
+        self._signal(query, fresh)
+        if any(self.specs[n].kind == "local" for n in query.features if n in self.specs):
+            for cand in found.values():  # voting ran: no votes is information too
+                cand.signals.setdefault("votes", 0.0)
+                cand.signals.setdefault("mirror_votes", 0.0)
+        if exclude is not None:
+            found.pop(exclude, None)
+        records = self.store.records(found)
+        # A space may still hold a removed image (HNSW cannot delete): the catalogue decides.
+        live = {i: c for i, c in found.items() if i in records}
+        self._confide(live.values())
+        if self.verifier is not None and self.settings.verify_top > 0:
+            self.verifier(query, to_verify(list(live.values()), self.settings.verify_top), None)
+            self._confide(live.values())
+        return live, records
+
     # --- candidates --------------------------------------------------------------------------
-    def candidates(self, query: Query) -> dict[int, Candidate]:
+    def _global_candidates(self, query: Query) -> dict[int, Candidate]:
+        """Exact duplicates plus the neighbours in every global (non-local) space."""
         found: dict[int, Candidate] = {}
         image = query.image
         for image_id in self.store.by_hash(image.byte_sha256, image.pixel_sha256):
             found[image_id] = Candidate(image_id, exact=True)
         for name, spec in self.specs.items():
-            if name not in query.features or spec.kind not in SEARCHABLE:
-                continue
-            for image_id, score in self._neighbours(name, spec, query.features[name]):
-                if spec.kind == "local" and score < MIN_VOTES:
-                    continue
-                cand = found.setdefault(image_id, Candidate(image_id))
-                if spec.kind == "local":
-                    cand.signals["votes"] = max(score, cand.signals.get("votes", 0.0))
+            if name in query.features and spec.kind in SEARCHABLE and spec.kind != "local":
+                for image_id, _ in self._neighbours(name, spec, query.features[name]):
+                    found.setdefault(image_id, Candidate(image_id))
         return found
+
+    def _votes(self, query: Query) -> dict[int, tuple[float, float]]:
+        """(direct, mirrored) matching local descriptors per image, for images with at least
+        MIN_VOTES of them. Mirrored votes come from the query's mirrored keypoints; the
+        verifier matches only the side that has the votes."""
+        votes: dict[int, tuple[float, float]] = {}
+        for name, spec in self.specs.items():
+            if name not in query.features or spec.kind != "local":
+                continue
+            desc = local_descriptors(query.features[name])[:VOTE_KEYPOINTS]
+            k = self.settings.candidates
+            direct = dict(self.store.nearest(name, desc, k)[0])
+            mirror: dict[int, float] = {}
+            if name == "keypoints":  # a mirrored copy matches the mirrored descriptors
+                mirror = dict(self.store.nearest(name, mirror_descriptors(desc), k)[0])
+            for image_id in direct.keys() | mirror.keys():
+                pair = (direct.get(image_id, 0.0), mirror.get(image_id, 0.0))
+                if sum(pair) >= MIN_VOTES and sum(pair) > sum(votes.get(image_id, (0.0, 0.0))):
+                    votes[image_id] = pair
+        return votes
+
+    def _later(self, fn: Callable[[Query], T], query: Query) -> Future[T]:
+        if self.pool is not None:
+            return self.pool.submit(fn, query)
+        done: Future[T] = Future()
+        done.set_result(fn(query))
+        return done
 
     def _neighbours(
         self, name: str, spec: FeatureSpec, value: FeatureValue
     ) -> list[tuple[int, float]]:
-        if spec.kind == "local":
-            desc = local_descriptors(value)
-            rows = np.concatenate([desc, mirror_descriptors(desc)]) if name == "keypoints" else desc
-            return self.store.nearest(name, rows, self.settings.candidates)[0]
         rows = np.asarray(value)
         if spec.kind == "bits":
             rows = rows.reshape(-1, spec.dim // 8)
@@ -111,20 +165,16 @@ class Searcher:
         return [hit for row in hits for hit in row]
 
     # --- scoring -----------------------------------------------------------------------------
-    def score(self, query: Query, candidates: Mapping[int, Candidate]) -> None:
-        if not candidates:
+    def _signal(self, query: Query, candidates: Iterable[Candidate]) -> None:
+        """Compare the query's global features with each candidate's stored ones."""
+        chosen = {c.id: c for c in candidates}
+        if not chosen:
             return
-        ids = list(candidates)
         names = [n for n in self.specs if n in RERANK_FEATURES or self.specs[n].kind == "vector"]
-        stored = {name: self.store.features(name, ids) for name in names}
-        for image_id, cand in candidates.items():
+        stored = {name: self.store.features(name, chosen) for name in names}
+        for image_id, cand in chosen.items():
             hit = {name: values[image_id] for name, values in stored.items() if image_id in values}
             cand.signals.update(pair_signals(query.features, hit, self.specs))
-        self._confide(candidates.values())
-        if self.verifier is not None and self.settings.verify_top > 0:
-            chosen = to_verify(list(candidates.values()), self.settings.verify_top)
-            self.verifier(query, chosen, None)
-            self._confide(candidates.values())
 
     def pair(self, a: Query, b: Query) -> Candidate:
         """``b`` as a hit of query ``a``: the signals, evidence and confidence search would give

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from functools import partial
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -35,7 +35,7 @@ import numpy as np
 from pictrace.features.base import FeatureValue
 from pictrace.features.keypoints import Keypoints, decode_keypoints, mirrored
 from pictrace.features.thumbnail import open_thumbnail
-from pictrace.search.engine import Candidate, Query, Verifier
+from pictrace.search.engine import MIN_VOTES, Candidate, Query, Verifier
 from pictrace.search.warped import grey_thumbnail, jacobians, warped_ssim
 from pictrace.settings import Settings
 from pictrace.store.base import Store
@@ -112,25 +112,65 @@ def one_per_hit(rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndar
     return rows[keep], cols[keep]
 
 
-def fit_pair(probe: Probe, hit: Keypoints) -> tuple[Fit | None, int]:
-    """Best transform over the direct and mirrored query, and its tentative match count."""
-    rows, cols = ratio_matches(probe.stacked, unit_rows(hit.descriptors), RATIO)
+class Outcome(NamedTuple):
+    """What verifying one pair found: the fit (only from ``MIN_INLIERS`` inliers up, with a
+    plausible transform), the inliers of the best transform and the tentative matches."""
+
+    fit: Fit | None
+    inliers: int
+    tentative: int
+
+
+NO_FIT = Outcome(None, 0, 0)
+
+
+def sides_of(signals: Mapping[str, float]) -> tuple[bool, bool]:
+    """(match the query as it is, match its mirror). Search knows from the local-descriptor
+    votes which side a copy is on: a side is skipped when the other has clearly more votes
+    (twice as many), or for the mirror when it has fewer than MIN_VOTES. Without votes (compare,
+    or no local features) both sides are tried."""
+    if "votes" not in signals:
+        return True, True
+    mirror = signals.get("mirror_votes", 0.0)
+    direct = signals["votes"] - mirror
+    try_mirror = mirror >= MIN_VOTES and 2 * mirror >= direct
+    return (not try_mirror or 2 * direct >= mirror), try_mirror
+
+
+def fit_pair(probe: Probe, hit: Keypoints, sides: tuple[bool, bool] = (True, True)) -> Outcome:
+    """Best transform over the direct and the mirrored query (the ``sides`` asked for). The
+    side with more tentative matches goes first; the other is skipped when it cannot reach as
+    many inliers."""
     n = len(probe.kp)
-    tried: list[tuple[int, int, Fit | None]] = []
-    for kp, side, shift in ((probe.kp, rows < n, 0), (probe.mirror, rows >= n, n)):
-        qi, hi = one_per_hit(rows[side] - shift, cols[side])
-        fit = estimate(kp, hit, qi, hi)
+    start, stop = (0 if sides[0] else n), (2 * n if sides[1] else n)
+    rows, cols = ratio_matches(probe.stacked[start:stop], unit_rows(hit.descriptors), RATIO)
+    rows = rows + start
+    candidates = []
+    for kp, side, shift, wanted in (
+        (probe.kp, rows < n, 0, sides[0]),
+        (probe.mirror, rows >= n, n, sides[1]),
+    ):
+        if wanted:
+            qi, hi = one_per_hit(rows[side] - shift, cols[side])
+            candidates.append((kp, qi, hi, shift))
+    best = NO_FIT
+    for kp, qi, hi, shift in sorted(candidates, key=lambda c: -len(c[1])):
+        if best.inliers >= max(len(qi), 1):
+            break
+        fit, inliers = estimate(kp, hit, qi, hi)
         if fit is not None and shift:
             fit = unmirror(fit, kp.size[0])
-        tried.append((0 if fit is None else len(fit.query_pts), len(qi), fit))
-    _, tentative, best = max(tried, key=lambda t: (t[0], t[1]))
-    return best, tentative
+        best = max(best, Outcome(fit, inliers, len(qi)), key=lambda o: (o.inliers, o.tentative))
+    return best
 
 
-def estimate(query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray) -> Fit | None:
-    """Similarity by RANSAC, upgraded to a MAGSAC++ homography when that explains more."""
+def estimate(
+    query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray
+) -> tuple[Fit | None, int]:
+    """Similarity by RANSAC, upgraded to a MAGSAC++ homography when that explains more:
+    (the accepted fit, the inlier count)."""
     if len(qi) < 3:
-        return None
+        return None, 0
     q_long, h_long = float(max(query.size)), float(max(hit.size))
     qn = (query.xy[qi] / q_long).astype(np.float32)
     hn = (hit.xy[hi] / h_long).astype(np.float32)
@@ -153,7 +193,7 @@ def estimate(query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray) -
         if homography is not None and hmask.sum() >= best[1].sum():
             best = (homography / homography[2, 2], hmask.ravel().astype(bool))
     if best is None:
-        return None
+        return None, 0
     scale_q = np.diag([1.0 / q_long, 1.0 / q_long, 1.0])
     transform = np.diag([h_long, h_long, 1.0]) @ best[0] @ scale_q
     return accept(transform, query, hit, qi[best[1]], hi[best[1]])
@@ -161,15 +201,20 @@ def estimate(query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray) -
 
 def accept(
     transform: np.ndarray, query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray
-) -> Fit | None:
-    """The fit if the transform is plausible, keeping inliers whose orientation and size agree."""
+) -> tuple[Fit | None, int]:
+    """Keep the inliers whose orientation and size agree with the transform; below
+    ``MIN_INLIERS`` only their count matters, from there on the transform must be plausible
+    (else no inliers at all) and the fit carries both overlap boxes."""
+    keep = consistent(transform, query, hit, qi, hi)
+    inliers = int(keep.sum())
+    if inliers < 3:  # two points always fit a similarity: that is no evidence
+        return None, 0
+    if inliers < MIN_INLIERS:
+        return None, inliers
     boxes = overlap(transform, query.size, hit.size)
     if boxes is None:
-        return None
-    keep = consistent(transform, query, hit, qi, hi)
-    if keep.sum() < 3:
-        return None
-    return Fit(transform, query.xy[qi[keep]], hit.xy[hi[keep]], boxes[0], boxes[1])
+        return None, 0
+    return Fit(transform, query.xy[qi[keep]], hit.xy[hi[keep]], boxes[0], boxes[1]), inliers
 
 
 def consistent(
@@ -267,10 +312,10 @@ def bbox(pts: np.ndarray, size: tuple[int, int]) -> Box:
 
 
 # --- warped SSIM -------------------------------------------------------------------------------
-def evidence_of(fit: Fit | None, tentative: int, ssim: float) -> Evidence:
-    inliers = 0 if fit is None else len(fit.query_pts)
-    ratio = inliers / max(tentative, RATIO_FLOOR)
-    if fit is None or inliers < MIN_INLIERS:
+def evidence_of(outcome: Outcome, ssim: float) -> Evidence:
+    fit, inliers = outcome.fit, outcome.inliers
+    ratio = inliers / max(outcome.tentative, RATIO_FLOOR)
+    if fit is None:
         return Evidence(inliers, ratio, 0.0, None, None, None)
     pairs = np.round(np.hstack([fit.query_pts, fit.hit_pts])[:MAX_MATCHES], 1).tolist()
     return Evidence(
@@ -304,25 +349,27 @@ class GeometricVerifier:
             return
         probe = Probe.of(decode_keypoints(query.features["keypoints"]))
         hits = self._keypoints(candidates, other)
+        sides = {c.id: sides_of(c.signals) for c in candidates}
+        jobs = [(kp, sides[i]) for i, kp in hits.items()]
         pairs = (
-            self.pool.map(partial(fit_pair, probe), hits.values())
+            self.pool.map(lambda job: fit_pair(probe, *job), jobs)
             if self.pool
-            else (fit_pair(probe, kp) for kp in hits.values())
+            else (fit_pair(probe, *job) for job in jobs)
         )
         fits = dict(zip(hits, pairs, strict=True))
-        held = [i for i, (fit, _) in fits.items() if fit and len(fit.query_pts) >= MIN_INLIERS]
+        held = [i for i, outcome in fits.items() if outcome.fit is not None]
         greys = self._greys(held, other)
         query_grey = grey_of(query.features, query.image.pixels) if greys else None
         for cand in candidates:
             if cand.id not in fits:
                 continue
-            fit, tentative = fits[cand.id]
+            outcome = fits[cand.id]
             ssim = 0.0
-            if fit is not None and query_grey is not None and cand.id in greys:
+            if outcome.fit is not None and query_grey is not None and cand.id in greys:
                 ssim = warped_ssim(
-                    query_grey, greys[cand.id], fit, probe.kp.size, hits[cand.id].size
+                    query_grey, greys[cand.id], outcome.fit, probe.kp.size, hits[cand.id].size
                 )
-            apply(cand, evidence_of(fit, tentative, ssim))
+            apply(cand, evidence_of(outcome, ssim))
 
     def _keypoints(self, candidates: list[Candidate], other: Query | None) -> dict[int, Keypoints]:
         if other is not None:

@@ -24,7 +24,8 @@ from pictrace.features.base import (
 )
 from pictrace.store.base import Hits, Store
 from pictrace.store.catalogue import Catalogue, NewImage
-from pictrace.store.vectors import HashSpace, LocalSpace, VectorSpace, single_threaded
+from pictrace.store.vectors import HashSpace, LocalSpace, VectorSpace
+from pictrace.threads import quiet_native_threads
 from pictrace.types import ImageRecord
 
 REGION_SLOTS = 64  # regional vectors per image are stored under id * REGION_SLOTS + region
@@ -47,7 +48,7 @@ class EmbeddedStore(Store):
         self.hnsw_threshold = hnsw_threshold
         self._lock_file: IO[str] | None = None
         self._guard = threading.RLock()
-        single_threaded()
+        quiet_native_threads()
         self._prepare_folder()
         self.catalogue = Catalogue(folder / "catalogue.sqlite", readonly=readonly)
         self.spaces: dict[str, Space] = {}

@@ -18,14 +18,6 @@ from pictrace.errors import IndexCorrupt
 Hits = list[tuple[int, float]]
 
 
-def single_threaded() -> None:
-    """Run faiss searches on the calling thread. PicTrace searches one query (or a small
-    batch) at a time and gets its parallelism from concurrent requests; faiss's OpenMP
-    threads spin-wait, and next to onnxruntime's threads a 1-query search over one million
-    64-bit codes took 68 ms instead of 1.2 ms (measured on the 2-core dev machine)."""
-    faiss.omp_set_num_threads(1)
-
-
 class HashSpace:
     def __init__(self, bits: int) -> None:
         self.bits = bits
@@ -136,7 +128,7 @@ class LocalSpace:
     (nearest clearly closer than the third nearest) votes for the image that owns it.
     """
 
-    def __init__(self, dim: int, centroids: np.ndarray, nprobe: int = 4) -> None:
+    def __init__(self, dim: int, centroids: np.ndarray, nprobe: int = 1) -> None:
         self.dim = dim
         self._quantizer = faiss.IndexFlatL2(dim)
         self._quantizer.add(np.ascontiguousarray(centroids, np.float32))
@@ -176,7 +168,7 @@ class LocalSpace:
         _atomic(path, lambda tmp: faiss.write_index(self.index, tmp))
 
     @classmethod
-    def load(cls, path: Path, dim: int, nprobe: int = 4) -> LocalSpace:
+    def load(cls, path: Path, dim: int, nprobe: int = 1) -> LocalSpace:
         space = cls.__new__(cls)
         space.dim = dim
         try:

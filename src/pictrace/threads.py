@@ -1,0 +1,40 @@
+"""Thread policy: every native library computes on the thread that calls it, without spinning.
+
+PicTrace gets its parallelism from its own two-level plan (feature extractors and geometric
+verification on a small pool, onnxruntime's intra-op threads for the CNN) and from concurrent
+requests. Native libraries that bring their own thread pools fight that plan on a small machine:
+after each call their idle workers spin-wait for more work, burning the cores the next stage
+needs. Measured on the 2-core dev machine over 138 queries: 114 ms CPU per query for 59 ms wall
+before, 59 ms CPU for 41 ms wall with this policy (BENCHMARKS.md, "Query cost").
+
+* OpenBLAS (numpy's, scipy's, OpenCV's and faiss's copies) and faiss's OpenMP: one thread. (faiss's
+  OpenMP workers next to onnxruntime's threads made a 1-query search over one million 64-bit
+  codes take 68 ms instead of 1.2 ms.)
+* OpenCV's own pool keeps its threads (SIFT uses both cores) but they sleep when idle; its
+  settings are read when the pool starts, so ``quiet_native_threads`` must run before the first
+  OpenCV call (``pictrace`` runs it on import).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+_OPENCV_WAIT = (
+    "OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER",
+    "OPENCV_THREAD_POOL_ACTIVE_WAIT_MAIN",
+)
+
+
+@cache
+def quiet_native_threads() -> None:
+    """Apply the policy once per process (a user's own environment settings win)."""
+    for name in _OPENCV_WAIT:
+        os.environ.setdefault(name, "0")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # copies loaded from now on
+    import faiss
+    from threadpoolctl import threadpool_limits
+
+    faiss.omp_set_num_threads(1)
+    threadpool_limits(limits=1, user_api="blas")  # copies loaded already
