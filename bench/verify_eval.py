@@ -337,11 +337,15 @@ def features_of(pixels: np.ndarray, extract: Callable[[np.ndarray], bytes]) -> d
 
 
 def run_sift(
-    pairs: list[Pair], count: int, side: int, grid: int = kpmod.GRID
+    pairs: list[Pair],
+    count: int,
+    side: int,
+    grid: int = kpmod.GRID,
+    contrast: float = kpmod.CONTRAST,
 ) -> tuple[list[Row], dict[str, float]]:
     def extract(pixels: np.ndarray) -> bytes:
         size = (pixels.shape[1], pixels.shape[0])
-        return kpmod.encode_keypoints(kpmod.detect(pixels, size, count, side, grid))
+        return kpmod.encode_keypoints(kpmod.detect(pixels, size, count, side, grid, contrast))
 
     return run_method(pairs, extract, lambda store: verify.GeometricVerifier(store))
 
@@ -643,12 +647,16 @@ def main() -> None:
         configs += [
             ("ORB 500 @1024", lambda: run_orb(pairs, 500)),
             ("ORB 1000 @1024", lambda: run_orb(pairs, 1000)),
-            ("RootSIFT 128 @512", lambda: run_sift(pairs, 128, 512)),
-            ("RootSIFT 256 @512", lambda: run_sift(pairs, 256, 512)),
-            ("RootSIFT 512 @512", lambda: run_sift(pairs, 512, 512)),
-            ("RootSIFT 384 @768", lambda: run_sift(pairs, 384, 768)),
-            ("RootSIFT 384 @384", lambda: run_sift(pairs, 384, 384)),
-            ("RootSIFT 384 @512 grid 8", lambda: run_sift(pairs, 384, 512, 8)),
+            (
+                "RootSIFT 384 @512, contrast 0.04 (before)",
+                lambda: run_sift(pairs, 384, 512, 4, 0.04),
+            ),
+            ("RootSIFT 384 @256, contrast 0.04", lambda: run_sift(pairs, 384, 256, 4, 0.04)),
+            ("RootSIFT 384 @224", lambda: run_sift(pairs, 384, 224)),
+            ("RootSIFT 384 @320", lambda: run_sift(pairs, 384, 320)),
+            ("RootSIFT 256 @256", lambda: run_sift(pairs, 256, 256)),
+            ("RootSIFT 512 @256", lambda: run_sift(pairs, 512, 256)),
+            ("RootSIFT 384 @256 grid 8", lambda: run_sift(pairs, 384, 256, 8)),
         ]
 
         def chosen_run() -> Result:

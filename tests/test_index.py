@@ -32,6 +32,21 @@ def test_adding_is_incremental(index_copy, photos):
     assert not report.added and len(report.skipped) == before
 
 
+def test_adding_again_refreshes_features_an_older_version_computed(tmp_path, photos):
+    path = tmp_path / "pic.jpg"
+    path.write_bytes((photos / "coffee.jpg").read_bytes())
+    with Index.open(tmp_path / "idx") as index:
+        first = index.add([path]).added[0]
+        with index.store.catalogue.transaction() as db:  # as if an older release wrote it
+            db.execute("UPDATE features SET version = 0 WHERE name = 'keypoints'")
+        report = index.add([path])
+        assert len(report.added) == 1 and report.added[0] != first and not report.skipped
+        assert index.store.feature_versions(report.added[0])["keypoints"] == (
+            index.specs["keypoints"].version
+        )
+        assert index.add([path]).skipped == (str(path),)
+
+
 def test_changed_file_replaces_its_record(tmp_path, photos):
     path = tmp_path / "pic.jpg"
     path.write_bytes((photos / "coffee.jpg").read_bytes())

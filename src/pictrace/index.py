@@ -152,16 +152,26 @@ class Index:
         return AddReport(tuple(added), tuple(skipped), tuple(failed))
 
     def _prepare(self, item: Source | AddFailure) -> AddFailure | str | tuple[Source, DecodedImage]:
-        """Failure, the uri of an unchanged image (skip), or the decoded image."""
+        """Failure, the uri of an unchanged image (skip), or the decoded image. An unchanged
+        image whose features an older PicTrace computed is re-extracted, so adding the same
+        folders again brings an index up to date after an upgrade."""
         if isinstance(item, AddFailure):
             return item
         existing = self.store.by_source(item.uri)
-        if existing is not None and existing.byte_sha256 == _sha(item.data):
+        if (
+            existing is not None
+            and existing.byte_sha256 == _sha(item.data)
+            and self._current(existing.id)
+        ):
             return item.uri
         try:
             return item, decode(item, self.settings)
         except InputError as exc:
             return AddFailure(item.uri, exc.message, exc.code)
+
+    def _current(self, image_id: int) -> bool:
+        stored = self.store.feature_versions(image_id)
+        return all(stored.get(name) == spec.version for name, spec in self.specs.items())
 
     def _store_batch(
         self, images: list[tuple[Source, DecodedImage]], failed: list[AddFailure]
@@ -199,7 +209,7 @@ class Index:
         """Rank the index against one query image (path, URL, bytes or PIL image)."""
         started = time.perf_counter()
         prepared = self.prepare_query(query)
-        matches = self.searcher.search(prepared, k, min_confidence)
+        matches = self.searcher.search(prepared, k, min_confidence, refine=self._refine)
         elapsed = (time.perf_counter() - started) * 1000.0
         labels = tuple(label for label, _ in prepared.features.get("labels", ()))
         return SearchResult(prepared.label, elapsed, matches, labels)
@@ -224,6 +234,14 @@ class Index:
 
         matches = text_matches(hits, records)
         return SearchResult(text, (time.perf_counter() - started) * 1000.0, matches)
+
+    def _refine(self, query: Query) -> Query | None:
+        """The query with its extractors' finer values (Searcher.search's second look), or
+        None when no extractor has any."""
+        finer: dict[str, FeatureValue] = {}
+        for extractor in self.query_extractors:
+            finer.update(extractor.refine(query.image) or {})
+        return Query(query.label, query.image, {**query.features, **finer}) if finer else None
 
     def prepare_query(self, query: QueryInput) -> Query:
         source = self.load_query(query)

@@ -30,7 +30,7 @@ class Settings(BaseSettings):
         "global features only, about twice as fast to index and search, copies found only "
         "through mild edits.",
     )
-    verify_top: int = Field(6, ge=0, description="Candidates geometrically verified per query.")
+    verify_top: int = Field(4, ge=0, description="Candidates geometrically verified per query.")
     copy_threshold: float = Field(0.5, ge=0.0, le=1.0, description="copy_confidence for 'copy'.")
     hnsw_threshold: int = Field(200_000, ge=1, description="Embeddings count past which HNSW.")
     extra_models: tuple[Path, ...] = Field((), description="Configs of extra ONNX models.")

@@ -62,6 +62,11 @@ class Extractor(ABC):
     def extract_one(self, image: DecodedImage) -> dict[str, FeatureValue]:
         """Return ``{spec.name: value}`` for every spec of this extractor."""
 
+    def refine(self, image: DecodedImage) -> dict[str, FeatureValue] | None:
+        """Finer values for a query a first search found no copy for, or None (the default:
+        this extractor has no finer setting)."""
+        return None
+
 
 def encode(spec: FeatureSpec, value: FeatureValue) -> bytes:
     """Serialise a feature value for the catalogue (no pickles)."""

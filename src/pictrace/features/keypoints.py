@@ -8,8 +8,9 @@ extraction is needed), perspective, pasting into another photo, captions, heavy 
 changes. What they miss: flat or tiny pictures (few keypoints), heavy blur, stylisation.
 
 Computed on the working copy downscaled to ``SIDE`` px on the long side (OpenCV's SIFT doubles
-its input, so 512 px input detects at ~1024 px detail), keeping ``COUNT`` keypoints spread over
-a grid so a small crop still holds some of them.
+its input, so 256 px input detects at ~512 px detail) with a low contrast threshold
+(``CONTRAST``) so small and flat pictures still get keypoints, keeping ``COUNT`` keypoints
+spread over a grid so a small crop still holds some of them.
 
 Stored value (kind ``local``: a blob via ``arrays.save_arrays`` whose ``desc`` the store also
 indexes for candidate voting), with coordinates **normalised to 0..1** of the image's width and
@@ -22,12 +23,13 @@ height (multiply by the full decoded size in ``size`` to get full-size pixels), 
 * ``desc``  uint8 (n, 128), RootSIFT (sqrt of the L1-normalised SIFT) times ``DESC_SCALE``
 * ``size``  int32 (2,), the full decoded (width, height)
 
-Memory: 135 bytes per keypoint plus ~0.9 kB of npz headers: at most 52 kB per image with
-``COUNT`` = 384, 44 kB on average over the development photos (flat or small pictures have fewer
-keypoints). Extraction: ~35 ms per image on one core. 384 keypoints at 512 px were chosen over
-256 (-1.5 points of verified copies, -12 kB) and 512 (+0.5 points, +12 kB, slower matching);
-ORB verified fewer copies (-5 to -8 points, half as many 10% crops). The measurements are in
-``bench/results/verify.md`` (``bench/verify_eval.py --sweep``).
+Memory: 135 bytes per keypoint plus ~0.1 kB of headers: at most 52 kB per image with
+``COUNT`` = 384, 43 kB on average over the development photos. Extraction: ~12 ms per image
+(SIFT on both cores), a third of the 512 px setting it replaced, which verified fewer copies
+(0.863 vs 0.882 of the positive pairs, 0.875 vs 0.950 of the overlays) at ~40 ms.
+384 keypoints were chosen over 256 (-1.5 points of verified copies, -12 kB) and 512 (+0.5
+points, +12 kB, slower matching); ORB verified fewer copies (-5 to -8 points, half as many 10%
+crops). The measurements are in ``bench/results/verify.md`` (``bench/verify_eval.py --sweep``).
 """
 
 from __future__ import annotations
@@ -46,11 +48,15 @@ from pictrace.types import DecodedImage
 
 COUNT = 384
 SIDE = 256
+FINE_SIDE = 384  # the second, finer look at a query in which nothing was found (see refine)
 CONTRAST = 0.013  # SIFT's contrast threshold (OpenCV default 0.04): keep fainter keypoints
 GRID = 4  # keypoints are spread over GRID x GRID cells
-POOL = 3  # SIFT keeps POOL * count strongest keypoints for the spreading to choose from
+# SIFT keeps the POOL * count strongest keypoints (and describes only those: descriptors are
+# ~60% of its time) for the spreading to choose from. POOL = 3 cost 4 ms more per image for
+# the same share of verified copies (0.882 vs 0.880, bench/results/verify.md).
+POOL = 1
 DESC_SCALE = 512.0  # RootSIFT components lie in 0..1 and rarely exceed 0.45
-KEYPOINTS = FeatureSpec("keypoints", 3, "local", 128)  # indexed for voting (store: "local")
+KEYPOINTS = FeatureSpec("keypoints", 4, "local", 128)  # indexed for voting (store: "local")
 
 # Mirroring a picture left-right maps a SIFT descriptor (4x4 cells x 8 orientation bins, in the
 # keypoint's own frame) to the original with its cell rows reversed and orientations negated.
@@ -84,6 +90,7 @@ def detect(
     count: int = COUNT,
     side: int = SIDE,
     grid: int = GRID,
+    contrast: float = CONTRAST,
 ) -> Keypoints:
     """RootSIFT keypoints of an RGB (or grey) uint8 picture whose full size is ``size``."""
     grey = (
@@ -94,7 +101,7 @@ def detect(
     factor = min(1.0, side / max(grey.shape[:2]))
     if factor < 1.0:
         grey = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-    found, desc = cv2.SIFT.create(count * POOL, 3, CONTRAST).detectAndCompute(grey, None)
+    found, desc = cv2.SIFT.create(count * POOL, 3, contrast).detectAndCompute(grey, None)
     if desc is None or not found:
         return empty(size)
     xy = np.array([k.pt for k in found], dtype=np.float32).reshape(-1, 2)
@@ -198,6 +205,15 @@ class KeypointExtractor(Extractor):
 
     def extract_one(self, image: DecodedImage) -> dict[str, bytes]:
         kp = detect(image.pixels, (image.width, image.height), self.count, self.side)
+        return {"keypoints": encode_keypoints(kp)}
+
+    def refine(self, image: DecodedImage) -> dict[str, bytes] | None:
+        """Keypoints of a query at FINE_SIDE, or None when the picture is too small for that
+        to show more detail. A copy pasted at 40% width into a 1,024 px photo spans ~100 px
+        at SIDE, too few for its keypoints to match; at FINE_SIDE it spans ~150 px."""
+        if max(image.pixels.shape[:2]) < self.side * 1.25:
+            return None
+        kp = detect(image.pixels, (image.width, image.height), self.count, FINE_SIDE)
         return {"keypoints": encode_keypoints(kp)}
 
 

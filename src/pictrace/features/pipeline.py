@@ -18,20 +18,27 @@ def extract_all(
     single = [e for e in extractors if not e.batched]
     batched = [e for e in extractors if e.batched]
 
-    def per_image(image: DecodedImage) -> dict[str, FeatureValue]:
+    def per_image(image: DecodedImage, chosen: Sequence[Extractor]) -> dict[str, FeatureValue]:
         row: dict[str, FeatureValue] = {}
-        for extractor in single:
+        for extractor in chosen:
             row.update(extractor.extract_one(image))
         return row
 
-    futures = [pool.submit(per_image, image) for image in images] if pool else []
+    # One image (a query): each extractor is its own task, so the slow one (keypoints) does
+    # not wait for the others. A batch: one task per image.
+    tasks = (
+        [(0, [e]) for e in single]
+        if len(images) == 1
+        else [(i, single) for i in range(len(images))]
+    )
+    futures = [pool.submit(per_image, images[i], chosen) for i, chosen in tasks] if pool else []
     merged: list[dict[str, FeatureValue]] = [{} for _ in images]
     for extractor in batched:
         for row, values in zip(merged, extractor.extract(images), strict=True):
             row.update(values)
-    rows = [f.result() for f in futures] if pool else [per_image(i) for i in images]
-    for row, values in zip(merged, rows, strict=True):
-        row.update(values)
+    done = [f.result() for f in futures] if pool else [per_image(images[i], c) for i, c in tasks]
+    for (position, _), values in zip(tasks, done, strict=True):
+        merged[position].update(values)
     return merged
 
 

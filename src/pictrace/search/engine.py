@@ -23,9 +23,10 @@ from pictrace.types import TIER_ORDER, DecodedImage, Evidence, ImageRecord, Matc
 COSINE_FLOOR = 0.35
 RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
 MIN_VOTES = 2.0  # local-descriptor votes below this are chance matches
-VOTE_KEYPOINTS = 192  # query keypoints (a spread-out prefix) that vote, each also mirrored
+VOTE_KEYPOINTS = 128  # query keypoints (a spread-out prefix) that vote, each also mirrored
 VERIFY_COSINE = 0.6  # unrelated photos score 0.3-0.45; copies without votes >= 0.6
 VERIFY_HAMMING = 12
+SURE_COPY = 0.9  # observed precision 0.98 above it (calibration held-out, BENCHMARKS.md)
 T = TypeVar("T")
 POSSIBLE_COPY = 0.02  # about 20x the base rate of copies among candidates (calibration set)
 
@@ -49,6 +50,8 @@ class Candidate:
 # A verifier adds geometric signals and evidence to candidates in place. ``other`` is the hit
 # as a decoded Query when it is at hand (compare); during search it reads stored features.
 Verifier = Callable[[Query, list[Candidate], "Query | None"], None]
+# A refiner gives a query finer local features, or None when that would add nothing.
+Refiner = Callable[[Query], "Query | None"]
 
 
 def similarity_from(signals: Mapping[str, float]) -> float:
@@ -73,8 +76,24 @@ class Searcher:
         self.settings = settings
         self.verifier = verifier
 
-    def search(self, query: Query, k: int, min_confidence: float = 0.0) -> tuple[Match, ...]:
+    def search(
+        self,
+        query: Query,
+        k: int,
+        min_confidence: float = 0.0,
+        refine: Refiner | None = None,
+    ) -> tuple[Match, ...]:
+        """The ranked matches. Coarse to fine: when nothing is a copy and ``refine`` can give
+        the query finer local features (a copy pasted small into a large picture has too few
+        pixels at the coarse keypoint resolution), the search runs again with those."""
         candidates, records = self.scored(query)
+        threshold = self.settings.copy_threshold
+        if refine is not None and not any(
+            c.exact or c.confidence >= threshold for c in candidates.values()
+        ):
+            finer = refine(query)
+            if finer is not None:
+                candidates, records = self.scored(finer)
         ranked = rank(list(candidates.values()), self.settings.copy_threshold)
         kept = [c for c in ranked if c.confidence >= min_confidence][:k]
         return tuple(to_match(c, records[c.id], self.settings.copy_threshold) for c in kept)
@@ -108,9 +127,25 @@ class Searcher:
         live = {i: c for i, c in found.items() if i in records}
         self._confide(live.values())
         if self.verifier is not None and self.settings.verify_top > 0:
-            self.verifier(query, to_verify(list(live.values()), self.settings.verify_top), None)
+            chosen = to_verify(list(live.values()), self.settings.verify_top)
+            self._verify(self.verifier, query, chosen)
             self._confide(live.values())
         return live, records
+
+    def _verify(self, verifier: Verifier, query: Query, chosen: list[Candidate]) -> None:
+        """Verify the candidates with local-descriptor votes first. When one of them is a
+        copy beyond doubt (confidence >= SURE_COPY), the query is explained: the candidates
+        without votes (only globally alike, as different photos of a subject are) keep their
+        global-signal confidence instead of being verified too."""
+        voted = [c for c in chosen if c.signals.get("votes", 0.0) >= MIN_VOTES]
+        rest = [c for c in chosen if c.signals.get("votes", 0.0) < MIN_VOTES]
+        if voted:
+            verifier(query, voted, None)
+            self._confide(voted)
+            if any(c.confidence >= SURE_COPY for c in voted):
+                return
+        if rest:
+            verifier(query, rest, None)
 
     # --- candidates --------------------------------------------------------------------------
     def _global_candidates(self, query: Query) -> dict[int, Candidate]:

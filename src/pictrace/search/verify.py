@@ -18,8 +18,9 @@ and matches only from ``MIN_INLIERS`` inliers up):
   contrast equalised, at the coarser of the two resolutions (0 below ``MIN_INLIERS``): high for
   copies, low for the same scene photographed again
 
-Cost on one core (``bench/results/verify.md``): ~3 ms per candidate that fails, ~5.5 ms per
-one that verifies (thumbnail and SSIM too): ~25-40 ms for ``verify_top`` = 12 candidates.
+Cost on one core (``bench/results/verify.md``): ~1-2 ms per candidate that fails, ~3-4 ms per
+one that verifies (thumbnail and SSIM too); search verifies at most ``verify_top`` = 4
+candidates, and matches only the side (direct or mirrored) the local-descriptor votes point to.
 """
 
 from __future__ import annotations

@@ -43,6 +43,10 @@ class Store(ABC):
     def by_hash(self, byte_sha256: str, pixel_sha256: str) -> list[int]: ...
 
     @abstractmethod
+    def feature_versions(self, image_id: int) -> dict[str, int]:
+        """Name -> version of every feature stored for one image."""
+
+    @abstractmethod
     def page(self, offset: int, limit: int) -> list[ImageRecord]: ...
 
     @abstractmethod

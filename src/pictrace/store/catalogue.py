@@ -248,6 +248,10 @@ class Catalogue:
             )
             yield from ((int(a), int(b), bytes(c)) for a, b, c in rows)
 
+    def feature_versions(self, image_id: int) -> dict[str, int]:
+        rows = self._query("SELECT name, version FROM features WHERE image_id = ?", (image_id,))
+        return {str(name): int(version) for name, version in rows}
+
     def stale(self, name: str, version: int) -> list[int]:
         """Ids whose stored ``name`` feature is missing or of another version."""
         rows = self._query(

@@ -250,6 +250,9 @@ class EmbeddedStore(Store):
     def feature_counts(self) -> dict[str, int]:
         return self.catalogue.feature_counts()
 
+    def feature_versions(self, image_id: int) -> dict[str, int]:
+        return self.catalogue.feature_versions(image_id)
+
     def features(self, name: str, ids: Iterable[int]) -> dict[int, FeatureValue]:
         spec = self.specs[name]
         return {

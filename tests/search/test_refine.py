@@ -1,0 +1,56 @@
+"""Coarse to fine: a second, finer look at queries in which the first search found no copy."""
+
+import numpy as np
+from PIL import Image
+
+from pictrace import Index
+from pictrace.evaluate import synthetic_background
+from pictrace.features.keypoints import FINE_SIDE, SIDE
+from tests.conftest import load_rgb
+
+
+def _pasted_small(photos, name: str) -> Image.Image:
+    """``name`` at 19% width inside a large, busy picture that is not in the index."""
+    canvas = synthetic_background(np.random.default_rng(3)).resize((1400, 1050))
+    piece = load_rgb(photos / name)
+    piece = piece.resize((260, round(260 * piece.height / piece.width)))
+    canvas.paste(piece, (820, 90))
+    return canvas
+
+
+def _counting(index: Index) -> list[int]:
+    calls: list[int] = []
+    original = index._refine
+
+    def refine(query):
+        calls.append(1)
+        return original(query)
+
+    index._refine = refine  # type: ignore[method-assign]
+    return calls
+
+
+def test_a_found_copy_needs_no_second_look(built_index, photos):
+    with Index.open(built_index, readonly=True) as index:
+        calls = _counting(index)
+        result = index.search(photos / "rocket.jpg", k=3)
+        assert result.matches[0].tier == "exact" and not calls
+
+
+def test_a_small_paste_is_looked_at_again_and_found(built_index, photos):
+    query = _pasted_small(photos, "coffee.jpg")
+    with Index.open(built_index, readonly=True) as index:
+        calls = _counting(index)
+        best = index.search(query, k=3).matches[0]
+        assert calls == [1]
+        assert best.source.endswith("coffee.jpg") and best.tier == "copy"
+        assert best.evidence is not None and best.evidence.hit_box_in_query is not None
+        x0, _, x1, _ = best.evidence.hit_box_in_query
+        assert 800 < x0 < 840 and 1060 < x1 < 1100  # where it was pasted, in query pixels
+
+
+def test_small_queries_get_no_finer_look(built_index):
+    small = Image.fromarray(np.full((SIDE, SIDE, 3), 90, np.uint8))
+    with Index.open(built_index, readonly=True) as index:
+        assert index._refine(index.prepare_query(small)) is None
+    assert FINE_SIDE > SIDE
