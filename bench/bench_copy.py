@@ -116,8 +116,11 @@ def speed(photos: Sequence[Path]) -> dict[str, float]:
     }
 
 
-def latencies(cases: Sequence[QueryCase], index_dir: Path) -> tuple[list[float], list[float]]:
-    """Per query, interleaved: decode+embed of the query image alone, then the full search."""
+def latencies(
+    cases: Sequence[QueryCase], index_dir: Path
+) -> tuple[list[float], list[float], list[bool]]:
+    """Per query, interleaved: decode+embed of the query image alone, then the full search;
+    and whether the query has a copy in the index."""
     settings = load_settings()
     cnn = CnnExtractor(settings.threads)
     alone, search = [], []
@@ -129,7 +132,7 @@ def latencies(cases: Sequence[QueryCase], index_dir: Path) -> tuple[list[float],
             cnn.extract([decode(read_file(str(case.query), settings.max_bytes), settings)])
             alone.append((time.perf_counter() - started) * 1000)
             search.append(index.search(case.query, 10).elapsed_ms)
-    return alone, search
+    return alone, search, [bool(case.expected) for case in cases]
 
 
 def negatives_with_copy(outcomes: Sequence[QueryOutcome], threshold: float) -> int:
@@ -201,7 +204,9 @@ def section(title: str, ours, emb, ph, threshold: float) -> list[str]:  # type: 
     return rows
 
 
-def speed_section(stats: dict[str, float], alone: list[float], search: list[float]) -> list[str]:
+def speed_section(
+    stats: dict[str, float], alone: list[float], search: list[float], positive: list[bool]
+) -> list[str]:
     def pct(values: list[float], q: float) -> float:
         ordered = sorted(values)
         return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
@@ -209,6 +214,8 @@ def speed_section(stats: dict[str, float], alone: list[float], search: list[floa
     one = statistics.median(alone)
     p50, p95 = pct(search, 0.5), pct(search, 0.95)
     ratios = [s / a for s, a in zip(search, alone, strict=True)]
+    with_copy = [s for s, p in zip(search, positive, strict=True) if p]
+    without = [s for s, p in zip(search, positive, strict=True) if not p]
     return [
         "## Speed (same run)\n",
         "| measure | value | ratio |",
@@ -220,6 +227,10 @@ def speed_section(stats: dict[str, float], alone: list[float], search: list[floa
         f"| query p50 | {p50:.1f} ms | {p50 / one:.2f}× |",
         f"| query p95 | {p95:.1f} ms | {p95 / one:.2f}× |",
         f"| per-query ratio search / decode+embed, p50 | – | {statistics.median(ratios):.2f}× |",
+        f"| query p50, {len(with_copy)} queries with a copy in the index | "
+        f"{pct(with_copy, 0.5):.1f} ms | {pct(with_copy, 0.5) / one:.2f}× |",
+        f"| query p50, {len(without)} queries without (the finer second look runs on these) | "
+        f"{pct(without, 0.5):.1f} ms | {pct(without, 0.5) / one:.2f}× |",
         f"\n{int(stats['photos'])} photos for throughput (best of {ROUNDS} alternating runs "
         f"each), {len(search)} queries for latency (every family and the negatives, each "
         "query's decode+embed timed right before its search).",

@@ -694,10 +694,12 @@ def write_report(
 ) -> None:
     n_pos = sum(p.positive for p in pairs)
     load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
+    quoted = [f"'{o}'" if " " in o else o for o in args.only or ()]
+    only = " --only " + " ".join(quoted) if quoted else ""
     text = f"""# Geometric verification: copies vs different photos
 
-Command: `python bench/verify_eval.py{" --sweep" if args.sweep else ""} --sources {args.sources}
---seed {args.seed}` on {platform.machine()} / {platform.processor() or "cpu"}, Python
+Command: `python bench/verify_eval.py{" --sweep" if args.sweep else ""}{only} --sources
+{args.sources} --seed {args.seed}` on {platform.machine()} / {platform.processor() or "cpu"}, Python
 {platform.python_version()}, OpenCV {cv2.__version__}, single-threaded.
 Pairs: {n_pos} positive, {len(pairs) - n_pos} negative (query against hit; see the script's
 docstring for the families). "verified" = at least {verify.MIN_INLIERS} inliers. Verify ms is

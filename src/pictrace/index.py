@@ -268,14 +268,14 @@ class Index:
     # --- comparing and duplicates -----------------------------------------------------------
     def compare(self, a: QueryInput, b: QueryInput) -> Comparison:
         qa, qb = self.prepare_query(a), self.prepare_query(b)
-        return compare_images(qa, qb, self.searcher)
+        return compare_images(qa, qb, self.searcher, self._refine)
 
     def compare_overlay(
         self, a: QueryInput, b: QueryInput
     ) -> tuple[Comparison, Image.Image | None]:
         """compare, plus the side-by-side evidence picture when geometry verified."""
         qa, qb = self.prepare_query(a), self.prepare_query(b)
-        comparison = compare_images(qa, qb, self.searcher)
+        comparison = compare_images(qa, qb, self.searcher, self._refine)
         if comparison.evidence is None:
             return comparison, None
         from pictrace.search.overlay import draw_overlay

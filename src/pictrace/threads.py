@@ -29,6 +29,7 @@ _OPENCV_WAIT = (
 @cache
 def quiet_native_threads() -> None:
     """Apply the policy once per process (a user's own environment settings win)."""
+    user_blas = "OPENBLAS_NUM_THREADS" in os.environ
     for name in _OPENCV_WAIT:
         os.environ.setdefault(name, "0")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -37,4 +38,5 @@ def quiet_native_threads() -> None:
     from threadpoolctl import threadpool_limits
 
     faiss.omp_set_num_threads(1)
-    threadpool_limits(limits=1, user_api="blas")  # copies loaded already
+    if not user_blas:
+        threadpool_limits(limits=1, user_api="blas")  # copies loaded already

@@ -54,3 +54,11 @@ def test_small_queries_get_no_finer_look(built_index):
     with Index.open(built_index, readonly=True) as index:
         assert index._refine(index.prepare_query(small)) is None
     assert FINE_SIDE > SIDE
+
+
+def test_compare_takes_the_second_look_on_either_side(built_index, photos):
+    pasted = _pasted_small(photos, "coffee.jpg")
+    with Index.open(built_index, readonly=True) as index:
+        for a, b in ((pasted, photos / "coffee.jpg"), (photos / "coffee.jpg", pasted)):
+            comparison = index.compare(a, b)
+            assert comparison.verdict == "copy" and comparison.evidence is not None

@@ -12,7 +12,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from pictrace.features.hashes import grey
-from pictrace.search.engine import Query, Searcher, similarity_from
+from pictrace.search.engine import Query, Refiner, Searcher, similarity_from
 from pictrace.types import Comparison, Verdict
 
 SSIM_SIZE = 256
@@ -44,8 +44,10 @@ def orb_matches(a: np.ndarray, b: np.ndarray, ratio: float = 0.75) -> tuple[int,
     return good, good / max(1, min(len(da), len(db)))
 
 
-def compare_images(a: Query, b: Query, searcher: Searcher) -> Comparison:
-    candidate = searcher.pair(a, b)
+def compare_images(
+    a: Query, b: Query, searcher: Searcher, refine: Refiner | None = None
+) -> Comparison:
+    candidate = searcher.pair(a, b, refine)
     exact = candidate.exact
     good, good_ratio = orb_matches(a.image.pixels, b.image.pixels)
     metrics = {

@@ -211,9 +211,23 @@ class Searcher:
             hit = {name: values[image_id] for name, values in stored.items() if image_id in values}
             cand.signals.update(pair_signals(query.features, hit, self.specs))
 
-    def pair(self, a: Query, b: Query) -> Candidate:
+    def pair(self, a: Query, b: Query, refine: Refiner | None = None) -> Candidate:
         """``b`` as a hit of query ``a``: the signals, evidence and confidence search would give
-        (used by compare and calibrate, where the hit is a decoded image, not a stored one)."""
+        (used by compare and calibrate, where the hit is a decoded image, not a stored one).
+        With ``refine``, a pair that is not a copy gets search's finer second look, on both
+        sides (either picture may be the large one the other was pasted into)."""
+        candidate = self._pair(a, b)
+        if refine is None or candidate.exact:
+            return candidate
+        if candidate.confidence >= self.settings.copy_threshold:
+            return candidate
+        fine_a, fine_b = refine(a), refine(b)
+        if fine_a is None and fine_b is None:
+            return candidate
+        finer = self._pair(fine_a or a, fine_b or b)
+        return finer if finer.confidence > candidate.confidence else candidate
+
+    def _pair(self, a: Query, b: Query) -> Candidate:
         exact = a.image.byte_sha256 == b.image.byte_sha256 or (
             a.image.pixel_sha256 == b.image.pixel_sha256
         )
