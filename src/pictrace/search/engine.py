@@ -85,7 +85,8 @@ class Searcher:
     ) -> tuple[Match, ...]:
         """The ranked matches. Coarse to fine: when nothing is a copy and ``refine`` can give
         the query finer local features (a copy pasted small into a large picture has too few
-        pixels at the coarse keypoint resolution), the search runs again with those."""
+        pixels at the coarse keypoint resolution), the search runs again with those; each
+        candidate keeps the better of its two results."""
         candidates, records = self.scored(query)
         threshold = self.settings.copy_threshold
         if refine is not None and not any(
@@ -93,22 +94,36 @@ class Searcher:
         ):
             finer = refine(query)
             if finer is not None:
-                candidates, records = self.scored(finer)
+                second, more = self.scored(finer, reuse=candidates)
+                for image_id, cand in candidates.items():
+                    if cand.confidence >= second[image_id].confidence:
+                        second[image_id] = cand
+                candidates, records = second, {**records, **more}
         ranked = rank(list(candidates.values()), self.settings.copy_threshold)
         kept = [c for c in ranked if c.confidence >= min_confidence][:k]
         return tuple(to_match(c, records[c.id], self.settings.copy_threshold) for c in kept)
 
     def scored(
-        self, query: Query, exclude: int | None = None
+        self,
+        query: Query,
+        exclude: int | None = None,
+        reuse: Mapping[int, Candidate] | None = None,
     ) -> tuple[dict[int, Candidate], dict[int, ImageRecord]]:
         """Every candidate for ``query`` (but ``exclude``) with its signals, geometric
-        evidence and calibrated confidence, and the catalogue records of them.
+        evidence and calibrated confidence, and the catalogue records of them (records of
+        the ``reuse`` candidates only where they are new).
 
         Local-descriptor voting, the slowest way to find candidates, runs on the pool while
-        this thread reads and compares the global features of the other candidates."""
-        found = self._global_candidates(query)
-        votes = self._later(self._votes, query)
-        self._signal(query, found.values())
+        this thread reads and compares the global features of the other candidates. With
+        ``reuse`` (the same query's candidates from a search with other local features) their
+        global signals are kept and only the local part is redone."""
+        if reuse is None:
+            found = self._global_candidates(query)  # before voting: both use the store's lock
+            votes = self._later(self._votes, query)
+            self._signal(query, found.values())
+        else:
+            votes = self._later(self._votes, query)
+            found = {i: without_local(c) for i, c in reuse.items()}
         fresh = []
         for image_id, (direct, mirror) in votes.result().items():
             if image_id not in found:
@@ -122,9 +137,9 @@ class Searcher:
                 cand.signals.setdefault("mirror_votes", 0.0)
         if exclude is not None:
             found.pop(exclude, None)
-        records = self.store.records(found)
+        records = self.store.records(i for i in found if reuse is None or i not in reuse)
         # A space may still hold a removed image (HNSW cannot delete): the catalogue decides.
-        live = {i: c for i, c in found.items() if i in records}
+        live = {i: c for i, c in found.items() if i in records or (reuse and i in reuse)}
         self._confide(live.values())
         if self.verifier is not None and self.settings.verify_top > 0:
             chosen = to_verify(list(live.values()), self.settings.verify_top)
@@ -240,6 +255,15 @@ class Searcher:
     def _confide(self, candidates: Iterable[Candidate]) -> None:
         for cand in candidates:
             cand.confidence = 1.0 if cand.exact else self.calibrator.confidence(cand.signals)
+
+
+LOCAL_SIGNALS = frozenset({"votes", "mirror_votes", "inliers", "inlier_ratio", "warped_ssim"})
+
+
+def without_local(candidate: Candidate) -> Candidate:
+    """A fresh copy of a candidate with its global signals only (no votes, no geometry)."""
+    kept = {k: v for k, v in candidate.signals.items() if k not in LOCAL_SIGNALS}
+    return Candidate(candidate.id, kept, exact=candidate.exact)
 
 
 def worth_verifying(candidate: Candidate) -> bool:
