@@ -189,3 +189,17 @@ def test_global_features_only_profile(tmp_path, photos):
         top = index.search(jpeg_bytes(edited, 50), k=3).matches[0]
         assert top.source.endswith("fruits.jpg") and top.tier == "copy"
         assert all(m.tier == "similar" for m in index.search(noise_image(3), k=5).matches)
+
+
+def test_concurrent_searches_share_the_pool_and_agree(built_index, photos):
+    """Searches from several threads (as the HTTP server runs them) use the index's one
+    worker pool for voting, extraction and verification: no deadlock, same answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = ["rocket.jpg", "coffee.jpg", "chelsea_cat.jpg", "astronaut.jpg"] * 3
+    with Index.open(built_index, readonly=True) as index:
+        alone = {n: index.search(photos / n, k=3).matches[0].source for n in set(names)}
+        with ThreadPoolExecutor(max_workers=6) as clients:
+            found = list(clients.map(lambda n: index.search(photos / n, k=3), names))
+    assert [r.matches[0].source for r in found] == [alone[n] for n in names]
+    assert all(r.matches[0].tier == "exact" for r in found)
