@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from pictrace import Index
 from pictrace.cli import main
 
 
@@ -105,3 +106,14 @@ def test_json_search_reports_a_failed_query_on_its_own_line(run, built_index, ph
     assert code == 1 and len(lines) == 2
     assert lines[0]["error"]["code"] == "unreadable_source" and lines[0]["results"] == []
     assert lines[1]["results"][0]["tier"] == "exact"
+
+
+def test_stats_names_features_an_older_version_computed(run, tmp_path, photos):
+    index_dir = str(tmp_path / "lib")
+    assert run("--index", index_dir, "add", str(photos / "coffee.jpg"))[0] == 0
+    with Index.open(index_dir) as index, index.store.catalogue.transaction() as db:
+        db.execute("UPDATE features SET version = 0 WHERE name = 'colour'")
+    code, out, _ = run("--index", index_dir, "stats")
+    assert code == 0 and "colour: 1 images without a current value" in out
+    code, out, _ = run("--index", index_dir, "stats", "--json")
+    assert json.loads(out)["outdated"] == {"colour": 1}

@@ -39,12 +39,15 @@ def test_adding_again_refreshes_features_an_older_version_computed(tmp_path, pho
         first = index.add([path]).added[0]
         with index.store.catalogue.transaction() as db:  # as if an older release wrote it
             db.execute("UPDATE features SET version = 0 WHERE name = 'keypoints'")
+        assert index.stats().outdated == {"keypoints": 1}
+        assert "keypoints" not in index.stats().extractors
         report = index.add([path])
         assert len(report.added) == 1 and report.added[0] != first and not report.skipped
         assert index.store.feature_versions(report.added[0])["keypoints"] == (
             index.specs["keypoints"].version
         )
         assert index.add([path]).skipped == (str(path),)
+        assert index.stats().outdated == {} and index.stats().extractors["keypoints"] == 1
 
 
 def test_changed_file_replaces_its_record(tmp_path, photos):

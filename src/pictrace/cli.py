@@ -261,6 +261,12 @@ def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     out.print(f"images {summary.images}, bytes {summary.bytes_indexed}")
     for name, count in summary.extractors.items():
         out.print(f"  {name}: {count}")
+    for name, count in summary.outdated.items():
+        out.print(
+            f"  {name}: {count} images without a current value; add their sources again "
+            "to refresh them",
+            markup=False,
+        )
 
 
 @app.command()

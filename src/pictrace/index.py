@@ -329,12 +329,27 @@ class Index:
         return record
 
     def stats(self) -> Stats:
+        """Counts, including images whose features an older PicTrace computed (``outdated``:
+        adding their sources again refreshes them)."""
+        images = self.store.count()
+        counts = self.store.feature_counts()
+        current = {
+            name: counts.get((name, spec.version), 0)
+            for name, spec in self.specs.items()
+            if counts.get((name, spec.version), 0)
+        }
+        outdated = {
+            name: images - current.get(name, 0)
+            for name in self.specs
+            if images - current.get(name, 0) > 0
+        }
         return Stats(
-            images=self.store.count(),
+            images=images,
             bytes_indexed=self.store.total_bytes(),
-            extractors={k: v for k, v in self.store.feature_counts().items()},
+            extractors=current,
             index_dir=self.location,
             store=type(self.store).__name__,
+            outdated=outdated,
         )
 
     def flush(self) -> None:

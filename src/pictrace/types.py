@@ -216,9 +216,10 @@ class Comparison:
 class Stats:
     images: int
     bytes_indexed: int
-    extractors: Mapping[str, int]
+    extractors: Mapping[str, int]  # images with a value from the current extractor version
     index_dir: str
     store: str
+    outdated: Mapping[str, int] = field(default_factory=dict)  # images lacking a current value
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -74,7 +74,8 @@ class Store(ABC):
     def label_hits(self, terms: Sequence[str], limit: int) -> Hits: ...
 
     @abstractmethod
-    def feature_counts(self) -> dict[str, int]: ...
+    def feature_counts(self) -> dict[tuple[str, int], int]:
+        """Stored values per (feature name, extractor version)."""
 
     @abstractmethod
     def flush(self) -> None: ...

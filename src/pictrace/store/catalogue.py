@@ -261,9 +261,12 @@ class Catalogue:
         )
         return [int(r[0]) for r in rows]
 
-    def feature_counts(self) -> dict[str, int]:
-        rows = self._query("SELECT name, COUNT(*) FROM features GROUP BY name ORDER BY name")
-        return {str(n): int(c) for n, c in rows}
+    def feature_counts(self) -> dict[tuple[str, int], int]:
+        """Stored values per (feature name, extractor version)."""
+        rows = self._query(
+            "SELECT name, version, COUNT(*) FROM features GROUP BY name, version ORDER BY name"
+        )
+        return {(str(n), int(v)): int(c) for n, v, c in rows}
 
     def label_hits(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
         """Images whose top-5 labels contain every term, scored by the labels' probability."""

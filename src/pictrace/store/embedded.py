@@ -247,7 +247,7 @@ class EmbeddedStore(Store):
     def all_ids(self) -> list[int]:
         return self.catalogue.all_ids()
 
-    def feature_counts(self) -> dict[str, int]:
+    def feature_counts(self) -> dict[tuple[str, int], int]:
         return self.catalogue.feature_counts()
 
     def feature_versions(self, image_id: int) -> dict[str, int]:
