@@ -196,3 +196,14 @@ def test_compare_reports_the_evidence(index_copy, photos):
     comparison = index_copy.compare(photos / "box.png", photos / "box_in_scene.png")
     assert comparison.evidence is not None and comparison.evidence.inliers >= MIN_INLIERS
     assert comparison.metrics["inliers"] == comparison.evidence.inliers
+
+
+def test_verification_sides_follow_the_votes():
+    from pictrace.search.verify import sides_of
+
+    assert sides_of({}) == (True, True)  # compare: no votes known
+    assert sides_of({"votes": 0.0, "mirror_votes": 0.0}) == (True, False)
+    assert sides_of({"votes": 40.0, "mirror_votes": 1.0}) == (True, False)
+    assert sides_of({"votes": 31.0, "mirror_votes": 30.0}) == (False, True)
+    assert sides_of({"votes": 12.0, "mirror_votes": 6.0}) == (True, True)
+    assert sides_of({"votes": 10.0, "mirror_votes": 3.0}) == (True, False)
