@@ -206,3 +206,26 @@ def test_concurrent_searches_share_the_pool_and_agree(built_index, photos):
             found = list(clients.map(lambda n: index.search(photos / n, k=3), names))
     assert [r.matches[0].source for r in found] == [alone[n] for n in names]
     assert all(r.matches[0].tier == "exact" for r in found)
+
+
+def test_several_copies_of_one_picture_are_all_found(tmp_path, photos):
+    """Copies of one picture tie in the local-descriptor votes; all of them must still be
+    voted for and verified (a plain ratio test gave none of them votes)."""
+    from PIL import ImageDraw, ImageOps
+
+    original = load_rgb(photos / "coffee.jpg")
+    captioned = original.copy()
+    ImageDraw.Draw(captioned).rectangle((0, 0, original.width, 40), fill=(255, 255, 255))
+    copies = {
+        "mirror.jpg": ImageOps.mirror(original),
+        "caption.jpg": captioned,
+        "small.jpg": original.resize((original.width // 2, original.height // 2)),
+    }
+    for name, picture in copies.items():
+        picture.save(tmp_path / name, quality=70)
+    with Index.open(tmp_path / "idx") as index:
+        index.add([photos, *(tmp_path / name for name in copies)])
+        result = index.search(photos / "coffee.jpg", k=6)
+    tiers = {m.source.rsplit("/", 1)[-1]: m.tier for m in result.matches}
+    assert tiers["coffee.jpg"] == "exact"
+    assert all(tiers.get(name) == "copy" for name in copies), tiers

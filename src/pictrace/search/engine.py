@@ -27,6 +27,8 @@ VOTE_KEYPOINTS = 128  # query keypoints (a spread-out prefix) that vote, each al
 VERIFY_COSINE = 0.6  # unrelated photos score 0.3-0.45; copies without votes >= 0.6
 VERIFY_HAMMING = 12  # pHash/dHash distance; both gates lose no copy on the dev queries
 SURE_COPY = 0.9  # observed precision 0.996 above it (calibration held-out, BENCHMARKS.md)
+ALIKE_COSINE = 0.8  # edited copies (caption, re-encode, colour, mirror) mostly score above
+ALIKE_HAMMING = 8
 POSSIBLE_COPY = 0.02  # about 20x the base rate of copies among candidates (calibration set)
 
 T = TypeVar("T")
@@ -159,7 +161,9 @@ class Searcher:
             verifier(query, voted, None)
             self._confide(voted)
             if any(c.confidence >= SURE_COPY for c in voted):
-                return
+                # Copies of one picture tie in the votes (the ratio test rejects ties), so
+                # further copies may come without votes: still verify the look-alikes.
+                rest = [c for c in rest if globally_alike(c)]
         if rest:
             verifier(query, rest, None)
 
@@ -265,6 +269,15 @@ def without_local(candidate: Candidate) -> Candidate:
     """A fresh copy of a candidate with its global signals only (no votes, no geometry)."""
     kept = {k: v for k, v in candidate.signals.items() if k not in LOCAL_SIGNALS}
     return Candidate(candidate.id, kept, exact=candidate.exact)
+
+
+def globally_alike(candidate: Candidate) -> bool:
+    """Global signals as close as an edited copy's usually are (not just the same subject)."""
+    signals = candidate.signals
+    return (
+        signals.get("cosine", 0.0) >= ALIKE_COSINE
+        or min(signals.get("phash", 64.0), signals.get("dhash", 64.0)) <= ALIKE_HAMMING
+    )
 
 
 def worth_verifying(candidate: Candidate) -> bool:

@@ -119,6 +119,9 @@ def _atomic(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
+VOTE_DEPTH = 6  # neighbours per query descriptor: ties of up to 4 copies still vote
+
+
 class LocalSpace:
     """Local descriptors (uint8, e.g. RootSIFT) in an inverted file, searched by voting.
 
@@ -155,13 +158,25 @@ class LocalSpace:
             self.index.remove_ids(ids.astype(np.int64))
         return True
 
-    def votes(self, rows: np.ndarray, slots: int, ratio: float = 0.8) -> dict[int, int]:
-        """Votes per owning image (row id // slots) from the query's descriptors."""
+    def votes(
+        self, rows: np.ndarray, slots: int, ratio: float = 0.8, depth: int = VOTE_DEPTH
+    ) -> dict[int, int]:
+        """Votes per owning image (row id // slots) from the query's descriptors.
+
+        Lowe's ratio test, extended to ties: the nearest stored descriptor votes when it is
+        clearly closer (``ratio``) than the third nearest. When several copies of one picture
+        are indexed their descriptors tie, and that plain test would reject them all; so
+        neighbours 0..j vote, for the deepest j below ``depth`` - 2 whose descriptor is clearly
+        closer than neighbour j + 2 (one vote per query descriptor and image)."""
         if self.size < 3 or not len(rows):
             return {}
-        dist, ids = self.index.search(np.ascontiguousarray(rows, np.float32), 3)
-        good = (ids[:, 0] >= 0) & (ids[:, 2] >= 0) & (dist[:, 0] < (ratio**2) * dist[:, 2])
-        owners, counts = np.unique(ids[good, 0] // slots, return_counts=True)
+        dist, ids = self.index.search(np.ascontiguousarray(rows, np.float32), min(depth, self.size))
+        clear = (ids[:, 2:] >= 0) & (dist[:, :-2] < (ratio**2) * dist[:, 2:])
+        deepest = np.where(clear.any(axis=1), clear.shape[1] - 1 - np.argmax(clear[:, ::-1], 1), -1)
+        good = np.arange(ids.shape[1])[None, :] <= deepest[:, None]
+        row, col = np.nonzero(good & (ids >= 0))
+        pairs = np.unique(np.column_stack([row, ids[row, col] // slots]), axis=0)
+        owners, counts = np.unique(pairs[:, 1], return_counts=True)
         return {int(o): int(c) for o, c in zip(owners, counts, strict=True)}
 
     def save(self, path: Path) -> None:
