@@ -117,3 +117,19 @@ def test_stats_names_features_an_older_version_computed(run, tmp_path, photos):
     assert code == 0 and "colour: 1 images without a current value" in out
     code, out, _ = run("--index", index_dir, "stats", "--json")
     assert json.loads(out)["outdated"] == {"colour": 1}
+
+
+def test_compare_overlay_writes_a_picture_or_says_why_not(run, photos, tmp_path):
+    a, b = str(photos / "graf1.jpg"), str(photos / "graf3.jpg")
+    code, _, err = run("compare", a, b, "--overlay", str(tmp_path / "out.png"))
+    assert code == 0 and "overlay written" in err
+    from PIL import Image
+
+    with Image.open(tmp_path / "out.png") as picture:
+        assert picture.width > picture.height > 100
+    for target, reason in (
+        (tmp_path / "missing" / "out.png", "does not exist"),
+        (tmp_path / "out.xyz", "name an image file"),
+    ):
+        code, _, err = run("compare", a, b, "--overlay", str(target))
+        assert code != 0 and reason in err and "Traceback" not in err

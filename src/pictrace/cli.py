@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pictrace.errors import PicTraceError
+from pictrace.errors import InputError, PicTraceError
 from pictrace.index import Index
 from pictrace.settings import Settings, load_settings
 from pictrace.types import SearchResult
@@ -157,6 +157,22 @@ def _print_result(result: SearchResult) -> None:
     out.print(table)
 
 
+def _check_overlay_target(path: Path) -> None:
+    from PIL import Image
+
+    if path.suffix.lower() not in Image.registered_extensions():
+        raise InputError(f"--overlay {path}: name an image file, e.g. out.png or out.jpg")
+    if not path.parent.is_dir():
+        raise InputError(f"--overlay {path}: folder {path.parent} does not exist")
+
+
+def _save_overlay(picture: Any, path: Path) -> None:
+    try:
+        picture.save(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--overlay {path}: cannot write it ({exc})") from exc
+
+
 @app.command()
 def compare(
     a: str,
@@ -167,13 +183,15 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Compare two images: every metric, the similarity % and a verdict."""
+    if overlay is not None:
+        _check_overlay_target(overlay)
     with _compare_index() as index:
         if overlay is None:
             comparison = index.compare(a, b)
         else:
             comparison, picture = index.compare_overlay(a, b)
             if picture is not None:
-                picture.save(overlay)
+                _save_overlay(picture, overlay)
                 err.print(f"overlay written to {overlay}", markup=False)
             else:
                 err.print("no geometric match to draw: overlay not written", markup=False)
