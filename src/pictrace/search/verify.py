@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 import cv2
@@ -68,6 +69,12 @@ class Probe:
     def of(cls, kp: Keypoints) -> Probe:
         mirror = mirrored(kp)
         return cls(kp, mirror, unit_rows(np.vstack([kp.descriptors, mirror.descriptors])))
+
+
+@lru_cache(maxsize=8)
+def probe_of(blob: bytes) -> Probe:
+    """The query's Probe, prepared once per query even when search verifies in batches."""
+    return Probe.of(decode_keypoints(blob))
 
 
 @dataclass(frozen=True, eq=False)
@@ -348,7 +355,7 @@ class GeometricVerifier:
     def __call__(self, query: Query, candidates: list[Candidate], other: Query | None) -> None:
         if not candidates or "keypoints" not in query.features:
             return
-        probe = Probe.of(decode_keypoints(query.features["keypoints"]))
+        probe = probe_of(query.features["keypoints"])
         hits = self._keypoints(candidates, other)
         sides = {c.id: sides_of(c.signals) for c in candidates}
         jobs = [(kp, sides[i]) for i, kp in hits.items()]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -18,22 +19,37 @@ from pictrace.errors import IndexCorrupt
 Hits = list[tuple[int, float]]
 
 
-class HashSpace:
-    def __init__(self, bits: int) -> None:
-        self.bits = bits
-        self.index = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(bits))
+class _Space:
+    """What every space shares: a faiss index addressed by int64 ids, rows of ``dtype``."""
+
+    dtype: type = np.float32
+    index: Any
 
     @property
     def size(self) -> int:
         return int(self.index.ntotal)
 
-    def add(self, ids: np.ndarray, codes: np.ndarray) -> None:
+    def add(self, ids: np.ndarray, rows: np.ndarray) -> None:
         if len(ids):
-            self.index.add_with_ids(np.ascontiguousarray(codes, np.uint8), ids.astype(np.int64))
+            self.index.add_with_ids(np.ascontiguousarray(rows, self.dtype), ids.astype(np.int64))
 
-    def remove(self, ids: np.ndarray) -> None:
-        if len(ids):
+    def remove(self, ids: np.ndarray) -> bool:
+        """Remove ids; False when the index type cannot (HNSW), so the caller rebuilds later."""
+        if not len(ids):
+            return True
+        try:
             self.index.remove_ids(ids.astype(np.int64))
+        except RuntimeError:
+            return False
+        return True
+
+
+class HashSpace(_Space):
+    dtype = np.uint8
+
+    def __init__(self, bits: int) -> None:
+        self.bits = bits
+        self.index = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(bits))
 
     def search(self, codes: np.ndarray, k: int, radius: int) -> list[Hits]:
         """Up to ``k`` nearest codes within ``radius`` bits, per query row."""
@@ -58,7 +74,7 @@ class HashSpace:
         return space
 
 
-class VectorSpace:
+class VectorSpace(_Space):
     def __init__(self, dim: int, hnsw: bool = False) -> None:
         self.dim = dim
         self.hnsw = hnsw
@@ -69,24 +85,6 @@ class VectorSpace:
         else:
             base = faiss.IndexFlatIP(dim)
         self.index = faiss.IndexIDMap2(base)
-
-    @property
-    def size(self) -> int:
-        return int(self.index.ntotal)
-
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        if len(ids):
-            self.index.add_with_ids(np.ascontiguousarray(vectors, np.float32), ids.astype(np.int64))
-
-    def remove(self, ids: np.ndarray) -> bool:
-        """Remove ids; False when the index type cannot (HNSW), so the caller rebuilds later."""
-        if not len(ids):
-            return True
-        try:
-            self.index.remove_ids(ids.astype(np.int64))
-        except RuntimeError:
-            return False
-        return True
 
     def search(self, vectors: np.ndarray, k: int) -> list[Hits]:
         if self.size == 0:
@@ -122,7 +120,7 @@ def _atomic(path: Path, write) -> None:
 VOTE_DEPTH = 6  # neighbours per query descriptor: ties of up to 4 copies still vote
 
 
-class LocalSpace:
+class LocalSpace(_Space):
     """Local descriptors (uint8, e.g. RootSIFT) in an inverted file, searched by voting.
 
     Rows are routed to inverted lists by a shipped coarse quantizer (``local_centroids.npy``)
@@ -144,19 +142,6 @@ class LocalSpace:
         )
         self.index.is_trained = True
         self.index.nprobe = nprobe
-
-    @property
-    def size(self) -> int:
-        return int(self.index.ntotal)
-
-    def add(self, ids: np.ndarray, rows: np.ndarray) -> None:
-        if len(ids):
-            self.index.add_with_ids(np.ascontiguousarray(rows, np.float32), ids.astype(np.int64))
-
-    def remove(self, ids: np.ndarray) -> bool:
-        if len(ids):
-            self.index.remove_ids(ids.astype(np.int64))
-        return True
 
     def votes(
         self, rows: np.ndarray, slots: int, ratio: float = 0.8, depth: int = VOTE_DEPTH
