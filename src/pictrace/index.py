@@ -17,7 +17,7 @@ from PIL import Image
 from pictrace.decode import decode
 from pictrace.errors import ConfigError, InputError, NotFound, PicTraceError
 from pictrace.features.base import FeatureValue
-from pictrace.features.pipeline import encode_all, extract_all
+from pictrace.features.pipeline import encode_all, extract_all, start_one
 from pictrace.features.registry import all_specs, build_extractors
 from pictrace.ingest.files import expand, is_url, read_file
 from pictrace.search.calibrate import CalibrationReport, read_pairs, refit
@@ -208,7 +208,7 @@ class Index:
     def search(self, query: QueryInput, k: int = 10, min_confidence: float = 0.0) -> SearchResult:
         """Rank the index against one query image (path, URL, bytes or PIL image)."""
         started = time.perf_counter()
-        prepared = self.prepare_query(query)
+        prepared = self.start_query(query)
         matches = self.searcher.search(prepared, k, min_confidence, refine=self._refine)
         elapsed = (time.perf_counter() - started) * 1000.0
         labels = tuple(label for label, _ in prepared.features.get("labels", ()))
@@ -248,6 +248,14 @@ class Index:
         image = decode(source, self.settings)
         values = extract_all(self.query_extractors, [image], self.pool)[0]
         return Query(source.uri, image, values)
+
+    def start_query(self, query: QueryInput) -> Query:
+        """Like ``prepare_query``, but the local features are still computing when it returns
+        (Searcher.search finds global candidates meanwhile)."""
+        source = self.load_query(query)
+        image = decode(source, self.settings)
+        ready, pending = start_one(self.query_extractors, image, self.pool)
+        return Query(source.uri, image, ready, pending)
 
     def load_query(self, query: QueryInput) -> Source:
         if isinstance(query, Image.Image):

@@ -27,15 +27,23 @@ def grey(pixels: np.ndarray) -> np.ndarray:
 
 def phash(pixels: np.ndarray) -> np.ndarray:
     """64-bit DCT hash as 8 packed bytes."""
-    small = cv2.resize(grey(pixels), (32, 32), interpolation=cv2.INTER_AREA)
+    return _phash(grey(pixels))
+
+
+def dhash(pixels: np.ndarray) -> np.ndarray:
+    """64-bit horizontal-gradient hash as 8 packed bytes."""
+    return _dhash(grey(pixels))
+
+
+def _phash(luma: np.ndarray) -> np.ndarray:
+    small = cv2.resize(luma, (32, 32), interpolation=cv2.INTER_AREA)
     low = cv2.dct(small)[:8, :8].flatten()
     bits = low > np.median(low[1:])
     return np.packbits(bits)
 
 
-def dhash(pixels: np.ndarray) -> np.ndarray:
-    """64-bit horizontal-gradient hash as 8 packed bytes."""
-    small = cv2.resize(grey(pixels), (9, 8), interpolation=cv2.INTER_AREA)
+def _dhash(luma: np.ndarray) -> np.ndarray:
+    small = cv2.resize(luma, (9, 8), interpolation=cv2.INTER_AREA)
     return np.packbits(small[:, 1:] > small[:, :-1])
 
 
@@ -47,7 +55,8 @@ class HashExtractor(Extractor):
     specs = (PHASH, DHASH)
 
     def extract_one(self, image: DecodedImage) -> dict[str, np.ndarray]:
-        return {"phash": phash(image.pixels), "dhash": dhash(image.pixels)}
+        luma = grey(image.pixels)  # once for both hashes
+        return {"phash": _phash(luma), "dhash": _dhash(luma)}
 
 
 @register("hashes")

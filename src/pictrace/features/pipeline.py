@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 
 from pictrace.features.base import Extractor, FeatureSpec, FeatureValue, encode
 from pictrace.types import DecodedImage
@@ -17,13 +17,6 @@ def extract_all(
     work; OpenCV, onnxruntime and numpy release the GIL."""
     single = [e for e in extractors if not e.batched]
     batched = [e for e in extractors if e.batched]
-
-    def per_image(image: DecodedImage, chosen: Sequence[Extractor]) -> dict[str, FeatureValue]:
-        row: dict[str, FeatureValue] = {}
-        for extractor in chosen:
-            row.update(extractor.extract_one(image))
-        return row
-
     # One image (a query): each extractor is its own task, so the slow one (keypoints) does
     # not wait for the others. A batch: one task per image.
     tasks = (
@@ -31,15 +24,46 @@ def extract_all(
         if len(images) == 1
         else [(i, single) for i in range(len(images))]
     )
-    futures = [pool.submit(per_image, images[i], chosen) for i, chosen in tasks] if pool else []
+    futures = [pool.submit(_run, chosen, images[i]) for i, chosen in tasks] if pool else []
     merged: list[dict[str, FeatureValue]] = [{} for _ in images]
     for extractor in batched:
         for row, values in zip(merged, extractor.extract(images), strict=True):
             row.update(values)
-    done = [f.result() for f in futures] if pool else [per_image(images[i], c) for i, c in tasks]
+    done = [f.result() for f in futures] if pool else [_run(c, images[i]) for i, c in tasks]
     for (position, _), values in zip(tasks, done, strict=True):
         merged[position].update(values)
     return merged
+
+
+def start_one(
+    extractors: Sequence[Extractor], image: DecodedImage, pool: Executor
+) -> tuple[dict[str, FeatureValue], Future[dict[str, FeatureValue]] | None]:
+    """One query's features in two parts: the global ones (returned computed) and the local
+    ones (keypoints: the slowest), still computing on the pool when this returns, so a search
+    can look up global candidates meanwhile. The local extractors start first, the others
+    (hashes, colour) follow on the pool, the batched ones (CNNs) run here."""
+    local = [e for e in extractors if not e.batched and is_local(e)]
+    single = [e for e in extractors if not e.batched and not is_local(e)]
+    pending = pool.submit(_run, local, image) if local else None
+    others = [pool.submit(_run, [e], image) for e in single]
+    ready: dict[str, FeatureValue] = {}
+    for extractor in extractors:
+        if extractor.batched:
+            ready.update(extractor.extract([image])[0])
+    for future in others:
+        ready.update(future.result())
+    return ready, pending
+
+
+def is_local(extractor: Extractor) -> bool:
+    return any(spec.kind == "local" for spec in extractor.specs)
+
+
+def _run(chosen: Sequence[Extractor], image: DecodedImage) -> dict[str, FeatureValue]:
+    row: dict[str, FeatureValue] = {}
+    for extractor in chosen:
+        row.update(extractor.extract_one(image))
+    return row
 
 
 def encode_all(

@@ -9,6 +9,7 @@ index folder, where it takes precedence.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -34,24 +35,25 @@ NEUTRAL: dict[str, float] = {
 # Derived inputs: geometry that holds *and* looks the same after warping is what a copy is;
 # the product lets a few inliers with a near-perfect warped SSIM count.
 DERIVED = {
-    "geometry": lambda s: float(np.log1p(s.get("inliers", 0.0)) * s.get("warped_ssim", 0.0)),
+    "geometry": lambda s: math.log1p(s.get("inliers", 0.0)) * s.get("warped_ssim", 0.0),
 }
 
 
-def model_inputs(signals: Mapping[str, float], names: Sequence[str]) -> np.ndarray:
-    """The model's input row for one pair: each named signal, transformed."""
+def model_inputs(signals: Mapping[str, float], names: Sequence[str]) -> list[float]:
+    """The model's input row for one pair: each named signal, transformed. Plain floats:
+    a search scores every candidate several times, and numpy's per-call cost dominated."""
     row = []
     for name in names:
         if name in DERIVED:
-            row.append(DERIVED[name](signals))
+            row.append(float(DERIVED[name](signals)))
             continue
         value = float(signals.get(name, NEUTRAL.get(name, 0.0)))
         if name in ("phash", "dhash"):
             value = value / 64.0
         elif name in ("inliers", "votes"):
-            value = float(np.log1p(value))
+            value = math.log1p(value)
         row.append(value)
-    return np.array(row, dtype=np.float64)
+    return row
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,9 @@ class Calibrator:
     fitted_on: str = ""
 
     def confidence(self, signals: Mapping[str, float]) -> float:
-        z = float(np.dot(model_inputs(signals, self.names), self.weights) + self.bias)
-        return float(1.0 / (1.0 + np.exp(-np.clip(z, -40, 40))))
+        inputs = model_inputs(signals, self.names)
+        z = sum(x * w for x, w in zip(inputs, self.weights, strict=True)) + self.bias
+        return 1.0 / (1.0 + math.exp(-min(max(z, -40.0), 40.0)))
 
     def to_json(self) -> str:
         return json.dumps(

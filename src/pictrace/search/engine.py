@@ -32,13 +32,23 @@ ALIKE_HAMMING = 8
 POSSIBLE_COPY = 0.02  # about 20x the base rate of copies among candidates (calibration set)
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(frozen=True)
 class Query:
+    """A decoded query and its features. ``pending``: features (the local ones) still being
+    computed on a pool; the search reads global candidates meanwhile (``completed`` waits)."""
+
     label: str
     image: DecodedImage
     features: Mapping[str, FeatureValue]
+    pending: Future[dict[str, FeatureValue]] | None = None
+
+    def completed(self) -> Query:
+        if self.pending is None:
+            return self
+        return Query(self.label, self.image, {**self.features, **self.pending.result()})
 
 
 @dataclass
@@ -91,6 +101,7 @@ class Searcher:
         pixels at the coarse keypoint resolution), the search runs again with those; each
         candidate keeps the better of its two results."""
         candidates, records = self.scored(query)
+        query = query.completed()
         threshold = self.settings.copy_threshold
         if refine is not None and not any(
             c.exact or c.confidence >= threshold for c in candidates.values()
@@ -120,13 +131,13 @@ class Searcher:
         this thread reads and compares the global features of the other candidates. With
         ``reuse`` (the same query's candidates from a search with other local features) their
         global signals are kept and only the local part is redone."""
+        votes = self._votes_later(query)
         if reuse is None:
-            found = self._global_candidates(query)  # before voting: both use the store's lock
-            votes = self._later(self._votes, query)
+            found = self._global_candidates(query)
             self._signal(query, found.values())
         else:
-            votes = self._later(self._votes, query)
             found = {i: without_local(c) for i, c in reuse.items()}
+        query = query.completed()
         fresh = []
         for image_id, (direct, mirror) in votes.result().items():
             if image_id not in found:
@@ -200,12 +211,14 @@ class Searcher:
                     votes[image_id] = pair
         return votes
 
-    def _later(self, fn: Callable[[Query], T], query: Query) -> Future[T]:
+    def _votes_later(self, query: Query) -> Future[dict[int, tuple[float, float]]]:
+        """Voting, the slowest way to find candidates, off this thread: right after the
+        query's pending local features, on the thread that computed them, or on the pool."""
+        if query.pending is not None:
+            return _then(query.pending, lambda _: self._votes(query.completed()))
         if self.pool is not None:
-            return self.pool.submit(fn, query)
-        done: Future[T] = Future()
-        done.set_result(fn(query))
-        return done
+            return self.pool.submit(self._votes, query)
+        return _then(_done(query), self._votes)
 
     def _neighbours(
         self, name: str, spec: FeatureSpec, value: FeatureValue
@@ -260,6 +273,27 @@ class Searcher:
     def _confide(self, candidates: Iterable[Candidate]) -> None:
         for cand in candidates:
             cand.confidence = 1.0 if cand.exact else self.calibrator.confidence(cand.signals)
+
+
+def _then(future: Future[T], fn: Callable[[T], U]) -> Future[U]:
+    """``fn`` of the future's result, run by the thread that completes it (no queueing behind
+    other pool tasks, and no pool thread blocked waiting)."""
+    out: Future[U] = Future()
+
+    def run(done: Future[T]) -> None:
+        try:
+            out.set_result(fn(done.result()))
+        except BaseException as exc:  # handed to whoever waits on ``out``
+            out.set_exception(exc)
+
+    future.add_done_callback(run)
+    return out
+
+
+def _done(value: T) -> Future[T]:
+    done: Future[T] = Future()
+    done.set_result(value)
+    return done
 
 
 LOCAL_SIGNALS = frozenset({"votes", "mirror_votes", "inliers", "inlier_ratio", "warped_ssim"})
