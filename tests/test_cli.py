@@ -133,3 +133,25 @@ def test_compare_overlay_writes_a_picture_or_says_why_not(run, photos, tmp_path)
     ):
         code, _, err = run("compare", a, b, "--overlay", str(target))
         assert code != 0 and reason in err and "Traceback" not in err
+
+
+def test_eval_reports_quality_and_cost_over_decode_and_embed(run, built_index, tmp_path, photos):
+    from PIL import Image
+
+    crop = Image.open(photos / "coffee.jpg").convert("RGB")
+    crop.crop((0, 0, crop.width // 2, crop.height // 2)).save(tmp_path / "coffee_crop.jpg")
+    Image.new("RGB", (300, 200), (20, 140, 60)).save(tmp_path / "flat.png")
+    (tmp_path / "cases.csv").write_text(
+        "query,expected,family\ncoffee_crop.jpg,coffee,crop\nflat.png,,negative\n"
+    )
+    code, out, _ = run("--index", str(built_index), "eval", str(tmp_path / "cases.csv"), "--json")
+    overall = json.loads(out)["report"]["overall"]
+    assert code == 0 and overall["n_queries"] == 2 and overall["recall_at"]["1"] == 1.0
+    assert overall["baseline"]["n"] == 2 and overall["cost_ratio"] > 1.0
+    code, out, _ = run("--index", str(built_index), "eval", str(tmp_path / "cases.csv"))
+    assert code == 0 and "× decoding and embedding the query alone" in out
+    code, out, _ = run(
+        "--index", str(built_index), "eval", str(tmp_path / "cases.csv"), "--json", "--no-cost"
+    )
+    overall = json.loads(out)["report"]["overall"]
+    assert overall["baseline"]["n"] == 0 and overall["cost_ratio"] is None

@@ -321,13 +321,28 @@ def evaluate_cmd(
     cases: Annotated[Path, typer.Argument(help="queries.csv (query,expected,family) or a folder")],
     k: Annotated[int, typer.Option("-k", min=1)] = 10,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    cost: Annotated[
+        bool,
+        typer.Option(
+            "--cost/--no-cost",
+            help="Also time decoding+embedding each query alone and report search latency as "
+            "a multiple of it.",
+        ),
+    ] = True,
 ) -> None:
     """Measure recall@1/@10, micro-AP, recall at 90% precision and latency on labelled queries."""
-    from pictrace.evaluate import load_cases, load_folder_cases, report_markdown, run_cases
+    from pictrace.evaluate import (
+        decode_and_embed,
+        load_cases,
+        load_folder_cases,
+        report_markdown,
+        run_cases,
+    )
 
     loaded = load_folder_cases(cases) if cases.is_dir() else load_cases(cases)
     with _open(readonly=True) as index:
-        run = run_cases(loaded, lambda q: index.search(q, k))
+        baseline = decode_and_embed(index) if cost else None
+        run = run_cases(loaded, lambda q: index.search(q, k), baseline=baseline)
     if as_json:
         _emit_json(
             {

@@ -125,6 +125,19 @@ def test_evaluate_report_per_family_and_rendering() -> None:
     table = report_markdown(report)
     assert table.count("\n") == 2 + 1 + 2  # header, rule, overall, two families
     assert "R@1" in table and "µAP" in table and "| crop |" in table
+    assert report.overall.cost_ratio is None and "decoding and embedding" not in table
+
+
+def test_cost_ratio_is_search_p50_over_decode_and_embed_p50() -> None:
+    timed = [
+        QueryOutcome(f"q{i}", frozenset({"a"}), (("a", 0.9),), "crop", search, alone)
+        for i, (search, alone) in enumerate([(0.03, 0.01), (0.05, 0.02), (0.04, 0.01)])
+    ]
+    overall = evaluate(timed).overall
+    assert overall.baseline.n == 3 and overall.baseline.p50_s == pytest.approx(0.01)
+    assert overall.cost_ratio == pytest.approx(0.04 / 0.01)
+    assert json.loads(json.dumps(overall.as_dict()))["cost_ratio"] == pytest.approx(4.0)
+    assert "4.00× decoding and embedding" in report_markdown(evaluate(timed))
 
 
 # ---------------------------------------------------------------- properties

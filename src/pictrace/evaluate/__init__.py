@@ -39,7 +39,7 @@ from pictrace.evaluate.metrics import (
     summarise,
 )
 from pictrace.evaluate.overlays import overlay_on, synthetic_background
-from pictrace.evaluate.run import EvalRun, run_cases, source_key
+from pictrace.evaluate.run import EvalRun, decode_and_embed, run_cases, source_key
 
 __all__ = [
     "ATTACKS",
@@ -59,6 +59,7 @@ __all__ = [
     "build_attacked_set",
     "build_attacks",
     "crop_box",
+    "decode_and_embed",
     "evaluate",
     "expected_calibration_error",
     "latency",

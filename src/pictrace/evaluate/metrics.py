@@ -36,6 +36,7 @@ class QueryOutcome:
     ranked: tuple[tuple[str, float], ...]
     family: str = ""
     latency_s: float | None = None
+    baseline_s: float | None = None  # decoding + embedding the query alone, timed beside it
 
     @property
     def is_positive(self) -> bool:
@@ -77,13 +78,23 @@ class Summary:
     at_precision: OperatingPoint
     target_precision: float
     latency: Latency
+    baseline: Latency  # decode + embed of each query alone (n = 0 when not measured)
 
     def recall(self, k: int) -> float:
         return dict(self.recall_at)[k]
 
+    @property
+    def cost_ratio(self) -> float | None:
+        """Search p50 over decode+embed p50: what finding and proving copies costs on top of
+        reading the picture (None when the baseline was not measured)."""
+        if not self.latency.p50_s or not self.baseline.p50_s:
+            return None
+        return self.latency.p50_s / self.baseline.p50_s
+
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["recall_at"] = {str(k): value for k, value in self.recall_at}
+        out["cost_ratio"] = self.cost_ratio
         return out
 
 
@@ -245,6 +256,7 @@ def summarise(
         at_precision=recall_at_precision(outcomes, target_precision),
         target_precision=target_precision,
         latency=latency(o.latency_s for o in outcomes),
+        baseline=latency(o.baseline_s for o in outcomes),
     )
 
 
@@ -281,6 +293,12 @@ def report_markdown(report: Report) -> str:
     lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     lines.append(_row("**all**", s))
     lines += [_row(name, summary) for name, summary in report.families]
+    if s.cost_ratio is not None:
+        lines.append(
+            f"\nSearch p50 {_fmt(s.latency.p50_s, 1000, 1)} ms = {s.cost_ratio:.2f}× decoding "
+            f"and embedding the query alone (p50 {_fmt(s.baseline.p50_s, 1000, 1)} ms, each "
+            "query's timed right before its search)."
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -10,13 +10,19 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from pictrace.decode import decode
 from pictrace.errors import PicTraceError
 from pictrace.evaluate.dataset import QueryCase
 from pictrace.evaluate.metrics import QueryOutcome, Report, evaluate
 from pictrace.types import SearchResult
 
+if TYPE_CHECKING:
+    from pictrace.index import Index
+
 Search = Callable[[Path], SearchResult]
+Baseline = Callable[[Path], object]  # decodes and embeds a query alone (its cost is timed)
 
 
 @dataclass(frozen=True)
@@ -33,12 +39,22 @@ def source_key(source: str) -> str:
 
 
 def run_cases(
-    cases: Sequence[QueryCase], search: Search, progress: Callable[[int, int], None] | None = None
+    cases: Sequence[QueryCase],
+    search: Search,
+    progress: Callable[[int, int], None] | None = None,
+    baseline: Baseline | None = None,
 ) -> EvalRun:
+    """Search every case; with ``baseline``, also time decoding and embedding each query
+    alone right before its search (the reference cost search latency is judged against)."""
     outcomes: list[QueryOutcome] = []
     failed: list[str] = []
     negatives_as_copy = 0
     for done, case in enumerate(cases, start=1):
+        try:
+            alone = _timed(baseline, case.query) if baseline else None
+        except PicTraceError as exc:
+            failed.append(f"{case.query}: {exc.message}")
+            continue
         started = time.perf_counter()
         try:
             result = search(case.query)
@@ -50,7 +66,28 @@ def run_cases(
             negatives_as_copy += 1
         ranked = tuple((source_key(m.source), m.copy_confidence) for m in result.matches)
         expected = frozenset({source_key(case.expected)} if case.expected else set())
-        outcomes.append(QueryOutcome(str(case.query), expected, ranked, case.family, elapsed))
+        outcomes.append(
+            QueryOutcome(str(case.query), expected, ranked, case.family, elapsed, alone)
+        )
         if progress:
             progress(done, len(cases))
     return EvalRun(evaluate(outcomes), tuple(outcomes), negatives_as_copy, tuple(failed))
+
+
+def _timed(fn: Baseline, query: Path) -> float:
+    started = time.perf_counter()
+    fn(query)
+    return time.perf_counter() - started
+
+
+def decode_and_embed(index: Index) -> Baseline:
+    """The reference cost of a query: reading, decoding and embedding it with the index's
+    CNN(s), as fast as they run alone (all cores), and nothing else."""
+    cnns = [e for e in index.query_extractors if e.batched]
+
+    def run(query: Path) -> None:
+        image = decode(index.load_query(query), index.settings)
+        for cnn in cnns:
+            cnn.extract([image])
+
+    return run
