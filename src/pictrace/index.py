@@ -55,6 +55,7 @@ class Index:
         self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pictrace")
         self.extractors = build_extractors(settings)
         self.query_extractors = [e for e in self.extractors if e.for_queries]
+        self.first_look = [e.first_look() for e in self.query_extractors]
         self.specs = all_specs(self.extractors)
 
         self.store = open_store(location, self.specs, settings.hnsw_threshold, readonly=readonly)
@@ -239,7 +240,7 @@ class Index:
         """The query with its extractors' finer values (Searcher.search's second look), or
         None when no extractor has any."""
         finer: dict[str, FeatureValue] = {}
-        for extractor in self.query_extractors:
+        for extractor in self.first_look:
             finer.update(extractor.refine(query.image) or {})
         return Query(query.label, query.image, {**query.features, **finer}) if finer else None
 
@@ -250,11 +251,13 @@ class Index:
         return Query(source.uri, image, values)
 
     def start_query(self, query: QueryInput) -> Query:
-        """Like ``prepare_query``, but the local features are still computing when it returns
-        (Searcher.search finds global candidates meanwhile)."""
+        """A search's query: like ``prepare_query``, but with the first-look extractors (fewer
+        keypoints; ``_refine`` gives the full set at a finer scale when nothing is found), and
+        the local features still computing when it returns (Searcher.search finds global
+        candidates meanwhile)."""
         source = self.load_query(query)
         image = decode(source, self.settings)
-        ready, pending = start_one(self.query_extractors, image, self.pool)
+        ready, pending = start_one(self.first_look, image, self.pool)
         return Query(source.uri, image, ready, pending)
 
     def load_query(self, query: QueryInput) -> Source:

@@ -6,6 +6,7 @@ import pytest
 
 from pictrace import Index
 from pictrace.errors import NotAnImage
+from pictrace.features.keypoints import COUNT, FIRST_LOOK_COUNT, decode_keypoints
 
 
 def test_a_started_query_holds_global_features_and_pends_the_local_ones(built_index, photos):
@@ -13,20 +14,23 @@ def test_a_started_query_holds_global_features_and_pends_the_local_ones(built_in
         started = index.start_query(photos / "coffee.jpg")
         assert {"cnn", "phash", "dhash"} <= set(started.features)
         assert "keypoints" not in started.features and started.pending is not None
-        done = started.completed()
-        prepared = index.prepare_query(photos / "coffee.jpg")
-        assert done.features["keypoints"] == prepared.features["keypoints"]
+        first = decode_keypoints(started.completed().features["keypoints"])
+        full = decode_keypoints(index.prepare_query(photos / "coffee.jpg").features["keypoints"])
+        assert len(first) == FIRST_LOOK_COUNT < len(full) <= COUNT
+        # the strongest keypoints, described alike: the first look is a subset of the full set
+        assert {tuple(xy) for xy in first.xy.round(1)} <= {tuple(xy) for xy in full.xy.round(1)}
 
 
-def test_pipelined_and_prepared_queries_rank_alike(built_index, photos):
+def test_first_look_and_fully_prepared_queries_find_the_same_copies(built_index, photos):
+    from PIL import Image
+
+    rotated = Image.open(photos / "coffee.jpg").convert("RGB").rotate(33, expand=True)
     with Index.open(built_index, readonly=True) as index:
-        for name in ("coffee.jpg", "rocket.jpg"):
-            pipelined = index.searcher.search(index.start_query(photos / name), 5)
-            prepared = index.searcher.search(index.prepare_query(photos / name), 5)
-            assert [(m.id, m.tier) for m in pipelined] == [(m.id, m.tier) for m in prepared]
-            assert [m.copy_confidence for m in pipelined] == pytest.approx(
-                [m.copy_confidence for m in prepared]
-            )
+        for query in (photos / "rocket.jpg", rotated):
+            first = index.searcher.search(index.start_query(query), 5)
+            full = index.searcher.search(index.prepare_query(query), 5)
+            assert first[0].tier in ("exact", "copy")
+            assert (first[0].id, first[0].tier) == (full[0].id, full[0].tier)
 
 
 def test_voting_runs_on_the_thread_that_computed_the_keypoints(built_index, photos):
@@ -45,7 +49,7 @@ def test_voting_runs_on_the_thread_that_computed_the_keypoints(built_index, phot
 
 def test_a_failing_keypoint_extractor_fails_the_search_instead_of_hanging(built_index, photos):
     with Index.open(built_index, readonly=True) as index:
-        local = next(e for e in index.query_extractors if e.specs[0].kind == "local")
+        local = next(e for e in index.first_look if e.specs[0].kind == "local")
 
         def broken(image):
             raise NotAnImage("keypoints could not be computed")

@@ -62,6 +62,12 @@ class Extractor(ABC):
     def extract_one(self, image: DecodedImage) -> dict[str, FeatureValue]:
         """Return ``{spec.name: value}`` for every spec of this extractor."""
 
+    def first_look(self) -> Extractor:
+        """The extractor for a search's first look at a query (Searcher.search): a cheaper
+        setting where ``refine`` gives a finer second look at queries it finds nothing for.
+        The default: this extractor itself."""
+        return self
+
     def refine(self, image: DecodedImage) -> dict[str, FeatureValue] | None:
         """Finer values for a query a first search found no copy for, or None (the default:
         this extractor has no finer setting)."""

@@ -23,7 +23,7 @@ from pictrace.types import TIER_ORDER, DecodedImage, Evidence, ImageRecord, Matc
 COSINE_FLOOR = 0.35
 RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
 MIN_VOTES = 2.0  # local-descriptor votes below this are chance matches
-VOTE_KEYPOINTS = 128  # query keypoints (a spread-out prefix) that vote, each also mirrored
+VOTE_KEYPOINTS = 96  # query keypoints (a spread-out prefix) that vote, each also mirrored
 VERIFY_COSINE = 0.6  # unrelated photos score 0.3-0.45; copies without votes >= 0.6
 VERIFY_HAMMING = 12  # pHash/dHash distance; both gates lose no copy on the dev queries
 SURE_COPY = 0.9  # observed precision 0.996 above it (calibration held-out, BENCHMARKS.md)
