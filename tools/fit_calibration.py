@@ -43,7 +43,7 @@ def collect(index: Index, cases: list[QueryCase]) -> list[tuple[Signals, int, st
     searcher = index.searcher
     for case in cases:
         try:
-            query = index.prepare_query(case.query)
+            query = index.start_query(case.query)  # the first look, as search makes it
         except PicTraceError:
             continue
         candidates, records = searcher.scored(query)
