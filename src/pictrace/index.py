@@ -245,15 +245,21 @@ class Index:
         return Query(query.label, query.image, {**query.features, **finer}) if finer else None
 
     def prepare_query(self, query: QueryInput) -> Query:
-        source = self.load_query(query)
-        image = decode(source, self.settings)
-        values = extract_all(self.query_extractors, [image], self.pool)[0]
-        return Query(source.uri, image, values)
+        """A query with all its features, as a search's first look computes them."""
+        return self.start_query(query).completed()
+
+    def prepare_hit(self, image: QueryInput) -> Query:
+        """An image with the features an indexed one has (all its keypoints; no thumbnail):
+        the other side of compare and calibrate, as search would meet it in the index."""
+        source = self.load_query(image)
+        decoded = decode(source, self.settings)
+        values = extract_all(self.query_extractors, [decoded], self.pool)[0]
+        return Query(source.uri, decoded, values)
 
     def start_query(self, query: QueryInput) -> Query:
-        """A search's query: like ``prepare_query``, but with the first-look extractors (fewer
-        keypoints; ``_refine`` gives the full set at a finer scale when nothing is found), and
-        the local features still computing when it returns (Searcher.search finds global
+        """A search's query: decoded, with the first-look extractors (fewer keypoints than an
+        indexed image; ``_refine`` gives the full set at a finer scale when nothing is found),
+        its local features still computing when this returns (Searcher.search finds global
         candidates meanwhile)."""
         source = self.load_query(query)
         image = decode(source, self.settings)
@@ -278,14 +284,14 @@ class Index:
 
     # --- comparing and duplicates -----------------------------------------------------------
     def compare(self, a: QueryInput, b: QueryInput) -> Comparison:
-        qa, qb = self.prepare_query(a), self.prepare_query(b)
+        qa, qb = self.prepare_query(a), self.prepare_hit(b)
         return compare_images(qa, qb, self.searcher, self._refine)
 
     def compare_overlay(
         self, a: QueryInput, b: QueryInput
     ) -> tuple[Comparison, Image.Image | None]:
         """compare, plus the side-by-side evidence picture when geometry verified."""
-        qa, qb = self.prepare_query(a), self.prepare_query(b)
+        qa, qb = self.prepare_query(a), self.prepare_hit(b)
         comparison = compare_images(qa, qb, self.searcher, self._refine)
         if comparison.evidence is None:
             return comparison, None
@@ -304,7 +310,7 @@ class Index:
         """Refit copy_confidence on labelled pairs; saved as ``<index>/calibration.json``."""
         pairs = read_pairs(pairs_csv)
         calibrator, rows, labels, skipped = refit(
-            pairs, self.prepare_query, self.searcher, origin=str(pairs_csv)
+            pairs, (self.prepare_query, self.prepare_hit), self.searcher, origin=str(pairs_csv)
         )
         if isinstance(self.store, EmbeddedStore):
             target = self.store.folder / "calibration.json"

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from pictrace import Index
-from pictrace.errors import NotAnImage
+from pictrace.errors import IndexCorrupt, NotAnImage
 from pictrace.features.keypoints import COUNT, FIRST_LOOK_COUNT, decode_keypoints
 
 
@@ -15,7 +15,11 @@ def test_a_started_query_holds_global_features_and_pends_the_local_ones(built_in
         assert {"cnn", "phash", "dhash"} <= set(started.features)
         assert "keypoints" not in started.features and started.pending is not None
         first = decode_keypoints(started.completed().features["keypoints"])
-        full = decode_keypoints(index.prepare_query(photos / "coffee.jpg").features["keypoints"])
+        assert (
+            index.prepare_query(photos / "coffee.jpg").features["keypoints"]
+            == (started.completed().features["keypoints"])
+        )
+        full = decode_keypoints(index.prepare_hit(photos / "coffee.jpg").features["keypoints"])
         assert len(first) == FIRST_LOOK_COUNT < len(full) <= COUNT
         # the strongest keypoints, described alike: the first look is a subset of the full set
         assert {tuple(xy) for xy in first.xy.round(1)} <= {tuple(xy) for xy in full.xy.round(1)}
@@ -28,12 +32,12 @@ def test_first_look_and_fully_prepared_queries_find_the_same_copies(built_index,
     with Index.open(built_index, readonly=True) as index:
         for query in (photos / "rocket.jpg", rotated):
             first = index.searcher.search(index.start_query(query), 5)
-            full = index.searcher.search(index.prepare_query(query), 5)
+            full = index.searcher.search(index.prepare_hit(query), 5)
             assert first[0].tier in ("exact", "copy")
             assert (first[0].id, first[0].tier) == (full[0].id, full[0].tier)
 
 
-def test_voting_runs_on_the_thread_that_computed_the_keypoints(built_index, photos):
+def test_voting_runs_off_the_calling_thread(built_index, photos):
     with Index.open(built_index, readonly=True) as index:
         seen: list[str] = []
         votes = index.searcher._votes
@@ -43,8 +47,20 @@ def test_voting_runs_on_the_thread_that_computed_the_keypoints(built_index, phot
             return votes(query)
 
         index.searcher._votes = recording  # type: ignore[method-assign]
-        index.search(photos / "coffee.jpg", k=3)
-        assert seen and all(name.startswith("pictrace") for name in seen)
+        for name in ("coffee.jpg", "astronaut.jpg", "rocket.jpg"):  # keypoints pending or done
+            index.search(photos / name, k=3)
+        assert len(seen) >= 3 and all(name.startswith("pictrace") for name in seen)
+
+
+def test_a_failure_while_voting_reaches_the_caller(built_index, photos):
+    with Index.open(built_index, readonly=True) as index:
+
+        def broken(query):
+            raise IndexCorrupt("the local-feature index cannot be read")
+
+        index.searcher._votes = broken  # type: ignore[method-assign]
+        with pytest.raises(IndexCorrupt, match="cannot be read"):
+            index.search(photos / "coffee.jpg", k=3)
 
 
 def test_a_failing_keypoint_extractor_fails_the_search_instead_of_hanging(built_index, photos):

@@ -297,7 +297,7 @@ def report_markdown(report: Report) -> str:
         lines.append(
             f"\nSearch p50 {_fmt(s.latency.p50_s, 1000, 1)} ms = {s.cost_ratio:.2f}× decoding "
             f"and embedding the query alone (p50 {_fmt(s.baseline.p50_s, 1000, 1)} ms, each "
-            "query's timed right before its search)."
+            "query's timed right after its search)."
         )
     return "\n".join(lines) + "\n"
 

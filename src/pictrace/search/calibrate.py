@@ -51,17 +51,21 @@ def read_pairs(path: Path) -> list[LabelledPair]:
 
 
 def refit(
-    pairs: list[LabelledPair], prepare: Callable[[str], Query], searcher: Searcher, origin: str
+    pairs: list[LabelledPair],
+    prepare: tuple[Callable[[str], Query], Callable[[str], Query]],
+    searcher: Searcher,
+    origin: str,
 ) -> tuple[Calibrator, list[Signals], list[int], int]:
     """Fit a calibrator on the pairs; returns it, the signal rows, their labels and the number
-    of pairs skipped because an image could not be read."""
+    of pairs skipped because an image could not be read. ``prepare`` makes ``a`` a query as
+    search sees it and ``b`` an image as the index holds it."""
     rows: list[Signals] = []
     labels: list[int] = []
     skipped = 0
-    cached = lru_cache(maxsize=256)(prepare)
+    as_query, as_hit = (lru_cache(maxsize=256)(fn) for fn in prepare)
     for pair in pairs:
         try:
-            qa, qb = cached(pair.a), cached(pair.b)
+            qa, qb = as_query(pair.a), as_hit(pair.b)
         except PicTraceError:
             skipped += 1
             continue

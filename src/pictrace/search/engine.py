@@ -213,12 +213,13 @@ class Searcher:
 
     def _votes_later(self, query: Query) -> Future[dict[int, tuple[float, float]]]:
         """Voting, the slowest way to find candidates, off this thread: right after the
-        query's pending local features, on the thread that computed them, or on the pool."""
-        if query.pending is not None:
+        query's local features on the thread that computes them while they are pending, else
+        on the pool (inline only without one)."""
+        if query.pending is not None and not query.pending.done():
             return _then(query.pending, lambda _: self._votes(query.completed()))
         if self.pool is not None:
-            return self.pool.submit(self._votes, query)
-        return _then(_done(query), self._votes)
+            return self.pool.submit(self._votes, query.completed())
+        return _then(_done(query.completed()), self._votes)
 
     def _neighbours(
         self, name: str, spec: FeatureSpec, value: FeatureValue
