@@ -16,7 +16,7 @@ from PIL import Image
 
 from pictrace.decode import decode
 from pictrace.errors import ConfigError, InputError, NotFound, PicTraceError
-from pictrace.features.base import FeatureValue
+from pictrace.features.base import Extractor, FeatureValue
 from pictrace.features.pipeline import encode_all, extract_all, start_one
 from pictrace.features.registry import all_specs, build_extractors
 from pictrace.ingest.files import expand, is_url, read_file
@@ -251,19 +251,19 @@ class Index:
     def prepare_hit(self, image: QueryInput) -> Query:
         """An image with the features an indexed one has (all its keypoints; no thumbnail):
         the other side of compare and calibrate, as search would meet it in the index."""
-        source = self.load_query(image)
-        decoded = decode(source, self.settings)
-        values = extract_all(self.query_extractors, [decoded], self.pool)[0]
-        return Query(source.uri, decoded, values)
+        return self._started(image, self.query_extractors).completed()
 
     def start_query(self, query: QueryInput) -> Query:
         """A search's query: decoded, with the first-look extractors (fewer keypoints than an
         indexed image; ``_refine`` gives the full set at a finer scale when nothing is found),
         its local features still computing when this returns (Searcher.search finds global
         candidates meanwhile)."""
+        return self._started(query, self.first_look)
+
+    def _started(self, query: QueryInput, extractors: list[Extractor]) -> Query:
         source = self.load_query(query)
         image = decode(source, self.settings)
-        ready, pending = start_one(self.first_look, image, self.pool)
+        ready, pending = start_one(extractors, image, self.pool)
         return Query(source.uri, image, ready, pending)
 
     def load_query(self, query: QueryInput) -> Source:

@@ -12,26 +12,20 @@ from pictrace.types import DecodedImage
 def extract_all(
     extractors: Sequence[Extractor], images: Sequence[DecodedImage], pool: Executor | None = None
 ) -> list[dict[str, FeatureValue]]:
-    """Every extractor's values per image. With a pool, the per-image extractors (hashes,
-    keypoints, ...) run on its threads while the batched ones (CNNs) run here, so both cores
+    """Every extractor's values per image of a batch (indexing; one image's features are
+    ``start_one``'s). With a pool, the per-image extractors (hashes, keypoints, ...) run on
+    its threads, one task per image, while the batched ones (CNNs) run here, so both cores
     work; OpenCV, onnxruntime and numpy release the GIL."""
     single = [e for e in extractors if not e.batched]
     batched = [e for e in extractors if e.batched]
-    # One image (a query): each extractor is its own task, so the slow one (keypoints) does
-    # not wait for the others. A batch: one task per image.
-    tasks = (
-        [(0, [e]) for e in single]
-        if len(images) == 1
-        else [(i, single) for i in range(len(images))]
-    )
-    futures = [pool.submit(_run, chosen, images[i]) for i, chosen in tasks] if pool else []
+    futures = [pool.submit(_run, single, image) for image in images] if pool else []
     merged: list[dict[str, FeatureValue]] = [{} for _ in images]
     for extractor in batched:
         for row, values in zip(merged, extractor.extract(images), strict=True):
             row.update(values)
-    done = [f.result() for f in futures] if pool else [_run(c, images[i]) for i, c in tasks]
-    for (position, _), values in zip(tasks, done, strict=True):
-        merged[position].update(values)
+    done = [f.result() for f in futures] if pool else [_run(single, i) for i in images]
+    for row, values in zip(merged, done, strict=True):
+        row.update(values)
     return merged
 
 

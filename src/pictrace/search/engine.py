@@ -219,7 +219,7 @@ class Searcher:
             return _then(query.pending, lambda _: self._votes(query.completed()))
         if self.pool is not None:
             return self.pool.submit(self._votes, query.completed())
-        return _then(_done(query.completed()), self._votes)
+        return _done(self._votes(query.completed()))
 
     def _neighbours(
         self, name: str, spec: FeatureSpec, value: FeatureValue
