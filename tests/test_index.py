@@ -229,3 +229,37 @@ def test_several_copies_of_one_picture_are_all_found(tmp_path, photos):
     tiers = {m.source.rsplit("/", 1)[-1]: m.tier for m in result.matches}
     assert tiers["coffee.jpg"] == "exact"
     assert all(tiers.get(name) == "copy" for name in copies), tiers
+
+
+def test_adding_in_overlapping_batches_stores_every_batch_in_order(tmp_path, photos):
+    files = sorted(photos.glob("*.jpg"))[:7]
+    seen = []
+    with Index.open(tmp_path / "idx", batch_size=2) as index:
+        report = index.add([*files, files[0]], progress=lambda done, total: seen.append(done))
+        assert len(report.added) == 7 and report.skipped == (str(files[0]),)
+        assert [index.get(i).source for i in report.added] == [str(f) for f in files]
+        assert seen == [2, 4, 6, 8]
+        assert index.search(files[5], k=1).matches[0].tier == "exact"
+
+
+def test_a_failing_write_stops_the_add_and_keeps_the_batches_before_it(tmp_path, photos):
+    from pictrace.errors import IndexCorrupt
+
+    files = sorted(photos.glob("*.jpg"))[:6]
+    with Index.open(tmp_path / "idx", batch_size=2) as index:
+        real_add, calls = index.store.add, []
+
+        def failing_second(entries):
+            calls.append(len(entries))
+            if len(calls) == 2:
+                raise IndexCorrupt("disk full")
+            return real_add(entries)
+
+        index.store.add = failing_second
+        with pytest.raises(IndexCorrupt, match="disk full"):
+            index.add(files)
+        index.store.add = real_add
+        assert [r.source for r in index.list()] == [str(f) for f in files[:2]]
+    with Index.open(tmp_path / "idx") as index:  # nothing half-written: adding again completes it
+        report = index.add(files)
+        assert len(report.added) == 4 and len(report.skipped) == 2

@@ -7,7 +7,8 @@ import io
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -133,26 +134,40 @@ class Index:
     def _add_loaded(
         self, loaded: Iterator[Source | AddFailure], total: int, progress: Progress | None
     ) -> AddReport:
-        added: list[int] = []
-        skipped: list[str] = []
-        failed: list[AddFailure] = []
+        """Three stages overlap so both cores stay busy: while this thread runs the CNN over
+        one batch (the pool computing that batch's per-image features), the pool also decodes
+        the next batch and a writer thread stores the previous one. Every batch is stored in
+        one transaction, in order; a failure to store stops the add with that error."""
+        tally = _Tally()
         done = 0
-        while batch := _take(loaded, self.settings.batch_size):
-            images: dict[str, tuple[Source, DecodedImage]] = {}
-            for item in self.pool.map(self._prepare, batch):
-                if isinstance(item, AddFailure):
-                    failed.append(item)
-                elif isinstance(item, str) or item[0].uri in images:
-                    skipped.append(item if isinstance(item, str) else item[0].uri)
-                if isinstance(item, tuple):  # the same source twice in a batch: last one wins
-                    images[item[0].uri] = item
-            added.extend(self._store_batch(list(images.values()), failed))
-            done += len(batch)
-            if progress:
-                progress(done, max(total, done))
-        return AddReport(tuple(added), tuple(skipped), tuple(failed))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pictrace-writer") as writer:
+            writing: Future[list[int]] | None = None
+            for batch, prepared in self._prepared_batches(loaded):
+                entries = self._entries(tally.new_images(prepared))
+                if writing is not None:
+                    tally.added.extend(writing.result())
+                writing = writer.submit(self.store.add, entries) if entries else None
+                done += len(batch)
+                if progress:
+                    progress(done, max(total, done))
+            if writing is not None:
+                tally.added.extend(writing.result())
+        return tally.report()
 
-    def _prepare(self, item: Source | AddFailure) -> AddFailure | str | tuple[Source, DecodedImage]:
+    def _prepared_batches(
+        self, loaded: Iterator[Source | AddFailure]
+    ) -> Iterator[tuple[list[Source | AddFailure], Iterator[Prepared]]]:
+        """Batches with their prepared items, the next batch already decoding on the pool."""
+        ahead = None
+        while batch := _take(loaded, self.settings.batch_size):
+            started = (batch, self.pool.map(self._prepare, batch))  # submits the whole batch
+            if ahead is not None:
+                yield ahead
+            ahead = started
+        if ahead is not None:
+            yield ahead
+
+    def _prepare(self, item: Source | AddFailure) -> Prepared:
         """Failure, the uri of an unchanged image (skip), or the decoded image. An unchanged
         image whose features an older PicTrace computed is re-extracted, so adding the same
         folders again brings an index up to date after an upgrade."""
@@ -174,9 +189,9 @@ class Index:
         stored = self.store.feature_versions(image_id)
         return all(stored.get(name) == spec.version for name, spec in self.specs.items())
 
-    def _store_batch(
-        self, images: list[tuple[Source, DecodedImage]], failed: list[AddFailure]
-    ) -> list[int]:
+    def _entries(self, images: list[tuple[Source, DecodedImage]]) -> list[NewImage]:
+        """The catalogue entries of decoded images: all their features extracted (a batch
+        that fails is retried one image at a time, so one bad image cannot sink the rest)."""
         if not images:
             return []
         try:
@@ -184,9 +199,8 @@ class Index:
         except PicTraceError:
             if len(images) == 1:
                 raise
-            return [i for one in images for i in self._store_batch([one], failed)]
-        entries = [self._entry(s, d, v) for (s, d), v in zip(images, values, strict=True)]
-        return self.store.add(entries)
+            return [entry for one in images for entry in self._entries([one])]
+        return [self._entry(s, d, v) for (s, d), v in zip(images, values, strict=True)]
 
     def _entry(
         self, source: Source, image: DecodedImage, values: dict[str, FeatureValue]
@@ -390,6 +404,34 @@ def _path_aliases(text: str) -> list[str]:
     with contextlib.suppress(ValueError):  # another drive on Windows
         aliases.append(os.path.relpath(path.absolute()))
     return aliases
+
+
+Prepared = AddFailure | str | tuple[Source, DecodedImage]  # failed, unchanged (its uri), or new
+
+
+@dataclass
+class _Tally:
+    """What one add call did so far; a source given twice is added once (the first time)."""
+
+    added: list[int] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[AddFailure] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+
+    def new_images(self, prepared: Iterable[Prepared]) -> list[tuple[Source, DecodedImage]]:
+        images = []
+        for item in prepared:
+            if isinstance(item, AddFailure):
+                self.failed.append(item)
+            elif isinstance(item, str) or item[0].uri in self.seen:
+                self.skipped.append(item if isinstance(item, str) else item[0].uri)
+            else:
+                self.seen.add(item[0].uri)
+                images.append(item)
+        return images
+
+    def report(self) -> AddReport:
+        return AddReport(tuple(self.added), tuple(self.skipped), tuple(self.failed))
 
 
 def _take(iterator: Iterator[Any], n: int) -> list[Any]:

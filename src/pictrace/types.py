@@ -40,6 +40,9 @@ class DecodedImage:
     pixel_sha256: str
     byte_size: int
     exif_tags: int = 0
+    # Smaller views of ``pixels`` that several extractors share, computed once on first use
+    # (pictrace.features.views); not part of the picture's identity.
+    views: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,12 @@ import numpy as np
 
 from pictrace.features.base import Extractor, FeatureSpec
 from pictrace.features.registry import register
+from pictrace.features.views import preview
 from pictrace.settings import Settings
 from pictrace.types import DecodedImage
 
 BINS = (16, 4, 4)
-COLOUR = FeatureSpec("colour", 1, "array", BINS[0] * BINS[1] * BINS[2])
+COLOUR = FeatureSpec("colour", 2, "array", BINS[0] * BINS[1] * BINS[2])
 
 
 def colour_histogram(pixels: np.ndarray) -> np.ndarray:
@@ -42,7 +43,7 @@ class ColourExtractor(Extractor):
     specs = (COLOUR,)
 
     def extract_one(self, image: DecodedImage) -> dict[str, np.ndarray]:
-        return {"colour": colour_histogram(image.pixels)}
+        return {"colour": colour_histogram(preview(image))}
 
 
 @register("colour")

@@ -13,11 +13,12 @@ import numpy as np
 
 from pictrace.features.base import Extractor, FeatureSpec
 from pictrace.features.registry import register
+from pictrace.features.views import PREVIEW, preview_grey, shrink
 from pictrace.settings import Settings
 from pictrace.types import DecodedImage
 
-PHASH = FeatureSpec("phash", 1, "bits", 64)
-DHASH = FeatureSpec("dhash", 1, "bits", 64)
+PHASH = FeatureSpec("phash", 2, "bits", 64)
+DHASH = FeatureSpec("dhash", 2, "bits", 64)
 
 
 def grey(pixels: np.ndarray) -> np.ndarray:
@@ -26,13 +27,13 @@ def grey(pixels: np.ndarray) -> np.ndarray:
 
 
 def phash(pixels: np.ndarray) -> np.ndarray:
-    """64-bit DCT hash as 8 packed bytes."""
-    return _phash(grey(pixels))
+    """64-bit DCT hash as 8 packed bytes (of the picture reduced as the extractor does)."""
+    return _phash(grey(shrink(pixels, PREVIEW)))
 
 
 def dhash(pixels: np.ndarray) -> np.ndarray:
     """64-bit horizontal-gradient hash as 8 packed bytes."""
-    return _dhash(grey(pixels))
+    return _dhash(grey(shrink(pixels, PREVIEW)))
 
 
 def _phash(luma: np.ndarray) -> np.ndarray:
@@ -55,7 +56,7 @@ class HashExtractor(Extractor):
     specs = (PHASH, DHASH)
 
     def extract_one(self, image: DecodedImage) -> dict[str, np.ndarray]:
-        luma = grey(image.pixels)  # once for both hashes
+        luma = preview_grey(image)  # shared with the other extractors
         return {"phash": _phash(luma), "dhash": _dhash(luma)}
 
 

@@ -10,18 +10,21 @@ from PIL import Image
 
 from pictrace.features.base import Extractor, FeatureSpec
 from pictrace.features.registry import register
+from pictrace.features.views import PREVIEW, preview, shrink
 from pictrace.settings import Settings
 from pictrace.types import DecodedImage
 
-THUMB_SIZE = 320
+THUMB_SIZE = PREVIEW  # the shared preview is the thumbnail
 THUMBNAIL = FeatureSpec("thumbnail", 1, "blob", THUMB_SIZE)
 
 
 def make_thumbnail(pixels: np.ndarray, size: int = THUMB_SIZE) -> bytes:
-    image = Image.fromarray(pixels)
-    image.thumbnail((size, size), Image.Resampling.BILINEAR)
+    return encode_jpeg(shrink(pixels, size))
+
+
+def encode_jpeg(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=85)
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()
 
 
@@ -35,7 +38,7 @@ class ThumbnailExtractor(Extractor):
     for_queries = False
 
     def extract_one(self, image: DecodedImage) -> dict[str, bytes]:
-        return {"thumbnail": make_thumbnail(image.pixels)}
+        return {"thumbnail": encode_jpeg(preview(image))}  # PREVIEW == THUMB_SIZE
 
 
 @register("thumbnail")
