@@ -2,11 +2,13 @@
 
 import threading
 
+import numpy as np
 import pytest
 
 from pictrace import Index
 from pictrace.errors import IndexCorrupt, NotAnImage
 from pictrace.features.keypoints import COUNT, FIRST_LOOK_COUNT, decode_keypoints
+from pictrace.search.verify import Probe, fit_pair
 
 
 def test_a_started_query_holds_global_features_and_pends_the_local_ones(built_index, photos):
@@ -20,9 +22,14 @@ def test_a_started_query_holds_global_features_and_pends_the_local_ones(built_in
             == (started.completed().features["keypoints"])
         )
         full = decode_keypoints(index.prepare_hit(photos / "coffee.jpg").features["keypoints"])
-        assert len(first) == FIRST_LOOK_COUNT < len(full) <= COUNT
-        # the strongest keypoints, described alike: the first look is a subset of the full set
-        assert {tuple(xy) for xy in first.xy.round(1)} <= {tuple(xy) for xy in full.xy.round(1)}
+        assert len(first) <= FIRST_LOOK_COUNT < len(full) <= COUNT
+        # a smaller picture, the same frame: the first look verifies against the full set
+        # with the identity transform (coordinates are full-size pixels on both sides)
+        outcome = fit_pair(Probe.of(first), full)
+        assert outcome.fit is not None and outcome.inliers >= 40
+        corners = np.array([[0, 0, 1], [600, 400, 1]], dtype=float)
+        mapped = corners @ np.asarray(outcome.fit.transform).T
+        np.testing.assert_allclose(mapped[:, :2] / mapped[:, 2:], corners[:, :2], atol=6)
 
 
 def test_first_look_and_fully_prepared_queries_find_the_same_copies(built_index, photos):

@@ -5,7 +5,7 @@ from PIL import Image
 
 from pictrace import Index
 from pictrace.evaluate import synthetic_background
-from pictrace.features.keypoints import FINE_SIDE, SIDE
+from pictrace.features.keypoints import FINE_SIDE, FIRST_LOOK_SIDE, SIDE
 from tests.conftest import load_rgb
 
 
@@ -50,10 +50,10 @@ def test_a_small_paste_is_looked_at_again_and_found(built_index, photos):
 
 
 def test_small_queries_get_no_finer_look(built_index):
-    small = Image.fromarray(np.full((SIDE, SIDE, 3), 90, np.uint8))
+    small = Image.fromarray(np.full((FIRST_LOOK_SIDE, FIRST_LOOK_SIDE, 3), 90, np.uint8))
     with Index.open(built_index, readonly=True) as index:
         assert index._refine(index.prepare_query(small)) is None
-    assert FINE_SIDE > SIDE
+    assert FINE_SIDE > SIDE > FIRST_LOOK_SIDE
 
 
 def test_compare_takes_the_second_look_on_either_side(built_index, photos):

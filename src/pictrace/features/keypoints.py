@@ -47,10 +47,15 @@ from pictrace.settings import Settings
 from pictrace.types import DecodedImage
 
 COUNT = 384
-# A search's first look describes fewer query keypoints (descriptors are ~half of SIFT's time);
-# queries it finds no copy for get the full COUNT at FINE_SIDE. On the development queries:
-# the same recall@1 and micro-AP, ~4 ms less CPU per query (bench/results/copy.md).
+# A search's first look describes fewer query keypoints (descriptors are ~half of SIFT's time)
+# on a smaller picture (SIFT's cost follows the pixels): a query is usually a copy of a larger
+# picture or a part of one, so its 192 px still show at least the detail an indexed 256 px
+# image has. Queries it finds no copy for get the full COUNT at FINE_SIDE. On the development
+# queries, against 256 keypoints at 256 px: attacked R@1 / micro-AP 0.988 / 0.989 (was 0.985 /
+# 0.985), the first look's keypoints ready ~4.5 ms sooner, no longer later than the CNN
+# (bench/results/copy.md).
 FIRST_LOOK_COUNT = 256
+FIRST_LOOK_SIDE = 192
 SIDE = 256
 FINE_SIDE = 384  # the second, finer look at a query in which nothing was found (see refine)
 CONTRAST = 0.013  # SIFT's contrast threshold (OpenCV default 0.04): keep fainter keypoints
@@ -213,12 +218,15 @@ class KeypointExtractor(Extractor):
         return {"keypoints": encode_keypoints(kp)}
 
     def first_look(self) -> KeypointExtractor:
-        return KeypointExtractor(min(self.count, FIRST_LOOK_COUNT), self.side, self.count)
+        return KeypointExtractor(
+            min(self.count, FIRST_LOOK_COUNT), min(self.side, FIRST_LOOK_SIDE), self.count
+        )
 
     def refine(self, image: DecodedImage) -> dict[str, bytes] | None:
         """Keypoints of a query at FINE_SIDE, or None when the picture is too small for that
-        to show more detail. A copy pasted at 40% width into a 1,024 px photo spans ~100 px
-        at SIDE, too few for its keypoints to match; at FINE_SIDE it spans ~150 px."""
+        to show more detail than this extractor's side. A copy pasted at 40% width into a
+        1,024 px photo spans ~100 px at SIDE, too few for its keypoints to match; at FINE_SIDE
+        it spans ~150 px."""
         if max(image.pixels.shape[:2]) < self.side * 1.25:
             return None
         kp = detect(image.pixels, (image.width, image.height), self.fine_count, FINE_SIDE)

@@ -137,6 +137,8 @@ class Searcher:
             self._signal(query, found.values())
         else:
             found = {i: without_local(c) for i, c in reuse.items()}
+        # read while the votes are being counted; the voted candidates' records follow
+        records = self.store.records(i for i in found if reuse is None or i not in reuse)
         query = query.completed()
         fresh = []
         for image_id, (direct, mirror) in votes.result().items():
@@ -151,7 +153,7 @@ class Searcher:
                 cand.signals.setdefault("mirror_votes", 0.0)
         if exclude is not None:
             found.pop(exclude, None)
-        records = self.store.records(i for i in found if reuse is None or i not in reuse)
+        records.update(self.store.records(c.id for c in fresh))
         # A space may still hold a removed image (HNSW cannot delete): the catalogue decides.
         live = {i: c for i, c in found.items() if i in records or (reuse and i in reuse)}
         self._confide(live.values())

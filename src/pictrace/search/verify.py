@@ -37,11 +37,12 @@ import numpy as np
 from pictrace.features.base import FeatureValue
 from pictrace.features.keypoints import Keypoints, decode_keypoints, mirrored
 from pictrace.features.thumbnail import open_thumbnail
+from pictrace.features.views import preview
 from pictrace.search.engine import MIN_VOTES, Candidate, Query, Verifier
 from pictrace.search.warped import grey_thumbnail, jacobians, warped_ssim
 from pictrace.settings import Settings
 from pictrace.store.base import Store
-from pictrace.types import Box, Evidence
+from pictrace.types import Box, DecodedImage, Evidence
 
 RATIO = 0.8  # Lowe's ratio test on descriptor distances
 THRESHOLD = 0.01  # RANSAC reprojection error, as a fraction of the hit's long side
@@ -367,7 +368,7 @@ class GeometricVerifier:
         fits = dict(zip(hits, pairs, strict=True))
         held = [i for i, outcome in fits.items() if outcome.fit is not None]
         greys = self._greys(held, other)
-        query_grey = grey_of(query.features, query.image.pixels) if greys else None
+        query_grey = grey_of(query.features, query.image) if greys else None
         for cand in candidates:
             if cand.id not in fits:
                 continue
@@ -392,17 +393,18 @@ class GeometricVerifier:
         if not ids:
             return {}
         if other is not None:
-            grey = grey_of(other.features, other.image.pixels)
+            grey = grey_of(other.features, other.image)
             return {i: grey for i in ids}
         thumbs = self.store.features("thumbnail", ids)
         return {i: grey_thumbnail(open_thumbnail(blob)) for i, blob in thumbs.items()}
 
 
-def grey_of(features: Mapping[str, FeatureValue], pixels: np.ndarray) -> np.ndarray:
-    """The grey thumbnail an image is verified with: its stored thumbnail when it has one."""
+def grey_of(features: Mapping[str, FeatureValue], image: DecodedImage) -> np.ndarray:
+    """The grey thumbnail an image is verified with: its stored thumbnail when it has one,
+    else its preview (the size thumbnails have, shared with the hashes and colour)."""
     if "thumbnail" in features:
         return grey_thumbnail(open_thumbnail(features["thumbnail"]))
-    return grey_thumbnail(pixels)
+    return grey_thumbnail(preview(image))
 
 
 def make_verifier(settings: Settings, store: Store, pool: Executor | None = None) -> Verifier:
