@@ -263,3 +263,18 @@ def test_a_failing_write_stops_the_add_and_keeps_the_batches_before_it(tmp_path,
     with Index.open(tmp_path / "idx") as index:  # nothing half-written: adding again completes it
         report = index.add(files)
         assert len(report.added) == 4 and len(report.skipped) == 2
+
+
+def test_a_search_returns_as_many_matches_as_asked_beyond_the_candidate_default(tmp_path):
+    from tests.conftest import noise_image
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for seed in range(45):
+        noise_image(seed).save(folder / f"{seed:02d}.png")
+    with Index.open(tmp_path / "idx", candidates=8) as index:
+        assert len(index.add([folder]).added) == 45
+        matches = index.search(folder / "07.png", k=40).matches
+        assert len(matches) == 40 and matches[0].tier == "exact"
+        assert len({m.id for m in matches}) == 40
+        assert len(index.search(folder / "07.png", k=5).matches) == 5

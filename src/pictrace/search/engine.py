@@ -100,7 +100,7 @@ class Searcher:
         the query finer local features (a copy pasted small into a large picture has too few
         pixels at the coarse keypoint resolution), the search runs again with those; each
         candidate keeps the better of its two results."""
-        candidates, records = self.scored(query)
+        candidates, records = self.scored(query, depth=k)
         query = query.completed()
         threshold = self.settings.copy_threshold
         if refine is not None and not any(
@@ -122,10 +122,13 @@ class Searcher:
         query: Query,
         exclude: int | None = None,
         reuse: Mapping[int, Candidate] | None = None,
+        depth: int = 0,
     ) -> tuple[dict[int, Candidate], dict[int, ImageRecord]]:
         """Every candidate for ``query`` (but ``exclude``) with its signals, geometric
         evidence and calibrated confidence, and the catalogue records of them (records of
-        the ``reuse`` candidates only where they are new).
+        the ``reuse`` candidates only where they are new). Every global space gives its
+        ``settings.candidates`` nearest, or ``depth`` when more are wanted (a search for the
+        100 most similar pictures needs 100 neighbours).
 
         Local-descriptor voting, the slowest way to find candidates, runs on the pool while
         this thread reads and compares the global features of the other candidates. With
@@ -133,7 +136,7 @@ class Searcher:
         global signals are kept and only the local part is redone."""
         votes = self._votes_later(query)
         if reuse is None:
-            found = self._global_candidates(query)
+            found = self._global_candidates(query, max(depth, self.settings.candidates))
             self._signal(query, found.values())
         else:
             found = {i: without_local(c) for i, c in reuse.items()}
@@ -181,7 +184,7 @@ class Searcher:
             verifier(query, rest, None)
 
     # --- candidates --------------------------------------------------------------------------
-    def _global_candidates(self, query: Query) -> dict[int, Candidate]:
+    def _global_candidates(self, query: Query, depth: int) -> dict[int, Candidate]:
         """Exact duplicates plus the neighbours in every global (non-local) space."""
         found: dict[int, Candidate] = {}
         image = query.image
@@ -189,7 +192,7 @@ class Searcher:
             found[image_id] = Candidate(image_id, exact=True)
         for name, spec in self.specs.items():
             if name in query.features and spec.kind in SEARCHABLE and spec.kind != "local":
-                for image_id, _ in self._neighbours(name, spec, query.features[name]):
+                for image_id, _ in self._neighbours(name, spec, query.features[name], depth):
                     found.setdefault(image_id, Candidate(image_id))
         return found
 
@@ -224,15 +227,14 @@ class Searcher:
         return _done(self._votes(query.completed()))
 
     def _neighbours(
-        self, name: str, spec: FeatureSpec, value: FeatureValue
+        self, name: str, spec: FeatureSpec, value: FeatureValue, depth: int
     ) -> list[tuple[int, float]]:
         rows = np.asarray(value)
         if spec.kind == "bits":
             rows = rows.reshape(-1, spec.dim // 8)
         elif rows.ndim == 1:
             rows = rows.reshape(1, -1)
-        k, radius = self.settings.candidates, self.settings.hash_radius
-        hits = self.store.nearest(name, rows, k, radius=radius)
+        hits = self.store.nearest(name, rows, depth, radius=self.settings.hash_radius)
         return [hit for row in hits for hit in row]
 
     # --- scoring -----------------------------------------------------------------------------
