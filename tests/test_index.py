@@ -278,3 +278,12 @@ def test_a_search_returns_as_many_matches_as_asked_beyond_the_candidate_default(
         assert len(matches) == 40 and matches[0].tier == "exact"
         assert len({m.id for m in matches}) == 40
         assert len(index.search(folder / "07.png", k=5).matches) == 5
+
+
+def test_adding_to_a_read_only_index_fails_before_any_work(built_index, photos, monkeypatch):
+    from pictrace.errors import IndexLocked
+
+    with Index.open(built_index, readonly=True) as index:
+        monkeypatch.setattr(index, "_prepare", lambda item: pytest.fail("decoded anyway"))
+        with pytest.raises(IndexLocked, match="read-only"):
+            index.add([photos / "coffee.jpg"])

@@ -16,7 +16,7 @@ from typing import Any
 from PIL import Image
 
 from pictrace.decode import decode
-from pictrace.errors import ConfigError, InputError, NotFound, PicTraceError
+from pictrace.errors import ConfigError, IndexLocked, InputError, NotFound, PicTraceError
 from pictrace.features.base import Extractor, FeatureValue
 from pictrace.features.pipeline import encode_all, extract_all, start_one
 from pictrace.features.registry import all_specs, build_extractors
@@ -53,6 +53,7 @@ class Index:
     def __init__(self, location: str | Path, settings: Settings, readonly: bool = False) -> None:
         self.settings = settings
         self.location = str(location)
+        self.readonly = readonly
         self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pictrace")
         self.extractors = build_extractors(settings)
         self.query_extractors = [e for e in self.extractors if e.for_queries]
@@ -138,6 +139,8 @@ class Index:
         one batch (the pool computing that batch's per-image features), the pool also decodes
         the next batch and a writer thread stores the previous one. Every batch is stored in
         one transaction, in order; a failure to store stops the add with that error."""
+        if self.readonly:  # before any work, not when the first batch is stored
+            raise IndexLocked(f"index {self.location} is open read-only")
         tally = _Tally()
         done = 0
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pictrace-writer") as writer:
