@@ -233,20 +233,38 @@ def test_several_copies_of_one_picture_are_all_found(tmp_path, photos):
 
 def test_adding_in_overlapping_batches_stores_every_batch_in_order(tmp_path, photos):
     files = sorted(photos.glob("*.jpg"))[:7]
+    given = [files[0], files[1], files[0], *files[2:]]  # the repeat is in the next batch
     seen = []
     with Index.open(tmp_path / "idx", batch_size=2) as index:
-        report = index.add([*files, files[0]], progress=lambda done, total: seen.append(done))
+        report = index.add(given, progress=lambda done, total: seen.append((done, total)))
         assert len(report.added) == 7 and report.skipped == (str(files[0]),)
         assert [index.get(i).source for i in report.added] == [str(f) for f in files]
-        assert seen == [2, 4, 6, 8]
+        assert seen == [(2, 8), (4, 8), (6, 8), (8, 8)]
         assert index.search(files[5], k=1).matches[0].tier == "exact"
+
+
+def test_sources_that_arrive_slowly_are_stored_batch_by_batch(tmp_path, photos):
+    from pictrace.types import Source
+
+    files = sorted(photos.glob("*.jpg"))[:5]
+    with Index.open(tmp_path / "idx", batch_size=2) as index:
+        reported = []
+
+        def arriving():
+            for n, path in enumerate(files):
+                if n == 2:  # the first batch is stored before the third source is asked for
+                    assert reported == [2] and index.stats().images == 2
+                yield Source(str(path), path.read_bytes())
+
+        report = index.add_sources(arriving(), progress=lambda done, _: reported.append(done))
+        assert len(report.added) == 5 and reported == [2, 4, 5]
 
 
 def test_a_failing_write_stops_the_add_and_keeps_the_batches_before_it(tmp_path, photos):
     from pictrace.errors import IndexCorrupt
 
     files = sorted(photos.glob("*.jpg"))[:6]
-    with Index.open(tmp_path / "idx", batch_size=2) as index:
+    with Index.open(tmp_path / "idx", batch_size=2) as index, pytest.MonkeyPatch.context() as mp:
         real_add, calls = index.store.add, []
 
         def failing_second(entries):
@@ -255,10 +273,10 @@ def test_a_failing_write_stops_the_add_and_keeps_the_batches_before_it(tmp_path,
                 raise IndexCorrupt("disk full")
             return real_add(entries)
 
-        index.store.add = failing_second
+        mp.setattr(index.store, "add", failing_second)
         with pytest.raises(IndexCorrupt, match="disk full"):
             index.add(files)
-        index.store.add = real_add
+        mp.undo()
         assert [r.source for r in index.list()] == [str(f) for f in files[:2]]
     with Index.open(tmp_path / "idx") as index:  # nothing half-written: adding again completes it
         report = index.add(files)
@@ -287,3 +305,25 @@ def test_adding_to_a_read_only_index_fails_before_any_work(built_index, photos, 
         monkeypatch.setattr(index, "_prepare", lambda item: pytest.fail("decoded anyway"))
         with pytest.raises(IndexLocked, match="read-only"):
             index.add([photos / "coffee.jpg"])
+
+
+def test_a_failing_write_is_reported_even_when_extraction_fails_meanwhile(tmp_path, photos):
+    from pictrace.errors import ConfigError, IndexCorrupt
+
+    files = sorted(photos.glob("*.jpg"))[:4]
+    with Index.open(tmp_path / "idx", batch_size=2) as index, pytest.MonkeyPatch.context() as mp:
+        entries, calls = index._entries, []
+
+        def second_fails(images):
+            calls.append(len(images))
+            if len(calls) == 2:
+                raise ConfigError("the CNN failed")
+            return entries(images)
+
+        mp.setattr(index, "_entries", second_fails)
+        mp.setattr(
+            index.store, "add", lambda batch: (_ for _ in ()).throw(IndexCorrupt("disk full"))
+        )
+        with pytest.raises(IndexCorrupt, match="disk full") as failure:
+            index.add(files)
+        assert isinstance(failure.value.__context__, ConfigError)

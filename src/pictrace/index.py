@@ -6,7 +6,8 @@ import contextlib
 import io
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ from pictrace.types import (
 )
 
 QueryInput = str | Path | bytes | Image.Image
+Prepared = AddFailure | str | tuple[Source, DecodedImage]  # failed, unchanged (its uri), or new
 WORKERS = 2  # threads for decoding and per-image features, next to the CNN's own threads
 Progress = Callable[[int, int], None]
 
@@ -108,7 +110,7 @@ class Index:
         paths = list(expand(items))
         urls = [p for p in paths if is_url(p)]
         files = [p for p in paths if not is_url(p)]
-        report = self._add_loaded((self._read(p) for p in files), len(files), progress)
+        report = self._add_loaded((self._read(p) for p in files), len(files), progress, ahead=1)
         if urls:
             from pictrace.ingest.web import fetch_sources
 
@@ -133,42 +135,59 @@ class Index:
             return AddFailure(path, exc.message, exc.code)
 
     def _add_loaded(
-        self, loaded: Iterator[Source | AddFailure], total: int, progress: Progress | None
+        self,
+        loaded: Iterator[Source | AddFailure],
+        total: int,
+        progress: Progress | None,
+        ahead: int = 0,
     ) -> AddReport:
-        """Three stages overlap so both cores stay busy: while this thread runs the CNN over
-        one batch (the pool computing that batch's per-image features), the pool also decodes
-        the next batch and a writer thread stores the previous one. Every batch is stored in
-        one transaction, in order; a failure to store stops the add with that error."""
+        """Stages overlap so both cores stay busy: while this thread runs the CNN over one
+        batch (the pool computing that batch's per-image features), a writer thread stores
+        the previous batch, and the pool decodes the next ``ahead`` batches. Only local files
+        are read ahead: sources that arrive slowly (downloads, crawls, uploads) are stored as
+        soon as their batch is complete. Every batch is stored in one transaction, in order;
+        progress counts stored batches; a failure to store stops the add with that error."""
         if self.readonly:  # before any work, not when the first batch is stored
-            raise IndexLocked(f"index {self.location} is open read-only")
-        tally = _Tally()
-        done = 0
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pictrace-writer") as writer:
-            writing: Future[list[int]] | None = None
-            for batch, prepared in self._prepared_batches(loaded):
-                entries = self._entries(tally.new_images(prepared))
+            raise IndexLocked(
+                f"index {self.location} is open read-only: open it for writing to add images"
+            )
+        tally = _Tally(total, progress)
+        batches = self._prepared_batches(loaded, ahead)
+        writing: tuple[Future[list[int]] | None, int] | None = None
+        with ThreadPoolExecutor(1, "pictrace-writer") as writer, contextlib.closing(batches):
+            try:
+                for batch, prepared in batches:
+                    entries = self._entries(tally.new_images(f.result() for f in prepared))
+                    previous, writing = writing, None
+                    if previous is not None:
+                        tally.stored(*previous)
+                    future = writer.submit(self.store.add, entries) if entries else None
+                    writing = (future, len(batch))
+                    if not ahead:  # a slow source: stored and reported before reading on
+                        previous, writing = writing, None
+                        tally.stored(*previous)
+            finally:  # the last write, or the one in flight when something failed
                 if writing is not None:
-                    tally.added.extend(writing.result())
-                writing = writer.submit(self.store.add, entries) if entries else None
-                done += len(batch)
-                if progress:
-                    progress(done, max(total, done))
-            if writing is not None:
-                tally.added.extend(writing.result())
+                    tally.stored(*writing)
         return tally.report()
 
     def _prepared_batches(
-        self, loaded: Iterator[Source | AddFailure]
-    ) -> Iterator[tuple[list[Source | AddFailure], Iterator[Prepared]]]:
-        """Batches with their prepared items, the next batch already decoding on the pool."""
-        ahead = None
-        while batch := _take(loaded, self.settings.batch_size):
-            started = (batch, self.pool.map(self._prepare, batch))  # submits the whole batch
-            if ahead is not None:
-                yield ahead
-            ahead = started
-        if ahead is not None:
-            yield ahead
+        self, loaded: Iterator[Source | AddFailure], ahead: int
+    ) -> Generator[tuple[list[Source | AddFailure], list[Future[Prepared]]], None, None]:
+        """Batches with their items being prepared on the pool, ``ahead`` more batches
+        submitted before one is handed out. Closing it cancels what has not started."""
+        started: deque[tuple[list[Source | AddFailure], list[Future[Prepared]]]] = deque()
+        try:
+            while batch := _take(loaded, self.settings.batch_size):
+                started.append((batch, [self.pool.submit(self._prepare, i) for i in batch]))
+                if len(started) > ahead:
+                    yield started.popleft()
+            while started:
+                yield started.popleft()
+        finally:
+            for _, futures in started:
+                for future in futures:
+                    future.cancel()
 
     def _prepare(self, item: Source | AddFailure) -> Prepared:
         """Failure, the uri of an unchanged image (skip), or the decoded image. An unchanged
@@ -409,13 +428,13 @@ def _path_aliases(text: str) -> list[str]:
     return aliases
 
 
-Prepared = AddFailure | str | tuple[Source, DecodedImage]  # failed, unchanged (its uri), or new
-
-
 @dataclass
 class _Tally:
     """What one add call did so far; a source given twice is added once (the first time)."""
 
+    total: int
+    progress: Progress | None
+    done: int = 0
     added: list[int] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[AddFailure] = field(default_factory=list)
@@ -432,6 +451,14 @@ class _Tally:
                 self.seen.add(item[0].uri)
                 images.append(item)
         return images
+
+    def stored(self, write: Future[list[int]] | None, size: int) -> None:
+        """A batch of ``size`` items is done: its write's ids (raising its error)."""
+        self.done += size
+        if write is not None:
+            self.added.extend(write.result())
+        if self.progress:
+            self.progress(self.done, max(self.total, self.done))
 
     def report(self) -> AddReport:
         return AddReport(tuple(self.added), tuple(self.skipped), tuple(self.failed))

@@ -42,7 +42,9 @@ class DecodedImage:
     exif_tags: int = 0
     # Smaller views of ``pixels`` that several extractors share, computed once on first use
     # (pictrace.features.views); not part of the picture's identity.
-    views: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    views: dict[str, np.ndarray] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True)

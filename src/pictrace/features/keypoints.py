@@ -51,9 +51,9 @@ COUNT = 384
 # on a smaller picture (SIFT's cost follows the pixels): a query is usually a copy of a larger
 # picture or a part of one, so its 192 px still show at least the detail an indexed 256 px
 # image has. Queries it finds no copy for get the full COUNT at FINE_SIDE. On the development
-# queries, against 256 keypoints at 256 px: attacked R@1 / micro-AP 0.988 / 0.989 (was 0.985 /
-# 0.985), the first look's keypoints ready ~4.5 ms sooner, no longer later than the CNN
-# (bench/results/copy.md).
+# queries, against 256 keypoints at 256 px: attacked R@1 / micro-AP 0.988 / 0.988 (was 0.985 /
+# 0.985), the first look's keypoints ready ~5 ms sooner, about when the CNN is done
+# (BENCHMARKS.md, "Speed").
 FIRST_LOOK_COUNT = 256
 FIRST_LOOK_SIDE = 192
 SIDE = 256
@@ -223,10 +223,11 @@ class KeypointExtractor(Extractor):
         )
 
     def refine(self, image: DecodedImage) -> dict[str, bytes] | None:
-        """Keypoints of a query at FINE_SIDE, or None when the picture is too small for that
-        to show more detail than this extractor's side. A copy pasted at 40% width into a
-        1,024 px photo spans ~100 px at SIDE, too few for its keypoints to match; at FINE_SIDE
-        it spans ~150 px."""
+        """Keypoints of a query at FINE_SIDE (all ``fine_count`` of them), or None when the
+        picture is too small to show more detail than this extractor's side (a quarter more
+        pixels per side at least: for the first look, queries from 240 px up). A copy pasted
+        at 40% width into a 1,024 px photo spans ~100 px at SIDE, too few for its keypoints to
+        match; at FINE_SIDE it spans ~150 px."""
         if max(image.pixels.shape[:2]) < self.side * 1.25:
             return None
         kp = detect(image.pixels, (image.width, image.height), self.fine_count, FINE_SIDE)

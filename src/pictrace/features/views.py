@@ -2,8 +2,8 @@
 
 The working copy is up to 1,024 px on the long side; the colour histogram, both perceptual
 hashes and the thumbnail need far fewer pixels. Reducing the working copy once to ``PREVIEW``
-px and deriving all three from that costs ~2 ms per image instead of ~5 ms for each of them
-reading the full working copy (bench/results/copy.md, "Indexing"). A view is cached on the
+px and deriving all three from that costs ~2.3 ms per image instead of ~5 ms for them all
+reading the full working copy (BENCHMARKS.md, "Speed"). A view is cached on the
 image (``DecodedImage.views``), so whichever extractor asks first computes it; two threads
 asking at once both compute the same value, which is harmless.
 """
