@@ -327,3 +327,31 @@ def test_a_failing_write_is_reported_even_when_extraction_fails_meanwhile(tmp_pa
         with pytest.raises(IndexCorrupt, match="disk full") as failure:
             index.add(files)
         assert isinstance(failure.value.__context__, ConfigError)
+
+
+def test_many_copies_of_one_picture_are_all_verified(tmp_path, photos):
+    """More copies than one round of verification takes: the rounds go on while every
+    verified candidate is a copy."""
+    from PIL import ImageOps
+
+    original = load_rgb(photos / "coffee.jpg")
+    w, h = original.size
+    copies = {
+        "mirror.jpg": ImageOps.mirror(original),
+        "small.jpg": original.resize((w // 2, h // 2)),
+        "crop_a.jpg": original.crop((0, 0, w * 3 // 4, h * 3 // 4)),
+        "crop_b.jpg": original.crop((w // 4, h // 4, w, h)),
+        "rot90.jpg": original.rotate(90, expand=True),
+        "bright.jpg": ImageEnhance.Brightness(original).enhance(1.3),
+        "grey.jpg": ImageOps.grayscale(original).convert("RGB"),
+        "border.jpg": ImageOps.expand(original, border=30, fill=(0, 0, 0)),
+    }
+    for name, picture in copies.items():
+        picture.save(tmp_path / name, quality=80)
+    with Index.open(tmp_path / "idx") as index:
+        index.add([photos, *(tmp_path / name for name in copies)])
+        result = index.search(photos / "coffee.jpg", k=10)
+        assert index.settings.verify_top < len(copies)
+    tiers = {m.source.rsplit("/", 1)[-1]: m.tier for m in result.matches}
+    assert tiers["coffee.jpg"] == "exact"
+    assert all(tiers.get(name) == "copy" for name in copies), tiers

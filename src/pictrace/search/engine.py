@@ -161,10 +161,28 @@ class Searcher:
         live = {i: c for i, c in found.items() if i in records or (reuse and i in reuse)}
         self._confide(live.values())
         if self.verifier is not None and self.settings.verify_top > 0:
-            chosen = to_verify(list(live.values()), self.settings.verify_top)
-            self._verify(self.verifier, query, chosen)
-            self._confide(live.values())
+            self._verify_rounds(self.verifier, query, list(live.values()), depth)
         return live, records
+
+    def _verify_rounds(
+        self, verifier: Verifier, query: Query, candidates: list[Candidate], wanted: int
+    ) -> None:
+        """Verify ``verify_top`` candidates; when every one of them is a sure copy, the index
+        holds many copies of this picture, so verify the next ``verify_top`` too, and so on,
+        until a round finds anything less or ``wanted`` (the matches asked for) are verified.
+        (Only sure copies go on: photos of a repetitive subject, such as chessboards, verify
+        as likely copies of each other, and more rounds would only find more of them.)"""
+        limit, verified = self.settings.verify_top, 0
+        while True:
+            pending = [c for c in candidates if "inliers" not in c.signals]
+            chosen = to_verify(pending, min(limit, max(wanted, limit) - verified))
+            if not chosen:
+                return
+            self._verify(verifier, query, chosen)
+            self._confide(candidates)
+            verified += len(chosen)
+            if len(chosen) < limit or any(c.confidence < SURE_COPY for c in chosen):
+                return
 
     def _verify(self, verifier: Verifier, query: Query, chosen: list[Candidate]) -> None:
         """Verify the candidates with local-descriptor votes first. When one of them is a
