@@ -155,3 +155,14 @@ def test_eval_reports_quality_and_cost_over_decode_and_embed(run, built_index, t
     )
     overall = json.loads(out)["report"]["overall"]
     assert overall["baseline"]["n"] == 0 and overall["cost_ratio"] is None
+
+
+def test_tables_read_as_a_person_would_write_them(run, built_index, photos, monkeypatch):
+    monkeypatch.setenv("PICTRACE_INDEX", str(built_index))
+    code, out, _ = run("stats")
+    assert code == 0 and "(embedded store)" in out and " MB of image files" in out
+    code, out, _ = run("compare", str(photos / "coffee.jpg"), str(photos / "rocket.jpg"))
+    phash_row = next(line for line in out.splitlines() if "phash" in line)
+    assert code == 0 and "." not in phash_row.split()[-2]  # a distance, not 32.0000
+    code, out, err = run("search", "--text", "xyzzy unicorn")
+    assert code == 0 and "no matches" in err and not out.strip()

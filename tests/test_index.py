@@ -355,3 +355,21 @@ def test_many_copies_of_one_picture_are_all_verified(tmp_path, photos):
     tiers = {m.source.rsplit("/", 1)[-1]: m.tier for m in result.matches}
     assert tiers["coffee.jpg"] == "exact"
     assert all(tiers.get(name) == "copy" for name in copies), tiers
+
+
+def test_a_file_added_again_under_another_spelling_of_its_path_is_the_same_image(
+    tmp_path, photos, monkeypatch
+):
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for name in ("coffee.jpg", "rocket.jpg"):
+        (pics / name).write_bytes((photos / name).read_bytes())
+    monkeypatch.chdir(tmp_path)
+    with Index.open(tmp_path / "idx") as index:
+        assert len(index.add(["pics"]).added) == 2
+        again = index.add([pics])  # absolute this time
+        assert not again.added and len(again.skipped) == 2
+        (pics / "rocket.jpg").write_bytes((photos / "baboon.jpg").read_bytes())
+        changed = index.add([pics / "rocket.jpg"])
+        assert len(changed.added) == 1 and index.stats().images == 2
+        assert index.get(changed.added[0]).source == "pics/rocket.jpg"  # as first added

@@ -141,7 +141,25 @@ def search(
         raise typer.Exit(1)
 
 
+def _size(n: int) -> str:
+    """A byte count for people: 2.4 MB."""
+    value, unit = float(n), "bytes"
+    for bigger in ("kB", "MB", "GB", "TB"):
+        if value < 1000:
+            break
+        value, unit = value / 1000, bigger
+    return f"{n} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+
+
+def _metric(value: float) -> str:
+    """Counts (Hamming distances, inliers) as integers, scores with four decimals."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.4f}"
+
+
 def _print_result(result: SearchResult) -> None:
+    if not result.matches:
+        err.print(f"{result.query}: no matches", markup=False)
+        return
     table = Table(title=f"{result.query}  ({result.elapsed_ms:.0f} ms)", title_justify="left")
     for column in ("#", "id", "tier", "copy", "similar", "source"):
         table.add_column(column, overflow="fold")
@@ -202,7 +220,7 @@ def compare(
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in comparison.metrics.items():
-        table.add_row(name, f"{value:.4f}")
+        table.add_row(name, _metric(value))
     out.print(table)
     out.print(
         f"similarity {comparison.similarity:.1%}, copy confidence "
@@ -275,8 +293,9 @@ def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     if as_json:
         _emit_json(summary.as_dict())
         return
-    out.print(f"index {summary.index_dir} ({summary.store})", markup=False)
-    out.print(f"images {summary.images}, bytes {summary.bytes_indexed}")
+    store = "embedded" if summary.store == "EmbeddedStore" else summary.store
+    out.print(f"index {summary.index_dir} ({store} store)", markup=False)
+    out.print(f"images {summary.images}, {_size(summary.bytes_indexed)} of image files")
     for name, count in summary.extractors.items():
         out.print(f"  {name}: {count}")
     for name, count in summary.outdated.items():

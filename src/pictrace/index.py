@@ -195,17 +195,28 @@ class Index:
         folders again brings an index up to date after an upgrade."""
         if isinstance(item, AddFailure):
             return item
-        existing = self.store.by_source(item.uri)
+        existing = self._known(item.uri)
         if (
             existing is not None
             and existing.byte_sha256 == _sha(item.data)
             and self._current(existing.id)
         ):
             return item.uri
+        if existing is not None and existing.source != item.uri:  # changed: replace that one
+            item = Source(existing.source, item.data, item.page)
         try:
             return item, decode(item, self.settings)
         except InputError as exc:
             return AddFailure(item.uri, exc.message, exc.code)
+
+    def _known(self, uri: str) -> ImageRecord | None:
+        """The record of a source, also of a local file added before under another spelling
+        of its path (relative or absolute, from the same folder)."""
+        record = self.store.by_source(uri)
+        if record is None and not is_url(uri):
+            for alias in _path_aliases(uri):
+                record = record or self.store.by_source(alias)
+        return record
 
     def _current(self, image_id: int) -> bool:
         stored = self.store.feature_versions(image_id)
