@@ -366,10 +366,15 @@ def test_a_file_added_again_under_another_spelling_of_its_path_is_the_same_image
         (pics / name).write_bytes((photos / name).read_bytes())
     monkeypatch.chdir(tmp_path)
     with Index.open(tmp_path / "idx") as index:
-        assert len(index.add(["pics"]).added) == 2
+        first = index.add(["pics", pics / "coffee.jpg"])  # one file twice in one call
+        assert len(first.added) == 2 and first.skipped == (str(pics / "coffee.jpg"),)
         again = index.add([pics])  # absolute this time
         assert not again.added and len(again.skipped) == 2
+        monkeypatch.chdir(pics)  # relative from another folder, and through a symlink
+        (tmp_path / "link").symlink_to(pics)
+        again = index.add([".", tmp_path / "link" / "coffee.jpg"])
+        assert not again.added and len(again.skipped) == 3
         (pics / "rocket.jpg").write_bytes((photos / "baboon.jpg").read_bytes())
-        changed = index.add([pics / "rocket.jpg"])
+        changed = index.add(["rocket.jpg"])
         assert len(changed.added) == 1 and index.stats().images == 2
         assert index.get(changed.added[0]).source == "pics/rocket.jpg"  # as first added

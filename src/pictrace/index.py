@@ -195,7 +195,7 @@ class Index:
         folders again brings an index up to date after an upgrade."""
         if isinstance(item, AddFailure):
             return item
-        existing = self._known(item.uri)
+        existing = self._known(item)
         if (
             existing is not None
             and existing.byte_sha256 == _sha(item.data)
@@ -203,18 +203,19 @@ class Index:
         ):
             return item.uri
         if existing is not None and existing.source != item.uri:  # changed: replace that one
-            item = Source(existing.source, item.data, item.page)
+            item = Source(existing.source, item.data, item.page, item.location)
         try:
             return item, decode(item, self.settings)
         except InputError as exc:
             return AddFailure(item.uri, exc.message, exc.code)
 
-    def _known(self, uri: str) -> ImageRecord | None:
+    def _known(self, source: Source) -> ImageRecord | None:
         """The record of a source, also of a local file added before under another spelling
-        of its path (relative or absolute, from the same folder)."""
-        record = self.store.by_source(uri)
-        if record is None and not is_url(uri):
-            for alias in _path_aliases(uri):
+        of its path (relative from any folder, absolute, through a symlink)."""
+        record = self.store.by_source(source.uri)
+        if record is None and source.location is not None:
+            record = self.store.by_location(source.location)
+            for alias in _path_aliases(source.uri):  # added before locations were recorded
                 record = record or self.store.by_source(alias)
         return record
 
@@ -250,6 +251,7 @@ class Index:
             exif_tags=image.exif_tags,
             features=encode_all(self.specs, values),
             labels=tuple(values.get("labels", ())),
+            location=source.location,
         )
 
     # --- searching --------------------------------------------------------------------------
@@ -430,6 +432,11 @@ def _default_verifier(
     return make_verifier(settings, store, pool)
 
 
+def _identity(source: Source) -> str:
+    """What makes two sources of one add call the same: the file, or else the uri."""
+    return source.location or source.uri
+
+
 def _path_aliases(text: str) -> list[str]:
     """Other spellings a file source may have been added under (relative vs absolute)."""
     path = Path(text).expanduser()
@@ -456,10 +463,10 @@ class _Tally:
         for item in prepared:
             if isinstance(item, AddFailure):
                 self.failed.append(item)
-            elif isinstance(item, str) or item[0].uri in self.seen:
+            elif isinstance(item, str) or _identity(item[0]) in self.seen:
                 self.skipped.append(item if isinstance(item, str) else item[0].uri)
             else:
-                self.seen.add(item[0].uri)
+                self.seen.add(_identity(item[0]))
                 images.append(item)
         return images
 

@@ -21,6 +21,7 @@ class Source:
     uri: str
     data: bytes
     page: str | None = None
+    location: str | None = None  # a local file's resolved absolute path
 
 
 @dataclass(frozen=True, eq=False)

@@ -79,4 +79,4 @@ def read_file(path: str, max_bytes: int) -> Source:
         raise SourceUnreadable(f"{path}: is a directory") from exc
     except OSError as exc:
         raise SourceUnreadable(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    return Source(uri=path, data=data)
+    return Source(uri=path, data=data, location=str(target.expanduser().resolve()))

@@ -39,6 +39,10 @@ class Store(ABC):
     @abstractmethod
     def by_source(self, source: str) -> ImageRecord | None: ...
 
+    def by_location(self, path: str) -> ImageRecord | None:
+        """The image added from the local file at this resolved path (None if unknown)."""
+        return None
+
     @abstractmethod
     def by_hash(self, byte_sha256: str, pixel_sha256: str) -> list[int]: ...
 

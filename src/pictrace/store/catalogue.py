@@ -51,6 +51,11 @@ CREATE TABLE IF NOT EXISTS labels (
     prob REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS labels_image ON labels(image_id);
+CREATE TABLE IF NOT EXISTS locations (
+    image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+    path TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS locations_path ON locations(path);
 """
 _COLUMNS = (
     "id, source, page, byte_sha256, pixel_sha256, width, height, format, byte_size, "
@@ -73,6 +78,7 @@ class NewImage:
     exif_tags: int
     features: dict[str, tuple[int, bytes]]  # name -> (version, encoded value)
     labels: tuple[tuple[str, float], ...] = ()
+    location: str | None = None  # a local file's resolved absolute path (source is as given)
 
 
 class Catalogue:
@@ -158,6 +164,8 @@ class Catalogue:
             "INSERT INTO labels VALUES (?, ?, ?, ?)",
             [(image_id, rank, label, prob) for rank, (label, prob) in enumerate(image.labels)],
         )
+        if image.location is not None:
+            db.execute("INSERT INTO locations VALUES (?, ?)", (image_id, image.location))
         return image_id
 
     def delete(self, db: sqlite3.Connection, image_id: int) -> None:
@@ -208,6 +216,15 @@ class Catalogue:
 
     def by_source(self, source: str) -> ImageRecord | None:
         rows = self._query("SELECT id FROM images WHERE source = ?", (source,))
+        return self.get(int(rows[0][0])) if rows else None
+
+    def by_location(self, path: str) -> ImageRecord | None:
+        """The image added from the local file at this resolved path, under any spelling.
+        (Catalogues opened read-only by an older release may lack the table: no answer.)"""
+        try:
+            rows = self._query("SELECT image_id FROM locations WHERE path = ?", (path,))
+        except IndexCorrupt:
+            return None
         return self.get(int(rows[0][0])) if rows else None
 
     def by_hash(self, byte_sha256: str, pixel_sha256: str) -> list[int]:

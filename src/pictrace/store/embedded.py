@@ -232,6 +232,9 @@ class EmbeddedStore(Store):
     def by_source(self, source: str) -> ImageRecord | None:
         return self.catalogue.by_source(source)
 
+    def by_location(self, path: str) -> ImageRecord | None:
+        return self.catalogue.by_location(path)
+
     def by_hash(self, byte_sha256: str, pixel_sha256: str) -> list[int]:
         return self.catalogue.by_hash(byte_sha256, pixel_sha256)
 
