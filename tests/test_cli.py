@@ -166,3 +166,12 @@ def test_tables_read_as_a_person_would_write_them(run, built_index, photos, monk
     assert code == 0 and "." not in phash_row.split()[-2]  # a distance, not 32.0000
     code, out, err = run("search", "--text", "xyzzy unicorn")
     assert code == 0 and "no matches" in err and not out.strip()
+
+
+def test_add_exit_code_is_the_same_with_json(run, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    index = str(tmp_path / "lib")
+    assert run("--index", index, "add", str(bad))[0] == 1
+    code, out, _ = run("--index", index, "add", str(bad), "--json")
+    assert code == 1 and json.loads(out)["failed"]

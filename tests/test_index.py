@@ -378,3 +378,4 @@ def test_a_file_added_again_under_another_spelling_of_its_path_is_the_same_image
         changed = index.add(["rocket.jpg"])
         assert len(changed.added) == 1 and index.stats().images == 2
         assert index.get(changed.added[0]).source == "pics/rocket.jpg"  # as first added
+        assert index.remove(str(tmp_path / "link" / "coffee.jpg")).source == "pics/coffee.jpg"

@@ -78,13 +78,13 @@ def add(
         )
     if as_json:
         _emit_json(report.as_dict())
-        return
-    out.print(
-        f"added {len(report.added)}, skipped unchanged {len(report.skipped)}, "
-        f"failed {len(report.failed)}"
-    )
-    for failure in report.failed:
-        out.print(f"  failed: {failure.reason}", markup=False)
+    else:
+        out.print(
+            f"added {len(report.added)}, skipped unchanged {len(report.skipped)}, "
+            f"failed {len(report.failed)}"
+        )
+        for failure in report.failed:
+            out.print(f"  failed: {failure.reason}", markup=False)
     if report.failed and not report.added and not report.skipped:
         raise typer.Exit(1)
 
@@ -151,9 +151,12 @@ def _size(n: int) -> str:
     return f"{n} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
 
 
-def _metric(value: float) -> str:
-    """Counts (Hamming distances, inliers) as integers, scores with four decimals."""
-    return str(int(value)) if float(value).is_integer() else f"{value:.4f}"
+COUNTS = frozenset({"phash", "dhash", "inliers", "orb_matches", "votes", "mirror_votes"})
+
+
+def _metric(name: str, value: float) -> str:
+    """Counts (Hamming distances, inliers, matches) as integers, scores with four decimals."""
+    return str(round(value)) if name in COUNTS else f"{value:.4f}"
 
 
 def _print_result(result: SearchResult) -> None:
@@ -220,7 +223,7 @@ def compare(
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in comparison.metrics.items():
-        table.add_row(name, _metric(value))
+        table.add_row(name, _metric(name, value))
     out.print(table)
     out.print(
         f"similarity {comparison.similarity:.1%}, copy confidence "

@@ -384,6 +384,8 @@ class Index:
             record = self.store.records([int(text)]).get(int(text))
         for alias in _path_aliases(text):
             record = record or self.store.by_source(alias)
+        if record is None and Path(text).expanduser().is_file():  # another spelling of a file
+            record = self.store.by_location(str(Path(text).expanduser().resolve()))
         if record is None:
             raise NotFound(f"no image with id or source {text!r} in the index")
         return record

@@ -108,7 +108,7 @@ class Searcher:
         ):
             finer = refine(query)
             if finer is not None:
-                second, more = self.scored(finer, reuse=candidates)
+                second, more = self.scored(finer, reuse=candidates, depth=k)
                 for image_id, cand in candidates.items():
                     if cand.confidence >= second[image_id].confidence:
                         second[image_id] = cand
@@ -172,15 +172,15 @@ class Searcher:
         until a round finds anything less or ``wanted`` (the matches asked for) are verified.
         (Only sure copies go on: photos of a repetitive subject, such as chessboards, verify
         as likely copies of each other, and more rounds would only find more of them.)"""
-        limit, verified = self.settings.verify_top, 0
+        limit, done = self.settings.verify_top, set[int]()
         while True:
-            pending = [c for c in candidates if "inliers" not in c.signals]
-            chosen = to_verify(pending, min(limit, max(wanted, limit) - verified))
+            pending = [c for c in candidates if c.id not in done]
+            chosen = to_verify(pending, min(limit, max(wanted, limit) - len(done)))
             if not chosen:
                 return
             self._verify(verifier, query, chosen)
             self._confide(candidates)
-            verified += len(chosen)
+            done.update(c.id for c in chosen)
             if len(chosen) < limit or any(c.confidence < SURE_COPY for c in chosen):
                 return
 

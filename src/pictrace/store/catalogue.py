@@ -223,7 +223,9 @@ class Catalogue:
         (Catalogues opened read-only by an older release may lack the table: no answer.)"""
         try:
             rows = self._query("SELECT image_id FROM locations WHERE path = ?", (path,))
-        except IndexCorrupt:
+        except IndexCorrupt as exc:
+            if "no such table: locations" not in str(exc):
+                raise
             return None
         return self.get(int(rows[0][0])) if rows else None
 
