@@ -379,3 +379,21 @@ def test_a_file_added_again_under_another_spelling_of_its_path_is_the_same_image
         assert len(changed.added) == 1 and index.stats().images == 2
         assert index.get(changed.added[0]).source == "pics/rocket.jpg"  # as first added
         assert index.remove(str(tmp_path / "link" / "coffee.jpg")).source == "pics/coffee.jpg"
+
+
+def test_two_files_with_one_relative_name_from_two_folders_are_two_images(
+    tmp_path, photos, monkeypatch
+):
+    for folder, photo in (("x", "coffee.jpg"), ("y", "rocket.jpg")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.jpg").write_bytes((photos / photo).read_bytes())
+    with Index.open(tmp_path / "idx") as index:
+        monkeypatch.chdir(tmp_path / "x")
+        assert len(index.add(["a.jpg"]).added) == 1
+        monkeypatch.chdir(tmp_path / "y")
+        second = index.add(["a.jpg"])
+        assert len(second.added) == 1 and index.stats().images == 2
+        assert index.get(second.added[0]).source == str((tmp_path / "y" / "a.jpg").resolve())
+        monkeypatch.chdir(tmp_path / "x")
+        assert index.add(["a.jpg"]).skipped == ("a.jpg",)
+        assert index.search(tmp_path / "x" / "a.jpg", k=1).matches[0].source == "a.jpg"

@@ -204,6 +204,9 @@ class Index:
             return item.uri
         if existing is not None and existing.source != item.uri:  # changed: replace that one
             item = Source(existing.source, item.data, item.page, item.location)
+        elif existing is None and item.location and self.store.by_source(item.uri):
+            # the same relative name as another file (from another folder): keep both
+            item = Source(item.location, item.data, item.page, item.location)
         try:
             return item, decode(item, self.settings)
         except InputError as exc:
@@ -213,11 +216,21 @@ class Index:
         """The record of a source, also of a local file added before under another spelling
         of its path (relative from any folder, absolute, through a symlink)."""
         record = self.store.by_source(source.uri)
-        if record is None and source.location is not None:
+        if source.location is None:
+            return record
+        if record is None or not self._same_file(record, source.location):
             record = self.store.by_location(source.location)
-            for alias in _path_aliases(source.uri):  # added before locations were recorded
-                record = record or self.store.by_source(alias)
+        for alias in _path_aliases(source.uri):  # added before locations were recorded
+            if record is None:
+                found = self.store.by_source(alias)
+                record = found if found and self._same_file(found, source.location) else None
         return record
+
+    def _same_file(self, record: ImageRecord, location: str) -> bool:
+        """Whether a record can be the local file at ``location`` (records an older release
+        added have no location: their source spelling is all there is)."""
+        recorded = self.store.location_of(record.id)
+        return recorded is None or recorded == location
 
     def _current(self, image_id: int) -> bool:
         stored = self.store.feature_versions(image_id)

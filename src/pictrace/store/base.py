@@ -43,6 +43,10 @@ class Store(ABC):
         """The image added from the local file at this resolved path (None if unknown)."""
         return None
 
+    def location_of(self, image_id: int) -> str | None:
+        """The resolved path of the local file an image was added from (None if unknown)."""
+        return None
+
     @abstractmethod
     def by_hash(self, byte_sha256: str, pixel_sha256: str) -> list[int]: ...
 

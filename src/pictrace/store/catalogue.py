@@ -219,15 +219,23 @@ class Catalogue:
         return self.get(int(rows[0][0])) if rows else None
 
     def by_location(self, path: str) -> ImageRecord | None:
-        """The image added from the local file at this resolved path, under any spelling.
-        (Catalogues opened read-only by an older release may lack the table: no answer.)"""
+        """The image added from the local file at this resolved path, under any spelling."""
+        rows = self._locations("SELECT image_id FROM locations WHERE path = ?", path)
+        return self.get(int(rows[0][0])) if rows else None
+
+    def location_of(self, image_id: int) -> str | None:
+        rows = self._locations("SELECT path FROM locations WHERE image_id = ?", image_id)
+        return str(rows[0][0]) if rows else None
+
+    def _locations(self, sql: str, value: Any) -> list[tuple[Any, ...]]:
+        """A query on the locations table, which a catalogue an older release wrote and that
+        is opened read-only lacks (no rows then)."""
         try:
-            rows = self._query("SELECT image_id FROM locations WHERE path = ?", (path,))
+            return self._query(sql, (value,))
         except IndexCorrupt as exc:
             if "no such table: locations" not in str(exc):
                 raise
-            return None
-        return self.get(int(rows[0][0])) if rows else None
+            return []
 
     def by_hash(self, byte_sha256: str, pixel_sha256: str) -> list[int]:
         rows = self._query(

@@ -235,6 +235,9 @@ class EmbeddedStore(Store):
     def by_location(self, path: str) -> ImageRecord | None:
         return self.catalogue.by_location(path)
 
+    def location_of(self, image_id: int) -> str | None:
+        return self.catalogue.location_of(image_id)
+
     def by_hash(self, byte_sha256: str, pixel_sha256: str) -> list[int]:
         return self.catalogue.by_hash(byte_sha256, pixel_sha256)
 
