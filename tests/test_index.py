@@ -302,7 +302,7 @@ def test_adding_to_a_read_only_index_fails_before_any_work(built_index, photos, 
     from pictrace.errors import IndexLocked
 
     with Index.open(built_index, readonly=True) as index:
-        monkeypatch.setattr(index, "_prepare", lambda item: pytest.fail("decoded anyway"))
+        monkeypatch.setattr(index.adder, "prepare", lambda item: pytest.fail("decoded anyway"))
         with pytest.raises(IndexLocked, match="read-only"):
             index.add([photos / "coffee.jpg"])
 
@@ -312,7 +312,7 @@ def test_a_failing_write_is_reported_even_when_extraction_fails_meanwhile(tmp_pa
 
     files = sorted(photos.glob("*.jpg"))[:4]
     with Index.open(tmp_path / "idx", batch_size=2) as index, pytest.MonkeyPatch.context() as mp:
-        entries, calls = index._entries, []
+        entries, calls = index.adder._entries, []
 
         def second_fails(images):
             calls.append(len(images))
@@ -320,7 +320,7 @@ def test_a_failing_write_is_reported_even_when_extraction_fails_meanwhile(tmp_pa
                 raise ConfigError("the CNN failed")
             return entries(images)
 
-        mp.setattr(index, "_entries", second_fails)
+        mp.setattr(index.adder, "_entries", second_fails)
         mp.setattr(
             index.store, "add", lambda batch: (_ for _ in ()).throw(IndexCorrupt("disk full"))
         )

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pictrace.errors import InputError, PicTraceError
+from pictrace.formatting import filesize
 from pictrace.index import Index
 from pictrace.settings import Settings, load_settings
 from pictrace.types import SearchResult
@@ -139,16 +140,6 @@ def search(
                 _print_result(outcome)
     if failures:
         raise typer.Exit(1)
-
-
-def _size(n: int) -> str:
-    """A byte count for people: 2.4 MB."""
-    value, unit = float(n), "bytes"
-    for bigger in ("kB", "MB", "GB", "TB"):
-        if value < 1000:
-            break
-        value, unit = value / 1000, bigger
-    return f"{n} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
 
 
 COUNTS = frozenset({"phash", "dhash", "inliers", "orb_matches", "votes", "mirror_votes"})
@@ -298,7 +289,7 @@ def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         return
     store = "embedded" if summary.store == "EmbeddedStore" else summary.store
     out.print(f"index {summary.index_dir} ({store} store)", markup=False)
-    out.print(f"images {summary.images}, {_size(summary.bytes_indexed)} of image files")
+    out.print(f"images {summary.images}, {filesize(summary.bytes_indexed)} of image files")
     for name, count in summary.extractors.items():
         out.print(f"  {name}: {count}")
     for name, count in summary.outdated.items():

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
 import time
-from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from PIL import Image
 
+from pictrace.adding import Adder, Progress
 from pictrace.decode import decode
 from pictrace.errors import ConfigError, IndexLocked, InputError, NotFound, PicTraceError
 from pictrace.features.base import Extractor, FeatureValue
-from pictrace.features.pipeline import encode_all, extract_all, start_one
+from pictrace.features.pipeline import start_one
 from pictrace.features.registry import all_specs, build_extractors
-from pictrace.ingest.files import expand, is_url, read_file
+from pictrace.ingest.files import expand, is_url, path_aliases, read_file
 from pictrace.search.calibrate import CalibrationReport, read_pairs, refit
 from pictrace.search.compare import compare_images
 from pictrace.search.confidence import load_calibrator
@@ -29,13 +26,11 @@ from pictrace.search.duplicates import find_duplicates
 from pictrace.search.engine import Query, Searcher, Verifier
 from pictrace.settings import Settings, load_settings
 from pictrace.store.base import Store, open_store
-from pictrace.store.catalogue import NewImage
 from pictrace.store.embedded import EmbeddedStore
 from pictrace.types import (
     AddFailure,
     AddReport,
     Comparison,
-    DecodedImage,
     DuplicateGroup,
     ImageRecord,
     SearchResult,
@@ -44,9 +39,7 @@ from pictrace.types import (
 )
 
 QueryInput = str | Path | bytes | Image.Image
-Prepared = AddFailure | str | tuple[Source, DecodedImage]  # failed, unchanged (its uri), or new
 WORKERS = 2  # threads for decoding and per-image features, next to the CNN's own threads
-Progress = Callable[[int, int], None]
 
 
 class Index:
@@ -63,6 +56,7 @@ class Index:
         self.specs = all_specs(self.extractors)
 
         self.store = open_store(location, self.specs, settings.hnsw_threshold, readonly=readonly)
+        self.adder = Adder(self.store, self.extractors, self.specs, self.pool, settings)
         folder = None if self.location.startswith("milvus://") else Path(self.location)
         self.searcher = Searcher(
             self.store,
@@ -107,15 +101,16 @@ class Index:
     # --- adding -----------------------------------------------------------------------------
     def add(self, items: Iterable[str | Path], progress: Progress | None = None) -> AddReport:
         """Add files, folders (recursively) and URLs; unchanged files are skipped."""
+        self._writable()
         paths = list(expand(items))
         urls = [p for p in paths if is_url(p)]
         files = [p for p in paths if not is_url(p)]
-        report = self._add_loaded((self._read(p) for p in files), len(files), progress, ahead=1)
+        report = self.adder.add((self._read(p) for p in files), len(files), progress, ahead=1)
         if urls:
             from pictrace.ingest.web import fetch_sources
 
             report = _merge(
-                report, self._add_loaded(fetch_sources(urls, self.settings), len(urls), progress)
+                report, self.adder.add(fetch_sources(urls, self.settings), len(urls), progress)
             )
         return report
 
@@ -126,7 +121,8 @@ class Index:
         progress: Progress | None = None,
     ) -> AddReport:
         """Add already-loaded Sources (downloads, crawls, uploads)."""
-        return self._add_loaded(iter(sources), total, progress)
+        self._writable()
+        return self.adder.add(iter(sources), total, progress)
 
     def _read(self, path: str) -> Source | AddFailure:
         try:
@@ -134,138 +130,12 @@ class Index:
         except InputError as exc:
             return AddFailure(path, exc.message, exc.code)
 
-    def _add_loaded(
-        self,
-        loaded: Iterator[Source | AddFailure],
-        total: int,
-        progress: Progress | None,
-        ahead: int = 0,
-    ) -> AddReport:
-        """Stages overlap so both cores stay busy: while this thread runs the CNN over one
-        batch (the pool computing that batch's per-image features), a writer thread stores
-        the previous batch, and the pool decodes the next ``ahead`` batches. Only local files
-        are read ahead: sources that arrive slowly (downloads, crawls, uploads) are stored as
-        soon as their batch is complete. Every batch is stored in one transaction, in order;
-        progress counts stored batches; a failure to store stops the add with that error."""
-        if self.readonly:  # before any work, not when the first batch is stored
+    def _writable(self) -> None:
+        """Refuse to add before any work, not when the first batch is stored."""
+        if self.readonly:
             raise IndexLocked(
                 f"index {self.location} is open read-only: open it for writing to add images"
             )
-        tally = _Tally(total, progress)
-        batches = self._prepared_batches(loaded, ahead)
-        writing: tuple[Future[list[int]] | None, int] | None = None
-        with ThreadPoolExecutor(1, "pictrace-writer") as writer, contextlib.closing(batches):
-            try:
-                for batch, prepared in batches:
-                    entries = self._entries(tally.new_images(f.result() for f in prepared))
-                    previous, writing = writing, None
-                    if previous is not None:
-                        tally.stored(*previous)
-                    future = writer.submit(self.store.add, entries) if entries else None
-                    writing = (future, len(batch))
-                    if not ahead:  # a slow source: stored and reported before reading on
-                        previous, writing = writing, None
-                        tally.stored(*previous)
-            finally:  # the last write, or the one in flight when something failed
-                if writing is not None:
-                    tally.stored(*writing)
-        return tally.report()
-
-    def _prepared_batches(
-        self, loaded: Iterator[Source | AddFailure], ahead: int
-    ) -> Generator[tuple[list[Source | AddFailure], list[Future[Prepared]]], None, None]:
-        """Batches with their items being prepared on the pool, ``ahead`` more batches
-        submitted before one is handed out. Closing it cancels what has not started."""
-        started: deque[tuple[list[Source | AddFailure], list[Future[Prepared]]]] = deque()
-        try:
-            while batch := _take(loaded, self.settings.batch_size):
-                started.append((batch, [self.pool.submit(self._prepare, i) for i in batch]))
-                if len(started) > ahead:
-                    yield started.popleft()
-            while started:
-                yield started.popleft()
-        finally:
-            for _, futures in started:
-                for future in futures:
-                    future.cancel()
-
-    def _prepare(self, item: Source | AddFailure) -> Prepared:
-        """Failure, the uri of an unchanged image (skip), or the decoded image. An unchanged
-        image whose features an older PicTrace computed is re-extracted, so adding the same
-        folders again brings an index up to date after an upgrade."""
-        if isinstance(item, AddFailure):
-            return item
-        existing = self._known(item)
-        if (
-            existing is not None
-            and existing.byte_sha256 == _sha(item.data)
-            and self._current(existing.id)
-        ):
-            return item.uri
-        if existing is not None and existing.source != item.uri:  # changed: replace that one
-            item = Source(existing.source, item.data, item.page, item.location)
-        elif existing is None and item.location and self.store.by_source(item.uri):
-            # the same relative name as another file (from another folder): keep both
-            item = Source(item.location, item.data, item.page, item.location)
-        try:
-            return item, decode(item, self.settings)
-        except InputError as exc:
-            return AddFailure(item.uri, exc.message, exc.code)
-
-    def _known(self, source: Source) -> ImageRecord | None:
-        """The record of a source, also of a local file added before under another spelling
-        of its path (relative from any folder, absolute, through a symlink)."""
-        record = self.store.by_source(source.uri)
-        if source.location is None:
-            return record
-        if record is None or not self._same_file(record, source.location):
-            record = self.store.by_location(source.location)
-        for alias in _path_aliases(source.uri):  # added before locations were recorded
-            if record is None:
-                found = self.store.by_source(alias)
-                record = found if found and self._same_file(found, source.location) else None
-        return record
-
-    def _same_file(self, record: ImageRecord, location: str) -> bool:
-        """Whether a record can be the local file at ``location`` (records an older release
-        added have no location: their source spelling is all there is)."""
-        recorded = self.store.location_of(record.id)
-        return recorded is None or recorded == location
-
-    def _current(self, image_id: int) -> bool:
-        stored = self.store.feature_versions(image_id)
-        return all(stored.get(name) == spec.version for name, spec in self.specs.items())
-
-    def _entries(self, images: list[tuple[Source, DecodedImage]]) -> list[NewImage]:
-        """The catalogue entries of decoded images: all their features extracted (a batch
-        that fails is retried one image at a time, so one bad image cannot sink the rest)."""
-        if not images:
-            return []
-        try:
-            values = extract_all(self.extractors, [d for _, d in images], self.pool)
-        except PicTraceError:
-            if len(images) == 1:
-                raise
-            return [entry for one in images for entry in self._entries([one])]
-        return [self._entry(s, d, v) for (s, d), v in zip(images, values, strict=True)]
-
-    def _entry(
-        self, source: Source, image: DecodedImage, values: dict[str, FeatureValue]
-    ) -> NewImage:
-        return NewImage(
-            source=source.uri,
-            page=source.page,
-            byte_sha256=image.byte_sha256,
-            pixel_sha256=image.pixel_sha256,
-            width=image.width,
-            height=image.height,
-            format=image.format,
-            byte_size=image.byte_size,
-            exif_tags=image.exif_tags,
-            features=encode_all(self.specs, values),
-            labels=tuple(values.get("labels", ())),
-            location=source.location,
-        )
 
     # --- searching --------------------------------------------------------------------------
     def search(self, query: QueryInput, k: int = 10, min_confidence: float = 0.0) -> SearchResult:
@@ -395,7 +265,7 @@ class Index:
         record = self.store.by_source(text)
         if record is None and text.isdigit():
             record = self.store.records([int(text)]).get(int(text))
-        for alias in _path_aliases(text):
+        for alias in path_aliases(text):
             record = record or self.store.by_source(alias)
         if record is None and Path(text).expanduser().is_file():  # another spelling of a file
             record = self.store.by_location(str(Path(text).expanduser().resolve()))
@@ -445,71 +315,6 @@ def _default_verifier(
     from pictrace.search.verify import make_verifier
 
     return make_verifier(settings, store, pool)
-
-
-def _identity(source: Source) -> str:
-    """What makes two sources of one add call the same: the file, or else the uri."""
-    return source.location or source.uri
-
-
-def _path_aliases(text: str) -> list[str]:
-    """Other spellings a file source may have been added under (relative vs absolute)."""
-    path = Path(text).expanduser()
-    aliases = [str(path), str(path.absolute())]
-    with contextlib.suppress(ValueError):  # another drive on Windows
-        aliases.append(os.path.relpath(path.absolute()))
-    return aliases
-
-
-@dataclass
-class _Tally:
-    """What one add call did so far; a source given twice is added once (the first time)."""
-
-    total: int
-    progress: Progress | None
-    done: int = 0
-    added: list[int] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failed: list[AddFailure] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
-
-    def new_images(self, prepared: Iterable[Prepared]) -> list[tuple[Source, DecodedImage]]:
-        images = []
-        for item in prepared:
-            if isinstance(item, AddFailure):
-                self.failed.append(item)
-            elif isinstance(item, str) or _identity(item[0]) in self.seen:
-                self.skipped.append(item if isinstance(item, str) else item[0].uri)
-            else:
-                self.seen.add(_identity(item[0]))
-                images.append(item)
-        return images
-
-    def stored(self, write: Future[list[int]] | None, size: int) -> None:
-        """A batch of ``size`` items is done: its write's ids (raising its error)."""
-        self.done += size
-        if write is not None:
-            self.added.extend(write.result())
-        if self.progress:
-            self.progress(self.done, max(self.total, self.done))
-
-    def report(self) -> AddReport:
-        return AddReport(tuple(self.added), tuple(self.skipped), tuple(self.failed))
-
-
-def _take(iterator: Iterator[Any], n: int) -> list[Any]:
-    out = []
-    for item in iterator:
-        out.append(item)
-        if len(out) >= n:
-            break
-    return out
-
-
-def _sha(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
 
 
 def _merge(a: AddReport, b: AddReport) -> AddReport:

@@ -3,6 +3,7 @@ files named explicitly are always tried, whatever their extension."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -57,6 +58,16 @@ def _walk(folder: Path) -> Iterator[Path]:
         for name in sorted(files):
             if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
                 yield Path(root) / name
+
+
+def path_aliases(text: str) -> list[str]:
+    """Other spellings a file source may have been added under (relative vs absolute, from
+    the current folder)."""
+    path = Path(text).expanduser()
+    aliases = [str(path), str(path.absolute())]
+    with contextlib.suppress(ValueError):  # another drive on Windows
+        aliases.append(os.path.relpath(path.absolute()))
+    return aliases
 
 
 def read_file(path: str, max_bytes: int) -> Source:

@@ -7,22 +7,11 @@ from pathlib import Path, PurePath
 
 from starlette.templating import Jinja2Templates
 
+from pictrace.formatting import filesize, percent
+
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-
-
-def percent(value: float, digits: int = 0) -> str:
-    return f"{100.0 * float(value):.{digits}f}%"
-
-
-def filesize(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 def is_web(text: str | None) -> bool:

@@ -1,0 +1,226 @@
+"""Adding images, behind ``Index.add``: sources -> decoded images -> features -> catalogue.
+
+The stages overlap so both cores stay busy: while the calling thread runs the CNN over one
+batch (the pool computing that batch's per-image features), a writer thread stores the
+previous batch and the pool decodes the next ones. A source is known again when its bytes
+and feature versions are unchanged (skipped), also under another spelling of a local file's
+path (its resolved location is catalogued).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from pictrace.decode import decode
+from pictrace.errors import InputError, PicTraceError
+from pictrace.features.base import Extractor, FeatureSpec, FeatureValue
+from pictrace.features.pipeline import encode_all, extract_all
+from pictrace.ingest.files import path_aliases
+from pictrace.settings import Settings
+from pictrace.store.base import Store
+from pictrace.store.catalogue import NewImage
+from pictrace.types import AddFailure, AddReport, DecodedImage, ImageRecord, Source
+
+Prepared = AddFailure | str | tuple[Source, DecodedImage]  # failed, unchanged (its uri), or new
+Progress = Callable[[int, int], None]
+Batch = tuple[list[Source | AddFailure], list[Future[Prepared]]]
+
+
+class Adder:
+    """Adds loaded sources to a store with the index's extractors, pool and settings."""
+
+    def __init__(
+        self,
+        store: Store,
+        extractors: Sequence[Extractor],
+        specs: dict[str, FeatureSpec],
+        pool: Executor,
+        settings: Settings,
+    ) -> None:
+        self.store = store
+        self.extractors = extractors
+        self.specs = specs
+        self.pool = pool
+        self.settings = settings
+
+    def add(
+        self,
+        loaded: Iterator[Source | AddFailure],
+        total: int,
+        progress: Progress | None,
+        ahead: int = 0,
+    ) -> AddReport:
+        """Add every loaded source, the pool decoding ``ahead`` batches before they are
+        needed. Only local files are read ahead: sources that arrive slowly (downloads,
+        crawls, uploads) are stored as soon as their batch is complete. Every batch is stored
+        in one transaction, in order; progress counts stored batches; a failure to store
+        stops the add with that error (the batches before it stay stored)."""
+        tally = _Tally(total, progress)
+        batches = self._prepared_batches(loaded, ahead)
+        in_flight: deque[tuple[Future[list[int]] | None, int]] = deque()  # one write at most
+        with ThreadPoolExecutor(1, "pictrace-writer") as writer, contextlib.closing(batches):
+            try:
+                for batch, prepared in batches:
+                    entries = self._entries(tally.new_images(f.result() for f in prepared))
+                    while in_flight:  # the previous write, before this one starts
+                        tally.stored(*in_flight.popleft())
+                    future = writer.submit(self.store.add, entries) if entries else None
+                    in_flight.append((future, len(batch)))
+                    if not ahead:  # a slow source: stored and reported before reading on
+                        tally.stored(*in_flight.popleft())
+            finally:  # the last write, or the one in flight when something failed
+                while in_flight:
+                    tally.stored(*in_flight.popleft())
+        return tally.report()
+
+    def _prepared_batches(
+        self, loaded: Iterator[Source | AddFailure], ahead: int
+    ) -> Generator[Batch, None, None]:
+        """Batches with their items being prepared on the pool, ``ahead`` more batches
+        submitted before one is handed out. Closing it cancels what has not started."""
+        started: deque[Batch] = deque()
+        try:
+            while batch := _take(loaded, self.settings.batch_size):
+                started.append((batch, [self.pool.submit(self.prepare, i) for i in batch]))
+                if len(started) > ahead:
+                    yield started.popleft()
+            while started:
+                yield started.popleft()
+        finally:
+            for _, futures in started:
+                for future in futures:
+                    future.cancel()
+
+    def prepare(self, item: Source | AddFailure) -> Prepared:
+        """Failure, the uri of an unchanged image (skip), or the decoded image. An unchanged
+        image whose features an older PicTrace computed is re-extracted, so adding the same
+        folders again brings an index up to date after an upgrade."""
+        if isinstance(item, AddFailure):
+            return item
+        existing = self.known(item)
+        if (
+            existing is not None
+            and existing.byte_sha256 == hashlib.sha256(item.data).hexdigest()
+            and self._current(existing.id)
+        ):
+            return item.uri
+        if existing is not None and existing.source != item.uri:  # changed: replace that one
+            item = Source(existing.source, item.data, item.page, item.location)
+        elif existing is None and item.location and self.store.by_source(item.uri):
+            # the same relative name as another file (from another folder): keep both
+            item = Source(item.location, item.data, item.page, item.location)
+        try:
+            return item, decode(item, self.settings)
+        except InputError as exc:
+            return AddFailure(item.uri, exc.message, exc.code)
+
+    def known(self, source: Source) -> ImageRecord | None:
+        """The record of a source, also of a local file added before under another spelling
+        of its path (relative from any folder, absolute, through a symlink)."""
+        record = self.store.by_source(source.uri)
+        if source.location is None:
+            return record
+        if record is None or not self._same_file(record, source.location):
+            record = self.store.by_location(source.location)
+        for alias in path_aliases(source.uri) if record is None else ():
+            found = self.store.by_source(alias)  # added before locations were recorded
+            if found is not None and self._same_file(found, source.location):
+                return found
+        return record
+
+    def _same_file(self, record: ImageRecord, location: str) -> bool:
+        """Whether a record can be the local file at ``location`` (records an older release
+        added have no location: their source spelling is all there is)."""
+        recorded = self.store.location_of(record.id)
+        return recorded is None or recorded == location
+
+    def _current(self, image_id: int) -> bool:
+        stored = self.store.feature_versions(image_id)
+        return all(stored.get(name) == spec.version for name, spec in self.specs.items())
+
+    def _entries(self, images: list[tuple[Source, DecodedImage]]) -> list[NewImage]:
+        """The catalogue entries of decoded images: all their features extracted (a batch
+        that fails is retried one image at a time, so one bad image cannot sink the rest)."""
+        if not images:
+            return []
+        try:
+            values = extract_all(self.extractors, [d for _, d in images], self.pool)
+        except PicTraceError:
+            if len(images) == 1:
+                raise
+            return [entry for one in images for entry in self._entries([one])]
+        return [self._entry(s, d, v) for (s, d), v in zip(images, values, strict=True)]
+
+    def _entry(
+        self, source: Source, image: DecodedImage, values: dict[str, FeatureValue]
+    ) -> NewImage:
+        return NewImage(
+            source=source.uri,
+            page=source.page,
+            byte_sha256=image.byte_sha256,
+            pixel_sha256=image.pixel_sha256,
+            width=image.width,
+            height=image.height,
+            format=image.format,
+            byte_size=image.byte_size,
+            exif_tags=image.exif_tags,
+            features=encode_all(self.specs, values),
+            labels=tuple(values.get("labels", ())),
+            location=source.location,
+        )
+
+
+@dataclass
+class _Tally:
+    """What one add call did so far; a source given twice is added once (the first time)."""
+
+    total: int
+    progress: Progress | None
+    done: int = 0
+    added: list[int] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[AddFailure] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+
+    def new_images(self, prepared: Iterable[Prepared]) -> list[tuple[Source, DecodedImage]]:
+        images = []
+        for item in prepared:
+            if isinstance(item, AddFailure):
+                self.failed.append(item)
+            elif isinstance(item, str) or _identity(item[0]) in self.seen:
+                self.skipped.append(item if isinstance(item, str) else item[0].uri)
+            else:
+                self.seen.add(_identity(item[0]))
+                images.append(item)
+        return images
+
+    def stored(self, write: Future[list[int]] | None, size: int) -> None:
+        """A batch of ``size`` items is done: its write's ids (raising its error)."""
+        self.done += size
+        if write is not None:
+            self.added.extend(write.result())
+        if self.progress:
+            self.progress(self.done, max(self.total, self.done))
+
+    def report(self) -> AddReport:
+        return AddReport(tuple(self.added), tuple(self.skipped), tuple(self.failed))
+
+
+def _identity(source: Source) -> str:
+    """What makes two sources of one add call the same: the file, or else the uri."""
+    return source.location or source.uri
+
+
+def _take(iterator: Iterator[Any], n: int) -> list[Any]:
+    out = []
+    for item in iterator:
+        out.append(item)
+        if len(out) >= n:
+            break
+    return out
