@@ -3,6 +3,7 @@ bodies, and a hit counter per path. Nothing here touches the internet."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -64,12 +65,14 @@ class Site:
                     reply = Reply(b"not found", "text/plain", status=404)
                 try:
                     time.sleep(reply.delay)
-                    self._answer(reply)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client hung up on purpose (size cap, timeout)
                 finally:
+                    # no longer busy before the answer goes out: once the client has it, it may
+                    # start its next request before this thread would get to count down
                     with site._lock:
                         site.active -= 1
+                # the client may hang up on purpose (size cap, timeout)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self._answer(reply)
 
             def _answer(self, reply: Reply) -> None:
                 self.send_response(reply.status)
