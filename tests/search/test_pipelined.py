@@ -82,3 +82,28 @@ def test_a_failing_keypoint_extractor_fails_the_search_instead_of_hanging(built_
             index.search(photos / "coffee.jpg", k=3)
         local.__dict__.pop("extract_one")
         assert index.search(photos / "coffee.jpg", k=3).matches[0].tier == "exact"
+
+
+def test_the_best_voted_candidates_are_verified_on_the_voting_thread_once(built_index, photos):
+    from PIL import Image
+
+    rotated = Image.open(photos / "coffee.jpg").convert("RGB").rotate(33, expand=True)
+    with Index.open(built_index, readonly=True) as index:
+        calls: list[tuple[str, tuple[int, ...], bool]] = []
+        verifier = index.searcher.verifier
+        assert verifier is not None
+
+        def recording(query, candidates, other, inline=False):
+            calls.append((threading.current_thread().name, tuple(c.id for c in candidates), inline))
+            verifier(query, candidates, other, inline)
+
+        index.searcher.verifier = recording
+        result = index.search(rotated, k=3)
+        coffee = index.store.by_source(str(photos / "coffee.jpg"))
+        assert coffee is not None and result.matches[0].id == coffee.id
+        assert result.matches[0].tier == "copy" and result.matches[0].evidence is not None
+        early = [c for c in calls if c[2]]
+        assert early and all(name.startswith("pictrace") for name, _, _ in early)
+        assert coffee.id in early[0][1]
+        verified = [i for _, ids, _ in calls for i in ids]
+        assert len(verified) == len(set(verified))  # nothing is verified twice

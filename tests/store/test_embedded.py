@@ -146,18 +146,40 @@ def test_a_value_the_space_rejects_leaves_catalogue_and_spaces_consistent(tmp_pa
 
 def test_removing_an_image_removes_exactly_its_local_descriptors(tmp_path):
     specs = {"k": FeatureSpec("k", 1, "local", 128)}
-    from pictrace.features.arrays import save_arrays
-
-    def entry(n: int, rows: int) -> NewImage:
-        desc = np.random.default_rng(n).integers(0, 255, (rows, 128), dtype=np.uint8)
-        return NewImage(
-            f"i{n}", None, f"b{n}", f"p{n}", 1, 1, "png", 1, 0, {"k": (1, save_arrays(desc=desc))}
-        )
-
     store = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
-    ids = store.add([entry(1, 30), entry(2, 40), entry(3, 50)])
+    ids = store.add([_local_entry(1, 30), _local_entry(2, 40), _local_entry(3, 50)])
     store.remove([ids[1]])
     assert store.spaces["k"].size == 80
     query = np.random.default_rng(3).integers(0, 255, (50, 128), dtype=np.uint8)
     assert store.nearest("k", query, 5)[0][0][0] == ids[2]
     store.close()
+
+
+def _local_entry(n: int, rows: int) -> NewImage:
+    from pictrace.features.arrays import save_arrays
+
+    desc = np.random.default_rng(n).integers(0, 255, (rows, 128), dtype=np.uint8)
+    return NewImage(
+        f"i{n}", None, f"b{n}", f"p{n}", 1, 1, "png", 1, 0, {"k": (1, save_arrays(desc=desc))}
+    )
+
+
+def test_a_local_space_of_an_older_layout_is_rebuilt(tmp_path):
+    """Index folders written before the grouped coarse quantizer route descriptors another
+    way: their local space is rebuilt from the catalogue (and saved) on a writable open."""
+    import json
+
+    specs = {"k": FeatureSpec("k", 1, "local", 128)}
+    store = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
+    ids = store.add([_local_entry(1, 30), _local_entry(2, 40)])
+    store.close()
+    meta_path = tmp_path / "vectors" / "k.json"
+    meta = json.loads(meta_path.read_text())
+    meta.pop("layout")
+    meta_path.write_text(json.dumps(meta))  # as an older release wrote it
+    reopened = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
+    assert reopened.spaces["k"].size == 70
+    query = np.random.default_rng(2).integers(0, 255, (40, 128), dtype=np.uint8)
+    assert reopened.nearest("k", query, 5)[0][0][0] == ids[1]
+    reopened.close()
+    assert "layout" in json.loads(meta_path.read_text())

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from itertools import zip_longest
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -60,9 +60,30 @@ class Candidate:
     confidence: float = 0.0
 
 
-# A verifier adds geometric signals and evidence to candidates in place. ``other`` is the hit
-# as a decoded Query when it is at hand (compare); during search it reads stored features.
-Verifier = Callable[[Query, list[Candidate], "Query | None"], None]
+class Verifier(Protocol):
+    """Adds geometric signals and evidence to candidates in place. ``other`` is the hit as a
+    decoded Query when it is at hand (compare); during search it reads stored features.
+    ``inline``: on the calling thread only (the caller is itself a pool task)."""
+
+    def __call__(
+        self,
+        query: Query,
+        candidates: list[Candidate],
+        other: Query | None,
+        inline: bool = False,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class LocalLook:
+    """What a query's local features found on their own: (direct, mirrored) votes per image,
+    and the best-voted candidates already verified (as soon as the votes were in, while the
+    global features were still being computed and compared)."""
+
+    votes: dict[int, tuple[float, float]]
+    verified: dict[int, Candidate]
+
+
 # A refiner gives a query finer local features, or None when that would add nothing.
 Refiner = Callable[[Query], "Query | None"]
 
@@ -134,7 +155,7 @@ class Searcher:
         this thread reads and compares the global features of the other candidates. With
         ``reuse`` (the same query's candidates from a search with other local features) their
         global signals are kept and only the local part is redone."""
-        votes = self._votes_later(query)
+        look = self._local_later(query, exclude)
         if reuse is None:
             found = self._global_candidates(query, max(depth, self.settings.candidates))
             self._signal(query, found.values())
@@ -143,12 +164,15 @@ class Searcher:
         # read while the votes are being counted; the voted candidates' records follow
         records = self.store.records(i for i in found if reuse is None or i not in reuse)
         query = query.completed()
+        local = look.result()
         fresh = []
-        for image_id, (direct, mirror) in votes.result().items():
+        for image_id, (direct, mirror) in local.votes.items():
             if image_id not in found:
                 found[image_id] = Candidate(image_id)
                 fresh.append(found[image_id])
             found[image_id].signals.update(votes=direct + mirror, mirror_votes=mirror)
+            if image_id in local.verified:
+                take_local(found[image_id], local.verified[image_id])
         self._signal(query, fresh)
         if any(self.specs[n].kind == "local" for n in query.features if n in self.specs):
             for cand in found.values():  # voting ran: no votes is information too
@@ -161,45 +185,57 @@ class Searcher:
         live = {i: c for i, c in found.items() if i in records or (reuse and i in reuse)}
         self._confide(live.values())
         if self.verifier is not None and self.settings.verify_top > 0:
-            self._verify_rounds(self.verifier, query, list(live.values()), depth)
+            verified = set(local.verified)
+            self._verify_rounds(self.verifier, query, list(live.values()), depth, verified)
         return live, records
 
     def _verify_rounds(
-        self, verifier: Verifier, query: Query, candidates: list[Candidate], wanted: int
+        self,
+        verifier: Verifier,
+        query: Query,
+        candidates: list[Candidate],
+        wanted: int,
+        verified: set[int],
     ) -> None:
         """Verify ``verify_top`` candidates; when every one of them is a sure copy, the index
         holds many copies of this picture, so verify the next ``verify_top`` too, and so on,
         until a round finds anything less or ``wanted`` (the matches asked for) are verified.
         (Only sure copies go on: photos of a repetitive subject, such as chessboards, verify
-        as likely copies of each other, and more rounds would only find more of them.)"""
+        as likely copies of each other, and more rounds would only find more of them.)
+        Candidates in ``verified`` (verified early, on the votes' thread) count as chosen
+        but are not verified again."""
         limit, done = self.settings.verify_top, set[int]()
         while True:
             pending = [c for c in candidates if c.id not in done]
             chosen = to_verify(pending, min(limit, max(wanted, limit) - len(done)))
             if not chosen:
                 return
-            self._verify(verifier, query, chosen)
+            self._verify(verifier, query, chosen, verified)
             self._confide(candidates)
             done.update(c.id for c in chosen)
             if len(chosen) < limit or any(c.confidence < SURE_COPY for c in chosen):
                 return
 
-    def _verify(self, verifier: Verifier, query: Query, chosen: list[Candidate]) -> None:
+    def _verify(
+        self, verifier: Verifier, query: Query, chosen: list[Candidate], verified: set[int]
+    ) -> None:
         """Verify the candidates with local-descriptor votes first. When one of them is a
         copy beyond doubt (confidence >= SURE_COPY), the query is explained: the candidates
         without votes (only globally alike, as different photos of a subject are) keep their
-        global-signal confidence instead of being verified too."""
+        global-signal confidence instead of being verified too. Those in ``verified`` already
+        are not verified again."""
         voted = [c for c in chosen if c.signals.get("votes", 0.0) >= MIN_VOTES]
         rest = [c for c in chosen if c.signals.get("votes", 0.0) < MIN_VOTES]
         if voted:
-            verifier(query, voted, None)
+            if todo := [c for c in voted if c.id not in verified]:
+                verifier(query, todo, None)
             self._confide(voted)
             if any(c.confidence >= SURE_COPY for c in voted):
                 # Copies of one picture tie in the votes (the ratio test rejects ties), so
                 # further copies may come without votes: still verify the look-alikes.
                 rest = [c for c in rest if globally_alike(c)]
-        if rest:
-            verifier(query, rest, None)
+        if todo := [c for c in rest if c.id not in verified]:
+            verifier(query, todo, None)
 
     # --- candidates --------------------------------------------------------------------------
     def _global_candidates(self, query: Query, depth: int) -> dict[int, Candidate]:
@@ -234,15 +270,30 @@ class Searcher:
                     votes[image_id] = pair
         return votes
 
-    def _votes_later(self, query: Query) -> Future[dict[int, tuple[float, float]]]:
-        """Voting, the slowest way to find candidates, off this thread: right after the
+    def _local(self, query: Query, exclude: int | None) -> LocalLook:
+        """Votes, then the geometric verification of the best-voted candidates (those
+        ``to_verify`` would choose by votes: half of ``verify_top``)."""
+        votes = self._votes(query)
+        if self.verifier is None or self.settings.verify_top <= 0:
+            return LocalLook(votes, {})
+        ranked = sorted((i for i in votes if i != exclude), key=lambda i: -sum(votes[i]))
+        chosen = [
+            Candidate(i, {"votes": sum(votes[i]), "mirror_votes": votes[i][1]})
+            for i in ranked[: (self.settings.verify_top + 1) // 2]
+        ]
+        if chosen:
+            self.verifier(query, chosen, None, inline=True)
+        return LocalLook(votes, {c.id: c for c in chosen})
+
+    def _local_later(self, query: Query, exclude: int | None) -> Future[LocalLook]:
+        """The local look, the slowest part of a search, off this thread: right after the
         query's local features on the thread that computes them while they are pending, else
         on the pool (inline only without one)."""
         if query.pending is not None and not query.pending.done():
-            return _then(query.pending, lambda _: self._votes(query.completed()))
+            return _then(query.pending, lambda _: self._local(query.completed(), exclude))
         if self.pool is not None:
-            return self.pool.submit(self._votes, query.completed())
-        return _done(self._votes(query.completed()))
+            return self.pool.submit(self._local, query.completed(), exclude)
+        return _done(self._local(query.completed(), exclude))
 
     def _neighbours(
         self, name: str, spec: FeatureSpec, value: FeatureValue, depth: int
@@ -326,6 +377,13 @@ def without_local(candidate: Candidate) -> Candidate:
     """A fresh copy of a candidate with its global signals only (no votes, no geometry)."""
     kept = {k: v for k, v in candidate.signals.items() if k not in LOCAL_SIGNALS}
     return Candidate(candidate.id, kept, exact=candidate.exact)
+
+
+def take_local(candidate: Candidate, verified: Candidate) -> None:
+    """Give ``candidate`` the geometric signals and evidence of its early verification."""
+    candidate.signals.update({k: v for k, v in verified.signals.items() if k in LOCAL_SIGNALS})
+    if verified.evidence is not None:
+        candidate.evidence = verified.evidence
 
 
 def globally_alike(candidate: Candidate) -> bool:

@@ -353,7 +353,13 @@ class GeometricVerifier:
         self.store = store
         self.pool = pool
 
-    def __call__(self, query: Query, candidates: list[Candidate], other: Query | None) -> None:
+    def __call__(
+        self,
+        query: Query,
+        candidates: list[Candidate],
+        other: Query | None,
+        inline: bool = False,
+    ) -> None:
         if not candidates or "keypoints" not in query.features:
             return
         probe = probe_of(query.features["keypoints"])
@@ -362,7 +368,7 @@ class GeometricVerifier:
         jobs = [(kp, sides[i]) for i, kp in hits.items()]
         pairs = (
             self.pool.map(lambda job: fit_pair(probe, *job), jobs)
-            if self.pool
+            if self.pool and not inline and len(jobs) > 1
             else (fit_pair(probe, *job) for job in jobs)
         )
         fits = dict(zip(hits, pairs, strict=True))

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from pictrace.features.base import (
 )
 from pictrace.store.base import Hits, Store
 from pictrace.store.catalogue import Catalogue, NewImage
-from pictrace.store.vectors import HashSpace, LocalSpace, VectorSpace
+from pictrace.store.vectors import LOCAL_LAYOUT, HashSpace, LocalSpace, VectorSpace
 from pictrace.threads import quiet_native_threads
 from pictrace.types import ImageRecord
 
@@ -84,11 +84,7 @@ class EmbeddedStore(Store):
 
     def _load_space(self, spec: FeatureSpec) -> Space:
         index_path, meta_path = self._space_paths(spec)
-        expected = {
-            "generation": self.catalogue.generation(),
-            "version": spec.version,
-            "dim": spec.dim,
-        }
+        expected = self._space_meta(spec)
         try:
             if json.loads(meta_path.read_text()) == expected:
                 if spec.kind == "bits":
@@ -100,6 +96,17 @@ class EmbeddedStore(Store):
             pass  # missing or stale: rebuild below
         self._dirty = not self.readonly
         return self._rebuild_space(spec)
+
+    def _space_meta(self, spec: FeatureSpec) -> dict[str, Any]:
+        """What a saved space must have been written with to be loaded as it is."""
+        meta: dict[str, Any] = {
+            "generation": self.catalogue.generation(),
+            "version": spec.version,
+            "dim": spec.dim,
+        }
+        if spec.kind == "local":
+            meta["layout"] = LOCAL_LAYOUT
+        return meta
 
     def _rebuild_space(self, spec: FeatureSpec) -> Space:
         rows = [
@@ -207,12 +214,11 @@ class EmbeddedStore(Store):
         if self.readonly or not self._dirty:
             return
         with self._guard:
-            generation = self.catalogue.generation()
             for name, space in self.spaces.items():
                 spec = self.specs[name]
                 index_path, meta_path = self._space_paths(spec)
                 space.save(index_path)
-                meta = {"generation": generation, "version": spec.version, "dim": spec.dim}
+                meta = self._space_meta(spec)
                 tmp = meta_path.with_suffix(".json.tmp")
                 tmp.write_text(json.dumps(meta))
                 os.replace(tmp, meta_path)
