@@ -60,7 +60,7 @@ def stored_query(record: ImageRecord, features: dict[str, FeatureValue]) -> Quer
 
 
 def copies_of(searcher: Searcher, query: Query, image_id: int) -> list[int]:
-    candidates, _ = searcher.scored(query, exclude=image_id)
+    candidates = searcher.scored(query, exclude=image_id)
     threshold = searcher.settings.copy_threshold
     return [c.id for c in candidates.values() if c.exact or c.confidence >= threshold]
 

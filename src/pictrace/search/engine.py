@@ -121,7 +121,7 @@ class Searcher:
         the query finer local features (a copy pasted small into a large picture has too few
         pixels at the coarse keypoint resolution), the search runs again with those; each
         candidate keeps the better of its two results."""
-        candidates, records = self.scored(query, depth=k)
+        candidates = self.scored(query, depth=k)
         query = query.completed()
         threshold = self.settings.copy_threshold
         if refine is not None and not any(
@@ -129,14 +129,19 @@ class Searcher:
         ):
             finer = refine(query)
             if finer is not None:
-                second, more = self.scored(finer, reuse=candidates, depth=k)
+                second = self.scored(finer, reuse=candidates, depth=k)
                 for image_id, cand in candidates.items():
                     if cand.confidence >= second[image_id].confidence:
                         second[image_id] = cand
-                candidates, records = second, {**records, **more}
+                candidates = second
         ranked = rank(list(candidates.values()), self.settings.copy_threshold)
         kept = [c for c in ranked if c.confidence >= min_confidence][:k]
-        return tuple(to_match(c, records[c.id], self.settings.copy_threshold) for c in kept)
+        records = self.store.records(c.id for c in kept)
+        return tuple(
+            to_match(c, records[c.id], self.settings.copy_threshold)
+            for c in kept
+            if c.id in records  # else removed meanwhile
+        )
 
     def scored(
         self,
@@ -144,10 +149,9 @@ class Searcher:
         exclude: int | None = None,
         reuse: Mapping[int, Candidate] | None = None,
         depth: int = 0,
-    ) -> tuple[dict[int, Candidate], dict[int, ImageRecord]]:
-        """Every candidate for ``query`` (but ``exclude``) with its signals, geometric
-        evidence and calibrated confidence, and the catalogue records of them (records of
-        the ``reuse`` candidates only where they are new). Every global space gives its
+    ) -> dict[int, Candidate]:
+        """Every candidate for ``query`` (but ``exclude``) still in the catalogue, with its
+        signals, geometric evidence and calibrated confidence. Every global space gives its
         ``settings.candidates`` nearest, or ``depth`` when more are wanted (a search for the
         100 most similar pictures needs 100 neighbours).
 
@@ -161,8 +165,8 @@ class Searcher:
             self._signal(query, found.values())
         else:
             found = {i: without_local(c) for i, c in reuse.items()}
-        # read while the votes are being counted; the voted candidates' records follow
-        records = self.store.records(i for i in found if reuse is None or i not in reuse)
+        # checked while the votes are being counted; the voted candidates follow
+        alive = self.store.live(i for i in found if reuse is None or i not in reuse)
         query = query.completed()
         local = look.result()
         fresh = []
@@ -180,14 +184,14 @@ class Searcher:
                 cand.signals.setdefault("mirror_votes", 0.0)
         if exclude is not None:
             found.pop(exclude, None)
-        records.update(self.store.records(c.id for c in fresh))
+        alive |= self.store.live(c.id for c in fresh)
         # A space may still hold a removed image (HNSW cannot delete): the catalogue decides.
-        live = {i: c for i, c in found.items() if i in records or (reuse and i in reuse)}
+        live = {i: c for i, c in found.items() if i in alive or (reuse and i in reuse)}
         self._confide(live.values())
         if self.verifier is not None and self.settings.verify_top > 0:
             verified = set(local.verified)
             self._verify_rounds(self.verifier, query, list(live.values()), depth, verified)
-        return live, records
+        return live
 
     def _verify_rounds(
         self,

@@ -66,6 +66,10 @@ class Store(ABC):
     @abstractmethod
     def all_ids(self) -> list[int]: ...
 
+    def live(self, ids: Iterable[int]) -> set[int]:
+        """Which of ``ids`` the catalogue holds (a vector space may lag behind a removal)."""
+        return set(self.records(ids))
+
     @abstractmethod
     def features(self, name: str, ids: Iterable[int]) -> dict[int, FeatureValue]: ...
 

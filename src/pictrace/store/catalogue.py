@@ -138,6 +138,17 @@ class Catalogue:
             except sqlite3.DatabaseError as exc:
                 raise IndexCorrupt(f"catalogue {self.path}: {exc}") from exc
 
+    def _by_ids(self, sql: str, ids: Iterable[int], *params: Any) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` (``{marks}`` standing for the ids' placeholders, after ``params``),
+        asked in chunks of ids: SQLite limits the parameters of one statement."""
+        id_list = [int(i) for i in ids]
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self._query(sql.format(marks=marks), [*params, *chunk])
+        return rows
+
     # --- writes -------------------------------------------------------------------------
     def insert(self, db: sqlite3.Connection, image: NewImage) -> int:
         cursor = db.execute(
@@ -198,15 +209,14 @@ class Catalogue:
         return int(self._query("SELECT COALESCE(SUM(byte_size), 0) FROM images")[0][0])
 
     def records(self, ids: Iterable[int]) -> dict[int, ImageRecord]:
-        id_list = [int(i) for i in ids]
-        found: dict[int, ImageRecord] = {}
-        for start in range(0, len(id_list), 500):
-            chunk = id_list[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._query(f"SELECT {_COLUMNS} FROM images WHERE id IN ({marks})", chunk)
-            found.update({int(row[0]): self._record(row) for row in rows})
+        rows = self._by_ids(f"SELECT {_COLUMNS} FROM images WHERE id IN ({{marks}})", ids)
+        found = {int(row[0]): self._record(row) for row in rows}
         labels = self._labels(found)
         return {i: _with_labels(r, labels.get(i, ())) for i, r in found.items()}
+
+    def live(self, ids: Iterable[int]) -> set[int]:
+        rows = self._by_ids("SELECT id FROM images WHERE id IN ({marks})", ids)
+        return {int(row[0]) for row in rows}
 
     def get(self, image_id: int) -> ImageRecord:
         found = self.records([image_id])
@@ -264,16 +274,13 @@ class Catalogue:
             )
             yield from ((int(a), int(b), bytes(c)) for a, b, c in rows)
             return
-        id_list = [int(i) for i in ids]
-        for start in range(0, len(id_list), 500):
-            chunk = id_list[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._query(
-                "SELECT image_id, version, value FROM features "
-                f"WHERE name = ? AND image_id IN ({marks})",
-                [name, *chunk],
-            )
-            yield from ((int(a), int(b), bytes(c)) for a, b, c in rows)
+        rows = self._by_ids(
+            "SELECT image_id, version, value FROM features "
+            "WHERE name = ? AND image_id IN ({marks})",
+            ids,
+            name,
+        )
+        yield from ((int(a), int(b), bytes(c)) for a, b, c in rows)
 
     def feature_versions(self, image_id: int) -> dict[str, int]:
         rows = self._query("SELECT name, version FROM features WHERE image_id = ?", (image_id,))

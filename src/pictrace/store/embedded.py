@@ -235,6 +235,9 @@ class EmbeddedStore(Store):
     def records(self, ids: Iterable[int]) -> dict[int, ImageRecord]:
         return self.catalogue.records(ids)
 
+    def live(self, ids: Iterable[int]) -> set[int]:
+        return self.catalogue.live(ids)
+
     def by_source(self, source: str) -> ImageRecord | None:
         return self.catalogue.by_source(source)
 
