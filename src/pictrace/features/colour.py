@@ -28,17 +28,6 @@ def colour_histogram(pixels: np.ndarray) -> np.ndarray:
     return flat / max(float(flat.sum()), 1.0)
 
 
-def histogram_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson correlation of two histograms (the seeds' metric), in -1..1."""
-    a = np.asarray(a, dtype=np.float32)
-    b = np.asarray(b, dtype=np.float32)
-    return float(cv2.compareHist(a, b, cv2.HISTCMP_CORREL))
-
-
-def histogram_intersection(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.minimum(a, b).sum())
-
-
 class ColourExtractor(Extractor):
     specs = (COLOUR,)
 

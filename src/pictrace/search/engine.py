@@ -13,7 +13,7 @@ import numpy as np
 from pictrace.features.base import SEARCHABLE, FeatureSpec, FeatureValue, local_descriptors
 from pictrace.features.keypoints import mirror_descriptors
 from pictrace.search.confidence import Calibrator
-from pictrace.search.signals import Signals, pair_signals
+from pictrace.search.signals import Signals, many_signals, pair_signals
 from pictrace.settings import Settings
 from pictrace.store.base import Store
 from pictrace.types import TIER_ORDER, DecodedImage, Evidence, ImageRecord, Match, Tier
@@ -318,9 +318,8 @@ class Searcher:
             return
         names = [n for n in self.specs if n in RERANK_FEATURES or self.specs[n].kind == "vector"]
         stored = {name: self.store.features(name, chosen) for name in names}
-        for image_id, cand in chosen.items():
-            hit = {name: values[image_id] for name, values in stored.items() if image_id in values}
-            cand.signals.update(pair_signals(query.features, hit, self.specs))
+        for image_id, signals in many_signals(query.features, stored, self.specs).items():
+            chosen[image_id].signals.update(signals)
 
     def pair(self, a: Query, b: Query, refine: Refiner | None = None) -> Candidate:
         """``b`` as a hit of query ``a``: the signals, evidence and confidence search would give

@@ -1,7 +1,8 @@
-"""Pairwise signals between a query and a candidate, computed from stored features.
+"""Signals between a query and its candidates, computed from stored features.
 
 Every signal is a float with a fixed meaning; the calibrator turns a dict of them into a
-copy confidence. Missing features simply leave their signal out.
+copy confidence. Missing features simply leave their signal out. All candidates of a query
+are compared at once (one matrix product per feature), not pair by pair.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from collections.abc import Mapping
 import numpy as np
 
 from pictrace.features.base import FeatureSpec, FeatureValue
-from pictrace.features.colour import histogram_correlation
-from pictrace.features.hashes import hamming
 
 Signals = dict[str, float]
 
@@ -22,26 +21,60 @@ def pair_signals(
     hit: Mapping[str, FeatureValue],
     specs: Mapping[str, FeatureSpec],
 ) -> Signals:
-    signals: Signals = {}
+    """The signals of one pair (compare, calibration)."""
+    return many_signals(query, {name: {0: value} for name, value in hit.items()}, specs).get(0, {})
+
+
+def many_signals(
+    query: Mapping[str, FeatureValue],
+    stored: Mapping[str, Mapping[int, FeatureValue]],
+    specs: Mapping[str, FeatureSpec],
+) -> dict[int, Signals]:
+    """Per candidate id, its signals against ``query`` from ``stored`` (feature name ->
+    candidate id -> value)."""
+    signals: dict[int, Signals] = {}
     for name, spec in specs.items():
-        if name not in query or name not in hit:
+        values = stored.get(name)
+        if name not in query or not values:
             continue
+        ids = list(values)
         if spec.kind == "bits":
-            signals[name] = float(_min_hamming(query[name], hit[name]))
+            key, scores = name, min_hamming(query[name], _stack(values, ids, np.uint8))
         elif spec.kind == "vector":
             key = "cosine" if name == "cnn" else f"cosine_{name}"
-            signals[key] = float(np.dot(_rows(query[name])[0], np.asarray(hit[name])))
+            scores = _stack(values, ids, np.float32) @ _rows(query[name])[0]
         elif name == "colour":
-            signals["colour"] = histogram_correlation(query[name], hit[name])
+            key, scores = "colour", correlations(query[name], _stack(values, ids, np.float64))
+        else:
+            continue
+        for image_id, score in zip(ids, scores.tolist(), strict=True):
+            signals.setdefault(image_id, {})[key] = float(score)
     return signals
+
+
+def min_hamming(query_codes: FeatureValue, codes: np.ndarray) -> np.ndarray:
+    """Per row of ``codes`` (n, bytes), its Hamming distance to the nearest query code (query
+    hashes may hold several rows: test-time variants such as the mirror)."""
+    query = np.asarray(query_codes, dtype=np.uint8).reshape(-1, codes.shape[1])
+    differ = np.bitwise_xor(query[:, None, :], codes[None, :, :])
+    return np.unpackbits(differ, axis=2).sum(axis=2, dtype=np.int64).min(axis=0)
+
+
+def correlations(histogram: FeatureValue, rows: np.ndarray) -> np.ndarray:
+    """Pearson correlation of a histogram with each row (the seeds' metric, OpenCV's
+    HISTCMP_CORREL: 1 when either side is flat), in -1..1."""
+    a = np.asarray(histogram, dtype=np.float64).ravel()
+    a = a - a.mean()
+    b = rows - rows.mean(axis=1, keepdims=True)
+    denominator = np.sqrt((a @ a) * (b * b).sum(axis=1))
+    flat = denominator <= np.finfo(np.float64).eps
+    return np.where(flat, 1.0, (b @ a) / np.where(flat, 1.0, denominator))
+
+
+def _stack(values: Mapping[int, FeatureValue], ids: list[int], dtype: type) -> np.ndarray:
+    return np.stack([np.asarray(values[i], dtype=dtype).ravel() for i in ids])
 
 
 def _rows(value: FeatureValue) -> np.ndarray:
     array = np.asarray(value, dtype=np.float32)
     return array.reshape(1, -1) if array.ndim == 1 else array
-
-
-def _min_hamming(query_codes: FeatureValue, code: FeatureValue) -> int:
-    """Query hashes may hold several rows (test-time variants such as the mirror)."""
-    codes = np.asarray(query_codes, dtype=np.uint8).reshape(-1, np.asarray(code).size)
-    return min(hamming(row, np.asarray(code, dtype=np.uint8)) for row in codes)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import threading
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
@@ -24,6 +23,7 @@ from pictrace.features.base import (
 )
 from pictrace.store.base import Hits, Store
 from pictrace.store.catalogue import Catalogue, NewImage
+from pictrace.store.rwlock import ReadWriteLock
 from pictrace.store.vectors import LOCAL_LAYOUT, HashSpace, LocalSpace, VectorSpace
 from pictrace.threads import quiet_native_threads
 from pictrace.types import ImageRecord
@@ -47,7 +47,7 @@ class EmbeddedStore(Store):
         self.specs = specs
         self.hnsw_threshold = hnsw_threshold
         self._lock_file: IO[str] | None = None
-        self._guard = threading.RLock()
+        self._guard = ReadWriteLock()  # searches share the spaces; writes have them alone
         quiet_native_threads()
         self._prepare_folder()
         self.catalogue = Catalogue(folder / "catalogue.sqlite", readonly=readonly)
@@ -161,7 +161,7 @@ class EmbeddedStore(Store):
     # --- writes -----------------------------------------------------------------------------
     def add(self, images: Sequence[NewImage]) -> list[int]:
         self._writable()
-        with self._guard:
+        with self._guard.writing():
             with self.catalogue.transaction() as db:
                 for image in images:
                     old = self.catalogue.by_source(image.source)
@@ -193,7 +193,7 @@ class EmbeddedStore(Store):
 
     def remove(self, ids: Sequence[int]) -> None:
         self._writable()
-        with self._guard:
+        with self._guard.writing():
             with self.catalogue.transaction() as db:
                 for image_id in ids:
                     self.catalogue.delete(db, image_id)
@@ -213,7 +213,7 @@ class EmbeddedStore(Store):
     def flush(self) -> None:
         if self.readonly or not self._dirty:
             return
-        with self._guard:
+        with self._guard.writing():
             for name, space in self.spaces.items():
                 spec = self.specs[name]
                 index_path, meta_path = self._space_paths(spec)
@@ -278,8 +278,8 @@ class EmbeddedStore(Store):
 
     def nearest(self, name: str, queries: np.ndarray, k: int, radius: int = 64) -> list[Hits]:
         spec = self.specs[name]
-        space = self.spaces[name]
-        with self._guard:
+        with self._guard.reading():
+            space = self.spaces[name]
             if isinstance(space, HashSpace):
                 return space.search(queries, k, radius)
             if isinstance(space, LocalSpace):
