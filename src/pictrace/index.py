@@ -16,7 +16,7 @@ from pictrace.adding import Adder, Progress
 from pictrace.decode import decode
 from pictrace.errors import ConfigError, IndexLocked, InputError, NotFound, PicTraceError
 from pictrace.features.base import Extractor, FeatureValue
-from pictrace.features.pipeline import start_one
+from pictrace.features.pipeline import global_features, start_local
 from pictrace.features.registry import all_specs, build_extractors
 from pictrace.ingest.files import expand, is_url, path_aliases, read_file
 from pictrace.search.calibrate import CalibrationReport, read_pairs, refit
@@ -178,25 +178,30 @@ class Index:
 
     def prepare_query(self, query: QueryInput) -> Query:
         """A query with all its features, as a search's first look computes them."""
-        return self.start_query(query).completed()
+        return self._started(query, self.first_look, look=False).completed()
 
     def prepare_hit(self, image: QueryInput) -> Query:
         """An image with the features an indexed one has (all its keypoints; no thumbnail):
         the other side of compare and calibrate, as search would meet it in the index."""
-        return self._started(image, self.query_extractors).completed()
+        return self._started(image, self.query_extractors, look=False).completed()
 
     def start_query(self, query: QueryInput) -> Query:
         """A search's query: decoded, with the first-look extractors (fewer keypoints than an
         indexed image; ``_refine`` gives the full set at a finer scale when nothing is found),
         its local features still computing when this returns (Searcher.search finds global
-        candidates meanwhile)."""
-        return self._started(query, self.first_look)
+        candidates meanwhile). The search's local look (votes, then verifying the best-voted
+        candidates) is chained to the keypoints, so it starts on their thread as soon as they
+        are ready, while the CNN may still be running here."""
+        return self._started(query, self.first_look, look=True)
 
-    def _started(self, query: QueryInput, extractors: list[Extractor]) -> Query:
+    def _started(self, query: QueryInput, extractors: list[Extractor], look: bool) -> Query:
         source = self.load_query(query)
         image = decode(source, self.settings)
-        ready, pending = start_one(extractors, image, self.pool)
-        return Query(source.uri, image, ready, pending)
+        pending = start_local(extractors, image, self.pool)
+        early = Query(source.uri, image, {}, pending)
+        ahead = self.searcher.look_ahead(early) if look and pending is not None else None
+        ready = global_features(extractors, image, self.pool)
+        return Query(source.uri, image, ready, pending, ahead)
 
     def load_query(self, query: QueryInput) -> Source:
         if isinstance(query, Image.Image):

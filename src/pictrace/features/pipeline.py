@@ -12,8 +12,8 @@ from pictrace.types import DecodedImage
 def extract_all(
     extractors: Sequence[Extractor], images: Sequence[DecodedImage], pool: Executor | None = None
 ) -> list[dict[str, FeatureValue]]:
-    """Every extractor's values per image of a batch (indexing; one image's features are
-    ``start_one``'s). With a pool, the per-image extractors (hashes, keypoints, ...) run on
+    """Every extractor's values per image of a batch (indexing; a query's features come from
+    ``start_local`` and ``global_features``). With a pool, the per-image extractors (hashes, keypoints, ...) run on
     its threads, one task per image, while the batched ones (CNNs) run here, so both cores
     work; OpenCV, onnxruntime and numpy release the GIL."""
     single = [e for e in extractors if not e.batched]
@@ -29,16 +29,22 @@ def extract_all(
     return merged
 
 
-def start_one(
+def start_local(
     extractors: Sequence[Extractor], image: DecodedImage, pool: Executor
-) -> tuple[dict[str, FeatureValue], Future[dict[str, FeatureValue]] | None]:
-    """One query's features in two parts: the global ones (returned computed) and the local
-    ones (keypoints: the slowest), still computing on the pool when this returns, so a search
-    can look up global candidates meanwhile. The local extractors start first, the others
-    (hashes, colour) follow on the pool, the batched ones (CNNs) run here."""
+) -> Future[dict[str, FeatureValue]] | None:
+    """One query's local features (keypoints: the slowest) started on the pool, or None when
+    no extractor has any. Start them first: a search can chain work to this future."""
     local = [e for e in extractors if not e.batched and is_local(e)]
+    return pool.submit(_run, local, image) if local else None
+
+
+def global_features(
+    extractors: Sequence[Extractor], image: DecodedImage, pool: Executor
+) -> dict[str, FeatureValue]:
+    """One query's other features: the per-image ones (hashes, colour) on the pool, the
+    batched ones (CNNs) on this thread, so a search can look up global candidates while the
+    local features (``start_local``) are still computing."""
     single = [e for e in extractors if not e.batched and not is_local(e)]
-    pending = pool.submit(_run, local, image) if local else None
     others = [pool.submit(_run, [e], image) for e in single]
     ready: dict[str, FeatureValue] = {}
     for extractor in extractors:
@@ -46,7 +52,7 @@ def start_one(
             ready.update(extractor.extract([image])[0])
     for future in others:
         ready.update(future.result())
-    return ready, pending
+    return ready
 
 
 def is_local(extractor: Extractor) -> bool:

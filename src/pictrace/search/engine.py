@@ -38,17 +38,20 @@ U = TypeVar("U")
 @dataclass(frozen=True)
 class Query:
     """A decoded query and its features. ``pending``: features (the local ones) still being
-    computed on a pool; the search reads global candidates meanwhile (``completed`` waits)."""
+    computed on a pool; the search reads global candidates meanwhile (``completed`` waits).
+    ``look``: the local look a search has already started on them (``Searcher.look_ahead``)."""
 
     label: str
     image: DecodedImage
     features: Mapping[str, FeatureValue]
     pending: Future[dict[str, FeatureValue]] | None = None
+    look: Future[LocalLook] | None = None
 
     def completed(self) -> Query:
         if self.pending is None:
             return self
-        return Query(self.label, self.image, {**self.features, **self.pending.result()})
+        merged = {**self.features, **self.pending.result()}
+        return Query(self.label, self.image, merged, None, self.look)
 
 
 @dataclass
@@ -159,7 +162,10 @@ class Searcher:
         this thread reads and compares the global features of the other candidates. With
         ``reuse`` (the same query's candidates from a search with other local features) their
         global signals are kept and only the local part is redone."""
-        look = self._local_later(query, exclude)
+        if reuse is None and exclude is None and query.look is not None:
+            look = query.look
+        else:
+            look = self._local_later(query, exclude)
         if reuse is None:
             found = self._global_candidates(query, max(depth, self.settings.candidates))
             self._signal(query, found.values())
@@ -288,6 +294,11 @@ class Searcher:
         if chosen:
             self.verifier(query, chosen, None, inline=True)
         return LocalLook(votes, {c.id: c for c in chosen})
+
+    def look_ahead(self, query: Query) -> Future[LocalLook]:
+        """Start the local look of a query whose local features are still computing: it
+        runs on their thread as soon as they are done (``search`` then uses it)."""
+        return self._local_later(query, None)
 
     def _local_later(self, query: Query, exclude: int | None) -> Future[LocalLook]:
         """The local look, the slowest part of a search, off this thread: right after the
