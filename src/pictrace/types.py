@@ -54,7 +54,7 @@ class Evidence:
 
     inliers: int
     inlier_ratio: float
-    warped_ssim: float
+    warped_ssim: float | None  # None from search, which skips it (compare computes it)
     transform: tuple[tuple[float, ...], ...] | None  # 3x3 homography mapping query -> hit
     query_box_in_hit: Box | None
     hit_box_in_query: Box | None

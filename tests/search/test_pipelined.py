@@ -107,3 +107,7 @@ def test_the_best_voted_candidates_are_verified_on_the_voting_thread_once(built_
         assert coffee.id in early[0][1]
         verified = [i for _, ids, _ in calls for i in ids]
         assert len(verified) == len(set(verified))  # nothing is verified twice
+        calls.clear()
+        exact = index.search(photos / "coffee.jpg", k=3).matches[0]
+        assert exact.tier == "exact" and exact.evidence is None  # exact needs no geometry
+        assert all(coffee.id not in ids for _, ids, _ in calls)

@@ -183,3 +183,13 @@ def test_a_local_space_of_an_older_layout_is_rebuilt(tmp_path):
     assert reopened.nearest("k", query, 5)[0][0][0] == ids[1]
     reopened.close()
     assert "layout" in json.loads(meta_path.read_text())
+
+
+def test_live_ids_in_chunks_and_without_removed_ones(tmp_path):
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    ids = store.add([_entry(n) for n in range(1, 4)])
+    store.remove([ids[1]])
+    asked = [*range(10_000, 10_600), *ids]  # more than one chunk of ids, most unknown
+    assert store.live(asked) == {ids[0], ids[2]}
+    assert set(store.records(asked)) == {ids[0], ids[2]}
+    store.close()

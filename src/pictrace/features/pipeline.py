@@ -13,9 +13,9 @@ def extract_all(
     extractors: Sequence[Extractor], images: Sequence[DecodedImage], pool: Executor | None = None
 ) -> list[dict[str, FeatureValue]]:
     """Every extractor's values per image of a batch (indexing; a query's features come from
-    ``start_local`` and ``global_features``). With a pool, the per-image extractors (hashes, keypoints, ...) run on
-    its threads, one task per image, while the batched ones (CNNs) run here, so both cores
-    work; OpenCV, onnxruntime and numpy release the GIL."""
+    ``start_local`` and ``global_features``). With a pool, the per-image extractors (hashes,
+    keypoints, ...) run on its threads, one task per image, while the batched ones (CNNs) run
+    here, so both cores work; OpenCV, onnxruntime and numpy release the GIL."""
     single = [e for e in extractors if not e.batched]
     batched = [e for e in extractors if e.batched]
     futures = [pool.submit(_run, single, image) for image in images] if pool else []

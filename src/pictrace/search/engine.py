@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -80,8 +81,8 @@ class Verifier(Protocol):
 @dataclass(frozen=True)
 class LocalLook:
     """What a query's local features found on their own: (direct, mirrored) votes per image,
-    and the best-voted candidates already verified (as soon as the votes were in, while the
-    global features were still being computed and compared)."""
+    and the best-voted candidates already verified (as soon as the votes are in, usually
+    while the CNN still runs or the global candidates are being compared)."""
 
     votes: dict[int, tuple[float, float]]
     verified: dict[int, Candidate]
@@ -158,8 +159,10 @@ class Searcher:
         ``settings.candidates`` nearest, or ``depth`` when more are wanted (a search for the
         100 most similar pictures needs 100 neighbours).
 
-        Local-descriptor voting, the slowest way to find candidates, runs on the pool while
-        this thread reads and compares the global features of the other candidates. With
+        Local-descriptor voting, the slowest way to find candidates, and the verification of
+        the best-voted ones run on the pool (``query.look`` when search started them with the
+        query's keypoints) while this thread reads and compares the global features of the
+        other candidates; the rest of ``verify_top`` is verified here. With
         ``reuse`` (the same query's candidates from a search with other local features) their
         global signals are kept and only the local part is redone."""
         if reuse is None and exclude is None and query.look is not None:
@@ -212,8 +215,8 @@ class Searcher:
         until a round finds anything less or ``wanted`` (the matches asked for) are verified.
         (Only sure copies go on: photos of a repetitive subject, such as chessboards, verify
         as likely copies of each other, and more rounds would only find more of them.)
-        Candidates in ``verified`` (verified early, on the votes' thread) count as chosen
-        but are not verified again."""
+        Candidates in ``verified`` (verified early, on the votes' thread) are not verified
+        again when chosen; those not chosen keep their evidence all the same."""
         limit, done = self.settings.verify_top, set[int]()
         while True:
             pending = [c for c in candidates if c.id not in done]
@@ -281,12 +284,15 @@ class Searcher:
         return votes
 
     def _local(self, query: Query, exclude: int | None) -> LocalLook:
-        """Votes, then the geometric verification of the best-voted candidates (those
-        ``to_verify`` would choose by votes: half of ``verify_top``)."""
+        """Votes, then the geometric verification of the best-voted candidates: as many as
+        ``to_verify`` takes by votes in its first round (half of ``verify_top``), leaving out
+        ``exclude`` and exact duplicates (rank 1 without verification)."""
         votes = self._votes(query)
         if self.verifier is None or self.settings.verify_top <= 0:
             return LocalLook(votes, {})
-        ranked = sorted((i for i in votes if i != exclude), key=lambda i: -sum(votes[i]))
+        image = query.image
+        skip = {exclude, *self.store.by_hash(image.byte_sha256, image.pixel_sha256)}
+        ranked = sorted((i for i in votes if i not in skip), key=lambda i: -sum(votes[i]))
         chosen = [
             Candidate(i, {"votes": sum(votes[i]), "mirror_votes": votes[i][1]})
             for i in ranked[: (self.settings.verify_top + 1) // 2]
@@ -305,7 +311,9 @@ class Searcher:
         query's local features on the thread that computes them while they are pending, else
         on the pool (inline only without one)."""
         if query.pending is not None and not query.pending.done():
-            return _then(query.pending, lambda _: self._local(query.completed(), exclude))
+            return _then(
+                query.pending, lambda _: self._local(query.completed(), exclude), self.pool
+            )
         if self.pool is not None:
             return self.pool.submit(self._local, query.completed(), exclude)
         return _done(self._local(query.completed(), exclude))
@@ -363,16 +371,24 @@ class Searcher:
             cand.confidence = 1.0 if cand.exact else self.calibrator.confidence(cand.signals)
 
 
-def _then(future: Future[T], fn: Callable[[T], U]) -> Future[U]:
+def _then(future: Future[T], fn: Callable[[T], U], pool: Executor | None = None) -> Future[U]:
     """``fn`` of the future's result, run by the thread that completes it (no queueing behind
-    other pool tasks, and no pool thread blocked waiting)."""
+    other pool tasks, and no pool thread blocked waiting). Should the future be done by the
+    time this is called, ``fn`` runs on ``pool`` rather than holding up the caller."""
     out: Future[U] = Future()
+    caller = threading.get_ident()
 
-    def run(done: Future[T]) -> None:
+    def settle(done: Future[T]) -> None:
         try:
             out.set_result(fn(done.result()))
         except BaseException as exc:  # handed to whoever waits on ``out``
             out.set_exception(exc)
+
+    def run(done: Future[T]) -> None:
+        if pool is not None and threading.get_ident() == caller:
+            pool.submit(settle, done)
+        else:
+            settle(done)
 
     future.add_done_callback(run)
     return out

@@ -115,7 +115,8 @@ def _caption(evidence: Evidence | None) -> str:
         return "not verified"
     if evidence.transform is None:
         return f"no geometric match ({evidence.inliers} consistent matches)"
+    ssim = "" if evidence.warped_ssim is None else f"warped SSIM {evidence.warped_ssim:.2f}  ·  "
     return (
         f"{evidence.inliers} inliers  ·  inlier ratio {evidence.inlier_ratio:.2f}  ·  "
-        f"warped SSIM {evidence.warped_ssim:.2f}  ·  {len(evidence.matches)} matches shown"
+        f"{ssim}{len(evidence.matches)} matches shown"
     )

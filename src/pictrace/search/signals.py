@@ -66,9 +66,9 @@ def correlations(histogram: FeatureValue, rows: np.ndarray) -> np.ndarray:
     a = np.asarray(histogram, dtype=np.float64).ravel()
     a = a - a.mean()
     b = rows - rows.mean(axis=1, keepdims=True)
-    denominator = np.sqrt((a @ a) * (b * b).sum(axis=1))
-    flat = denominator <= np.finfo(np.float64).eps
-    return np.where(flat, 1.0, (b @ a) / np.where(flat, 1.0, denominator))
+    product = (a @ a) * (b * b).sum(axis=1)
+    flat = product <= np.finfo(np.float64).eps
+    return np.where(flat, 1.0, (b @ a) / np.sqrt(np.where(flat, 1.0, product)))
 
 
 def _stack(values: Mapping[int, FeatureValue], ids: list[int], dtype: type) -> np.ndarray:

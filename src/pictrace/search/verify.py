@@ -5,8 +5,12 @@ are a fixed permutation of them: see ``features.keypoints.mirrored``) are matche
 hit's with one matrix product and Lowe's ratio test. A similarity transform is fitted with
 RANSAC and, when enough matches agree, a homography with MAGSAC++; implausible transforms
 (flipped, collapsed, extreme perspective) are rejected, and inliers whose keypoint orientation
-or scale disagree with the transform are dropped. When enough inliers remain, the hit's
-thumbnail is warped into the query's frame and compared with SSIM over the overlap.
+or scale disagree with the transform are dropped. When enough inliers remain and the hit is
+at hand as a decoded picture (compare, the match view), it is warped into the query's frame
+and compared with SSIM over the overlap. Search skips that step: the warped SSIM adds nothing
+measurable to the calibrated confidence (held-out precision 0.933 with it, 0.940 without;
+recall 0.857 / 0.854) and reading, decoding and warping thumbnails cost ~2-3 ms per verified
+candidate, 5 % of a search (BENCHMARKS.md, "Speed").
 
 Signals set on every candidate whose hit has keypoints (with ``Evidence``; its transform, boxes
 and matches only from ``MIN_INLIERS`` inliers up):
@@ -14,13 +18,13 @@ and matches only from ``MIN_INLIERS`` inliers up):
 * ``inliers``      matches consistent with the transform: 0 for most different photos, but
   another photo of the same scene (a facade, a chessboard) can reach dozens
 * ``inlier_ratio`` inliers / max(tentative matches, ``RATIO_FLOOR``)
-* ``warped_ssim``  SSIM of the query vs the warped hit over the overlap, grey, brightness and
-  contrast equalised, at the coarser of the two resolutions (0 below ``MIN_INLIERS``): high for
-  copies, low for the same scene photographed again
+* ``warped_ssim``  (compare only) SSIM of the query vs the warped hit over the overlap, grey,
+  brightness and contrast equalised, at the coarser of the two resolutions (0 below
+  ``MIN_INLIERS``): high for copies, lower for the same scene photographed again
 
-Cost on one core (``bench/results/verify.md``): ~1-2 ms per candidate that fails, ~3-4 ms per
-one that verifies (thumbnail and SSIM too); search verifies at most ``verify_top`` = 4
-candidates, and matches only the side (direct or mirrored) the local-descriptor votes point to.
+Cost on one core (``bench/results/verify.md``): ~1-2 ms per candidate, ~2 ms more for the
+warped SSIM; search verifies at most ``verify_top`` = 4 candidates at a time, and matches only
+the side (direct or mirrored) the local-descriptor votes point to.
 """
 
 from __future__ import annotations
@@ -321,11 +325,11 @@ def bbox(pts: np.ndarray, size: tuple[int, int]) -> Box:
 
 
 # --- warped SSIM -------------------------------------------------------------------------------
-def evidence_of(outcome: Outcome, ssim: float) -> Evidence:
+def evidence_of(outcome: Outcome, ssim: float | None) -> Evidence:
     fit, inliers = outcome.fit, outcome.inliers
     ratio = inliers / max(outcome.tentative, RATIO_FLOOR)
     if fit is None:
-        return Evidence(inliers, ratio, 0.0, None, None, None)
+        return Evidence(inliers, ratio, None if ssim is None else 0.0, None, None, None)
     pairs = np.round(np.hstack([fit.query_pts, fit.hit_pts])[:MAX_MATCHES], 1).tolist()
     return Evidence(
         inliers,
@@ -341,13 +345,14 @@ def evidence_of(outcome: Outcome, ssim: float) -> Evidence:
 def apply(cand: Candidate, evidence: Evidence) -> None:
     cand.signals["inliers"] = float(evidence.inliers)
     cand.signals["inlier_ratio"] = float(evidence.inlier_ratio)
-    cand.signals["warped_ssim"] = float(evidence.warped_ssim)
+    if evidence.warped_ssim is not None:
+        cand.signals["warped_ssim"] = float(evidence.warped_ssim)
     cand.evidence = evidence
 
 
 class GeometricVerifier:
     """The search's Verifier. Hits' keypoints come from the store, or from ``other`` when
-    compare passes the decoded hit; thumbnails are read only for hits whose geometry holds."""
+    compare passes the decoded hit; only then is the warped SSIM computed (see above)."""
 
     def __init__(self, store: Store, pool: Executor | None = None) -> None:
         self.store = store
@@ -372,19 +377,10 @@ class GeometricVerifier:
             else (fit_pair(probe, *job) for job in jobs)
         )
         fits = dict(zip(hits, pairs, strict=True))
-        held = [i for i, outcome in fits.items() if outcome.fit is not None]
-        greys = self._greys(held, other)
-        query_grey = grey_of(query.features, query.image) if greys else None
+        ssims = warped_ssims(query, other, fits, hits, probe.kp.size) if other else {}
         for cand in candidates:
-            if cand.id not in fits:
-                continue
-            outcome = fits[cand.id]
-            ssim = 0.0
-            if outcome.fit is not None and query_grey is not None and cand.id in greys:
-                ssim = warped_ssim(
-                    query_grey, greys[cand.id], outcome.fit, probe.kp.size, hits[cand.id].size
-                )
-            apply(cand, evidence_of(outcome, ssim))
+            if cand.id in fits:
+                apply(cand, evidence_of(fits[cand.id], ssims.get(cand.id)))
 
     def _keypoints(self, candidates: list[Candidate], other: Query | None) -> dict[int, Keypoints]:
         if other is not None:
@@ -395,14 +391,25 @@ class GeometricVerifier:
         stored = self.store.features("keypoints", [c.id for c in candidates])
         return {i: decode_keypoints(blob) for i, blob in stored.items()}
 
-    def _greys(self, ids: list[int], other: Query | None) -> dict[int, np.ndarray]:
-        if not ids:
-            return {}
-        if other is not None:
-            grey = grey_of(other.features, other.image)
-            return {i: grey for i in ids}
-        thumbs = self.store.features("thumbnail", ids)
-        return {i: grey_thumbnail(open_thumbnail(blob)) for i, blob in thumbs.items()}
+
+def warped_ssims(
+    query: Query,
+    hit: Query,
+    fits: Mapping[int, Outcome],
+    keypoints: Mapping[int, Keypoints],
+    query_size: tuple[int, int],
+) -> dict[int, float]:
+    """The warped SSIM of each fitted candidate against ``hit`` (compare's decoded hit), 0
+    where the geometry did not hold."""
+    if not any(outcome.fit is not None for outcome in fits.values()):
+        return dict.fromkeys(fits, 0.0)
+    query_grey, hit_grey = grey_of(query.features, query.image), grey_of(hit.features, hit.image)
+    return {
+        i: 0.0
+        if outcome.fit is None
+        else warped_ssim(query_grey, hit_grey, outcome.fit, query_size, keypoints[i].size)
+        for i, outcome in fits.items()
+    }
 
 
 def grey_of(features: Mapping[str, FeatureValue], image: DecodedImage) -> np.ndarray:

@@ -14,6 +14,9 @@ from contextlib import contextmanager
 
 
 class ReadWriteLock:
+    """Many readers or one writer. Not re-entrant: a thread holding it must not take it
+    again (the store never does: its writes and its searches call no other guarded method)."""
+
     def __init__(self) -> None:
         self._state = threading.Condition()
         self._readers = 0
@@ -41,6 +44,7 @@ class ReadWriteLock:
                 self._state.wait_for(lambda: not self._writing and not self._readers)
             finally:
                 self._writers_waiting -= 1
+                self._state.notify_all()  # readers held back for this writer may go on
             self._writing = True
         try:
             yield
