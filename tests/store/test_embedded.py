@@ -185,6 +185,28 @@ def test_a_local_space_of_an_older_layout_is_rebuilt(tmp_path):
     assert "layout" in json.loads(meta_path.read_text())
 
 
+def test_a_read_only_open_that_rebuilds_a_space_says_so(tmp_path, caplog):
+    import json
+
+    specs = {"k": FeatureSpec("k", 1, "local", 128)}
+    store = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
+    store.add([_local_entry(1, 30)])
+    store.close()
+    with caplog.at_level("WARNING", logger="pictrace.store"):
+        EmbeddedStore(tmp_path, specs, hnsw_threshold=1000, readonly=True).close()
+    assert not caplog.records  # saved and current: loaded as it is
+    meta_path = tmp_path / "vectors" / "k.json"
+    meta = json.loads(meta_path.read_text())
+    meta.pop("layout")
+    meta_path.write_text(json.dumps(meta))
+    with caplog.at_level("WARNING", logger="pictrace.store"):
+        reader = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000, readonly=True)
+    assert reader.spaces["k"].size == 30
+    reader.close()
+    assert "rebuilt in memory" in caplog.text and "open the index for writing" in caplog.text
+    assert "layout" not in json.loads(meta_path.read_text())  # a reader writes nothing
+
+
 def test_live_ids_in_chunks_and_without_removed_ones(tmp_path):
     store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
     ids = store.add([_entry(n) for n in range(1, 4)])

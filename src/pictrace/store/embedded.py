@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -27,6 +28,8 @@ from pictrace.store.rwlock import ReadWriteLock
 from pictrace.store.vectors import LOCAL_LAYOUT, HashSpace, LocalSpace, VectorSpace
 from pictrace.threads import quiet_native_threads
 from pictrace.types import ImageRecord
+
+log = logging.getLogger("pictrace.store")
 
 REGION_SLOTS = 64  # regional vectors per image are stored under id * REGION_SLOTS + region
 LOCAL_SLOTS = 1024  # local descriptors per image are stored under id * LOCAL_SLOTS + row
@@ -95,7 +98,16 @@ class EmbeddedStore(Store):
         except (OSError, ValueError, IndexCorrupt):
             pass  # missing or stale: rebuild below
         self._dirty = not self.readonly
-        return self._rebuild_space(spec)
+        space = self._rebuild_space(spec)
+        if self.readonly and space.size:
+            log.warning(
+                "index %s: the searchable copy of %r is missing, stale or from an older "
+                "release; rebuilt in memory from the catalogue (open the index for writing "
+                "once, e.g. `pictrace add` on a folder already added, to save it)",
+                self.folder,
+                spec.name,
+            )
+        return space
 
     def _space_meta(self, spec: FeatureSpec) -> dict[str, Any]:
         """What a saved space must have been written with to be loaded as it is."""
