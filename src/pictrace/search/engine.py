@@ -178,19 +178,8 @@ class Searcher:
         alive = self.store.live(i for i in found if reuse is None or i not in reuse)
         query = query.completed()
         local = look.result()
-        fresh = []
-        for image_id, (direct, mirror) in local.votes.items():
-            if image_id not in found:
-                found[image_id] = Candidate(image_id)
-                fresh.append(found[image_id])
-            found[image_id].signals.update(votes=direct + mirror, mirror_votes=mirror)
-            if image_id in local.verified:
-                take_local(found[image_id], local.verified[image_id])
+        fresh = self._merge_local(query, found, local)
         self._signal(query, fresh)
-        if any(self.specs[n].kind == "local" for n in query.features if n in self.specs):
-            for cand in found.values():  # voting ran: no votes is information too
-                cand.signals.setdefault("votes", 0.0)
-                cand.signals.setdefault("mirror_votes", 0.0)
         if exclude is not None:
             found.pop(exclude, None)
         alive |= self.store.live(c.id for c in fresh)
@@ -201,6 +190,25 @@ class Searcher:
             verified = set(local.verified)
             self._verify_rounds(self.verifier, query, list(live.values()), depth, verified)
         return live
+
+    def _merge_local(
+        self, query: Query, found: dict[int, Candidate], local: LocalLook
+    ) -> list[Candidate]:
+        """Give the candidates the local look's votes and early evidence; the voted images
+        not among them become candidates too (returned: they still need global signals)."""
+        fresh = []
+        for image_id, (direct, mirror) in local.votes.items():
+            if image_id not in found:
+                found[image_id] = Candidate(image_id)
+                fresh.append(found[image_id])
+            found[image_id].signals.update(votes=direct + mirror, mirror_votes=mirror)
+            if image_id in local.verified:
+                take_local(found[image_id], local.verified[image_id])
+        if any(self.specs[n].kind == "local" for n in query.features if n in self.specs):
+            for cand in found.values():  # voting ran: no votes is information too
+                cand.signals.setdefault("votes", 0.0)
+                cand.signals.setdefault("mirror_votes", 0.0)
+        return fresh
 
     def _verify_rounds(
         self,
