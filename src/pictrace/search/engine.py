@@ -394,9 +394,12 @@ def _then(future: Future[T], fn: Callable[[T], U], pool: Executor | None = None)
 
     def run(done: Future[T]) -> None:
         if pool is not None and threading.get_ident() == caller:
-            pool.submit(settle, done)
-        else:
-            settle(done)
+            try:
+                pool.submit(settle, done)
+                return
+            except RuntimeError:  # the pool is shut down: settle here rather than never
+                pass
+        settle(done)
 
     future.add_done_callback(run)
     return out
