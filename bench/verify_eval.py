@@ -45,7 +45,7 @@ from pictrace.evaluate import attacks
 from pictrace.features import keypoints as kpmod
 from pictrace.features.thumbnail import make_thumbnail
 from pictrace.search import verify
-from pictrace.search.engine import Candidate, Query
+from pictrace.search.candidates import Candidate, Query
 from pictrace.types import DecodedImage, Evidence
 
 cv2.setNumThreads(1)

@@ -20,10 +20,11 @@ from pictrace.features.pipeline import global_features, start_local
 from pictrace.features.registry import all_specs, build_extractors
 from pictrace.ingest.files import expand, is_url, path_aliases, read_file
 from pictrace.search.calibrate import CalibrationReport, read_pairs, refit
+from pictrace.search.candidates import Query, Verifier
 from pictrace.search.compare import compare_images
 from pictrace.search.confidence import load_calibrator
 from pictrace.search.duplicates import find_duplicates
-from pictrace.search.engine import Query, Searcher, Verifier
+from pictrace.search.engine import Searcher
 from pictrace.settings import Settings, load_settings
 from pictrace.store.base import Store, open_store
 from pictrace.store.embedded import EmbeddedStore

@@ -116,12 +116,12 @@ def test_the_best_voted_candidates_are_verified_on_the_voting_thread_once(built_
 def test_work_chained_to_a_done_future_settles_even_when_the_pool_is_shut_down():
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from pictrace.search.engine import _then
+    from pictrace.futures import then
 
     done: Future[int] = Future()
     done.set_result(20)
     pool = ThreadPoolExecutor(1)
-    running = _then(done, lambda v: v + 1, pool)
+    running = then(done, lambda v: v + 1, pool)
     assert running.result(timeout=5) == 21  # on the pool, not on this thread
     pool.shutdown()
-    assert _then(done, lambda v: v + 2, pool).result(timeout=5) == 22
+    assert then(done, lambda v: v + 2, pool).result(timeout=5) == 22

@@ -9,7 +9,7 @@ from pictrace.evaluate.attacks import ATTACKS
 from pictrace.features.keypoints import KeypointExtractor
 from pictrace.features.pipeline import extract_all
 from pictrace.features.thumbnail import ThumbnailExtractor
-from pictrace.search.engine import Candidate, Query
+from pictrace.search.candidates import Candidate, Query
 from pictrace.search.verify import (
     MAX_MATCHES,
     MIN_INLIERS,

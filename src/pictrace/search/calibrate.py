@@ -15,8 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from pictrace.errors import ConfigError, PicTraceError
+from pictrace.search.candidates import Query
 from pictrace.search.confidence import Calibrator, fit
-from pictrace.search.engine import Query, Searcher
+from pictrace.search.engine import Searcher
 from pictrace.search.signals import Signals
 
 MIN_PAIRS = 10

@@ -12,7 +12,9 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from pictrace.features.hashes import grey
-from pictrace.search.engine import Query, Refiner, Searcher, similarity_from
+from pictrace.search.candidates import Query, Refiner
+from pictrace.search.engine import Searcher
+from pictrace.search.ranking import similarity_from
 from pictrace.types import Comparison, Verdict
 
 SSIM_SIZE = 256

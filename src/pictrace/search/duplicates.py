@@ -14,7 +14,8 @@ import numpy as np
 
 from pictrace.features.base import FeatureSpec, FeatureValue
 from pictrace.features.thumbnail import open_thumbnail
-from pictrace.search.engine import Query, Searcher
+from pictrace.search.candidates import Query
+from pictrace.search.engine import Searcher
 from pictrace.store.base import Store
 from pictrace.types import DecodedImage, DuplicateGroup, ImageRecord
 

@@ -2,99 +2,36 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, field
-from itertools import zip_longest
-from typing import Protocol, TypeVar
 
 import numpy as np
 
 from pictrace.features.base import SEARCHABLE, FeatureSpec, FeatureValue, local_descriptors
 from pictrace.features.keypoints import mirror_descriptors
+from pictrace.futures import resolved, then
+from pictrace.search.candidates import (
+    MIN_VOTES,
+    Candidate,
+    LocalLook,
+    Query,
+    Refiner,
+    Verifier,
+    globally_alike,
+    take_local,
+    to_verify,
+    without_local,
+)
 from pictrace.search.confidence import Calibrator
-from pictrace.search.signals import Signals, many_signals, pair_signals
+from pictrace.search.ranking import rank, to_match
+from pictrace.search.signals import many_signals, pair_signals
 from pictrace.settings import Settings
 from pictrace.store.base import Store
-from pictrace.types import TIER_ORDER, DecodedImage, Evidence, ImageRecord, Match, Tier
+from pictrace.types import Match
 
-# Cosine of the global embedding at which "similarity" starts above zero: typical unrelated
-# photos score around this value (measured on the development photos, see BENCHMARKS.md).
-COSINE_FLOOR = 0.35
 RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
-MIN_VOTES = 2.0  # local-descriptor votes below this are chance matches
 VOTE_KEYPOINTS = 96  # query keypoints (a spread-out prefix) that vote, each also mirrored
-VERIFY_COSINE = 0.6  # unrelated photos score 0.3-0.45; copies without votes >= 0.6
-VERIFY_HAMMING = 12  # pHash/dHash distance; both gates lose no copy on the dev queries
 SURE_COPY = 0.9  # observed precision 0.975 above it (calibration held-out, BENCHMARKS.md)
-ALIKE_COSINE = 0.8  # edited copies (caption, re-encode, colour, mirror) mostly score above
-ALIKE_HAMMING = 8
-POSSIBLE_COPY = 0.02  # about 20x the base rate of copies among candidates (calibration set)
-
-T = TypeVar("T")
-U = TypeVar("U")
-
-
-@dataclass(frozen=True)
-class Query:
-    """A decoded query and its features. ``pending``: features (the local ones) still being
-    computed on a pool; the search reads global candidates meanwhile (``completed`` waits).
-    ``look``: the local look a search has already started on them (``Searcher.look_ahead``)."""
-
-    label: str
-    image: DecodedImage
-    features: Mapping[str, FeatureValue]
-    pending: Future[dict[str, FeatureValue]] | None = None
-    look: Future[LocalLook] | None = None
-
-    def completed(self) -> Query:
-        if self.pending is None:
-            return self
-        merged = {**self.features, **self.pending.result()}
-        return Query(self.label, self.image, merged, None, self.look)
-
-
-@dataclass
-class Candidate:
-    id: int
-    signals: Signals = field(default_factory=dict)
-    exact: bool = False
-    evidence: Evidence | None = None
-    confidence: float = 0.0
-
-
-class Verifier(Protocol):
-    """Adds geometric signals and evidence to candidates in place. ``other`` is the hit as a
-    decoded Query when it is at hand (compare); during search it reads stored features.
-    ``inline``: on the calling thread only (the caller is itself a pool task)."""
-
-    def __call__(
-        self,
-        query: Query,
-        candidates: list[Candidate],
-        other: Query | None,
-        inline: bool = False,
-    ) -> None: ...
-
-
-@dataclass(frozen=True)
-class LocalLook:
-    """What a query's local features found on their own: (direct, mirrored) votes per image,
-    and the best-voted candidates already verified (as soon as the votes are in, usually
-    while the CNN still runs or the global candidates are being compared)."""
-
-    votes: dict[int, tuple[float, float]]
-    verified: dict[int, Candidate]
-
-
-# A refiner gives a query finer local features, or None when that would add nothing.
-Refiner = Callable[[Query], "Query | None"]
-
-
-def similarity_from(signals: Mapping[str, float]) -> float:
-    cosine = max((v for k, v in signals.items() if k.startswith("cosine")), default=0.0)
-    return float(np.clip((cosine - COSINE_FLOOR) / (1.0 - COSINE_FLOOR), 0.0, 1.0))
 
 
 class Searcher:
@@ -319,12 +256,10 @@ class Searcher:
         query's local features on the thread that computes them while they are pending, else
         on the pool (inline only without one)."""
         if query.pending is not None and not query.pending.done():
-            return _then(
-                query.pending, lambda _: self._local(query.completed(), exclude), self.pool
-            )
+            return then(query.pending, lambda _: self._local(query.completed(), exclude), self.pool)
         if self.pool is not None:
             return self.pool.submit(self._local, query.completed(), exclude)
-        return _done(self._local(query.completed(), exclude))
+        return resolved(self._local(query.completed(), exclude))
 
     def _neighbours(
         self, name: str, spec: FeatureSpec, value: FeatureValue, depth: int
@@ -377,121 +312,3 @@ class Searcher:
     def _confide(self, candidates: Iterable[Candidate]) -> None:
         for cand in candidates:
             cand.confidence = 1.0 if cand.exact else self.calibrator.confidence(cand.signals)
-
-
-def _then(future: Future[T], fn: Callable[[T], U], pool: Executor | None = None) -> Future[U]:
-    """``fn`` of the future's result, run by the thread that completes it (no queueing behind
-    other pool tasks, and no pool thread blocked waiting). Should the future be done by the
-    time this is called, ``fn`` runs on ``pool`` rather than holding up the caller."""
-    out: Future[U] = Future()
-    caller = threading.get_ident()
-
-    def settle(done: Future[T]) -> None:
-        try:
-            out.set_result(fn(done.result()))
-        except BaseException as exc:  # handed to whoever waits on ``out``
-            out.set_exception(exc)
-
-    def run(done: Future[T]) -> None:
-        if pool is not None and threading.get_ident() == caller:
-            try:
-                pool.submit(settle, done)
-                return
-            except RuntimeError:  # the pool is shut down: settle here rather than never
-                pass
-        settle(done)
-
-    future.add_done_callback(run)
-    return out
-
-
-def _done(value: T) -> Future[T]:
-    done: Future[T] = Future()
-    done.set_result(value)
-    return done
-
-
-LOCAL_SIGNALS = frozenset({"votes", "mirror_votes", "inliers", "inlier_ratio", "warped_ssim"})
-
-
-def without_local(candidate: Candidate) -> Candidate:
-    """A fresh copy of a candidate with its global signals only (no votes, no geometry)."""
-    kept = {k: v for k, v in candidate.signals.items() if k not in LOCAL_SIGNALS}
-    return Candidate(candidate.id, kept, exact=candidate.exact)
-
-
-def take_local(candidate: Candidate, verified: Candidate) -> None:
-    """Give ``candidate`` the geometric signals and evidence of its early verification."""
-    candidate.signals.update({k: v for k, v in verified.signals.items() if k in LOCAL_SIGNALS})
-    if verified.evidence is not None:
-        candidate.evidence = verified.evidence
-
-
-def globally_alike(candidate: Candidate) -> bool:
-    """Global signals as close as an edited copy's usually are (not just the same subject)."""
-    signals = candidate.signals
-    return (
-        signals.get("cosine", 0.0) >= ALIKE_COSINE
-        or min(signals.get("phash", 64.0), signals.get("dhash", 64.0)) <= ALIKE_HAMMING
-    )
-
-
-def worth_verifying(candidate: Candidate) -> bool:
-    """Skip geometric verification where nothing hints at a copy: no local-descriptor votes,
-    a generic embedding similarity and distant hashes (verification fails on those anyway)."""
-    signals = candidate.signals
-    return (
-        signals.get("votes", 0.0) >= MIN_VOTES
-        or signals.get("cosine", 0.0) >= VERIFY_COSINE
-        or min(signals.get("phash", 64.0), signals.get("dhash", 64.0)) <= VERIFY_HAMMING
-    )
-
-
-def to_verify(candidates: list[Candidate], limit: int) -> list[Candidate]:
-    """Pick candidates for geometric verification, alternating between the best by local
-    votes (crops, rotations, overlays) and the best by global signals (edits)."""
-    pending = [c for c in candidates if not c.exact and worth_verifying(c)]
-    by_votes = sorted(
-        (c for c in pending if c.signals.get("votes", 0.0) > 0), key=lambda c: -c.signals["votes"]
-    )
-    by_global = sorted(pending, key=lambda c: -max(c.confidence, similarity_from(c.signals)))
-    chosen: dict[int, Candidate] = {}
-    for pair in zip_longest(by_votes, by_global):
-        for cand in pair:
-            if cand is not None and len(chosen) < limit:
-                chosen.setdefault(cand.id, cand)
-    return list(chosen.values())
-
-
-def tier_of(candidate: Candidate, copy_threshold: float) -> Tier:
-    if candidate.exact:
-        return "exact"
-    return "copy" if candidate.confidence >= copy_threshold else "similar"
-
-
-def rank(candidates: Sequence[Candidate], copy_threshold: float) -> list[Candidate]:
-    """Exact, then copies by confidence, then similar pictures. Within ``similar``, hits with
-    partial copy evidence (confidence at least POSSIBLE_COPY: some verified geometry) come
-    first by confidence, the rest by visual similarity."""
-
-    def key(c: Candidate) -> tuple[int, int, float]:
-        tier = tier_of(c, copy_threshold)
-        if tier != "similar":
-            return (TIER_ORDER[tier], 0, -c.confidence)
-        if c.confidence >= POSSIBLE_COPY:
-            return (TIER_ORDER[tier], 0, -c.confidence)
-        return (TIER_ORDER[tier], 1, -similarity_from(c.signals))
-
-    return sorted(candidates, key=key)
-
-
-def to_match(candidate: Candidate, record: ImageRecord, copy_threshold: float) -> Match:
-    similarity = 1.0 if candidate.exact else similarity_from(candidate.signals)
-    return Match.of(
-        record,
-        tier_of(candidate, copy_threshold),
-        candidate.confidence,
-        similarity,
-        candidate.signals,
-        candidate.evidence,
-    )

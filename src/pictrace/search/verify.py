@@ -42,7 +42,7 @@ from pictrace.features.base import FeatureValue
 from pictrace.features.keypoints import Keypoints, decode_keypoints, mirrored
 from pictrace.features.thumbnail import open_thumbnail
 from pictrace.features.views import preview
-from pictrace.search.engine import MIN_VOTES, Candidate, Query, Verifier
+from pictrace.search.candidates import MIN_VOTES, Candidate, Query, Verifier
 from pictrace.search.warped import grey_thumbnail, jacobians, warped_ssim
 from pictrace.settings import Settings
 from pictrace.store.base import Store

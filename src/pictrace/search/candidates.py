@@ -1,0 +1,129 @@
+"""What a search works with: the query, its candidates, and which candidates are worth the
+geometric verification (the policy ``Searcher`` applies round by round)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from itertools import zip_longest
+from typing import Protocol
+
+from pictrace.features.base import FeatureValue
+from pictrace.search.ranking import similarity_from
+from pictrace.search.signals import Signals
+from pictrace.types import DecodedImage, Evidence
+
+MIN_VOTES = 2.0  # local-descriptor votes below this are chance matches
+VERIFY_COSINE = 0.6  # unrelated photos score 0.3-0.45; copies without votes >= 0.6
+VERIFY_HAMMING = 12  # pHash/dHash distance; both gates lose no copy on the dev queries
+ALIKE_COSINE = 0.8  # edited copies (caption, re-encode, colour, mirror) mostly score above
+ALIKE_HAMMING = 8
+
+
+@dataclass(frozen=True)
+class Query:
+    """A decoded query and its features. ``pending``: features (the local ones) still being
+    computed on a pool; the search reads global candidates meanwhile (``completed`` waits).
+    ``look``: the local look a search has already started on them (``Searcher.look_ahead``)."""
+
+    label: str
+    image: DecodedImage
+    features: Mapping[str, FeatureValue]
+    pending: Future[dict[str, FeatureValue]] | None = None
+    look: Future[LocalLook] | None = None
+
+    def completed(self) -> Query:
+        if self.pending is None:
+            return self
+        merged = {**self.features, **self.pending.result()}
+        return Query(self.label, self.image, merged, None, self.look)
+
+
+@dataclass
+class Candidate:
+    id: int
+    signals: Signals = field(default_factory=dict)
+    exact: bool = False
+    evidence: Evidence | None = None
+    confidence: float = 0.0
+
+
+class Verifier(Protocol):
+    """Adds geometric signals and evidence to candidates in place. ``other`` is the hit as a
+    decoded Query when it is at hand (compare); during search it reads stored features.
+    ``inline``: on the calling thread only (the caller is itself a pool task)."""
+
+    def __call__(
+        self,
+        query: Query,
+        candidates: list[Candidate],
+        other: Query | None,
+        inline: bool = False,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class LocalLook:
+    """What a query's local features found on their own: (direct, mirrored) votes per image,
+    and the best-voted candidates already verified (as soon as the votes are in, usually
+    while the CNN still runs or the global candidates are being compared)."""
+
+    votes: dict[int, tuple[float, float]]
+    verified: dict[int, Candidate]
+
+
+# A refiner gives a query finer local features, or None when that would add nothing.
+Refiner = Callable[[Query], "Query | None"]
+
+
+LOCAL_SIGNALS = frozenset({"votes", "mirror_votes", "inliers", "inlier_ratio", "warped_ssim"})
+
+
+def without_local(candidate: Candidate) -> Candidate:
+    """A fresh copy of a candidate with its global signals only (no votes, no geometry)."""
+    kept = {k: v for k, v in candidate.signals.items() if k not in LOCAL_SIGNALS}
+    return Candidate(candidate.id, kept, exact=candidate.exact)
+
+
+def take_local(candidate: Candidate, verified: Candidate) -> None:
+    """Give ``candidate`` the geometric signals and evidence of its early verification."""
+    candidate.signals.update({k: v for k, v in verified.signals.items() if k in LOCAL_SIGNALS})
+    if verified.evidence is not None:
+        candidate.evidence = verified.evidence
+
+
+def globally_alike(candidate: Candidate) -> bool:
+    """Global signals as close as an edited copy's usually are (not just the same subject)."""
+    signals = candidate.signals
+    return (
+        signals.get("cosine", 0.0) >= ALIKE_COSINE
+        or min(signals.get("phash", 64.0), signals.get("dhash", 64.0)) <= ALIKE_HAMMING
+    )
+
+
+def worth_verifying(candidate: Candidate) -> bool:
+    """Skip geometric verification where nothing hints at a copy: no local-descriptor votes,
+    a generic embedding similarity and distant hashes (verification fails on those anyway)."""
+    signals = candidate.signals
+    return (
+        signals.get("votes", 0.0) >= MIN_VOTES
+        or signals.get("cosine", 0.0) >= VERIFY_COSINE
+        or min(signals.get("phash", 64.0), signals.get("dhash", 64.0)) <= VERIFY_HAMMING
+    )
+
+
+def to_verify(candidates: list[Candidate], limit: int) -> list[Candidate]:
+    """Pick candidates for geometric verification, alternating between the best by local
+    votes (crops, rotations, overlays) and the best by global signals (edits)."""
+    pending = [c for c in candidates if not c.exact and worth_verifying(c)]
+    by_votes = sorted(
+        (c for c in pending if c.signals.get("votes", 0.0) > 0), key=lambda c: -c.signals["votes"]
+    )
+    by_global = sorted(pending, key=lambda c: -max(c.confidence, similarity_from(c.signals)))
+    chosen: dict[int, Candidate] = {}
+    for pair in zip_longest(by_votes, by_global):
+        for cand in pair:
+            if cand is not None and len(chosen) < limit:
+                chosen.setdefault(cand.id, cand)
+    return list(chosen.values())

@@ -1,0 +1,57 @@
+"""Tiers and order of a search's candidates, and the Matches it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pictrace.types import TIER_ORDER, ImageRecord, Match, Tier
+
+if TYPE_CHECKING:
+    from pictrace.search.candidates import Candidate
+
+# Cosine of the global embedding at which "similarity" starts above zero: typical unrelated
+# photos score around this value (measured on the development photos, see BENCHMARKS.md).
+COSINE_FLOOR = 0.35
+POSSIBLE_COPY = 0.02  # about 20x the base rate of copies among candidates (calibration set)
+
+
+def similarity_from(signals: Mapping[str, float]) -> float:
+    cosine = max((v for k, v in signals.items() if k.startswith("cosine")), default=0.0)
+    return float(np.clip((cosine - COSINE_FLOOR) / (1.0 - COSINE_FLOOR), 0.0, 1.0))
+
+
+def tier_of(candidate: Candidate, copy_threshold: float) -> Tier:
+    if candidate.exact:
+        return "exact"
+    return "copy" if candidate.confidence >= copy_threshold else "similar"
+
+
+def rank(candidates: Sequence[Candidate], copy_threshold: float) -> list[Candidate]:
+    """Exact, then copies by confidence, then similar pictures. Within ``similar``, hits with
+    partial copy evidence (confidence at least POSSIBLE_COPY: some verified geometry) come
+    first by confidence, the rest by visual similarity."""
+
+    def key(c: Candidate) -> tuple[int, int, float]:
+        tier = tier_of(c, copy_threshold)
+        if tier != "similar":
+            return (TIER_ORDER[tier], 0, -c.confidence)
+        if c.confidence >= POSSIBLE_COPY:
+            return (TIER_ORDER[tier], 0, -c.confidence)
+        return (TIER_ORDER[tier], 1, -similarity_from(c.signals))
+
+    return sorted(candidates, key=key)
+
+
+def to_match(candidate: Candidate, record: ImageRecord, copy_threshold: float) -> Match:
+    similarity = 1.0 if candidate.exact else similarity_from(candidate.signals)
+    return Match.of(
+        record,
+        tier_of(candidate, copy_threshold),
+        candidate.confidence,
+        similarity,
+        candidate.signals,
+        candidate.evidence,
+    )
