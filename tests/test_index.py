@@ -260,20 +260,26 @@ def test_sources_that_arrive_slowly_are_stored_batch_by_batch(tmp_path, photos):
         assert len(report.added) == 5 and reported == [2, 4, 5]
 
 
+def _failing_second_call(fn, error: Exception):
+    """``fn`` that raises ``error`` on its second call."""
+    calls: list[int] = []
+
+    def wrapped(batch):
+        calls.append(len(batch))
+        if len(calls) == 2:
+            raise error
+        return fn(batch)
+
+    return wrapped
+
+
 def test_a_failing_write_stops_the_add_and_keeps_the_batches_before_it(tmp_path, photos):
     from pictrace.errors import IndexCorrupt
 
     files = sorted(photos.glob("*.jpg"))[:6]
     with Index.open(tmp_path / "idx", batch_size=2) as index, pytest.MonkeyPatch.context() as mp:
-        real_add, calls = index.store.add, []
-
-        def failing_second(entries):
-            calls.append(len(entries))
-            if len(calls) == 2:
-                raise IndexCorrupt("disk full")
-            return real_add(entries)
-
-        mp.setattr(index.store, "add", failing_second)
+        failing = _failing_second_call(index.store.add, IndexCorrupt("disk full"))
+        mp.setattr(index.store, "add", failing)
         with pytest.raises(IndexCorrupt, match="disk full"):
             index.add(files)
         mp.undo()
@@ -312,14 +318,7 @@ def test_a_failing_write_is_reported_even_when_extraction_fails_meanwhile(tmp_pa
 
     files = sorted(photos.glob("*.jpg"))[:4]
     with Index.open(tmp_path / "idx", batch_size=2) as index, pytest.MonkeyPatch.context() as mp:
-        entries, calls = index.adder._entries, []
-
-        def second_fails(images):
-            calls.append(len(images))
-            if len(calls) == 2:
-                raise ConfigError("the CNN failed")
-            return entries(images)
-
+        second_fails = _failing_second_call(index.adder._entries, ConfigError("the CNN failed"))
         mp.setattr(index.adder, "_entries", second_fails)
         mp.setattr(
             index.store, "add", lambda batch: (_ for _ in ()).throw(IndexCorrupt("disk full"))
