@@ -103,7 +103,8 @@ class Adder:
         folders again brings an index up to date after an upgrade."""
         if isinstance(item, AddFailure):
             return item
-        existing = self.known(item)
+        named = self.store.by_source(item.uri)
+        existing = self.known(item, named)
         if (
             existing is not None
             and existing.byte_sha256 == hashlib.sha256(item.data).hexdigest()
@@ -112,7 +113,7 @@ class Adder:
             return item.uri
         if existing is not None and existing.source != item.uri:  # changed: replace that one
             item = Source(existing.source, item.data, item.page, item.location)
-        elif existing is None and item.location and self.store.by_source(item.uri):
+        elif existing is None and item.location and named is not None:
             # the same relative name as another file (from another folder): keep both
             item = Source(item.location, item.data, item.page, item.location)
         try:
@@ -120,10 +121,11 @@ class Adder:
         except InputError as exc:
             return AddFailure(item.uri, exc.message, exc.code)
 
-    def known(self, source: Source) -> ImageRecord | None:
+    def known(self, source: Source, named: ImageRecord | None) -> ImageRecord | None:
         """The record of a source, also of a local file added before under another spelling
-        of its path (relative from any folder, absolute, through a symlink)."""
-        record = self.store.by_source(source.uri)
+        of its path (relative from any folder, absolute, through a symlink). ``named``: the
+        record added under the source's name, if any (``store.by_source``)."""
+        record = named
         if source.location is None:
             return record
         if record is None or not self._same_file(record, source.location):
