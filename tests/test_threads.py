@@ -7,14 +7,19 @@ import sys
 
 _PROBE = (
     "import pictrace, cv2, os; from threadpoolctl import threadpool_info; "
+    "import faiss, threading; later = []; "
+    "t = threading.Thread(target=lambda: later.append(faiss.omp_get_max_threads())); "
+    "t.start(); t.join(); "
     "print(json.dumps({'blas': sorted({i['num_threads'] for i in threadpool_info() "
     "if i['user_api'] == 'blas'}), 'cv_wait': os.environ.get("
-    "'OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER')}))"
+    "'OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER'), 'omp_later_thread': later[0]}))"
 )
 
 
 def _probe(**env: str) -> dict:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENBLAS", "OPENCV_"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OPENBLAS", "OPENCV_", "OMP_"))
+    }
     out = subprocess.run(
         [sys.executable, "-c", "import json; " + _PROBE],
         env={**clean, **env},
@@ -28,10 +33,52 @@ def _probe(**env: str) -> dict:
 
 def test_blas_runs_on_one_thread_and_opencv_workers_sleep():
     found = _probe()
-    assert found == {"blas": [1], "cv_wait": "0"}
+    assert found == {"blas": [1], "cv_wait": "0", "omp_later_thread": 1}
 
 
 def test_the_users_own_settings_win():
     found = _probe(OPENBLAS_NUM_THREADS="2", OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER="5")
     assert found["cv_wait"] == "5"
     assert min(2, os.cpu_count() or 1) in found["blas"]
+
+
+def test_pictraces_own_threads_run_faiss_on_one_thread_even_if_faiss_came_first(tmp_path):
+    script = (
+        "import faiss, json; "  # loaded before pictrace: OMP_NUM_THREADS is read already
+        "from pictrace import Index; "
+        f"index = Index.open({str(tmp_path / 'i')!r}); "
+        "print(json.dumps(index.pool.submit(faiss.omp_get_max_threads).result())); "
+        "index.close()"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMP_")}
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == 1
+
+
+def test_serial_opencv_nests_across_threads_and_restores_the_setting():
+    import threading
+
+    import cv2
+
+    from pictrace.threads import serial_opencv
+
+    before = cv2.getNumThreads()
+    inside, release = threading.Event(), threading.Event()
+
+    def other_add() -> None:
+        with serial_opencv():
+            inside.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=other_add)
+    with serial_opencv():
+        assert cv2.getNumThreads() == 1
+        worker.start()
+        inside.wait(10)
+    assert cv2.getNumThreads() == 1  # the other block is still running
+    release.set()
+    worker.join(10)
+    assert cv2.getNumThreads() == before

@@ -25,6 +25,7 @@ from pictrace.ingest.files import path_aliases
 from pictrace.settings import Settings
 from pictrace.store.base import Store
 from pictrace.store.catalogue import NewImage
+from pictrace.threads import quiet_this_thread, serial_opencv
 from pictrace.types import AddFailure, AddReport, DecodedImage, ImageRecord, Source
 
 Prepared = AddFailure | str | tuple[Source, DecodedImage]  # failed, unchanged (its uri), or new
@@ -64,7 +65,11 @@ class Adder:
         tally = _Tally(total, progress)
         batches = self._prepared_batches(loaded, ahead)
         in_flight: deque[tuple[Future[list[int]] | None, int]] = deque()  # one write at most
-        with ThreadPoolExecutor(1, "pictrace-writer") as writer, contextlib.closing(batches):
+        with (
+            ThreadPoolExecutor(1, "pictrace-writer", quiet_this_thread) as writer,
+            contextlib.closing(batches),
+            serial_opencv(),
+        ):
             try:
                 for batch, prepared in batches:
                     entries = self._entries(tally.new_images(f.result() for f in prepared))

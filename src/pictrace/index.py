@@ -16,7 +16,7 @@ from pictrace.adding import Adder, Progress
 from pictrace.decode import decode
 from pictrace.errors import ConfigError, IndexLocked, InputError, NotFound, PicTraceError
 from pictrace.features.base import Extractor, FeatureValue
-from pictrace.features.pipeline import global_features, start_local
+from pictrace.features.pipeline import global_features, is_local, start_local
 from pictrace.features.registry import all_specs, build_extractors
 from pictrace.ingest.files import expand, is_url, path_aliases, read_file
 from pictrace.search.calibrate import CalibrationReport, read_pairs, refit
@@ -28,6 +28,7 @@ from pictrace.search.engine import Searcher
 from pictrace.settings import Settings, load_settings
 from pictrace.store.base import Store, open_store
 from pictrace.store.embedded import EmbeddedStore
+from pictrace.threads import quiet_this_thread
 from pictrace.types import (
     AddFailure,
     AddReport,
@@ -50,10 +51,11 @@ class Index:
         self.settings = settings
         self.location = str(location)
         self.readonly = readonly
-        self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pictrace")
+        self.pool = ThreadPoolExecutor(WORKERS, "pictrace", initializer=quiet_this_thread)
         self.extractors = build_extractors(settings)
         self.query_extractors = [e for e in self.extractors if e.for_queries]
-        self.first_look = [e.first_look() for e in self.query_extractors]
+        local = any(is_local(e) for e in self.query_extractors)
+        self.first_look = [e.first_look(local) for e in self.query_extractors]
         self.specs = all_specs(self.extractors)
 
         self.store = open_store(location, self.specs, settings.hnsw_threshold, readonly=readonly)

@@ -9,15 +9,23 @@ before, 59 ms CPU for 41 ms wall with this policy (BENCHMARKS.md, "Query cost").
 
 * OpenBLAS (numpy's, scipy's, OpenCV's and faiss's copies) and faiss's OpenMP: one thread. (faiss's
   OpenMP workers next to onnxruntime's threads made a 1-query search over one million 64-bit
-  codes take 68 ms instead of 1.2 ms.)
+  codes take 68 ms instead of 1.2 ms.) OpenMP keeps that setting per thread: a thread started
+  later takes OMP_NUM_THREADS (set here, when faiss is not loaded yet) or else one per core,
+  so PicTrace's own threads also call ``quiet_this_thread`` when they start. (A search's
+  votes on a pool thread used two OpenMP threads: 0.96x the search time with one.)
 * OpenCV's own pool keeps its threads (SIFT uses both cores) but they sleep when idle; its
   settings are read when the pool starts, so ``quiet_native_threads`` must run before the first
-  OpenCV call (``pictrace`` runs it on import).
+  OpenCV call (``pictrace`` runs it on import). While images are being added every core is
+  already busy with one image each, and splitting an image's SIFT over OpenCV's pool only adds
+  hand-offs: ``serial_opencv`` keeps OpenCV on the calling threads meanwhile.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections.abc import Iterator
 from functools import cache
 
 _OPENCV_WAIT = (
@@ -33,6 +41,7 @@ def quiet_native_threads() -> None:
     for name in _OPENCV_WAIT:
         os.environ.setdefault(name, "0")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # threads started later, if faiss loads now
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # copies loaded from now on
     import faiss
     from threadpoolctl import threadpool_limits
@@ -40,3 +49,36 @@ def quiet_native_threads() -> None:
     faiss.omp_set_num_threads(1)
     if not user_blas:
         threadpool_limits(limits=1, user_api="blas")  # copies loaded already
+
+
+def quiet_this_thread() -> None:
+    """faiss's OpenMP on one thread for the calling thread (a pool's initializer)."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+
+
+_serial = threading.Lock()
+_serial_users = 0
+_serial_saved = 0
+
+
+@contextlib.contextmanager
+def serial_opencv() -> Iterator[None]:
+    """OpenCV computes on its calling threads only while any such block runs (thread-safe:
+    the setting returns when the last of overlapping blocks ends)."""
+    global _serial_users, _serial_saved
+    import cv2
+
+    with _serial:
+        if _serial_users == 0:
+            _serial_saved = cv2.getNumThreads()
+            cv2.setNumThreads(1)
+        _serial_users += 1
+    try:
+        yield
+    finally:
+        with _serial:
+            _serial_users -= 1
+            if _serial_users == 0:
+                cv2.setNumThreads(_serial_saved)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
+from pictrace.features import cnn
 from pictrace.features.cnn import CnnExtractor, imagenet_labels
 from pictrace.types import DecodedImage
 from tests.conftest import load_rgb
@@ -49,3 +50,28 @@ def test_batches_match_single_runs(photos, extractor):
     single = [extractor.extract([i])[0] for i in images]
     for one, two in zip(batch, single, strict=True):
         assert np.allclose(one["cnn"], two["cnn"], atol=1e-4)
+
+
+def test_one_thread_runs_a_batch_in_chunks_with_the_same_results(photos, monkeypatch):
+    names = ("coffee.jpg", "rocket.jpg", "chelsea_cat.jpg", "astronaut.jpg", "flower.jpg")
+    images = [_decoded(load_rgb(photos / n)) for n in names]
+    sizes = []
+    run = cnn.run_model
+    monkeypatch.setattr(
+        cnn, "run_model", lambda batch, threads: sizes.append(len(batch)) or run(batch, threads)
+    )
+    chunked = CnnExtractor(threads=1).extract(images)
+    assert sizes == [cnn.CHUNK, len(images) - cnn.CHUNK]
+    whole = CnnExtractor(threads=0, batch_threads=0).extract(images)  # all cores: one batch
+    assert sizes[2:] == [len(images)]
+    for one, two in zip(chunked, whole, strict=True):
+        assert np.allclose(one["cnn"], two["cnn"], atol=1e-4)
+        assert one["labels"][0][0] == two["labels"][0][0]
+
+
+def test_first_look_beside_keypoints_runs_on_one_thread():
+    auto = CnnExtractor(threads=0)
+    assert auto.first_look(beside_local=True).threads == 1
+    assert auto.first_look(beside_local=False) is auto  # alone: every core
+    chosen = CnnExtractor(threads=2)  # the user's setting wins
+    assert chosen.first_look(beside_local=True) is chosen

@@ -64,6 +64,10 @@ def run_model(batch: np.ndarray, threads: int) -> dict[str, np.ndarray]:
 
 GEM_P = 3.0
 BATCH_THREADS = 1
+# One onnxruntime thread runs small batches faster per image: 13.6 ms at 4 images, 15.1 ms at
+# 16, 16.9 ms at 32 (the activations of a large batch outgrow the core's cache); two threads
+# prefer large ones (10.8 ms at 4, 10.0 ms at 16). Batches on one thread run in CHUNKs.
+CHUNK = 4
 
 
 def gem(maps: np.ndarray, p: float = GEM_P) -> np.ndarray:
@@ -103,13 +107,27 @@ class CnnExtractor(Extractor):
         self.batch_threads = batch_threads if threads == 0 else threads
 
     def extract(self, images: Sequence[DecodedImage]) -> list[dict[str, object]]:
-        if not images:
-            return []
-        batch = np.stack([preprocess(image.pixels) for image in images])
-        outputs = run_model(batch, self.threads if len(images) == 1 else self.batch_threads)
+        threads = self.threads if len(images) == 1 else self.batch_threads
+        step = CHUNK if threads == 1 else max(1, len(images))
+        return [
+            row
+            for i in range(0, len(images), step)
+            for row in self._run(images[i : i + step], threads)
+        ]
+
+    def _run(self, images: Sequence[DecodedImage], threads: int) -> list[dict[str, object]]:
+        outputs = run_model(np.stack([preprocess(image.pixels) for image in images]), threads)
         vectors = global_embedding(outputs["head"])
         labels = top_labels(outputs["logits"])
         return [{"cnn": v, "labels": lab} for v, lab in zip(vectors, labels, strict=True)]
+
+    def first_look(self, beside_local: bool = False) -> Extractor:
+        """Beside a query's local features (keypoints on the other core) the CNN runs on one
+        thread when its threads are automatic: two threads made it 1.15x faster alone but
+        crowded the keypoints, and searches took 1.06x longer (BENCHMARKS.md, "Speed")."""
+        if beside_local and self.threads == 0:
+            return CnnExtractor(1)
+        return self
 
     def extract_one(self, image: DecodedImage) -> dict[str, object]:
         return self.extract([image])[0]
