@@ -56,29 +56,3 @@ def test_pictraces_own_threads_run_faiss_on_one_thread_even_if_faiss_came_first(
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == 1
-
-
-def test_serial_opencv_nests_across_threads_and_restores_the_setting():
-    import threading
-
-    import cv2
-
-    from pictrace.threads import serial_opencv
-
-    before = cv2.getNumThreads()
-    inside, release = threading.Event(), threading.Event()
-
-    def other_add() -> None:
-        with serial_opencv():
-            inside.set()
-            release.wait(10)
-
-    worker = threading.Thread(target=other_add)
-    with serial_opencv():
-        assert cv2.getNumThreads() == 1
-        worker.start()
-        inside.wait(10)
-    assert cv2.getNumThreads() == 1  # the other block is still running
-    release.set()
-    worker.join(10)
-    assert cv2.getNumThreads() == before

@@ -25,7 +25,7 @@ from pictrace.ingest.files import path_aliases
 from pictrace.settings import Settings
 from pictrace.store.base import Store
 from pictrace.store.catalogue import NewImage
-from pictrace.threads import quiet_this_thread, serial_opencv
+from pictrace.threads import quiet_this_thread
 from pictrace.types import AddFailure, AddReport, DecodedImage, ImageRecord, Source
 
 Prepared = AddFailure | str | tuple[Source, DecodedImage]  # failed, unchanged (its uri), or new
@@ -68,7 +68,6 @@ class Adder:
         with (
             ThreadPoolExecutor(1, "pictrace-writer", quiet_this_thread) as writer,
             contextlib.closing(batches),
-            serial_opencv(),
         ):
             try:
                 for batch, prepared in batches:
