@@ -21,7 +21,12 @@ class Settings(BaseSettings):
     max_pixels: int = Field(80_000_000, ge=1, description="Decompression-bomb guard.")
     work_size: int = Field(1024, ge=64, description="Long side of the working copy.")
     batch_size: int = Field(16, ge=1, description="Images per CNN batch while adding.")
-    threads: int = Field(0, ge=0, description="Inference threads (0 = all cores).")
+    threads: int = Field(
+        0,
+        ge=0,
+        description="CNN threads (0 = automatic: one for indexing batches and beside a "
+        "query's keypoints, all cores otherwise).",
+    )
     candidates: int = Field(32, ge=1, description="Embedding neighbours considered per query.")
     hash_radius: int = Field(12, ge=0, le=64, description="Hamming radius for hash candidates.")
     local_features: bool = Field(

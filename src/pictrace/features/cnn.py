@@ -100,9 +100,10 @@ class CnnExtractor(Extractor):
     batched = True
 
     def __init__(self, threads: int, batch_threads: int = BATCH_THREADS) -> None:
-        """``threads`` for one image (a query: latency counts, all cores by default),
-        ``batch_threads`` for batches (indexing: the per-image extractors keep the other
-        core busy, and one onnxruntime thread spends 20% less CPU per image than two)."""
+        """``threads`` for one image (0: all cores; a search's first look beside keypoints
+        uses one, see ``first_look``), ``batch_threads`` for batches (indexing: the per-image
+        extractors keep the other core busy, and one onnxruntime thread spends 20% less CPU
+        per image than two)."""
         self.threads = threads
         self.batch_threads = batch_threads if threads == 0 else threads
 
