@@ -185,6 +185,36 @@ def test_a_local_space_of_an_older_layout_is_rebuilt(tmp_path):
     assert "layout" in json.loads(meta_path.read_text())
 
 
+def test_a_real_local_index_file_of_the_older_layout_is_rebuilt(tmp_path):
+    """The file itself of an older release (a flat coarse quantizer), even next to metadata
+    that names the current layout, is not loaded as it is: rebuilt, searched, saved anew."""
+    import faiss
+
+    from pictrace.store.embedded import local_centroids
+
+    specs = {"k": FeatureSpec("k", 1, "local", 128)}
+    store = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
+    ids = store.add([_local_entry(1, 30), _local_entry(2, 40)])
+    store.close()
+    centroids = np.ascontiguousarray(local_centroids(), np.float32)
+    flat = faiss.IndexFlatL2(128)
+    flat.add(centroids)
+    old = faiss.IndexIVFScalarQuantizer(
+        flat, 128, len(centroids), faiss.ScalarQuantizer.QT_8bit_direct, faiss.METRIC_L2
+    )
+    old.is_trained = True
+    index_path = tmp_path / "vectors" / "k.faiss"
+    faiss.write_index(old, str(index_path))  # empty and routed the old way
+    reopened = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
+    assert reopened.spaces["k"].size == 70
+    query = np.random.default_rng(2).integers(0, 255, (40, 128), dtype=np.uint8)
+    assert reopened.nearest("k", query, 5)[0][0][0] == ids[1]
+    reopened.close()
+    saved = faiss.read_index(str(index_path))
+    assert saved.ntotal == 70
+    assert isinstance(faiss.downcast_index(saved.quantizer), faiss.IndexIVFFlat)
+
+
 def test_a_read_only_open_that_rebuilds_a_space_says_so(tmp_path, caplog):
     import json
 
