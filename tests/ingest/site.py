@@ -39,6 +39,15 @@ class Site:
             raise RuntimeError("the site is not running")
         return int(self.server.server_address[1])
 
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until no request is being answered (an earlier test may have hung up on
+        some that are still being served), then count the peak afresh."""
+        deadline = time.monotonic() + timeout
+        while self.active and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with self._lock:
+            self.peak = self.active
+
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
 
