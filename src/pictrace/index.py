@@ -54,8 +54,10 @@ class Index:
         self.pool = ThreadPoolExecutor(WORKERS, "pictrace", initializer=quiet_this_thread)
         self.extractors = build_extractors(settings)
         self.query_extractors = [e for e in self.extractors if e.for_queries]
-        local = any(is_local(e) for e in self.query_extractors)
-        self.first_look = [e.first_look(local) for e in self.query_extractors]
+        looks = [e.first_look() for e in self.query_extractors]
+        if any(is_local(e) for e in looks):  # they compute at the same time as the others
+            looks = [e if is_local(e) else e.beside_local() for e in looks]
+        self.first_look = looks
         self.specs = all_specs(self.extractors)
 
         self.store = open_store(location, self.specs, settings.hnsw_threshold, readonly=readonly)

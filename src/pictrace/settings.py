@@ -24,8 +24,9 @@ class Settings(BaseSettings):
     threads: int = Field(
         0,
         ge=0,
-        description="CNN threads (0 = automatic: one for indexing batches and beside a "
-        "query's keypoints, all cores otherwise).",
+        description="Inference threads of the CNN and extra models (0 = automatic: one "
+        "beside a query's keypoints and, for the CNN, for batches while adding; all cores "
+        "otherwise).",
     )
     candidates: int = Field(32, ge=1, description="Embedding neighbours considered per query.")
     hash_radius: int = Field(12, ge=0, le=64, description="Hamming radius for hash candidates.")

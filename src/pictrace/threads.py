@@ -10,8 +10,9 @@ before, 59 ms CPU for 41 ms wall with this policy (BENCHMARKS.md, "Query cost").
 * OpenBLAS (numpy's, scipy's, OpenCV's and faiss's copies) and faiss's OpenMP: one thread. (faiss's
   OpenMP workers next to onnxruntime's threads made a 1-query search over one million 64-bit
   codes take 68 ms instead of 1.2 ms.) OpenMP keeps that setting per thread: a thread started
-  later takes OMP_NUM_THREADS (set here, when faiss is not loaded yet) or else one per core,
-  so PicTrace's own threads also call ``quiet_this_thread`` when they start. (A search's
+  later takes OMP_NUM_THREADS (set here when faiss is not loaded yet; a user's own setting
+  wins) or else one per core, so the threads PicTrace starts or runs work on (its pool, the
+  add's writer, the HTTP API's workers) also call ``quiet_this_thread``. (A search's
   votes on a pool thread used two OpenMP threads: 0.96x the search time with one.)
 * OpenCV's own pool keeps its threads (SIFT uses both cores) but they sleep when idle; its
   settings are read when the pool starts, so ``quiet_native_threads`` must run before the first
@@ -22,6 +23,7 @@ before, 59 ms CPU for 41 ms wall with this policy (BENCHMARKS.md, "Query cost").
 from __future__ import annotations
 
 import os
+import sys
 from functools import cache
 
 _OPENCV_WAIT = (
@@ -31,24 +33,31 @@ _OPENCV_WAIT = (
 
 
 @cache
-def quiet_native_threads() -> None:
-    """Apply the policy once per process (a user's own environment settings win)."""
+def quiet_native_threads() -> bool:
+    """Apply the policy once per process (a user's own environment settings win). True when
+    faiss's OpenMP is PicTrace's to set (the user did not set OMP_NUM_THREADS)."""
     user_blas = "OPENBLAS_NUM_THREADS" in os.environ
+    ours = "OMP_NUM_THREADS" not in os.environ
     for name in _OPENCV_WAIT:
         os.environ.setdefault(name, "0")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # threads started later, if faiss loads now
+    if ours and "faiss" not in sys.modules:
+        os.environ["OMP_NUM_THREADS"] = "1"  # read when faiss loads, for every later thread
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # copies loaded from now on
     import faiss
     from threadpoolctl import threadpool_limits
 
-    faiss.omp_set_num_threads(1)
+    if ours:
+        faiss.omp_set_num_threads(1)  # this thread's own setting
     if not user_blas:
         threadpool_limits(limits=1, user_api="blas")  # copies loaded already
+    return ours
 
 
 def quiet_this_thread() -> None:
-    """faiss's OpenMP on one thread for the calling thread (a pool's initializer)."""
-    import faiss
+    """faiss's OpenMP on one thread for the calling thread (a pool's initializer), unless
+    the user chose the thread count."""
+    if quiet_native_threads():
+        import faiss
 
-    faiss.omp_set_num_threads(1)
+        faiss.omp_set_num_threads(1)

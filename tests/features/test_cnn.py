@@ -54,7 +54,7 @@ def test_batches_match_single_runs(photos, extractor):
 
 def test_one_thread_runs_a_batch_in_chunks_with_the_same_results(photos, monkeypatch):
     names = ("coffee.jpg", "rocket.jpg", "chelsea_cat.jpg", "astronaut.jpg", "flower.jpg")
-    images = [_decoded(load_rgb(photos / n)) for n in names]
+    images = [_decoded(load_rgb(photos / names[i % len(names)])) for i in range(cnn.CHUNK + 1)]
     sizes = []
     run = cnn.run_model
     monkeypatch.setattr(
@@ -69,9 +69,9 @@ def test_one_thread_runs_a_batch_in_chunks_with_the_same_results(photos, monkeyp
         assert one["labels"][0][0] == two["labels"][0][0]
 
 
-def test_first_look_beside_keypoints_runs_on_one_thread():
+def test_beside_keypoints_the_cnn_runs_on_one_thread():
     auto = CnnExtractor(threads=0)
-    assert auto.first_look(beside_local=True).threads == 1
-    assert auto.first_look(beside_local=False) is auto  # alone: every core
+    assert auto.beside_local().threads == 1
+    assert auto.first_look() is auto
     chosen = CnnExtractor(threads=2)  # the user's setting wins
-    assert chosen.first_look(beside_local=True) is chosen
+    assert chosen.beside_local() is chosen

@@ -69,6 +69,15 @@ def test_index_uses_the_extra_model(model_config, photos, tmp_path):
     assert "cosine_tiny" in result.matches[0].signals
 
 
+@pytest.mark.parametrize("local", [True, False])
+def test_a_first_look_beside_keypoints_runs_the_models_on_one_thread(model_config, tmp_path, local):
+    with Index.open(tmp_path / "idx", extra_models=(model_config,), local_features=local) as index:
+        threads = {type(e).__name__: e.threads for e in index.first_look if e.batched}
+    # automatic threads: one beside the keypoints, all cores (0) for a query without them
+    expected = 1 if local else 0
+    assert threads == {"CnnExtractor": expected, "OnnxModelExtractor": expected}
+
+
 def test_bad_configs_are_reported(tmp_path, model_config):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"name": "cnn", "path": "tiny.onnx"}))

@@ -24,6 +24,7 @@ from pictrace.errors import NotFound
 from pictrace.index import Index
 from pictrace.ingest.web import Fetcher
 from pictrace.settings import Settings
+from pictrace.threads import quiet_this_thread
 
 T = TypeVar("T")
 QUERY_TTL = 30 * 60.0
@@ -100,12 +101,18 @@ class AppState:
 
     async def compute(self, fn: Callable[..., T], *args: Any) -> T:
         """CPU work (decode, features, search) on a worker thread, never on the event loop."""
-        return await anyio.to_thread.run_sync(partial(fn, *args), limiter=self.cpu)
+        return await anyio.to_thread.run_sync(partial(_quietly, fn, *args), limiter=self.cpu)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """A catalogue write: one at a time, on a worker thread."""
         async with self.writer:
-            return await anyio.to_thread.run_sync(partial(fn, *args))
+            return await anyio.to_thread.run_sync(partial(_quietly, fn, *args))
+
+
+def _quietly(fn: Callable[..., T], *args: Any) -> T:
+    """``fn`` on a worker thread that follows PicTrace's thread policy (pictrace.threads)."""
+    quiet_this_thread()
+    return fn(*args)
 
 
 def app_state(request: Request) -> AppState:

@@ -62,11 +62,16 @@ class Extractor(ABC):
     def extract_one(self, image: DecodedImage) -> dict[str, FeatureValue]:
         """Return ``{spec.name: value}`` for every spec of this extractor."""
 
-    def first_look(self, beside_local: bool = False) -> Extractor:
+    def first_look(self) -> Extractor:
         """The extractor for a search's first look at a query (Searcher.search): a cheaper
-        setting where ``refine`` gives a finer second look at queries it finds nothing for,
-        or a setting that shares the cores with ``beside_local`` (local features computed
-        alongside). The default: this extractor itself."""
+        setting where ``refine`` gives a finer second look at queries it finds nothing for.
+        The default: this extractor itself."""
+        return self
+
+    def beside_local(self) -> Extractor:
+        """The extractor for one query whose local features (keypoints) are computed at the
+        same time on the other cores: a setting that leaves them room. The default: this
+        extractor itself."""
         return self
 
     def refine(self, image: DecodedImage) -> dict[str, FeatureValue] | None:

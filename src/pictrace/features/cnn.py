@@ -122,13 +122,11 @@ class CnnExtractor(Extractor):
         labels = top_labels(outputs["logits"])
         return [{"cnn": v, "labels": lab} for v, lab in zip(vectors, labels, strict=True)]
 
-    def first_look(self, beside_local: bool = False) -> Extractor:
+    def beside_local(self) -> Extractor:
         """Beside a query's local features (keypoints on the other core) the CNN runs on one
         thread when its threads are automatic: two threads made it 1.15x faster alone but
         crowded the keypoints, and searches took 1.06x longer (BENCHMARKS.md, "Speed")."""
-        if beside_local and self.threads == 0:
-            return CnnExtractor(1)
-        return self
+        return CnnExtractor(1) if self.threads == 0 else self
 
     def extract_one(self, image: DecodedImage) -> dict[str, object]:
         return self.extract([image])[0]

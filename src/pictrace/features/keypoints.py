@@ -218,7 +218,7 @@ class KeypointExtractor(Extractor):
         kp = detect(image.pixels, (image.width, image.height), self.count, self.side)
         return {"keypoints": encode_keypoints(kp)}
 
-    def first_look(self, beside_local: bool = False) -> KeypointExtractor:
+    def first_look(self) -> KeypointExtractor:
         return KeypointExtractor(
             min(self.count, FIRST_LOOK_COUNT), min(self.side, FIRST_LOOK_SIDE), self.count
         )

@@ -132,6 +132,10 @@ class OnnxModelExtractor(Extractor):
     def extract_one(self, image: DecodedImage) -> dict[str, object]:
         return self.extract([image])[0]
 
+    def beside_local(self) -> Extractor:
+        """One thread beside a query's keypoints when threads are automatic (as the CNN)."""
+        return OnnxModelExtractor(self.config, 1) if self.threads == 0 else self
+
 
 def extra_model_extractors(settings: Settings) -> list[Extractor]:
     return [OnnxModelExtractor(load_config(p), settings.threads) for p in settings.extra_models]
