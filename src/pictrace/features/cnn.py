@@ -101,7 +101,7 @@ class CnnExtractor(Extractor):
 
     def __init__(self, threads: int, batch_threads: int = BATCH_THREADS) -> None:
         """``threads`` for one image (0: all cores; a search's first look beside keypoints
-        uses one, see ``first_look``), ``batch_threads`` for batches (indexing: the per-image
+        uses one, see ``beside_local``), ``batch_threads`` for batches (indexing: the per-image
         extractors keep the other core busy, and one onnxruntime thread spends 20% less CPU
         per image than two)."""
         self.threads = threads
