@@ -48,6 +48,7 @@ bench: setup
 	$(PY) bench/bench_copy.py
 	$(PY) bench/semantic_eval.py --latency 60
 	$(PY) bench/bench_http.py
+	$(PY) bench/bench_local_scale.py
 
 check: lint typecheck test
 
