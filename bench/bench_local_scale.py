@@ -36,7 +36,7 @@ from pictrace import Index
 from pictrace.features.base import local_descriptors
 from pictrace.features.keypoints import mirror_descriptors
 from pictrace.search.engine import VOTE_KEYPOINTS
-from pictrace.store.embedded import LOCAL_SLOTS, local_centroids
+from pictrace.store.embedded import LOCAL_SLOTS, local_centroids, local_codebook
 from pictrace.store.vectors import LocalSpace
 
 JITTER = 6
@@ -54,7 +54,7 @@ class GrowingSpace:
     def __init__(self, rows: list[np.ndarray], seed: int = 0) -> None:
         self.rows = rows
         self.rng = np.random.default_rng(seed)
-        self.space = LocalSpace(128, local_centroids())
+        self.space = LocalSpace(128, local_centroids(), local_codebook())
         self.images = 0
         self.rounds = 0
 

@@ -150,15 +150,26 @@ def test_removing_an_image_removes_exactly_its_local_descriptors(tmp_path):
     ids = store.add([_local_entry(1, 30), _local_entry(2, 40), _local_entry(3, 50)])
     store.remove([ids[1]])
     assert store.spaces["k"].size == 80
-    query = np.random.default_rng(3).integers(0, 255, (50, 128), dtype=np.uint8)
+    query = _descriptors(3, 50)
     assert store.nearest("k", query, 5)[0][0][0] == ids[2]
     store.close()
+
+
+def _descriptors(n: int, rows: int) -> np.ndarray:
+    """Descriptor-like rows, the same for the same ``n`` (an image's own rows, or a query
+    that is a copy of it): near a few of the shipped vocabulary's words, as RootSIFT lands,
+    so that their inverted lists hold the third neighbour the ratio test compares with."""
+    from pictrace.store.embedded import local_centroids
+
+    rng = np.random.default_rng(n)
+    words = local_centroids()[rng.integers(0, 8, rows)]
+    return np.clip(np.rint(words + rng.normal(0.0, 20.0, words.shape)), 0, 255).astype(np.uint8)
 
 
 def _local_entry(n: int, rows: int) -> NewImage:
     from pictrace.features.arrays import save_arrays
 
-    desc = np.random.default_rng(n).integers(0, 255, (rows, 128), dtype=np.uint8)
+    desc = _descriptors(n, rows)
     return NewImage(
         f"i{n}", None, f"b{n}", f"p{n}", 1, 1, "png", 1, 0, {"k": (1, save_arrays(desc=desc))}
     )
@@ -179,39 +190,71 @@ def test_a_local_space_of_an_older_layout_is_rebuilt(tmp_path):
     meta_path.write_text(json.dumps(meta))  # as an older release wrote it
     reopened = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
     assert reopened.spaces["k"].size == 70
-    query = np.random.default_rng(2).integers(0, 255, (40, 128), dtype=np.uint8)
+    query = _descriptors(2, 40)
     assert reopened.nearest("k", query, 5)[0][0][0] == ids[1]
     reopened.close()
     assert "layout" in json.loads(meta_path.read_text())
 
 
-def test_a_real_local_index_file_of_the_older_layout_is_rebuilt(tmp_path):
-    """The file itself of an older release (a flat coarse quantizer), even next to metadata
-    that names the current layout, is not loaded as it is: rebuilt, searched, saved anew."""
+def test_a_local_space_saved_with_another_codebook_is_rebuilt(tmp_path, monkeypatch):
+    """The saved layout names the shipped vocabulary and codebook: a release that ships
+    another codebook rebuilds the space (its codes would not mean the same)."""
+    import json
+
+    from pictrace.store import embedded
+
+    specs = {"k": FeatureSpec("k", 1, "local", 128)}
+    store = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
+    store.add([_local_entry(1, 30)])
+    store.close()
+    meta_path = tmp_path / "vectors" / "k.json"
+    assert json.loads(meta_path.read_text())["layout"] == embedded.local_layout()
+    shipped = embedded.local_codebook()
+    monkeypatch.setattr(embedded, "local_codebook", lambda: shipped * 1.01)
+    embedded.local_layout.cache_clear()
+    try:
+        rebuilt = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
+        assert rebuilt.spaces["k"].size == 30
+        rebuilt.close()
+        assert json.loads(meta_path.read_text())["layout"] == embedded.local_layout()
+        assert embedded.local_layout().startswith(embedded.LOCAL_LAYOUT)
+    finally:
+        monkeypatch.undo()
+        embedded.local_layout.cache_clear()
+    assert json.loads(meta_path.read_text())["layout"] != embedded.local_layout()
+
+
+@pytest.mark.parametrize("routing", ["flat", "grouped"])
+def test_a_real_local_index_file_of_an_older_layout_is_rebuilt(tmp_path, routing):
+    """The file itself of an older release (8-bit codes of the residuals, routed by a flat or
+    a grouped coarse quantizer), even next to metadata that names the current layout, is not
+    loaded as it is: rebuilt, searched, saved anew with product-quantised codes."""
     import faiss
 
     from pictrace.store.embedded import local_centroids
+    from pictrace.store.vectors import grouped_quantizer
 
     specs = {"k": FeatureSpec("k", 1, "local", 128)}
     store = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
     ids = store.add([_local_entry(1, 30), _local_entry(2, 40)])
     store.close()
     centroids = np.ascontiguousarray(local_centroids(), np.float32)
-    flat = faiss.IndexFlatL2(128)
-    flat.add(centroids)
+    quantizer = grouped_quantizer(centroids) if routing == "grouped" else faiss.IndexFlatL2(128)
+    if routing == "flat":
+        quantizer.add(centroids)
     old = faiss.IndexIVFScalarQuantizer(
-        flat, 128, len(centroids), faiss.ScalarQuantizer.QT_8bit_direct, faiss.METRIC_L2
+        quantizer, 128, len(centroids), faiss.ScalarQuantizer.QT_8bit_direct, faiss.METRIC_L2
     )
     old.is_trained = True
     index_path = tmp_path / "vectors" / "k.faiss"
-    faiss.write_index(old, str(index_path))  # empty and routed the old way
+    faiss.write_index(old, str(index_path))  # empty and stored the old way
     reopened = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
     assert reopened.spaces["k"].size == 70
-    query = np.random.default_rng(2).integers(0, 255, (40, 128), dtype=np.uint8)
+    query = _descriptors(2, 40)
     assert reopened.nearest("k", query, 5)[0][0][0] == ids[1]
     reopened.close()
     saved = faiss.read_index(str(index_path))
-    assert saved.ntotal == 70
+    assert saved.ntotal == 70 and isinstance(saved, faiss.IndexIVFPQFastScan)
     assert isinstance(faiss.downcast_index(saved.quantizer), faiss.IndexIVFFlat)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -117,7 +118,7 @@ class EmbeddedStore(Store):
             "dim": spec.dim,
         }
         if spec.kind == "local":
-            meta["layout"] = LOCAL_LAYOUT
+            meta["layout"] = local_layout()
         return meta
 
     def _rebuild_space(self, spec: FeatureSpec) -> Space:
@@ -134,7 +135,7 @@ class EmbeddedStore(Store):
         if spec.kind == "bits":
             return HashSpace(spec.dim)
         if spec.kind == "local":
-            return LocalSpace(spec.dim, local_centroids())
+            return LocalSpace(spec.dim, local_centroids(), local_codebook())
         return VectorSpace(spec.dim, hnsw=expected >= self.hnsw_threshold)
 
     @staticmethod
@@ -326,6 +327,22 @@ def _checked(spec: FeatureSpec, blob: bytes) -> FeatureValue:
 def local_centroids() -> np.ndarray:
     """The shipped coarse quantizer of the local-descriptor index (tools/train_vocabulary.py)."""
     path = resources.files("pictrace") / "models" / "local_centroids.npy"
+    with path.open("rb") as handle:
+        return np.load(handle, allow_pickle=False)
+
+
+@lru_cache(maxsize=1)
+def local_layout() -> str:
+    """How a saved local space was built: the layout and the shipped vocabulary and codebook
+    (a release that ships others rebuilds the space from the catalogue)."""
+    digest = hashlib.sha256(local_centroids().tobytes() + local_codebook().tobytes())
+    return f"{LOCAL_LAYOUT}-{digest.hexdigest()[:12]}"
+
+
+@lru_cache(maxsize=1)
+def local_codebook() -> np.ndarray:
+    """The shipped product-quantizer codebook of stored local descriptors (same tool)."""
+    path = resources.files("pictrace") / "models" / "local_codebook.npy"
     with path.open("rb") as handle:
         return np.load(handle, allow_pickle=False)
 
