@@ -111,8 +111,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     rows, queries = development_descriptors(args.queries)
-    start_gb = resident_gb()
     growing = GrowingSpace(rows)
+    start_gb = resident_gb()  # the empty space (vocabulary, tables) is not the images' memory
     lines = [
         "# Local-feature index: vote time and memory against its size",
         "",

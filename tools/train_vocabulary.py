@@ -14,7 +14,8 @@ routes descriptors to inverted lists. The codebook (``local_codebook.npy``) is t
 quantizer of the stored descriptors' residuals from their words
 (``store.vectors.CODE_PARTS`` parts of ``CODE_BITS`` bits); the shipped one was trained on the
 CC0 clothing photos, none of which are among the photos the copy benchmarks index or query.
-A new vocabulary or codebook makes every index rebuild its local space from its catalogue.
+The residuals depend on the words: train the codebook again after a new vocabulary. A new
+vocabulary or codebook makes every index rebuild its local space from its catalogue.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def codebook(data: np.ndarray, seed: int) -> np.ndarray:
     residuals from the shipped vocabulary's words (as the index stores them)."""
     space = LocalSpace(data.shape[1], local_centroids(), None)
     space.index.pq.cp.seed = seed
+    space.index.pq.cp.max_points_per_centroid = len(data)  # every descriptor, not a sample
     space.index.train(data)
     parts = faiss.vector_to_array(space.index.pq.centroids).astype(np.float32)
     return parts.reshape(CODE_PARTS, 2**CODE_BITS, data.shape[1] // CODE_PARTS)

@@ -157,8 +157,10 @@ def test_removing_an_image_removes_exactly_its_local_descriptors(tmp_path):
 
 def _descriptors(n: int, rows: int) -> np.ndarray:
     """Descriptor-like rows, the same for the same ``n`` (an image's own rows, or a query
-    that is a copy of it): near a few of the shipped vocabulary's words, as RootSIFT lands,
-    so that their inverted lists hold the third neighbour the ratio test compares with."""
+    that is a copy of it): near a few of the shipped vocabulary's words, as RootSIFT lands.
+    The stored codes cover residuals of that size; uniformly random rows lie far from every
+    word, and there even an exact copy is encoded too coarsely to pass the ratio test (see
+    ``LocalSpace``). A few words, so that their lists hold the third neighbour it needs."""
     from pictrace.store.embedded import local_centroids
 
     rng = np.random.default_rng(n)
@@ -176,8 +178,8 @@ def _local_entry(n: int, rows: int) -> NewImage:
 
 
 def test_a_local_space_of_an_older_layout_is_rebuilt(tmp_path):
-    """Index folders written before the grouped coarse quantizer route descriptors another
-    way: their local space is rebuilt from the catalogue (and saved) on a writable open."""
+    """A saved local space whose metadata names no layout (as releases before layouts were
+    recorded wrote it) is rebuilt from the catalogue (and saved) on a writable open."""
     import json
 
     specs = {"k": FeatureSpec("k", 1, "local", 128)}
@@ -201,6 +203,8 @@ def test_a_local_space_saved_with_another_codebook_is_rebuilt(tmp_path, monkeypa
     another codebook rebuilds the space (its codes would not mean the same)."""
     import json
 
+    import faiss
+
     from pictrace.store import embedded
 
     specs = {"k": FeatureSpec("k", 1, "local", 128)}
@@ -215,6 +219,8 @@ def test_a_local_space_saved_with_another_codebook_is_rebuilt(tmp_path, monkeypa
     try:
         rebuilt = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
         assert rebuilt.spaces["k"].size == 30
+        in_use = faiss.vector_to_array(rebuilt.spaces["k"].index.pq.centroids)
+        assert np.array_equal(in_use, (shipped * 1.01).astype(np.float32).ravel())
         rebuilt.close()
         assert json.loads(meta_path.read_text())["layout"] == embedded.local_layout()
         assert embedded.local_layout().startswith(embedded.LOCAL_LAYOUT)
@@ -222,6 +228,33 @@ def test_a_local_space_saved_with_another_codebook_is_rebuilt(tmp_path, monkeypa
         monkeypatch.undo()
         embedded.local_layout.cache_clear()
     assert json.loads(meta_path.read_text())["layout"] != embedded.local_layout()
+
+
+def test_a_space_from_the_shipped_codebook_is_the_one_faiss_would_train():
+    """Copying a trained codebook in (what every index does with the shipped one) gives the
+    very index faiss's own training gives: the same bytes, so the same codes and distances."""
+    import faiss
+
+    from pictrace.store.embedded import local_centroids
+    from pictrace.store.vectors import LocalSpace
+
+    rows = _descriptors(7, 6000).astype(np.float32)
+    trained = LocalSpace(128, local_centroids(), None)
+    trained.index.train(rows)
+    parts = faiss.vector_to_array(trained.index.pq.centroids).reshape(64, 16, 2)
+    shipped = LocalSpace(128, local_centroids(), parts)
+    assert np.array_equal(
+        faiss.serialize_index(trained.index), faiss.serialize_index(shipped.index)
+    )
+
+
+def test_a_codebook_of_the_wrong_shape_is_a_configuration_error():
+    from pictrace.errors import ConfigError
+    from pictrace.store.embedded import local_centroids
+    from pictrace.store.vectors import LocalSpace
+
+    with pytest.raises(ConfigError, match="codebook"):
+        LocalSpace(128, local_centroids(), np.zeros((32, 16, 4), np.float32))
 
 
 @pytest.mark.parametrize("routing", ["flat", "grouped"])

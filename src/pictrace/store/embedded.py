@@ -332,19 +332,22 @@ def local_centroids() -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def local_layout() -> str:
-    """How a saved local space was built: the layout and the shipped vocabulary and codebook
-    (a release that ships others rebuilds the space from the catalogue)."""
-    digest = hashlib.sha256(local_centroids().tobytes() + local_codebook().tobytes())
-    return f"{LOCAL_LAYOUT}-{digest.hexdigest()[:12]}"
-
-
-@lru_cache(maxsize=1)
 def local_codebook() -> np.ndarray:
-    """The shipped product-quantizer codebook of stored local descriptors (same tool)."""
+    """The shipped product-quantizer codebook of stored local descriptors' residuals from
+    their words (tools/train_vocabulary.py --codebook)."""
     path = resources.files("pictrace") / "models" / "local_codebook.npy"
     with path.open("rb") as handle:
         return np.load(handle, allow_pickle=False)
+
+
+@lru_cache(maxsize=1)
+def local_layout() -> str:
+    """How a saved local space was built: the layout and the shipped vocabulary and codebook
+    (a release that ships others rebuilds the space from the catalogue)."""
+    digest = hashlib.sha256()
+    for array in (local_centroids(), local_codebook()):
+        digest.update(f"{array.dtype}{array.shape}".encode() + array.tobytes())
+    return f"{LOCAL_LAYOUT}-{digest.hexdigest()[:12]}"
 
 
 def _best_per_image(hits: Hits, k: int) -> Hits:

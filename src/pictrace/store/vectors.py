@@ -2,7 +2,9 @@
 
 Hashes always use an exact binary flat index (HNSW misses near-duplicates on hashes); one
 million 64-bit codes are scanned exactly in about a millisecond. Embeddings use an exact flat
-inner-product index while small and HNSW past ``hnsw_threshold`` vectors.
+inner-product index while small and HNSW past ``hnsw_threshold`` vectors. Local descriptors
+(keypoints) sit in an inverted file of product-quantised codes and are searched by voting
+(``LocalSpace``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from pictrace.errors import IndexCorrupt
+from pictrace.errors import ConfigError, IndexCorrupt
 
 Hits = list[tuple[int, float]]
 
@@ -111,6 +113,19 @@ class VectorSpace(_Space):
         return space
 
 
+def _current_layout(index: Any, dim: int) -> bool:
+    """Whether a loaded local-feature index is laid out as this release builds one."""
+    if not isinstance(index, faiss.IndexIVFPQFastScan):
+        return False
+    pq = index.pq
+    return (
+        index.d == dim
+        and index.by_residual
+        and index.metric_type == faiss.METRIC_L2
+        and (pq.M, pq.nbits) == (CODE_PARTS, CODE_BITS)
+    )
+
+
 def _atomic(path: Path, write) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     write(str(tmp))
@@ -118,9 +133,9 @@ def _atomic(path: Path, write) -> None:
 
 
 VOTE_DEPTH = 6  # neighbours per query descriptor: ties of up to 4 copies still vote
-# Lowe's ratio test. Product-quantised distances are faithful where the earlier 8-bit codes
-# wrapped negative residual components around, so more chance matches pass at the classic
-# 0.8: 0.74 keeps as many copies voted for with fewer voting negatives (BENCHMARKS.md).
+# Lowe's ratio test. Product-quantised distances are not wrapped the way the earlier 8-bit
+# codes wrapped negative residual components around, so more chance matches pass at the
+# classic 0.8: 0.74 keeps as many copies voted for with fewer voting negatives (BENCHMARKS.md).
 VOTE_RATIO = 0.74
 
 
@@ -135,8 +150,8 @@ GROUP_PROBE = 3
 # Stored descriptors are product-quantised residuals from their word, for faiss's fast scan:
 # CODE_PARTS parts of 128/64 = 2 dimensions, 4 bits each (32 bytes instead of the previous
 # 128-byte 8-bit codes). Attacked R@1 / micro-AP unchanged, natural 0.798 / 0.779 -> 0.800 /
-# 0.781; at 53,000 images votes 3.2x as fast and 3.2x less memory; 32 parts (16 bytes) lost
-# attacked R@1 (BENCHMARKS.md, "Collection size").
+# 0.784; at 53,000 images votes ~3x as fast and 3.2x less memory; 32 parts (16 bytes, of the
+# descriptors themselves) lost attacked R@1 (BENCHMARKS.md, "Collection size").
 CODE_PARTS = 64
 CODE_BITS = 4
 LOCAL_LAYOUT = (
@@ -170,7 +185,10 @@ class LocalSpace(_Space):
     A query's descriptors each take their nearest stored descriptors in their list; a match
     that passes the ratio test (nearest clearly closer than the third nearest) votes for the
     image that owns it. The cost of a vote grows with the lists, that is with the collection:
-    ~0.17 ms per 1,000 images for a query's 192 descriptors (BENCHMARKS.md).
+    0.1-0.2 ms per 1,000 images for a query's 192 descriptors (BENCHMARKS.md). The codebook
+    covers residuals of the size RootSIFT descriptors have from their words; a descriptor far
+    from every word (unlike RootSIFT) is encoded coarsely, so even its exact copy may not be
+    clearly nearer than the others and then does not vote.
     """
 
     def __init__(
@@ -187,8 +205,12 @@ class LocalSpace(_Space):
         if codebook is None:
             return
         parts = np.ascontiguousarray(codebook, np.float32)
-        if parts.shape != (CODE_PARTS, 2**CODE_BITS, dim // CODE_PARTS):
-            raise IndexCorrupt(f"local codebook has shape {parts.shape}, not the expected one")
+        expected = (CODE_PARTS, 2**CODE_BITS, dim // CODE_PARTS)
+        if parts.shape != expected:
+            raise ConfigError(
+                f"the local-descriptor codebook has shape {parts.shape}, not {expected}: "
+                "reinstall PicTrace or retrain it (tools/train_vocabulary.py --codebook)"
+            )
         faiss.copy_array_to_vector(parts.ravel(), self.index.pq.centroids)
         self.index.precompute_table()  # as training would have: the same distances
         self.index.is_trained = True
@@ -225,7 +247,7 @@ class LocalSpace(_Space):
             space.index = faiss.read_index(str(path))
         except RuntimeError as exc:
             raise IndexCorrupt(f"cannot read local-feature index {path}: {exc}") from exc
-        if not isinstance(space.index, faiss.IndexIVFPQFastScan):
+        if not _current_layout(space.index, dim):
             raise IndexCorrupt(f"local-feature index {path} has an older layout")
         space.index.nprobe = nprobe
         quantizer = faiss.downcast_index(space.index.quantizer)
