@@ -248,6 +248,27 @@ def test_a_space_from_the_shipped_codebook_is_the_one_faiss_would_train():
     )
 
 
+def test_a_saved_local_space_loads_ready_to_encode_fast(tmp_path, monkeypatch):
+    """The transposed codebook faiss encodes faster with is not saved: a loaded space makes
+    it again, and encodes the same codes as a new one."""
+    specs = {"k": FeatureSpec("k", 1, "local", 128)}
+    store = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
+    store.add([_local_entry(1, 30)])
+    fresh = store.spaces["k"].index
+    store.close()
+
+    def no_rebuild(self, spec):
+        raise AssertionError("the saved space should load as it is")
+
+    monkeypatch.setattr(EmbeddedStore, "_rebuild_space", no_rebuild)
+    loaded = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000, readonly=True)
+    index = loaded.spaces["k"].index
+    assert index.pq.transposed_centroids.size() == 64 * 16 * 2
+    rows = _descriptors(2, 40).astype(np.float32)
+    assert np.array_equal(index.pq.compute_codes(rows), fresh.pq.compute_codes(rows))
+    loaded.close()
+
+
 def test_a_codebook_of_the_wrong_shape_is_a_configuration_error():
     from pictrace.errors import ConfigError
     from pictrace.store.embedded import local_centroids

@@ -113,6 +113,12 @@ class VectorSpace(_Space):
         return space
 
 
+def _encode_faster(index: Any) -> None:
+    """Keep a transposed copy of the codebook (not saved with the index), which faiss encodes
+    with: the same codes for 0.9x the CPU of adding an image's descriptors (paired runs)."""
+    index.pq.sync_transposed_centroids()
+
+
 def _current_layout(index: Any, dim: int) -> bool:
     """Whether a loaded local-feature index is laid out as this release builds one."""
     if not isinstance(index, faiss.IndexIVFPQFastScan):
@@ -214,6 +220,7 @@ class LocalSpace(_Space):
         faiss.copy_array_to_vector(parts.ravel(), self.index.pq.centroids)
         self.index.precompute_table()  # as training would have: the same distances
         self.index.is_trained = True
+        _encode_faster(self.index)
 
     def votes(
         self, rows: np.ndarray, slots: int, ratio: float = VOTE_RATIO, depth: int = VOTE_DEPTH
@@ -250,6 +257,7 @@ class LocalSpace(_Space):
         if not _current_layout(space.index, dim):
             raise IndexCorrupt(f"local-feature index {path} has an older layout")
         space.index.nprobe = nprobe
+        _encode_faster(space.index)
         quantizer = faiss.downcast_index(space.index.quantizer)
         if not isinstance(quantizer, faiss.IndexIVFFlat):
             raise IndexCorrupt(f"local-feature index {path} has an older layout")
