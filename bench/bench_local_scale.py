@@ -70,9 +70,7 @@ class GrowingSpace:
             batch.append(desc)
             ids.append(self.images * LOCAL_SLOTS + np.arange(len(desc)))
             self.images += 1
-        self.space.index.add_with_ids(
-            np.concatenate(batch).astype(np.float32), np.concatenate(ids).astype(np.int64)
-        )
+        self.space.add(np.concatenate(ids), np.concatenate(batch))
 
     def _jittered(self, row: np.ndarray) -> np.ndarray:
         noise = self.rng.integers(-JITTER, JITTER + 1, row.shape)
