@@ -264,11 +264,11 @@ def _failing_second_call(fn, error: Exception):
     """``fn`` that raises ``error`` on its second call."""
     calls: list[int] = []
 
-    def wrapped(batch):
+    def wrapped(batch, *rest):
         calls.append(len(batch))
         if len(calls) == 2:
             raise error
-        return fn(batch)
+        return fn(batch, *rest)
 
     return wrapped
 

@@ -1,8 +1,11 @@
 """Adding images, behind ``Index.add``: sources -> decoded images -> features -> catalogue.
 
-The stages overlap so both cores stay busy: while the calling thread runs the CNN over one
-batch (the pool computing that batch's per-image features), a writer thread stores the
-previous batch and the pool decodes the next ones. A source is known again when its bytes
+The stages overlap so both cores stay busy: the pool decodes each image and computes its
+per-image features (keypoints, hashes, ...) right away, up to two batches ahead of the calling
+thread, which runs the CNN over one batch while a writer thread stores the previous one. With
+nothing left to read ahead, the pool takes half of each remaining batch's CNN. (Running the
+per-image features beside the CNN of their own batch instead left the pool idle ~10 % of the
+time, waiting for the next batch: BENCHMARKS.md, "Speed".) A source is known again when its bytes
 and feature versions are unchanged (skipped), also under another spelling of a local file's
 path (its resolved location is catalogued).
 """
@@ -20,7 +23,7 @@ from typing import Any
 from pictrace.decode import decode
 from pictrace.errors import InputError, PicTraceError
 from pictrace.features.base import Extractor, FeatureSpec, FeatureValue
-from pictrace.features.pipeline import encode_all, extract_all
+from pictrace.features.pipeline import batched_values, encode_all, per_image_values
 from pictrace.ingest.files import path_aliases
 from pictrace.settings import Settings
 from pictrace.store.base import Store
@@ -28,9 +31,11 @@ from pictrace.store.catalogue import NewImage
 from pictrace.threads import quiet_this_thread
 from pictrace.types import AddFailure, AddReport, DecodedImage, ImageRecord, Source
 
-Prepared = AddFailure | str | tuple[Source, DecodedImage]  # failed, unchanged (its uri), or new
+Decoded = tuple[Source, DecodedImage, dict[str, FeatureValue]]  # with its per-image features
+Prepared = AddFailure | str | Decoded  # failed, unchanged (its uri), or new
 Progress = Callable[[int, int], None]
-Batch = tuple[list[Source | AddFailure], list[Future[Prepared]]]
+# a batch's items, their preparation, and whether the pool has no later batch to prepare
+Batch = tuple[list[Source | AddFailure], list[Future[Prepared]], bool]
 
 
 class Adder:
@@ -70,8 +75,9 @@ class Adder:
             contextlib.closing(batches),
         ):
             try:
-                for batch, prepared in batches:
-                    entries = self._entries(tally.new_images(f.result() for f in prepared))
+                for batch, prepared, pool_free in batches:
+                    images = tally.new_images(f.result() for f in prepared)
+                    entries = self._entries(images, self.pool if pool_free else None)
                     while in_flight:  # the previous write, before this one starts
                         tally.stored(*in_flight.popleft())
                     future = writer.submit(self.store.add, entries) if entries else None
@@ -87,22 +93,25 @@ class Adder:
         self, loaded: Iterator[Source | AddFailure], ahead: int
     ) -> Generator[Batch, None, None]:
         """Batches with their items being prepared on the pool, ``ahead`` more batches
-        submitted before one is handed out. Closing it cancels what has not started."""
-        started: deque[Batch] = deque()
+        submitted before one is handed out (the last ones when there is no more to read, or
+        each one when nothing is read ahead, leave the pool free for that batch's CNN).
+        Closing it cancels what has not started."""
+        started: deque[tuple[list[Source | AddFailure], list[Future[Prepared]]]] = deque()
         try:
             while batch := _take(loaded, self.settings.batch_size):
                 started.append((batch, [self.pool.submit(self.prepare, i) for i in batch]))
                 if len(started) > ahead:
-                    yield started.popleft()
+                    yield (*started.popleft(), not ahead)
             while started:
-                yield started.popleft()
+                yield (*started.popleft(), True)
         finally:
             for _, futures in started:
                 for future in futures:
                     future.cancel()
 
     def prepare(self, item: Source | AddFailure) -> Prepared:
-        """Failure, the uri of an unchanged image (skip), or the decoded image. An unchanged
+        """Failure, the uri of an unchanged image (skip), or the decoded image with its
+        per-image features (the batched ones follow in ``_entries``). An unchanged
         image whose features an older PicTrace computed is re-extracted, so adding the same
         folders again brings an index up to date after an upgrade."""
         if isinstance(item, AddFailure):
@@ -121,7 +130,8 @@ class Adder:
             # the same relative name as another file (from another folder): keep both
             item = Source(item.location, item.data, item.page, item.location)
         try:
-            return item, decode(item, self.settings)
+            image = decode(item, self.settings)
+            return item, image, per_image_values(self.extractors, image)
         except InputError as exc:
             return AddFailure(item.uri, exc.message, exc.code)
 
@@ -150,18 +160,22 @@ class Adder:
         stored = self.store.feature_versions(image_id)
         return all(stored.get(name) == spec.version for name, spec in self.specs.items())
 
-    def _entries(self, images: list[tuple[Source, DecodedImage]]) -> list[NewImage]:
-        """The catalogue entries of decoded images: all their features extracted (a batch
-        that fails is retried one image at a time, so one bad image cannot sink the rest)."""
+    def _entries(self, images: list[Decoded], pool: Executor | None = None) -> list[NewImage]:
+        """The catalogue entries of decoded images: their batched features (CNNs) extracted,
+        half of them on ``pool`` if given (a batch that fails is retried one image at a time,
+        so one bad image cannot sink the rest)."""
         if not images:
             return []
         try:
-            values = extract_all(self.extractors, [d for _, d in images], self.pool)
+            values = batched_values(self.extractors, [d for _, d, _ in images], pool)
         except PicTraceError:
             if len(images) == 1:
                 raise
             return [entry for one in images for entry in self._entries([one])]
-        return [self._entry(s, d, v) for (s, d), v in zip(images, values, strict=True)]
+        return [
+            self._entry(s, d, {**single, **v})
+            for (s, d, single), v in zip(images, values, strict=True)
+        ]
 
     def _entry(
         self, source: Source, image: DecodedImage, values: dict[str, FeatureValue]
@@ -194,7 +208,7 @@ class _Tally:
     failed: list[AddFailure] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
 
-    def new_images(self, prepared: Iterable[Prepared]) -> list[tuple[Source, DecodedImage]]:
+    def new_images(self, prepared: Iterable[Prepared]) -> list[Decoded]:
         images = []
         for item in prepared:
             if isinstance(item, AddFailure):

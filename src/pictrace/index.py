@@ -110,7 +110,7 @@ class Index:
         paths = list(expand(items))
         urls = [p for p in paths if is_url(p)]
         files = [p for p in paths if not is_url(p)]
-        report = self.adder.add((self._read(p) for p in files), len(files), progress, ahead=1)
+        report = self.adder.add((self._read(p) for p in files), len(files), progress, ahead=2)
         if urls:
             from pictrace.ingest.web import fetch_sources
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -45,6 +46,9 @@ class DecodedImage:
     # (pictrace.features.views); not part of the picture's identity.
     views: dict[str, np.ndarray] = field(
         default_factory=dict, init=False, compare=False, repr=False
+    )
+    lock: threading.RLock = field(
+        default_factory=threading.RLock, init=False, compare=False, repr=False
     )
 
 

@@ -4,7 +4,7 @@ import numpy as np
 
 from pictrace.features.colour import ColourExtractor, colour_histogram
 from pictrace.features.hashes import HashExtractor, dhash, phash
-from pictrace.features.views import PREVIEW, preview, shrink
+from pictrace.features.views import PREVIEW, SMALL, preview, preview_of, shrink, small
 from pictrace.types import DecodedImage
 from tests.conftest import load_rgb
 
@@ -20,6 +20,49 @@ def test_preview_is_computed_once_and_keeps_the_aspect(photos):
     assert preview(image) is view
 
 
+def test_a_large_picture_is_reduced_once_for_the_cnn_and_the_preview(photos):
+    """The costly area-averaging of the working copy is done once: the small view (the CNN's
+    input before its crop) is reduced further into the preview."""
+    image = _image(np.asarray(load_rgb(photos / "coffee.jpg").resize((1024, 768))))
+    view = preview(image)
+    assert small(image).shape == (SMALL, 299, 3)
+    assert view.shape == (SMALL, 299, 3)  # already under PREVIEW on its long side
+    wide = _image(np.asarray(load_rgb(photos / "coffee.jpg").resize((1024, 400))))
+    assert small(wide).shape == (SMALL, 573, 3) and preview(wide).shape == (125, PREVIEW, 3)
+    np.testing.assert_array_equal(preview(wide), shrink(small(wide), PREVIEW))
+
+
+def test_a_picture_smaller_than_the_cnn_input_is_not_enlarged_for_the_preview():
+    pixels = np.random.default_rng(1).integers(0, 255, (150, 200, 3), dtype=np.uint8)
+    image = _image(pixels)
+    assert small(image).shape == (SMALL, 299, 3)  # the CNN sees it enlarged
+    np.testing.assert_array_equal(preview(image), pixels)
+
+
+def test_threads_asking_at_once_share_one_computation(monkeypatch):
+    import threading
+
+    from pictrace.features import views
+
+    calls = []
+    started = threading.Event()
+
+    def slow(pixels, side):
+        calls.append(side)
+        started.set()
+        threading.Event().wait(0.05)
+        return shrink(pixels, PREVIEW)
+
+    monkeypatch.setattr(views, "to_short_side", slow)
+    image = _image(np.zeros((600, 800, 3), np.uint8))
+    other = threading.Thread(target=small, args=(image,))
+    other.start()
+    started.wait(5)
+    mine = small(image)
+    other.join()
+    assert calls == [SMALL] and small(image) is mine
+
+
 def test_small_pictures_are_not_enlarged():
     pixels = np.zeros((40, 30, 3), np.uint8)
     assert shrink(pixels, PREVIEW).shape == (40, 30, 3)
@@ -31,4 +74,4 @@ def test_extractors_agree_with_the_plain_functions(photos):
     assert hashes["phash"].tobytes() == phash(pixels).tobytes()
     assert hashes["dhash"].tobytes() == dhash(pixels).tobytes()
     colour = ColourExtractor().extract_one(_image(pixels))["colour"]
-    np.testing.assert_allclose(colour, colour_histogram(shrink(pixels, PREVIEW)))
+    np.testing.assert_allclose(colour, colour_histogram(preview_of(pixels)))

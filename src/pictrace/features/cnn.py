@@ -16,16 +16,16 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from pictrace.features.base import Extractor, FeatureSpec, l2_normalise
 from pictrace.features.onnx_runtime import session
 from pictrace.features.registry import register
+from pictrace.features.views import SMALL, small, to_short_side
 from pictrace.settings import Settings
 from pictrace.types import DecodedImage
 
-INPUT_SIZE = 224
+INPUT_SIZE = SMALL  # 224: the shared small view is the CNN's input before its centre crop
 EMBED_DIM = 1280
 CNN = FeatureSpec("cnn", 3, "vector", EMBED_DIM)
 LABELS = FeatureSpec("labels", 1, "labels", 5)
@@ -47,11 +47,13 @@ def preprocess(pixels: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
     Centre-cropping beat squashing the whole picture for every pooling choice on both
     class-labelled sets (bench/results/semantic.md); borders and captions matter little to
     the embedding, and crops/overlays are found by local features anyway."""
-    height, width = pixels.shape[:2]
-    scale = size / max(1, min(height, width))
-    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
-    resized = cv2.resize(np.ascontiguousarray(pixels), (new_w, new_h), interpolation=cv2.INTER_AREA)
-    top, left = (new_h - size) // 2, (new_w - size) // 2
+    return centre_crop(to_short_side(pixels, size), size)
+
+
+def centre_crop(resized: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+    """A picture whose short side is ``size`` -> its centre ``size`` x ``size`` as float32 CHW."""
+    height, width = resized.shape[:2]
+    top, left = (height - size) // 2, (width - size) // 2
     return resized[top : top + size, left : left + size].astype(np.float32).transpose(2, 0, 1)
 
 
@@ -117,7 +119,7 @@ class CnnExtractor(Extractor):
         ]
 
     def _run(self, images: Sequence[DecodedImage], threads: int) -> list[dict[str, object]]:
-        outputs = run_model(np.stack([preprocess(image.pixels) for image in images]), threads)
+        outputs = run_model(np.stack([centre_crop(small(image)) for image in images]), threads)
         vectors = global_embedding(outputs["head"])
         labels = top_labels(outputs["logits"])
         return [{"cnn": v, "labels": lab} for v, lab in zip(vectors, labels, strict=True)]

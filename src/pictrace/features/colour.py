@@ -18,7 +18,7 @@ from pictrace.settings import Settings
 from pictrace.types import DecodedImage
 
 BINS = (16, 4, 4)
-COLOUR = FeatureSpec("colour", 2, "array", BINS[0] * BINS[1] * BINS[2])
+COLOUR = FeatureSpec("colour", 3, "array", BINS[0] * BINS[1] * BINS[2])
 
 
 def colour_histogram(pixels: np.ndarray) -> np.ndarray:

@@ -13,12 +13,12 @@ import numpy as np
 
 from pictrace.features.base import Extractor, FeatureSpec
 from pictrace.features.registry import register
-from pictrace.features.views import PREVIEW, preview_grey, shrink
+from pictrace.features.views import preview_grey, preview_of
 from pictrace.settings import Settings
 from pictrace.types import DecodedImage
 
-PHASH = FeatureSpec("phash", 2, "bits", 64)
-DHASH = FeatureSpec("dhash", 2, "bits", 64)
+PHASH = FeatureSpec("phash", 3, "bits", 64)
+DHASH = FeatureSpec("dhash", 3, "bits", 64)
 
 
 def grey(pixels: np.ndarray) -> np.ndarray:
@@ -28,12 +28,12 @@ def grey(pixels: np.ndarray) -> np.ndarray:
 
 def phash(pixels: np.ndarray) -> np.ndarray:
     """64-bit DCT hash as 8 packed bytes (of the picture reduced as the extractor does)."""
-    return _phash(grey(shrink(pixels, PREVIEW)))
+    return _phash(grey(preview_of(pixels)))
 
 
 def dhash(pixels: np.ndarray) -> np.ndarray:
     """64-bit horizontal-gradient hash as 8 packed bytes."""
-    return _dhash(grey(shrink(pixels, PREVIEW)))
+    return _dhash(grey(preview_of(pixels)))
 
 
 def _phash(luma: np.ndarray) -> np.ndarray:

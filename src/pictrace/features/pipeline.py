@@ -10,22 +10,46 @@ from pictrace.types import DecodedImage
 
 
 def extract_all(
+    extractors: Sequence[Extractor], images: Sequence[DecodedImage]
+) -> list[dict[str, FeatureValue]]:
+    """Every extractor's values per image of a batch, on this thread."""
+    merged = batched_values(extractors, images)
+    for row, image in zip(merged, images, strict=True):
+        row.update(per_image_values(extractors, image))
+    return merged
+
+
+def per_image_values(
+    extractors: Sequence[Extractor], image: DecodedImage
+) -> dict[str, FeatureValue]:
+    """The values of the per-image extractors (hashes, keypoints, ...) of one image. Adding
+    runs them on the pool right after the image's decode, so the pool never waits for the
+    CNN to finish a batch before starting on the next (OpenCV, numpy and onnxruntime release
+    the GIL)."""
+    return _run([e for e in extractors if not e.batched], image)
+
+
+def batched_values(
     extractors: Sequence[Extractor], images: Sequence[DecodedImage], pool: Executor | None = None
 ) -> list[dict[str, FeatureValue]]:
-    """Every extractor's values per image of a batch (indexing; a query's features come from
-    ``start_local`` and ``global_features``). With a pool, the per-image extractors (hashes,
-    keypoints, ...) run on its threads, one task per image, while the batched ones (CNNs) run
-    here, so both cores work; OpenCV, onnxruntime and numpy release the GIL."""
-    single = [e for e in extractors if not e.batched]
-    batched = [e for e in extractors if e.batched]
-    futures = [pool.submit(_run, single, image) for image in images] if pool else []
+    """The values of the batched extractors (CNNs) per image of a batch. With a pool, its
+    second half runs there while this thread runs the first: at the end of an add, when the
+    pool has nothing else to do, both cores work on the last batches."""
+    if pool is None or len(images) < 2:
+        return _batched(extractors, images)
+    half = (len(images) + 1) // 2
+    later = pool.submit(_batched, extractors, images[half:])
+    return _batched(extractors, images[:half]) + later.result()
+
+
+def _batched(
+    extractors: Sequence[Extractor], images: Sequence[DecodedImage]
+) -> list[dict[str, FeatureValue]]:
     merged: list[dict[str, FeatureValue]] = [{} for _ in images]
-    for extractor in batched:
-        for row, values in zip(merged, extractor.extract(images), strict=True):
-            row.update(values)
-    done = [f.result() for f in futures] if pool else [_run(single, i) for i in images]
-    for row, values in zip(merged, done, strict=True):
-        row.update(values)
+    for extractor in extractors:
+        if extractor.batched and images:
+            for row, values in zip(merged, extractor.extract(images), strict=True):
+                row.update(values)
     return merged
 
 

@@ -16,7 +16,7 @@ from pictrace.settings import Settings
 from pictrace.types import DecodedImage
 
 THUMB_SIZE = PREVIEW  # the shared preview is the thumbnail
-THUMBNAIL = FeatureSpec("thumbnail", 2, "blob", THUMB_SIZE)  # 2: area-averaged preview
+THUMBNAIL = FeatureSpec("thumbnail", 3, "blob", THUMB_SIZE)  # 3: preview through the small view
 
 
 def make_thumbnail(pixels: np.ndarray, size: int = THUMB_SIZE) -> bytes:

@@ -1,11 +1,13 @@
 """Smaller views of an image's working copy that several extractors share.
 
-The working copy is up to 1,024 px on the long side; the colour histogram, both perceptual
-hashes and the thumbnail need far fewer pixels. Reducing the working copy once to ``PREVIEW``
-px and deriving all three from that costs ~2.3 ms per image instead of ~5 ms for them all
-reading the full working copy (BENCHMARKS.md, "Speed"). A view is cached on the
-image (``DecodedImage.views``), so whichever extractor asks first computes it; two threads
-asking at once both compute the same value, which is harmless.
+The working copy is up to 1,024 px on the long side; the CNN, the colour histogram, both
+perceptual hashes and the thumbnail need far fewer pixels. Area-averaging a large picture is
+the costly step (~1.9 ms per 1,024 px image on one core), so it is done once: ``small`` is
+the working copy reduced until its short side is ``SMALL`` px (the CNN's input before its
+centre crop), and ``preview`` (hashes, colour, thumbnail; at most ``PREVIEW`` px on the long
+side) is taken from it, a cheap step from a picture of ~300 px. A view is cached on the
+image (``DecodedImage.views``) under the image's lock, so whichever thread asks first
+computes it and a thread asking meanwhile waits for it instead of computing it again.
 """
 
 from __future__ import annotations
@@ -16,24 +18,46 @@ import numpy as np
 from pictrace.types import DecodedImage
 
 PREVIEW = 320  # long side: the thumbnail's size; hashes and colour lose nothing at this size
+SMALL = 224  # short side of ``small``: the CNN's input size
+
+
+def small(image: DecodedImage) -> np.ndarray:
+    """The working copy area-averaged so its short side is SMALL px (enlarged when it is
+    shorter, for the CNN), RGB uint8."""
+    with image.lock:
+        view = image.views.get("small")
+        if view is None:
+            view = to_short_side(image.pixels, SMALL)
+            image.views["small"] = view
+        return view
 
 
 def preview(image: DecodedImage) -> np.ndarray:
-    """The working copy area-averaged to at most PREVIEW px on the long side (RGB uint8)."""
-    view = image.views.get("preview")
-    if view is None:
-        view = shrink(image.pixels, PREVIEW)
-        image.views["preview"] = view
-    return view
+    """The working copy area-averaged to at most PREVIEW px on the long side (RGB uint8),
+    through ``small`` when that is a reduction."""
+    with image.lock:
+        view = image.views.get("preview")
+        if view is None:
+            reduced = min(image.pixels.shape[:2]) > SMALL
+            view = shrink(small(image) if reduced else image.pixels, PREVIEW)
+            image.views["preview"] = view
+        return view
 
 
 def preview_grey(image: DecodedImage) -> np.ndarray:
     """The preview as float32 luma (ITU-R 601-2, as Pillow's "L")."""
-    view = image.views.get("preview_grey")
-    if view is None:
-        view = cv2.cvtColor(preview(image), cv2.COLOR_RGB2GRAY).astype(np.float32)
-        image.views["preview_grey"] = view
-    return view
+    with image.lock:
+        view = image.views.get("preview_grey")
+        if view is None:
+            view = cv2.cvtColor(preview(image), cv2.COLOR_RGB2GRAY).astype(np.float32)
+            image.views["preview_grey"] = view
+        return view
+
+
+def preview_of(pixels: np.ndarray) -> np.ndarray:
+    """``preview`` of a picture given as pixels (for the plain feature functions)."""
+    reduced = min(pixels.shape[:2]) > SMALL
+    return shrink(to_short_side(pixels, SMALL) if reduced else pixels, PREVIEW)
 
 
 def shrink(pixels: np.ndarray, side: int) -> np.ndarray:
@@ -42,4 +66,12 @@ def shrink(pixels: np.ndarray, side: int) -> np.ndarray:
     if factor >= 1.0:
         return np.ascontiguousarray(pixels)
     size = (max(1, round(pixels.shape[1] * factor)), max(1, round(pixels.shape[0] * factor)))
+    return cv2.resize(np.ascontiguousarray(pixels), size, interpolation=cv2.INTER_AREA)
+
+
+def to_short_side(pixels: np.ndarray, side: int) -> np.ndarray:
+    """``pixels`` area-averaged (or enlarged) so the short side is ``side`` px."""
+    height, width = pixels.shape[:2]
+    scale = side / max(1, min(height, width))
+    size = (max(side, round(width * scale)), max(side, round(height * scale)))
     return cv2.resize(np.ascontiguousarray(pixels), size, interpolation=cv2.INTER_AREA)
