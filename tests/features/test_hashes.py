@@ -20,7 +20,7 @@ def test_golden_values_guard_the_algorithm(photos):
     baboon = _pixels(load_rgb(photos / "baboon.jpg"))
     assert phash(baboon).tobytes().hex() == "df20607d1fa0d88f"
     assert dhash(baboon).tobytes().hex() == "1fabea6868385268"
-    # larger than the 320 px preview the hashes are computed from
+    # larger than the preview: reduced to the CNN's 224 px small view, which is the preview
     rocket = _pixels(load_rgb(photos / "rocket.jpg").resize((1000, 750)))
     assert phash(rocket).tobytes().hex() == "c0371bec1be51267"
     assert dhash(rocket).tobytes().hex() == "e0c0c0d0909090d1"
