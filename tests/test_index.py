@@ -1,5 +1,6 @@
 """The library facade end to end, on the bundled photos."""
 
+import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
@@ -271,6 +272,67 @@ def _failing_second_call(fn, error: Exception):
         return fn(batch, *rest)
 
     return wrapped
+
+
+def test_a_picture_an_extractor_refuses_is_a_one_line_failure_and_the_rest_is_added(
+    tmp_path, photos, monkeypatch
+):
+    """Per-image features are computed right after each decode, on the pool: an input error
+    there is that picture's failure, not the batch's."""
+    from pictrace import adding
+    from pictrace.errors import NotAnImage
+
+    files = sorted(photos.glob("*.jpg"))[:6]
+    refused = load_rgb(files[2]).size
+
+    def strict(extractors, image):
+        if (image.width, image.height) == refused:
+            raise NotAnImage("too flat to describe")
+        return real(extractors, image)
+
+    real = adding.per_image_values
+    monkeypatch.setattr(adding, "per_image_values", strict)
+    with Index.open(tmp_path / "idx", batch_size=2) as index:
+        report = index.add(files)
+        added = {index.get(i).source for i in report.added}
+    assert [(f.source, f.reason) for f in report.failed] == [
+        (str(files[2]), "too flat to describe")
+    ]
+    assert added == {str(f) for f in files} - {str(files[2])}
+
+
+def test_the_last_batches_share_their_cnn_with_the_pool_and_match_a_plain_extraction(
+    tmp_path, photos, monkeypatch
+):
+    """With nothing left to read ahead, half of a batch's CNN runs on the pool; the stored
+    embeddings are those of one image at a time."""
+    import threading
+
+    from pictrace.decode import decode
+    from pictrace.features import pipeline
+    from pictrace.features.cnn import CnnExtractor
+    from pictrace.ingest.files import read_file
+
+    threads = []
+    real = pipeline._batched
+
+    def noted(extractors, images):
+        threads.append((threading.current_thread().name, len(images)))
+        return real(extractors, images)
+
+    monkeypatch.setattr(pipeline, "_batched", noted)
+    files = sorted(photos.glob("*.jpg"))[:12]
+    with Index.open(tmp_path / "idx", batch_size=4) as index:
+        ids = index.add(files).added
+        stored = index.store.features("cnn", ids)
+        sources = {i: index.get(i).source for i in ids}
+    assert any(name.startswith("pictrace_") and n == 2 for name, n in threads)  # a pool half
+    assert sum(n for _, n in threads) == len(files)
+    cnn = CnnExtractor(threads=1)
+    settings = index.settings
+    for image_id, vector in stored.items():
+        alone = cnn.extract([decode(read_file(sources[image_id], settings.max_bytes), settings)])
+        np.testing.assert_allclose(vector, alone[0]["cnn"], atol=2e-3)
 
 
 def test_a_failing_write_stops_the_add_and_keeps_the_batches_before_it(tmp_path, photos):

@@ -34,7 +34,7 @@ from pictrace.types import AddFailure, AddReport, DecodedImage, ImageRecord, Sou
 Decoded = tuple[Source, DecodedImage, dict[str, FeatureValue]]  # with its per-image features
 Prepared = AddFailure | str | Decoded  # failed, unchanged (its uri), or new
 Progress = Callable[[int, int], None]
-# a batch's items, their preparation, and whether the pool has no later batch to prepare
+# a batch's items, their preparation, and whether nothing more is read ahead after it
 Batch = tuple[list[Source | AddFailure], list[Future[Prepared]], bool]
 
 
@@ -93,15 +93,16 @@ class Adder:
         self, loaded: Iterator[Source | AddFailure], ahead: int
     ) -> Generator[Batch, None, None]:
         """Batches with their items being prepared on the pool, ``ahead`` more batches
-        submitted before one is handed out (the last ones when there is no more to read, or
-        each one when nothing is read ahead, leave the pool free for that batch's CNN).
+        submitted before one is handed out, each flagged True once there is nothing left to
+        read ahead (the pool then only finishes what is queued, and can take half of a
+        batch's CNN; slow sources, read without look-ahead, leave the pool to searches).
         Closing it cancels what has not started."""
         started: deque[tuple[list[Source | AddFailure], list[Future[Prepared]]]] = deque()
         try:
             while batch := _take(loaded, self.settings.batch_size):
                 started.append((batch, [self.pool.submit(self.prepare, i) for i in batch]))
                 if len(started) > ahead:
-                    yield (*started.popleft(), not ahead)
+                    yield (*started.popleft(), False)
             while started:
                 yield (*started.popleft(), True)
         finally:

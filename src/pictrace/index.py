@@ -41,7 +41,8 @@ from pictrace.types import (
 )
 
 QueryInput = str | Path | bytes | Image.Image
-WORKERS = 2  # threads for decoding and per-image features, next to the CNN's own threads
+WORKERS = 2  # threads for decoding and per-image features (and half of the CNN of an add's last
+# batches), next to the CNN's own threads
 
 
 class Index:

@@ -34,12 +34,18 @@ def batched_values(
 ) -> list[dict[str, FeatureValue]]:
     """The values of the batched extractors (CNNs) per image of a batch. With a pool, its
     second half runs there while this thread runs the first: at the end of an add, when the
-    pool has nothing else to do, both cores work on the last batches."""
-    if pool is None or len(images) < 2:
+    pool has nothing else to read, both cores work on the last batches. (Halves of at least
+    two images: a single image would run on all cores.)"""
+    if pool is None or len(images) < 4:
         return _batched(extractors, images)
     half = (len(images) + 1) // 2
     later = pool.submit(_batched, extractors, images[half:])
-    return _batched(extractors, images[:half]) + later.result()
+    try:
+        mine = _batched(extractors, images[:half])
+    except BaseException:
+        later.cancel()
+        raise
+    return mine + later.result()
 
 
 def _batched(

@@ -15,7 +15,7 @@ from pictrace.features.views import PREVIEW, preview, shrink
 from pictrace.settings import Settings
 from pictrace.types import DecodedImage
 
-THUMB_SIZE = PREVIEW  # the shared preview is the thumbnail
+THUMB_SIZE = PREVIEW  # the shared preview is the thumbnail (at most this long side)
 THUMBNAIL = FeatureSpec("thumbnail", 3, "blob", THUMB_SIZE)  # 3: preview through the small view
 
 
@@ -41,7 +41,7 @@ class ThumbnailExtractor(Extractor):
     for_queries = False
 
     def extract_one(self, image: DecodedImage) -> dict[str, bytes]:
-        return {"thumbnail": encode_jpeg(preview(image))}  # PREVIEW == THUMB_SIZE
+        return {"thumbnail": encode_jpeg(preview(image))}  # at most THUMB_SIZE
 
 
 @register("thumbnail")

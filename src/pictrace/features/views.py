@@ -17,7 +17,7 @@ import numpy as np
 
 from pictrace.types import DecodedImage
 
-PREVIEW = 320  # long side: the thumbnail's size; hashes and colour lose nothing at this size
+PREVIEW = 320  # at most this long side: the thumbnail; hashes and colour lose nothing at it
 SMALL = 224  # short side of ``small``: the CNN's input size
 
 
@@ -34,12 +34,13 @@ def small(image: DecodedImage) -> np.ndarray:
 
 def preview(image: DecodedImage) -> np.ndarray:
     """The working copy area-averaged to at most PREVIEW px on the long side (RGB uint8),
-    through ``small`` when that is a reduction."""
+    through ``small`` when the working copy is larger than both; a picture that fits is
+    used as it is."""
     with image.lock:
         view = image.views.get("preview")
         if view is None:
-            reduced = min(image.pixels.shape[:2]) > SMALL
-            view = shrink(small(image) if reduced else image.pixels, PREVIEW)
+            through = _through_small(image.pixels)
+            view = shrink(small(image) if through else image.pixels, PREVIEW)
             image.views["preview"] = view
         return view
 
@@ -56,8 +57,13 @@ def preview_grey(image: DecodedImage) -> np.ndarray:
 
 def preview_of(pixels: np.ndarray) -> np.ndarray:
     """``preview`` of a picture given as pixels (for the plain feature functions)."""
-    reduced = min(pixels.shape[:2]) > SMALL
-    return shrink(to_short_side(pixels, SMALL) if reduced else pixels, PREVIEW)
+    return shrink(to_short_side(pixels, SMALL) if _through_small(pixels) else pixels, PREVIEW)
+
+
+def _through_small(pixels: np.ndarray) -> bool:
+    """Whether the preview is reduced from ``small`` (a 4:3 picture's preview is then
+    299 x 224 px) rather than from the working copy itself."""
+    return min(pixels.shape[:2]) > SMALL and max(pixels.shape[:2]) > PREVIEW
 
 
 def shrink(pixels: np.ndarray, side: int) -> np.ndarray:
