@@ -283,7 +283,9 @@ def test_a_picture_an_extractor_refuses_is_a_one_line_failure_and_the_rest_is_ad
     from pictrace.errors import NotAnImage
 
     files = sorted(photos.glob("*.jpg"))[:6]
-    refused = load_rgb(files[2]).size
+    sizes = [load_rgb(f).size for f in files]
+    bad = next(i for i, size in enumerate(sizes) if sizes.count(size) == 1)
+    refused = sizes[bad]
 
     def strict(extractors, image):
         if (image.width, image.height) == refused:
@@ -296,9 +298,37 @@ def test_a_picture_an_extractor_refuses_is_a_one_line_failure_and_the_rest_is_ad
         report = index.add(files)
         added = {index.get(i).source for i in report.added}
     assert [(f.source, f.reason) for f in report.failed] == [
-        (str(files[2]), "too flat to describe")
+        (str(files[bad]), "too flat to describe")
     ]
-    assert added == {str(f) for f in files} - {str(files[2])}
+    assert added == {str(f) for f in files} - {str(files[bad])}
+
+
+def test_a_picture_the_cnn_refuses_is_a_one_line_failure_and_its_batch_is_still_added(
+    tmp_path, photos
+):
+    from pictrace.errors import NotAnImage
+    from pictrace.features.cnn import CnnExtractor
+
+    files = sorted(photos.glob("*.jpg"))[:6]
+    sizes = [load_rgb(f).size for f in files]
+    bad = next(i for i, size in enumerate(sizes) if sizes.count(size) == 1)
+    refused = sizes[bad]
+    with Index.open(tmp_path / "idx", batch_size=3) as index:
+        cnn = next(e for e in index.extractors if isinstance(e, CnnExtractor))
+        real = cnn.extract
+
+        def strict(images):
+            if any((i.width, i.height) == refused for i in images):
+                raise NotAnImage("no embedding for this one")
+            return real(images)
+
+        cnn.extract = strict  # type: ignore[method-assign]
+        report = index.add(files)
+        added = {index.get(i).source for i in report.added}
+    assert [(f.source, f.reason) for f in report.failed] == [
+        (str(files[bad]), "no embedding for this one")
+    ]
+    assert added == {str(f) for f in files} - {str(files[bad])}
 
 
 def test_the_last_batches_share_their_cnn_with_the_pool_and_match_a_plain_extraction(

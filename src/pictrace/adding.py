@@ -77,7 +77,7 @@ class Adder:
             try:
                 for batch, prepared, pool_free in batches:
                     images = tally.new_images(f.result() for f in prepared)
-                    entries = self._entries(images, self.pool if pool_free else None)
+                    entries = self._entries(images, tally.failed, self.pool if pool_free else None)
                     while in_flight:  # the previous write, before this one starts
                         tally.stored(*in_flight.popleft())
                     future = writer.submit(self.store.add, entries) if entries else None
@@ -161,18 +161,24 @@ class Adder:
         stored = self.store.feature_versions(image_id)
         return all(stored.get(name) == spec.version for name, spec in self.specs.items())
 
-    def _entries(self, images: list[Decoded], pool: Executor | None = None) -> list[NewImage]:
+    def _entries(
+        self, images: list[Decoded], failed: list[AddFailure], pool: Executor | None = None
+    ) -> list[NewImage]:
         """The catalogue entries of decoded images: their batched features (CNNs) extracted,
-        half of them on ``pool`` if given (a batch that fails is retried one image at a time,
-        so one bad image cannot sink the rest)."""
+        half of them on ``pool`` if given. A batch that fails is retried one image at a time,
+        so one bad image cannot sink the rest: an image the extractors refuse (an input error)
+        joins ``failed``; any other error stops the add."""
         if not images:
             return []
         try:
             values = batched_values(self.extractors, [d for _, d, _ in images], pool)
-        except PicTraceError:
-            if len(images) == 1:
+        except PicTraceError as exc:
+            if len(images) > 1:
+                return [entry for one in images for entry in self._entries([one], failed)]
+            if not isinstance(exc, InputError):
                 raise
-            return [entry for one in images for entry in self._entries([one])]
+            failed.append(AddFailure(images[0][0].uri, exc.message, exc.code))
+            return []
         return [
             self._entry(s, d, {**single, **v})
             for (s, d, single), v in zip(images, values, strict=True)
