@@ -282,10 +282,7 @@ def test_a_picture_an_extractor_refuses_is_a_one_line_failure_and_the_rest_is_ad
     from pictrace import adding
     from pictrace.errors import NotAnImage
 
-    files = sorted(photos.glob("*.jpg"))[:6]
-    sizes = [load_rgb(f).size for f in files]
-    bad = next(i for i, size in enumerate(sizes) if sizes.count(size) == 1)
-    refused = sizes[bad]
+    files, bad, refused = _six_and_one_to_refuse(photos)
 
     def strict(extractors, image):
         if (image.width, image.height) == refused:
@@ -295,12 +292,7 @@ def test_a_picture_an_extractor_refuses_is_a_one_line_failure_and_the_rest_is_ad
     real = adding.per_image_values
     monkeypatch.setattr(adding, "per_image_values", strict)
     with Index.open(tmp_path / "idx", batch_size=2) as index:
-        report = index.add(files)
-        added = {index.get(i).source for i in report.added}
-    assert [(f.source, f.reason) for f in report.failed] == [
-        (str(files[bad]), "too flat to describe")
-    ]
-    assert added == {str(f) for f in files} - {str(files[bad])}
+        _assert_only_refused(index, index.add(files), files, bad, "too flat to describe")
 
 
 def test_a_picture_the_cnn_refuses_is_a_one_line_failure_and_its_batch_is_still_added(
@@ -309,10 +301,7 @@ def test_a_picture_the_cnn_refuses_is_a_one_line_failure_and_its_batch_is_still_
     from pictrace.errors import NotAnImage
     from pictrace.features.cnn import CnnExtractor
 
-    files = sorted(photos.glob("*.jpg"))[:6]
-    sizes = [load_rgb(f).size for f in files]
-    bad = next(i for i, size in enumerate(sizes) if sizes.count(size) == 1)
-    refused = sizes[bad]
+    files, bad, refused = _six_and_one_to_refuse(photos)
     with Index.open(tmp_path / "idx", batch_size=3) as index:
         cnn = next(e for e in index.extractors if isinstance(e, CnnExtractor))
         real = cnn.extract
@@ -323,11 +312,21 @@ def test_a_picture_the_cnn_refuses_is_a_one_line_failure_and_its_batch_is_still_
             return real(images)
 
         cnn.extract = strict  # type: ignore[method-assign]
-        report = index.add(files)
-        added = {index.get(i).source for i in report.added}
-    assert [(f.source, f.reason) for f in report.failed] == [
-        (str(files[bad]), "no embedding for this one")
-    ]
+        _assert_only_refused(index, index.add(files), files, bad, "no embedding for this one")
+
+
+def _six_and_one_to_refuse(photos):
+    """Six photos, and the position and size of one whose size no other has (a test
+    extractor refuses it by its size)."""
+    files = sorted(photos.glob("*.jpg"))[:6]
+    sizes = [load_rgb(f).size for f in files]
+    bad = next(i for i, size in enumerate(sizes) if sizes.count(size) == 1)
+    return files, bad, sizes[bad]
+
+
+def _assert_only_refused(index, report, files, bad, reason):
+    assert [(f.source, f.reason) for f in report.failed] == [(str(files[bad]), reason)]
+    added = {index.get(i).source for i in report.added}
     assert added == {str(f) for f in files} - {str(files[bad])}
 
 
