@@ -39,6 +39,13 @@ def test_a_picture_smaller_than_the_cnn_input_is_not_enlarged_for_the_preview():
     np.testing.assert_array_equal(preview(image), pixels)
 
 
+def test_a_picture_that_fits_the_preview_is_used_as_it_is():
+    pixels = np.random.default_rng(2).integers(0, 255, (240, 300, 3), dtype=np.uint8)
+    image = _image(pixels)
+    assert small(image).shape == (SMALL, 280, 3)  # reduced for the CNN only
+    np.testing.assert_array_equal(preview(image), pixels)
+
+
 def test_threads_asking_at_once_share_one_computation(monkeypatch):
     import threading
 
