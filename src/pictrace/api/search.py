@@ -65,7 +65,7 @@ def _named(*sources: Source) -> Iterator[None]:
 
 def preview(source: Source, settings: Settings) -> bytes:
     """A small JPEG of a query image, to show it beside its results (worker thread)."""
-    return make_thumbnail(decode(source, settings).pixels)
+    return make_thumbnail(decode(source, settings))
 
 
 async def page_or_image(state: AppState, url: str) -> Source | dict[str, Any]:

@@ -11,7 +11,7 @@ from PIL import Image
 
 from pictrace.features.base import Extractor, FeatureSpec
 from pictrace.features.registry import register
-from pictrace.features.views import PREVIEW, preview, shrink
+from pictrace.features.views import PREVIEW, preview
 from pictrace.settings import Settings
 from pictrace.types import DecodedImage
 
@@ -19,8 +19,9 @@ THUMB_SIZE = PREVIEW  # the shared preview is the thumbnail (at most this long s
 THUMBNAIL = FeatureSpec("thumbnail", 3, "blob", THUMB_SIZE)  # 3: preview through the small view
 
 
-def make_thumbnail(pixels: np.ndarray, size: int = THUMB_SIZE) -> bytes:
-    return encode_jpeg(shrink(pixels, size))
+def make_thumbnail(image: DecodedImage) -> bytes:
+    """The JPEG thumbnail of an image: its shared preview, as stored for indexed ones."""
+    return encode_jpeg(preview(image))
 
 
 def encode_jpeg(pixels: np.ndarray) -> bytes:
@@ -41,7 +42,7 @@ class ThumbnailExtractor(Extractor):
     for_queries = False
 
     def extract_one(self, image: DecodedImage) -> dict[str, bytes]:
-        return {"thumbnail": encode_jpeg(preview(image))}  # at most THUMB_SIZE
+        return {"thumbnail": make_thumbnail(image)}
 
 
 @register("thumbnail")

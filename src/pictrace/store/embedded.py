@@ -323,20 +323,20 @@ def _checked(spec: FeatureSpec, blob: bytes) -> FeatureValue:
     return value
 
 
-@lru_cache(maxsize=1)
 def local_centroids() -> np.ndarray:
     """The shipped coarse quantizer of the local-descriptor index (tools/train_vocabulary.py)."""
-    path = resources.files("pictrace") / "models" / "local_centroids.npy"
-    with path.open("rb") as handle:
-        return np.load(handle, allow_pickle=False)
+    return _shipped("local_centroids.npy")
 
 
-@lru_cache(maxsize=1)
 def local_codebook() -> np.ndarray:
     """The shipped product-quantizer codebook of stored local descriptors' residuals from
     their words (tools/train_vocabulary.py --codebook)."""
-    path = resources.files("pictrace") / "models" / "local_codebook.npy"
-    with path.open("rb") as handle:
+    return _shipped("local_codebook.npy")
+
+
+@lru_cache(maxsize=2)
+def _shipped(name: str) -> np.ndarray:
+    with (resources.files("pictrace") / "models" / name).open("rb") as handle:
         return np.load(handle, allow_pickle=False)
 
 
