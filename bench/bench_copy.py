@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workspace import attacked, prepare
 
 from pictrace import Index, load_settings
-from pictrace.decode import decode
+from pictrace.decode import decode, decode_pixels
 from pictrace.evaluate import (
     QueryCase,
     QueryOutcome,
@@ -100,7 +100,7 @@ def speed(photos: Sequence[Path]) -> dict[str, float]:
     baseline, indexing = [], []
     for _ in range(ROUNDS):
         started = time.perf_counter()
-        decoded = [decode(read_file(str(p), settings.max_bytes), settings) for p in photos]
+        decoded = [decode_pixels(read_file(str(p), settings.max_bytes), settings) for p in photos]
         for start in range(0, len(decoded), settings.batch_size):
             cnn.extract(decoded[start : start + settings.batch_size])
         baseline.append(time.perf_counter() - started)
@@ -133,7 +133,7 @@ def latencies(
             index.search(case.query, 10)
         for case in cases:
             started = time.perf_counter()
-            cnn.extract([decode(read_file(str(case.query), settings.max_bytes), settings)])
+            cnn.extract([decode_pixels(read_file(str(case.query), settings.max_bytes), settings)])
             alone.append((time.perf_counter() - started) * 1000)
             search.append(index.search(case.query, 10).elapsed_ms)
     return alone, search, [bool(case.expected) for case in cases]

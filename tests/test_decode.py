@@ -1,11 +1,12 @@
 import struct
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from pictrace.decode import decode
+from pictrace.decode import decode, decode_pixels
 from pictrace.errors import ImageTooLarge, NotAnImage
 from pictrace.settings import load_settings
 from pictrace.types import Source
@@ -34,6 +35,24 @@ def test_decodes_rgb_with_identity(photos, settings):
     assert image.pixels.dtype == np.uint8 and image.pixels.shape[2] == 3
     assert image.format == "jpeg" and image.byte_size == len(data)
     assert len(image.byte_sha256) == 64 and len(image.pixel_sha256) == 64
+
+
+def test_pixel_digest_computed_on_a_pool_is_the_same(photos, settings):
+    source = Source("coffee.jpg", (photos / "coffee.jpg").read_bytes())
+    inline = decode(source, settings)
+    with ThreadPoolExecutor(1) as pool:
+        later = decode(source, settings, digests=pool)
+        assert isinstance(later.pixel_digest, Future)
+        assert later.pixel_sha256 == inline.pixel_sha256 == inline.pixel_digest
+    np.testing.assert_array_equal(later.pixels, inline.pixels)
+
+
+def test_decoding_pixels_alone_gives_the_same_picture_without_identity(photos, settings):
+    source = Source("coffee.jpg", (photos / "coffee.jpg").read_bytes())
+    full, alone = decode(source, settings), decode_pixels(source, settings)
+    np.testing.assert_array_equal(full.pixels, alone.pixels)
+    assert (alone.width, alone.height) == (full.width, full.height)
+    assert alone.byte_sha256 == alone.pixel_sha256 == ""
 
 
 def test_lossless_resave_has_same_pixel_hash(photos, settings):

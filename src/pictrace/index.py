@@ -202,7 +202,7 @@ class Index:
 
     def _started(self, query: QueryInput, extractors: list[Extractor], look: bool) -> Query:
         source = self.load_query(query)
-        image = decode(source, self.settings)
+        image = decode(source, self.settings, digests=self.pool)  # needed after the features
         pending = start_local(extractors, image, self.pool)
         early = Query(source.uri, image, {}, pending)
         ahead = self.searcher.look_ahead(early) if look and pending is not None else None

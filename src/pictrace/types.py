@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -31,7 +32,8 @@ class DecodedImage:
 
     ``pixels`` is the working copy (long side capped by settings); ``width``/``height`` are the
     full decoded size. ``pixel_sha256`` is computed on the full-size RGB pixels, so a lossless
-    re-save of the same picture has the same value.
+    re-save of the same picture has the same value; ``pixel_digest`` holds it, or the future
+    of it while it is still being computed on a pool (``decode(..., digests=pool)``).
     """
 
     pixels: np.ndarray
@@ -39,7 +41,7 @@ class DecodedImage:
     height: int
     format: str
     byte_sha256: str
-    pixel_sha256: str
+    pixel_digest: str | Future[str]
     byte_size: int
     exif_tags: int = 0
     # Smaller views of ``pixels`` that several extractors share, computed once on first use
@@ -50,6 +52,11 @@ class DecodedImage:
     lock: threading.RLock = field(
         default_factory=threading.RLock, init=False, compare=False, repr=False
     )
+
+    @property
+    def pixel_sha256(self) -> str:
+        digest = self.pixel_digest
+        return digest if isinstance(digest, str) else digest.result()
 
 
 @dataclass(frozen=True)

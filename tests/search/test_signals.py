@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pictrace.features.base import FeatureSpec
+from pictrace.features.base import FeatureRows, FeatureSpec
 from pictrace.features.hashes import hamming
 from pictrace.search.signals import many_signals, pair_signals
 
@@ -33,9 +33,9 @@ def test_many_candidates_at_once_match_each_pair():
     query = _features(rng)
     query["phash"] = np.stack([query["phash"], rng.integers(0, 256, 8, dtype=np.uint8)])
     hits = {i: _features(rng, flat=i == 3) for i in range(1, 6)}
-    stored = {name: {i: f[name] for i, f in hits.items()} for name in SPECS}
-    del stored["cnn"][2]  # a candidate without a stored embedding has no cosine
-    together = many_signals(query, stored, SPECS)
+    values = {name: {i: f[name] for i, f in hits.items()} for name in SPECS if name != "labels"}
+    del values["cnn"][2]  # a candidate without a stored embedding has no cosine
+    together = many_signals(query, {n: FeatureRows.of(v) for n, v in values.items()}, SPECS)
     for i, hit in hits.items():
         expected_colour = cv2.compareHist(query["colour"], hit["colour"], cv2.HISTCMP_CORREL)
         assert together[i]["colour"] == pytest.approx(expected_colour, abs=1e-9)

@@ -342,3 +342,24 @@ def test_live_ids_in_chunks_and_without_removed_ones(tmp_path):
     assert store.live(asked) == {ids[0], ids[2]}
     assert set(store.records(asked)) == {ids[0], ids[2]}
     store.close()
+
+
+def test_stacked_features_equal_the_values_one_by_one(tmp_path):
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    ids = store.add([_entry(n) for n in range(1, 5)])
+    with store.catalogue.transaction() as db:  # a stale value and a damaged one are left out
+        store.catalogue.set_feature(db, ids[1], "v", 0, bytes(8))
+        store.catalogue.set_feature(db, ids[2], "h", 1, b"x")
+    asked = [*range(10_000, 10_600), *ids]  # more than one chunk of ids, most unknown
+    stacked = store.stacked(["h", "v"], asked)
+    for name in ("h", "v"):
+        expected = store.features(name, asked)
+        if name == "h":
+            del expected[ids[2]]
+        rows = stacked[name]
+        assert rows.values.dtype == (np.uint8 if name == "h" else np.float32)
+        assert sorted(rows.ids) == sorted(expected)
+        for image_id, row in zip(rows.ids, rows.values, strict=True):
+            np.testing.assert_array_equal(row, expected[image_id])
+    assert ids[1] not in stacked["v"].ids
+    store.close()

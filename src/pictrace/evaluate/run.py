@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pictrace.decode import decode
+from pictrace.decode import decode_pixels
 from pictrace.errors import PicTraceError
 from pictrace.evaluate.dataset import QueryCase
 from pictrace.evaluate.metrics import QueryOutcome, Report, evaluate
@@ -79,11 +79,11 @@ def _timed(fn: Baseline, query: Path) -> float:
 
 def decode_and_embed(index: Index) -> Baseline:
     """The reference cost of a query: reading, decoding and embedding it with the index's
-    CNN(s), as fast as they run alone (all cores), and nothing else."""
+    CNN(s), as fast as they run alone (all cores), and nothing else (no identity digests)."""
     cnns = [e for e in index.query_extractors if e.batched]
 
     def run(query: Path) -> None:
-        image = decode(index.load_query(query), index.settings)
+        image = decode_pixels(index.load_query(query), index.settings)
         for cnn in cnns:
             cnn.extract([image])
 

@@ -31,6 +31,7 @@ from pictrace.types import DecodedImage
 
 Kind = Literal["bits", "vector", "vectors", "array", "labels", "blob", "local"]
 SEARCHABLE: frozenset[str] = frozenset({"bits", "vector", "vectors", "local"})
+FIXED_WIDTH: frozenset[str] = frozenset({"bits", "vector", "array"})  # one row per image
 FeatureValue = Any
 Features = Mapping[str, FeatureValue]
 
@@ -103,6 +104,43 @@ def decode_value(spec: FeatureSpec, blob: bytes) -> FeatureValue:
     if spec.kind == "labels":
         return tuple((str(label), float(p)) for label, p in json.loads(blob))
     return blob
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureRows:
+    """One fixed-width feature (``FIXED_WIDTH`` kinds) of many images as a matrix: row i is
+    image ``ids[i]``'s value (uint8 bytes for ``bits``, float32 otherwise)."""
+
+    ids: tuple[int, ...]
+    values: np.ndarray  # (len(ids), width)
+
+    @classmethod
+    def of(cls, values: Mapping[int, FeatureValue]) -> FeatureRows:
+        """Rows from decoded values (one per image id)."""
+        ids = tuple(values)
+        if not ids:
+            return cls((), np.zeros((0, 0), np.float32))
+        return cls(ids, np.stack([np.asarray(values[i]).ravel() for i in ids]))
+
+
+def stored_width(spec: FeatureSpec) -> int:
+    """Bytes of one encoded value of a ``FIXED_WIDTH`` feature."""
+    return spec.dim // 8 if spec.kind == "bits" else spec.dim * 2
+
+
+def decode_rows(spec: FeatureSpec, ids: Sequence[int], blobs: Sequence[bytes]) -> FeatureRows:
+    """Many encoded values of one ``FIXED_WIDTH`` feature decoded at once (as ``decode_value``
+    does one by one). A value of the wrong length (an index written by other code, or
+    damaged) is left out, as a missing value is."""
+    width = stored_width(spec)
+    keep = [i for i, blob in enumerate(blobs) if len(blob) == width]
+    joined = b"".join(blobs[i] for i in keep)
+    if spec.kind == "bits":
+        values = np.frombuffer(joined, dtype=np.uint8).reshape(len(keep), width).copy()
+    else:
+        raw = np.frombuffer(joined, dtype=np.float16).reshape(len(keep), spec.dim)
+        values = raw.astype(np.float32)
+    return FeatureRows(tuple(int(ids[i]) for i in keep), values)
 
 
 def local_descriptors(blob: bytes) -> np.ndarray:

@@ -279,7 +279,7 @@ class Searcher:
         if not chosen:
             return
         names = [n for n in self.specs if n in RERANK_FEATURES or self.specs[n].kind == "vector"]
-        stored = {name: self.store.features(name, chosen) for name in names}
+        stored = self.store.stacked(names, chosen)
         for image_id, signals in many_signals(query.features, stored, self.specs).items():
             chosen[image_id].signals.update(signals)
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from pictrace.features.base import FeatureSpec, FeatureValue
+from pictrace.features.base import FIXED_WIDTH, FeatureRows, FeatureSpec, FeatureValue
 
 Signals = dict[str, float]
 
@@ -22,32 +22,36 @@ def pair_signals(
     specs: Mapping[str, FeatureSpec],
 ) -> Signals:
     """The signals of one pair (compare, calibration)."""
-    return many_signals(query, {name: {0: value} for name, value in hit.items()}, specs).get(0, {})
+    stored = {
+        name: FeatureRows.of({0: value})
+        for name, value in hit.items()
+        if name in specs and specs[name].kind in FIXED_WIDTH
+    }
+    return many_signals(query, stored, specs).get(0, {})
 
 
 def many_signals(
     query: Mapping[str, FeatureValue],
-    stored: Mapping[str, Mapping[int, FeatureValue]],
+    stored: Mapping[str, FeatureRows],
     specs: Mapping[str, FeatureSpec],
 ) -> dict[int, Signals]:
     """Per candidate id, its signals against ``query`` from ``stored`` (feature name ->
-    candidate id -> value)."""
+    the candidates' values as rows)."""
     signals: dict[int, Signals] = {}
     for name, spec in specs.items():
-        values = stored.get(name)
-        if name not in query or not values:
+        rows = stored.get(name)
+        if name not in query or rows is None or not rows.ids:
             continue
-        ids = list(values)
         if spec.kind == "bits":
-            key, scores = name, min_hamming(query[name], _stack(values, ids, np.uint8))
+            key, scores = name, min_hamming(query[name], rows.values.astype(np.uint8))
         elif spec.kind == "vector":
             key = "cosine" if name == "cnn" else f"cosine_{name}"
-            scores = _stack(values, ids, np.float32) @ _rows(query[name])[0]
+            scores = rows.values.astype(np.float32) @ _rows(query[name])[0]
         elif name == "colour":
-            key, scores = "colour", correlations(query[name], _stack(values, ids, np.float64))
+            key, scores = "colour", correlations(query[name], rows.values.astype(np.float64))
         else:
             continue
-        for image_id, score in zip(ids, scores.tolist(), strict=True):
+        for image_id, score in zip(rows.ids, scores.tolist(), strict=True):
             signals.setdefault(image_id, {})[key] = float(score)
     return signals
 
@@ -69,10 +73,6 @@ def correlations(histogram: FeatureValue, rows: np.ndarray) -> np.ndarray:
     product = (a @ a) * (b * b).sum(axis=1)
     flat = product <= np.finfo(np.float64).eps
     return np.where(flat, 1.0, (b @ a) / np.sqrt(np.where(flat, 1.0, product)))
-
-
-def _stack(values: Mapping[int, FeatureValue], ids: list[int], dtype: type) -> np.ndarray:
-    return np.stack([np.asarray(values[i], dtype=dtype).ravel() for i in ids])
 
 
 def _rows(value: FeatureValue) -> np.ndarray:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pictrace.errors import ConfigError
-from pictrace.features.base import FeatureSpec, FeatureValue
+from pictrace.features.base import FeatureRows, FeatureSpec, FeatureValue
 from pictrace.store.catalogue import NewImage
 from pictrace.types import ImageRecord
 
@@ -72,6 +72,13 @@ class Store(ABC):
 
     @abstractmethod
     def features(self, name: str, ids: Iterable[int]) -> dict[int, FeatureValue]: ...
+
+    def stacked(self, names: Sequence[str], ids: Iterable[int]) -> dict[str, FeatureRows]:
+        """Several fixed-width features (``FIXED_WIDTH`` kinds) of many images, each as one
+        matrix (what a search compares its candidates with). A store can read them faster
+        than ``features`` one name and one value at a time, as this default does."""
+        wanted = list(ids)
+        return {name: FeatureRows.of(self.features(name, wanted)) for name in names}
 
     @abstractmethod
     def nearest(self, name: str, queries: np.ndarray, k: int, radius: int = 64) -> list[Hits]:

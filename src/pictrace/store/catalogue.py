@@ -282,6 +282,22 @@ class Catalogue:
         )
         yield from ((int(a), int(b), bytes(c)) for a, b, c in rows)
 
+    def feature_rows(
+        self, names: Sequence[str], ids: Iterable[int]
+    ) -> list[tuple[int, str, int, bytes]]:
+        """(image_id, name, version, blob) of several features of the given ids, in one
+        statement per chunk of ids."""
+        if not names:
+            return []
+        named = ",".join("?" * len(names))
+        rows = self._by_ids(
+            f"SELECT image_id, name, version, value FROM features "
+            f"WHERE name IN ({named}) AND image_id IN ({{marks}})",
+            ids,
+            *names,
+        )
+        return [(int(a), str(n), int(v), bytes(b)) for a, n, v, b in rows]
+
     def feature_versions(self, image_id: int) -> dict[str, int]:
         rows = self._query("SELECT name, version FROM features WHERE image_id = ?", (image_id,))
         return {str(name): int(version) for name, version in rows}

@@ -18,8 +18,10 @@ import numpy as np
 from pictrace.errors import IndexCorrupt, IndexLocked, SourceUnreadable
 from pictrace.features.base import (
     SEARCHABLE,
+    FeatureRows,
     FeatureSpec,
     FeatureValue,
+    decode_rows,
     decode_value,
     local_descriptors,
 )
@@ -288,6 +290,14 @@ class EmbeddedStore(Store):
             for i, ver, blob in self.catalogue.feature_values(name, ids)
             if ver == spec.version
         }
+
+    def stacked(self, names: Sequence[str], ids: Iterable[int]) -> dict[str, FeatureRows]:
+        rows: dict[str, tuple[list[int], list[bytes]]] = {name: ([], []) for name in names}
+        for image_id, name, version, blob in self.catalogue.feature_rows(names, ids):
+            if version == self.specs[name].version:
+                rows[name][0].append(image_id)
+                rows[name][1].append(blob)
+        return {name: decode_rows(self.specs[name], *rows[name]) for name in names}
 
     def nearest(self, name: str, queries: np.ndarray, k: int, radius: int = 64) -> list[Hits]:
         spec = self.specs[name]
