@@ -169,7 +169,7 @@ class Searcher:
             if not chosen:
                 return
             self._verify(verifier, query, chosen, verified)
-            self._confide(candidates)
+            self._confide(chosen)  # the only ones verification changed
             done.update(c.id for c in chosen)
             if len(chosen) < limit or any(c.confidence < SURE_COPY for c in chosen):
                 return

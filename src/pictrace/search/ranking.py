@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from pictrace.types import TIER_ORDER, ImageRecord, Match, Tier
 
 if TYPE_CHECKING:
@@ -20,7 +18,7 @@ POSSIBLE_COPY = 0.02  # about 20x the base rate of copies among candidates (cali
 
 def similarity_from(signals: Mapping[str, float]) -> float:
     cosine = max((v for k, v in signals.items() if k.startswith("cosine")), default=0.0)
-    return float(np.clip((cosine - COSINE_FLOOR) / (1.0 - COSINE_FLOOR), 0.0, 1.0))
+    return min(max((float(cosine) - COSINE_FLOOR) / (1.0 - COSINE_FLOOR), 0.0), 1.0)
 
 
 def tier_of(candidate: Candidate, copy_threshold: float) -> Tier:
