@@ -6,6 +6,7 @@ import hashlib
 import io
 import warnings
 from concurrent.futures import Executor
+from functools import partial
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -33,13 +34,15 @@ def decode(source: Source, settings: Settings, digests: Executor | None = None) 
     ``digests``, the pixel digest (a hash of every full-size pixel, ~0.5 ms per megapixel) is
     computed there while the caller goes on with the working copy (a query's features)."""
     original, rgb = _picture(source, settings)
+    working = _working_copy(rgb, settings.work_size)
+    digest = partial(_digest_of, rgb, working)
     return DecodedImage(
-        pixels=_working_copy(rgb, settings.work_size),
+        pixels=working,
         width=rgb.width,
         height=rgb.height,
         format=(original.format or "unknown").lower(),
         byte_sha256=hashlib.sha256(source.data).hexdigest(),
-        pixel_digest=(_digest_of(rgb) if digests is None else digests.submit(_digest_of, rgb)),
+        pixel_digest=digest() if digests is None else digests.submit(digest),
         byte_size=len(source.data),
         exif_tags=_exif_count(original),
     )
@@ -66,7 +69,11 @@ def _picture(source: Source, settings: Settings) -> tuple[Image.Image, Image.Ima
     return image, _to_rgb(_orient(image))
 
 
-def _digest_of(rgb: Image.Image) -> str:
+def _digest_of(rgb: Image.Image, working: np.ndarray) -> str:
+    """The pixel digest of ``rgb``, from its working copy when that is the whole picture
+    (hashing releases the GIL; converting a Pillow image to an array holds it)."""
+    if working.shape[:2] == (rgb.height, rgb.width):
+        return pixel_digest(working)
     return pixel_digest(np.asarray(rgb, dtype=np.uint8))
 
 
