@@ -242,7 +242,9 @@ def speed_section(
         f"{pct(without, 0.5):.1f} ms | {pct(without, 0.5) / one:.2f}× |",
         f"\n{int(stats['photos'])} photos for throughput ({ROUNDS} alternating runs of each: "
         f"the best, and the ratio within a round), {len(search)} queries for latency (every "
-        "family and the negatives, each query's decode+embed timed right before its search).",
+        "family and the negatives, each query's decode+embed timed right before its search). "
+        "Decode + embed is reading, decoding and embedding alone: no identity digests, no "
+        "other features.",
     ]
 
 

@@ -24,9 +24,9 @@ from pictrace.search.candidates import (
 )
 from pictrace.search.confidence import Calibrator
 from pictrace.search.ranking import rank, to_match
-from pictrace.search.signals import many_signals, pair_signals
+from pictrace.search.signals import cosine_key, many_signals, pair_signals
 from pictrace.settings import Settings
-from pictrace.store.base import Store
+from pictrace.store.base import Hits, Store
 from pictrace.types import Match
 
 RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
@@ -197,15 +197,21 @@ class Searcher:
 
     # --- candidates --------------------------------------------------------------------------
     def _global_candidates(self, query: Query, depth: int) -> dict[int, Candidate]:
-        """Exact duplicates plus the neighbours in every global (non-local) space."""
+        """Exact duplicates plus the neighbours in every global (non-local) space. A
+        neighbour in a ``vector`` space gets its cosine from the search's inner product (the
+        stored vector itself need not be read again)."""
         found: dict[int, Candidate] = {}
         image = query.image
         for image_id in self.store.by_hash(image.byte_sha256, image.pixel_sha256):
             found[image_id] = Candidate(image_id, exact=True)
         for name, spec in self.specs.items():
             if name in query.features and spec.kind in SEARCHABLE and spec.kind != "local":
-                for image_id, _ in self._neighbours(name, spec, query.features[name], depth):
-                    found.setdefault(image_id, Candidate(image_id))
+                rows = self._neighbours(name, spec, query.features[name], depth)
+                for row, hits in enumerate(rows):
+                    for image_id, score in hits:
+                        cand = found.setdefault(image_id, Candidate(image_id))
+                        if spec.kind == "vector" and row == 0:
+                            cand.signals[cosine_key(name)] = score
         return found
 
     def _votes(self, query: Query) -> dict[int, tuple[float, float]]:
@@ -263,14 +269,13 @@ class Searcher:
 
     def _neighbours(
         self, name: str, spec: FeatureSpec, value: FeatureValue, depth: int
-    ) -> list[tuple[int, float]]:
+    ) -> list[Hits]:
         rows = np.asarray(value)
         if spec.kind == "bits":
             rows = rows.reshape(-1, spec.dim // 8)
         elif rows.ndim == 1:
             rows = rows.reshape(1, -1)
-        hits = self.store.nearest(name, rows, depth, radius=self.settings.hash_radius)
-        return [hit for row in hits for hit in row]
+        return self.store.nearest(name, rows, depth, radius=self.settings.hash_radius)
 
     # --- scoring -----------------------------------------------------------------------------
     def _signal(self, query: Query, candidates: Iterable[Candidate]) -> None:
@@ -279,7 +284,12 @@ class Searcher:
         if not chosen:
             return
         names = [n for n in self.specs if n in RERANK_FEATURES or self.specs[n].kind == "vector"]
-        stored = self.store.stacked(names, chosen)
+        known = [n for n in names if self.specs[n].kind == "vector"]  # cosine may be known
+        stored = self.store.stacked([n for n in names if n not in known], chosen)
+        for name in known:
+            wanted = [i for i, c in chosen.items() if cosine_key(name) not in c.signals]
+            if wanted:
+                stored.update(self.store.stacked([name], wanted))
         for image_id, signals in many_signals(query.features, stored, self.specs).items():
             chosen[image_id].signals.update(signals)
 

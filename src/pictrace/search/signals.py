@@ -45,7 +45,7 @@ def many_signals(
         if spec.kind == "bits":
             key, scores = name, min_hamming(query[name], rows.values.astype(np.uint8))
         elif spec.kind == "vector":
-            key = "cosine" if name == "cnn" else f"cosine_{name}"
+            key = cosine_key(name)
             scores = rows.values.astype(np.float32) @ _rows(query[name])[0]
         elif name == "colour":
             key, scores = "colour", correlations(query[name], rows.values.astype(np.float64))
@@ -54,6 +54,11 @@ def many_signals(
         for image_id, score in zip(rows.ids, scores.tolist(), strict=True):
             signals.setdefault(image_id, {})[key] = float(score)
     return signals
+
+
+def cosine_key(name: str) -> str:
+    """The signal a ``vector`` feature gives: its cosine with the query's."""
+    return "cosine" if name == "cnn" else f"cosine_{name}"
 
 
 def min_hamming(query_codes: FeatureValue, codes: np.ndarray) -> np.ndarray:
