@@ -125,3 +125,16 @@ def test_work_chained_to_a_done_future_settles_even_when_the_pool_is_shut_down()
     assert running.result(timeout=5) == 21  # on the pool, not on this thread
     pool.shutdown()
     assert then(done, lambda v: v + 2, pool).result(timeout=5) == 22
+
+
+def test_the_cosine_taken_from_the_embedding_search_is_the_stored_vectors_cosine(
+    built_index, photos
+):
+    with Index.open(built_index, readonly=True) as index:
+        query = index.prepare_query(photos / "astronaut.jpg")
+        candidates = index.searcher.scored(query, depth=8)
+        read = index.store.stacked(["cnn"], list(candidates))["cnn"]
+        expected = dict(zip(read.ids, (read.values @ query.features["cnn"]).tolist(), strict=True))
+        assert len(expected) >= 5
+        for image_id, cand in candidates.items():
+            assert cand.signals["cosine"] == pytest.approx(expected[image_id], abs=1e-5)
