@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workspace import attacked, prepare
 
 from pictrace import Index, load_settings
-from pictrace.decode import decode, decode_pixels
+from pictrace.decode import decode_pixels
 from pictrace.evaluate import (
     QueryCase,
     QueryOutcome,
@@ -66,7 +66,7 @@ class PHashBaseline:
         self.settings = load_settings()
 
     def __call__(self, index: Index, query: Path) -> list[tuple[str, float]]:
-        image = decode(read_file(str(query), self.settings.max_bytes), self.settings)
+        image = decode_pixels(read_file(str(query), self.settings.max_bytes), self.settings)
         code = np.unpackbits(phash(image.pixels))
         distance = (self.bits != code).sum(axis=1)
         order = np.argsort(distance, kind="stable")[:10]

@@ -1,3 +1,4 @@
+import hashlib
 import struct
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pictrace.decode import decode, decode_pixels
+from pictrace.decode import decode, decode_pixels, pixel_digest
 from pictrace.errors import ImageTooLarge, NotAnImage
 from pictrace.settings import load_settings
 from pictrace.types import Source
@@ -37,21 +38,37 @@ def test_decodes_rgb_with_identity(photos, settings):
     assert len(image.byte_sha256) == 64 and len(image.pixel_sha256) == 64
 
 
-def test_pixel_digest_computed_on_a_pool_is_the_same(photos, settings):
-    source = Source("coffee.jpg", (photos / "coffee.jpg").read_bytes())
+@pytest.mark.parametrize("scale", [1, 3])  # the working copy is the picture / is smaller
+def test_pixel_digest_computed_on_a_pool_is_the_digest_of_every_pixel(photos, settings, scale):
+    picture = Image.open(photos / "coffee.jpg").convert("RGB")
+    picture = picture.resize((picture.width * scale, picture.height * scale))
+    source = Source("coffee.png", png_bytes(picture))
+    full = pixel_digest(np.asarray(picture))
     inline = decode(source, settings)
+    assert (max(inline.pixels.shape) < max(picture.size)) == (scale > 1)
     with ThreadPoolExecutor(1) as pool:
         later = decode(source, settings, digests=pool)
         assert isinstance(later.pixel_digest, Future)
-        assert later.pixel_sha256 == inline.pixel_sha256 == inline.pixel_digest
+        assert later.pixel_sha256 == inline.pixel_sha256 == inline.pixel_digest == full
     np.testing.assert_array_equal(later.pixels, inline.pixels)
+
+
+def test_pixel_digest_is_sha256_of_size_and_rgb_bytes(settings):
+    picture = Image.new("RGB", (2, 1), (1, 2, 3))
+    expected = hashlib.sha256(b"2x1:" + picture.tobytes()).hexdigest()
+    assert decode(Source("p.png", png_bytes(picture)), settings).pixel_sha256 == expected
 
 
 def test_decoding_pixels_alone_gives_the_same_picture_without_identity(photos, settings):
     source = Source("coffee.jpg", (photos / "coffee.jpg").read_bytes())
     full, alone = decode(source, settings), decode_pixels(source, settings)
     np.testing.assert_array_equal(full.pixels, alone.pixels)
-    assert (alone.width, alone.height) == (full.width, full.height)
+    assert (alone.width, alone.height, alone.format, alone.byte_size) == (
+        full.width,
+        full.height,
+        full.format,
+        full.byte_size,
+    )
     assert alone.byte_sha256 == alone.pixel_sha256 == ""
 
 

@@ -35,25 +35,28 @@ def decode(source: Source, settings: Settings, digests: Executor | None = None) 
     computed there while the caller goes on with the working copy (a query's features)."""
     original, rgb = _picture(source, settings)
     working = _working_copy(rgb, settings.work_size)
-    digest = partial(_digest_of, rgb, working)
+    byte_sha256, exif_tags = hashlib.sha256(source.data).hexdigest(), _exif_count(original)
+    digest = partial(_digest_of, rgb, working)  # nothing else reads the picture from here on
     return DecodedImage(
         pixels=working,
         width=rgb.width,
         height=rgb.height,
         format=(original.format or "unknown").lower(),
-        byte_sha256=hashlib.sha256(source.data).hexdigest(),
+        byte_sha256=byte_sha256,
         pixel_digest=digest() if digests is None else digests.submit(digest),
         byte_size=len(source.data),
-        exif_tags=_exif_count(original),
+        exif_tags=exif_tags,
     )
 
 
 def decode_pixels(source: Source, settings: Settings) -> DecodedImage:
-    """``decode`` without the identity digests (left empty): the picture as the features see
-    it, at the cost of just decoding (the reference cost the benchmarks compare with)."""
+    """``decode`` without the identity digests (left empty) and EXIF count (0): the picture as
+    the features see it, at the cost of just decoding (the reference cost the benchmarks
+    compare with). Never add or search such an image: empty digests would all be equal."""
     original, rgb = _picture(source, settings)
     working = _working_copy(rgb, settings.work_size)
-    return DecodedImage(working, rgb.width, rgb.height, original.format or "", "", "", 0)
+    kind = (original.format or "unknown").lower()
+    return DecodedImage(working, rgb.width, rgb.height, kind, "", "", len(source.data))
 
 
 def _picture(source: Source, settings: Settings) -> tuple[Image.Image, Image.Image]:

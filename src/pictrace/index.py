@@ -202,7 +202,10 @@ class Index:
 
     def _started(self, query: QueryInput, extractors: list[Extractor], look: bool) -> Query:
         source = self.load_query(query)
-        image = decode(source, self.settings, digests=self.pool)  # needed after the features
+        # The pixel digest goes to the pool first: the local look reads it on a pool thread,
+        # and the pool's order of tasks is what keeps that thread from waiting on a digest
+        # queued behind it (tests/search/test_pipelined.py).
+        image = decode(source, self.settings, digests=self.pool)
         pending = start_local(extractors, image, self.pool)
         early = Query(source.uri, image, {}, pending)
         ahead = self.searcher.look_ahead(early) if look and pending is not None else None

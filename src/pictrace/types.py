@@ -55,6 +55,7 @@ class DecodedImage:
 
     @property
     def pixel_sha256(self) -> str:
+        """The pixel digest; waits for the pool computing it (re-raising its error)."""
         digest = self.pixel_digest
         return digest if isinstance(digest, str) else digest.result()
 

@@ -1,14 +1,18 @@
 """A search looks up global candidates while the query's keypoints are still computing."""
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from pictrace import Index
+from pictrace.decode import decode
 from pictrace.errors import IndexCorrupt, NotAnImage
 from pictrace.features.keypoints import COUNT, FIRST_LOOK_COUNT, decode_keypoints
+from pictrace.futures import then
 from pictrace.search.verify import Probe, fit_pair
+from pictrace.types import Source
 
 
 def test_a_started_query_holds_global_features_and_pends_the_local_ones(built_index, photos):
@@ -127,14 +131,18 @@ def test_work_chained_to_a_done_future_settles_even_when_the_pool_is_shut_down()
     assert then(done, lambda v: v + 2, pool).result(timeout=5) == 22
 
 
-def test_the_cosine_taken_from_the_embedding_search_is_the_stored_vectors_cosine(
-    built_index, photos
+def test_a_pool_thread_reading_the_digest_never_waits_on_a_digest_queued_behind_it(
+    photos, settings
 ):
-    with Index.open(built_index, readonly=True) as index:
-        query = index.prepare_query(photos / "astronaut.jpg")
-        candidates = index.searcher.scored(query, depth=8)
-        read = index.store.stacked(["cnn"], list(candidates))["cnn"]
-        expected = dict(zip(read.ids, (read.values @ query.features["cnn"]).tolist(), strict=True))
-        assert len(expected) >= 5
-        for image_id, cand in candidates.items():
-            assert cand.signals["cosine"] == pytest.approx(expected[image_id], abs=1e-5)
+    # Index._started's order on a pool of one thread: the digest, then the keypoints, whose
+    # follow-up (the local look) reads the digest on that same thread.
+    source = Source("coffee.jpg", (photos / "coffee.jpg").read_bytes())
+    pool, attached = ThreadPoolExecutor(1), threading.Event()
+    try:
+        image = decode(source, settings, digests=pool)
+        pending = pool.submit(attached.wait)  # done only once the look is chained to it
+        look = then(pending, lambda _: image.pixel_sha256, pool)
+        attached.set()
+        assert look.result(timeout=10) == decode(source, settings).pixel_sha256
+    finally:  # on a deadlock, cancelling the queued digest frees the waiting thread
+        pool.shutdown(wait=False, cancel_futures=True)

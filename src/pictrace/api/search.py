@@ -22,7 +22,7 @@ from pictrace.api.inputs import (
 from pictrace.api.openapi import body_doc
 from pictrace.api.origin import same_origin
 from pictrace.api.state import AppState, StateDep
-from pictrace.decode import decode
+from pictrace.decode import decode_pixels
 from pictrace.errors import NotAnImage, PicTraceError
 from pictrace.features.thumbnail import make_thumbnail
 from pictrace.ingest.html import extract
@@ -65,7 +65,7 @@ def _named(*sources: Source) -> Iterator[None]:
 
 def preview(source: Source, settings: Settings) -> bytes:
     """A small JPEG of a query image, to show it beside its results (worker thread)."""
-    return make_thumbnail(decode(source, settings))
+    return make_thumbnail(decode_pixels(source, settings))
 
 
 async def page_or_image(state: AppState, url: str) -> Source | dict[str, Any]:

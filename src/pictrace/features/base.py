@@ -19,6 +19,7 @@ Kinds and their Python values:
 from __future__ import annotations
 
 import json
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ import numpy as np
 
 from pictrace.features.arrays import load_arrays
 from pictrace.types import DecodedImage
+
+log = logging.getLogger(__name__)
 
 Kind = Literal["bits", "vector", "vectors", "array", "labels", "blob", "local"]
 SEARCHABLE: frozenset[str] = frozenset({"bits", "vector", "vectors", "local"})
@@ -123,7 +126,10 @@ class FeatureRows:
         return cls(ids, np.stack([np.asarray(values[i]).ravel() for i in ids]))
 
 
-def stored_width(spec: FeatureSpec) -> int:
+_WARNED: set[str] = set()  # features whose damaged values were reported once
+
+
+def _stored_width(spec: FeatureSpec) -> int:
     """Bytes of one encoded value of a ``FIXED_WIDTH`` feature."""
     return spec.dim // 8 if spec.kind == "bits" else spec.dim * 2
 
@@ -132,8 +138,17 @@ def decode_rows(spec: FeatureSpec, ids: Sequence[int], blobs: Sequence[bytes]) -
     """Many encoded values of one ``FIXED_WIDTH`` feature decoded at once (as ``decode_value``
     does one by one). A value of the wrong length (an index written by other code, or
     damaged) is left out, as a missing value is."""
-    width = stored_width(spec)
+    width = _stored_width(spec)
     keep = [i for i, blob in enumerate(blobs) if len(blob) == width]
+    if len(keep) < len(blobs) and spec.name not in _WARNED:
+        _WARNED.add(spec.name)
+        log.warning(
+            "stored %s values of the wrong length are ignored (%d of %d read); re-add those "
+            "images to mend them",
+            spec.name,
+            len(blobs) - len(keep),
+            len(blobs),
+        )
     joined = b"".join(blobs[i] for i in keep)
     if spec.kind == "bits":
         values = np.frombuffer(joined, dtype=np.uint8).reshape(len(keep), width).copy()

@@ -283,10 +283,14 @@ class Searcher:
         chosen = {c.id: c for c in candidates}
         if not chosen:
             return
-        names = [n for n in self.specs if n in RERANK_FEATURES or self.specs[n].kind == "vector"]
-        known = [n for n in names if self.specs[n].kind == "vector"]  # cosine may be known
-        stored = self.store.stacked([n for n in names if n not in known], chosen)
-        for name in known:
+        names = [
+            n
+            for n in self.specs
+            if n in query.features and (n in RERANK_FEATURES or self.specs[n].kind == "vector")
+        ]
+        searched = [n for n in names if self.specs[n].kind == "vector"]  # cosine may be known
+        stored = self.store.stacked([n for n in names if n not in searched], chosen)
+        for name in searched:
             wanted = [i for i, c in chosen.items() if cosine_key(name) not in c.signals]
             if wanted:
                 stored.update(self.store.stacked([name], wanted))

@@ -43,12 +43,13 @@ def many_signals(
         if name not in query or rows is None or not rows.ids:
             continue
         if spec.kind == "bits":
-            key, scores = name, min_hamming(query[name], rows.values.astype(np.uint8))
+            key, scores = name, min_hamming(query[name], rows.values.astype(np.uint8, copy=False))
         elif spec.kind == "vector":
             key = cosine_key(name)
-            scores = rows.values.astype(np.float32) @ _rows(query[name])[0]
+            scores = rows.values.astype(np.float32, copy=False) @ _rows(query[name])[0]
         elif name == "colour":
-            key, scores = "colour", correlations(query[name], rows.values.astype(np.float64))
+            key = "colour"
+            scores = correlations(query[name], rows.values.astype(np.float64, copy=False))
         else:
             continue
         for image_id, score in zip(rows.ids, scores.tolist(), strict=True):

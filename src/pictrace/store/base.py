@@ -84,8 +84,10 @@ class Store(ABC):
     def nearest(self, name: str, queries: np.ndarray, k: int, radius: int = 64) -> list[Hits]:
         """k nearest stored values of a searchable feature per query row.
 
-        For ``bits`` the score is the Hamming distance (within ``radius``); for vectors it is
-        the inner product; ``vectors`` (regional) hits are reported per image, best region;
+        For ``bits`` the score is the Hamming distance (within ``radius``); for ``vector`` it
+        is the exact inner product with the stored value of the current version (search takes
+        it as the cosine instead of reading the value: a store that quantises must rescore);
+        ``vectors`` (regional) hits are reported per image, best region;
         for ``local`` the query rows are one image's descriptors and the single result row
         holds images by their number of ratio-test votes."""
 

@@ -1,0 +1,48 @@
+"""The searcher's candidates: where their signals come from."""
+
+import shutil
+
+import pytest
+
+from pictrace import Index
+from pictrace.search.candidates import Candidate
+
+
+def _stored_cosines(index: Index, query, ids) -> dict[int, float]:
+    read = index.store.stacked(["cnn"], list(ids))["cnn"]
+    return dict(zip(read.ids, (read.values @ query.features["cnn"]).tolist(), strict=True))
+
+
+def test_the_cosine_from_the_embedding_search_is_the_stored_vectors_cosine(built_index, photos):
+    # Candidates found in the embedding space take the search's inner product; the others
+    # (found by hashes or votes) have their stored vectors read: both give the same cosine.
+    with Index.open(built_index, readonly=True) as index:
+        query = index.prepare_query(photos / "astronaut.jpg")
+        found = index.searcher._global_candidates(query, 2)
+        others = [Candidate(i) for i in index.store.all_ids() if i not in found]
+        assert all("cosine" in c.signals for c in found.values()) and others
+        every = [*found.values(), *others]
+        index.searcher._signal(query, every)
+        expected = _stored_cosines(index, query, [c.id for c in every])
+        for cand in every:
+            assert cand.signals["cosine"] == pytest.approx(expected[cand.id], abs=1e-5)
+
+
+def test_an_hnsw_neighbour_removed_from_the_catalogue_is_no_candidate(tmp_path, photos):
+    names = ["astronaut.jpg", "coffee.jpg", "rocket.jpg", "chelsea_cat.jpg"]
+    for name in names:
+        shutil.copy(photos / name, tmp_path / name)
+    with Index.open(tmp_path / "index") as index:
+        index.add([str(tmp_path / n) for n in names])
+    (tmp_path / "index" / "vectors" / "cnn.json").unlink()  # rebuilt on open, past the threshold
+    with Index.open(tmp_path / "index", hnsw_threshold=1) as index:
+        assert index.store.spaces["cnn"].hnsw
+        removed = index.remove(str(tmp_path / "coffee.jpg")).id
+        query = index.prepare_query(photos / "coffee.jpg")
+        hits = index.store.nearest("cnn", query.features["cnn"][None], 4)[0]
+        assert removed in {i for i, _ in hits}  # HNSW cannot delete: the catalogue decides
+        candidates = index.searcher.scored(query)
+        assert removed not in candidates and len(candidates) == 3
+        expected = _stored_cosines(index, query, candidates)
+        for image_id, cand in candidates.items():
+            assert cand.signals["cosine"] == pytest.approx(expected[image_id], abs=1e-5)
