@@ -1,4 +1,5 @@
 import hashlib
+import io
 import struct
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pictrace.decode import decode, decode_pixels, pixel_digest
+from pictrace.decode import _orient, decode, decode_pixels, pixel_digest
 from pictrace.errors import ImageTooLarge, NotAnImage
 from pictrace.settings import load_settings
 from pictrace.types import Source
@@ -120,6 +121,20 @@ def test_exif_orientation_is_applied(settings):
     decoded = decode(Source("o.jpg", buffer.getvalue()), settings)
     assert (decoded.width, decoded.height) == (20, 40)
     assert decoded.exif_tags >= 1
+
+
+@pytest.mark.parametrize("orientation", [None, 1, 3])
+def test_an_upright_picture_is_not_copied_to_be_oriented(orientation):
+    image = Image.new("RGB", (40, 20), (255, 0, 0))
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif)
+    opened = Image.open(io.BytesIO(buffer.getvalue()))
+    oriented = _orient(opened)
+    assert (oriented is opened) == (orientation != 3)
+    assert oriented.size == (40, 20)  # 3: turned 180 degrees
 
 
 def test_transparent_png_is_composited_on_white(settings):
