@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from typing import TypeVar
 
@@ -34,6 +34,34 @@ def then(future: Future[T], fn: Callable[[T], U], pool: Executor | None = None) 
         settle(done)
 
     future.add_done_callback(run)
+    return out
+
+
+def gathered(futures: Sequence[Future[T]]) -> Future[list[T]]:
+    """A future of all the futures' results (in their order), completed by the thread that
+    completes the last of them, or failed by the first failure."""
+    out: Future[list[T]] = Future()
+    left = [len(futures)]
+    lock = threading.Lock()
+
+    def one_done(done: Future[T]) -> None:
+        try:
+            done.result()
+        except BaseException as exc:  # a failure or a cancellation: handed to the waiter
+            with lock:
+                if not out.done():
+                    out.set_exception(exc)
+            return
+        with lock:
+            left[0] -= 1
+            last = left[0] == 0
+        if last:  # every one succeeded, so nothing has failed ``out``
+            out.set_result([f.result() for f in futures])
+
+    if not futures:
+        out.set_result([])
+    for future in futures:
+        future.add_done_callback(one_done)
     return out
 
 

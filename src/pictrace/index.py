@@ -16,7 +16,7 @@ from pictrace.adding import Adder, Progress
 from pictrace.decode import decode
 from pictrace.errors import ConfigError, IndexLocked, InputError, NotFound, PicTraceError
 from pictrace.features.base import Extractor, FeatureValue
-from pictrace.features.pipeline import global_features, is_local, start_local
+from pictrace.features.pipeline import global_features, is_local, start_global, start_local
 from pictrace.features.registry import all_specs, build_extractors
 from pictrace.ingest.files import expand, is_url, path_aliases, read_file
 from pictrace.search.calibrate import CalibrationReport, read_pairs, refit
@@ -209,8 +209,10 @@ class Index:
         pending = start_local(extractors, image, self.pool)
         early = Query(source.uri, image, {}, pending)
         ahead = self.searcher.look_ahead(early) if look and pending is not None else None
-        ready = global_features(extractors, image, self.pool)
-        return Query(source.uri, image, ready, pending, ahead)
+        started = start_global(extractors, image, self.pool)
+        hashed = self.searcher.hashed_ahead(image, started) if look else None
+        ready = global_features(extractors, image, started)
+        return Query(source.uri, image, ready, pending, ahead, hashed)
 
     def load_query(self, query: QueryInput) -> Source:
         if isinstance(query, Image.Image):

@@ -146,3 +146,16 @@ def test_a_pool_thread_reading_the_digest_never_waits_on_a_digest_queued_behind_
         assert look.result(timeout=10) == decode(source, settings).pixel_sha256
     finally:  # on a deadlock, cancelling the queued digest frees the waiting thread
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def test_a_search_looks_up_exact_and_hash_neighbours_while_the_cnn_runs(built_index, photos):
+    with Index.open(built_index, readonly=True) as index:
+        started = index.start_query(photos / "coffee.jpg")
+        assert started.hashed is not None and started.completed().hashed is started.hashed
+        early = started.hashed.result(timeout=10)
+        exact = [i for i, c in early.items() if c.exact]
+        assert len(exact) == 1 and early.keys() <= index.searcher.scored(started).keys()
+        shallow = index.search(photos / "coffee.jpg", k=5).matches
+        deep = index.search(photos / "coffee.jpg", k=40).matches  # deeper than looked up early
+        assert shallow[0].id == deep[0].id == exact[0] and shallow[0].tier == "exact"
+        assert [m.id for m in deep[:5]] == [m.id for m in shallow]

@@ -68,19 +68,28 @@ def start_local(
     return pool.submit(_run, local, image) if local else None
 
 
-def global_features(
+def start_global(
     extractors: Sequence[Extractor], image: DecodedImage, pool: Executor
-) -> dict[str, FeatureValue]:
-    """One query's other features: the per-image ones (hashes, colour) on the pool, the
-    batched ones (CNNs) on this thread, so a search can look up global candidates while the
-    local features (``start_local``) are still computing."""
+) -> list[Future[dict[str, FeatureValue]]]:
+    """One query's per-image global features (hashes, colour) started on the pool, one task
+    per extractor: a search can chain work to them (its hash-space lookups)."""
     single = [e for e in extractors if not e.batched and not is_local(e)]
-    others = [pool.submit(_run, [e], image) for e in single]
+    return [pool.submit(_run, [e], image) for e in single]
+
+
+def global_features(
+    extractors: Sequence[Extractor],
+    image: DecodedImage,
+    started: Sequence[Future[dict[str, FeatureValue]]],
+) -> dict[str, FeatureValue]:
+    """One query's global features: the batched ones (CNNs) on this thread, then those
+    ``start_global`` started on the pool, so a search can look up candidates while the local
+    features (``start_local``) are still computing."""
     ready: dict[str, FeatureValue] = {}
     for extractor in extractors:
         if extractor.batched:
             ready.update(extractor.extract([image])[0])
-    for future in others:
+    for future in started:
         ready.update(future.result())
     return ready
 

@@ -25,19 +25,21 @@ ALIKE_HAMMING = 8
 class Query:
     """A decoded query and its features. ``pending``: features (the local ones) still being
     computed on a pool; the search reads global candidates meanwhile (``completed`` waits).
-    ``look``: the local look a search has already started on them (``Searcher.look_ahead``)."""
+    ``look``: the local look a search has already started on them (``Searcher.look_ahead``);
+    ``hashed``: the exact duplicates and hash-space neighbours it has started to look up."""
 
     label: str
     image: DecodedImage
     features: Mapping[str, FeatureValue]
     pending: Future[dict[str, FeatureValue]] | None = None
     look: Future[LocalLook] | None = None
+    hashed: Future[dict[int, Candidate]] | None = None  # Searcher.hashed_ahead
 
     def completed(self) -> Query:
         if self.pending is None:
             return self
         merged = {**self.features, **self.pending.result()}
-        return Query(self.label, self.image, merged, None, self.look)
+        return Query(self.label, self.image, merged, None, self.look, self.hashed)
 
 
 @dataclass

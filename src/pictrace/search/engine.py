@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 
 import numpy as np
 
-from pictrace.features.base import SEARCHABLE, FeatureSpec, FeatureValue, local_descriptors
+from pictrace.features.base import FeatureSpec, FeatureValue, local_descriptors
 from pictrace.features.keypoints import mirror_descriptors
-from pictrace.futures import resolved, then
+from pictrace.futures import gathered, resolved, then
 from pictrace.search.candidates import (
     MIN_VOTES,
     Candidate,
@@ -27,7 +27,7 @@ from pictrace.search.ranking import rank, to_match
 from pictrace.search.signals import cosine_key, many_signals, pair_signals
 from pictrace.settings import Settings
 from pictrace.store.base import Hits, Store
-from pictrace.types import Match
+from pictrace.types import DecodedImage, Match
 
 RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
 VOTE_KEYPOINTS = 96  # query keypoints (a spread-out prefix) that vote, each also mirrored
@@ -197,21 +197,49 @@ class Searcher:
 
     # --- candidates --------------------------------------------------------------------------
     def _global_candidates(self, query: Query, depth: int) -> dict[int, Candidate]:
-        """Exact duplicates plus the neighbours in every global (non-local) space. A
-        neighbour in a ``vector`` space gets its cosine from the search's inner product (the
+        """Exact duplicates plus the neighbours in every global (non-local) space (the first
+        two from ``query.hashed`` when the search started them early enough and deep enough).
+        A neighbour in a ``vector`` space gets its cosine from the search's inner product (the
         stored vector itself need not be read again)."""
-        found: dict[int, Candidate] = {}
-        image = query.image
-        for image_id in self.store.by_hash(image.byte_sha256, image.pixel_sha256):
-            found[image_id] = Candidate(image_id, exact=True)
+        if query.hashed is not None and depth <= self.settings.candidates:
+            found = {i: Candidate(i, exact=c.exact) for i, c in query.hashed.result().items()}
+        else:
+            found = self._hashed(query.image, query.features, depth)
         for name, spec in self.specs.items():
-            if name in query.features and spec.kind in SEARCHABLE and spec.kind != "local":
+            if name in query.features and spec.kind in ("vector", "vectors"):
                 rows = self._neighbours(name, spec, query.features[name], depth)
                 for row, hits in enumerate(rows):
                     for image_id, score in hits:
                         cand = found.setdefault(image_id, Candidate(image_id))
                         if spec.kind == "vector" and row == 0:
                             cand.signals[cosine_key(name)] = score
+        return found
+
+    def hashed_ahead(
+        self, image: DecodedImage, started: Sequence[Future[dict[str, FeatureValue]]]
+    ) -> Future[dict[int, Candidate]]:
+        """Exact duplicates and hash-space neighbours of a query whose hashes are still being
+        computed on the pool (``start_global``): looked up on that thread as soon as they are
+        done, while the CNN runs here (``_global_candidates`` then takes them)."""
+
+        def look_up(values: list[dict[str, FeatureValue]]) -> dict[int, Candidate]:
+            features = {name: value for row in values for name, value in row.items()}
+            return self._hashed(image, features, self.settings.candidates)
+
+        return then(gathered(started), look_up, self.pool)
+
+    def _hashed(
+        self, image: DecodedImage, features: Mapping[str, FeatureValue], depth: int
+    ) -> dict[int, Candidate]:
+        """Exact duplicates (equal bytes or pixels) and the neighbours in the hash spaces."""
+        found: dict[int, Candidate] = {}
+        for image_id in self.store.by_hash(image.byte_sha256, image.pixel_sha256):
+            found[image_id] = Candidate(image_id, exact=True)
+        for name, spec in self.specs.items():
+            if name in features and spec.kind == "bits":
+                for hits in self._neighbours(name, spec, features[name], depth):
+                    for image_id, _ in hits:
+                        found.setdefault(image_id, Candidate(image_id))
         return found
 
     def _votes(self, query: Query) -> dict[int, tuple[float, float]]:
