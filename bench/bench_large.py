@@ -13,6 +13,8 @@ digests), plus the time ``decode`` takes per photo.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 import platform
 import statistics
 import sys
@@ -30,10 +32,14 @@ from pictrace import load_settings
 from pictrace.decode import decode
 from pictrace.ingest.files import read_file
 
+QUALITY = 90  # JPEG quality of the upscaled photos
+
 
 def large_photos(sources: list[Path], long_side: int) -> list[Path]:
-    """The sources upscaled to ``long_side`` px on the long side (made once, then reused)."""
-    folder = ROOT / f"large-{len(sources)}-{long_side}"
+    """The sources upscaled to ``long_side`` px on the long side (made once, then reused: the
+    folder is named after the sources, the size and the quality)."""
+    key = hashlib.sha256(f"{[str(s) for s in sources]}:{long_side}:{QUALITY}".encode())
+    folder = ROOT / f"large-{len(sources)}-{long_side}-{key.hexdigest()[:8]}"
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for number, source in enumerate(sources):
@@ -43,7 +49,9 @@ def large_photos(sources: list[Path], long_side: int) -> list[Path]:
                 rgb = image.convert("RGB")
             scale = long_side / max(rgb.size)
             size = (round(rgb.width * scale), round(rgb.height * scale))
-            rgb.resize(size, Image.Resampling.BICUBIC).save(target, quality=90)
+            partial = target.with_suffix(".part")
+            rgb.resize(size, Image.Resampling.BICUBIC).save(partial, "JPEG", quality=QUALITY)
+            partial.replace(target)  # an interrupted run leaves no truncated photo behind
         out.append(target)
     return out
 
@@ -77,9 +85,10 @@ def main() -> int:
         "# Indexing phone-sized photos\n",
         f"Command: `python bench/bench_large.py --photos {args.photos} "
         f"--long-side {args.long_side}`  ",
-        f"Machine: {platform.machine()}, {platform.python_version()}, 2 cores (shared).  ",
+        f"Machine: {platform.machine()}, {platform.python_version()}, {os.cpu_count()} cores "
+        "(shared).  ",
         f"{len(photos)} development photos upscaled to {args.long_side} px on the long side "
-        f"({megapixels:.1f} MP on average, JPEG quality 90).\n",
+        f"({megapixels:.1f} MP on average, JPEG quality {QUALITY}).\n",
         "| measure | value | ratio |",
         "|---|---|---|",
         f"| `decode` of one photo, with both identity digests (p50) | "

@@ -123,18 +123,27 @@ def test_exif_orientation_is_applied(settings):
     assert decoded.exif_tags >= 1
 
 
-@pytest.mark.parametrize("orientation", [None, 1, 3])
-def test_an_upright_picture_is_not_copied_to_be_oriented(orientation):
+@pytest.mark.parametrize("orientation", [None, 0, 1, 3, 6, 9])
+def test_orientation_turns_only_when_it_must_and_never_copies_an_upright_picture(
+    settings, orientation
+):
     image = Image.new("RGB", (40, 20), (255, 0, 0))
+    image.paste((0, 0, 255), (0, 0, 20, 20))  # left half blue
     exif = Image.Exif()
     if orientation is not None:
         exif[0x0112] = orientation
     buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", exif=exif)
+    image.save(buffer, format="PNG", exif=exif)
     opened = Image.open(io.BytesIO(buffer.getvalue()))
-    oriented = _orient(opened)
-    assert (oriented is opened) == (orientation != 3)
-    assert oriented.size == (40, 20)  # 3: turned 180 degrees
+    assert (_orient(opened) is opened) == (orientation not in (3, 6))
+    pixels = decode(Source("o.png", buffer.getvalue()), settings).pixels
+    left, right = pixels[0, 0], pixels[-1, -1]
+    if orientation == 6:  # turned 90 degrees clockwise: blue on top, red below
+        assert pixels.shape[:2] == (40, 20) and left[2] == 255 and right[0] == 255
+    elif orientation == 3:  # turned 180 degrees: red on the left
+        assert pixels.shape[:2] == (20, 40) and left[0] == 255 and right[2] == 255
+    else:
+        assert pixels.shape[:2] == (20, 40) and left[2] == 255 and right[0] == 255
 
 
 def test_transparent_png_is_composited_on_white(settings):

@@ -34,3 +34,13 @@ def test_gathered_fails_with_the_first_failure_or_cancellation():
 
 def test_gathered_of_nothing_is_done():
     assert gathered([]).result(timeout=1) == []
+
+
+def test_gathered_cannot_be_cancelled_and_ignores_later_failures():
+    first, second = Future[int](), Future[int]()
+    together = gathered([first, second])
+    assert not together.cancel()
+    first.set_exception(KeyError("first"))
+    second.set_exception(ValueError("second"))
+    with pytest.raises(KeyError):
+        together.result(timeout=5)

@@ -122,8 +122,8 @@ def _orient(image: Image.Image) -> Image.Image:
     """The picture turned as its EXIF orientation says (Pillow copies it even when it is
     upright: ~10 ms of page faults for a 12 MP photo, so that case is left to the caller)."""
     try:
-        if image.getexif().get(ExifTags.Base.Orientation, 1) in (1, None):
-            return image
+        if image.getexif().get(ExifTags.Base.Orientation) not in range(2, 9):
+            return image  # upright, or a value Pillow would not turn either
         oriented = ImageOps.exif_transpose(image)
     except _CORRUPT:
         return image  # a broken EXIF block must not lose an otherwise fine picture

@@ -39,8 +39,9 @@ def then(future: Future[T], fn: Callable[[T], U], pool: Executor | None = None) 
 
 def gathered(futures: Sequence[Future[T]]) -> Future[list[T]]:
     """A future of all the futures' results (in their order), completed by the thread that
-    completes the last of them, or failed by the first failure."""
+    completes the last of them, or failed by the first failure (it cannot be cancelled)."""
     out: Future[list[T]] = Future()
+    out.set_running_or_notify_cancel()
     left = [len(futures)]
     lock = threading.Lock()
 
@@ -49,13 +50,14 @@ def gathered(futures: Sequence[Future[T]]) -> Future[list[T]]:
             done.result()
         except BaseException as exc:  # a failure or a cancellation: handed to the waiter
             with lock:
-                if not out.done():
-                    out.set_exception(exc)
+                first, left[0] = left[0] > 0, 0
+            if first:
+                out.set_exception(exc)
             return
         with lock:
             left[0] -= 1
             last = left[0] == 0
-        if last:  # every one succeeded, so nothing has failed ``out``
+        if last:
             out.set_result([f.result() for f in futures])
 
     if not futures:

@@ -147,7 +147,7 @@ class Index:
     def search(self, query: QueryInput, k: int = 10, min_confidence: float = 0.0) -> SearchResult:
         """Rank the index against one query image (path, URL, bytes or PIL image)."""
         started = time.perf_counter()
-        prepared = self.start_query(query)
+        prepared = self.start_query(query, max(k, self.settings.candidates))
         matches = self.searcher.search(prepared, k, min_confidence, refine=self._refine)
         elapsed = (time.perf_counter() - started) * 1000.0
         labels = tuple(label for label, _ in prepared.features.get("labels", ()))
@@ -191,26 +191,30 @@ class Index:
         the other side of compare and calibrate, as search would meet it in the index."""
         return self._started(image, self.query_extractors, look=False).completed()
 
-    def start_query(self, query: QueryInput) -> Query:
+    def start_query(self, query: QueryInput, depth: int = 0) -> Query:
         """A search's query: decoded, with the first-look extractors (fewer keypoints than an
         indexed image; ``_refine`` gives the full set at a finer scale when nothing is found),
         its local features still computing when this returns (Searcher.search finds global
         candidates meanwhile). The search's local look (votes, then verifying the best-voted
         candidates) is chained to the keypoints, so it starts on their thread as soon as they
-        are ready, while the CNN may still be running here."""
-        return self._started(query, self.first_look, look=True)
+        are ready, while the CNN may still be running here; so are the exact-duplicate and
+        hash-space lookups (``depth`` neighbours, at least ``settings.candidates``)."""
+        return self._started(query, self.first_look, look=True, depth=depth)
 
-    def _started(self, query: QueryInput, extractors: list[Extractor], look: bool) -> Query:
+    def _started(
+        self, query: QueryInput, extractors: list[Extractor], look: bool, depth: int = 0
+    ) -> Query:
         source = self.load_query(query)
-        # The pixel digest goes to the pool first: the local look reads it on a pool thread,
-        # and the pool's order of tasks is what keeps that thread from waiting on a digest
-        # queued behind it (tests/search/test_pipelined.py).
+        # The pixel digest goes to the pool first: the local look and the hashed lookup read
+        # it on pool threads, and the pool's order of tasks is what keeps such a thread from
+        # waiting on a digest queued behind it (tests/search/test_pipelined.py).
         image = decode(source, self.settings, digests=self.pool)
         pending = start_local(extractors, image, self.pool)
         early = Query(source.uri, image, {}, pending)
         ahead = self.searcher.look_ahead(early) if look and pending is not None else None
         started = start_global(extractors, image, self.pool)
-        hashed = self.searcher.hashed_ahead(image, started) if look else None
+        depth = max(depth, self.settings.candidates)
+        hashed = self.searcher.hashed_ahead(image, started, depth) if look else None
         ready = global_features(extractors, image, started)
         return Query(source.uri, image, ready, pending, ahead, hashed)
 

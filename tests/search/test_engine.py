@@ -1,11 +1,13 @@
 """The searcher's candidates: where their signals come from."""
 
 import shutil
+from dataclasses import replace
 
 import pytest
 
 from pictrace import Index
-from pictrace.search.candidates import Candidate
+from pictrace.futures import resolved
+from pictrace.search.candidates import Candidate, HashedLook
 
 
 def _stored_cosines(index: Index, query, ids) -> dict[int, float]:
@@ -46,3 +48,24 @@ def test_an_hnsw_neighbour_removed_from_the_catalogue_is_no_candidate(tmp_path, 
         expected = _stored_cosines(index, query, candidates)
         for image_id, cand in candidates.items():
             assert cand.signals["cosine"] == pytest.approx(expected[image_id], abs=1e-5)
+
+
+def test_spaces_the_early_lookup_did_not_search_are_searched_after_the_cnn(built_index, photos):
+    # e.g. a batched (learned) hash extractor: its values come with the CNN's, not early
+    with Index.open(built_index, readonly=True) as index:
+        query = index.prepare_query(photos / "coffee.jpg")
+        early = index.searcher._exact(query.image)
+        searched: list[str] = []
+        nearest = index.store.nearest
+
+        def recording(name, *args, **kwargs):
+            searched.append(name)
+            return nearest(name, *args, **kwargs)
+
+        index.store.nearest = recording  # type: ignore[method-assign]
+        hashed = resolved(HashedLook(frozenset({"phash"}), early, 32))
+        found = index.searcher._global_candidates(replace(query, hashed=hashed), 32)
+        assert sorted(searched) == ["cnn", "dhash"] and early.keys() <= found.keys()
+        searched.clear()
+        index.searcher._global_candidates(replace(query, hashed=hashed), 40)  # deeper: all
+        assert sorted(searched) == ["cnn", "dhash", "phash"]

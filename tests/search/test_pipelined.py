@@ -150,12 +150,53 @@ def test_a_pool_thread_reading_the_digest_never_waits_on_a_digest_queued_behind_
 
 def test_a_search_looks_up_exact_and_hash_neighbours_while_the_cnn_runs(built_index, photos):
     with Index.open(built_index, readonly=True) as index:
+        callers: list[str] = []
+        by_hash = index.store.by_hash
+
+        def recording(byte_sha256, pixel_sha256):
+            callers.append(threading.current_thread().name)
+            return by_hash(byte_sha256, pixel_sha256)
+
+        index.store.by_hash = recording  # type: ignore[method-assign]
         started = index.start_query(photos / "coffee.jpg")
         assert started.hashed is not None and started.completed().hashed is started.hashed
         early = started.hashed.result(timeout=10)
-        exact = [i for i, c in early.items() if c.exact]
-        assert len(exact) == 1 and early.keys() <= index.searcher.scored(started).keys()
+        exact = [i for i, c in early.found.items() if c.exact]
+        assert len(exact) == 1 and {"phash", "dhash"} <= early.searched
+        callers.clear()
         shallow = index.search(photos / "coffee.jpg", k=5).matches
-        deep = index.search(photos / "coffee.jpg", k=40).matches  # deeper than looked up early
+        assert callers and all(name.startswith("pictrace") for name in callers)
+        callers.clear()
+        deep = index.search(photos / "coffee.jpg", k=40).matches  # deeper than the default
+        assert all(name.startswith("pictrace") for name in callers)  # looked up that deep
         assert shallow[0].id == deep[0].id == exact[0] and shallow[0].tier == "exact"
         assert [m.id for m in deep[:5]] == [m.id for m in shallow]
+
+
+def test_a_failing_early_lookup_reaches_the_caller(built_index, photos):
+    with Index.open(built_index, readonly=True) as index:
+
+        def broken(byte_sha256, pixel_sha256):
+            raise IndexCorrupt("catalogue unreadable")
+
+        index.store.by_hash = broken  # type: ignore[method-assign]
+        with pytest.raises(IndexCorrupt, match="catalogue unreadable"):
+            index.search(photos / "coffee.jpg", k=3)
+
+
+def test_a_search_on_a_pool_of_one_thread_finishes(built_index, photos):
+    # The digest, the keypoints, the hashes: the local look and the hashed lookup both read
+    # the digest on that one thread, which only works in that order.
+    with Index.open(built_index, readonly=True) as index:
+        one = ThreadPoolExecutor(1, "pictrace-one")
+        index.pool = index.searcher.pool = one
+        index.searcher.verifier.pool = one  # type: ignore[union-attr]
+        results: list[object] = []
+        worker = threading.Thread(
+            target=lambda: results.append(index.search(photos / "coffee.jpg", k=3)), daemon=True
+        )
+        worker.start()
+        worker.join(timeout=30)
+        finished = not worker.is_alive()
+        one.shutdown(wait=False, cancel_futures=True)
+        assert finished and results

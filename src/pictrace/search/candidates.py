@@ -33,13 +33,23 @@ class Query:
     features: Mapping[str, FeatureValue]
     pending: Future[dict[str, FeatureValue]] | None = None
     look: Future[LocalLook] | None = None
-    hashed: Future[dict[int, Candidate]] | None = None  # Searcher.hashed_ahead
+    hashed: Future[HashedLook] | None = None  # Searcher.hashed_ahead
 
     def completed(self) -> Query:
         if self.pending is None:
             return self
         merged = {**self.features, **self.pending.result()}
         return Query(self.label, self.image, merged, None, self.look, self.hashed)
+
+
+@dataclass(frozen=True)
+class HashedLook:
+    """What ``Searcher.hashed_ahead`` found while the CNN ran: exact duplicates and the
+    neighbours in the ``searched`` spaces, ``depth`` deep."""
+
+    searched: frozenset[str]
+    found: Mapping[int, Candidate]
+    depth: int
 
 
 @dataclass

@@ -7,12 +7,13 @@ from concurrent.futures import Executor, Future
 
 import numpy as np
 
-from pictrace.features.base import FeatureSpec, FeatureValue, local_descriptors
+from pictrace.features.base import SEARCHABLE, FeatureSpec, FeatureValue, local_descriptors
 from pictrace.features.keypoints import mirror_descriptors
 from pictrace.futures import gathered, resolved, then
 from pictrace.search.candidates import (
     MIN_VOTES,
     Candidate,
+    HashedLook,
     LocalLook,
     Query,
     Refiner,
@@ -30,6 +31,7 @@ from pictrace.store.base import Hits, Store
 from pictrace.types import DecodedImage, Match
 
 RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
+GLOBAL_KINDS = SEARCHABLE - {"local"}  # spaces searched for global candidates
 VOTE_KEYPOINTS = 96  # query keypoints (a spread-out prefix) that vote, each also mirrored
 SURE_COPY = 0.9  # observed precision 0.975 above it (calibration held-out, BENCHMARKS.md)
 
@@ -197,50 +199,61 @@ class Searcher:
 
     # --- candidates --------------------------------------------------------------------------
     def _global_candidates(self, query: Query, depth: int) -> dict[int, Candidate]:
-        """Exact duplicates plus the neighbours in every global (non-local) space (the first
-        two from ``query.hashed`` when the search started them early enough and deep enough).
-        A neighbour in a ``vector`` space gets its cosine from the search's inner product (the
-        stored vector itself need not be read again)."""
-        if query.hashed is not None and depth <= self.settings.candidates:
-            found = {i: Candidate(i, exact=c.exact) for i, c in query.hashed.result().items()}
+        """Exact duplicates plus the neighbours in every global (non-local) space; those
+        ``query.hashed`` looked up already (as deep as asked) are taken from it. A neighbour
+        in a ``vector`` space gets its cosine from the search's inner product (the stored
+        vector itself need not be read again)."""
+        early = query.hashed.result() if query.hashed is not None else None
+        if early is not None and early.depth >= depth:
+            found = {i: Candidate(i, exact=c.exact) for i, c in early.found.items()}
+            searched = early.searched
         else:
-            found = self._hashed(query.image, query.features, depth)
+            found, searched = self._exact(query.image), frozenset()
         for name, spec in self.specs.items():
-            if name in query.features and spec.kind in ("vector", "vectors"):
-                rows = self._neighbours(name, spec, query.features[name], depth)
-                for row, hits in enumerate(rows):
-                    for image_id, score in hits:
-                        cand = found.setdefault(image_id, Candidate(image_id))
-                        if spec.kind == "vector" and row == 0:
-                            cand.signals[cosine_key(name)] = score
+            if name in query.features and spec.kind in GLOBAL_KINDS and name not in searched:
+                self._add_neighbours(found, name, spec, query.features[name], depth)
         return found
 
     def hashed_ahead(
-        self, image: DecodedImage, started: Sequence[Future[dict[str, FeatureValue]]]
-    ) -> Future[dict[int, Candidate]]:
+        self,
+        image: DecodedImage,
+        started: Sequence[Future[dict[str, FeatureValue]]],
+        depth: int,
+    ) -> Future[HashedLook]:
         """Exact duplicates and hash-space neighbours of a query whose hashes are still being
         computed on the pool (``start_global``): looked up on that thread as soon as they are
-        done, while the CNN runs here (``_global_candidates`` then takes them)."""
+        done, while the CNN runs on the caller's (``_global_candidates`` then takes them).
+        Like the local look, it reads the pixel digest on a pool thread: the digest must have
+        been handed to the pool before ``started`` (Index._started)."""
 
-        def look_up(values: list[dict[str, FeatureValue]]) -> dict[int, Candidate]:
+        def look_up(values: list[dict[str, FeatureValue]]) -> HashedLook:
             features = {name: value for row in values for name, value in row.items()}
-            return self._hashed(image, features, self.settings.candidates)
+            found = self._exact(image)
+            names = [n for n, spec in self.specs.items() if n in features and spec.kind == "bits"]
+            for name in names:
+                self._add_neighbours(found, name, self.specs[name], features[name], depth)
+            return HashedLook(frozenset(names), found, depth)
 
         return then(gathered(started), look_up, self.pool)
 
-    def _hashed(
-        self, image: DecodedImage, features: Mapping[str, FeatureValue], depth: int
-    ) -> dict[int, Candidate]:
-        """Exact duplicates (equal bytes or pixels) and the neighbours in the hash spaces."""
-        found: dict[int, Candidate] = {}
-        for image_id in self.store.by_hash(image.byte_sha256, image.pixel_sha256):
-            found[image_id] = Candidate(image_id, exact=True)
-        for name, spec in self.specs.items():
-            if name in features and spec.kind == "bits":
-                for hits in self._neighbours(name, spec, features[name], depth):
-                    for image_id, _ in hits:
-                        found.setdefault(image_id, Candidate(image_id))
-        return found
+    def _exact(self, image: DecodedImage) -> dict[int, Candidate]:
+        """The indexed pictures with the same bytes or the same pixels."""
+        ids = self.store.by_hash(image.byte_sha256, image.pixel_sha256)
+        return {image_id: Candidate(image_id, exact=True) for image_id in ids}
+
+    def _add_neighbours(
+        self,
+        found: dict[int, Candidate],
+        name: str,
+        spec: FeatureSpec,
+        value: FeatureValue,
+        depth: int,
+    ) -> None:
+        for row, hits in enumerate(self._neighbours(name, spec, value, depth)):
+            for image_id, score in hits:
+                cand = found.setdefault(image_id, Candidate(image_id))
+                if spec.kind == "vector" and row == 0:
+                    cand.signals[cosine_key(name)] = score
 
     def _votes(self, query: Query) -> dict[int, tuple[float, float]]:
         """(direct, mirrored) matching local descriptors per image, for images with at least
