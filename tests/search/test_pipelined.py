@@ -63,13 +63,15 @@ def test_voting_runs_off_the_calling_thread(built_index, photos):
         assert len(seen) >= 3 and all(name.startswith("pictrace") for name in seen)
 
 
-def test_a_failure_while_voting_reaches_the_caller(built_index, photos):
+@pytest.mark.parametrize("where", ["_votes", "by_hash"])  # the local look, the hash lookup
+def test_a_failure_on_the_pool_reaches_the_caller(built_index, photos, where):
     with Index.open(built_index, readonly=True) as index:
 
-        def broken(query):
-            raise IndexCorrupt("the local-feature index cannot be read")
+        def broken(*args):
+            raise IndexCorrupt(f"{where}: the index cannot be read")
 
-        index.searcher._votes = broken  # type: ignore[method-assign]
+        owner = index.searcher if where == "_votes" else index.store
+        setattr(owner, where, broken)
         with pytest.raises(IndexCorrupt, match="cannot be read"):
             index.search(photos / "coffee.jpg", k=3)
 
@@ -171,17 +173,6 @@ def test_a_search_looks_up_exact_and_hash_neighbours_while_the_cnn_runs(built_in
         assert all(name.startswith("pictrace") for name in callers)  # looked up that deep
         assert shallow[0].id == deep[0].id == exact[0] and shallow[0].tier == "exact"
         assert [m.id for m in deep[:5]] == [m.id for m in shallow]
-
-
-def test_a_failing_early_lookup_reaches_the_caller(built_index, photos):
-    with Index.open(built_index, readonly=True) as index:
-
-        def broken(byte_sha256, pixel_sha256):
-            raise IndexCorrupt("catalogue unreadable")
-
-        index.store.by_hash = broken  # type: ignore[method-assign]
-        with pytest.raises(IndexCorrupt, match="catalogue unreadable"):
-            index.search(photos / "coffee.jpg", k=3)
 
 
 def test_a_search_on_a_pool_of_one_thread_finishes(built_index, photos):
