@@ -42,7 +42,7 @@ def decode(source: Source, settings: Settings, digests: Executor | None = None) 
         pixels=working,
         width=rgb.width,
         height=rgb.height,
-        format=(original.format or "unknown").lower(),
+        format=_format(original),
         byte_sha256=byte_sha256,
         pixel_digest=digest() if digests is None else digests.submit(digest),
         byte_size=len(source.data),
@@ -56,8 +56,7 @@ def decode_pixels(source: Source, settings: Settings) -> DecodedImage:
     compare with). Never add or search such an image: empty digests would all be equal."""
     original, rgb = _picture(source, settings)
     working = _working_copy(rgb, settings.work_size)
-    kind = (original.format or "unknown").lower()
-    return DecodedImage(working, rgb.width, rgb.height, kind, "", "", len(source.data))
+    return DecodedImage(working, rgb.width, rgb.height, _format(original), "", "", len(source.data))
 
 
 def _picture(source: Source, settings: Settings) -> tuple[Image.Image, Image.Image]:
@@ -71,6 +70,10 @@ def _picture(source: Source, settings: Settings) -> tuple[Image.Image, Image.Ima
         )
     image = _open(source.uri, data, settings.max_pixels)
     return image, _to_rgb(_orient(image))
+
+
+def _format(image: Image.Image) -> str:
+    return (image.format or "unknown").lower()
 
 
 def _digest_of(rgb: Image.Image, working: np.ndarray) -> str:

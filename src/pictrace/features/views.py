@@ -12,6 +12,8 @@ computes it and a thread asking meanwhile waits for it instead of computing it a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -24,40 +26,44 @@ SMALL = 224  # short side of ``small``: the CNN's input size
 def small(image: DecodedImage) -> np.ndarray:
     """The working copy area-averaged so its short side is SMALL px (enlarged when it is
     shorter, for the CNN), RGB uint8."""
-    with image.lock:
-        view = image.views.get("small")
-        if view is None:
-            view = to_short_side(image.pixels, SMALL)
-            image.views["small"] = view
-        return view
+    return _cached(image, "small", lambda: to_short_side(image.pixels, SMALL))
 
 
 def preview(image: DecodedImage) -> np.ndarray:
     """The working copy area-averaged to at most PREVIEW px on the long side (RGB uint8),
     through ``small`` when the working copy is larger than both; a picture that fits is
     used as it is."""
-    with image.lock:
-        view = image.views.get("preview")
-        if view is None:
-            through = _through_small(image.pixels)
-            view = shrink(small(image) if through else image.pixels, PREVIEW)
-            image.views["preview"] = view
-        return view
+    return _cached(image, "preview", lambda: _preview(image.pixels, lambda: small(image)))
 
 
 def preview_grey(image: DecodedImage) -> np.ndarray:
     """The preview as float32 luma (ITU-R 601-2, as Pillow's "L")."""
+    return _cached(image, "preview_grey", lambda: _luma(preview(image)))
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def _cached(image: DecodedImage, name: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """The image's view ``name``, computed by the first thread that asks for it (a thread
+    asking meanwhile waits under the image's lock instead of computing it again)."""
     with image.lock:
-        view = image.views.get("preview_grey")
+        view = image.views.get(name)
         if view is None:
-            view = cv2.cvtColor(preview(image), cv2.COLOR_RGB2GRAY).astype(np.float32)
-            image.views["preview_grey"] = view
+            view = image.views[name] = compute()
         return view
 
 
 def preview_of(pixels: np.ndarray) -> np.ndarray:
     """``preview`` of a picture given as pixels (for the plain feature functions)."""
-    return shrink(to_short_side(pixels, SMALL) if _through_small(pixels) else pixels, PREVIEW)
+    return _preview(pixels, lambda: to_short_side(pixels, SMALL))
+
+
+def _preview(pixels: np.ndarray, reduced: Callable[[], np.ndarray]) -> np.ndarray:
+    """The preview of ``pixels``, from ``reduced`` (its short side at SMALL px) when it is
+    larger than both SMALL and PREVIEW."""
+    return shrink(reduced() if _through_small(pixels) else pixels, PREVIEW)
 
 
 def _through_small(pixels: np.ndarray) -> bool:
