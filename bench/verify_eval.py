@@ -333,7 +333,7 @@ def decoded(pixels: np.ndarray) -> DecodedImage:
 
 
 def features_of(pixels: np.ndarray, extract: Callable[[np.ndarray], bytes]) -> dict[str, bytes]:
-    return {"keypoints": extract(pixels), "thumbnail": make_thumbnail(pixels)}
+    return {"keypoints": extract(pixels), "thumbnail": make_thumbnail(decoded(pixels))}
 
 
 def run_sift(
@@ -362,7 +362,7 @@ def run_method(
         started = time.perf_counter()
         q_features = {"keypoints": extract(pair.query)}
         extract_ms.append((time.perf_counter() - started) * 1000)
-        q_features["thumbnail"] = make_thumbnail(pair.query)
+        q_features["thumbnail"] = make_thumbnail(decoded(pair.query))
         key = id(pair.hit)
         if key not in hit_ids:
             hit_ids[key] = len(hit_ids) + 1
@@ -371,6 +371,9 @@ def run_method(
         query = Query(f"q{index}", decoded(pair.query), q_features)
         cand = Candidate(hit_ids[key])
         ms = timed(lambda q=query, c=cand: verifier(q, [c], None))
+        # The search skips the warped SSIM; compare computes it from the hit passed along.
+        hit_features = {name: store.values[name][hit_ids[key]] for name in q_features}
+        verifier(query, [cand], Query("hit", decoded(pair.hit), hit_features))
         ev = cand.evidence or Evidence(0, 0.0, 0.0, None, None, None)
         rows.append(row_of(pair, ev, ms))
     stored = [len(blob) for blob in store.values["keypoints"].values()]  # catalogue images
