@@ -4,12 +4,10 @@ import shutil
 from dataclasses import replace
 
 import pytest
-from PIL import ImageOps
 
 from pictrace import Index
 from pictrace.futures import resolved
-from pictrace.search.candidates import CLEAR_VOTES, Candidate, HashedLook
-from tests.conftest import load_rgb
+from pictrace.search.candidates import Candidate, HashedLook
 
 
 def _stored_cosines(index: Index, query, ids) -> dict[int, float]:
@@ -71,40 +69,3 @@ def test_spaces_the_early_lookup_did_not_search_are_searched_after_the_cnn(built
         searched.clear()
         index.searcher._global_candidates(replace(query, hashed=hashed), 40)  # deeper: all
         assert sorted(searched) == ["cnn", "dhash", "phash"]
-
-
-def _keypoint_searches(index: Index) -> list[int]:
-    """Record the number of rows of every search of the keypoints' space."""
-    rows: list[int] = []
-    nearest = index.store.nearest
-
-    def recording(name, queries, k, radius=64):
-        if name == "keypoints":
-            rows.append(len(queries))
-        return nearest(name, queries, k, radius)
-
-    index.store.nearest = recording  # type: ignore[method-assign]
-    return rows
-
-
-def test_a_clear_direct_copy_skips_the_mirrored_votes(built_index, photos):
-    with Index.open(built_index, readonly=True) as index:
-        searches = _keypoint_searches(index)
-        query = index.prepare_query(photos / "coffee.jpg")
-        votes, mirrored = index.searcher._votes(query)
-        assert max(direct for direct, _ in votes.values()) >= CLEAR_VOTES
-        assert not mirrored and len(searches) == 1 and all(m == 0 for _, m in votes.values())
-
-
-def test_a_mirrored_copy_is_found_by_the_mirrored_votes(built_index, photos, tmp_path):
-    ImageOps.mirror(load_rgb(photos / "coffee.jpg")).save(tmp_path / "mirror.jpg", quality=85)
-    with Index.open(built_index, readonly=True) as index:
-        searches = _keypoint_searches(index)
-        query = index.prepare_query(tmp_path / "mirror.jpg")
-        votes, mirrored = index.searcher._votes(query)
-        coffee = index.store.by_source(str(photos / "coffee.jpg"))
-        assert mirrored and len(searches) == 2 and coffee is not None
-        direct, mirror = votes[coffee.id]
-        assert mirror > direct and mirror >= 2
-        result = index.search(tmp_path / "mirror.jpg", k=1)
-        assert result.matches[0].id == coffee.id and result.matches[0].tier == "copy"

@@ -15,11 +15,6 @@ from pictrace.search.signals import Signals
 from pictrace.types import DecodedImage, Evidence
 
 MIN_VOTES = 2.0  # local-descriptor votes below this are chance matches
-# Direct votes that name a copy on their own: the query's mirrored descriptors are then not
-# searched (Searcher._votes). Over 1,609 development queries (attacked with two seeds, and
-# natural), every image that reached 16 direct votes was the query's copy (at 8: an unrelated
-# photo and another variant did, and mirrored copies of symmetric pictures).
-CLEAR_VOTES = 16.0
 VERIFY_COSINE = 0.6  # unrelated photos score 0.3-0.45; copies without votes >= 0.6
 VERIFY_HAMMING = 12  # pHash/dHash distance; both gates lose no copy on the dev queries
 ALIKE_COSINE = 0.8  # edited copies (caption, re-encode, colour, mirror) mostly score above
@@ -84,21 +79,10 @@ class Verifier(Protocol):
 class LocalLook:
     """What a query's local features found on their own: (direct, mirrored) votes per image,
     and the best-voted candidates already verified (as soon as the votes are in, usually
-    while the CNN still runs or the global candidates are being compared). ``mirrored``:
-    whether the mirrored descriptors voted (not when the direct votes already named a copy)."""
+    while the CNN still runs or the global candidates are being compared)."""
 
     votes: dict[int, tuple[float, float]]
     verified: dict[int, Candidate]
-    mirrored: bool = True
-
-
-def vote_signals(direct: float, mirror: float, mirrored: bool) -> Signals:
-    """An image's vote signals: its votes, and its mirrored votes when the mirrored descriptors
-    voted. Without those the verifier tries both sides (``verify.sides_of``): a mirrored copy
-    in the collection, or a mirrored copy of a symmetric picture, is still verified as one."""
-    if mirrored:
-        return {"votes": direct + mirror, "mirror_votes": mirror}
-    return {"votes": direct}
 
 
 # A refiner gives a query finer local features, or None when that would add nothing.

@@ -11,7 +11,6 @@ from pictrace.features.base import SEARCHABLE, FeatureSpec, FeatureValue, local_
 from pictrace.features.keypoints import mirror_descriptors
 from pictrace.futures import gathered, resolved, then
 from pictrace.search.candidates import (
-    CLEAR_VOTES,
     MIN_VOTES,
     Candidate,
     HashedLook,
@@ -22,7 +21,6 @@ from pictrace.search.candidates import (
     globally_alike,
     take_local,
     to_verify,
-    vote_signals,
     without_local,
 )
 from pictrace.search.confidence import Calibrator
@@ -142,14 +140,13 @@ class Searcher:
             if image_id not in found:
                 found[image_id] = Candidate(image_id)
                 fresh.append(found[image_id])
-            found[image_id].signals.update(vote_signals(direct, mirror, local.mirrored))
+            found[image_id].signals.update(votes=direct + mirror, mirror_votes=mirror)
             if image_id in local.verified:
                 take_local(found[image_id], local.verified[image_id])
         if any(self.specs[n].kind == "local" for n in query.features if n in self.specs):
             for cand in found.values():  # voting ran: no votes is information too
                 cand.signals.setdefault("votes", 0.0)
-                if local.mirrored:
-                    cand.signals.setdefault("mirror_votes", 0.0)
+                cand.signals.setdefault("mirror_votes", 0.0)
         return fresh
 
     def _verify_rounds(
@@ -258,14 +255,11 @@ class Searcher:
                 if spec.kind == "vector" and row == 0:
                     cand.signals[cosine_key(name)] = score
 
-    def _votes(self, query: Query) -> tuple[dict[int, tuple[float, float]], bool]:
+    def _votes(self, query: Query) -> dict[int, tuple[float, float]]:
         """(direct, mirrored) matching local descriptors per image, for images with at least
-        MIN_VOTES of them, and whether the mirrored descriptors voted. Mirrored votes come from
-        the query's mirrored keypoints, searched unless the direct votes already name a copy
-        (CLEAR_VOTES): that halves the votes' cost for most copies, and the verifier tries both
-        sides of the images whose mirrored votes are unknown."""
+        MIN_VOTES of them. Mirrored votes come from the query's mirrored keypoints; the
+        verifier matches only the side that has the votes."""
         votes: dict[int, tuple[float, float]] = {}
-        mirrored = True
         for name, spec in self.specs.items():
             if name not in query.features or spec.kind != "local":
                 continue
@@ -274,33 +268,30 @@ class Searcher:
             direct = dict(self.store.nearest(name, desc, k)[0])
             mirror: dict[int, float] = {}
             if name == "keypoints":  # a mirrored copy matches the mirrored descriptors
-                if max(direct.values(), default=0.0) < CLEAR_VOTES:
-                    mirror = dict(self.store.nearest(name, mirror_descriptors(desc), k)[0])
-                else:
-                    mirrored = False
+                mirror = dict(self.store.nearest(name, mirror_descriptors(desc), k)[0])
             for image_id in direct.keys() | mirror.keys():
                 pair = (direct.get(image_id, 0.0), mirror.get(image_id, 0.0))
                 if sum(pair) >= MIN_VOTES and sum(pair) > sum(votes.get(image_id, (0.0, 0.0))):
                     votes[image_id] = pair
-        return votes, mirrored
+        return votes
 
     def _local(self, query: Query, exclude: int | None) -> LocalLook:
         """Votes, then the geometric verification of the best-voted candidates: as many as
         ``to_verify`` takes by votes in its first round (half of ``verify_top``), leaving out
         ``exclude`` and exact duplicates (rank 1 without verification)."""
-        votes, mirrored = self._votes(query)
+        votes = self._votes(query)
         if self.verifier is None or self.settings.verify_top <= 0:
-            return LocalLook(votes, {}, mirrored)
+            return LocalLook(votes, {})
         image = query.image
         skip = {exclude, *self.store.by_hash(image.byte_sha256, image.pixel_sha256)}
         ranked = sorted((i for i in votes if i not in skip), key=lambda i: -sum(votes[i]))
         chosen = [
-            Candidate(i, vote_signals(*votes[i], mirrored))
+            Candidate(i, {"votes": sum(votes[i]), "mirror_votes": votes[i][1]})
             for i in ranked[: (self.settings.verify_top + 1) // 2]
         ]
         if chosen:
             self.verifier(query, chosen, None, inline=True)
-        return LocalLook(votes, {c.id: c for c in chosen}, mirrored)
+        return LocalLook(votes, {c.id: c for c in chosen})
 
     def look_ahead(self, query: Query) -> Future[LocalLook]:
         """Start the local look of a query whose local features are still computing: it

@@ -141,9 +141,8 @@ def sides_of(signals: Mapping[str, float]) -> tuple[bool, bool]:
     """(match the query as it is, match its mirror). Search knows from the local-descriptor
     votes which side a copy is on: a side is skipped when the other has clearly more votes
     (twice as many), or for the mirror when it has fewer than MIN_VOTES. Without votes (compare,
-    or no local features) or without mirrored votes (the search did not need them for the
-    query's clear copy, but another candidate may be a mirrored one) both sides are tried."""
-    if "votes" not in signals or "mirror_votes" not in signals:
+    or no local features) both sides are tried."""
+    if "votes" not in signals:
         return True, True
     mirror = signals.get("mirror_votes", 0.0)
     direct = signals["votes"] - mirror
