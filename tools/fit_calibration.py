@@ -8,6 +8,10 @@ query (attacked copies made with a seed the benchmark does not use, the manifest
 variants/edits/crops, held-out photos and same-subject photos as negatives) is searched, and
 every candidate becomes a pair labelled by whether it is the query's true source. So the
 negatives are exactly the hard ones search meets: nearest neighbours that are not copies.
+A second index holds development photos carrying shared credit marks (``evaluate.credits``:
+invented photographers' lines, four marks over 240 photos), searched with every other
+development photo and 200 held-out ones carrying the same marks (not copies, though the marks'
+keypoints match) and with edited copies of the credited photos (copies).
 The script prints a held-out check (fit on half the sources, score the other half) and writes
 parameters fitted on all pairs.
 """
@@ -21,11 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from workspace import attacked, prepare
+from workspace import ROOT, Workspace, attacked, prepare
 
 from pictrace import Index, load_settings
 from pictrace.errors import PicTraceError
-from pictrace.evaluate import QueryCase, source_key
+from pictrace.evaluate import QueryCase, load_cases, source_key
+from pictrace.evaluate.attacks import build_attacks
+from pictrace.evaluate.credits import shared_credit_set
 from pictrace.search.confidence import Calibrator, fit, shipped_name
 from pictrace.search.signals import Signals
 
@@ -34,9 +40,13 @@ SHIPPED = Path(__file__).resolve().parents[1] / "src" / "pictrace" / "search"
 # only exist in search (they count matches across the whole index), so they choose what to
 # verify but do not enter the model; the warped SSIM only exists in compare (search skips it:
 # fitted with it, held-out precision / recall were 0.933 / 0.857, without it 0.940 / 0.854).
-NAMES = ("cosine", "phash", "dhash", "colour", "inliers", "inlier_ratio")
+# The inliers enter weighted by the share of the overlap they span ("supported"), which keeps
+# two different photos with one credit line from being copies (BENCHMARKS.md, "Calibration").
+NAMES = ("cosine", "phash", "dhash", "colour", "inlier_ratio", "supported")
 GLOBAL_NAMES = ("cosine", "phash", "dhash", "colour")  # with PICTRACE_LOCAL_FEATURES=false
 SEED = 101  # the benchmark uses other seeds
+CREDITED = 240  # indexed photos with credit marks, and as many edited copies of them
+CREDIT_EDITS = ("crop_large", "resize", "jpeg_heavy", "colour", "crop_medium", "caption", "blur")
 
 
 def collect(index: Index, cases: list[QueryCase]) -> list[tuple[Signals, int, str]]:
@@ -57,6 +67,24 @@ def collect(index: Index, cases: list[QueryCase]) -> list[tuple[Signals, int, st
             label = int(source_key(records[cand.id].source) == want)
             rows.append((dict(cand.signals), label, group))
     return rows
+
+
+def credited_index(work: Workspace) -> tuple[Path, list[QueryCase]]:
+    """An index of credited development photos and its cases (made once per seed)."""
+    folder = ROOT / f"credits-s{SEED}-{CREDITED}-all"
+    attacks = build_attacks(())
+    photos = list(work.split.index[:CREDITED])
+    others = list(work.split.index[CREDITED:]) + list(work.split.negatives[:200])
+    index_dir = folder / "catalogue"
+    if not (index_dir / "done").exists():
+        pictures, cases = shared_credit_set(
+            photos, others, folder, [attacks[name] for name in CREDIT_EDITS], seed=SEED
+        )
+        with Index.open(index_dir) as index:
+            index.add([str(pictures)])
+        (index_dir / "done").write_text("", encoding="utf-8")
+        return index_dir, cases
+    return index_dir, load_cases(folder / "queries.csv")
 
 
 def held_out_check(
@@ -100,10 +128,14 @@ def main() -> int:
     work = prepare()
     cases = attacked(work.split, SEED, args.per_family, args.negatives)
     cases += list(work.split.natural)
+    credit_index, credit_cases = credited_index(work) if local else (None, [])
     for round_no in range(args.rounds):
         with Index.open(work.index_dir, readonly=True) as index:
             rows = collect(index, cases)
             threshold = index.settings.copy_threshold
+        if credit_index is not None:
+            with Index.open(credit_index, readonly=True) as index:
+                rows += collect(index, credit_cases)
         print(
             f"round {round_no}: {len(rows)} pairs, {sum(r[1] for r in rows)} copies",
             file=sys.stderr,

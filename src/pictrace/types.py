@@ -71,6 +71,9 @@ class Evidence:
     query_box_in_hit: Box | None
     hit_box_in_query: Box | None
     matches: tuple[tuple[float, float, float, float], ...] = ()  # (qx, qy, hx, hy) inliers
+    # The area the inliers span over the area the hit's keypoints span in the overlap (0..1):
+    # low when the match is confined to a small part, such as a shared watermark.
+    coverage: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -152,7 +152,7 @@ def test_warped_ssim_of_an_exact_mirror_is_one(cat):
     pixels = np.asarray(cat)
     w, h = cat.size
     flip = np.array([[-1.0, 0, w], [0, 1, 0], [0, 0, 1]])
-    fit = Fit(flip, np.zeros((0, 2)), np.zeros((0, 2)), (0, 0, w, h), (0, 0, w, h))
+    fit = Fit(flip, np.zeros((0, 2)), np.zeros((0, 2)), (0, 0, w, h), (0, 0, w, h), 1.0)
     mirrored = grey_thumbnail(np.ascontiguousarray(pixels[:, ::-1]))
     assert warped_ssim(mirrored, grey_thumbnail(pixels), fit, (w, h), (w, h)) > 0.99
 

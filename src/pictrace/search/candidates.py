@@ -89,7 +89,9 @@ class LocalLook:
 Refiner = Callable[[Query], "Query | None"]
 
 
-LOCAL_SIGNALS = frozenset({"votes", "mirror_votes", "inliers", "inlier_ratio", "warped_ssim"})
+LOCAL_SIGNALS = frozenset(
+    {"votes", "mirror_votes", "inliers", "inlier_ratio", "coverage", "warped_ssim"}
+)
 
 
 def without_local(candidate: Candidate) -> Candidate:

@@ -1,0 +1,112 @@
+"""Shared credit marks: the same photographer's or agency's line on many different pictures.
+
+Two different photos that carry the same watermark, logo or credit line in the same corner
+share those pixels exactly, so their keypoints there match and fit a transform (the identity).
+They are not copies of each other. ``Credit`` describes one such mark; ``credited`` puts it on
+a picture; ``shared_credit_set`` writes a labelled set around it: an index of credited photos,
+different photos with the same marks (negatives) and edited copies of the credited photos
+(positives), for the calibration (tools/fit_calibration.py) and the benchmarks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from pictrace.evaluate.canvas import Colour, cap, load_rgb, text_font
+from pictrace.evaluate.dataset import QueryCase, write_cases
+
+_NAMES = ("Mara Lindqvist", "J. Okafor", "Studio Brenner", "Ana Ruiz", "T. Nakamura", "NordPix")
+_SITES = ("photo-archive.example", "newsdesk.example.org", "pix.example.net", "images.example")
+CORNERS = ("tl", "tr", "bl", "br")
+
+
+@dataclass(frozen=True)
+class Credit:
+    """One credit mark: its text lines, corner, text height (a share of the picture's
+    height), ink and background box (None: bare text with a dark outline)."""
+
+    lines: tuple[str, ...]
+    corner: str
+    size: float
+    ink: Colour
+    box: Colour | None
+
+
+def random_credit(rng: np.random.Generator) -> Credit:
+    name = _NAMES[int(rng.integers(len(_NAMES)))]
+    site = _SITES[int(rng.integers(len(_SITES)))]
+    lines = (f"Photo {name}",) if rng.random() < 0.4 else (f"Photo {name}", f"http://{site}")
+    light = rng.random() < 0.7
+    ink: Colour = (235, 235, 235) if light else (20, 20, 20)
+    box: Colour | None = None
+    if rng.random() < 0.6:
+        box = (40, 40, 40) if light else (225, 225, 225)
+    return Credit(lines, CORNERS[int(rng.integers(4))], float(rng.uniform(0.025, 0.05)), ink, box)
+
+
+def credited(img: Image.Image, credit: Credit) -> Image.Image:
+    """``img`` with ``credit`` drawn in its corner, at the same relative size on every picture."""
+    img = img.convert("RGB")
+    draw = ImageDraw.Draw(img)
+    size = max(9, round(img.height * credit.size))
+    font = text_font(size)
+    width = max(draw.textlength(line, font=font) for line in credit.lines) + size // 2
+    height = size * (1.25 * len(credit.lines) + 0.4)
+    margin = max(3, size // 3)
+    x = margin if credit.corner[1] == "l" else img.width - width - margin
+    y = margin if credit.corner[0] == "t" else img.height - height - margin
+    if credit.box is not None:
+        draw.rectangle((x, y, x + width, y + height), fill=credit.box)
+    dark = credit.box is None and sum(credit.ink) > 384
+    for row, line in enumerate(credit.lines):
+        draw.text(
+            (x + size // 4, y + size * (0.2 + 1.25 * row)),
+            line,
+            font=font,
+            fill=credit.ink,
+            stroke_width=1 if dark else 0,
+            stroke_fill=(0, 0, 0),
+        )
+    return img
+
+
+Edit = Callable[[Image.Image, np.random.Generator], Image.Image]
+
+
+def shared_credit_set(
+    photos: Sequence[Path],
+    others: Sequence[Path],
+    out_dir: Path,
+    edits: Sequence[Edit],
+    credits_count: int = 4,
+    seed: int = 0,
+) -> tuple[Path, list[QueryCase]]:
+    """Write ``out_dir/index/`` (``photos``, each with one of ``credits_count`` random marks),
+    queries of ``others`` with the same marks (negatives: nothing in the index is a copy),
+    and one edited copy of each credited photo (positives, an edit from ``edits`` in turn).
+    Returns the folder to index and the cases (also in ``out_dir/queries.csv``)."""
+    rng = np.random.default_rng(seed)
+    marks = [random_credit(rng) for _ in range(credits_count)]
+    index_dir, queries = out_dir / "index", out_dir / "queries"
+    for folder in (index_dir, queries / "credited", queries / "shared_credit"):
+        folder.mkdir(parents=True, exist_ok=True)
+    cases = []
+    for number, photo in enumerate(photos):
+        marked = credited(load_rgb(photo), marks[number % len(marks)])
+        target = index_dir / f"{photo.stem}.jpg"
+        marked.save(target, quality=90)
+        edit = edits[number % len(edits)]
+        query = queries / "credited" / f"{number:05d}.jpg"
+        cap(edit(marked, rng)).convert("RGB").save(query, quality=85)
+        cases.append(QueryCase(query, target.stem, "credited"))
+    for number, photo in enumerate(others):
+        query = queries / "shared_credit" / f"{number:05d}.jpg"
+        credited(load_rgb(photo), marks[number % len(marks)]).save(query, quality=85)
+        cases.append(QueryCase(query, None, "shared_credit"))
+    write_cases(cases, out_dir / "queries.csv")
+    return index_dir, cases

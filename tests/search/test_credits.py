@@ -1,0 +1,84 @@
+"""Different photos that carry the same credit line are not copies; copies still are."""
+
+import numpy as np
+import pytest
+
+from pictrace import Index
+from pictrace.evaluate.credits import Credit, credited, random_credit
+from pictrace.search.verify import coverage
+from tests.conftest import load_rgb
+
+CREDIT = Credit(
+    ("Photo Henriette Kress", "http://www.ibiblio.org/herbmed"),
+    "tl",
+    0.035,
+    (235, 235, 235),
+    (40, 40, 40),
+)
+DIFFERENT = [
+    "baboon.jpg",
+    "clothing_hat_1.jpg",
+    "clothing_shoes_0.jpg",
+    "clothing_shoes_2.jpg",
+    "butterfly.jpg",
+    "squirrel.jpg",
+]
+INDEXED = [
+    "clothing_shoes_1.jpg",
+    "chelsea_cat.jpg",
+    "clothing_hat_2.jpg",
+    "astronaut.jpg",
+    "fruits.jpg",
+    "coffee.jpg",
+]
+
+
+@pytest.fixture(scope="module")
+def credited_index(photos, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("credited")
+    for name in INDEXED + DIFFERENT:
+        credited(load_rgb(photos / name), CREDIT).save(folder / name, quality=90)
+    with Index.open(folder / "index") as index:
+        index.add([str(folder / name) for name in INDEXED])
+    return folder
+
+
+def test_different_photos_with_the_same_credit_line_are_not_copies(credited_index):
+    # the marks' keypoints match and fit the identity, but only in their corner
+    with Index.open(credited_index / "index", readonly=True) as index:
+        for name in DIFFERENT:
+            matches = index.search(credited_index / name, k=3).matches
+            assert all(m.tier == "similar" for m in matches), (name, matches[0])
+            assert matches[0].copy_confidence < index.settings.copy_threshold
+
+
+def test_an_edited_copy_of_a_credited_photo_is_still_a_copy(credited_index, tmp_path):
+    original = load_rgb(credited_index / "coffee.jpg")
+    w, h = original.size
+    original.crop((w // 10, h // 8, w, h)).save(tmp_path / "edited.jpg", quality=70)
+    with Index.open(credited_index / "index", readonly=True) as index:
+        best = index.search(tmp_path / "edited.jpg", k=1).matches[0]
+    assert best.source.endswith("coffee.jpg") and best.tier == "copy"
+    assert best.evidence is not None and best.evidence.coverage > 0.3
+
+
+def test_coverage_is_the_share_of_the_overlap_the_inliers_span():
+    grid = np.array([(x, y) for x in range(0, 101, 10) for y in range(0, 101, 10)], np.float32)
+    everywhere = grid[(grid[:, 0] % 20 == 0) & (grid[:, 1] % 20 == 0)]
+    corner = grid[(grid[:, 0] <= 20) & (grid[:, 1] <= 20)]
+    assert coverage(grid, everywhere, (0, 0, 100, 100)) == pytest.approx(1.0)
+    assert coverage(grid, corner, (0, 0, 100, 100)) == pytest.approx(0.04)
+    # only the keypoints inside the overlap count: the corner is all of a small overlap
+    assert coverage(grid, corner, (0, 0, 20, 20)) == pytest.approx(1.0)
+    assert coverage(grid, corner[:2], (0, 0, 100, 100)) == 0.0  # two points span no area
+
+
+def test_credit_marks_are_drawn_alike_on_every_picture(photos):
+    mark = random_credit(np.random.default_rng(3))
+    a = np.asarray(credited(load_rgb(photos / "coffee.jpg").resize((400, 300)), mark))
+    b = np.asarray(credited(load_rgb(photos / "rocket.jpg").resize((400, 300)), mark))
+    plain = np.asarray(load_rgb(photos / "coffee.jpg").resize((400, 300)))
+    changed = np.any(a != plain, axis=2)
+    assert 0 < changed.mean() < 0.1  # a small mark
+    if mark.box is not None:  # a boxed mark is the same pixels on both pictures
+        assert np.array_equal(a[changed], b[changed])
