@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workspace import attacked, prepare
+from workspace import attacked, prepare, publish
 
 from pictrace import Index, load_settings
 from pictrace.decode import decode_pixels
@@ -176,9 +176,7 @@ def main() -> int:
     stats = speed(list(work.split.index[: args.speed_photos]))
     lines += speed_section(stats, *latencies(latency_cases, work.index_dir))
     text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(text)
+    publish(text, args.out)
     return 0
 
 

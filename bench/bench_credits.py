@@ -28,7 +28,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workspace import ROOT, prepare
+from workspace import ROOT, prepare, publish
 
 from pictrace import Index
 from pictrace.evaluate.canvas import load_rgb
@@ -113,9 +113,7 @@ def main() -> int:
             *rows,
         ]
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n", encoding="utf-8")
-    print(text)
+    publish(text, args.out)
     return 0
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_copy import latencies
-from workspace import ROOT
+from workspace import ROOT, publish
 
 from pictrace import Index
 from pictrace.evaluate import FAMILIES, build_attacked_set, load_cases, report_markdown, run_cases
@@ -66,9 +66,7 @@ def main() -> int:
             report_markdown(found.report),
         ]
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n", encoding="utf-8")
-    print(text)
+    publish(text, args.out)
     return 0
 
 

@@ -29,7 +29,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_copy import latencies, speed, speed_section
-from workspace import ROOT, prepare
+from workspace import ROOT, prepare, publish
 
 from pictrace import Index, load_settings
 from pictrace.decode import decode
@@ -138,9 +138,7 @@ def main() -> int:
         *speed_section(stats, *searched)[1:],
     ]
     text = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(text)
+    publish(text, args.out)
     return 0
 
 

@@ -91,3 +91,11 @@ def attacked(
     return build_attacked_set(
         list(split.index), out, families, per_family, list(split.negatives), n_negative, seed
     )
+
+
+def publish(text: str, out: Path) -> None:
+    """Write a bench's report to ``out`` (its folder made if need be) and print it."""
+    text = text if text.endswith("\n") else text + "\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(text, end="")
