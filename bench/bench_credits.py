@@ -1,14 +1,17 @@
 """Shared credit marks: different photos with the same watermark must not be called copies.
 
-    .venv/bin/python bench/bench_credits.py [--photos 300] [--negatives 100] [--calibration F]
+    .venv/bin/python bench/bench_credits.py [--folder DIR] [--photos 300] [--negatives 100]
+        [--calibration F]
 
 A photographer's or an agency's credit line sits in the same corner of all their pictures, so
 two *different* pictures of theirs share those pixels exactly; their keypoints there match and
-fit a transform. This bench puts one credit mark (a credit line that no calibration set uses,
-white on a dark box, as on the Oxford flowers that showed the problem) on development photos,
-indexes ``--photos`` of them, and searches:
+fit a transform. This bench puts one credit mark (a credit line whose text no calibration pair
+carries, white on a dark box, as on the Oxford flowers that showed the problem; the
+calibration's invented lines use that look too) on photos the calibration does not use
+(``--folder``, by default the CC0 clothing photos), indexes ``--photos`` of them (every other
+file), and searches:
 
-* ``--negatives`` held-out photos with the same mark: nothing in the index is their copy;
+* ``--negatives`` of the other files with the same mark: nothing in the index is their copy;
 * 100 copies of indexed photos (a crop of 60-90 % of each side, JPEG quality 70): each is.
 
 It reports how many negatives get a copy-tier result and how many copies are found as copies
@@ -28,14 +31,21 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workspace import ROOT, prepare, publish
+from workspace import ROOT, publish
 
 from pictrace import Index
 from pictrace.evaluate.canvas import load_rgb
 from pictrace.evaluate.credits import Credit, credited
+from pictrace.ingest.files import expand
 
 MARK = ("Photo Henriette Kress", "http://www.ibiblio.org/herbmed")
+FOLDER = Path("/work/shared/labelled/clothing16")
 OUT = Path(__file__).parent / "results" / "credits.md"
+
+
+def named(photo: Path) -> str:
+    """A file name unique across the source's class folders."""
+    return f"{photo.parent.name}_{photo.stem}.jpg"
 
 
 def marked_set(
@@ -43,24 +53,25 @@ def marked_set(
 ) -> tuple[Path, list[Path], list[Path]]:
     """The credited photos' folder, the negative queries and the copies (made once)."""
     credit = Credit(MARK, corner, 0.035, (235, 235, 235), (40, 40, 40))
-    folder = ROOT / f"credits-bench-{corner}-{len(photos)}-{len(negatives)}"
+    source = photos[0].parent.parent.name
+    folder = ROOT / f"credits-bench-{source}-{corner}-{len(photos)}-{len(negatives)}"
     indexed, negs, copies = folder / "index", folder / "negatives", folder / "copies"
     if not (folder / "done").exists():
         for part in (indexed, negs, copies):
             part.mkdir(parents=True, exist_ok=True)
         rng = random.Random(5)
         for photo in photos:
-            credited(load_rgb(photo), credit).save(indexed / f"{photo.stem}.jpg", quality=90)
+            credited(load_rgb(photo), credit).save(indexed / named(photo), quality=90)
         for photo in negatives:
-            credited(load_rgb(photo), credit).save(negs / f"{photo.stem}.jpg", quality=85)
+            credited(load_rgb(photo), credit).save(negs / named(photo), quality=85)
         for photo in photos[:100]:
-            with Image.open(indexed / f"{photo.stem}.jpg") as image:
+            with Image.open(indexed / named(photo)) as image:
                 picture = image.convert("RGB")
             w, h = picture.size
             f = rng.uniform(0.6, 0.9)
             x0, y0 = rng.uniform(0, w * (1 - f)), rng.uniform(0, h * (1 - f))
             box = (round(x0), round(y0), round(x0 + w * f), round(y0 + h * f))
-            picture.crop(box).save(copies / f"{photo.stem}.jpg", quality=70)
+            picture.crop(box).save(copies / named(photo), quality=70)
         (folder / "done").write_text("", encoding="utf-8")
     return indexed, sorted(negs.glob("*.jpg")), sorted(copies.glob("*.jpg"))
 
@@ -91,20 +102,21 @@ def found_as_copy(index: Index, query: Path) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--folder", type=Path, default=FOLDER)
     parser.add_argument("--photos", type=int, default=300)
     parser.add_argument("--negatives", type=int, default=100)
     parser.add_argument("--calibration", type=Path, help="score with this calibration file")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    split = prepare().split
-    photos, negatives = list(split.index[: args.photos]), list(split.negatives[: args.negatives])
+    files = sorted(Path(p) for p in expand([args.folder]))
+    photos, negatives = files[0::2][: args.photos], files[1::2][: args.negatives]
     rows = [run(corner, photos, negatives, args.calibration) for corner in ("br", "tl")]
     scored = f"`{args.calibration}`" if args.calibration else "the shipped calibration"
     text = "\n".join(
         [
             "# Shared credit marks\n",
-            f"Command: `python bench/bench_credits.py --photos {args.photos} "
-            f"--negatives {args.negatives}"
+            f"Command: `python bench/bench_credits.py --folder {args.folder} "
+            f"--photos {args.photos} --negatives {args.negatives}"
             + (f" --calibration {args.calibration}`" if args.calibration else "`"),
             f"Scored with {scored}. One credit line ({' / '.join(MARK)}) on every picture.\n",
             "| corner | negatives | negatives with a copy-tier result | copies | "

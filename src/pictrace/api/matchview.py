@@ -27,6 +27,7 @@ METRIC_LABELS = {
     "cosine": "CNN cosine",
     "inliers": "Geometric inliers",
     "inlier_ratio": "Inlier ratio",
+    "coverage": "Share of the overlap the inliers span",
     "warped_ssim": "SSIM after alignment",
 }
 

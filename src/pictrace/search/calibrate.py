@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pictrace.errors import ConfigError, PicTraceError
 from pictrace.search.candidates import Query
-from pictrace.search.confidence import Calibrator, fit
+from pictrace.search.confidence import Calibrator, fit, load_calibrator
 from pictrace.search.engine import Searcher
 from pictrace.search.signals import Signals
 
@@ -77,7 +77,8 @@ def refit(
             f"{origin}: {len(rows)} readable pairs with {sum(labels)} copies; calibration needs "
             f"at least {MIN_PAIRS} pairs and {MIN_PER_CLASS} of each kind"
         )
-    names = searcher.calibrator.names
+    # the shipped model's inputs, not those of an older calibration the index may hold
+    names = load_calibrator(None, searcher.settings.local_features).names
     return fit(rows, labels, names, fitted_on=origin), rows, labels, skipped
 
 

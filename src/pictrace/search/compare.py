@@ -2,7 +2,8 @@
 
 Metrics: SSIM (structure, on aligned thumbnails), ORB+FLANN good matches (ratio test),
 colour histogram correlation, pHash/dHash distances, CNN cosine, and, when geometric
-verification is available, inliers and SSIM after warping.
+verification is available, inliers, the share of the overlap they span (coverage) and SSIM
+after warping.
 """
 
 from __future__ import annotations

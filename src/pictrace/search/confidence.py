@@ -35,17 +35,20 @@ NEUTRAL: dict[str, float] = {
 
 FULL_COVERAGE = 0.3  # chosen with tools/fit_calibration.py's pairs (BENCHMARKS.md)
 
+
+def supported(signals: Mapping[str, float]) -> float:
+    """The inliers weighted by how much of the shared part they span (``coverage``), in full
+    from FULL_COVERAGE up: many inliers in one corner (a credit line two different photos
+    share) count for little, a small pasted copy's inliers spread over it count in full."""
+    covered = max(signals.get("coverage", NEUTRAL["coverage"]), 0.0)
+    return math.log1p(signals.get("inliers", 0.0)) * min(1.0, covered / FULL_COVERAGE)
+
+
 # Derived inputs: geometry that holds *and* looks the same after warping is what a copy is;
 # the product lets a few inliers with a near-perfect warped SSIM count.
 DERIVED = {
     "geometry": lambda s: math.log1p(s.get("inliers", 0.0)) * s.get("warped_ssim", 0.0),
-    # Inliers weighted by how much of the shared part they span (``coverage``), in full from
-    # FULL_COVERAGE up: many inliers in one corner (a credit line two different photos share)
-    # count for little, a small pasted copy's inliers spread over it count in full.
-    "supported": lambda s: (
-        math.log1p(s.get("inliers", 0.0))
-        * min(1.0, max(s.get("coverage", NEUTRAL["coverage"]), 0.0) / FULL_COVERAGE)
-    ),
+    "supported": supported,
 }
 
 

@@ -19,7 +19,8 @@ and matches only from ``MIN_INLIERS`` inliers up):
   another photo of the same scene (a facade, a chessboard) can reach dozens
 * ``inlier_ratio`` inliers / max(tentative matches, ``RATIO_FLOOR``)
 * ``coverage``     the area the inliers span (convex hull) over the area the hit's keypoints
-  span inside the overlap (only with a fit): a copy matches all over the part the two share, while
+  span inside the overlap (of the whole hit below MIN_INLIERS): a copy matches all over the
+  part the two share, while
   two different photos with the same watermark, logo or credit line in the same place match
   only there (on the development copies the median is 0.78; on different photos that carry the
   same credit line, 0.03)
@@ -133,11 +134,13 @@ def one_per_hit(rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 class Outcome(NamedTuple):
     """What verifying one pair found: the fit (only from ``MIN_INLIERS`` inliers up, with a
-    plausible transform), the inliers of the best transform and the tentative matches."""
+    plausible transform), the inliers of the best transform, the tentative matches and the
+    inliers' coverage (of the overlap with a fit, else of the whole hit)."""
 
     fit: Fit | None
     inliers: int
     tentative: int
+    coverage: float = 0.0
 
 
 NO_FIT = Outcome(None, 0, 0)
@@ -176,20 +179,22 @@ def fit_pair(probe: Probe, hit: Keypoints, sides: tuple[bool, bool] = (True, Tru
     for kp, qi, hi, shift in sorted(candidates, key=lambda c: -len(c[1])):
         if best.inliers >= max(len(qi), 1):
             break
-        fit, inliers = estimate(kp, hit, qi, hi)
+        fit, inliers, covered = estimate(kp, hit, qi, hi)
         if fit is not None and shift:
             fit = unmirror(fit, kp.size[0])
-        best = max(best, Outcome(fit, inliers, len(qi)), key=lambda o: (o.inliers, o.tentative))
+        outcome = Outcome(fit, inliers, len(qi), covered)
+        best = max(best, outcome, key=lambda o: (o.inliers, o.tentative))
     return best
 
 
-def estimate(
-    query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray
-) -> tuple[Fit | None, int]:
-    """Similarity by RANSAC, upgraded to a MAGSAC++ homography when that explains more:
-    (the accepted fit, the inlier count)."""
+Estimate = tuple[Fit | None, int, float]  # the accepted fit, the inliers, their coverage
+NOTHING: Estimate = (None, 0, 0.0)
+
+
+def estimate(query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray) -> Estimate:
+    """Similarity by RANSAC, upgraded to a MAGSAC++ homography when that explains more."""
     if len(qi) < 3:
-        return None, 0
+        return NOTHING
     q_long, h_long = float(max(query.size)), float(max(hit.size))
     qn = (query.xy[qi] / q_long).astype(np.float32)
     hn = (hit.xy[hi] / h_long).astype(np.float32)
@@ -212,7 +217,7 @@ def estimate(
         if homography is not None and hmask.sum() >= best[1].sum():
             best = (homography / homography[2, 2], hmask.ravel().astype(bool))
     if best is None:
-        return None, 0
+        return NOTHING
     scale_q = np.diag([1.0 / q_long, 1.0 / q_long, 1.0])
     transform = np.diag([h_long, h_long, 1.0]) @ best[0] @ scale_q
     return accept(transform, query, hit, qi[best[1]], hi[best[1]])
@@ -220,22 +225,25 @@ def estimate(
 
 def accept(
     transform: np.ndarray, query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray
-) -> tuple[Fit | None, int]:
+) -> Estimate:
     """Keep the inliers whose orientation and size agree with the transform; below
-    ``MIN_INLIERS`` only their count matters, from there on the transform must be plausible
-    (else no inliers at all) and the fit carries both overlap boxes."""
+    ``MIN_INLIERS`` only their count and coverage (of the whole hit) matter, from there on the
+    transform must be plausible (else no inliers at all) and the fit carries both overlap
+    boxes and the inliers' coverage of the overlap."""
     keep = consistent(transform, query, hit, qi, hi)
     inliers = int(keep.sum())
     if inliers < 3:  # two points always fit a similarity: that is no evidence
-        return None, 0
+        return NOTHING
+    hit_pts = hit.xy[hi[keep]]
     if inliers < MIN_INLIERS:
-        return None, inliers
+        whole = (0.0, 0.0, float(hit.size[0]), float(hit.size[1]))
+        return None, inliers, coverage(hit.xy, hit_pts, whole)
     boxes = overlap(transform, query.size, hit.size)
     if boxes is None:
-        return None, 0
-    hit_pts = hit.xy[hi[keep]]
+        return NOTHING
     covered = coverage(hit.xy, hit_pts, boxes[0])
-    return Fit(transform, query.xy[qi[keep]], hit_pts, boxes[0], boxes[1], covered), inliers
+    fit = Fit(transform, query.xy[qi[keep]], hit_pts, boxes[0], boxes[1], covered)
+    return fit, inliers, covered
 
 
 def coverage(keypoints: np.ndarray, inliers: np.ndarray, box: Box) -> float:
@@ -358,7 +366,15 @@ def evidence_of(outcome: Outcome, ssim: float | None) -> Evidence:
     fit, inliers = outcome.fit, outcome.inliers
     ratio = inliers / max(outcome.tentative, RATIO_FLOOR)
     if fit is None:
-        return Evidence(inliers, ratio, None if ssim is None else 0.0, None, None, None)
+        return Evidence(
+            inliers,
+            ratio,
+            None if ssim is None else 0.0,
+            None,
+            None,
+            None,
+            coverage=outcome.coverage,
+        )
     pairs = np.round(np.hstack([fit.query_pts, fit.hit_pts])[:MAX_MATCHES], 1).tolist()
     return Evidence(
         inliers,
@@ -375,7 +391,9 @@ def evidence_of(outcome: Outcome, ssim: float | None) -> Evidence:
 def apply(cand: Candidate, evidence: Evidence) -> None:
     cand.signals["inliers"] = float(evidence.inliers)
     cand.signals["inlier_ratio"] = float(evidence.inlier_ratio)
-    if evidence.coverage is not None:  # only a fit spans anything (see NEUTRAL)
+    if evidence.coverage is None:  # not measured (see confidence.NEUTRAL)
+        cand.signals.pop("coverage", None)
+    else:
         cand.signals["coverage"] = float(evidence.coverage)
     if evidence.warped_ssim is not None:
         cand.signals["warped_ssim"] = float(evidence.warped_ssim)

@@ -1,0 +1,48 @@
+"""``pictrace calibrate``: a user's labelled pairs refit copy_confidence for their index."""
+
+import json
+
+from pictrace import Index
+from pictrace.search.confidence import load_calibrator
+from tests.conftest import load_rgb
+
+NAMES = ["astronaut.jpg", "coffee.jpg", "rocket.jpg", "chelsea_cat.jpg", "fruits.jpg", "baboon.jpg"]
+OLDER = {  # a calibration an earlier release wrote into an index folder
+    "names": ["cosine", "phash", "dhash", "colour", "inliers", "inlier_ratio"],
+    "weights": [-1.3, -2.9, -1.4, 0.6, 2.1, 2.9],
+    "bias": -3.6,
+    "fitted_on": "an earlier release",
+}
+
+
+def _pairs(photos, folder) -> str:
+    rows = ["a,b,is_copy"]
+    for name in NAMES:
+        picture = load_rgb(photos / name)
+        w, h = picture.size
+        picture.crop((w // 8, h // 8, w, h)).save(folder / f"crop_{name}", quality=75)
+        rows.append(f"{folder / f'crop_{name}'},{photos / name},1")
+    for first, second in zip(NAMES, NAMES[1:] + NAMES[:1], strict=True):
+        rows.append(f"{photos / first},{photos / second},0")
+    (folder / "pairs.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return str(folder / "pairs.csv")
+
+
+def test_a_refit_uses_the_shipped_inputs_and_replaces_an_older_calibration(photos, tmp_path):
+    index_dir = tmp_path / "index"
+    with Index.open(index_dir) as index:
+        index.add([str(photos / name) for name in NAMES])
+    (index_dir / "calibration.json").write_text(json.dumps(OLDER), encoding="utf-8")
+    pairs = _pairs(photos, tmp_path)
+    with Index.open(index_dir) as index:
+        assert list(index.searcher.calibrator.names) == OLDER["names"]  # the index's own
+        report = index.calibrate(pairs)
+        assert report is not None
+        shipped = load_calibrator(None).names
+        assert index.searcher.calibrator.names == shipped and "supported" in shipped
+        best = index.search(tmp_path / "crop_coffee.jpg", k=1).matches[0]
+        assert best.source.endswith("coffee.jpg") and best.tier == "copy"
+    saved = json.loads((index_dir / "calibration.json").read_text(encoding="utf-8"))
+    assert saved["names"] == list(shipped)
+    with Index.open(index_dir, readonly=True) as index:  # the refit is the index's from now on
+        assert index.searcher.calibrator.names == shipped
