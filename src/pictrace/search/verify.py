@@ -19,8 +19,7 @@ and matches only from ``MIN_INLIERS`` inliers up):
   another photo of the same scene (a facade, a chessboard) can reach dozens
 * ``inlier_ratio`` inliers / max(tentative matches, ``RATIO_FLOOR``)
 * ``coverage``     the area the inliers span (convex hull) over the area the hit's keypoints
-  span inside the overlap (of the whole hit below MIN_INLIERS): a copy matches all over the
-  part the two share, while
+  span inside the overlap (only with a fit): a copy matches all over the part the two share, while
   two different photos with the same watermark, logo or credit line in the same place match
   only there (on the development copies the median is 0.78; on different photos that carry the
   same credit line, 0.03)
@@ -134,13 +133,11 @@ def one_per_hit(rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 class Outcome(NamedTuple):
     """What verifying one pair found: the fit (only from ``MIN_INLIERS`` inliers up, with a
-    plausible transform), the inliers of the best transform, the tentative matches and the
-    inliers' coverage (of the overlap with a fit, else of the whole hit)."""
+    plausible transform), the inliers of the best transform and the tentative matches."""
 
     fit: Fit | None
     inliers: int
     tentative: int
-    coverage: float = 0.0
 
 
 NO_FIT = Outcome(None, 0, 0)
@@ -179,22 +176,20 @@ def fit_pair(probe: Probe, hit: Keypoints, sides: tuple[bool, bool] = (True, Tru
     for kp, qi, hi, shift in sorted(candidates, key=lambda c: -len(c[1])):
         if best.inliers >= max(len(qi), 1):
             break
-        fit, inliers, covered = estimate(kp, hit, qi, hi)
+        fit, inliers = estimate(kp, hit, qi, hi)
         if fit is not None and shift:
             fit = unmirror(fit, kp.size[0])
-        outcome = Outcome(fit, inliers, len(qi), covered)
-        best = max(best, outcome, key=lambda o: (o.inliers, o.tentative))
+        best = max(best, Outcome(fit, inliers, len(qi)), key=lambda o: (o.inliers, o.tentative))
     return best
 
 
-Estimate = tuple[Fit | None, int, float]  # the accepted fit, the inliers, their coverage
-NOTHING: Estimate = (None, 0, 0.0)
-
-
-def estimate(query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray) -> Estimate:
-    """Similarity by RANSAC, upgraded to a MAGSAC++ homography when that explains more."""
+def estimate(
+    query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray
+) -> tuple[Fit | None, int]:
+    """Similarity by RANSAC, upgraded to a MAGSAC++ homography when that explains more:
+    (the accepted fit, the inlier count)."""
     if len(qi) < 3:
-        return NOTHING
+        return None, 0
     q_long, h_long = float(max(query.size)), float(max(hit.size))
     qn = (query.xy[qi] / q_long).astype(np.float32)
     hn = (hit.xy[hi] / h_long).astype(np.float32)
@@ -217,7 +212,7 @@ def estimate(query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray) -
         if homography is not None and hmask.sum() >= best[1].sum():
             best = (homography / homography[2, 2], hmask.ravel().astype(bool))
     if best is None:
-        return NOTHING
+        return None, 0
     scale_q = np.diag([1.0 / q_long, 1.0 / q_long, 1.0])
     transform = np.diag([h_long, h_long, 1.0]) @ best[0] @ scale_q
     return accept(transform, query, hit, qi[best[1]], hi[best[1]])
@@ -225,25 +220,22 @@ def estimate(query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray) -
 
 def accept(
     transform: np.ndarray, query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray
-) -> Estimate:
+) -> tuple[Fit | None, int]:
     """Keep the inliers whose orientation and size agree with the transform; below
-    ``MIN_INLIERS`` only their count and coverage (of the whole hit) matter, from there on the
-    transform must be plausible (else no inliers at all) and the fit carries both overlap
-    boxes and the inliers' coverage of the overlap."""
+    ``MIN_INLIERS`` only their count matters, from there on the transform must be plausible
+    (else no inliers at all) and the fit carries both overlap boxes."""
     keep = consistent(transform, query, hit, qi, hi)
     inliers = int(keep.sum())
     if inliers < 3:  # two points always fit a similarity: that is no evidence
-        return NOTHING
-    hit_pts = hit.xy[hi[keep]]
+        return None, 0
     if inliers < MIN_INLIERS:
-        whole = (0.0, 0.0, float(hit.size[0]), float(hit.size[1]))
-        return None, inliers, coverage(hit.xy, hit_pts, whole)
+        return None, inliers
     boxes = overlap(transform, query.size, hit.size)
     if boxes is None:
-        return NOTHING
+        return None, 0
+    hit_pts = hit.xy[hi[keep]]
     covered = coverage(hit.xy, hit_pts, boxes[0])
-    fit = Fit(transform, query.xy[qi[keep]], hit_pts, boxes[0], boxes[1], covered)
-    return fit, inliers, covered
+    return Fit(transform, query.xy[qi[keep]], hit_pts, boxes[0], boxes[1], covered), inliers
 
 
 def coverage(keypoints: np.ndarray, inliers: np.ndarray, box: Box) -> float:
@@ -366,15 +358,7 @@ def evidence_of(outcome: Outcome, ssim: float | None) -> Evidence:
     fit, inliers = outcome.fit, outcome.inliers
     ratio = inliers / max(outcome.tentative, RATIO_FLOOR)
     if fit is None:
-        return Evidence(
-            inliers,
-            ratio,
-            None if ssim is None else 0.0,
-            None,
-            None,
-            None,
-            coverage=outcome.coverage,
-        )
+        return Evidence(inliers, ratio, None if ssim is None else 0.0, None, None, None)
     pairs = np.round(np.hstack([fit.query_pts, fit.hit_pts])[:MAX_MATCHES], 1).tolist()
     return Evidence(
         inliers,
@@ -391,7 +375,7 @@ def evidence_of(outcome: Outcome, ssim: float | None) -> Evidence:
 def apply(cand: Candidate, evidence: Evidence) -> None:
     cand.signals["inliers"] = float(evidence.inliers)
     cand.signals["inlier_ratio"] = float(evidence.inlier_ratio)
-    if evidence.coverage is None:  # not measured (see confidence.NEUTRAL)
+    if evidence.coverage is None:  # only a fit has an overlap to span (see NEUTRAL)
         cand.signals.pop("coverage", None)
     else:
         cand.signals["coverage"] = float(evidence.coverage)
