@@ -12,7 +12,7 @@ calibration's invented lines use that look too) on photos the calibration does n
 file), and searches:
 
 * ``--negatives`` of the other files with the same mark: nothing in the index is their copy;
-* 100 copies of indexed photos (a crop of 60-90 % of each side, JPEG quality 70): each is.
+* a copy of each indexed photo (a crop of 60-90 % of each side, JPEG quality 85): each is.
 
 It reports how many negatives get a copy-tier result and how many copies are found as copies
 at rank 1, for the mark in two corners. ``--calibration`` scores with another calibration file
@@ -22,11 +22,11 @@ at rank 1, for the mark in two corners. ``--calibration`` scores with another ca
 from __future__ import annotations
 
 import argparse
-import random
 import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,70 +34,58 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workspace import ROOT, publish
 
 from pictrace import Index
-from pictrace.evaluate.canvas import load_rgb
-from pictrace.evaluate.credits import Credit, credited
+from pictrace.evaluate import QueryCase, load_cases
+from pictrace.evaluate.credits import FLOWERS_LINE, boxed, shared_credit_set
 from pictrace.ingest.files import expand
 
-MARK = ("Photo Henriette Kress", "http://www.ibiblio.org/herbmed")
 FOLDER = Path("/work/shared/labelled/clothing16")
 OUT = Path(__file__).parent / "results" / "credits.md"
 
 
-def named(photo: Path) -> str:
-    """A file name unique across the source's class folders."""
-    return f"{photo.parent.name}_{photo.stem}.jpg"
+def cropped(picture: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """60-90 % of each side, anywhere in the picture."""
+    w, h = picture.size
+    f = rng.uniform(0.6, 0.9)
+    x0, y0 = rng.uniform(0, w * (1 - f)), rng.uniform(0, h * (1 - f))
+    return picture.crop((round(x0), round(y0), round(x0 + w * f), round(y0 + h * f)))
 
 
 def marked_set(
     corner: str, photos: list[Path], negatives: list[Path]
-) -> tuple[Path, list[Path], list[Path]]:
-    """The credited photos' folder, the negative queries and the copies (made once)."""
-    credit = Credit(MARK, corner, 0.035, (235, 235, 235), (40, 40, 40))
+) -> tuple[Path, list[QueryCase]]:
+    """The credited photos' folder and the cases (made once)."""
     source = photos[0].parent.parent.name
-    folder = ROOT / f"credits-bench-{source}-{corner}-{len(photos)}-{len(negatives)}"
-    indexed, negs, copies = folder / "index", folder / "negatives", folder / "copies"
-    if not (folder / "done").exists():
-        for part in (indexed, negs, copies):
-            part.mkdir(parents=True, exist_ok=True)
-        rng = random.Random(5)
-        for photo in photos:
-            credited(load_rgb(photo), credit).save(indexed / named(photo), quality=90)
-        for photo in negatives:
-            credited(load_rgb(photo), credit).save(negs / named(photo), quality=85)
-        for photo in photos[:100]:
-            with Image.open(indexed / named(photo)) as image:
-                picture = image.convert("RGB")
-            w, h = picture.size
-            f = rng.uniform(0.6, 0.9)
-            x0, y0 = rng.uniform(0, w * (1 - f)), rng.uniform(0, h * (1 - f))
-            box = (round(x0), round(y0), round(x0 + w * f), round(y0 + h * f))
-            picture.crop(box).save(copies / named(photo), quality=70)
-        (folder / "done").write_text("", encoding="utf-8")
-    return indexed, sorted(negs.glob("*.jpg")), sorted(copies.glob("*.jpg"))
+    folder = ROOT / f"credits-bench-{source}-{corner}-{len(photos)}-{len(negatives)}-v2"
+    if (folder / "queries.csv").exists():
+        return folder / "index", load_cases(folder / "queries.csv")
+    marks = [boxed(FLOWERS_LINE, corner)]
+    return shared_credit_set(photos, negatives, folder, [cropped], seed=5, marks=marks)
 
 
 def run(corner: str, photos: list[Path], negatives: list[Path], calibration: Path | None) -> str:
-    indexed, negs, copies = marked_set(corner, photos, negatives)
-    index_dir = indexed.parent / "catalogue"
+    pictures, cases = marked_set(corner, photos, negatives)
+    index_dir = pictures.parent / "catalogue"
     if not index_dir.exists():
         with Index.open(index_dir) as index:
-            index.add([str(indexed)])
+            index.add([str(pictures)])
     own = index_dir / "calibration.json"
     own.unlink(missing_ok=True)
     if calibration is not None:
         shutil.copy(calibration, own)
+    negs = [c.query for c in cases if c.expected is None]
+    copies = [c for c in cases if c.expected is not None]
     try:
         with Index.open(index_dir, readonly=True) as index:
             false = sum(any(m.tier == "copy" for m in index.search(q, 10).matches) for q in negs)
-            found = sum(found_as_copy(index, query) for query in copies)
+            found = sum(found_as_copy(index, case) for case in copies)
     finally:
         own.unlink(missing_ok=True)
     return f"| {corner} | {len(negs)} | {false} | {len(copies)} | {found} |"
 
 
-def found_as_copy(index: Index, query: Path) -> bool:
-    best = index.search(query, 1).matches
-    return bool(best) and Path(best[0].source).stem == query.stem and best[0].tier == "copy"
+def found_as_copy(index: Index, case: QueryCase) -> bool:
+    best = index.search(case.query, 1).matches
+    return bool(best) and Path(best[0].source).stem == case.expected and best[0].tier == "copy"
 
 
 def main() -> int:
@@ -118,7 +106,8 @@ def main() -> int:
             f"Command: `python bench/bench_credits.py --folder {args.folder} "
             f"--photos {args.photos} --negatives {args.negatives}"
             + (f" --calibration {args.calibration}`" if args.calibration else "`"),
-            f"Scored with {scored}. One credit line ({' / '.join(MARK)}) on every picture.\n",
+            f"Scored with {scored}. One credit line ({' / '.join(FLOWERS_LINE)}) on every "
+            "picture.\n",
             "| corner | negatives | negatives with a copy-tier result | copies | "
             "copies found as copies at rank 1 |",
             "|---|---|---|---|---|",

@@ -4,17 +4,11 @@ import numpy as np
 import pytest
 
 from pictrace import Index
-from pictrace.evaluate.credits import Credit, credited, random_credit
-from pictrace.search.verify import coverage
+from pictrace.evaluate.credits import FLOWERS_LINE, boxed, credited, random_credit
+from pictrace.search.overlap import coverage
 from tests.conftest import load_rgb
 
-CREDIT = Credit(
-    ("Photo Henriette Kress", "http://www.ibiblio.org/herbmed"),
-    "tl",
-    0.035,
-    (235, 235, 235),
-    (40, 40, 40),
-)
+CREDIT = boxed(FLOWERS_LINE, "tl")
 DIFFERENT = [
     "baboon.jpg",
     "clothing_hat_1.jpg",

@@ -10,14 +10,13 @@ from pictrace.features.keypoints import KeypointExtractor
 from pictrace.features.pipeline import extract_all
 from pictrace.features.thumbnail import ThumbnailExtractor
 from pictrace.search.candidates import Candidate, Query
+from pictrace.search.overlap import overlap, project
 from pictrace.search.verify import (
     MAX_MATCHES,
     MIN_INLIERS,
     Fit,
     grey_thumbnail,
     make_verifier,
-    overlap,
-    project,
     warped_ssim,
 )
 from pictrace.settings import load_settings
