@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_copy.py [--per-family 20] [--negatives 150] [--seed 7]
 
-Queries: attacked copies of indexed photos (20 families, see workspace.FAMILIES), attacked
+Queries: attacked copies of indexed photos (21 families, see workspace.FAMILIES), attacked
 held-out photos as negatives, and the manifest's natural variants/edits/crops (positives) and
 unrelated/same-subject/unindexed photos (negatives). Rankings compared:
 

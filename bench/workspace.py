@@ -41,6 +41,7 @@ FAMILIES = [
     "jpeg_heavy",
     "resize",
     "colour",
+    "negative",
     "blur",
     "noise",
     "border",

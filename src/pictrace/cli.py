@@ -142,7 +142,9 @@ def search(
         raise typer.Exit(1)
 
 
-COUNTS = frozenset({"phash", "dhash", "inliers", "orb_matches", "votes", "mirror_votes"})
+COUNTS = frozenset(
+    {"phash", "dhash", "inliers", "orb_matches", "votes", "mirror_votes", "negative"}
+)
 
 
 def _metric(name: str, value: float) -> str:

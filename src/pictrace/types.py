@@ -74,6 +74,7 @@ class Evidence:
     # The area the inliers span over the area the hit's keypoints span in the overlap (0..1):
     # low when the match is confined to a small part, such as a shared watermark.
     coverage: float | None = None
+    negative: bool = False  # the query matched as the hit's negative (colours inverted)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

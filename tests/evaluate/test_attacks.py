@@ -24,7 +24,7 @@ from pictrace.evaluate import (
 EXPECTED_FAMILIES = {
     "crop_small", "crop_medium", "crop_large", "overlay", "rotate_any", "rotate_90", "mirror",
     "mirror_crop", "perspective", "caption", "emoji_overlay", "shapes", "jpeg_heavy", "resize",
-    "colour", "blur", "noise", "border", "screenshot", "combo",
+    "colour", "negative", "blur", "noise", "border", "screenshot", "combo",
 }  # fmt: skip
 
 
@@ -111,6 +111,19 @@ def test_mirror_and_rotate_90_move_pixels_exactly() -> None:
     assert np.array_equal(np.asarray(run("mirror", 0)), pixels[:, ::-1])
     turned = np.asarray(run("rotate_90", 5))
     assert any(np.array_equal(turned, np.rot90(pixels, k)) for k in (1, 2, 3))
+
+
+def test_negative_inverts_every_value_of_the_picture_or_of_a_crop() -> None:
+    pixels = np.asarray(picture()).astype(np.int16)
+    whole = 0
+    for seed in range(8):
+        out = 255 - np.asarray(run("negative", seed)).astype(np.int16)
+        if out.shape == pixels.shape:
+            whole += 1
+            assert np.array_equal(out, pixels)
+        else:
+            assert out.shape[0] < pixels.shape[0] or out.shape[1] < pixels.shape[1]
+    assert 0 < whole < 8
 
 
 def test_border_adds_5_to_25_percent() -> None:

@@ -16,6 +16,7 @@ from pictrace.features.keypoints import (
     detect,
     encode_keypoints,
     mirrored,
+    negative,
     spread,
 )
 from pictrace.features.registry import all_specs, build_extractors, registered
@@ -129,6 +130,38 @@ def test_mirrored_descriptors_match_those_of_the_mirrored_picture(photos):
     nearest = (a @ b.T).argmax(axis=1)
     same_place = np.linalg.norm(predicted.xy - actual.xy[nearest], axis=1) < 2.0
     assert same_place.mean() > 0.6
+
+
+def test_negative_descriptors_match_those_of_the_negative_picture(photos):
+    """A colour-inverted copy has the same keypoints turned by 180 degrees, and its
+    descriptors are a permutation of the original's: no second extraction is needed."""
+    pixels = _pixels(photos, "chelsea_cat.jpg")
+    size = (pixels.shape[1], pixels.shape[0])
+    predicted = negative(detect(pixels, size))
+    actual = detect(np.ascontiguousarray(255 - pixels), size)
+    a = predicted.descriptors.astype(np.float32)
+    b = actual.descriptors.astype(np.float32)
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    nearest = (a @ b.T).argmax(axis=1)
+    same_place = np.linalg.norm(predicted.xy - actual.xy[nearest], axis=1) < 2.0
+    assert same_place.mean() > 0.8
+    turned = (actual.angle[nearest] - predicted.angle + 180.0) % 360.0 - 180.0
+    assert np.median(np.abs(turned[same_place])) < 5.0
+    # the original's own descriptors do not match the negative's
+    plain = detect(pixels, size).descriptors.astype(np.float32)
+    plain /= np.linalg.norm(plain, axis=1, keepdims=True)
+    unturned = np.linalg.norm(predicted.xy - actual.xy[(plain @ b.T).argmax(axis=1)], axis=1)
+    assert (unturned < 2.0).mean() < 0.3
+
+
+@given(seed=st.integers(0, 1000))
+@settings(max_examples=10, deadline=None)
+def test_negative_twice_is_the_identity(seed):
+    kp = _keypoints(20, 300, 200, seed)
+    twice = negative(negative(kp))
+    np.testing.assert_array_equal(twice.descriptors, kp.descriptors)
+    np.testing.assert_allclose(twice.angle % 360, kp.angle % 360, atol=1e-3)
 
 
 @given(seed=st.integers(0, 1000))

@@ -46,3 +46,16 @@ def test_a_refit_uses_the_shipped_inputs_and_replaces_an_older_calibration(photo
     assert saved["names"] == list(shipped)
     with Index.open(index_dir, readonly=True) as index:  # the refit is the index's from now on
         assert index.searcher.calibrator.names == shipped
+
+
+def test_the_hashes_of_a_negative_count_against_the_query_negative():
+    """Every hash bit of a colour-inverted copy flips; once the geometry shows the query is
+    the hit's negative, its hash distances are read as distances to that negative."""
+    from pictrace.search.confidence import model_inputs
+
+    plain = {"cosine": 0.9, "phash": 62.0, "dhash": 64.0, "inliers": 80.0, "inlier_ratio": 0.9}
+    names = ("phash", "dhash", "cosine")
+    assert model_inputs(plain, names) == [62 / 64, 1.0, 0.9]
+    assert model_inputs({**plain, "negative": 1.0}, names) == [2 / 64, 0.0, 0.9]
+    shipped = load_calibrator(None)
+    assert shipped.confidence({**plain, "negative": 1.0}) > shipped.confidence(plain)

@@ -117,6 +117,25 @@ def test_edited_copies_verify(cat, family):
     ev = verified(copy, cat)
     assert ev.inliers >= 20
     assert ev.warped_ssim > 0.4
+    assert not ev.negative
+
+
+@pytest.mark.parametrize("edit", ["plain", "mirrored crop", "rotated"])
+def test_a_negative_verifies_as_one(cat, edit):
+    copy = {
+        "plain": cat,
+        "mirrored crop": ImageOps.mirror(cat).crop((60, 40, 400, 300)),
+        "rotated": cat.rotate(25, expand=True),
+    }[edit]
+    ev = verified(ImageOps.invert(copy), cat)
+    assert ev.negative and ev.inliers >= 20
+    assert ev.warped_ssim > 0.4  # compared with the query's negative
+
+
+@pytest.mark.parametrize("pair", [(a, b) for a in UNRELATED[:3] for b in UNRELATED[5:]])
+def test_negatives_of_unrelated_photos_do_not_verify(photos, pair):
+    ev = verified(ImageOps.invert(load_rgb(photos / pair[0])), load_rgb(photos / pair[1]))
+    assert ev.inliers < MIN_INLIERS and not ev.negative
 
 
 def test_the_box_is_found_in_the_scene(photos):
@@ -208,3 +227,22 @@ def test_verification_sides_follow_the_votes():
     assert sides_of({"votes": 31.0, "mirror_votes": 30.0}) == (False, True)
     assert sides_of({"votes": 12.0, "mirror_votes": 6.0}) == (True, True)
     assert sides_of({"votes": 10.0, "mirror_votes": 3.0}) == (True, False)
+
+
+def test_only_candidates_without_votes_are_tried_as_negatives():
+    """A negative's descriptors do not vote; a voted candidate that does not fit is not one."""
+    from pictrace.search.verify import tries_negative
+
+    assert tries_negative({})  # compare
+    assert tries_negative({"votes": 1.0, "mirror_votes": 0.0, "cosine": 0.9})
+    assert not tries_negative({"votes": 6.0, "mirror_votes": 0.0})
+    assert not tries_negative({"votes": 3.0, "mirror_votes": 3.0})
+
+
+def test_search_finds_a_negative_as_a_copy(index_copy, cat):
+    result = index_copy.search(ImageOps.invert(cat.crop((0, 0, 400, 330))), k=3)
+    top = result.matches[0]
+    assert top.source.endswith("chelsea_cat.jpg") and top.tier == "copy"
+    assert top.evidence is not None and top.evidence.negative
+    assert top.signals["negative"] == 1.0
+    assert all(not m.evidence.negative for m in result.matches[1:] if m.evidence is not None)

@@ -29,6 +29,7 @@ METRIC_LABELS = {
     "inlier_ratio": "Inlier ratio",
     "coverage": "Share of the overlap the inliers span",
     "warped_ssim": "SSIM after alignment",
+    "negative": "Matched as a negative (colours inverted)",
 }
 
 

@@ -166,6 +166,13 @@ def colour(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     return img
 
 
+def negative(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The picture's negative (every colour inverted), half of the time also cropped as
+    ``crop_large`` does."""
+    img = crop_large(img, rng) if rng.random() < 0.5 else prepare(img)
+    return ImageOps.invert(img)
+
+
 def blur(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     img = prepare(img)
     radius = max(1.0, max(img.size) * rng.uniform(0.003, 0.012))
@@ -253,6 +260,7 @@ _SIMPLE: dict[str, Attack] = {
     "jpeg_heavy": jpeg_heavy,
     "resize": resize,
     "colour": colour,
+    "negative": negative,
     "blur": blur,
     "noise": noise,
     "border": border,

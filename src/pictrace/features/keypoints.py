@@ -4,8 +4,9 @@ Global features (hashes, CNN) say two pictures *look* alike; local keypoints pro
 copy of (part of) the other: ``search/verify.py`` matches them and fits a transform with RANSAC.
 What they catch: crops down to ~10% of the area, any rotation, mirrors (through ``mirrored``:
 SIFT descriptors of a mirrored picture are a fixed permutation of the originals, so no second
-extraction is needed), perspective, pasting into another photo, captions, heavy JPEG, colour
-changes. What they miss: flat or tiny pictures (few keypoints), heavy blur, stylisation.
+extraction is needed), negatives (``negative``, likewise a permutation), perspective,
+pasting into another photo, captions, heavy JPEG, colour changes. What they miss: flat or
+tiny pictures (few keypoints), heavy blur, stylisation.
 
 Computed on the working copy downscaled to ``SIDE`` px on the long side (OpenCV's SIFT doubles
 its input, so 256 px input detects at ~512 px detail) with a low contrast threshold
@@ -77,6 +78,13 @@ _MIRROR = np.array(
         for col in range(4)
         for b in range(8)
     ]
+)
+# The negative of a picture (every value v -> 255 - v) has the same difference-of-Gaussian
+# extrema with the opposite sign, so the same keypoints, each turned by 180 degrees: every
+# gradient turns with it, so in the keypoint's own frame the orientations are the same and
+# the cells swap through the centre (rows and columns reversed).
+_NEGATIVE = np.array(
+    [(3 - row) * 32 + (3 - col) * 8 + b for row in range(4) for col in range(4) for b in range(8)]
 )
 
 
@@ -158,6 +166,17 @@ def mirrored(kp: Keypoints) -> Keypoints:
         angle=(180.0 - kp.angle) % 360.0,
         scale=kp.scale,
         descriptors=mirror_descriptors(kp.descriptors),
+        size=kp.size,
+    )
+
+
+def negative(kp: Keypoints) -> Keypoints:
+    """The keypoints the negative of the picture would have (a colour-inverted copy)."""
+    return Keypoints(
+        xy=kp.xy,
+        angle=(kp.angle + 180.0) % 360.0,
+        scale=kp.scale,
+        descriptors=np.asarray(kp.descriptors)[:, _NEGATIVE],
         size=kp.size,
     )
 

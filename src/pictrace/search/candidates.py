@@ -90,7 +90,7 @@ Refiner = Callable[[Query], "Query | None"]
 
 
 LOCAL_SIGNALS = frozenset(
-    {"votes", "mirror_votes", "inliers", "inlier_ratio", "coverage", "warped_ssim"}
+    {"votes", "mirror_votes", "inliers", "inlier_ratio", "coverage", "warped_ssim", "negative"}
 )
 
 

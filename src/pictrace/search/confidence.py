@@ -65,7 +65,8 @@ def model_inputs(signals: Mapping[str, float], names: Sequence[str]) -> list[flo
             continue
         value = float(signals.get(name, NEUTRAL.get(name, 0.0)))
         if name in ("phash", "dhash"):
-            value = value / 64.0
+            # a negative's hashes are the complement of its original's (every bit flips)
+            value = (64.0 - value if signals.get("negative") else value) / 64.0
         elif name in ("inliers", "votes"):
             value = math.log1p(value)
         row.append(value)

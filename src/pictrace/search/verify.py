@@ -37,14 +37,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 import cv2
 import numpy as np
 
 from pictrace.features.base import FeatureValue
-from pictrace.features.keypoints import Keypoints, decode_keypoints, mirrored
+from pictrace.features.keypoints import Keypoints, decode_keypoints, mirrored, negative
 from pictrace.features.thumbnail import open_thumbnail
 from pictrace.features.views import preview
 from pictrace.search.candidates import MIN_VOTES, Candidate, Query, Verifier
@@ -68,7 +68,8 @@ _NONE = np.empty((0, 0), np.float32)  # gemm's absent third operand
 
 @dataclass(frozen=True, eq=False)
 class Probe:
-    """The query prepared once: keypoints, their mirror, both descriptor sets as unit rows."""
+    """The query prepared once: keypoints, their mirror, both descriptor sets as unit rows
+    (and the same for the query's negative, prepared when first needed)."""
 
     kp: Keypoints
     mirror: Keypoints
@@ -78,6 +79,11 @@ class Probe:
     def of(cls, kp: Keypoints) -> Probe:
         mirror = mirrored(kp)
         return cls(kp, mirror, unit_rows(np.vstack([kp.descriptors, mirror.descriptors])))
+
+    @cached_property
+    def inverted(self) -> Probe:
+        """The probe of the query's negative: a colour-inverted copy matches it."""
+        return Probe.of(negative(self.kp))
 
 
 @lru_cache(maxsize=8)
@@ -137,6 +143,7 @@ class Outcome(NamedTuple):
     fit: Fit | None
     inliers: int
     tentative: int
+    negative: bool = False  # the query matched as the hit's negative (colours inverted)
 
 
 NO_FIT = Outcome(None, 0, 0)
@@ -153,6 +160,24 @@ def sides_of(signals: Mapping[str, float]) -> tuple[bool, bool]:
     direct = signals["votes"] - mirror
     try_mirror = mirror >= MIN_VOTES and 2 * mirror >= direct
     return (not try_mirror or 2 * direct >= mirror), try_mirror
+
+
+def tries_negative(signals: Mapping[str, float]) -> bool:
+    """Whether a pair that does not fit as it is is also matched as a negative: when no
+    local-descriptor votes point to it (a negative's descriptors do not vote; compare has no
+    votes). Candidates that reach verification without votes look alike globally, as a
+    negative does to the CNN (cosine 0.73-0.97 on the development photos)."""
+    return signals.get("votes", 0.0) < MIN_VOTES
+
+
+def fit_either(probe: Probe, hit: Keypoints, sides: tuple[bool, bool], negatives: bool) -> Outcome:
+    """``fit_pair``, and when that finds no fit and ``negatives`` is set, the same for the
+    query's negative (both sides)."""
+    outcome = fit_pair(probe, hit, sides)
+    if outcome.fit is not None or not negatives:
+        return outcome
+    inverted = fit_pair(probe.inverted, hit)
+    return outcome if inverted.fit is None else inverted._replace(negative=True)
 
 
 def fit_pair(probe: Probe, hit: Keypoints, sides: tuple[bool, bool] = (True, True)) -> Outcome:
@@ -282,6 +307,7 @@ def evidence_of(outcome: Outcome, ssim: float | None) -> Evidence:
         fit.hit_box_in_query,
         tuple(map(tuple, pairs)),
         fit.coverage,
+        outcome.negative,
     )
 
 
@@ -294,6 +320,10 @@ def apply(cand: Candidate, evidence: Evidence) -> None:
         cand.signals["coverage"] = float(evidence.coverage)
     if evidence.warped_ssim is not None:
         cand.signals["warped_ssim"] = float(evidence.warped_ssim)
+    if evidence.negative:  # the hashes are then read against the query's negative
+        cand.signals["negative"] = 1.0
+    else:
+        cand.signals.pop("negative", None)
     cand.evidence = evidence
 
 
@@ -316,12 +346,12 @@ class GeometricVerifier:
             return
         probe = probe_of(query.features["keypoints"])
         hits = self._keypoints(candidates, other)
-        sides = {c.id: sides_of(c.signals) for c in candidates}
-        jobs = [(kp, sides[i]) for i, kp in hits.items()]
+        plans = {c.id: (sides_of(c.signals), tries_negative(c.signals)) for c in candidates}
+        jobs = [(kp, *plans[i]) for i, kp in hits.items()]
         pairs = (
-            self.pool.map(lambda job: fit_pair(probe, *job), jobs)
+            self.pool.map(lambda job: fit_either(probe, *job), jobs)
             if self.pool and not inline and len(jobs) > 1
-            else (fit_pair(probe, *job) for job in jobs)
+            else (fit_either(probe, *job) for job in jobs)
         )
         fits = dict(zip(hits, pairs, strict=True))
         ssims = warped_ssims(query, other, fits, hits, probe.kp.size) if other else {}
@@ -354,7 +384,13 @@ def warped_ssims(
     return {
         i: 0.0
         if outcome.fit is None
-        else warped_ssim(query_grey, hit_grey, outcome.fit, query_size, keypoints[i].size)
+        else warped_ssim(
+            255 - query_grey if outcome.negative else query_grey,
+            hit_grey,
+            outcome.fit,
+            query_size,
+            keypoints[i].size,
+        )
         for i, outcome in fits.items()
     }
 
