@@ -12,6 +12,7 @@ decode + embed. The flowers hold near-duplicate photos under different names, so
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import tempfile
 from pathlib import Path
@@ -40,7 +41,9 @@ def main() -> int:
     args = parser.parse_args()
     photos = sorted(Path(p) for p in expand([args.folder]))
     indexed, others = photos[0::2][: args.photos], photos[1::2]
-    out = ROOT / f"heldout-{args.folder.name}-{args.photos}-f{args.per_family}-n{args.negatives}"
+    tag = hashlib.sha256(",".join(FAMILIES).encode()).hexdigest()[:6]  # queries per family set
+    name = f"heldout-{args.folder.name}-{args.photos}-f{args.per_family}-n{args.negatives}-{tag}"
+    out = ROOT / name
     if (out / "queries.csv").exists():
         cases = load_cases(out / "queries.csv")
     else:

@@ -132,6 +132,40 @@ def test_a_negative_verifies_as_one(cat, edit):
     assert ev.warped_ssim > 0.4  # compared with the query's negative
 
 
+@pytest.mark.parametrize(("name", "aspect"), [("coffee.jpg", 0.5), ("flower.jpg", 1.7)])
+def test_a_squashed_or_stretched_copy_verifies_all_over(photos, name, aspect):
+    """A similarity explains only a strip of it (8-11 inliers for these two); a homography
+    explains all of it."""
+    photo = load_rgb(photos / name)
+    copy = photo.resize((round(photo.width * aspect), photo.height), Image.Resampling.BICUBIC)
+    ev = verified(copy, photo)
+    assert ev.inliers >= 20 and ev.coverage is not None and ev.coverage > 0.5
+    assert iou((0, 0, photo.width, photo.height), ev.query_box_in_hit) > 0.9
+
+
+def test_a_homography_is_tried_for_many_inliers_or_for_a_similarity_that_explains_little():
+    from pictrace.search.verify import HOMOGRAPHY_MIN, wants_homography
+
+    assert wants_homography(HOMOGRAPHY_MIN, HOMOGRAPHY_MIN)
+    assert wants_homography(MIN_INLIERS, 3 * MIN_INLIERS)  # a squashed copy
+    assert not wants_homography(MIN_INLIERS, MIN_INLIERS + 2)  # a small, clean match
+    assert not wants_homography(MIN_INLIERS - 1, 100)
+
+
+def test_an_implausible_homography_falls_back_to_the_similarity(cat, monkeypatch):
+    from pictrace.search import verify
+
+    collapsed = np.diag([1.0, 1e-4, 1.0])
+
+    def everything_fits(src, dst, *args, **kwargs):
+        return collapsed, np.ones((len(src), 1), np.uint8)
+
+    monkeypatch.setattr(verify.cv2, "findHomography", everything_fits)
+    ev = verified(cat.crop((40, 30, 400, 270)), cat)
+    assert ev.inliers >= 20 and ev.transform is not None
+    assert iou((40, 30, 400, 270), ev.query_box_in_hit) > 0.9
+
+
 @pytest.mark.parametrize("pair", [(a, b) for a in UNRELATED[:3] for b in UNRELATED[5:]])
 def test_negatives_of_unrelated_photos_do_not_verify(photos, pair):
     ev = verified(ImageOps.invert(load_rgb(photos / pair[0])), load_rgb(photos / pair[1]))

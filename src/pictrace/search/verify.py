@@ -207,6 +207,13 @@ def fit_pair(probe: Probe, hit: Keypoints, sides: tuple[bool, bool] = (True, Tru
     return best
 
 
+def wants_homography(inliers: int, tentative: int) -> bool:
+    """Whether a similarity's inliers call for a homography: from HOMOGRAPHY_MIN of them, or
+    from MIN_INLIERS when they explain less than half of the tentative matches (a squashed or
+    stretched copy: a similarity explains only a strip of it)."""
+    return inliers >= HOMOGRAPHY_MIN or (inliers >= MIN_INLIERS and 2 * inliers < tentative)
+
+
 def estimate(
     query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray
 ) -> tuple[Fit | None, int]:
@@ -217,7 +224,7 @@ def estimate(
     q_long, h_long = float(max(query.size)), float(max(hit.size))
     qn = (query.xy[qi] / q_long).astype(np.float32)
     hn = (hit.xy[hi] / h_long).astype(np.float32)
-    best: tuple[np.ndarray, np.ndarray] | None = None
+    models: list[tuple[np.ndarray, np.ndarray]] = []  # the better explanation first
     affine, mask = cv2.estimateAffinePartial2D(
         qn,
         hn,
@@ -228,18 +235,21 @@ def estimate(
         refineIters=10,
     )
     if affine is not None:
-        best = (np.vstack([affine, [0.0, 0.0, 1.0]]), mask.ravel().astype(bool))
-    if best is not None and best[1].sum() >= HOMOGRAPHY_MIN:
+        models.append((np.vstack([affine, [0.0, 0.0, 1.0]]), mask.ravel().astype(bool)))
+    if models and wants_homography(int(models[0][1].sum()), len(qi)):
         homography, hmask = cv2.findHomography(
             qn, hn, cv2.USAC_MAGSAC, THRESHOLD, maxIters=_ITERS, confidence=0.995
         )
-        if homography is not None and hmask.sum() >= best[1].sum():
-            best = (homography / homography[2, 2], hmask.ravel().astype(bool))
-    if best is None:
-        return None, 0
+        if homography is not None and hmask.sum() >= models[0][1].sum():
+            models.insert(0, (homography / homography[2, 2], hmask.ravel().astype(bool)))
     scale_q = np.diag([1.0 / q_long, 1.0 / q_long, 1.0])
-    transform = np.diag([h_long, h_long, 1.0]) @ best[0] @ scale_q
-    return accept(transform, query, hit, qi[best[1]], hi[best[1]])
+    outcome: tuple[Fit | None, int] = (None, 0)
+    for model, inliers in models:  # an implausible homography falls back to the similarity
+        transform = np.diag([h_long, h_long, 1.0]) @ model @ scale_q
+        outcome = accept(transform, query, hit, qi[inliers], hi[inliers])
+        if outcome[0] is not None:
+            return outcome
+    return outcome
 
 
 def accept(
