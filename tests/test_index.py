@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageEnhance, ImageOps
 
 from pictrace import Index
 from pictrace.errors import NotFound, SourceUnreadable
@@ -136,6 +136,19 @@ def test_duplicates_groups_copies_and_suggests_the_keeper(index_copy, photos, tm
     keeper = next(m for m in group.members if m.id == group.keeper)
     assert keeper.source.endswith("examples/photos/coffee.jpg") or keeper.width == 600
     assert len(group.members) == 2
+
+
+def test_a_negative_is_a_copy_to_search_but_not_a_duplicate_to_remove(index_copy, photos, tmp_path):
+    """Nothing tells which of a picture and its negative is the original, and both are
+    worth keeping: search calls the negative a copy, duplicates does not group them."""
+    negative = tmp_path / "negative_coffee.jpg"
+    negative.write_bytes(jpeg_bytes(ImageOps.invert(load_rgb(photos / "coffee.jpg")), 92))
+    index_copy.add([negative])
+    top = index_copy.search(photos / "coffee.jpg", k=2, min_confidence=0.5).matches
+    assert [m.source for m in top] == [str(photos / "coffee.jpg"), str(negative)]
+    assert top[1].tier == "copy" and top[1].evidence is not None and top[1].evidence.negative
+    grouped = {m.source for g in index_copy.duplicates() for m in g.members}
+    assert str(negative) not in grouped
 
 
 def test_remove_by_id_and_source(index_copy, photos):

@@ -96,3 +96,12 @@ def test_without_a_transform_only_the_pictures_are_shown(evidence):
     image = draw_overlay(_grey(200, 150, 80), _grey(200, 150, 80), evidence, height=150)
     body = np.asarray(image)[HEADER:]
     assert (body[:, :200] == 80).all() and (body[:, 200 + GAP :] == 80).all()
+
+
+def test_the_caption_says_when_the_query_matched_as_a_negative():
+    from dataclasses import replace
+
+    from pictrace.search.overlay import _caption
+
+    assert "negative" not in _caption(_evidence())
+    assert "matched as a negative" in _caption(replace(_evidence(), negative=True))

@@ -263,14 +263,40 @@ def test_verification_sides_follow_the_votes():
     assert sides_of({"votes": 10.0, "mirror_votes": 3.0}) == (True, False)
 
 
-def test_only_candidates_without_votes_are_tried_as_negatives():
-    """A negative's descriptors do not vote; a voted candidate that does not fit is not one."""
+def test_only_candidates_with_at_most_chance_votes_are_tried_as_negatives():
+    """A negative's descriptors do not vote; a well-voted candidate that does not fit is not one."""
     from pictrace.search.verify import tries_negative
 
     assert tries_negative({})  # compare
     assert tries_negative({"votes": 1.0, "mirror_votes": 0.0, "cosine": 0.9})
     assert not tries_negative({"votes": 6.0, "mirror_votes": 0.0})
-    assert not tries_negative({"votes": 3.0, "mirror_votes": 3.0})
+    assert not tries_negative({"votes": 4.0, "mirror_votes": 2.0})
+
+
+def test_a_later_plain_fit_clears_the_negative_flag_and_a_second_look_starts_without_it():
+    from pictrace.search.candidates import without_local
+    from pictrace.search.verify import apply
+
+    cand = Candidate(3, {"cosine": 0.9, "phash": 62.0})
+    apply(cand, Evidence(40, 0.9, None, None, None, None, negative=True))
+    assert cand.signals["negative"] == 1.0
+    assert "negative" not in without_local(cand).signals  # the finer look verifies again
+    apply(cand, Evidence(40, 0.9, None, None, None, None))
+    assert "negative" not in cand.signals and cand.signals["phash"] == 62.0
+
+
+def test_complementary_hashes_are_worth_verifying():
+    from pictrace.search.candidates import worth_verifying
+
+    assert worth_verifying(Candidate(1, {"cosine": 0.4, "phash": 61.0, "dhash": 40.0}))
+    assert not worth_verifying(Candidate(1, {"cosine": 0.4, "phash": 33.0, "dhash": 30.0}))
+
+
+def test_a_couple_of_chance_votes_do_not_rule_out_a_negative():
+    from pictrace.search.verify import NEGATIVE_VOTES, tries_negative
+
+    assert tries_negative({"votes": NEGATIVE_VOTES - 1.0, "mirror_votes": 0.0})
+    assert not tries_negative({"votes": NEGATIVE_VOTES, "mirror_votes": 0.0})
 
 
 def test_search_finds_a_negative_as_a_copy(index_copy, cat):

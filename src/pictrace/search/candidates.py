@@ -120,10 +120,12 @@ def worth_verifying(candidate: Candidate) -> bool:
     """Skip geometric verification where nothing hints at a copy: no local-descriptor votes,
     a generic embedding similarity and distant hashes (verification fails on those anyway)."""
     signals = candidate.signals
+    hashes = (signals.get("phash", 32.0), signals.get("dhash", 32.0))
     return (
         signals.get("votes", 0.0) >= MIN_VOTES
         or signals.get("cosine", 0.0) >= VERIFY_COSINE
-        or min(signals.get("phash", 64.0), signals.get("dhash", 64.0)) <= VERIFY_HAMMING
+        or min(hashes) <= VERIFY_HAMMING
+        or max(hashes) >= 64 - VERIFY_HAMMING  # a negative's hashes are the complement
     )
 
 

@@ -3,7 +3,9 @@
 Each image is searched for with its stored features (candidates, verification against stored
 keypoints and thumbnails, calibrated confidence: the same path as a query), and pairs at or
 above the copy threshold, or with equal bytes/pixels, are joined with union-find. Each group
-suggests a keeper.
+suggests a keeper. A picture and its negative (colours inverted) are not joined: search calls
+the negative a copy, but it is a different picture to keep, and nothing tells which of the
+two is the original.
 """
 
 from __future__ import annotations
@@ -63,7 +65,11 @@ def stored_query(record: ImageRecord, features: dict[str, FeatureValue]) -> Quer
 def copies_of(searcher: Searcher, query: Query, image_id: int) -> list[int]:
     candidates = searcher.scored(query, exclude=image_id)
     threshold = searcher.settings.copy_threshold
-    return [c.id for c in candidates.values() if c.exact or c.confidence >= threshold]
+    return [
+        c.id
+        for c in candidates.values()
+        if c.exact or (c.confidence >= threshold and not c.signals.get("negative"))
+    ]
 
 
 def _find(parent: dict[int, int], i: int) -> int:

@@ -116,7 +116,8 @@ def _caption(evidence: Evidence | None) -> str:
     if evidence.transform is None:
         return f"no geometric match ({evidence.inliers} consistent matches)"
     ssim = "" if evidence.warped_ssim is None else f"warped SSIM {evidence.warped_ssim:.2f}  ·  "
+    negative = "matched as a negative  ·  " if evidence.negative else ""
     return (
         f"{evidence.inliers} inliers  ·  inlier ratio {evidence.inlier_ratio:.2f}  ·  "
-        f"{ssim}{len(evidence.matches)} matches shown"
+        f"{negative}{ssim}{len(evidence.matches)} matches shown"
     )

@@ -58,6 +58,7 @@ RATIO = 0.8  # Lowe's ratio test on descriptor distances
 THRESHOLD = 0.01  # RANSAC reprojection error, as a fraction of the hit's long side
 MIN_INLIERS = 8  # fewer inliers: no transform is reported
 HOMOGRAPHY_MIN = 12  # similarity inliers needed before trying a full homography
+NEGATIVE_VOTES = 2 * MIN_VOTES  # from this many votes a pair is not matched as a negative
 RATIO_FLOOR = 16  # denominator floor of inlier_ratio
 MAX_ANGLE = 30.0  # degrees an inlier's keypoint orientation may deviate from the transform's
 MAX_SCALE = 2.0  # factor an inlier's keypoint size may deviate from the transform's
@@ -163,16 +164,19 @@ def sides_of(signals: Mapping[str, float]) -> tuple[bool, bool]:
 
 
 def tries_negative(signals: Mapping[str, float]) -> bool:
-    """Whether a pair that does not fit as it is is also matched as a negative: when no
-    local-descriptor votes point to it (a negative's descriptors do not vote; compare has no
-    votes). Candidates that reach verification without votes look alike globally, as a
-    negative does to the CNN (cosine 0.73-0.97 on the development photos)."""
-    return signals.get("votes", 0.0) < MIN_VOTES
+    """Whether a pair that does not fit as it is is also matched as a negative: when no more
+    than chance local-descriptor votes point to it (a negative's descriptors do not vote;
+    compare has no votes). Candidates that reach verification without votes look alike
+    globally, as a negative does to the CNN (cosine 0.73-0.97 on the development photos),
+    or by its complementary hashes."""
+    return signals.get("votes", 0.0) < NEGATIVE_VOTES
 
 
 def fit_either(probe: Probe, hit: Keypoints, sides: tuple[bool, bool], negatives: bool) -> Outcome:
     """``fit_pair``, and when that finds no fit and ``negatives`` is set, the same for the
-    query's negative (both sides)."""
+    query's negative (both sides). The negative counts only with a fit: its few inliers
+    without one are not kept (a pair that is neither a copy nor a negative copy stays at
+    what the query itself matched)."""
     outcome = fit_pair(probe, hit, sides)
     if outcome.fit is not None or not negatives:
         return outcome
