@@ -117,18 +117,23 @@ def test_a_flat_picture_has_no_keypoints():
     assert len(decode_keypoints(encode_keypoints(kp))) == 0
 
 
-def test_mirrored_descriptors_match_those_of_the_mirrored_picture(photos):
-    """The descriptor permutation stands in for extracting the mirrored query again."""
-    pixels = _pixels(photos, "chelsea_cat.jpg")
-    size = (pixels.shape[1], pixels.shape[0])
-    predicted = mirrored(detect(pixels, size))
-    actual = detect(np.ascontiguousarray(pixels[:, ::-1]), size)
+def _nearest(predicted: Keypoints, actual: Keypoints) -> tuple[np.ndarray, np.ndarray]:
+    """For each predicted keypoint, the actual one with the nearest descriptor, and whether
+    that one sits at the same place (within 2 px)."""
     a = predicted.descriptors.astype(np.float32)
     b = actual.descriptors.astype(np.float32)
     a /= np.linalg.norm(a, axis=1, keepdims=True)
     b /= np.linalg.norm(b, axis=1, keepdims=True)
     nearest = (a @ b.T).argmax(axis=1)
-    same_place = np.linalg.norm(predicted.xy - actual.xy[nearest], axis=1) < 2.0
+    return nearest, np.linalg.norm(predicted.xy - actual.xy[nearest], axis=1) < 2.0
+
+
+def test_mirrored_descriptors_match_those_of_the_mirrored_picture(photos):
+    """The descriptor permutation stands in for extracting the mirrored query again."""
+    pixels = _pixels(photos, "chelsea_cat.jpg")
+    size = (pixels.shape[1], pixels.shape[0])
+    actual = detect(np.ascontiguousarray(pixels[:, ::-1]), size)
+    _, same_place = _nearest(mirrored(detect(pixels, size)), actual)
     assert same_place.mean() > 0.6
 
 
@@ -137,38 +142,22 @@ def test_negative_descriptors_match_those_of_the_negative_picture(photos):
     descriptors are a permutation of the original's: no second extraction is needed."""
     pixels = _pixels(photos, "chelsea_cat.jpg")
     size = (pixels.shape[1], pixels.shape[0])
-    predicted = negative(detect(pixels, size))
+    plain = detect(pixels, size)
     actual = detect(np.ascontiguousarray(255 - pixels), size)
-    a = predicted.descriptors.astype(np.float32)
-    b = actual.descriptors.astype(np.float32)
-    a /= np.linalg.norm(a, axis=1, keepdims=True)
-    b /= np.linalg.norm(b, axis=1, keepdims=True)
-    nearest = (a @ b.T).argmax(axis=1)
-    same_place = np.linalg.norm(predicted.xy - actual.xy[nearest], axis=1) < 2.0
+    nearest, same_place = _nearest(negative(plain), actual)
     assert same_place.mean() > 0.8
-    turned = (actual.angle[nearest] - predicted.angle + 180.0) % 360.0 - 180.0
-    assert np.median(np.abs(turned[same_place])) < 5.0
-    # the original's own descriptors do not match the negative's
-    plain = detect(pixels, size).descriptors.astype(np.float32)
-    plain /= np.linalg.norm(plain, axis=1, keepdims=True)
-    unturned = np.linalg.norm(predicted.xy - actual.xy[(plain @ b.T).argmax(axis=1)], axis=1)
-    assert (unturned < 2.0).mean() < 0.3
+    turned = (actual.angle[nearest] - plain.angle + 360.0) % 360.0 - 180.0
+    assert np.median(np.abs(turned[same_place])) < 5.0  # each turned by 180 degrees
+    _, unpermuted = _nearest(plain, actual)  # the original's own descriptors do not match
+    assert unpermuted.mean() < 0.3
 
 
+@pytest.mark.parametrize("variant", [mirrored, negative])
 @given(seed=st.integers(0, 1000))
 @settings(max_examples=10, deadline=None)
-def test_negative_twice_is_the_identity(seed):
+def test_each_variant_twice_is_the_identity(variant, seed):
     kp = _keypoints(20, 300, 200, seed)
-    twice = negative(negative(kp))
-    np.testing.assert_array_equal(twice.descriptors, kp.descriptors)
-    np.testing.assert_allclose(twice.angle % 360, kp.angle % 360, atol=1e-3)
-
-
-@given(seed=st.integers(0, 1000))
-@settings(max_examples=10, deadline=None)
-def test_mirroring_twice_is_the_identity(seed):
-    kp = _keypoints(20, 300, 200, seed)
-    twice = mirrored(mirrored(kp))
+    twice = variant(variant(kp))
     np.testing.assert_array_equal(twice.descriptors, kp.descriptors)
     np.testing.assert_allclose(twice.xy, kp.xy, atol=1e-3)
     np.testing.assert_allclose(twice.angle % 360, kp.angle % 360, atol=1e-3)
