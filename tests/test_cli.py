@@ -166,6 +166,14 @@ def test_tables_read_as_a_person_would_write_them(run, built_index, photos, monk
     assert code == 0 and "." not in phash_row.split()[-2]  # a distance, not 32.0000
     code, out, err = run("search", "--text", "xyzzy unicorn")
     assert code == 0 and "no matches" in err and not out.strip()
+    code, out, _ = run("search", "--text", "tabby cat", "-k", "1")
+    header = next(line for line in out.splitlines() if "source" in line)
+    assert code == 0 and "chelsea_cat" in out and "copy" not in header  # labels: no copies
+
+
+def test_add_writes_nothing_to_stderr_when_it_is_not_a_terminal(run, tmp_path, photos):
+    code, out, err = run("--index", str(tmp_path / "lib"), "add", str(photos / "coffee.jpg"))
+    assert code == 0 and "added 1" in out and err == ""
 
 
 def test_add_exit_code_is_the_same_with_json(run, tmp_path):

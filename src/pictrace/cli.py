@@ -98,6 +98,7 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         console=err,
         transient=True,
+        disable=not err.is_terminal,  # a log file gets the report, not a blank line
     )
 
 
@@ -123,6 +124,7 @@ def search(
     with _open(readonly=True) as index:
         results = [index.search_text(text, k)] if text else []
         for outcome in results + list(index.search_many(queries or [], k, min_confidence)):
+            labels_only = bool(text) and outcome is results[0]
             if isinstance(outcome, PicTraceError):
                 failures += 1
                 err.print(f"error: {outcome.message}", markup=False)
@@ -137,7 +139,7 @@ def search(
             elif as_json:
                 _emit_json(outcome.as_dict())
             else:
-                _print_result(outcome)
+                _print_result(outcome, copies=not labels_only)
     if failures:
         raise typer.Exit(1)
 
@@ -152,22 +154,19 @@ def _metric(name: str, value: float) -> str:
     return str(round(value)) if name in COUNTS else f"{value:.4f}"
 
 
-def _print_result(result: SearchResult) -> None:
+def _print_result(result: SearchResult, copies: bool = True) -> None:
+    """The ranked table; without ``copies`` (a search of predicted labels, which measures
+    no copy confidence) the tier and copy columns are left out."""
     if not result.matches:
         err.print(f"{result.query}: no matches", markup=False)
         return
     table = Table(title=f"{result.query}  ({result.elapsed_ms:.0f} ms)", title_justify="left")
-    for column in ("#", "id", "tier", "copy", "similar", "source"):
+    columns = ("#", "id", "tier", "copy", "similar", "source")
+    for column in columns if copies else ("#", "id", "similar", "source"):
         table.add_column(column, overflow="fold")
     for rank, match in enumerate(result.matches, 1):
-        table.add_row(
-            str(rank),
-            str(match.id),
-            match.tier,
-            f"{match.copy_confidence:.1%}",
-            f"{match.similarity:.1%}",
-            match.source,
-        )
+        scores = (match.tier, f"{match.copy_confidence:.1%}") if copies else ()
+        table.add_row(str(rank), str(match.id), *scores, f"{match.similarity:.1%}", match.source)
     out.print(table)
 
 
