@@ -53,9 +53,9 @@ def test_voting_runs_off_the_calling_thread(built_index, photos):
         seen: list[str] = []
         votes = index.searcher._votes
 
-        def recording(query):
+        def recording(query, *args):
             seen.append(threading.current_thread().name)
-            return votes(query)
+            return votes(query, *args)
 
         index.searcher._votes = recording  # type: ignore[method-assign]
         for name in ("coffee.jpg", "astronaut.jpg", "rocket.jpg"):  # keypoints pending or done

@@ -299,6 +299,18 @@ def test_a_couple_of_chance_votes_do_not_rule_out_a_negative():
     assert not tries_negative({"votes": NEGATIVE_VOTES, "mirror_votes": 0.0})
 
 
+def test_a_rotated_negative_the_cnn_misses_is_found_by_its_negative_votes(index_copy, photos):
+    """Its CNN cosine (0.51) is below the verification gate and its own descriptors do not
+    vote: the second look's votes of the query's negative find it."""
+    building = load_rgb(photos / "building.jpg")
+    w, h = building.size
+    query = ImageOps.invert(building.rotate(35, expand=True).crop((w * 0.2, h * 0.2, w, h)))
+    top = index_copy.search(query, k=3).matches[0]
+    assert top.source.endswith("building.jpg") and top.tier == "copy"
+    assert top.evidence is not None and top.evidence.negative
+    assert top.signals["negative_votes"] >= 10 and top.signals["votes"] < 4
+
+
 def test_search_finds_a_negative_as_a_copy(index_copy, cat):
     result = index_copy.search(ImageOps.invert(cat.crop((0, 0, 400, 330))), k=3)
     top = result.matches[0]
@@ -306,3 +318,12 @@ def test_search_finds_a_negative_as_a_copy(index_copy, cat):
     assert top.evidence is not None and top.evidence.negative
     assert top.signals["negative"] == 1.0
     assert all(not m.evidence.negative for m in result.matches[1:] if m.evidence is not None)
+
+
+def test_the_negative_votes_are_kept_apart_from_the_query_own():
+    """Chance votes of the negative's descriptors must not outrank the query's own votes."""
+    from pictrace.search.candidates import Votes
+
+    votes = Votes(3.0, 2.0, 9.0)
+    assert votes.signals() == {"votes": 5.0, "mirror_votes": 2.0, "negative_votes": 9.0}
+    assert votes.strength == 9.0 and Votes(1.0, 0.0).strength == 1.0

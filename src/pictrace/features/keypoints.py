@@ -176,9 +176,14 @@ def negative(kp: Keypoints) -> Keypoints:
         xy=kp.xy,
         angle=(kp.angle + 180.0) % 360.0,
         scale=kp.scale,
-        descriptors=np.asarray(kp.descriptors)[:, _NEGATIVE],
+        descriptors=negative_descriptors(kp.descriptors),
         size=kp.size,
     )
+
+
+def negative_descriptors(desc: np.ndarray) -> np.ndarray:
+    """Descriptors of the picture's negative (a fixed permutation of the cells)."""
+    return np.asarray(desc)[:, _NEGATIVE]
 
 
 def mirror_descriptors(desc: np.ndarray) -> np.ndarray:

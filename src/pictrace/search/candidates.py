@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from itertools import zip_longest
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from pictrace.features.base import FeatureValue
 from pictrace.search.ranking import similarity_from
@@ -75,13 +75,41 @@ class Verifier(Protocol):
     ) -> None: ...
 
 
+class Votes(NamedTuple):
+    """Local-descriptor votes for one image: by the query's descriptors as they are, by
+    their mirror, and (a search's second look only) by those of the query's negative. The
+    negative's votes are kept apart (signal ``negative_votes``; ``votes`` are the query's
+    own): they only earn a candidate the one extra verification that
+    ``Searcher._verify_negative`` gives, because chance votes of the negative's descriptors
+    are as common as the query's own and would otherwise push real candidates out of
+    verification."""
+
+    direct: float
+    mirror: float
+    negative: float = 0.0
+
+    @property
+    def own(self) -> float:
+        return self.direct + self.mirror
+
+    @property
+    def strength(self) -> float:
+        return max(self.own, self.negative)
+
+    def signals(self) -> Signals:
+        return {"votes": self.own, "mirror_votes": self.mirror, "negative_votes": self.negative}
+
+
+NO_VOTES = Votes(0.0, 0.0)
+
+
 @dataclass(frozen=True)
 class LocalLook:
-    """What a query's local features found on their own: (direct, mirrored) votes per image,
-    and the best-voted candidates already verified (as soon as the votes are in, usually
-    while the CNN still runs or the global candidates are being compared)."""
+    """What a query's local features found on their own: votes per image, and the
+    best-voted candidates already verified (as soon as the votes are in, usually while the
+    CNN still runs or the global candidates are being compared)."""
 
-    votes: dict[int, tuple[float, float]]
+    votes: dict[int, Votes]
     verified: dict[int, Candidate]
 
 
@@ -90,7 +118,16 @@ Refiner = Callable[[Query], "Query | None"]
 
 
 LOCAL_SIGNALS = frozenset(
-    {"votes", "mirror_votes", "inliers", "inlier_ratio", "coverage", "warped_ssim", "negative"}
+    {
+        "votes",
+        "mirror_votes",
+        "negative_votes",
+        "inliers",
+        "inlier_ratio",
+        "coverage",
+        "warped_ssim",
+        "negative",
+    }
 )
 
 

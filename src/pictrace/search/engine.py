@@ -8,16 +8,18 @@ from concurrent.futures import Executor, Future
 import numpy as np
 
 from pictrace.features.base import SEARCHABLE, FeatureSpec, FeatureValue, local_descriptors
-from pictrace.features.keypoints import mirror_descriptors
+from pictrace.features.keypoints import mirror_descriptors, negative_descriptors
 from pictrace.futures import gathered, resolved, then
 from pictrace.search.candidates import (
     MIN_VOTES,
+    NO_VOTES,
     Candidate,
     HashedLook,
     LocalLook,
     Query,
     Refiner,
     Verifier,
+    Votes,
     globally_alike,
     take_local,
     to_verify,
@@ -106,8 +108,8 @@ class Searcher:
         global signals are kept and only the local part is redone."""
         if reuse is None and exclude is None and query.look is not None:
             look = query.look
-        else:
-            look = self._local_later(query, exclude)
+        else:  # a search's second look (``reuse``) also votes with the query's negative
+            look = self._local_later(query, exclude, negatives=reuse is not None)
         if reuse is None:
             found = self._global_candidates(query, max(depth, self.settings.candidates))
             self._signal(query, found.values())
@@ -128,7 +130,25 @@ class Searcher:
         if self.verifier is not None and self.settings.verify_top > 0:
             verified = set(local.verified)
             self._verify_rounds(self.verifier, query, list(live.values()), depth, verified)
+            self._verify_negative(self.verifier, query, list(live.values()))
         return live
+
+    def _verify_negative(
+        self, verifier: Verifier, query: Query, candidates: list[Candidate]
+    ) -> None:
+        """Verify the image the query's negative voted for most, when nothing verified it
+        yet (a negative's descriptors vote only in a search's second look)."""
+        voted = [
+            c
+            for c in candidates
+            if c.evidence is None
+            and not c.exact
+            and c.signals.get("negative_votes", 0.0) >= MIN_VOTES
+        ]
+        if voted:
+            best = max(voted, key=lambda c: c.signals["negative_votes"])
+            verifier(query, [best], None)
+            self._confide([best])
 
     def _merge_local(
         self, query: Query, found: dict[int, Candidate], local: LocalLook
@@ -136,17 +156,17 @@ class Searcher:
         """Give the candidates the local look's votes and early evidence; the voted images
         not among them become candidates too (returned: they still need global signals)."""
         fresh = []
-        for image_id, (direct, mirror) in local.votes.items():
+        for image_id, votes in local.votes.items():
             if image_id not in found:
                 found[image_id] = Candidate(image_id)
                 fresh.append(found[image_id])
-            found[image_id].signals.update(votes=direct + mirror, mirror_votes=mirror)
+            found[image_id].signals.update(votes.signals())
             if image_id in local.verified:
                 take_local(found[image_id], local.verified[image_id])
         if any(self.specs[n].kind == "local" for n in query.features if n in self.specs):
             for cand in found.values():  # voting ran: no votes is information too
-                cand.signals.setdefault("votes", 0.0)
-                cand.signals.setdefault("mirror_votes", 0.0)
+                for key, none in NO_VOTES.signals().items():
+                    cand.signals.setdefault(key, none)
         return fresh
 
     def _verify_rounds(
@@ -255,39 +275,48 @@ class Searcher:
                 if spec.kind == "vector" and row == 0:
                     cand.signals[cosine_key(name)] = score
 
-    def _votes(self, query: Query) -> dict[int, tuple[float, float]]:
-        """(direct, mirrored) matching local descriptors per image, for images with at least
-        MIN_VOTES of them. Mirrored votes come from the query's mirrored keypoints; the
-        verifier matches only the side that has the votes."""
-        votes: dict[int, tuple[float, float]] = {}
+    def _votes(self, query: Query, negatives: bool = False) -> dict[int, Votes]:
+        """Matching local descriptors per image, for images with at least MIN_VOTES of them:
+        the query's own, its mirrored ones (the verifier matches only the side that has the
+        votes) and, with ``negatives``, those of its negative, mirrored or not (two more
+        searches of the space: a search's second look only)."""
+        votes: dict[int, Votes] = {}
         for name, spec in self.specs.items():
             if name not in query.features or spec.kind != "local":
                 continue
             desc = local_descriptors(query.features[name])[:VOTE_KEYPOINTS]
-            k = self.settings.candidates
-            direct = dict(self.store.nearest(name, desc, k)[0])
-            mirror: dict[int, float] = {}
+
+            def count(rows: np.ndarray, name: str = name) -> dict[int, float]:
+                return dict(self.store.nearest(name, rows, self.settings.candidates)[0])
+
+            direct, mirror, negative = count(desc), {}, {}
             if name == "keypoints":  # a mirrored copy matches the mirrored descriptors
-                mirror = dict(self.store.nearest(name, mirror_descriptors(desc), k)[0])
-            for image_id in direct.keys() | mirror.keys():
-                pair = (direct.get(image_id, 0.0), mirror.get(image_id, 0.0))
-                if sum(pair) >= MIN_VOTES and sum(pair) > sum(votes.get(image_id, (0.0, 0.0))):
-                    votes[image_id] = pair
+                mirror = count(mirror_descriptors(desc))
+                if negatives:
+                    inverted = negative_descriptors(desc)
+                    negative = count(np.vstack([inverted, mirror_descriptors(inverted)]))
+            for image_id in direct.keys() | mirror.keys() | negative.keys():
+                got = Votes(*(side.get(image_id, 0.0) for side in (direct, mirror, negative)))
+                if (
+                    got.strength >= MIN_VOTES
+                    and got.strength > votes.get(image_id, NO_VOTES).strength
+                ):
+                    votes[image_id] = got
         return votes
 
-    def _local(self, query: Query, exclude: int | None) -> LocalLook:
+    def _local(self, query: Query, exclude: int | None, negatives: bool = False) -> LocalLook:
         """Votes, then the geometric verification of the best-voted candidates: as many as
         ``to_verify`` takes by votes in its first round (half of ``verify_top``), leaving out
         ``exclude`` and exact duplicates (rank 1 without verification)."""
-        votes = self._votes(query)
+        votes = self._votes(query, negatives)
         if self.verifier is None or self.settings.verify_top <= 0:
             return LocalLook(votes, {})
         image = query.image
         skip = {exclude, *self.store.by_hash(image.byte_sha256, image.pixel_sha256)}
-        ranked = sorted((i for i in votes if i not in skip), key=lambda i: -sum(votes[i]))
+        own = [i for i in votes if i not in skip and votes[i].own >= MIN_VOTES]
+        ranked = sorted(own, key=lambda i: -votes[i].own)
         chosen = [
-            Candidate(i, {"votes": sum(votes[i]), "mirror_votes": votes[i][1]})
-            for i in ranked[: (self.settings.verify_top + 1) // 2]
+            Candidate(i, votes[i].signals()) for i in ranked[: (self.settings.verify_top + 1) // 2]
         ]
         if chosen:
             self.verifier(query, chosen, None, inline=True)
@@ -298,15 +327,21 @@ class Searcher:
         runs on their thread as soon as they are done (``search`` then uses it)."""
         return self._local_later(query, None)
 
-    def _local_later(self, query: Query, exclude: int | None) -> Future[LocalLook]:
+    def _local_later(
+        self, query: Query, exclude: int | None, negatives: bool = False
+    ) -> Future[LocalLook]:
         """The local look, the slowest part of a search, off this thread: right after the
         query's local features on the thread that computes them while they are pending, else
         on the pool (inline only without one)."""
         if query.pending is not None and not query.pending.done():
-            return then(query.pending, lambda _: self._local(query.completed(), exclude), self.pool)
+            return then(
+                query.pending,
+                lambda _: self._local(query.completed(), exclude, negatives),
+                self.pool,
+            )
         if self.pool is not None:
-            return self.pool.submit(self._local, query.completed(), exclude)
-        return resolved(self._local(query.completed(), exclude))
+            return self.pool.submit(self._local, query.completed(), exclude, negatives)
+        return resolved(self._local(query.completed(), exclude, negatives))
 
     def _neighbours(
         self, name: str, spec: FeatureSpec, value: FeatureValue, depth: int

@@ -165,10 +165,11 @@ def sides_of(signals: Mapping[str, float]) -> tuple[bool, bool]:
 
 def tries_negative(signals: Mapping[str, float]) -> bool:
     """Whether a pair that does not fit as it is is also matched as a negative: when no more
-    than chance local-descriptor votes point to it (a negative's descriptors do not vote;
-    compare has no votes). Candidates that reach verification without votes look alike
-    globally, as a negative does to the CNN (cosine 0.73-0.97 on the development photos),
-    or by its complementary hashes."""
+    than chance votes of the query's own descriptors point to it (a negative's descriptors
+    vote only as the query's negative, in a search's second look; compare has no votes).
+    Candidates that reach verification without votes look alike globally, as a negative
+    does to the CNN (cosine 0.73-0.97 on the development photos), or by its complementary
+    hashes."""
     return signals.get("votes", 0.0) < NEGATIVE_VOTES
 
 
