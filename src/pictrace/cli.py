@@ -145,8 +145,16 @@ def search(
 
 
 COUNTS = frozenset(
-    {"phash", "dhash", "inliers", "orb_matches", "votes", "mirror_votes", "negative_votes"}
-    | {"negative"}
+    {
+        "phash",
+        "dhash",
+        "inliers",
+        "orb_matches",
+        "votes",
+        "mirror_votes",
+        "negative_votes",
+        "negative",
+    }
 )
 
 

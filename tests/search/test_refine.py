@@ -49,6 +49,26 @@ def test_a_small_paste_is_looked_at_again_and_found(built_index, photos):
         assert 800 < x0 < 840 and 1060 < x1 < 1100  # where it was pasted, in query pixels
 
 
+def test_only_the_second_look_votes_with_the_query_negative(built_index, photos):
+    with Index.open(built_index, readonly=True) as index:
+        flags: list[bool] = []
+        votes = index.searcher._votes
+
+        def recording(query, negatives=False):
+            flags.append(negatives)
+            return votes(query, negatives)
+
+        index.searcher._votes = recording  # type: ignore[method-assign]
+        index.search(photos / "rocket.jpg", k=3)  # found: the first look only
+        assert flags == [False]
+        flags.clear()
+        index.search(_pasted_small(photos, "coffee.jpg"), k=3)
+        assert flags == [False, True]
+        flags.clear()
+        index.duplicates()
+        assert flags and not any(flags)
+
+
 def test_small_queries_get_no_finer_look(built_index):
     small = Image.fromarray(np.full((FIRST_LOOK_SIDE, FIRST_LOOK_SIDE, 3), 90, np.uint8))
     with Index.open(built_index, readonly=True) as index:

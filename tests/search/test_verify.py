@@ -265,7 +265,7 @@ def test_verification_sides_follow_the_votes():
 
 def test_only_candidates_with_at_most_chance_votes_are_tried_as_negatives():
     """A negative's descriptors do not vote; a well-voted candidate that does not fit is not one."""
-    from pictrace.search.verify import tries_negative
+    from pictrace.search.candidates import tries_negative
 
     assert tries_negative({})  # compare
     assert tries_negative({"votes": 1.0, "mirror_votes": 0.0, "cosine": 0.9})
@@ -293,7 +293,7 @@ def test_complementary_hashes_are_worth_verifying():
 
 
 def test_a_couple_of_chance_votes_do_not_rule_out_a_negative():
-    from pictrace.search.verify import NEGATIVE_VOTES, tries_negative
+    from pictrace.search.candidates import NEGATIVE_VOTES, tries_negative
 
     assert tries_negative({"votes": NEGATIVE_VOTES - 1.0, "mirror_votes": 0.0})
     assert not tries_negative({"votes": NEGATIVE_VOTES, "mirror_votes": 0.0})
@@ -327,3 +327,9 @@ def test_the_negative_votes_are_kept_apart_from_the_query_own():
     votes = Votes(3.0, 2.0, 9.0)
     assert votes.signals() == {"votes": 5.0, "mirror_votes": 2.0, "negative_votes": 9.0}
     assert votes.strength == 9.0 and Votes(1.0, 0.0).strength == 1.0
+    # own votes below MIN_VOTES count as none, as when the negative's did not vote
+    assert Votes(1.0, 0.0, 3.0).signals() == {
+        "votes": 0.0,
+        "mirror_votes": 0.0,
+        "negative_votes": 3.0,
+    }

@@ -15,6 +15,7 @@ from pictrace.search.signals import Signals
 from pictrace.types import DecodedImage, Evidence
 
 MIN_VOTES = 2.0  # local-descriptor votes below this are chance matches
+NEGATIVE_VOTES = 2 * MIN_VOTES  # from this many own votes a pair is not matched as a negative
 VERIFY_COSINE = 0.6  # unrelated photos score 0.3-0.45; copies without votes >= 0.6
 VERIFY_HAMMING = 12  # pHash/dHash distance; both gates lose no copy on the dev queries
 ALIKE_COSINE = 0.8  # edited copies (caption, re-encode, colour, mirror) mostly score above
@@ -97,7 +98,13 @@ class Votes(NamedTuple):
         return max(self.own, self.negative)
 
     def signals(self) -> Signals:
-        return {"votes": self.own, "mirror_votes": self.mirror, "negative_votes": self.negative}
+        """The query's own votes count from MIN_VOTES, as when nothing else voted."""
+        own = self.own >= MIN_VOTES
+        return {
+            "votes": self.own if own else 0.0,
+            "mirror_votes": self.mirror if own else 0.0,
+            "negative_votes": self.negative,
+        }
 
 
 NO_VOTES = Votes(0.0, 0.0)
@@ -142,6 +149,16 @@ def take_local(candidate: Candidate, verified: Candidate) -> None:
     candidate.signals.update({k: v for k, v in verified.signals.items() if k in LOCAL_SIGNALS})
     if verified.evidence is not None:
         candidate.evidence = verified.evidence
+
+
+def tries_negative(signals: Mapping[str, float]) -> bool:
+    """Whether a pair that does not fit as it is is also matched as a negative: when no more
+    than chance votes of the query's own descriptors point to it (a negative's descriptors
+    vote only as the query's negative, in a search's second look; compare has no votes).
+    Candidates that reach verification without votes look alike globally, as a negative
+    does to the CNN (cosine 0.73-0.97 on the development photos), or by its complementary
+    hashes."""
+    return signals.get("votes", 0.0) < NEGATIVE_VOTES
 
 
 def globally_alike(candidate: Candidate) -> bool:

@@ -23,6 +23,7 @@ from pictrace.search.candidates import (
     globally_alike,
     take_local,
     to_verify,
+    tries_negative,
     without_local,
 )
 from pictrace.search.confidence import Calibrator
@@ -136,17 +137,14 @@ class Searcher:
     def _verify_negative(
         self, verifier: Verifier, query: Query, candidates: list[Candidate]
     ) -> None:
-        """Verify the image the query's negative voted for most, when nothing verified it
-        yet (a negative's descriptors vote only in a search's second look)."""
-        voted = [
-            c
-            for c in candidates
-            if c.evidence is None
-            and not c.exact
-            and c.signals.get("negative_votes", 0.0) >= MIN_VOTES
-        ]
-        if voted:
-            best = max(voted, key=lambda c: c.signals["negative_votes"])
+        """Verify the image the query's negative voted for most (a negative's descriptors
+        vote only in a search's second look) unless it is verified already, or has enough
+        votes of the query's own not to be matched as a negative."""
+        voted = [c for c in candidates if c.signals.get("negative_votes", 0.0) >= MIN_VOTES]
+        if not voted:
+            return
+        best = max(voted, key=lambda c: c.signals["negative_votes"])
+        if best.evidence is None and not best.exact and tries_negative(best.signals):
             verifier(query, [best], None)
             self._confide([best])
 

@@ -47,7 +47,7 @@ from pictrace.features.base import FeatureValue
 from pictrace.features.keypoints import Keypoints, decode_keypoints, mirrored, negative
 from pictrace.features.thumbnail import open_thumbnail
 from pictrace.features.views import preview
-from pictrace.search.candidates import MIN_VOTES, Candidate, Query, Verifier
+from pictrace.search.candidates import MIN_VOTES, Candidate, Query, Verifier, tries_negative
 from pictrace.search.overlap import coverage, overlap
 from pictrace.search.warped import grey_thumbnail, jacobians, warped_ssim
 from pictrace.settings import Settings
@@ -58,7 +58,6 @@ RATIO = 0.8  # Lowe's ratio test on descriptor distances
 THRESHOLD = 0.01  # RANSAC reprojection error, as a fraction of the hit's long side
 MIN_INLIERS = 8  # fewer inliers: no transform is reported
 HOMOGRAPHY_MIN = 12  # similarity inliers needed before trying a full homography
-NEGATIVE_VOTES = 2 * MIN_VOTES  # from this many votes a pair is not matched as a negative
 RATIO_FLOOR = 16  # denominator floor of inlier_ratio
 MAX_ANGLE = 30.0  # degrees an inlier's keypoint orientation may deviate from the transform's
 MAX_SCALE = 2.0  # factor an inlier's keypoint size may deviate from the transform's
@@ -161,16 +160,6 @@ def sides_of(signals: Mapping[str, float]) -> tuple[bool, bool]:
     direct = signals["votes"] - mirror
     try_mirror = mirror >= MIN_VOTES and 2 * mirror >= direct
     return (not try_mirror or 2 * direct >= mirror), try_mirror
-
-
-def tries_negative(signals: Mapping[str, float]) -> bool:
-    """Whether a pair that does not fit as it is is also matched as a negative: when no more
-    than chance votes of the query's own descriptors point to it (a negative's descriptors
-    vote only as the query's negative, in a search's second look; compare has no votes).
-    Candidates that reach verification without votes look alike globally, as a negative
-    does to the CNN (cosine 0.73-0.97 on the development photos), or by its complementary
-    hashes."""
-    return signals.get("votes", 0.0) < NEGATIVE_VOTES
 
 
 def fit_either(probe: Probe, hit: Keypoints, sides: tuple[bool, bool], negatives: bool) -> Outcome:
