@@ -17,9 +17,8 @@ in the ``copy`` or ``exact`` tier.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,15 @@ from bench_copy import PHashBaseline, baseline_outcomes, embedding_only
 from workspace import ROOT, prepare, publish
 
 from pictrace import Index
-from pictrace.evaluate import QueryCase, evaluate, load_cases, report_markdown, run_cases
+from pictrace.evaluate import (
+    QueryCase,
+    QueryOutcome,
+    evaluate,
+    load_cases,
+    report_markdown,
+    run_cases,
+    write_cases,
+)
 from pictrace.evaluate.attacks import crop_medium
 from pictrace.evaluate.canvas import load_rgb
 from pictrace.evaluate.canvas import prepare as flat
@@ -129,7 +136,7 @@ def query_set(
     if (out / "queries.csv").exists():
         return load_cases(out / "queries.csv")
     rng = np.random.default_rng(seed)
-    rows: list[tuple[str, str, str]] = []
+    cases: list[QueryCase] = []
     (out / "queries").mkdir(parents=True, exist_ok=True)
     names = list(FAMILIES)
     jobs = [(f, photos[int(i)]) for f in names for i in rng.choice(len(photos), per_family, False)]
@@ -137,24 +144,23 @@ def query_set(
     for i in rng.choice(len(negatives), n_negative, replace=reuse):
         jobs.append((names[int(rng.integers(0, len(names)))], negatives[int(i)]))
     for n, (family, source) in enumerate(jobs):
-        picture = FAMILIES[family](flat(load_rgb(source)), rng, negatives)
-        picture.save(out / "queries" / f"{n:05d}.png")
-        expected = source.stem if n < len(names) * per_family else ""
-        rows.append((f"queries/{n:05d}.png", expected, family))
-    with (out / "queries.csv").open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([("query", "expected", "family"), *rows])
-    return load_cases(out / "queries.csv")
+        query = out / "queries" / f"{n:05d}.png"
+        FAMILIES[family](flat(load_rgb(source)), rng, negatives).save(query)
+        expected = source.stem if n < len(names) * per_family else None
+        cases.append(QueryCase(query, expected, family))
+    write_cases(cases, out / "queries.csv")
+    return cases
 
 
-def as_copy_at_rank_1(index: Index, cases: list[QueryCase]) -> dict[str, float]:
-    """Per family, the share of positives whose first result is theirs, as a copy."""
+def as_copy_at_rank_1(outcomes: Sequence[QueryOutcome], threshold: float) -> dict[str, float]:
+    """Per family, the share of positives whose first result is theirs, as a copy (exact
+    duplicates have confidence 1)."""
     hits: dict[str, list[bool]] = {}
-    for case in cases:
-        if case.expected is None:
-            continue
-        first = index.search(case.query, 1).matches[:1]
-        ok = bool(first) and Path(first[0].source).stem == case.expected
-        hits.setdefault(case.family, []).append(ok and first[0].tier in ("copy", "exact"))
+    for outcome in outcomes:
+        if outcome.expected:
+            first = outcome.ranked[:1]
+            found = bool(first) and first[0][0] in outcome.expected and first[0][1] >= threshold
+            hits.setdefault(outcome.family, []).append(found)
     return {family: sum(v) / len(v) for family, v in sorted(hits.items())}
 
 
@@ -170,7 +176,7 @@ def main() -> int:
     cases = query_set(photos, negatives, args.per_family, args.negatives, args.seed)
     with Index.open(work.index_dir, readonly=True) as index:
         ours = run_cases(cases, lambda q: index.search(q, 10))
-        as_copy = as_copy_at_rank_1(index, cases)
+        as_copy = as_copy_at_rank_1(ours.outcomes, index.settings.copy_threshold)
         emb = evaluate(baseline_outcomes(index, cases, embedding_only))
         ph = evaluate(baseline_outcomes(index, cases, PHashBaseline(index)))
     summary = ["| ranking | R@1 | R@10 | µAP |", "|---|---|---|---|"]

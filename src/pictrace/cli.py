@@ -122,9 +122,10 @@ def search(
         raise typer.BadParameter("give query images or --text")
     failures = 0
     with _open(readonly=True) as index:
-        results = [index.search_text(text, k)] if text else []
-        for outcome in results + list(index.search_many(queries or [], k, min_confidence)):
-            labels_only = bool(text) and outcome is results[0]
+        # a label search measures no copy confidence: its table leaves those columns out
+        labelled = [(index.search_text(text, k), False)] if text else []
+        found = ((o, True) for o in index.search_many(queries or [], k, min_confidence))
+        for outcome, copies in [*labelled, *found]:
             if isinstance(outcome, PicTraceError):
                 failures += 1
                 err.print(f"error: {outcome.message}", markup=False)
@@ -139,7 +140,7 @@ def search(
             elif as_json:
                 _emit_json(outcome.as_dict())
             else:
-                _print_result(outcome, copies=not labels_only)
+                _print_result(outcome, copies)
     if failures:
         raise typer.Exit(1)
 

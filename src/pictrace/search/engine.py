@@ -107,10 +107,11 @@ class Searcher:
         other candidates; the rest of ``verify_top`` is verified here. With
         ``reuse`` (the same query's candidates from a search with other local features) their
         global signals are kept and only the local part is redone."""
+        negatives = reuse is not None  # a search's second look also votes with its negative
         if reuse is None and exclude is None and query.look is not None:
             look = query.look
-        else:  # a search's second look (``reuse``) also votes with the query's negative
-            look = self._local_later(query, exclude, negatives=reuse is not None)
+        else:
+            look = self._local_later(query, exclude, negatives)
         if reuse is None:
             found = self._global_candidates(query, max(depth, self.settings.candidates))
             self._signal(query, found.values())
@@ -131,7 +132,8 @@ class Searcher:
         if self.verifier is not None and self.settings.verify_top > 0:
             verified = set(local.verified)
             self._verify_rounds(self.verifier, query, list(live.values()), depth, verified)
-            self._verify_negative(self.verifier, query, list(live.values()))
+            if negatives:
+                self._verify_negative(self.verifier, query, list(live.values()))
         return live
 
     def _verify_negative(
@@ -162,9 +164,10 @@ class Searcher:
             if image_id in local.verified:
                 take_local(found[image_id], local.verified[image_id])
         if any(self.specs[n].kind == "local" for n in query.features if n in self.specs):
+            none = NO_VOTES.signals()
             for cand in found.values():  # voting ran: no votes is information too
-                for key, none in NO_VOTES.signals().items():
-                    cand.signals.setdefault(key, none)
+                for key, value in none.items():
+                    cand.signals.setdefault(key, value)
         return fresh
 
     def _verify_rounds(
