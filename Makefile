@@ -12,7 +12,7 @@ PORT ?= 8000
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[web,dev]'
+	$(PY) -m pip install -q -e '.[web,dev,bench]'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -12,7 +12,7 @@ from typing import Any, Literal, get_args
 
 from pictrace.index import Index
 from pictrace.ingest.sniff import EXTENSIONS, image_format
-from pictrace.search.duplicates import LOSSLESS
+from pictrace.search.keeper import LOSSLESS
 from pictrace.types import AddFailure, AddReport, DuplicateGroup, ImageRecord, Source
 
 KeeperRule = Literal["resolution", "lossless", "exif", "bytes", "oldest", "newest"]

@@ -3,14 +3,15 @@
 Each image is searched for with its stored features (candidates, verification against stored
 keypoints and thumbnails, calibrated confidence: the same path as a query), and pairs at or
 above the copy threshold, or with equal bytes/pixels, are joined with union-find. Each group
-suggests a keeper. A picture and its negative (colours inverted) are not joined: search calls
-the negative a copy, but it is a different picture to keep, and nothing tells which of the
-two is the original.
+suggests a keeper (``keeper``: the member the others were made from, judged from the verified
+pairs' transforms, else the largest and best-encoded file). A picture and its negative
+(colours inverted) are not joined: search calls the negative a copy, but it is a different
+picture to keep, and nothing tells which of the two is the original.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -18,10 +19,10 @@ from pictrace.features.base import FeatureSpec, FeatureValue
 from pictrace.features.thumbnail import open_thumbnail
 from pictrace.search.candidates import Query
 from pictrace.search.engine import Searcher
+from pictrace.search.keeper import Link, ordered
 from pictrace.store.base import Store
 from pictrace.types import DecodedImage, DuplicateGroup, ImageRecord
 
-LOSSLESS = frozenset({"png", "tiff", "bmp", "webp-lossless", "ppm"})
 CHUNK = 500
 
 
@@ -31,6 +32,7 @@ def find_duplicates(
     """Every image is searched for with its stored features, exactly as a query would be."""
     ids = store.all_ids()
     parent = {i: i for i in ids}
+    links: list[Link] = []
     names = [n for n in specs if n != "labels"]
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
@@ -40,9 +42,11 @@ def find_duplicates(
             query = stored_query(
                 record, {n: v[image_id] for n, v in stored.items() if image_id in v}
             )
-            for other in copies_of(searcher, query, image_id):
+            for other, transform in copies_of(searcher, query, image_id):
                 _union(parent, image_id, other)
-    return _groups(store, parent)
+                if transform is not None:
+                    links.append(Link(image_id, other, transform))
+    return _groups(store, parent, links)
 
 
 def stored_query(record: ImageRecord, features: dict[str, FeatureValue]) -> Query:
@@ -62,14 +66,21 @@ def stored_query(record: ImageRecord, features: dict[str, FeatureValue]) -> Quer
     return Query(record.source, image, features)
 
 
-def copies_of(searcher: Searcher, query: Query, image_id: int) -> list[int]:
+def copies_of(
+    searcher: Searcher, query: Query, image_id: int
+) -> list[tuple[int, np.ndarray | None]]:
+    """The copies of a stored image, each with its verified transform (image -> copy) if any."""
     candidates = searcher.scored(query, exclude=image_id)
     threshold = searcher.settings.copy_threshold
     return [
-        c.id
+        (c.id, _transform(c.evidence.transform if c.evidence else None))
         for c in candidates.values()
         if c.exact or (c.confidence >= threshold and not c.signals.get("negative"))
     ]
+
+
+def _transform(rows: tuple[tuple[float, ...], ...] | None) -> np.ndarray | None:
+    return None if rows is None else np.asarray(rows, dtype=np.float64).reshape(3, 3)
 
 
 def _find(parent: dict[int, int], i: int) -> int:
@@ -86,27 +97,25 @@ def _union(parent: dict[int, int], a: int, b: int) -> None:
             parent[max(ra, rb)] = min(ra, rb)
 
 
-def _groups(store: Store, parent: dict[int, int]) -> list[DuplicateGroup]:
+def _groups(store: Store, parent: dict[int, int], links: list[Link]) -> list[DuplicateGroup]:
     members: dict[int, list[int]] = {}
     for i in parent:
         members.setdefault(_find(parent, i), []).append(i)
+    by_root: dict[int, list[Link]] = {}
+    for link in links:
+        by_root.setdefault(_find(parent, link.query), []).append(link)
     groups = []
-    for ids in members.values():
+    for root, ids in members.items():
         if len(ids) < 2:
             continue
-        records = store.records(ids)
-        ordered = sorted(records.values(), key=keeper_rank)
-        groups.append(DuplicateGroup(tuple(ordered), ordered[0].id))
+        best = ordered(store.records(ids), by_root.get(root, []), _thumbnails(store))
+        groups.append(DuplicateGroup(tuple(best), best[0].id))
     return sorted(groups, key=lambda g: (-len(g.members), g.keeper))
 
 
-def keeper_rank(record: ImageRecord) -> tuple[int, int, int, int, int]:
-    """Sort key, best first: largest resolution, lossless format, richest EXIF, bytes, age."""
-    lossless = 1 if record.format in LOSSLESS else 0
-    return (
-        -record.width * record.height,
-        -lossless,
-        -record.exif_tags,
-        -record.byte_size,
-        record.id,
-    )
+def _thumbnails(store: Store) -> Callable[[int], np.ndarray | None]:
+    def thumbnail(image_id: int) -> np.ndarray | None:
+        blob = store.features("thumbnail", [image_id]).get(image_id)
+        return open_thumbnail(blob) if isinstance(blob, bytes) else None
+
+    return thumbnail
