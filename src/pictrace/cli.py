@@ -274,9 +274,10 @@ def duplicates(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         out.print(f"group {number} ({len(group.members)} images)")
         for member in group.members:
             mark = "keep" if member.id == group.keeper else "    "
+            edited = "edited" if group.edited.get(member.id) else "      "
             out.print(
                 f"  {mark} {member.id:>6} {member.width}x{member.height} {member.format:<5}"
-                f" {member.byte_size:>9} B  {member.source}",
+                f" {member.byte_size:>9} B {edited} {member.source}",
                 markup=False,
             )
 

@@ -54,8 +54,11 @@ class Settings(BaseSettings):
         256 * 1024 * 1024, ge=1, description="Largest bulk-upload request to the web app."
     )
     keeper_policy: tuple[str, ...] = Field(
-        ("resolution", "lossless", "exif"),
-        description="Duplicate keeper order: resolution, lossless, exif, bytes, oldest, newest.",
+        ("original", "resolution", "lossless", "exif", "bytes"),
+        description=(
+            "Duplicate keeper order: original (not an edited copy of another member), "
+            "resolution, lossless, exif, bytes, oldest, newest."
+        ),
     )
 
 

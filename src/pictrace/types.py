@@ -209,9 +209,15 @@ class AddReport:
 class DuplicateGroup:
     members: tuple[ImageRecord, ...]
     keeper: int  # id of the suggested keeper
+    # id -> how many verified pairs showed that member made from another one (a reduced,
+    # cropped, padded or captioned copy); members never judged so are left out
+    edited: Mapping[int, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"keeper": self.keeper, "members": [m.as_dict() for m in self.members]}
+        return {
+            "keeper": self.keeper,
+            "members": [m.as_dict() | {"edited": self.edited.get(m.id, 0)} for m in self.members],
+        }
 
 
 @dataclass(frozen=True)

@@ -86,8 +86,10 @@ def test_duplicates_suggest_a_keeper_by_policy(client, photos):
     groups = client.get("/api/duplicates").json()
     group = next(g for g in groups["groups"] if copy_id in [m["id"] for m in g["members"]])
     original = next(m for m in group["members"] if m["source"].endswith("squirrel.jpg"))
-    assert groups["policy"] == ["resolution", "lossless", "exif"]
+    assert groups["policy"] == ["original", "resolution", "lossless", "exif", "bytes"]
     assert group["keeper"] == original["id"]  # the larger one
+    edited = {m["id"]: m["edited"] for m in group["members"]}
+    assert edited[copy_id] >= 1 and edited[original["id"]] == 0  # the reduced copy
 
     lossless = client.get(
         "/api/duplicates", params=[("keeper", "lossless"), ("keeper", "resolution")]

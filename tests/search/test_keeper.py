@@ -26,7 +26,8 @@ def test_the_member_holding_the_shared_part_at_more_pixels_is_the_original():
     records = {1: record(1, 400, 300), 2: record(2, 800, 600, 9000)}
     link = Link(1, 2, shift_scale(0.5, 100, 100))
     assert edited_member(link, records, lambda _: None) == 2
-    assert [r.id for r in ordered(records, [link], lambda _: None)] == [1, 2]
+    members, edited = ordered(records, [link], lambda _: None)
+    assert [r.id for r in members] == [1, 2] and edited == {2: 1}
 
 
 def test_without_a_verdict_the_largest_file_is_kept():
@@ -34,7 +35,8 @@ def test_without_a_verdict_the_largest_file_is_kept():
     records = {1: record(1, 400, 300, 1000), 2: record(2, 400, 300, 3000)}
     link = Link(1, 2, shift_scale(1.0))
     assert edited_member(link, records, lambda _: None) is None
-    assert ordered(records, [link], lambda _: None)[0].id == 2
+    members, edited = ordered(records, [link], lambda _: None)
+    assert members[0].id == 2 and not edited
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +89,5 @@ def test_duplicates_keeps_the_original_over_larger_edited_copies(index_copy, pho
     keeper = next(m for m in group.members if m.id == group.keeper)
     assert keeper.source == str(photos / "coffee.jpg")
     assert group.members[0].id == group.keeper
+    flagged = {m.source for m in group.members if group.edited.get(m.id)}
+    assert flagged == {str(tmp_path / f"{n}.jpg") for n in edits}  # each judged made from it

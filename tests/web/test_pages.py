@@ -136,6 +136,8 @@ def test_duplicates_page_marks_the_keeper(client, photos):
     tree = page(client.get("/duplicates"))
     keepers = tree.css("li.tile.keeper")
     assert keepers and all(k.css_first(".badge").text() == "keep" for k in keepers)
+    copy = tree.css_first(f"li.tile[data-id='{added['added_ids'][0]}']")
+    assert copy.css_first(".edited") is not None  # the half-size copy is marked as edited
     flipped = page(client.get("/duplicates", params=[("keeper", "lossless")]))
     ids = [int(t.attributes["data-id"]) for t in flipped.css("li.tile.keeper")]
     assert added["added_ids"][0] in ids

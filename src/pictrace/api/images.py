@@ -129,6 +129,10 @@ async def duplicates(
     return {
         "policy": policy,
         "groups": [
-            {"keeper": g.keeper, "members": [record_dict(m) for m in g.members]} for g in groups
+            {
+                "keeper": g.keeper,
+                "members": [record_dict(m) | {"edited": g.edited.get(m.id, 0)} for m in g.members],
+            }
+            for g in groups
         ],
     }

@@ -121,8 +121,8 @@ def _groups(store: Store, parent: dict[int, int], links: list[Link]) -> list[Dup
     for root, ids in members.items():
         if len(ids) < 2:
             continue
-        best = ordered(store.records(ids), by_root.get(root, []), _thumbnails(store))
-        groups.append(DuplicateGroup(tuple(best), best[0].id))
+        best, edited = ordered(store.records(ids), by_root.get(root, []), _thumbnails(store))
+        groups.append(DuplicateGroup(tuple(best), best[0].id, edited))
     return sorted(groups, key=lambda g: (-len(g.members), g.keeper))
 
 

@@ -60,12 +60,13 @@ class Link:
 
 def ordered(
     records: Mapping[int, ImageRecord], links: Iterable[Link], thumbnail: Thumbnail
-) -> list[ImageRecord]:
-    """A group's members, the suggested keeper first."""
+) -> tuple[list[ImageRecord], dict[int, int]]:
+    """A group's members, the suggested keeper first, and how often each was judged made from
+    another member (members never judged so are left out)."""
     edited = Counter(
         e for link in links if (e := edited_member(link, records, thumbnail)) is not None
     )
-    return sorted(records.values(), key=lambda r: (edited[r.id], *plain_rank(r)))
+    return sorted(records.values(), key=lambda r: (edited[r.id], *plain_rank(r))), dict(edited)
 
 
 def plain_rank(record: ImageRecord) -> tuple[int, int, int, int, int]:
@@ -73,12 +74,17 @@ def plain_rank(record: ImageRecord) -> tuple[int, int, int, int, int]:
     edit two pixels wider is not sharper), lossless format, richest EXIF, bytes, age."""
     lossless = 1 if record.format in LOSSLESS else 0
     return (
-        -round(math.log(max(1, record.width * record.height), RESOLUTION_STEP)),
+        -resolution_steps(record),
         -lossless,
         -record.exif_tags,
         -record.byte_size,
         record.id,
     )
+
+
+def resolution_steps(record: ImageRecord) -> int:
+    """The picture's pixel count in steps of ``RESOLUTION_STEP``."""
+    return round(math.log(max(1, record.width * record.height), RESOLUTION_STEP))
 
 
 def edited_member(
