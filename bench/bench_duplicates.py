@@ -48,8 +48,8 @@ from workspace import FAMILIES, ROOT, feature_key, publish
 
 from pictrace import Index
 from pictrace.evaluate import build_attacked_set
-from pictrace.search.keeper import plain_rank
-from pictrace.types import DuplicateGroup
+from pictrace.search.keeper import apply_policy
+from pictrace.types import KEEPER_POLICY, DuplicateGroup
 
 ORIGINAL_ROLES = frozenset({"photo", "variant"})
 Pair = tuple[str, str]
@@ -181,17 +181,13 @@ def subject_pairs(members: Iterable[Member]) -> set[Pair]:
     }
 
 
-def keeper_roles(
-    groups: Iterable[DuplicateGroup], kinds: Mapping[str, str], plain: bool = False
-) -> Counter[str]:
-    """Per group holding an original: the kind of its suggested keeper (``plain``: of the
-    member the plain ranking alone, without the verified pairs' evidence, would keep)."""
+def keeper_roles(groups: Iterable[DuplicateGroup], kinds: Mapping[str, str]) -> Counter[str]:
+    """Per group holding an original: the kind of its suggested keeper."""
     tally: Counter[str] = Counter()
     for g in groups:
         members = {m.id: kinds.get(m.source, "?") for m in g.members}
         if any(k in ORIGINAL_ROLES for k in members.values()):
-            chosen = min(g.members, key=plain_rank).id if plain else g.keeper
-            keeper = members[chosen]
+            keeper = members[g.keeper]
             tally["original" if keeper in ORIGINAL_ROLES else keeper] += 1
     return tally
 
@@ -263,9 +259,13 @@ def report(args: argparse.Namespace) -> str:
     total = sum(keeper_roles(groups, kinds_by_path).values())
     lines += ["", f"Suggested keepers, over the {total} PicTrace groups that hold an original "
               "(a manifest `photo` or `variant`):", ""]  # fmt: skip
-    for label, plain in (("evidence, then plain ranking", False), ("plain ranking", True)):
-        keepers = keeper_roles(groups, kinds_by_path, plain)
-        tally = ", ".join(f"{k} {n}" for k, n in keepers.most_common())
+    file_rules = [rule for rule in KEEPER_POLICY if rule != "original"]
+    policies = {
+        f"default policy {list(KEEPER_POLICY)}": groups,
+        f"file rules only {file_rules}": apply_policy(groups, file_rules),
+    }
+    for label, ordered in policies.items():
+        tally = ", ".join(f"{k} {n}" for k, n in keeper_roles(ordered, kinds_by_path).most_common())
         lines.append(f"* {label}: {tally}.")
     return "\n".join(lines)
 

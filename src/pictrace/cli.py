@@ -274,7 +274,7 @@ def duplicates(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         out.print(f"group {number} ({len(group.members)} images)")
         for member in group.members:
             mark = "keep" if member.id == group.keeper else "    "
-            edited = "edited" if group.edited.get(member.id) else "      "
+            edited = "likely edited" if group.edited.get(member.id) else " " * 13
             out.print(
                 f"  {mark} {member.id:>6} {member.width}x{member.height} {member.format:<5}"
                 f" {member.byte_size:>9} B {edited} {member.source}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +35,7 @@ from pictrace.types import (
     Comparison,
     DuplicateGroup,
     ImageRecord,
+    KeeperRule,
     SearchResult,
     Source,
     Stats,
@@ -270,8 +271,11 @@ class Index:
         self.searcher.calibrator = calibrator
         return CalibrationReport.of(calibrator, rows, labels, skipped, self.settings.copy_threshold)
 
-    def duplicates(self) -> list[DuplicateGroup]:
-        return find_duplicates(self.store, self.specs, self.searcher)
+    def duplicates(self, policy: Sequence[KeeperRule] | None = None) -> list[DuplicateGroup]:
+        """Groups of copies, each ordered by the keeper ``policy`` (default:
+        ``settings.keeper_policy``), its first member the suggested keeper."""
+        chosen = self.settings.keeper_policy if policy is None else policy
+        return find_duplicates(self.store, self.specs, self.searcher, chosen)
 
     # --- catalogue ------------------------------------------------------------------------
     def get(self, image_id: int) -> ImageRecord:

@@ -9,6 +9,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pictrace.errors import ConfigError
+from pictrace.types import KEEPER_POLICY, KeeperRule
 
 
 class Settings(BaseSettings):
@@ -53,11 +54,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         256 * 1024 * 1024, ge=1, description="Largest bulk-upload request to the web app."
     )
-    keeper_policy: tuple[str, ...] = Field(
-        ("original", "resolution", "lossless", "exif", "bytes"),
+    keeper_policy: tuple[KeeperRule, ...] = Field(
+        KEEPER_POLICY,
         description=(
-            "Duplicate keeper order: original (not an edited copy of another member), "
-            "resolution, lossless, exif, bytes, oldest, newest."
+            "Duplicate keeper rules in order: original (not judged an edited copy of another "
+            "member), resolution, lossless, exif, bytes, oldest, newest."
         ),
     )
 

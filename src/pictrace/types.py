@@ -12,6 +12,9 @@ import numpy as np
 
 Tier = Literal["exact", "copy", "similar"]
 Verdict = Literal["exact", "copy", "similar", "different"]
+# How a duplicate group chooses its keeper: rules in order (search/keeper.py).
+KeeperRule = Literal["original", "resolution", "lossless", "exif", "bytes", "oldest", "newest"]
+KEEPER_POLICY: tuple[KeeperRule, ...] = ("original", "resolution", "lossless", "exif", "bytes")
 TIER_ORDER: dict[str, int] = {"exact": 0, "copy": 1, "similar": 2}
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels of the image it lies in
 
@@ -209,9 +212,9 @@ class AddReport:
 class DuplicateGroup:
     members: tuple[ImageRecord, ...]
     keeper: int  # id of the suggested keeper
-    # id -> how many verified pairs showed that member made from another one (a reduced,
+    # id -> how many verified pairs judged that member made from another one (a reduced,
     # cropped, padded or captioned copy); members never judged so are left out
-    edited: Mapping[int, int] = field(default_factory=dict)
+    edited: Mapping[int, int] = field(default_factory=dict, hash=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -6,8 +6,17 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from pictrace.search.keeper import Link, edited_member, ordered, padded
-from pictrace.types import ImageRecord
+from pictrace import load_settings
+from pictrace.errors import ConfigError
+from pictrace.search.keeper import (
+    Link,
+    apply_policy,
+    edited_counts,
+    edited_member,
+    padded,
+    shared_parts,
+)
+from pictrace.types import KEEPER_POLICY, DuplicateGroup, ImageRecord
 from tests.conftest import jpeg_bytes, load_rgb
 
 
@@ -20,23 +29,71 @@ def shift_scale(scale: float, dx: float = 0.0, dy: float = 0.0) -> np.ndarray:
     return np.array([[scale, 0.0, dx], [0.0, scale, dy], [0.0, 0.0, 1.0]])
 
 
-def test_the_member_holding_the_shared_part_at_more_pixels_is_the_original():
-    """A 400x300 picture pasted at half size into an 800x600 canvas: the canvas has more
-    pixels, but the picture's own file holds it at four times the pixels."""
+def no_thumbnail(_: int) -> None:
+    return None
+
+
+def keeper_of(records: dict[int, ImageRecord], links: list[Link], thumbnail=no_thumbnail) -> int:
+    edited = edited_counts(records, links, thumbnail)
+    group = DuplicateGroup(tuple(records.values()), min(records), edited)
+    return apply_policy([group], KEEPER_POLICY)[0].keeper
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_reduced_copy_is_the_edited_member_whichever_side_searched(reverse):
+    """A 400x300 picture and a 200x150 thumbnail of it, the pair found from either side."""
+    records = {1: record(1, 400, 300), 2: record(2, 200, 150, 9000)}
+    link = Link(2, 1, shift_scale(2.0)) if reverse else Link(1, 2, shift_scale(0.5))
+    assert edited_member(link, records, no_thumbnail) == 2
+
+
+def test_a_picture_pasted_small_onto_a_flat_canvas_is_the_edited_member():
+    """The canvas has more pixels, the picture's own file four times the picture's."""
     records = {1: record(1, 400, 300), 2: record(2, 800, 600, 9000)}
+    canvas = np.full((240, 320, 3), 200, np.uint8)
+    canvas[40:100, 40:120] = np.random.default_rng(0).integers(0, 255, (60, 80, 3))
     link = Link(1, 2, shift_scale(0.5, 100, 100))
-    assert edited_member(link, records, lambda _: None) == 2
-    members, edited = ordered(records, [link], lambda _: None)
-    assert [r.id for r in members] == [1, 2] and edited == {2: 1}
+    assert edited_member(link, records, lambda i: canvas if i == 2 else None) == 2
+    assert keeper_of(records, [link], lambda i: canvas if i == 2 else None) == 1
 
 
-def test_without_a_verdict_the_largest_file_is_kept():
-    """The same canvas (a colour edit): the fit cannot tell, the plain ranking decides."""
+def test_an_enlarged_crop_is_not_judged():
+    """The centre half of a picture enlarged to the picture's size holds the shared part at
+    four times the pixels, which a picture pasted small into another would do too: no
+    verdict, so neither file is called an edited copy."""
+    records = {1: record(1, 600, 400), 2: record(2, 600, 400)}
+    link = Link(2, 1, shift_scale(0.5, 150, 100))  # the enlarged crop -> the original
+    texture = np.random.default_rng(1).integers(0, 255, (200, 300, 3)).astype(np.uint8)
+    assert edited_member(link, records, lambda _: texture) is None
+
+
+def test_without_a_verdict_the_larger_file_is_kept():
+    """The same canvas (a colour edit): the fit cannot tell, the file-based rules decide."""
     records = {1: record(1, 400, 300, 1000), 2: record(2, 400, 300, 3000)}
     link = Link(1, 2, shift_scale(1.0))
-    assert edited_member(link, records, lambda _: None) is None
-    members, edited = ordered(records, [link], lambda _: None)
-    assert members[0].id == 2 and not edited
+    assert edited_member(link, records, no_thumbnail) is None
+    assert keeper_of(records, [link]) == 2
+
+
+def test_each_pair_is_judged_once():
+    records = {1: record(1, 400, 300), 2: record(2, 200, 150)}
+    links = [Link(1, 2, shift_scale(0.5)), Link(2, 1, shift_scale(2.0))]
+    assert edited_counts(records, links, no_thumbnail) == {2: 1}
+
+
+def test_a_mirrored_fit_is_judged_like_any_other():
+    records = {1: record(1, 400, 300), 2: record(2, 200, 150)}
+    mirror = np.array([[-0.5, 0.0, 200.0], [0.0, 0.5, 0.0], [0.0, 0.0, 1.0]])
+    assert edited_member(Link(1, 2, mirror), records, no_thumbnail) == 2
+
+
+def test_a_perspective_fit_with_a_corner_past_the_horizon_still_has_a_shared_part():
+    """The query's far corners project behind the hit's camera; the hit's frame, mapped the
+    other way, is clipped instead (as verification's overlap does)."""
+    tilt = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [-0.003, 0.0, 1.0]])
+    parts = shared_parts(tilt, (400, 300), (300, 300))
+    assert parts is not None and all(len(p) >= 3 for p in parts)
+    assert shared_parts(np.zeros((3, 3)), (400, 300), (300, 300)) is None
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +105,9 @@ def test_a_flat_border_is_padding(picture):
     framed = np.asarray(ImageOps.expand(Image.fromarray(picture), 40, fill=(250, 250, 250)))
     inner = np.array([[40.0, 40.0], [340.0, 40.0], [340.0, 240.0], [40.0, 240.0]])
     assert padded(framed, inner, (380, 280))
+    # the polygon is in full-size pixels: a 3,800 x 2,800 picture with this thumbnail
+    assert padded(framed, inner * 10, (3800, 2800))
+    assert not padded(framed, inner * 10, (380, 280))  # a polygon over the whole thumbnail
 
 
 def test_the_rest_of_a_photo_around_a_crop_is_not_padding(picture):
@@ -62,6 +122,25 @@ def test_a_flat_background_that_the_picture_continues_is_not_padding():
     pixels[60:140, 90:210] = 30
     crop = np.array([[40.0, 30.0], [260.0, 30.0], [260.0, 170.0], [40.0, 170.0]])
     assert not padded(pixels, crop, (300, 200))
+
+
+def test_resolution_counts_within_ten_percent_as_the_same():
+    """An edit two pixels wider is not sharper: the lossless original wins on the next rule;
+    with resolution alone, the exact pixel count still breaks the tie."""
+    png = ImageRecord(1, "a.png", None, "b", "p", 1900, 1080, "png", 10, 0, 0.0)
+    wider = record(2, 1902, 1080)
+    group = DuplicateGroup((png, wider), 1)
+    assert apply_policy([group], ["resolution", "lossless"])[0].keeper == 1
+    assert apply_policy([group], ["resolution"])[0].keeper == 2
+    smaller = ImageRecord(3, "s.png", None, "b", "p", 1700, 1000, "png", 10, 0, 0.0)
+    ordered = apply_policy([DuplicateGroup((smaller, png, wider), 1)], ["resolution", "lossless"])
+    assert [m.id for m in ordered[0].members] == [1, 2, 3]  # 1.2x fewer pixels: last
+
+
+def test_an_unknown_keeper_rule_is_a_configuration_error(monkeypatch):
+    monkeypatch.setenv("PICTRACE_KEEPER_POLICY", '["orginal"]')
+    with pytest.raises(ConfigError):
+        load_settings()
 
 
 def test_duplicates_keeps_the_original_over_larger_edited_copies(index_copy, photos, tmp_path):
@@ -80,14 +159,14 @@ def test_duplicates_keeps_the_original_over_larger_edited_copies(index_copy, pho
     for name, image in edits.items():
         (tmp_path / f"{name}.jpg").write_bytes(jpeg_bytes(image, 95))
     index_copy.add([tmp_path / f"{name}.jpg" for name in edits])
-    group = next(
-        g
-        for g in index_copy.duplicates()
-        if any(m.source.endswith("coffee.jpg") for m in g.members)
-    )
+    groups = index_copy.duplicates()
+    group = next(g for g in groups if any(m.source.endswith("coffee.jpg") for m in g.members))
     assert {m.source for m in group.members} >= {str(tmp_path / f"{n}.jpg") for n in edits}
     keeper = next(m for m in group.members if m.id == group.keeper)
     assert keeper.source == str(photos / "coffee.jpg")
     assert group.members[0].id == group.keeper
     flagged = {m.source for m in group.members if group.edited.get(m.id)}
     assert flagged == {str(tmp_path / f"{n}.jpg") for n in edits}  # each judged made from it
+    plain = index_copy.duplicates(["resolution"])  # the largest canvas, without the evidence
+    group = next(g for g in plain if any(m.source.endswith("coffee.jpg") for m in g.members))
+    assert group.keeper != keeper.id

@@ -1,5 +1,5 @@
 """Collection chores shared by the API and the pages: keeping uploaded originals inside the
-index folder, removing an image (and its kept upload), and the duplicate keeper policy."""
+index folder, removing an image (and its kept upload), and the names of the keeper rules."""
 
 from __future__ import annotations
 
@@ -8,53 +8,13 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 from pictrace.index import Index
 from pictrace.ingest.sniff import EXTENSIONS, image_format
-from pictrace.search.keeper import LOSSLESS, resolution_steps
-from pictrace.types import AddFailure, AddReport, DuplicateGroup, ImageRecord, Source
+from pictrace.types import AddFailure, AddReport, DuplicateGroup, ImageRecord, KeeperRule, Source
 
-KeeperRule = Literal["original", "resolution", "lossless", "exif", "bytes", "oldest", "newest"]
 KEEPER_RULES: tuple[str, ...] = get_args(KeeperRule)
-KEEPER_LABELS = {
-    "original": "not an edited copy",
-    "resolution": "largest resolution",
-    "lossless": "lossless format",
-    "exif": "richest EXIF",
-    "bytes": "largest file",
-    "oldest": "added first",
-    "newest": "added last",
-}
-# Each rule scores a member of a group, lower first. "original": how often a verified pair
-# showed it made from another member (search/keeper.py); "resolution" counts pixels in steps
-# of about 10 %, as the default keeper does (an edit two pixels wider is not sharper).
-_RULES: dict[str, Callable[[ImageRecord, DuplicateGroup], float]] = {
-    "original": lambda r, g: g.edited.get(r.id, 0),
-    "resolution": lambda r, g: -resolution_steps(r),
-    "lossless": lambda r, g: -1.0 if r.format in LOSSLESS else 0.0,
-    "exif": lambda r, g: -r.exif_tags,
-    "bytes": lambda r, g: -r.byte_size,
-    "oldest": lambda r, g: r.added_at,
-    "newest": lambda r, g: -r.added_at,
-}
-
-
-def keeper_key(
-    policy: Sequence[str], group: DuplicateGroup
-) -> Callable[[ImageRecord], tuple[float, ...]]:
-    """Sort key for a group's members, best first, applying the rules in order (ties broken
-    by id)."""
-    rules = [_RULES[name] for name in policy if name in _RULES]
-    return lambda record: (*(rule(record, group) for rule in rules), record.id)
-
-
-def apply_policy(groups: list[DuplicateGroup], policy: Sequence[str]) -> list[DuplicateGroup]:
-    ordered = [sorted(g.members, key=keeper_key(policy, g)) for g in groups]
-    return [
-        DuplicateGroup(tuple(members), members[0].id, g.edited)
-        for g, members in zip(groups, ordered, strict=True)
-    ]
 
 
 def store_upload(folder: Path, data: bytes) -> tuple[Path, bool]:
@@ -128,5 +88,17 @@ def remove_image(index: Index, folder: Path, image_id: int) -> ImageRecord:
 
 def record_dict(record: ImageRecord) -> dict[str, Any]:
     data = record.as_dict()
-    data["thumbnail"] = f"/api/images/{record.id}/thumbnail"
+    data["thumbnail"] = _thumbnail_url(record.id)
     return data
+
+
+def group_dict(group: DuplicateGroup) -> dict[str, Any]:
+    """A duplicate group as JSON, each member with its thumbnail's URL."""
+    data = group.as_dict()
+    for member in data["members"]:
+        member["thumbnail"] = _thumbnail_url(member["id"])
+    return data
+
+
+def _thumbnail_url(image_id: int) -> str:
+    return f"/api/images/{image_id}/thumbnail"

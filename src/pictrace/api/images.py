@@ -8,9 +8,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from pictrace.api.collection import (
-    KeeperRule,
     add_uploads,
-    apply_policy,
+    group_dict,
     record_dict,
     remove_image,
 )
@@ -21,7 +20,7 @@ from pictrace.api.origin import same_origin
 from pictrace.api.state import StateDep
 from pictrace.errors import NotFound
 from pictrace.ingest.crawl import CrawlLimits
-from pictrace.types import AddReport
+from pictrace.types import AddReport, KeeperRule
 
 router = APIRouter(
     prefix="/api",
@@ -125,14 +124,5 @@ async def duplicates(
     ] = None,
 ) -> dict[str, Any]:
     policy = list(keeper or state.settings.keeper_policy)
-    groups = apply_policy(await state.compute(state.index.duplicates), policy)
-    return {
-        "policy": policy,
-        "groups": [
-            {
-                "keeper": g.keeper,
-                "members": [record_dict(m) | {"edited": g.edited.get(m.id, 0)} for m in g.members],
-            }
-            for g in groups
-        ],
-    }
+    groups = await state.compute(state.index.duplicates, policy)
+    return {"policy": policy, "groups": [group_dict(g) for g in groups]}

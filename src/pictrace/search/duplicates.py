@@ -3,16 +3,17 @@
 Each image is searched for with its stored features (candidates, verification against stored
 keypoints and thumbnails, calibrated confidence: the same path as a query), and pairs at or
 above the copy threshold, or with equal bytes/pixels, are joined with union-find. Each group
-suggests a keeper (``keeper``: the member the others were made from, judged from the verified
-pairs' transforms, else the largest and best-encoded file). A picture and its negative
-(colours inverted) are not joined: search calls the negative a copy, but it is a different
-picture to keep, and nothing tells which of the two is the original.
+suggests a keeper by the keeper policy (``keeper``: first, the member the verified pairs'
+transforms do not show made from another; then the largest, best-encoded file). A picture and
+its negative (colours inverted) are not joined: search calls the negative a copy, but it is a
+different picture to keep, and nothing tells which of the two is the original.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 
@@ -20,46 +21,51 @@ from pictrace.features.base import FeatureSpec, FeatureValue
 from pictrace.features.thumbnail import open_thumbnail
 from pictrace.search.candidates import Query
 from pictrace.search.engine import Searcher
-from pictrace.search.keeper import Link, ordered
+from pictrace.search.keeper import Link, apply_policy, edited_counts
 from pictrace.store.base import Store
 from pictrace.threads import quiet_this_thread
-from pictrace.types import DecodedImage, DuplicateGroup, ImageRecord
+from pictrace.types import KEEPER_POLICY, DecodedImage, DuplicateGroup, ImageRecord, KeeperRule
 
 CHUNK = 500
 # Images searched at once. One search keeps ~1.2 cores busy (its votes and verification run on
 # the index's pool beside it, its calling thread waits for them half of its time): two took the
 # 1,329 images of bench/bench_duplicates.py in 10.1-10.9 s instead of 12.3 s; four, 10.7-10.8 s.
 SEARCHES = 2
+# Candidates verified per image while each round of ``verify_top`` finds only sure copies (as
+# a search for 10 results does): with the 4 of one round, an image with many copies verified
+# only its closest siblings, so the 24 affine, rotated and perspective warps of one ViSP
+# picture formed four groups apart from it. 10: pair F1 0.720 -> 0.742 on bench_duplicates
+# (32: 0.749), 1.1x the time.
+DEPTH = 10
 
 
 def find_duplicates(
-    store: Store, specs: Mapping[str, FeatureSpec], searcher: Searcher
+    store: Store,
+    specs: Mapping[str, FeatureSpec],
+    searcher: Searcher,
+    policy: Sequence[KeeperRule] = KEEPER_POLICY,
 ) -> list[DuplicateGroup]:
-    """Every image is searched for with its stored features, exactly as a query would be."""
+    """Every image is searched for with its stored features, exactly as a query would be;
+    each group's members are ordered by the keeper ``policy``."""
     ids = store.all_ids()
     parent = {i: i for i in ids}
     links: list[Link] = []
     names = [n for n in specs if n != "labels"]
-    with ThreadPoolExecutor(SEARCHES, "pictrace-duplicates", quiet_this_thread) as searches:
+    searches = ThreadPoolExecutor(SEARCHES, "pictrace-duplicates", quiet_this_thread)
+    try:
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
             stored = {n: store.features(n, chunk) for n in names}
-            queries = [
-                (
-                    image_id,
-                    stored_query(
-                        record, {n: v[image_id] for n, v in stored.items() if image_id in v}
-                    ),
-                )
-                for image_id, record in store.records(chunk).items()
-            ]
-            found = searches.map(lambda q: copies_of(searcher, q[1], q[0]), queries)
-            for (image_id, _), copies in zip(queries, found, strict=True):
+            records = store.records(chunk)
+            search = partial(_copies_of_stored, searcher, records, stored)
+            for image_id, copies in zip(records, searches.map(search, records), strict=True):
                 for other, transform in copies:
                     _union(parent, image_id, other)
                     if transform is not None:
                         links.append(Link(image_id, other, transform))
-    return _groups(store, parent, links)
+    finally:  # an interrupted run does not wait for the chunk's queued searches
+        searches.shutdown(wait=True, cancel_futures=True)
+    return apply_policy(_groups(store, parent, links), policy)
 
 
 def stored_query(record: ImageRecord, features: dict[str, FeatureValue]) -> Query:
@@ -79,11 +85,22 @@ def stored_query(record: ImageRecord, features: dict[str, FeatureValue]) -> Quer
     return Query(record.source, image, features)
 
 
+def _copies_of_stored(
+    searcher: Searcher,
+    records: Mapping[int, ImageRecord],
+    stored: Mapping[str, Mapping[int, FeatureValue]],
+    image_id: int,
+) -> list[tuple[int, np.ndarray | None]]:
+    """``copies_of`` a stored image, its query (a decoded thumbnail) built here and freed."""
+    features = {n: v[image_id] for n, v in stored.items() if image_id in v}
+    return copies_of(searcher, stored_query(records[image_id], features), image_id)
+
+
 def copies_of(
     searcher: Searcher, query: Query, image_id: int
 ) -> list[tuple[int, np.ndarray | None]]:
     """The copies of a stored image, each with its verified transform (image -> copy) if any."""
-    candidates = searcher.scored(query, exclude=image_id)
+    candidates = searcher.scored(query, exclude=image_id, depth=DEPTH)
     threshold = searcher.settings.copy_threshold
     return [
         (c.id, _transform(c.evidence.transform if c.evidence else None))
@@ -111,6 +128,8 @@ def _union(parent: dict[int, int], a: int, b: int) -> None:
 
 
 def _groups(store: Store, parent: dict[int, int], links: list[Link]) -> list[DuplicateGroup]:
+    """The groups of two or more images, largest first, each with its members' edit counts
+    (keeper and order follow from the policy)."""
     members: dict[int, list[int]] = {}
     for i in parent:
         members.setdefault(_find(parent, i), []).append(i)
@@ -121,8 +140,9 @@ def _groups(store: Store, parent: dict[int, int], links: list[Link]) -> list[Dup
     for root, ids in members.items():
         if len(ids) < 2:
             continue
-        best, edited = ordered(store.records(ids), by_root.get(root, []), _thumbnails(store))
-        groups.append(DuplicateGroup(tuple(best), best[0].id, edited))
+        records = store.records(ids)
+        edited = edited_counts(records, by_root.get(root, []), _thumbnails(store))
+        groups.append(DuplicateGroup(tuple(records.values()), min(ids), edited))
     return sorted(groups, key=lambda g: (-len(g.members), g.keeper))
 
 

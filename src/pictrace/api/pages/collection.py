@@ -9,10 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from pictrace.api.collection import (
-    KEEPER_LABELS,
     KEEPER_RULES,
-    KeeperRule,
-    apply_policy,
     remove_image,
 )
 from pictrace.api.crawl import limits_of, start_add, start_crawl
@@ -21,6 +18,8 @@ from pictrace.api.origin import same_origin
 from pictrace.api.pages.search import render
 from pictrace.api.state import StateDep
 from pictrace.errors import InputError
+from pictrace.search.keeper import KEEPER_LABELS
+from pictrace.types import KeeperRule
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin)])
 PER_PAGE = 48
@@ -88,7 +87,7 @@ async def duplicates(
     state: StateDep, request: Request, keeper: Annotated[list[KeeperRule] | None, Query()] = None
 ) -> HTMLResponse:
     policy = list(dict.fromkeys(keeper or state.settings.keeper_policy))
-    groups = apply_policy(await state.compute(state.index.duplicates), policy)
+    groups = await state.compute(state.index.duplicates, policy)
     return render(
         state,
         request,
