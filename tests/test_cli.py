@@ -183,3 +183,26 @@ def test_add_exit_code_is_the_same_with_json(run, tmp_path):
     assert run("--index", index, "add", str(bad))[0] == 1
     code, out, _ = run("--index", index, "add", str(bad), "--json")
     assert code == 1 and json.loads(out)["failed"]
+
+
+def test_duplicates_take_a_keeper_policy(run, built_index):
+    code, out, _ = run("--index", str(built_index), "duplicates", "--json")
+    assert code == 0 and json.loads(out)["policy"][0] == "original"
+    code, out, _ = run(
+        "--index", str(built_index), "duplicates", "--json", "--keeper", "bytes", "--keeper", "exif"
+    )
+    answer = json.loads(out)
+    assert answer["policy"] == ["bytes", "exif"]
+    for group in answer["groups"]:
+        assert group["keeper"] == max(group["members"], key=lambda m: m["byte_size"])["id"]
+    code, _, err = run("--index", str(built_index), "duplicates", "--keeper", "prettiest")
+    assert code == 2 and err.startswith("error: unknown keeper rules ['prettiest']")
+
+
+def test_serve_on_a_locked_index_is_one_clear_error(run, tmp_path, photos):
+    folder = tmp_path / "index"
+    with Index.open(folder) as writer:
+        writer.add([photos / "rocket.jpg"])
+        code, _, err = run("--index", str(folder), "serve", "--port", "8799")
+    assert code == 2
+    assert err.startswith("error:") and "another process" in err and len(err.splitlines()) == 1

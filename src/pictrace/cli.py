@@ -21,8 +21,9 @@ from rich.table import Table
 from pictrace.errors import InputError, PicTraceError
 from pictrace.formatting import filesize
 from pictrace.index import Index
+from pictrace.search.keeper import checked_policy
 from pictrace.settings import Settings, load_settings
-from pictrace.types import SearchResult
+from pictrace.types import KEEPER_POLICY, SearchResult
 
 app = typer.Typer(
     add_completion=False,
@@ -261,23 +262,39 @@ def _scratch() -> Iterator[Index]:
 
 
 @app.command()
-def duplicates(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def duplicates(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    keeper: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keeper",
+            help="A keeper rule, repeatable, in order: original, resolution, lossless, exif, "
+            "bytes, oldest, newest (default: PICTRACE_KEEPER_POLICY or "
+            f"{','.join(KEEPER_POLICY)}).",
+        ),
+    ] = None,
+) -> None:
     """Groups of copies in the collection, each with a suggested keeper."""
     with _open(readonly=True) as index:
-        groups = index.duplicates()
+        policy = checked_policy(keeper or index.settings.keeper_policy)
+        groups = index.duplicates(policy)
     if as_json:
-        _emit_json({"groups": [g.as_dict() for g in groups]})
+        _emit_json({"policy": list(policy), "groups": [g.as_dict() for g in groups]})
         return
     if not groups:
         out.print("no duplicate groups")
     for number, group in enumerate(groups, 1):
         out.print(f"group {number} ({len(group.members)} images)")
+        via = group.matched_with()
         for member in group.members:
             mark = "keep" if member.id == group.keeper else "    "
-            edited = "likely edited" if group.edited.get(member.id) else " " * 13
+            notes = ["likely edited"] if group.edited.get(member.id) else []
+            if via.get(member.id, group.keeper) != group.keeper:
+                notes.append(f"a copy of {via[member.id]}, not of the keeper")
             out.print(
                 f"  {mark} {member.id:>6} {member.width}x{member.height} {member.format:<5}"
-                f" {member.byte_size:>9} B {edited} {member.source}",
+                f" {member.byte_size:>9} B  {member.source}"
+                + (f"  ({'; '.join(notes)})" if notes else ""),
                 markup=False,
             )
 

@@ -25,6 +25,7 @@ from pictrace.search.compare import compare_images
 from pictrace.search.confidence import load_calibrator
 from pictrace.search.duplicates import find_duplicates
 from pictrace.search.engine import Searcher
+from pictrace.search.keeper import checked_policy
 from pictrace.settings import Settings, load_settings
 from pictrace.store.base import Store, open_store
 from pictrace.store.embedded import EmbeddedStore
@@ -273,8 +274,9 @@ class Index:
 
     def duplicates(self, policy: Sequence[KeeperRule] | None = None) -> list[DuplicateGroup]:
         """Groups of copies, each ordered by the keeper ``policy`` (default:
-        ``settings.keeper_policy``), its first member the suggested keeper."""
-        chosen = self.settings.keeper_policy if policy is None else policy
+        ``settings.keeper_policy``), its first member the suggested keeper. InputError for
+        an unknown rule, before any work."""
+        chosen = checked_policy(self.settings.keeper_policy if policy is None else policy)
         return find_duplicates(self.store, self.specs, self.searcher, chosen)
 
     # --- catalogue ------------------------------------------------------------------------

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from pictrace.errors import ConfigError
 from pictrace.types import KEEPER_POLICY, KeeperRule
@@ -54,13 +56,26 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         256 * 1024 * 1024, ge=1, description="Largest bulk-upload request to the web app."
     )
-    keeper_policy: tuple[KeeperRule, ...] = Field(
+    keeper_policy: Annotated[tuple[KeeperRule, ...], NoDecode] = Field(
         KEEPER_POLICY,
+        min_length=1,
         description=(
-            "Duplicate keeper rules in order: original (not judged an edited copy of another "
-            "member), resolution, lossless, exif, bytes, oldest, newest."
+            "Duplicate keeper rules in order, comma-separated or a JSON list: original (not "
+            "judged an edited copy of another member), resolution, lossless, exif, bytes, "
+            "oldest, newest."
         ),
     )
+
+    @field_validator("keeper_policy", mode="before")
+    @classmethod
+    def _rule_list(cls, value: Any) -> Any:
+        """``PICTRACE_KEEPER_POLICY=original,resolution`` or ``'["original", "resolution"]'``."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [rule.strip() for rule in text.split(",") if rule.strip()]
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -68,5 +83,5 @@ def load_settings(**overrides: Any) -> Settings:
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**clean)
-    except ValidationError as exc:
+    except (ValidationError, SettingsError, ValueError) as exc:
         raise ConfigError(f"invalid settings: {exc}") from exc

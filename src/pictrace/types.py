@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
@@ -215,11 +216,35 @@ class DuplicateGroup:
     # id -> how many verified pairs judged that member made from another one (a reduced,
     # cropped, padded or captioned copy); members never judged so are left out
     edited: Mapping[int, int] = field(default_factory=dict, hash=False)
+    pairs: tuple[tuple[int, int], ...] = ()  # the copy pairs that joined the group
+
+    def matched_with(self) -> dict[int, int]:
+        """Per member but the keeper: the member it is a copy of on its shortest chain of
+        pairs to the keeper (the keeper itself for a direct copy of it). A member reached
+        only through another (a picture pasted into a composite with the keeper, say) may
+        not be a copy of the keeper at all."""
+        neighbours: dict[int, list[int]] = {}
+        for a, b in sorted(self.pairs):
+            neighbours.setdefault(a, []).append(b)
+            neighbours.setdefault(b, []).append(a)
+        via, queue = {self.keeper: self.keeper}, deque([self.keeper])
+        while queue:
+            here = queue.popleft()
+            for other in neighbours.get(here, []):
+                if other not in via:
+                    via[other] = here
+                    queue.append(other)
+        via.pop(self.keeper)
+        return via
 
     def as_dict(self) -> dict[str, Any]:
+        via = self.matched_with()
         return {
             "keeper": self.keeper,
-            "members": [m.as_dict() | {"edited": self.edited.get(m.id, 0)} for m in self.members],
+            "members": [
+                m.as_dict() | {"edited": self.edited.get(m.id, 0), "matched_with": via.get(m.id)}
+                for m in self.members
+            ],
         }
 
 

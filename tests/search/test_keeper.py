@@ -7,10 +7,11 @@ import pytest
 from PIL import Image, ImageDraw, ImageOps
 
 from pictrace import load_settings
-from pictrace.errors import ConfigError
+from pictrace.errors import ConfigError, InputError
 from pictrace.search.keeper import (
     Link,
     apply_policy,
+    checked_policy,
     edited_counts,
     edited_member,
     padded,
@@ -40,11 +41,26 @@ def keeper_of(records: dict[int, ImageRecord], links: list[Link], thumbnail=no_t
 
 
 @pytest.mark.parametrize("reverse", [False, True])
-def test_a_reduced_copy_is_the_edited_member_whichever_side_searched(reverse):
-    """A 400x300 picture and a 200x150 thumbnail of it, the pair found from either side."""
+def test_a_thumbnail_is_not_judged_but_the_larger_file_is_kept(reverse):
+    """A 400x300 picture and a 200x150 picture of it, the pair found from either side: the
+    smaller may be a thumbnail or the larger an enlarged copy, which stored features cannot
+    tell apart, so no member is marked; the file rules keep the larger."""
     records = {1: record(1, 400, 300), 2: record(2, 200, 150, 9000)}
     link = Link(2, 1, shift_scale(2.0)) if reverse else Link(1, 2, shift_scale(0.5))
-    assert edited_member(link, records, no_thumbnail) == 2
+    assert edited_member(link, records, no_thumbnail) is None
+    assert keeper_of(records, [link]) == 1
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_reduced_copy_on_a_padded_canvas_is_the_edited_member(reverse):
+    """The picture at half size, letterboxed on a 400x300 grey canvas, found from either side."""
+    records = {1: record(1, 400, 300), 2: record(2, 400, 300, 9000)}
+    canvas = np.full((240, 320, 3), 128, np.uint8)
+    canvas[60:180, 80:240] = np.random.default_rng(2).integers(0, 255, (120, 160, 3))
+    half = shift_scale(0.5, 100, 75)
+    link = Link(2, 1, np.linalg.inv(half)) if reverse else Link(1, 2, half)
+    assert edited_member(link, records, lambda i: canvas if i == 2 else None) == 2
+    assert keeper_of(records, [link], lambda i: canvas if i == 2 else None) == 1
 
 
 def test_a_picture_pasted_small_onto_a_flat_canvas_is_the_edited_member():
@@ -75,16 +91,17 @@ def test_without_a_verdict_the_larger_file_is_kept():
     assert keeper_of(records, [link]) == 2
 
 
-def test_each_pair_is_judged_once():
-    records = {1: record(1, 400, 300), 2: record(2, 200, 150)}
-    links = [Link(1, 2, shift_scale(0.5)), Link(2, 1, shift_scale(2.0))]
-    assert edited_counts(records, links, no_thumbnail) == {2: 1}
+def test_each_pair_is_judged_once(picture):
+    """A crop of a picture, the pair found from both sides: one verdict."""
+    records = {1: record(1, 300, 200), 2: record(2, 120, 100)}
+    links = [Link(2, 1, shift_scale(1.0, 100, 50)), Link(1, 2, shift_scale(1.0, -100, -50))]
+    assert edited_counts(records, links, lambda i: picture if i == 1 else None) == {2: 1}
 
 
-def test_a_mirrored_fit_is_judged_like_any_other():
-    records = {1: record(1, 400, 300), 2: record(2, 200, 150)}
-    mirror = np.array([[-0.5, 0.0, 200.0], [0.0, 0.5, 0.0], [0.0, 0.0, 1.0]])
-    assert edited_member(Link(1, 2, mirror), records, no_thumbnail) == 2
+def test_a_mirrored_fit_is_judged_like_any_other(picture):
+    records = {1: record(1, 300, 200), 2: record(2, 120, 100)}
+    mirror = np.array([[-1.0, 0.0, 220.0], [0.0, 1.0, 50.0], [0.0, 0.0, 1.0]])  # crop -> photo
+    assert edited_member(Link(2, 1, mirror), records, lambda i: picture) == 2
 
 
 def test_a_perspective_fit_with_a_corner_past_the_horizon_still_has_a_shared_part():
@@ -137,10 +154,26 @@ def test_resolution_counts_within_ten_percent_as_the_same():
     assert [m.id for m in ordered[0].members] == [1, 2, 3]  # 1.2x fewer pixels: last
 
 
-def test_an_unknown_keeper_rule_is_a_configuration_error(monkeypatch):
-    monkeypatch.setenv("PICTRACE_KEEPER_POLICY", '["orginal"]')
+@pytest.mark.parametrize("text", ["bytes,original", '["bytes", "original"]', " bytes , original "])
+def test_the_keeper_policy_is_read_as_a_list_or_json(monkeypatch, text):
+    monkeypatch.setenv("PICTRACE_KEEPER_POLICY", text)
+    assert load_settings().keeper_policy == ("bytes", "original")
+
+
+@pytest.mark.parametrize("text", ['["orginal"]', "orginal", "[]", "", "[bad json"])
+def test_a_bad_keeper_policy_is_a_configuration_error(monkeypatch, text):
+    monkeypatch.setenv("PICTRACE_KEEPER_POLICY", text)
     with pytest.raises(ConfigError):
         load_settings()
+
+
+def test_a_policy_given_to_the_library_is_checked_before_any_work():
+    assert checked_policy("bytes") == ("bytes",)
+    assert checked_policy(["bytes", "exif", "bytes"]) == ("bytes", "exif")
+    with pytest.raises(InputError, match="unknown keeper rules"):
+        checked_policy(["bogus"])
+    with pytest.raises(InputError, match="at least one rule"):
+        checked_policy([])
 
 
 def test_duplicates_keeps_the_original_over_larger_edited_copies(index_copy, photos, tmp_path):
@@ -170,3 +203,35 @@ def test_duplicates_keeps_the_original_over_larger_edited_copies(index_copy, pho
     plain = index_copy.duplicates(["resolution"])  # the largest canvas, without the evidence
     group = next(g for g in plain if any(m.source.endswith("coffee.jpg") for m in g.members))
     assert group.keeper != keeper.id
+
+
+def test_members_reached_through_another_say_so():
+    """Keeper 1; 2 is a copy of it; 3 is a copy of 2 only (2 is a composite of 1 and 3)."""
+    members = tuple(record(i, 400, 300) for i in (1, 2, 3))
+    group = DuplicateGroup(members, 1, {}, ((1, 2), (2, 3)))
+    assert group.matched_with() == {2: 1, 3: 2}
+    rows = {m["id"]: m["matched_with"] for m in group.as_dict()["members"]}
+    assert rows == {1: None, 2: 1, 3: 2}
+
+
+def test_a_composite_of_two_pictures_links_them_but_says_how(index_copy, photos, tmp_path):
+    """The astronaut pasted into a reduced coffee photo joins both in one group (the composite
+    is a copy of each); the original that is not the keeper is reported as a copy of the
+    composite, not of the keeper."""
+    coffee, astronaut = load_rgb(photos / "coffee.jpg"), load_rgb(photos / "astronaut.jpg")
+    composite = coffee.resize((450, 300))
+    composite.paste(astronaut.resize((160, 160)), (30, 30))
+    (tmp_path / "composite.jpg").write_bytes(jpeg_bytes(composite, 95))
+    index_copy.add([tmp_path / "composite.jpg"])
+    group = next(
+        g
+        for g in index_copy.duplicates()
+        if any(m.source == str(tmp_path / "composite.jpg") for m in g.members)
+    )
+    ids = {m.source.rsplit("/", 1)[-1]: m.id for m in group.members}
+    assert {"coffee.jpg", "astronaut.jpg", "composite.jpg"} <= set(ids)
+    via = group.matched_with()
+    originals = [ids["coffee.jpg"], ids["astronaut.jpg"]]
+    assert group.keeper in originals  # the composite is the smallest
+    other = next(i for i in originals if i != group.keeper)
+    assert via[ids["composite.jpg"]] == group.keeper and via[other] == ids["composite.jpg"]

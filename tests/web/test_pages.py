@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 import time
 
+from PIL import ImageOps
 from selectolax.lexbor import LexborHTMLParser
 
+from pictrace.types import KEEPER_POLICY
 from tests.conftest import jpeg_bytes, load_rgb, png_bytes
 
 HTML = {"accept": "text/html"}
@@ -136,8 +138,20 @@ def test_duplicates_page_marks_the_keeper(client, photos):
     tree = page(client.get("/duplicates"))
     keepers = tree.css("li.tile.keeper")
     assert keepers and all(k.css_first(".badge").text() == "keep" for k in keepers)
-    copy = tree.css_first(f"li.tile[data-id='{added['added_ids'][0]}']")
-    assert copy.css_first(".edited") is not None  # the half-size copy is marked as edited
+    chosen = [
+        option.attributes["value"]
+        for select in tree.css("form.policy select")
+        for option in select.css("option")
+        if "selected" in option.attributes
+    ]
+    assert tuple(chosen) == KEEPER_POLICY  # the form, sent as it is, keeps the whole policy
+    assert tree.css_first(f"li.tile[data-id='{added['added_ids'][0]}'] .edited") is None
+    framed = jpeg_bytes(ImageOps.expand(picture, 50, fill=(255, 255, 255)), 95)
+    framed_id = client.post("/api/images", files=[("files", ("framed.jpg", framed))]).json()
+    tree = page(client.get("/duplicates"))
+    copy = tree.css_first(f"li.tile[data-id='{framed_id['added_ids'][0]}']")
+    assert copy.css_first(".edited").text() == "likely edited"  # its white frame is padding
+    client.delete(f"/api/images/{framed_id['added_ids'][0]}")
     flipped = page(client.get("/duplicates", params=[("keeper", "lossless")]))
     ids = [int(t.attributes["data-id"]) for t in flipped.css("li.tile.keeper")]
     assert added["added_ids"][0] in ids

@@ -57,7 +57,10 @@ def create_app(index: Index | str | Path, settings: Settings | None = None) -> F
 
 
 def serve(index_dir: Path, host: str, port: int, settings: Settings) -> None:
-    """Run the app with uvicorn until interrupted (``pictrace serve``)."""
+    """Run the app with uvicorn until interrupted (``pictrace serve``). The index is opened
+    first, so that a locked or unreadable one fails with its one-line error, not a traceback
+    from the server's start-up."""
     import uvicorn
 
-    uvicorn.run(create_app(index_dir, settings), host=host, port=port, log_level="info")
+    with Index.open(index_dir, settings=settings) as index:
+        uvicorn.run(create_app(index, settings), host=host, port=port, log_level="info")

@@ -123,6 +123,6 @@ async def duplicates(
         Query(description="Keeper rules in order (default: settings.keeper_policy)."),
     ] = None,
 ) -> dict[str, Any]:
-    policy = list(keeper or state.settings.keeper_policy)
+    policy = list(dict.fromkeys(keeper or state.settings.keeper_policy))
     groups = await state.compute(state.index.duplicates, policy)
     return {"policy": policy, "groups": [group_dict(g) for g in groups]}

@@ -50,6 +50,7 @@ def find_duplicates(
     ids = store.all_ids()
     parent = {i: i for i in ids}
     links: list[Link] = []
+    pairs: set[tuple[int, int]] = set()
     names = [n for n in specs if n != "labels"]
     searches = ThreadPoolExecutor(SEARCHES, "pictrace-duplicates", quiet_this_thread)
     try:
@@ -61,11 +62,13 @@ def find_duplicates(
             for image_id, copies in zip(records, searches.map(search, records), strict=True):
                 for other, transform in copies:
                     _union(parent, image_id, other)
+                    if other in parent:
+                        pairs.add((min(image_id, other), max(image_id, other)))
                     if transform is not None:
                         links.append(Link(image_id, other, transform))
     finally:  # an interrupted run does not wait for the chunk's queued searches
         searches.shutdown(wait=True, cancel_futures=True)
-    return apply_policy(_groups(store, parent, links), policy)
+    return apply_policy(_groups(store, parent, links, pairs), policy)
 
 
 def stored_query(record: ImageRecord, features: dict[str, FeatureValue]) -> Query:
@@ -127,22 +130,28 @@ def _union(parent: dict[int, int], a: int, b: int) -> None:
             parent[max(ra, rb)] = min(ra, rb)
 
 
-def _groups(store: Store, parent: dict[int, int], links: list[Link]) -> list[DuplicateGroup]:
+def _groups(
+    store: Store, parent: dict[int, int], links: list[Link], pairs: set[tuple[int, int]]
+) -> list[DuplicateGroup]:
     """The groups of two or more images, largest first, each with its members' edit counts
-    (keeper and order follow from the policy)."""
+    and the pairs that joined it (keeper and order follow from the policy)."""
     members: dict[int, list[int]] = {}
     for i in parent:
         members.setdefault(_find(parent, i), []).append(i)
     by_root: dict[int, list[Link]] = {}
     for link in links:
         by_root.setdefault(_find(parent, link.query), []).append(link)
+    joined: dict[int, list[tuple[int, int]]] = {}
+    for pair in sorted(pairs):
+        joined.setdefault(_find(parent, pair[0]), []).append(pair)
     groups = []
     for root, ids in members.items():
         if len(ids) < 2:
             continue
         records = store.records(ids)
         edited = edited_counts(records, by_root.get(root, []), _thumbnails(store))
-        groups.append(DuplicateGroup(tuple(records.values()), min(ids), edited))
+        group = DuplicateGroup(tuple(records.values()), min(ids), edited, tuple(joined[root]))
+        groups.append(group)
     return sorted(groups, key=lambda g: (-len(g.members), g.keeper))
 
 

@@ -5,10 +5,11 @@ the wrong file whenever an edit made the picture larger: a copy rotated onto a b
 given a border or a caption band. Where ``duplicates`` verified a pair, the transform between
 the two tells more (``edited_member``):
 
-* **resolution**: the member holding the part both show at clearly fewer pixels (``SHARPER``
-  times) is a reduced copy of the other: downscaled copies, thumbnails, screenshots. Unless it
-  also shows more picture than the shared part: then it may as well be the original of an
-  enlarged crop, and the pair is not judged;
+* **resolution**: when one member holds the part both show at clearly fewer pixels
+  (``SHARPER`` times) on a canvas padded around it (a screenshot, a letterboxed or captioned
+  thumbnail), it is the copy. Otherwise the pair is not judged: a thumbnail and an enlarged
+  copy look alike to stored features, and so do a picture pasted small into another and the
+  original of an enlarged crop (the file rules then keep the larger file);
 * **canvas**: at about the same resolution, when one member shows nothing but the shared part
   and the other shows more, that "more" is either picture (the first is a crop of it) or
   padding (mostly one flat colour the picture does not continue in: a border, a caption band,
@@ -27,10 +28,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import cast
 
 import cv2
 import numpy as np
 
+from pictrace.errors import InputError
 from pictrace.search.overlap import corners, project
 from pictrace.types import DuplicateGroup, ImageRecord, KeeperRule
 
@@ -83,6 +86,17 @@ _RULES: dict[KeeperRule, Callable[[ImageRecord, DuplicateGroup], float]] = {
 }
 
 
+def checked_policy(policy: str | Iterable[str]) -> tuple[KeeperRule, ...]:
+    """The policy's rules, each once, in order; InputError for an unknown rule or none."""
+    rules = (policy,) if isinstance(policy, str) else tuple(policy)
+    unknown = [rule for rule in rules if rule not in _RULES]
+    if unknown:
+        raise InputError(f"unknown keeper rules {unknown}; choose from {list(_RULES)}")
+    if not rules:
+        raise InputError("a keeper policy needs at least one rule")
+    return tuple(dict.fromkeys(cast(KeeperRule, rule) for rule in rules))
+
+
 def apply_policy(
     groups: Iterable[DuplicateGroup], policy: Sequence[KeeperRule]
 ) -> list[DuplicateGroup]:
@@ -90,7 +104,7 @@ def apply_policy(
     ordered = []
     for group in groups:
         members = tuple(sorted(group.members, key=keeper_key(policy, group)))
-        ordered.append(DuplicateGroup(members, members[0].id, group.edited))
+        ordered.append(DuplicateGroup(members, members[0].id, group.edited, group.pairs))
     return ordered
 
 
@@ -142,9 +156,9 @@ def edited_member(
     areas = {i: polygon_area(p) for i, p in polygons.items()}
     fills = {r.id: areas[r.id] / max(1, pixels(r)) for r in (query, hit)}
     low, high = sorted((query, hit), key=lambda r: areas[r.id])
-    if areas[high.id] > SHARPER * areas[low.id]:  # a reduced copy, unless it shows more
-        shows_more = fills[low.id] < FULL and not _padded(low, polygons[low.id], thumbnail)
-        return None if shows_more else low.id
+    if areas[high.id] > SHARPER * areas[low.id]:
+        padding = fills[low.id] < FULL and _padded(low, polygons[low.id], thumbnail)
+        return low.id if padding else None
     if min(fills.values()) >= FULL or max(fills.values()) < FULL:
         return None  # the same canvas, or each shows something the other does not
     wider, narrower = sorted((query, hit), key=lambda r: fills[r.id])
