@@ -267,6 +267,14 @@ def report(args: argparse.Namespace) -> str:
     for label, ordered in policies.items():
         tally = ", ".join(f"{k} {n}" for k, n in keeper_roles(ordered, kinds_by_path).most_common())
         lines.append(f"* {label}: {tally}.")
+    marked = Counter(
+        "original" if kinds_by_path[m.source] in ORIGINAL_ROLES else "edited or attacked"
+        for g in groups
+        for m in g.members
+        if g.edited.get(m.id)
+    )
+    lines += ["", "Members marked \"likely edited\": " + ", ".join(
+        f"{k} {n}" for k, n in marked.most_common()) + "."]  # fmt: skip
     return "\n".join(lines)
 
 

@@ -91,17 +91,30 @@ def test_without_a_verdict_the_larger_file_is_kept():
     assert keeper_of(records, [link]) == 2
 
 
-def test_each_pair_is_judged_once(picture):
-    """A crop of a picture, the pair found from both sides: one verdict."""
-    records = {1: record(1, 300, 200), 2: record(2, 120, 100)}
-    links = [Link(2, 1, shift_scale(1.0, 100, 50)), Link(1, 2, shift_scale(1.0, -100, -50))]
-    assert edited_counts(records, links, lambda i: picture if i == 1 else None) == {2: 1}
+@pytest.fixture(scope="module")
+def framed(picture) -> np.ndarray:
+    """The picture (300 x 200) in a 40 px white frame: 380 x 280."""
+    return np.asarray(ImageOps.expand(Image.fromarray(picture), 40, fill=(255, 255, 255)))
 
 
-def test_a_mirrored_fit_is_judged_like_any_other(picture):
+def test_each_pair_is_judged_once(framed):
+    """A framed copy of a picture, the pair found from both sides: one verdict."""
+    records = {1: record(1, 300, 200), 2: record(2, 380, 280)}
+    links = [Link(1, 2, shift_scale(1.0, 40, 40)), Link(2, 1, shift_scale(1.0, -40, -40))]
+    assert edited_counts(records, links, lambda i: framed if i == 2 else None) == {2: 1}
+
+
+def test_a_mirrored_fit_is_judged_like_any_other(framed):
+    records = {1: record(1, 300, 200), 2: record(2, 380, 280)}
+    mirror = np.array([[-1.0, 0.0, 340.0], [0.0, 1.0, 40.0], [0.0, 0.0, 1.0]])  # photo -> frame
+    assert edited_member(Link(1, 2, mirror), records, lambda i: framed if i == 2 else None) == 2
+
+
+def test_more_picture_around_the_shared_part_is_not_judged(picture):
+    """A crop, or the original in a collage: no verdict either way."""
     records = {1: record(1, 300, 200), 2: record(2, 120, 100)}
-    mirror = np.array([[-1.0, 0.0, 220.0], [0.0, 1.0, 50.0], [0.0, 0.0, 1.0]])  # crop -> photo
-    assert edited_member(Link(2, 1, mirror), records, lambda i: picture) == 2
+    link = Link(2, 1, shift_scale(1.0, 100, 50))
+    assert edited_member(link, records, lambda i: picture if i == 1 else None) is None
 
 
 def test_a_perspective_fit_with_a_corner_past_the_horizon_still_has_a_shared_part():
@@ -199,7 +212,8 @@ def test_duplicates_keeps_the_original_over_larger_edited_copies(index_copy, pho
     assert keeper.source == str(photos / "coffee.jpg")
     assert group.members[0].id == group.keeper
     flagged = {m.source for m in group.members if group.edited.get(m.id)}
-    assert flagged == {str(tmp_path / f"{n}.jpg") for n in edits}  # each judged made from it
+    padded_copies = {str(tmp_path / f"{n}.jpg") for n in ("rotated", "bordered", "captioned")}
+    assert flagged == padded_copies  # the crop is not judged (it could be what a collage holds)
     plain = index_copy.duplicates(["resolution"])  # the largest canvas, without the evidence
     group = next(g for g in plain if any(m.source.endswith("coffee.jpg") for m in g.members))
     assert group.keeper != keeper.id

@@ -11,9 +11,10 @@ the two tells more (``edited_member``):
   copy look alike to stored features, and so do a picture pasted small into another and the
   original of an enlarged crop (the file rules then keep the larger file);
 * **canvas**: at about the same resolution, when one member shows nothing but the shared part
-  and the other shows more, that "more" is either picture (the first is a crop of it) or
-  padding (mostly one flat colour the picture does not continue in: a border, a caption band,
-  the corners of a rotated copy), and then the padded one is the copy.
+  and the other shows more, that "more" is either picture or padding (mostly one flat colour
+  the picture does not continue in: a border, a caption band, the corners of a rotated copy),
+  and then the padded one is the copy. More picture is not judged: the narrower member may
+  be a crop, or the wider one a collage of it (the file rules then keep the larger file).
 
 Each verified pair is judged once; ``edited`` counts, per member, the pairs that found it made
 from another member. The keeper policy (``settings.keeper_policy``, default ``DEFAULT_POLICY``)
@@ -161,10 +162,8 @@ def edited_member(
         return low.id if padding else None
     if min(fills.values()) >= FULL or max(fills.values()) < FULL:
         return None  # the same canvas, or each shows something the other does not
-    wider, narrower = sorted((query, hit), key=lambda r: fills[r.id])
-    if thumbnail(wider.id) is None:
-        return None
-    return wider.id if _padded(wider, polygons[wider.id], thumbnail) else narrower.id
+    wider = min((query, hit), key=lambda r: fills[r.id])
+    return wider.id if _padded(wider, polygons[wider.id], thumbnail) else None
 
 
 def _padded(record: ImageRecord, polygon: np.ndarray, thumbnail: Thumbnail) -> bool:
