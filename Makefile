@@ -49,6 +49,7 @@ bench: setup
 	$(PY) bench/semantic_eval.py --latency 60
 	$(PY) bench/bench_http.py
 	$(PY) bench/bench_local_scale.py
+	$(PY) bench/bench_duplicates.py
 
 check: lint typecheck test
 
