@@ -1,11 +1,14 @@
 """The pictrace command, run in-process through its real entry point."""
 
 import json
+import threading
 
 import pytest
+from PIL import ImageOps
 
 from pictrace import Index
 from pictrace.cli import main
+from tests.conftest import jpeg_bytes, load_rgb
 
 
 @pytest.fixture
@@ -199,10 +202,48 @@ def test_duplicates_take_a_keeper_policy(run, built_index):
     assert code == 2 and err.startswith("error: unknown keeper rules ['prettiest']")
 
 
-def test_serve_on_a_locked_index_is_one_clear_error(run, tmp_path, photos):
+def test_serve_on_a_locked_index_is_one_clear_error(capsys, tmp_path, photos):
     folder = tmp_path / "index"
+    answers: list[int] = []
     with Index.open(folder) as writer:
         writer.add([photos / "rocket.jpg"])
-        code, _, err = run("--index", str(folder), "serve", "--port", "8799")
-    assert code == 2
+        serving = threading.Thread(
+            target=lambda: answers.append(main(["--index", str(folder), "serve", "--port", "0"])),
+            daemon=True,
+        )
+        serving.start()
+        serving.join(timeout=60)  # a server that took no lock would still be running
+    assert answers == [2]
+    err = capsys.readouterr().err
     assert err.startswith("error:") and "another process" in err and len(err.splitlines()) == 1
+
+
+def test_duplicates_text_names_edited_copies_and_indirect_ones(run, index_copy, photos, tmp_path):
+    """A framed copy is likely edited; the astronaut, joined to the coffee photo only through
+    a composite of both, is a copy of the composite, not of the keeper."""
+    coffee, astronaut = load_rgb(photos / "coffee.jpg"), load_rgb(photos / "astronaut.jpg")
+    composite = coffee.resize((450, 300))
+    composite.paste(astronaut.resize((160, 160)), (30, 30))
+    (tmp_path / "composite.jpg").write_bytes(jpeg_bytes(composite, 95))
+    framed = ImageOps.expand(coffee, 50, fill=(255, 255, 255))
+    (tmp_path / "framed.jpg").write_bytes(jpeg_bytes(framed, 95))
+    index_copy.add([tmp_path / "composite.jpg", tmp_path / "framed.jpg"])
+    code, out, _ = run("--index", index_copy.location, "duplicates")  # read-only beside it
+    rows: dict[str, str] = {}
+    for line in out.splitlines():
+        for name in ("framed.jpg", "astronaut.jpg", "composite.jpg"):
+            if f"/{name}" in line:
+                rows[name] = line
+    assert code == 0 and "(likely edited)" in rows["framed.jpg"]
+    composite_id = rows["composite.jpg"].replace("keep", "").split()[0]
+    assert f"a copy of {composite_id}, not of the keeper" in rows["astronaut.jpg"]
+
+
+def test_duplicates_follow_the_keeper_policy_setting(run, built_index, monkeypatch):
+    monkeypatch.setenv("PICTRACE_KEEPER_POLICY", "bytes,exif")
+    code, out, _ = run("--index", str(built_index), "duplicates", "--json")
+    assert code == 0 and json.loads(out)["policy"] == ["bytes", "exif"]
+    code, out, _ = run(
+        "--index", str(built_index), "duplicates", "--json", "--keeper", "exif,bytes"
+    )
+    assert json.loads(out)["policy"] == ["exif", "bytes"]

@@ -268,15 +268,16 @@ def duplicates(
         list[str] | None,
         typer.Option(
             "--keeper",
-            help="A keeper rule, repeatable, in order: original, resolution, lossless, exif, "
-            "bytes, oldest, newest (default: PICTRACE_KEEPER_POLICY or "
+            help="Keeper rules in order, repeated or comma-separated: original, resolution, "
+            "lossless, exif, bytes, oldest, newest (default: PICTRACE_KEEPER_POLICY or "
             f"{','.join(KEEPER_POLICY)}).",
         ),
     ] = None,
 ) -> None:
     """Groups of copies in the collection, each with a suggested keeper."""
     with _open(readonly=True) as index:
-        policy = checked_policy(keeper or index.settings.keeper_policy)
+        given = [rule.strip() for option in keeper or [] for rule in option.split(",")]
+        policy = checked_policy([r for r in given if r] or index.settings.keeper_policy)
         groups = index.duplicates(policy)
     if as_json:
         _emit_json({"policy": list(policy), "groups": [g.as_dict() for g in groups]})

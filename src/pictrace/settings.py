@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -70,12 +70,17 @@ class Settings(BaseSettings):
     @classmethod
     def _rule_list(cls, value: Any) -> Any:
         """``PICTRACE_KEEPER_POLICY=original,resolution`` or ``'["original", "resolution"]'``."""
-        if not isinstance(value, str):
-            return value
-        text = value.strip()
-        if text.startswith("["):
-            return json.loads(text)
-        return [rule.strip() for rule in text.split(",") if rule.strip()]
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+            value = [str(rule).strip() for rule in value if str(rule).strip()]
+        if isinstance(value, list | tuple):
+            unknown = [rule for rule in value if rule not in get_args(KeeperRule)]
+            if unknown:
+                raise ValueError(
+                    f"unknown keeper rules {unknown}; choose from {list(get_args(KeeperRule))}"
+                )
+        return value
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -83,5 +88,17 @@ def load_settings(**overrides: Any) -> Settings:
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**clean)
-    except (ValidationError, SettingsError, ValueError) as exc:
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings: {_one_line(exc)}") from exc
+    except (SettingsError, ValueError) as exc:
         raise ConfigError(f"invalid settings: {exc}") from exc
+
+
+def _one_line(exc: ValidationError) -> str:
+    """Each invalid field once, with pydantic's first complaint about it."""
+    problems: dict[str, str] = {}
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.setdefault(field, f"{field}: {message} (got {error.get('input')!r})")
+    return "; ".join(problems.values())

@@ -213,8 +213,9 @@ class AddReport:
 class DuplicateGroup:
     members: tuple[ImageRecord, ...]
     keeper: int  # id of the suggested keeper
-    # id -> how many verified pairs judged that member made from another one (a reduced,
-    # cropped, padded or captioned copy); members never judged so are left out
+    # id -> how many verified pairs judged that member made from another one (a copy with
+    # padding around the picture: a border, a caption band, the corners of a rotated copy, a
+    # letterboxed thumbnail); members never judged so are left out
     edited: Mapping[int, int] = field(default_factory=dict, hash=False)
     pairs: tuple[tuple[int, int], ...] = ()  # the copy pairs that joined the group
 
@@ -223,10 +224,12 @@ class DuplicateGroup:
         pairs to the keeper (the keeper itself for a direct copy of it). A member reached
         only through another (a picture pasted into a composite with the keeper, say) may
         not be a copy of the keeper at all."""
+        ids = {m.id for m in self.members}
         neighbours: dict[int, list[int]] = {}
         for a, b in sorted(self.pairs):
-            neighbours.setdefault(a, []).append(b)
-            neighbours.setdefault(b, []).append(a)
+            if a in ids and b in ids:
+                neighbours.setdefault(a, []).append(b)
+                neighbours.setdefault(b, []).append(a)
         via, queue = {self.keeper: self.keeper}, deque([self.keeper])
         while queue:
             here = queue.popleft()

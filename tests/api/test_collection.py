@@ -97,6 +97,11 @@ def test_duplicates_suggest_a_keeper_by_policy(client, photos):
     group = next(g for g in lossless["groups"] if copy_id in [m["id"] for m in g["members"]])
     assert group["keeper"] == copy_id and group["members"][0]["id"] == copy_id
     assert client.get("/api/duplicates", params={"keeper": "prettiest"}).status_code == 422
+    twice = client.get("/api/duplicates", params=[("keeper", "bytes"), ("keeper", "bytes")])
+    assert twice.json()["policy"] == ["bytes"]
+    member = twice.json()["groups"][0]["members"][0]
+    assert member["thumbnail"] == f"/api/images/{member['id']}/thumbnail"
+    assert client.get(member["thumbnail"]).status_code == 200
     client.delete(f"/api/images/{copy_id}")
 
 

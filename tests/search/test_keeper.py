@@ -15,6 +15,7 @@ from pictrace.search.keeper import (
     edited_counts,
     edited_member,
     padded,
+    polygon_area,
     shared_parts,
 )
 from pictrace.types import KEEPER_POLICY, DuplicateGroup, ImageRecord
@@ -117,6 +118,14 @@ def test_more_picture_around_the_shared_part_is_not_judged(picture):
     assert edited_member(link, records, lambda i: picture if i == 1 else None) is None
 
 
+def test_the_shared_part_of_a_paste_is_the_pasted_picture():
+    """A 400x300 picture at half size at (100, 100) of an 800x600 canvas."""
+    in_query, in_hit = shared_parts(shift_scale(0.5, 100, 100), (400, 300), (800, 600))
+    assert polygon_area(in_query) == pytest.approx(400 * 300)
+    assert polygon_area(in_hit) == pytest.approx(200 * 150)
+    assert in_hit.min(axis=0) == pytest.approx([100, 100])
+
+
 def test_a_perspective_fit_with_a_corner_past_the_horizon_still_has_a_shared_part():
     """The query's far corners project behind the hit's camera; the hit's frame, mapped the
     other way, is clipped instead (as verification's overlap does)."""
@@ -165,6 +174,9 @@ def test_resolution_counts_within_ten_percent_as_the_same():
     smaller = ImageRecord(3, "s.png", None, "b", "p", 1700, 1000, "png", 10, 0, 0.0)
     ordered = apply_policy([DuplicateGroup((smaller, png, wider), 1)], ["resolution", "lossless"])
     assert [m.id for m in ordered[0].members] == [1, 2, 3]  # 1.2x fewer pixels: last
+    framed = record(4, 2000, 1200)  # larger, but judged an edited copy: it sets no band
+    group = DuplicateGroup((framed, png, wider), 1, {4: 1})
+    assert apply_policy([group], KEEPER_POLICY)[0].keeper == 1
 
 
 @pytest.mark.parametrize("text", ["bytes,original", '["bytes", "original"]', " bytes , original "])
@@ -174,9 +186,16 @@ def test_the_keeper_policy_is_read_as_a_list_or_json(monkeypatch, text):
 
 
 @pytest.mark.parametrize("text", ['["orginal"]', "orginal", "[]", "", "[bad json"])
-def test_a_bad_keeper_policy_is_a_configuration_error(monkeypatch, text):
+def test_a_bad_keeper_policy_is_a_one_line_configuration_error(monkeypatch, text):
     monkeypatch.setenv("PICTRACE_KEEPER_POLICY", text)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="keeper_policy") as caught:
+        load_settings()
+    assert "\n" not in caught.value.message
+
+
+def test_a_setting_the_environment_cannot_parse_is_a_configuration_error(monkeypatch):
+    monkeypatch.setenv("PICTRACE_ALLOW_HOSTS", "a.com")  # a list setting wants JSON
+    with pytest.raises(ConfigError, match="allow_hosts"):
         load_settings()
 
 
@@ -249,3 +268,20 @@ def test_a_composite_of_two_pictures_links_them_but_says_how(index_copy, photos,
     assert group.keeper in originals  # the composite is the smallest
     other = next(i for i in originals if i != group.keeper)
     assert via[ids["composite.jpg"]] == group.keeper and via[other] == ids["composite.jpg"]
+
+
+def test_copies_of_copies_join_their_original(index_copy, photos, tmp_path):
+    """Five encodes of a picture and five of its copy turned by 40 degrees: each image's
+    closest siblings are its own encodes, so verifying one round of candidates per image
+    kept the two sets apart; duplicates verifies further while every round is sure copies."""
+    original = load_rgb(photos / "coffee.jpg")
+    turned = original.rotate(40, Image.Resampling.BICUBIC, expand=True, fillcolor="white")
+    paths = []
+    for name, picture in (("plain", original), ("turned", turned)):
+        for quality in (70, 78, 85, 92, 97):
+            path = tmp_path / f"{name}_{quality}.jpg"
+            path.write_bytes(jpeg_bytes(picture, quality))
+            paths.append(str(path))
+    index_copy.add(paths)
+    group = next(g for g in index_copy.duplicates() if any(m.source == paths[0] for m in g.members))
+    assert set(paths) | {str(photos / "coffee.jpg")} <= {m.source for m in group.members}

@@ -144,7 +144,7 @@ def test_duplicates_page_marks_the_keeper(client, photos):
         for option in select.css("option")
         if "selected" in option.attributes
     ]
-    assert tuple(chosen) == KEEPER_POLICY  # the form, sent as it is, keeps the whole policy
+    assert tuple(chosen) == (*KEEPER_POLICY, "")  # sent as it is, the form keeps the policy
     assert tree.css_first(f"li.tile[data-id='{added['added_ids'][0]}'] .edited") is None
     framed = jpeg_bytes(ImageOps.expand(picture, 50, fill=(255, 255, 255)), 95)
     framed_id = client.post("/api/images", files=[("files", ("framed.jpg", framed))]).json()
@@ -152,9 +152,28 @@ def test_duplicates_page_marks_the_keeper(client, photos):
     copy = tree.css_first(f"li.tile[data-id='{framed_id['added_ids'][0]}']")
     assert copy.css_first(".edited").text() == "likely edited"  # its white frame is padding
     client.delete(f"/api/images/{framed_id['added_ids'][0]}")
+    unchanged = page(client.get("/duplicates", params=[("keeper", "bytes"), ("keeper", "")]))
+    assert len(unchanged.css("form.policy select")) == 2  # the rule chosen, and one more
     flipped = page(client.get("/duplicates", params=[("keeper", "lossless")]))
     ids = [int(t.attributes["data-id"]) for t in flipped.css("li.tile.keeper")]
     assert added["added_ids"][0] in ids
+
+
+def test_duplicates_page_says_when_a_member_is_a_copy_of_another_member(client, photos):
+    """The chelsea cat pasted into a reduced rocket photo joins both; the original that is
+    not the keeper is linked through the composite, not a duplicate of the keeper."""
+    rocket, cat = load_rgb(photos / "rocket.jpg"), load_rgb(photos / "chelsea_cat.jpg")
+    composite = rocket.resize((rocket.width * 3 // 4, rocket.height * 3 // 4))
+    composite.paste(cat.resize((cat.width // 3, cat.height // 3)), (20, 20))
+    added = client.post("/api/images", files=[("files", ("mix.jpg", jpeg_bytes(composite, 95)))])
+    mix = added.json()["added_ids"][0]
+    tree = page(client.get("/duplicates"))
+    group = next(g for g in tree.css("section.group") if g.css_first(f"li.tile[data-id='{mix}']"))
+    linked = [t for t in group.css("li.tile") if t.css_first(".badge").text() == "linked"]
+    assert len(linked) == 1 and linked[0].css_first(".via").text() == (
+        f"a copy of #{mix}, not of the keeper"
+    )
+    client.delete(f"/api/images/{mix}")
 
 
 def test_errors_render_as_pages_for_browsers(client):

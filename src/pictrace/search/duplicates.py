@@ -146,12 +146,12 @@ def _groups(
         joined.setdefault(_find(parent, pair[0]), []).append(pair)
     groups = []
     for root, ids in members.items():
-        if len(ids) < 2:
+        records = store.records(ids) if len(ids) > 1 else {}
+        if len(records) < 2:  # alone, or the others removed meanwhile
             continue
-        records = store.records(ids)
         edited = edited_counts(records, by_root.get(root, []), _thumbnails(store))
-        group = DuplicateGroup(tuple(records.values()), min(ids), edited, tuple(joined[root]))
-        groups.append(group)
+        inside = tuple(p for p in joined.get(root, []) if p[0] in records and p[1] in records)
+        groups.append(DuplicateGroup(tuple(records.values()), min(records), edited, inside))
     return sorted(groups, key=lambda g: (-len(g.members), g.keeper))
 
 

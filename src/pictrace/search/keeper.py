@@ -75,15 +75,17 @@ KEEPER_LABELS: dict[KeeperRule, str] = {
     "oldest": "added first",
     "newest": "added last",
 }
-# Each rule scores a member of its group, lower first.
-_RULES: dict[KeeperRule, Callable[[ImageRecord, DuplicateGroup], float]] = {
-    "original": lambda r, g: g.edited.get(r.id, 0),
-    "resolution": lambda r, g: -min(pixels(r) * RESOLUTION_BAND, most_pixels(g)),
-    "lossless": lambda r, g: -1.0 if r.format in LOSSLESS else 0.0,
-    "exif": lambda r, g: -r.exif_tags,
-    "bytes": lambda r, g: -r.byte_size,
-    "oldest": lambda r, g: r.added_at,
-    "newest": lambda r, g: -r.added_at,
+# Each rule scores a member among its peers (the members of its group still tied on the rules
+# before it), lower first. "resolution": pixels within RESOLUTION_BAND of the peers' most tie.
+Rule = Callable[[ImageRecord, DuplicateGroup, Sequence[ImageRecord]], float]
+_RULES: dict[KeeperRule, Rule] = {
+    "original": lambda r, g, peers: g.edited.get(r.id, 0),
+    "resolution": lambda r, g, peers: -min(pixels(r) * RESOLUTION_BAND, most_pixels(peers)),
+    "lossless": lambda r, g, peers: -1.0 if r.format in LOSSLESS else 0.0,
+    "exif": lambda r, g, peers: -r.exif_tags,
+    "bytes": lambda r, g, peers: -r.byte_size,
+    "oldest": lambda r, g, peers: r.added_at,
+    "newest": lambda r, g, peers: -r.added_at,
 }
 
 
@@ -102,27 +104,35 @@ def apply_policy(
     groups: Iterable[DuplicateGroup], policy: Sequence[KeeperRule]
 ) -> list[DuplicateGroup]:
     """Each group's members ordered by ``policy``, the first one its keeper."""
+    rules = [_RULES[name] for name in policy]
     ordered = []
     for group in groups:
-        members = tuple(sorted(group.members, key=keeper_key(policy, group)))
+        members = tuple(ranked(list(group.members), rules, group))
         ordered.append(DuplicateGroup(members, members[0].id, group.edited, group.pairs))
     return ordered
 
 
-def keeper_key(
-    policy: Sequence[KeeperRule], group: DuplicateGroup
-) -> Callable[[ImageRecord], tuple[float, ...]]:
-    """Sort key, best first: the rules in order, then the most pixels, then the lowest id."""
-    rules = [_RULES[name] for name in policy]
-    return lambda record: (*(rule(record, group) for rule in rules), -pixels(record), record.id)
+def ranked(
+    members: list[ImageRecord], rules: Sequence[Rule], group: DuplicateGroup
+) -> list[ImageRecord]:
+    """``members`` best first: by the first rule, the members it ties by the next ones, and
+    the last ties by most pixels, then lowest id."""
+    if not rules or len(members) < 2:
+        return sorted(members, key=lambda r: (-pixels(r), r.id))
+    scores = {r.id: rules[0](r, group, members) for r in members}
+    return [
+        record
+        for score in sorted(set(scores.values()))
+        for record in ranked([r for r in members if scores[r.id] == score], rules[1:], group)
+    ]
 
 
 def pixels(record: ImageRecord) -> int:
     return record.width * record.height
 
 
-def most_pixels(group: DuplicateGroup) -> int:
-    return max(pixels(m) for m in group.members)
+def most_pixels(records: Iterable[ImageRecord]) -> int:
+    return max(pixels(r) for r in records)
 
 
 # --- judging verified pairs ---------------------------------------------------------------------

@@ -18,8 +18,7 @@ from pictrace.api.origin import same_origin
 from pictrace.api.pages.search import render
 from pictrace.api.state import StateDep
 from pictrace.errors import InputError
-from pictrace.search.keeper import KEEPER_LABELS
-from pictrace.types import KeeperRule
+from pictrace.search.keeper import KEEPER_LABELS, checked_policy
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin)])
 PER_PAGE = 48
@@ -84,9 +83,10 @@ async def job_page(state: StateDep, request: Request, job_id: str) -> HTMLRespon
 
 @router.get("/duplicates", response_class=HTMLResponse)
 async def duplicates(
-    state: StateDep, request: Request, keeper: Annotated[list[KeeperRule] | None, Query()] = None
+    state: StateDep, request: Request, keeper: Annotated[list[str] | None, Query()] = None
 ) -> HTMLResponse:
-    policy = list(dict.fromkeys(keeper or state.settings.keeper_policy))
+    chosen = [rule for rule in keeper or [] if rule]  # the form's last select may be blank
+    policy = list(checked_policy(chosen or state.settings.keeper_policy))
     groups = await state.compute(state.index.duplicates, policy)
     return render(
         state,
