@@ -48,6 +48,7 @@ from workspace import FAMILIES, ROOT, feature_key, publish
 
 from pictrace import Index
 from pictrace.evaluate import build_attacked_set
+from pictrace.ingest.files import expand
 from pictrace.search.keeper import apply_policy
 from pictrace.types import KEEPER_POLICY, DuplicateGroup
 
@@ -94,8 +95,27 @@ def collection(seed: int, per_family: int) -> list[Member]:
     return members
 
 
-def build_index(members: list[Member], seed: int, per_family: int) -> tuple[Path, float]:
-    folder = ROOT / f"dups-index-{feature_key()}-s{seed}-f{per_family}"
+def heldout_collection(folder: Path, count: int, seed: int, per_family: int) -> list[Member]:
+    """``count`` photos of a folder nothing here was tuned on, each its own cluster, plus
+    attacked copies of them (the folder may hold near-duplicates under other names, which
+    then count as false pairs: read the attacked copies' rows)."""
+    photos = sorted(Path(p) for p in expand([str(folder)]))[:count]
+    members = [Member(str(p), str(p), "photo", "") for p in photos]
+    families = [f for f in FAMILIES if f != "negative"]
+    out = ROOT / f"dups-{folder.name}-{count}-s{seed}-f{per_family}"
+    cases = build_attacked_set(photos, out, families, per_family, [], 0, seed,
+                               backgrounds=[], id_of=str)  # fmt: skip
+    members += [
+        Member(
+            str(c.query), str(c.expected), f"attack: {c.family}", "", frozenset({str(c.expected)})
+        )
+        for c in cases
+    ]
+    return members
+
+
+def build_index(members: list[Member], tag: str) -> tuple[Path, float]:
+    folder = ROOT / f"dups-index-{feature_key()}-{tag}"
     started = time.perf_counter()
     with Index.open(folder) as index:
         report = index.add([m.path for m in members])
@@ -193,8 +213,13 @@ def keeper_roles(groups: Iterable[DuplicateGroup], kinds: Mapping[str, str]) -> 
 
 
 def report(args: argparse.Namespace) -> str:
-    members = collection(args.seed, args.per_family)
-    folder, index_seconds = build_index(members, args.seed, args.per_family)
+    if args.heldout is None:
+        members = collection(args.seed, args.per_family)
+        tag = f"s{args.seed}-f{args.per_family}"
+    else:
+        members = heldout_collection(args.heldout, args.photos, args.seed, args.per_family)
+        tag = f"{args.heldout.name}-{args.photos}-s{args.seed}-f{args.per_family}"
+    folder, index_seconds = build_index(members, tag)
     truth = true_pairs(members)
     with Index.open(folder) as index:
         started = time.perf_counter()
@@ -218,14 +243,17 @@ def report(args: argparse.Namespace) -> str:
     }
     per_kind = {name: linked(members, found) for name, found in rules.items()}
     same_subject = subject_pairs(members)
+    attacked = sum(m.kind.startswith("attack: ") for m in members)
+    held = "" if args.heldout is None else f" --heldout {args.heldout} --photos {args.photos}"
     lines = [
         "# Duplicate groups: PicTrace against the peers' rules",
         "",
         f"Command: `python bench/bench_duplicates.py --per-family {args.per_family} "
-        f"--seed {args.seed}` on {platform.machine()}, Python {platform.python_version()}.",
+        f"--seed {args.seed}{held}` on {platform.machine()}, "
+        f"Python {platform.python_version()}.",
         "",
-        f"Collection: {len(members)} files ({len(members) - len(paths) + len(read_manifest())} "
-        f"development photos, {len(members) - len(read_manifest())} attacked copies), "
+        f"Collection: {len(members)} files ({len(members) - attacked} photos, "
+        f"{attacked} attacked copies), "
         f"{len(truth)} true pairs, {len(same_subject)} pairs of different photos of one subject. "
         f"PicTrace found {len(groups)} groups of {sum(len(g.members) for g in groups)} files "
         f"in {dup_seconds:.1f} s (indexing took {index_seconds:.1f} s; 0 when cached); "
@@ -283,6 +311,10 @@ def main() -> int:
     parser.add_argument("--per-family", type=int, default=8)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("bench/results/duplicates.md"))
+    parser.add_argument(
+        "--heldout", type=Path, help="a folder of other photos instead of the development set"
+    )
+    parser.add_argument("--photos", type=int, default=400, help="photos taken from --heldout")
     args = parser.parse_args()
     publish(report(args), args.out)
     return 0
