@@ -235,6 +235,7 @@ def test_duplicates_text_names_edited_copies_and_indirect_ones(run, index_copy, 
             if f"/{name}" in line:
                 rows[name] = line
     assert code == 0 and "(likely edited)" in rows["framed.jpg"]
+    assert all("; keeper by " in line for line in out.splitlines() if line.startswith("group"))
     composite_id = rows["composite.jpg"].replace("keep", "").split()[0]
     assert f"a copy of {composite_id}, not of the keeper" in rows["astronaut.jpg"]
 

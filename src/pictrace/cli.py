@@ -21,7 +21,7 @@ from rich.table import Table
 from pictrace.errors import InputError, PicTraceError
 from pictrace.formatting import filesize
 from pictrace.index import Index
-from pictrace.search.keeper import checked_policy
+from pictrace.search.keeper import KEEPER_LABELS, checked_policy
 from pictrace.settings import Settings, load_settings
 from pictrace.types import KEEPER_POLICY, SearchResult
 
@@ -285,7 +285,8 @@ def duplicates(
     if not groups:
         out.print("no duplicate groups")
     for number, group in enumerate(groups, 1):
-        out.print(f"group {number} ({len(group.members)} images)")
+        why = KEEPER_LABELS[group.reason] if group.reason else "most pixels"
+        out.print(f"group {number} ({len(group.members)} images; keeper by {why})")
         via = group.matched_with()
         for member in group.members:
             mark = "keep" if member.id == group.keeper else "    "

@@ -218,6 +218,9 @@ class DuplicateGroup:
     # letterboxed thumbnail); members never judged so are left out
     edited: Mapping[int, int] = field(default_factory=dict, hash=False)
     pairs: tuple[tuple[int, int], ...] = ()  # the copy pairs that joined the group
+    # the keeper rule that put the keeper ahead of the next member (None when none did: the
+    # most pixels, then the lowest id)
+    reason: KeeperRule | None = None
 
     def matched_with(self) -> dict[int, int]:
         """Per member but the keeper: the member it is a copy of on its shortest chain of
@@ -244,6 +247,7 @@ class DuplicateGroup:
         via = self.matched_with()
         return {
             "keeper": self.keeper,
+            "reason": self.reason,
             "members": [
                 m.as_dict() | {"edited": self.edited.get(m.id, 0), "matched_with": via.get(m.id)}
                 for m in self.members

@@ -285,3 +285,16 @@ def test_copies_of_copies_join_their_original(index_copy, photos, tmp_path):
     index_copy.add(paths)
     group = next(g for g in index_copy.duplicates() if any(m.source == paths[0] for m in g.members))
     assert set(paths) | {str(photos / "coffee.jpg")} <= {m.source for m in group.members}
+
+
+def test_each_group_says_which_rule_chose_its_keeper():
+    png = ImageRecord(1, "a.png", None, "b", "p", 400, 300, "png", 10, 0, 0.0)
+    jpeg = record(2, 400, 300, byte_size=99)
+    framed = record(3, 480, 380)
+    assert apply_policy([DuplicateGroup((jpeg, png), 1)], KEEPER_POLICY)[0].reason == "lossless"
+    group = DuplicateGroup((framed, jpeg), 2, {3: 1})
+    assert apply_policy([group], KEEPER_POLICY)[0].reason == "original"
+    assert apply_policy([group], ["bytes"])[0].reason == "bytes"
+    same = DuplicateGroup((record(4, 400, 300), record(5, 400, 300)), 4)
+    ruled = apply_policy([same], KEEPER_POLICY)[0]
+    assert ruled.reason is None and ruled.keeper == 4 and ruled.as_dict()["reason"] is None

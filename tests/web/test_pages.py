@@ -149,6 +149,8 @@ def test_duplicates_page_marks_the_keeper(client, photos):
     framed = jpeg_bytes(ImageOps.expand(picture, 50, fill=(255, 255, 255)), 95)
     framed_id = client.post("/api/images", files=[("files", ("framed.jpg", framed))]).json()
     tree = page(client.get("/duplicates"))
+    reasons = [r.text() for r in tree.css(".reason")]
+    assert reasons and all(re.fullmatch(r"\d+ images · kept by [a-z ]+", r) for r in reasons)
     copy = tree.css_first(f"li.tile[data-id='{framed_id['added_ids'][0]}']")
     assert copy.css_first(".edited").text() == "likely edited"  # its white frame is padding
     client.delete(f"/api/images/{framed_id['added_ids'][0]}")

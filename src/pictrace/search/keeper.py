@@ -108,8 +108,24 @@ def apply_policy(
     ordered = []
     for group in groups:
         members = tuple(ranked(list(group.members), rules, group))
-        ordered.append(DuplicateGroup(members, members[0].id, group.edited, group.pairs))
+        reason = deciding_rule(members, policy, group)
+        ordered.append(DuplicateGroup(members, members[0].id, group.edited, group.pairs, reason))
     return ordered
+
+
+def deciding_rule(
+    members: Sequence[ImageRecord], policy: Sequence[KeeperRule], group: DuplicateGroup
+) -> KeeperRule | None:
+    """The first rule of ``policy`` that scores the keeper (``members[0]``) better than the
+    next member, among the members tied with the keeper so far; None when none does."""
+    keeper, runner_up = members[0], members[1]
+    peers = list(members)
+    for name in policy:
+        scores = {r.id: _RULES[name](r, group, peers) for r in peers}
+        if scores[runner_up.id] != scores[keeper.id]:
+            return name
+        peers = [r for r in peers if scores[r.id] == scores[keeper.id]]
+    return None
 
 
 def ranked(
