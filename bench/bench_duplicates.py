@@ -310,13 +310,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--per-family", type=int, default=8)
     parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=Path("bench/results/duplicates.md"))
+    parser.add_argument("--out", type=Path, help="default: bench/results/duplicates.md, or "
+                        "duplicates-heldout.md with --heldout")  # fmt: skip
     parser.add_argument(
         "--heldout", type=Path, help="a folder of other photos instead of the development set"
     )
     parser.add_argument("--photos", type=int, default=400, help="photos taken from --heldout")
     args = parser.parse_args()
-    publish(report(args), args.out)
+    name = "duplicates.md" if args.heldout is None else "duplicates-heldout.md"
+    publish(report(args), args.out or Path(__file__).parent / "results" / name)
     return 0
 
 

@@ -285,7 +285,7 @@ def duplicates(
     if not groups:
         out.print("no duplicate groups")
     for number, group in enumerate(groups, 1):
-        why = KEEPER_LABELS[group.reason] if group.reason else "most pixels"
+        why = KEEPER_LABELS[group.reason] if group.reason else "a tie: most pixels, then lowest id"
         out.print(f"group {number} ({len(group.members)} images; keeper by {why})")
         via = group.matched_with()
         for member in group.members:

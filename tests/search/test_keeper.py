@@ -298,3 +298,15 @@ def test_each_group_says_which_rule_chose_its_keeper():
     same = DuplicateGroup((record(4, 400, 300), record(5, 400, 300)), 4)
     ruled = apply_policy([same], KEEPER_POLICY)[0]
     assert ruled.reason is None and ruled.keeper == 4 and ruled.as_dict()["reason"] is None
+
+
+def test_a_group_whose_link_was_removed_meanwhile_falls_apart():
+    """Members 1-2-3 joined through 2; with 2 removed during the run, 1 and 3 are no group,
+    and two parts that pairs still connect are two groups."""
+    from pictrace.search.duplicates import _connected
+
+    assert _connected([1, 3], [(1, 3)]) == [[1, 3]]
+    assert _connected([1, 3], []) == []
+    assert sorted(_connected([1, 2, 4, 5], [(1, 2), (4, 5)])) == [[1, 2], [4, 5]]
+    single = apply_policy([DuplicateGroup((record(7, 10, 10),), 7)], KEEPER_POLICY)[0]
+    assert single.reason is None and single.keeper == 7

@@ -11,7 +11,7 @@ different picture to keep, and nothing tells which of the two is the original.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -146,13 +146,25 @@ def _groups(
         joined.setdefault(_find(parent, pair[0]), []).append(pair)
     groups = []
     for root, ids in members.items():
-        records = store.records(ids) if len(ids) > 1 else {}
-        if len(records) < 2:  # alone, or the others removed meanwhile
-            continue
-        edited = edited_counts(records, by_root.get(root, []), _thumbnails(store))
-        inside = tuple(p for p in joined.get(root, []) if p[0] in records and p[1] in records)
-        groups.append(DuplicateGroup(tuple(records.values()), min(records), edited, inside))
+        found = store.records(ids) if len(ids) > 1 else {}
+        inside = [p for p in joined.get(root, []) if p[0] in found and p[1] in found]
+        for part in _connected(found, inside):  # one part unless members were removed meanwhile
+            records = {i: found[i] for i in part}
+            edited = edited_counts(records, by_root.get(root, []), _thumbnails(store))
+            own = tuple(p for p in inside if p[0] in records)
+            groups.append(DuplicateGroup(tuple(records.values()), min(records), edited, own))
     return sorted(groups, key=lambda g: (-len(g.members), g.keeper))
+
+
+def _connected(ids: Iterable[int], pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """The parts of two or more ``ids`` that ``pairs`` connect."""
+    parent = {i: i for i in ids}
+    for a, b in pairs:
+        _union(parent, a, b)
+    parts: dict[int, list[int]] = {}
+    for i in parent:
+        parts.setdefault(_find(parent, i), []).append(i)
+    return [part for part in parts.values() if len(part) > 1]
 
 
 def _thumbnails(store: Store) -> Callable[[int], np.ndarray | None]:

@@ -118,6 +118,8 @@ def deciding_rule(
 ) -> KeeperRule | None:
     """The first rule of ``policy`` that scores the keeper (``members[0]``) better than the
     next member, among the members tied with the keeper so far; None when none does."""
+    if len(members) < 2:
+        return None
     keeper, runner_up = members[0], members[1]
     peers = list(members)
     for name in policy:
