@@ -275,10 +275,13 @@ def duplicates(
     ] = None,
 ) -> None:
     """Groups of copies in the collection, each with a suggested keeper."""
-    with _open(readonly=True) as index:
+    with _open(readonly=True) as index, _progress() as bar:
         given = [rule.strip() for option in keeper or [] for rule in option.split(",")]
         policy = checked_policy([r for r in given if r] or index.settings.keeper_policy)
-        groups = index.duplicates(policy)
+        task = bar.add_task("searching", total=None)
+        groups = index.duplicates(
+            policy, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
     if as_json:
         _emit_json({"policy": list(policy), "groups": [g.as_dict() for g in groups]})
         return

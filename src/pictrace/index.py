@@ -272,12 +272,14 @@ class Index:
         self.searcher.calibrator = calibrator
         return CalibrationReport.of(calibrator, rows, labels, skipped, self.settings.copy_threshold)
 
-    def duplicates(self, policy: Sequence[KeeperRule] | None = None) -> list[DuplicateGroup]:
+    def duplicates(
+        self, policy: Sequence[KeeperRule] | None = None, progress: Progress | None = None
+    ) -> list[DuplicateGroup]:
         """Groups of copies, each ordered by the keeper ``policy`` (default:
         ``settings.keeper_policy``), its first member the suggested keeper. InputError for
-        an unknown rule, before any work."""
+        an unknown rule, before any work. ``progress(done, total)`` counts searched images."""
         chosen = checked_policy(self.settings.keeper_policy if policy is None else policy)
-        return find_duplicates(self.store, self.specs, self.searcher, chosen)
+        return find_duplicates(self.store, self.specs, self.searcher, chosen, progress)
 
     # --- catalogue ------------------------------------------------------------------------
     def get(self, image_id: int) -> ImageRecord:

@@ -44,9 +44,11 @@ def find_duplicates(
     specs: Mapping[str, FeatureSpec],
     searcher: Searcher,
     policy: Sequence[KeeperRule] = KEEPER_POLICY,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[DuplicateGroup]:
     """Every image is searched for with its stored features, exactly as a query would be;
-    each group's members are ordered by the keeper ``policy``."""
+    each group's members are ordered by the keeper ``policy``. ``progress(done, total)``
+    follows the searched images."""
     ids = store.all_ids()
     parent = {i: i for i in ids}
     links: list[Link] = []
@@ -59,7 +61,10 @@ def find_duplicates(
             stored = {n: store.features(n, chunk) for n in names}
             records = store.records(chunk)
             search = partial(_copies_of_stored, searcher, records, stored)
-            for image_id, copies in zip(records, searches.map(search, records), strict=True):
+            found = searches.map(search, records)
+            for done, (image_id, copies) in enumerate(zip(records, found, strict=True), start):
+                if progress is not None:
+                    progress(done + 1, len(ids))
                 for other, transform in copies:
                     _union(parent, image_id, other)
                     if other in parent:
