@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from pictrace.search.compare import compare_images
 from pictrace.search.confidence import load_calibrator
 from pictrace.search.duplicates import find_duplicates
 from pictrace.search.engine import Searcher
-from pictrace.search.keeper import checked_policy
+from pictrace.search.keeper import apply_policy, checked_policy
 from pictrace.settings import Settings, load_settings
 from pictrace.store.base import Store, open_store
 from pictrace.store.embedded import EmbeddedStore
@@ -74,6 +75,9 @@ class Index:
             verifier=_default_verifier(settings, self.store, self.pool),
             pool=self.pool,
         )
+        # the last duplicate groups, with what they were computed from (policies only reorder)
+        self._groups: tuple[object, list[DuplicateGroup]] | None = None
+        self._groups_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -277,9 +281,20 @@ class Index:
     ) -> list[DuplicateGroup]:
         """Groups of copies, each ordered by the keeper ``policy`` (default:
         ``settings.keeper_policy``), its first member the suggested keeper. InputError for
-        an unknown rule, before any work. ``progress(done, total)`` counts searched images."""
+        an unknown rule, before any work. ``progress(done, total)`` counts searched images.
+        The groups are kept while the catalogue (written by any process) and the calibration
+        stay the same: asking again, with any policy, only orders them again."""
         chosen = checked_policy(self.settings.keeper_policy if policy is None else policy)
-        return find_duplicates(self.store, self.specs, self.searcher, chosen, progress)
+        generation = self.store.generation()
+        basis = (generation, self.searcher.calibrator)
+        with self._groups_lock:
+            cached = self._groups
+        if generation is not None and cached is not None and cached[0] == basis:
+            return apply_policy(cached[1], chosen)  # nothing changed: only the order may
+        groups = find_duplicates(self.store, self.specs, self.searcher, chosen, progress)
+        with self._groups_lock:
+            self._groups = (basis, groups)
+        return groups
 
     # --- catalogue ------------------------------------------------------------------------
     def get(self, image_id: int) -> ImageRecord:

@@ -321,3 +321,23 @@ def test_duplicates_report_progress_over_every_image(built_index):
         total = index.stats().images
     assert [done for done, _ in seen] == list(range(1, total + 1))
     assert {t for _, t in seen} == {total}
+
+
+def test_groups_are_reused_until_the_catalogue_changes(index_copy, photos, tmp_path):
+    """Asking again (with any policy) orders the same groups again without searching; an
+    added image makes the next call search every image once more."""
+    calls: list[int] = []
+    first = index_copy.duplicates(progress=lambda done, total: calls.append(done))
+    searched = len(calls)
+    again = index_copy.duplicates(["bytes"], progress=lambda done, total: calls.append(done))
+    assert len(calls) == searched  # nothing searched
+    assert [sorted(m.id for m in g.members) for g in again] == [
+        sorted(m.id for m in g.members) for g in first
+    ]
+    assert all(g.keeper == max(g.members, key=lambda m: m.byte_size).id for g in again)
+    small = load_rgb(photos / "coffee.jpg").resize((300, 200))
+    (tmp_path / "small_coffee.jpg").write_bytes(jpeg_bytes(small, 90))
+    index_copy.add([tmp_path / "small_coffee.jpg"])
+    after = index_copy.duplicates(progress=lambda done, total: calls.append(done))
+    assert len(calls) == 2 * searched + 1  # every image searched again, the new one too
+    assert any(m.source.endswith("small_coffee.jpg") for g in after for m in g.members)

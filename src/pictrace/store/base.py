@@ -60,6 +60,11 @@ class Store(ABC):
     @abstractmethod
     def count(self) -> int: ...
 
+    def generation(self) -> int | None:
+        """A number that changes with every change to the catalogue, from any process (None
+        when the store keeps none: nothing derived from it can then be reused)."""
+        return None
+
     @abstractmethod
     def total_bytes(self) -> int: ...
 

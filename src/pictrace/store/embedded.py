@@ -271,6 +271,9 @@ class EmbeddedStore(Store):
     def count(self) -> int:
         return self.catalogue.count()
 
+    def generation(self) -> int | None:
+        return self.catalogue.generation()
+
     def total_bytes(self) -> int:
         return self.catalogue.total_bytes()
 
