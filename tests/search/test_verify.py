@@ -143,6 +143,20 @@ def test_a_squashed_or_stretched_copy_verifies_all_over(photos, name, aspect):
     assert iou((0, 0, photo.width, photo.height), ev.query_box_in_hit) > 0.9
 
 
+@pytest.mark.parametrize(
+    ("name", "fx", "fy"),
+    [("coffee.jpg", 0.45, 1.0), ("chelsea_cat.jpg", 1.0, 0.5), ("astronaut.jpg", 1.0, 0.45)],
+)
+def test_a_copy_squashed_by_twice_or_more_verifies(photos, name, fx, fy):
+    """Squashed to less than half its width or height, a copy keeps its matches but a
+    similarity explains at most 7 of them (no fit); a full affine explains most."""
+    photo = load_rgb(photos / name)
+    size = (round(photo.width * fx), round(photo.height * fy))
+    ev = verified(photo.resize(size, Image.Resampling.BICUBIC), photo)
+    assert ev.inliers >= 12
+    assert iou((0, 0, photo.width, photo.height), ev.query_box_in_hit) > 0.8
+
+
 def test_a_homography_is_tried_for_many_inliers_or_for_a_similarity_that_explains_little():
     from pictrace.search.verify import HOMOGRAPHY_MIN, wants_homography
 

@@ -58,6 +58,10 @@ RATIO = 0.8  # Lowe's ratio test on descriptor distances
 THRESHOLD = 0.01  # RANSAC reprojection error, as a fraction of the hit's long side
 MIN_INLIERS = 8  # fewer inliers: no transform is reported
 HOMOGRAPHY_MIN = 12  # similarity inliers needed before trying a full homography
+# tentative matches from which a full affine (which also stretches) is tried when the
+# similarity finds no fit: a copy squashed to another aspect by 2x or more keeps its
+# matches but a similarity explains only a strip of them
+AFFINE_MIN = 12
 RATIO_FLOOR = 16  # denominator floor of inlier_ratio
 MAX_ANGLE = 30.0  # degrees an inlier's keypoint orientation may deviate from the transform's
 MAX_SCALE = 2.0  # factor an inlier's keypoint size may deviate from the transform's
@@ -230,6 +234,13 @@ def estimate(
     )
     if affine is not None:
         models.append((np.vstack([affine, [0.0, 0.0, 1.0]]), mask.ravel().astype(bool)))
+    if len(qi) >= AFFINE_MIN and (not models or models[0][1].sum() < MIN_INLIERS):
+        full, fmask = cv2.estimateAffine2D(
+            qn, hn, method=cv2.RANSAC, ransacReprojThreshold=THRESHOLD, maxIters=_ITERS,
+            confidence=0.995, refineIters=10,
+        )  # fmt: skip
+        if full is not None and (not models or fmask.sum() > models[0][1].sum()):
+            models.insert(0, (np.vstack([full, [0.0, 0.0, 1.0]]), fmask.ravel().astype(bool)))
     if models and wants_homography(int(models[0][1].sum()), len(qi)):
         homography, hmask = cv2.findHomography(
             qn, hn, cv2.USAC_MAGSAC, THRESHOLD, maxIters=_ITERS, confidence=0.995
