@@ -4,15 +4,14 @@ For each candidate the query's RootSIFT descriptors (and those of its left-right
 are a fixed permutation of them: see ``features.keypoints.mirrored``) are matched against the
 hit's with one matrix product and Lowe's ratio test. A similarity transform is fitted with
 RANSAC and, when enough matches agree, a homography with MAGSAC++ (or, when the similarity
-finds no fit among many matches, a full affine: a copy squashed to another aspect);
-implausible transforms (flipped, collapsed, extreme perspective) are rejected, and inliers
-whose keypoint orientation or scale disagree with the transform are dropped. When enough
-inliers remain and the hit is
-at hand as a decoded picture (compare, the match view), it is warped into the query's frame
-and compared with SSIM over the overlap. Search skips that step: the warped SSIM adds nothing
-measurable to the calibrated confidence (held-out precision 0.933 with it, 0.940 without;
-recall 0.857 / 0.854) and reading, decoding and warping thumbnails cost ~2-3 ms per verified
-candidate, 5 % of a search (BENCHMARKS.md, "Speed").
+finds no fit among many matches, a full affine: a copy squashed to another aspect); implausible
+transforms (flipped, collapsed, extreme perspective) are rejected, and inliers whose keypoint
+orientation or scale disagree with the transform are dropped. When enough inliers remain and
+the hit is at hand as a decoded picture (compare, the match view), it is warped into the
+query's frame and compared with SSIM over the overlap. Search skips that step: the warped SSIM
+adds nothing measurable to the calibrated confidence (held-out precision 0.933 with it, 0.940
+without; recall 0.857 / 0.854) and reading, decoding and warping thumbnails cost ~2-3 ms per
+verified candidate, 5 % of a search (BENCHMARKS.md, "Speed").
 
 Signals set on every candidate whose hit has keypoints (with ``Evidence``; its transform, boxes
 and matches only from ``MIN_INLIERS`` inliers up):
