@@ -91,7 +91,8 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         raise ConfigError(f"invalid settings: {_one_line(exc)}") from exc
     except (SettingsError, ValueError) as exc:
-        raise ConfigError(f"invalid settings: {exc}") from exc
+        hint = " (a list setting takes a JSON list, like '[\"a.com\"]')"
+        raise ConfigError(f"invalid settings: {exc}{hint}") from exc
 
 
 def _one_line(exc: ValidationError) -> str:
