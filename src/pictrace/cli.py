@@ -21,7 +21,7 @@ from rich.table import Table
 from pictrace.errors import InputError, PicTraceError
 from pictrace.formatting import filesize
 from pictrace.index import Index
-from pictrace.search.keeper import KEEPER_LABELS, checked_policy
+from pictrace.search.keeper import checked_policy, reason_label
 from pictrace.settings import Settings, load_settings
 from pictrace.types import KEEPER_POLICY, SearchResult
 
@@ -276,8 +276,7 @@ def duplicates(
 ) -> None:
     """Groups of copies in the collection, each with a suggested keeper."""
     with _open(readonly=True) as index, _progress() as bar:
-        given = [rule.strip() for option in keeper or [] for rule in option.split(",")]
-        policy = checked_policy([r for r in given if r] or index.settings.keeper_policy)
+        policy = checked_policy(keeper or [], index.settings.keeper_policy)
         task = bar.add_task("searching", total=None)
         groups = index.duplicates(
             policy, progress=lambda done, total: bar.update(task, completed=done, total=total)
@@ -288,7 +287,7 @@ def duplicates(
     if not groups:
         out.print("no duplicate groups")
     for number, group in enumerate(groups, 1):
-        why = KEEPER_LABELS[group.reason] if group.reason else "a tie: most pixels, then lowest id"
+        why = reason_label(group.reason)
         out.print(f"group {number} ({len(group.members)} images; keeper by {why})")
         via = group.matched_with()
         for member in group.members:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from pictrace.errors import ConfigError
-from pictrace.types import KEEPER_POLICY, KeeperRule
+from pictrace.types import KEEPER_POLICY, KeeperRule, rule_names
 
 
 class Settings(BaseSettings):
@@ -69,18 +69,11 @@ class Settings(BaseSettings):
     @field_validator("keeper_policy", mode="before")
     @classmethod
     def _rule_list(cls, value: Any) -> Any:
-        """``PICTRACE_KEEPER_POLICY=original,resolution`` or ``'["original", "resolution"]'``."""
-        if isinstance(value, str):
-            text = value.strip()
-            value = json.loads(text) if text.startswith("[") else text.split(",")
-            value = [str(rule).strip() for rule in value if str(rule).strip()]
-        if isinstance(value, list | tuple):
-            unknown = [rule for rule in value if rule not in get_args(KeeperRule)]
-            if unknown:
-                raise ValueError(
-                    f"unknown keeper rules {unknown}; choose from {list(get_args(KeeperRule))}"
-                )
-        return value
+        """``PICTRACE_KEEPER_POLICY=original,resolution`` or ``'["original", "resolution"]'``
+        (the rule names themselves are checked as the field's type)."""
+        if isinstance(value, str) and value.strip().startswith("["):
+            value = json.loads(value)
+        return rule_names(value) if isinstance(value, str | list | tuple) else value
 
 
 def load_settings(**overrides: Any) -> Settings:

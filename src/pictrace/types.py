@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -16,6 +16,15 @@ Verdict = Literal["exact", "copy", "similar", "different"]
 # How a duplicate group chooses its keeper: rules in order (search/keeper.py).
 KeeperRule = Literal["original", "resolution", "lossless", "exif", "bytes", "oldest", "newest"]
 KEEPER_POLICY: tuple[KeeperRule, ...] = ("original", "resolution", "lossless", "exif", "bytes")
+
+
+def rule_names(values: str | Iterable[str]) -> list[str]:
+    """Keeper rule names as given: one string or several, each possibly comma-separated,
+    blanks dropped (a form's empty select, "a, b," from a command line)."""
+    given = [values] if isinstance(values, str) else list(values)
+    return [name.strip() for value in given for name in str(value).split(",") if name.strip()]
+
+
 TIER_ORDER: dict[str, int] = {"exact": 0, "copy": 1, "similar": 2}
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels of the image it lies in
 

@@ -17,7 +17,7 @@ the two tells more (``edited_member``):
   be a crop, or the wider one a collage of it (the file rules then keep the larger file).
 
 Each verified pair is judged once; ``edited`` counts, per member, the pairs that found it made
-from another member. The keeper policy (``settings.keeper_policy``, default ``DEFAULT_POLICY``)
+from another member. The keeper policy (``settings.keeper_policy``, default ``types.KEEPER_POLICY``)
 orders each group by rules, the first being ``original``: the member judged edited least
 often. Pairs without a fit, or whose two canvases show the same part (colour, noise, JPEG,
 stickers), leave the file-based rules to decide.
@@ -36,7 +36,7 @@ import numpy as np
 
 from pictrace.errors import InputError
 from pictrace.search.overlap import corners, project
-from pictrace.types import DuplicateGroup, ImageRecord, KeeperRule
+from pictrace.types import DuplicateGroup, ImageRecord, KeeperRule, rule_names
 
 LOSSLESS = frozenset({"png", "tiff", "bmp", "webp-lossless", "ppm"})
 RESOLUTION_BAND = 1.1  # within this factor of a group's most pixels counts as its resolution
@@ -89,15 +89,24 @@ _RULES: dict[KeeperRule, Rule] = {
 }
 
 
-def checked_policy(policy: str | Iterable[str]) -> tuple[KeeperRule, ...]:
-    """The policy's rules, each once, in order; InputError for an unknown rule or none."""
-    rules = (policy,) if isinstance(policy, str) else tuple(policy)
+def checked_policy(
+    policy: str | Iterable[str], default: Sequence[KeeperRule] | None = None
+) -> tuple[KeeperRule, ...]:
+    """The policy's rules (``types.rule_names``: comma-separated or not), each once, in
+    order; ``default`` when it names none; InputError for an unknown rule, or for none and
+    no default."""
+    rules = rule_names(policy) or list(default or [])
     unknown = [rule for rule in rules if rule not in _RULES]
     if unknown:
         raise InputError(f"unknown keeper rules {unknown}; choose from {list(_RULES)}")
     if not rules:
         raise InputError("a keeper policy needs at least one rule")
     return tuple(dict.fromkeys(cast(KeeperRule, rule) for rule in rules))
+
+
+def reason_label(reason: KeeperRule | None) -> str:
+    """How a group's keeper was chosen, for people (``DuplicateGroup.reason``)."""
+    return KEEPER_LABELS[reason] if reason else "a tie: most pixels, then lowest id"
 
 
 def apply_policy(

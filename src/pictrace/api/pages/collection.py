@@ -18,7 +18,7 @@ from pictrace.api.origin import same_origin
 from pictrace.api.pages.search import render
 from pictrace.api.state import StateDep
 from pictrace.errors import InputError
-from pictrace.search.keeper import KEEPER_LABELS, checked_policy
+from pictrace.search.keeper import KEEPER_LABELS, checked_policy, reason_label
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin)])
 PER_PAGE = 48
@@ -85,8 +85,8 @@ async def job_page(state: StateDep, request: Request, job_id: str) -> HTMLRespon
 async def duplicates(
     state: StateDep, request: Request, keeper: Annotated[list[str] | None, Query()] = None
 ) -> HTMLResponse:
-    chosen = [rule for rule in keeper or [] if rule]  # the form's last select may be blank
-    policy = list(checked_policy(chosen or state.settings.keeper_policy))
+    # the form's last select may be blank
+    policy = list(checked_policy(keeper or [], state.settings.keeper_policy))
     groups = await state.compute(state.index.duplicates, policy)
     return render(
         state,
@@ -96,4 +96,5 @@ async def duplicates(
         policy=policy,
         rules=KEEPER_RULES,
         labels=KEEPER_LABELS,
+        reason_label=reason_label,
     )
