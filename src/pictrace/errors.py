@@ -63,6 +63,12 @@ class FetchTimeout(FetchError):
     code = "fetch_timeout"
 
 
+class Stopped(PicTraceError):
+    """Long work stopped on request (a server shutting down)."""
+
+    code = "stopped"
+
+
 class NotFound(PicTraceError):
     code = "not_found"
 

@@ -285,16 +285,35 @@ class Index:
         The groups are kept while the catalogue (written by any process) and the calibration
         stay the same: asking again, with any policy, only orders them again."""
         chosen = checked_policy(self.settings.keeper_policy if policy is None else policy)
-        generation = self.store.generation()
-        basis = (generation, self.searcher.calibrator)
-        with self._groups_lock:
-            cached = self._groups
-        if generation is not None and cached is not None and cached[0] == basis:
-            return apply_policy(cached[1], chosen)  # nothing changed: only the order may
+        basis = self._groups_basis()
+        known = self._known_groups(basis, chosen)
+        if known is not None:
+            return known  # nothing changed: only the order may
         groups = find_duplicates(self.store, self.specs, self.searcher, chosen, progress)
         with self._groups_lock:
             self._groups = (basis, groups)
         return groups
+
+    def known_duplicates(
+        self, policy: Sequence[KeeperRule] | None = None
+    ) -> list[DuplicateGroup] | None:
+        """The groups ``duplicates`` would answer if it can answer them without searching
+        (nothing changed since they were found), else None: a server answers at once when it
+        can and runs the search as a job when it cannot."""
+        chosen = checked_policy(self.settings.keeper_policy if policy is None else policy)
+        return self._known_groups(self._groups_basis(), chosen)
+
+    def _groups_basis(self) -> tuple[object, object]:
+        return (self.store.generation(), self.searcher.calibrator)
+
+    def _known_groups(
+        self, basis: tuple[object, object], policy: Sequence[KeeperRule]
+    ) -> list[DuplicateGroup] | None:
+        with self._groups_lock:
+            cached = self._groups
+        if basis[0] is None or cached is None or cached[0] != basis:
+            return None
+        return apply_policy(cached[1], policy)
 
     # --- catalogue ------------------------------------------------------------------------
     def get(self, image_id: int) -> ImageRecord:

@@ -185,3 +185,56 @@ def test_pages_fit_a_phone_screen(browser, base_url, files, shots):
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     page.screenshot(path=str(shots / "phone-results.png"), full_page=True)
     context.close()
+
+
+def test_duplicates_page_waits_for_the_search_then_shows_the_groups(
+    browser, base_url, app_index, photos, tmp_path, monkeypatch, shots
+):
+    import pictrace.api.pages.collection as pages
+
+    monkeypatch.setattr(pages, "PAGE_WAIT", 0.0)  # as on a collection too large to wait for
+    turned = tmp_path / "turned-fruits.jpg"
+    turned.write_bytes(jpeg_bytes(load_rgb(photos / "fruits.jpg").rotate(90, expand=True)))
+    (added,) = app_index.add([str(turned)]).added  # the groups found before are stale now
+    page = browser.new_page()
+    problems = watch(page)
+    page.goto(base_url + "/duplicates")
+    assert page.locator("[data-job] progress").count() == 1  # the search runs as a job
+    page.screenshot(path=str(shots / "duplicates-searching.png"), full_page=True)
+    page.wait_for_selector(f"li.tile[data-id='{added}']", timeout=60_000)  # reloaded when done
+    assert page.locator("[data-job]").count() == 0
+    assert page.locator("li.tile.keeper").count() >= 1
+    assert not problems, problems
+    page.close()
+    app_index.remove(added)
+
+
+def test_duplicates_page_shows_why_a_search_failed(
+    browser, base_url, app_index, photos, tmp_path, monkeypatch
+):
+    import time
+
+    import pictrace.api.pages.collection as pages
+    from pictrace.errors import IndexCorrupt
+
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        time.sleep(1.0)  # the page is shown, and polls, before the search fails
+        raise IndexCorrupt("stored keypoints cannot be read; re-add the image")
+
+    monkeypatch.setattr(pages, "PAGE_WAIT", 0.0)
+    monkeypatch.setattr("pictrace.index.find_duplicates", broken)
+    turned = tmp_path / "turned-coffee.jpg"
+    turned.write_bytes(jpeg_bytes(load_rgb(photos / "coffee.jpg").rotate(90, expand=True)))
+    (added,) = app_index.add([str(turned)]).added
+    page = browser.new_page()
+    page.goto(base_url + "/duplicates")
+    error = page.locator("[data-job] .error")
+    error.wait_for(state="visible", timeout=30_000)
+    assert "re-add the image" in error.inner_text()
+    page.wait_for_timeout(1500)  # no reload that would search again
+    assert len(calls) == 1
+    page.close()
+    app_index.remove(added)

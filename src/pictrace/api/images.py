@@ -13,8 +13,10 @@ from pictrace.api.collection import (
     record_dict,
     remove_image,
 )
+from pictrace.api.duplicates import API_WAIT, groups_or_job
 from pictrace.api.errors import ERROR_RESPONSES
 from pictrace.api.inputs import AddFields, read_body, validate
+from pictrace.api.jobs import Job
 from pictrace.api.openapi import body_doc
 from pictrace.api.origin import same_origin
 from pictrace.api.state import StateDep
@@ -115,14 +117,32 @@ async def thumbnail(state: StateDep, image_id: ImageId) -> Response:
     )
 
 
-@router.get("/duplicates", summary="Groups of copies, each with a suggested keeper")
+@router.get(
+    "/duplicates",
+    summary="Groups of copies, each with a suggested keeper",
+    description="Answers the groups at once when nothing changed since they were last "
+    "found. Otherwise every image is searched (about 10 ms each) as a job: the request "
+    "waits up to `wait` seconds for it, then answers 202 with the job to poll "
+    "(`/api/jobs/{id}`); once it is done, this answers the groups.",
+    responses={202: {"description": "Still searching: poll the job, then ask again"}},
+)
 async def duplicates(
     state: StateDep,
     keeper: Annotated[
         list[KeeperRule] | None,
         Query(description="Keeper rules in order (default: settings.keeper_policy)."),
     ] = None,
-) -> dict[str, Any]:
+    wait: Annotated[
+        float, Query(ge=0, le=300, description="Seconds to wait for a search to finish.")
+    ] = API_WAIT,
+) -> Any:
     policy = list(dict.fromkeys(keeper or state.settings.keeper_policy))
-    groups = await state.compute(state.index.duplicates, policy)
-    return {"policy": policy, "groups": [group_dict(g) for g in groups]}
+    found = await groups_or_job(state, policy, wait)
+    if isinstance(found, Job):
+        status = f"/api/jobs/{found.id}"
+        return JSONResponse(
+            {"job": found.id, "status": status, "state": found.state},
+            status_code=202,
+            headers={"Location": status},
+        )
+    return {"policy": policy, "groups": [group_dict(g) for g in found]}

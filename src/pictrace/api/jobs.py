@@ -1,5 +1,5 @@
-"""Long jobs (crawls, bulk adds) run as tasks on the server's event loop; pages and API clients
-poll their live progress by id."""
+"""Long jobs (crawls, bulk adds, finding duplicates) run as tasks on the server's event loop;
+pages and API clients poll their live progress by id."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from pictrace.errors import NotFound, PicTraceError
+from pictrace.errors import NotFound, PicTraceError, Stopped
 from pictrace.ingest.crawl import CrawlProgress
-from pictrace.types import AddReport
+from pictrace.types import AddReport, DuplicateGroup
 
 State = Literal["queued", "running", "done", "failed"]
 KEEP_FINISHED = 100
@@ -23,14 +23,17 @@ log = logging.getLogger("pictrace.api")
 @dataclass
 class Job:
     id: str
-    kind: str  # "crawl" or "add"
+    kind: str  # "crawl", "add" or "duplicates"
     target: str  # what the job works on, for people
     state: State = "queued"
     done: int = 0  # items through the indexer
     total: int = 0  # items known so far (grows while a crawl discovers images)
     crawl: CrawlProgress = field(default_factory=CrawlProgress)
     report: AddReport | None = None
+    groups: list[DuplicateGroup] | None = None  # what a duplicates job found
     error: tuple[str, str] | None = None  # (code, message)
+    failure: PicTraceError | None = None  # the error itself, for a request waiting on the job
+    stopping: bool = False  # the server is shutting down: stop at the next step
     started: float = field(default_factory=time.time)
     finished: float | None = None
 
@@ -38,6 +41,14 @@ class Job:
         """Called from the indexing thread after each batch."""
         self.done = done
         self.total = max(total, done, self.crawl.images_found)
+
+    def step(self, done: int, total: int) -> None:
+        """Progress of a job that may stop between any two steps (a duplicates search,
+        reported after each searched image): raises Stopped once the server is closing, so
+        its worker thread ends within a step instead of holding the shutdown."""
+        if self.stopping:
+            raise Stopped("the server is shutting down; this job was stopped")
+        self.progress(done, total)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,28 +60,48 @@ class Job:
             "total": max(self.total, self.crawl.images_found),
             "crawl": asdict(self.crawl) if self.kind == "crawl" else None,
             "report": self.report.as_dict() if self.report else None,
+            "duplicates": self._found(),
             "error": {"code": self.error[0], "message": self.error[1]} if self.error else None,
             "started": self.started,
             "finished": self.finished,
         }
 
+    def _found(self) -> dict[str, Any] | None:
+        """A duplicates job's outcome: how many groups, how many images in them, and where
+        to read them (under any keeper policy)."""
+        if self.groups is None:
+            return None
+        images = sum(len(group.members) for group in self.groups)
+        return {"groups": len(self.groups), "images": images, "groups_url": "/api/duplicates"}
 
-Work = Callable[[Job], Awaitable[AddReport]]
+
+Work = Callable[[Job], Awaitable[AddReport | None]]
 
 
 class Jobs:
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}  # by job id, while running
 
     def start(self, kind: str, target: str, work: Work) -> Job:
         job = Job(secrets.token_hex(8), kind, target)
         self._jobs[job.id] = job
         task = asyncio.get_running_loop().create_task(self._run(job, work))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[job.id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(job.id, None))
         self._forget_old()
         return job
+
+    def running(self, kind: str) -> Job | None:
+        """The unfinished job of ``kind``, if there is one."""
+        return next((j for j in self._jobs.values() if j.kind == kind and j.finished is None), None)
+
+    async def wait(self, job: Job, seconds: float) -> bool:
+        """Wait up to ``seconds`` for ``job`` to finish (it goes on either way); whether it has."""
+        task = self._tasks.get(job.id)
+        if task is not None and seconds > 0:
+            await asyncio.wait({task}, timeout=seconds)
+        return job.finished is not None
 
     def get(self, job_id: str) -> Job:
         if job_id not in self._jobs:
@@ -78,16 +109,23 @@ class Jobs:
         return self._jobs[job_id]
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
+        for job in self._jobs.values():
+            job.stopping = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self, job: Job, work: Work) -> None:
         job.state = "running"
         try:
             job.report = await work(job)
         except PicTraceError as exc:
-            job.state, job.error = "failed", (exc.code, exc.message)
+            job.state, job.error, job.failure = "failed", (exc.code, exc.message), exc
+        except asyncio.CancelledError:  # the server is shutting down
+            stopped = Stopped("the server shut down before this job finished")
+            job.state, job.error, job.failure = "failed", (stopped.code, stopped.message), stopped
+            raise
         except Exception as exc:  # a bug: keep the server up, say so, log the traceback
             log.exception("job %s failed", job.id)
             job.state, job.error = "failed", ("internal_error", f"unexpected error: {exc!r}")

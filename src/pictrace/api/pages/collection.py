@@ -13,7 +13,9 @@ from pictrace.api.collection import (
     remove_image,
 )
 from pictrace.api.crawl import limits_of, start_add, start_crawl
+from pictrace.api.duplicates import PAGE_WAIT, groups_or_job
 from pictrace.api.inputs import AddFields, CrawlFields, read_body, validate
+from pictrace.api.jobs import Job
 from pictrace.api.origin import same_origin
 from pictrace.api.pages.search import render
 from pictrace.api.state import StateDep
@@ -87,12 +89,14 @@ async def duplicates(
 ) -> HTMLResponse:
     # the form's last select may be blank
     policy = list(checked_policy(keeper or [], state.settings.keeper_policy))
-    groups = await state.compute(state.index.duplicates, policy)
+    found = await groups_or_job(state, policy, PAGE_WAIT)
+    searching = found if isinstance(found, Job) else None
     return render(
         state,
         request,
         "duplicates.html",
-        groups=groups,
+        groups=[] if searching else found,
+        job=searching.as_dict() if searching else None,
         policy=policy,
         rules=KEEPER_RULES,
         labels=KEEPER_LABELS,

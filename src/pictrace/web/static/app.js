@@ -64,11 +64,14 @@ if (job && (job.dataset.state === "queued" || job.dataset.state === "running")) 
     }
     for (const el of job.querySelectorAll("[data-field]")) {
       const value = pick(data, el.dataset.field);
-      if (value != null) el.textContent = value;
+      if (value != null) { el.textContent = value; el.hidden = false; }
     }
     if (bar && data.total > 0) { bar.max = data.total; bar.value = data.done; }
-    if (data.state === "done" || data.state === "failed") location.reload();
-    else setTimeout(poll, 700);
+    // A page that shows a job's result reloads once it is done; on failure it shows the
+    // error instead (reloading would start the job again).
+    const reloadOn = job.dataset.reload ? [job.dataset.reload] : ["done", "failed"];
+    if (reloadOn.includes(data.state)) location.reload();
+    else if (data.state !== "done" && data.state !== "failed") setTimeout(poll, 700);
   };
   setTimeout(poll, 400);
 }
