@@ -2,6 +2,7 @@
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 from PIL import ImageOps
@@ -188,18 +189,41 @@ def test_add_exit_code_is_the_same_with_json(run, tmp_path):
     assert code == 1 and json.loads(out)["failed"]
 
 
-def test_duplicates_take_a_keeper_policy(run, built_index):
-    code, out, _ = run("--index", str(built_index), "duplicates", "--json")
+@pytest.fixture
+def folder(built_index, tmp_path) -> str:
+    """A copy of the built index (``duplicates`` keeps what it finds in the folder)."""
+    import shutil
+
+    shutil.copytree(built_index, tmp_path / "copy")
+    return str(tmp_path / "copy")
+
+
+def test_duplicates_take_a_keeper_policy(run, folder):
+    code, out, _ = run("--index", folder, "duplicates", "--json")
     assert code == 0 and json.loads(out)["policy"][0] == "original"
     code, out, _ = run(
-        "--index", str(built_index), "duplicates", "--json", "--keeper", "bytes", "--keeper", "exif"
+        "--index", folder, "duplicates", "--json", "--keeper", "bytes", "--keeper", "exif"
     )
     answer = json.loads(out)
     assert answer["policy"] == ["bytes", "exif"]
     for group in answer["groups"]:
         assert group["keeper"] == max(group["members"], key=lambda m: m["byte_size"])["id"]
-    code, _, err = run("--index", str(built_index), "duplicates", "--keeper", "prettiest")
+    code, _, err = run("--index", folder, "duplicates", "--keeper", "prettiest")
     assert code == 2 and err.startswith("error: unknown keeper rules ['prettiest']")
+
+
+def test_duplicates_keep_what_they_found_for_the_next_run(run, folder):
+    code, out, _ = run("--index", folder, "duplicates", "--json")
+    assert code == 0 and (Path(folder) / "copies.sqlite").is_file()
+    with Index.open(folder, readonly=True) as reader:
+        calls: list[int] = []
+        reader.duplicates(progress=lambda done, total: calls.append(done))
+        assert calls == []  # the command's searches were kept
+    code, again, _ = run("--index", folder, "duplicates", "--json", "--fresh")
+    assert code == 0 and json.loads(again) == json.loads(out)
+    code, _, err = run("--index", folder + "-missing", "duplicates")
+    assert err.startswith("error: no PicTrace index at")
+    assert code != 0 and not Path(folder + "-missing").exists()  # no index made by asking
 
 
 def test_serve_on_a_locked_index_is_one_clear_error(capsys, tmp_path, photos):
@@ -240,11 +264,9 @@ def test_duplicates_text_names_edited_copies_and_indirect_ones(run, index_copy, 
     assert f"a copy of {composite_id}, not of the keeper" in rows["astronaut.jpg"]
 
 
-def test_duplicates_follow_the_keeper_policy_setting(run, built_index, monkeypatch):
+def test_duplicates_follow_the_keeper_policy_setting(run, folder, monkeypatch):
     monkeypatch.setenv("PICTRACE_KEEPER_POLICY", "bytes,exif")
-    code, out, _ = run("--index", str(built_index), "duplicates", "--json")
+    code, out, _ = run("--index", folder, "duplicates", "--json")
     assert code == 0 and json.loads(out)["policy"] == ["bytes", "exif"]
-    code, out, _ = run(
-        "--index", str(built_index), "duplicates", "--json", "--keeper", "exif,bytes"
-    )
+    code, out, _ = run("--index", folder, "duplicates", "--json", "--keeper", "exif,bytes")
     assert json.loads(out)["policy"] == ["exif", "bytes"]

@@ -11,6 +11,7 @@ onnxruntime, sqlite3, httpx) are translated at the edge with ``raise ... from``:
     │   └── FetchError             a URL could not be fetched
     │       ├── BlockedURL         refused by the SSRF guard or an unsupported scheme
     │       └── FetchTimeout       the server was too slow
+    ├── Stopped                    long work stopped on request (a server shutting down)
     ├── NotFound                   no image with that id or source in the index
     ├── IndexError_                the index folder itself is a problem
     │   ├── IndexLocked            another process is writing to this index

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,11 +26,12 @@ from pictrace.search.calibrate import CalibrationReport, read_pairs, refit
 from pictrace.search.candidates import Query, Verifier
 from pictrace.search.compare import compare_images
 from pictrace.search.confidence import load_calibrator
-from pictrace.search.duplicates import find_duplicates
+from pictrace.search.duplicates import LINKS_VERSION, find_duplicates
 from pictrace.search.engine import Searcher
 from pictrace.search.keeper import apply_policy, checked_policy
 from pictrace.settings import Settings, load_settings
 from pictrace.store.base import Store, open_store
+from pictrace.store.copylinks import CopyLinks
 from pictrace.store.embedded import EmbeddedStore
 from pictrace.threads import quiet_this_thread
 from pictrace.types import (
@@ -78,6 +81,8 @@ class Index:
         # the last duplicate groups, with what they were computed from (policies only reorder)
         self._groups: tuple[object, list[DuplicateGroup]] | None = None
         self._groups_lock = threading.Lock()
+        self._duplicates_lock = threading.Lock()  # one search for duplicates at a time
+        self._links: CopyLinks | None = None
 
     @classmethod
     def open(
@@ -109,6 +114,8 @@ class Index:
     def close(self) -> None:
         self.pool.shutdown(wait=True)
         self.store.close()
+        if self._links is not None:
+            self._links.close()
 
     # --- adding -----------------------------------------------------------------------------
     def add(self, items: Iterable[str | Path], progress: Progress | None = None) -> AddReport:
@@ -277,22 +284,33 @@ class Index:
         return CalibrationReport.of(calibrator, rows, labels, skipped, self.settings.copy_threshold)
 
     def duplicates(
-        self, policy: Sequence[KeeperRule] | None = None, progress: Progress | None = None
+        self,
+        policy: Sequence[KeeperRule] | None = None,
+        progress: Progress | None = None,
+        fresh: bool = False,
     ) -> list[DuplicateGroup]:
         """Groups of copies, each ordered by the keeper ``policy`` (default:
         ``settings.keeper_policy``), its first member the suggested keeper. InputError for
         an unknown rule, before any work. ``progress(done, total)`` counts searched images.
-        The groups are kept while the catalogue (written by any process) and the calibration
-        stay the same: asking again, with any policy, only orders them again."""
+
+        Only images no earlier run searched are searched: what each image's search found is
+        kept in the index folder (``copies.sqlite``) while the calibration, the search
+        settings and the features stay the same. ``fresh`` searches every image again. The
+        groups themselves are kept while the catalogue (written by any process) stays the
+        same: asking again, with any policy, only orders them again."""
         chosen = checked_policy(self.settings.keeper_policy if policy is None else policy)
-        basis = self._groups_basis()
-        known = self._known_groups(basis, chosen)
-        if known is not None:
-            return known  # nothing changed: only the order may
-        groups = find_duplicates(self.store, self.specs, self.searcher, chosen, progress)
-        with self._groups_lock:
-            self._groups = (basis, groups)
-        return groups
+        with self._duplicates_lock:
+            basis = self._groups_basis()
+            known = None if fresh else self._known_groups(basis, chosen)
+            if known is not None:
+                return known  # nothing changed: only the order may
+            kept = self._copy_links()
+            if fresh:
+                kept.clear()
+            groups = find_duplicates(self.store, self.specs, self.searcher, chosen, progress, kept)
+            with self._groups_lock:
+                self._groups = (basis, groups)
+            return groups
 
     def known_duplicates(
         self, policy: Sequence[KeeperRule] | None = None
@@ -302,6 +320,34 @@ class Index:
         can and runs the search as a job when it cannot."""
         chosen = checked_policy(self.settings.keeper_policy if policy is None else policy)
         return self._known_groups(self._groups_basis(), chosen)
+
+    def _copy_links(self) -> CopyLinks:
+        """What earlier searches for duplicates found, opened at first use."""
+        if self._links is None:
+            folder = None if self.location.startswith("milvus://") else Path(self.location)
+            path = folder / "copies.sqlite" if folder is not None else None
+            self._links = CopyLinks(path, self._links_key(), readonly=self.readonly)
+        return self._links
+
+    def _links_key(self) -> str:
+        """What decides which images a search calls copies: kept links found under another
+        key are searched again."""
+        s = self.settings
+        decisive = {
+            "calibration": self.searcher.calibrator.to_json(),
+            "search": [s.candidates, s.hash_radius, s.local_features, s.verify_top],
+            "copy_threshold": s.copy_threshold,
+            "work_size": s.work_size,
+            "features": {name: spec.version for name, spec in sorted(self.specs.items())},
+            "version": LINKS_VERSION,
+        }
+        return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
+
+    def duplicates_basis(self) -> object:
+        """What the groups of ``duplicates`` follow from: groups found under an equal basis
+        are still the groups. None when the store cannot tell (it has no generation)."""
+        basis = self._groups_basis()
+        return None if basis[0] is None else basis
 
     def _groups_basis(self) -> tuple[object, object]:
         return (self.store.generation(), self.searcher.calibrator)

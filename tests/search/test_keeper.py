@@ -325,7 +325,7 @@ def test_duplicates_report_progress_over_every_image(built_index):
 
 def test_groups_are_reused_until_the_catalogue_changes(index_copy, photos, tmp_path):
     """Asking again (with any policy) orders the same groups again without searching; an
-    added image makes the next call search every image once more."""
+    added image is searched (only it), and a fresh search searches every image again."""
     calls: list[int] = []
     first = index_copy.duplicates(progress=lambda done, total: calls.append(done))
     searched = len(calls)
@@ -339,5 +339,10 @@ def test_groups_are_reused_until_the_catalogue_changes(index_copy, photos, tmp_p
     (tmp_path / "small_coffee.jpg").write_bytes(jpeg_bytes(small, 90))
     index_copy.add([tmp_path / "small_coffee.jpg"])
     after = index_copy.duplicates(progress=lambda done, total: calls.append(done))
-    assert len(calls) == 2 * searched + 1  # every image searched again, the new one too
+    assert len(calls) == searched + 1  # only the new image
     assert any(m.source.endswith("small_coffee.jpg") for g in after for m in g.members)
+    fresh = index_copy.duplicates(progress=lambda done, total: calls.append(done), fresh=True)
+    assert len(calls) == 2 * searched + 2  # every image searched again
+    assert [sorted(m.id for m in g.members) for g in fresh] == [
+        sorted(m.id for m in g.members) for g in after
+    ]

@@ -144,6 +144,9 @@ async def start_crawl_job(state: StateDep, fields: CrawlFields) -> JSONResponse:
     )
 
 
-@router.get("/jobs/{job_id}", summary="Progress and result of a crawl or bulk add")
+@router.get(
+    "/jobs/{job_id}",
+    summary="Progress and result of a job: a crawl, a bulk add or a search for duplicates",
+)
 async def job_status(state: StateDep, job_id: str) -> dict[str, Any]:
     return state.jobs.get(job_id).as_dict()

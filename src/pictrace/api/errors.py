@@ -28,6 +28,7 @@ from pictrace.errors import (
     NotAnImage,
     NotFound,
     PicTraceError,
+    Stopped,
 )
 
 log = logging.getLogger("pictrace.api")
@@ -41,6 +42,7 @@ STATUS: dict[type[PicTraceError], int] = {
     FetchError: 502,
     InputError: 400,
     IndexLocked: 503,
+    Stopped: 503,
 }
 HTTP_CODES = {
     400: "bad_request",

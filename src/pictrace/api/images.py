@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from pictrace.api.collection import (
     add_uploads,
@@ -14,7 +15,7 @@ from pictrace.api.collection import (
     remove_image,
 )
 from pictrace.api.duplicates import API_WAIT, groups_or_job
-from pictrace.api.errors import ERROR_RESPONSES
+from pictrace.api.errors import ERROR_RESPONSES, ErrorBody
 from pictrace.api.inputs import AddFields, read_body, validate
 from pictrace.api.jobs import Job
 from pictrace.api.openapi import body_doc
@@ -31,6 +32,19 @@ router = APIRouter(
     dependencies=[Depends(same_origin)],
 )
 ImageId = Annotated[int, Path(ge=1, le=2**62, description="Image id.")]
+
+
+class DuplicatesBody(BaseModel):
+    policy: list[KeeperRule]
+    groups: list[dict[str, Any]] = Field(
+        description="Largest first; each has keeper, reason, members (the keeper first)."
+    )
+
+
+class JobAccepted(BaseModel):
+    job: str
+    status: str = Field(description="Where to poll the job's progress.")
+    state: str
 
 
 @router.get("/health", summary="Liveness and index size")
@@ -121,10 +135,16 @@ async def thumbnail(state: StateDep, image_id: ImageId) -> Response:
     "/duplicates",
     summary="Groups of copies, each with a suggested keeper",
     description="Answers the groups at once when nothing changed since they were last "
-    "found. Otherwise every image is searched (about 10 ms each) as a job: the request "
-    "waits up to `wait` seconds for it, then answers 202 with the job to poll "
-    "(`/api/jobs/{id}`); once it is done, this answers the groups.",
-    responses={202: {"description": "Still searching: poll the job, then ask again"}},
+    "found. Otherwise the images not searched before (every image, the first time: about "
+    "10 ms each) are searched as a job: the request waits up to `wait` seconds for it, then "
+    "answers 202 with the job to poll (`/api/jobs/{id}`); once it is done, this answers the "
+    "groups. A client that cannot poll passes a `wait` long enough for its collection.",
+    response_model=None,
+    responses={
+        200: {"model": DuplicatesBody, "description": "The groups"},
+        202: {"model": JobAccepted, "description": "Still searching: poll the job, then ask again"},
+        503: {"model": ErrorBody, "description": "The server is shutting down"},
+    },
 )
 async def duplicates(
     state: StateDep,
@@ -133,7 +153,7 @@ async def duplicates(
         Query(description="Keeper rules in order (default: settings.keeper_policy)."),
     ] = None,
     wait: Annotated[
-        float, Query(ge=0, le=300, description="Seconds to wait for a search to finish.")
+        float, Query(ge=0, le=3600, description="Seconds to wait for a search to finish.")
     ] = API_WAIT,
 ) -> Any:
     policy = list(dict.fromkeys(keeper or state.settings.keeper_policy))

@@ -17,6 +17,7 @@ from pictrace.types import AddReport, DuplicateGroup
 
 State = Literal["queued", "running", "done", "failed"]
 KEEP_FINISHED = 100
+STOP_WAIT = 30.0  # seconds a shutdown waits for stoppable jobs (one step: milliseconds)
 log = logging.getLogger("pictrace.api")
 
 
@@ -30,10 +31,15 @@ class Job:
     total: int = 0  # items known so far (grows while a crawl discovers images)
     crawl: CrawlProgress = field(default_factory=CrawlProgress)
     report: AddReport | None = None
-    groups: list[DuplicateGroup] | None = None  # what a duplicates job found
+    # a duplicates job: what it searched (Index.duplicates_basis), its groups (kept by the
+    # latest finished one only) and how many it found
+    basis: object = None
+    groups: list[DuplicateGroup] | None = None
+    found: dict[str, int] | None = None
     error: tuple[str, str] | None = None  # (code, message)
-    failure: PicTraceError | None = None  # the error itself, for a request waiting on the job
-    stopping: bool = False  # the server is shutting down: stop at the next step
+    failure: BaseException | None = None  # the error itself, raised to requests waiting on it
+    stoppable: bool = False  # ends by itself soon after ``stopping`` is set (see ``step``)
+    stopping: bool = False  # the server is shutting down
     started: float = field(default_factory=time.time)
     finished: float | None = None
 
@@ -60,19 +66,11 @@ class Job:
             "total": max(self.total, self.crawl.images_found),
             "crawl": asdict(self.crawl) if self.kind == "crawl" else None,
             "report": self.report.as_dict() if self.report else None,
-            "duplicates": self._found(),
+            "duplicates": {**self.found, "groups_url": "/api/duplicates"} if self.found else None,
             "error": {"code": self.error[0], "message": self.error[1]} if self.error else None,
             "started": self.started,
             "finished": self.finished,
         }
-
-    def _found(self) -> dict[str, Any] | None:
-        """A duplicates job's outcome: how many groups, how many images in them, and where
-        to read them (under any keeper policy)."""
-        if self.groups is None:
-            return None
-        images = sum(len(group.members) for group in self.groups)
-        return {"groups": len(self.groups), "images": images, "groups_url": "/api/duplicates"}
 
 
 Work = Callable[[Job], Awaitable[AddReport | None]]
@@ -83,8 +81,9 @@ class Jobs:
         self._jobs: dict[str, Job] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}  # by job id, while running
 
-    def start(self, kind: str, target: str, work: Work) -> Job:
-        job = Job(secrets.token_hex(8), kind, target)
+    def start(self, kind: str, target: str, work: Work, stoppable: bool = False) -> Job:
+        """Run ``work`` as a job; a ``stoppable`` one calls ``Job.step`` between short steps."""
+        job = Job(secrets.token_hex(8), kind, target, stoppable=stoppable)
         self._jobs[job.id] = job
         task = asyncio.get_running_loop().create_task(self._run(job, work))
         self._tasks[job.id] = task
@@ -95,6 +94,13 @@ class Jobs:
     def running(self, kind: str) -> Job | None:
         """The unfinished job of ``kind``, if there is one."""
         return next((j for j in self._jobs.values() if j.kind == kind and j.finished is None), None)
+
+    def latest(self, kind: str) -> Job | None:
+        """The job of ``kind`` started last, if any is remembered."""
+        return max((j for j in self._jobs.values() if j.kind == kind), key=_started, default=None)
+
+    def of_kind(self, kind: str) -> list[Job]:
+        return [j for j in self._jobs.values() if j.kind == kind]
 
     async def wait(self, job: Job, seconds: float) -> bool:
         """Wait up to ``seconds`` for ``job`` to finish (it goes on either way); whether it has."""
@@ -109,8 +115,13 @@ class Jobs:
         return self._jobs[job_id]
 
     async def aclose(self) -> None:
+        """Stop every job: stoppable ones end at their next step (their worker threads must
+        not outlive the index they work on), the others are cancelled."""
         for job in self._jobs.values():
             job.stopping = True
+        stoppable = [t for i, t in self._tasks.items() if self._jobs[i].stoppable]
+        if stoppable:
+            await asyncio.wait(stoppable, timeout=STOP_WAIT)
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -128,7 +139,11 @@ class Jobs:
             raise
         except Exception as exc:  # a bug: keep the server up, say so, log the traceback
             log.exception("job %s failed", job.id)
-            job.state, job.error = "failed", ("internal_error", f"unexpected error: {exc!r}")
+            job.state, job.failure = "failed", exc
+            job.error = (
+                "internal_error",
+                "an unexpected error happened; the server log has details",
+            )
         else:
             job.state = "done"
         finally:
@@ -138,3 +153,7 @@ class Jobs:
         finished = [j for j in self._jobs.values() if j.finished is not None]
         for job in sorted(finished, key=lambda j: j.started)[:-KEEP_FINISHED]:
             del self._jobs[job.id]
+
+
+def _started(job: Job) -> float:
+    return job.started

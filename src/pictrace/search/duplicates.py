@@ -23,10 +23,14 @@ from pictrace.search.candidates import Query
 from pictrace.search.engine import Searcher
 from pictrace.search.keeper import Link, apply_policy, edited_counts
 from pictrace.store.base import Store
+from pictrace.store.copylinks import CopyLinks
 from pictrace.threads import quiet_this_thread
 from pictrace.types import KEEPER_POLICY, DecodedImage, DuplicateGroup, ImageRecord, KeeperRule
 
-CHUNK = 500
+CHUNK = 200  # images whose stored features are read, and whose copies are kept, at a time
+# What a search for duplicates calls a copy, as kept between runs (store/copylinks.py): change
+# it when the search changes what it finds, so indexes search every image again once.
+LINKS_VERSION = 1
 # Images searched at once. One search keeps ~1.2 cores busy (its votes and verification run on
 # the index's pool beside it, its calling thread waits for them half of its time): two took the
 # 1,329 images of bench/bench_duplicates.py in 10.1-10.9 s instead of 12.3 s; four, 10.7-10.8 s.
@@ -45,14 +49,38 @@ def find_duplicates(
     searcher: Searcher,
     policy: Sequence[KeeperRule] = KEEPER_POLICY,
     progress: Callable[[int, int], None] | None = None,
+    kept: CopyLinks | None = None,
 ) -> list[DuplicateGroup]:
     """Every image is searched for with its stored features, exactly as a query would be;
-    each group's members are ordered by the keeper ``policy``. ``progress(done, total)``
-    follows the searched images."""
+    each group's members are ordered by the keeper ``policy``. With ``kept`` (what earlier
+    runs found), only images it has not seen are searched, and what they find is added to
+    it. ``progress(done, total)`` follows the searched images."""
+    kept = kept or CopyLinks(None, "")
     ids = store.all_ids()
+    live = set(ids)
+    seen = kept.searched()
+    kept.forget(seen - live)
+    _search([i for i in ids if i not in seen], store, specs, searcher, kept, progress)
     parent = {i: i for i in ids}
     links: list[Link] = []
     pairs: set[tuple[int, int]] = set()
+    for image_id, other, transform in kept.links(live):
+        _union(parent, image_id, other)
+        pairs.add((min(image_id, other), max(image_id, other)))
+        if transform is not None:
+            links.append(Link(image_id, other, transform))
+    return apply_policy(_groups(store, parent, links, pairs), policy)
+
+
+def _search(
+    ids: Sequence[int],
+    store: Store,
+    specs: Mapping[str, FeatureSpec],
+    searcher: Searcher,
+    kept: CopyLinks,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Search ``ids`` SEARCHES at a time, keeping each CHUNK's copies as it completes."""
     names = [n for n in specs if n != "labels"]
     searches = ThreadPoolExecutor(SEARCHES, "pictrace-duplicates", quiet_this_thread)
     try:
@@ -61,19 +89,16 @@ def find_duplicates(
             stored = {n: store.features(n, chunk) for n in names}
             records = store.records(chunk)
             search = partial(_copies_of_stored, searcher, records, stored)
-            found = searches.map(search, records)
-            for done, (image_id, copies) in enumerate(zip(records, found, strict=True), start):
+            found = []
+            for done, (image_id, copies) in enumerate(
+                zip(records, searches.map(search, records), strict=True), start
+            ):
+                found.append((image_id, copies))
                 if progress is not None:
                     progress(done + 1, len(ids))
-                for other, transform in copies:
-                    _union(parent, image_id, other)
-                    if other in parent:
-                        pairs.add((min(image_id, other), max(image_id, other)))
-                    if transform is not None:
-                        links.append(Link(image_id, other, transform))
+            kept.record(found)
     finally:  # an interrupted run does not wait for the chunk's queued searches
         searches.shutdown(wait=True, cancel_futures=True)
-    return apply_policy(_groups(store, parent, links, pairs), policy)
 
 
 def stored_query(record: ImageRecord, features: dict[str, FeatureValue]) -> Query:

@@ -70,8 +70,12 @@ if (job && (job.dataset.state === "queued" || job.dataset.state === "running")) 
     // A page that shows a job's result reloads once it is done; on failure it shows the
     // error instead (reloading would start the job again).
     const reloadOn = job.dataset.reload ? [job.dataset.reload] : ["done", "failed"];
-    if (reloadOn.includes(data.state)) location.reload();
-    else if (data.state !== "done" && data.state !== "failed") setTimeout(poll, 700);
+    const over = data.state === "done" || data.state === "failed";
+    if (reloadOn.includes(data.state)) { location.reload(); return; }
+    if (!over) { setTimeout(poll, 700); return; }
+    job.dataset.state = data.state;
+    if (bar) bar.hidden = true;
+    for (const el of document.querySelectorAll("[data-show]")) el.hidden = el.dataset.show !== data.state;
   };
   setTimeout(poll, 400);
 }
