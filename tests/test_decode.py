@@ -101,9 +101,17 @@ def test_truncated_file_is_refused(photos, settings):
         decode(Source("cut.jpg", data[: len(data) // 3]), settings)
 
 
-def test_decompression_bomb_is_refused_before_decoding(settings):
-    with pytest.raises(ImageTooLarge, match=r"decompression bomb|exceeds"):
-        decode(Source("bomb.png", _png_header_only(60_000, 60_000)), settings)
+@pytest.mark.parametrize(
+    ("side", "pixels"),
+    [(12_000, "12000x12000 pixels"), (60_000, "3,600,000,000 pixels")],  # Pillow's limit too
+)
+def test_decompression_bomb_is_refused_before_decoding(settings, side, pixels):
+    with pytest.raises(ImageTooLarge) as refused:
+        decode(Source("bomb.png", _png_header_only(side, side)), settings)
+    assert refused.value.message == (
+        f"bomb.png: {pixels} exceeds the limit of 80,000,000 pixels (possible "
+        "decompression bomb; PICTRACE_MAX_PIXELS raises the limit)"
+    )
 
 
 def test_byte_limit(photos):

@@ -1,11 +1,13 @@
 """The library facade end to end, on the bundled photos."""
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
 from pictrace import Index
-from pictrace.errors import NotFound, SourceUnreadable
+from pictrace.errors import InputError, NotFound, SourceUnreadable
 from tests.conftest import jpeg_bytes, load_rgb, noise_image, png_bytes
 
 
@@ -119,6 +121,17 @@ def test_semantic_neighbours(built_index, photos):
         result = index.search(photos / "clothing_shoes_0.jpg", k=3)
     assert all("shoes" in m.source for m in result.matches[:3])
     assert result.matches[1].tier == "similar"
+
+
+def test_a_query_may_be_a_file_object_but_not_a_number(built_index, photos):
+    with Index.open(built_index, readonly=True) as index, open(photos / "rocket.jpg", "rb") as f:
+        assert index.search(f, k=1).matches[0].tier == "exact"
+        with pytest.raises(InputError, match="cannot search with a int: give a file path"):
+            index.search(12345)  # type: ignore[arg-type]
+        with open(photos / "rocket.jpg") as text, pytest.raises(InputError, match="cannot read"):
+            index.search(text)  # type: ignore[arg-type]
+        with io.StringIO("a picture?") as text, pytest.raises(InputError, match="binary mode"):
+            index.search(text)  # type: ignore[arg-type]
 
 
 def test_text_search_over_labels(built_index):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import warnings
 from concurrent.futures import Executor
 from functools import partial
@@ -103,22 +104,33 @@ def _open(uri: str, data: bytes, max_pixels: int) -> Image.Image:
         try:
             image = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError as exc:
-            raise ImageTooLarge(f"{uri}: decompression bomb refused ({exc})") from exc
+            raise _too_many_pixels(uri, _bomb_pixels(exc), max_pixels) from exc
         except _CORRUPT as exc:
             raise NotAnImage(f"{uri}: not a readable image ({_short(exc)})") from exc
-        width, height = image.size
-        if width * height > max_pixels:
-            raise ImageTooLarge(
-                f"{uri}: {width}x{height} pixels exceeds the limit of {max_pixels} "
-                "(possible decompression bomb)"
-            )
+        if image.size[0] * image.size[1] > max_pixels:
+            raise _too_many_pixels(uri, "{}x{} pixels".format(*image.size), max_pixels)
         try:
             image.load()
         except Image.DecompressionBombError as exc:
-            raise ImageTooLarge(f"{uri}: decompression bomb refused ({exc})") from exc
+            raise _too_many_pixels(uri, _bomb_pixels(exc), max_pixels) from exc
         except _CORRUPT as exc:
             raise NotAnImage(f"{uri}: truncated or corrupt image data ({_short(exc)})") from exc
     return image
+
+
+def _too_many_pixels(uri: str, pixels: str, max_pixels: int) -> ImageTooLarge:
+    """One message for every picture over the pixel limit, whoever noticed it (Pillow refuses
+    some at open, from its own limit, before PicTrace's check sees the size)."""
+    return ImageTooLarge(
+        f"{uri}: {pixels} exceeds the limit of {max_pixels:,} pixels (possible decompression "
+        "bomb; PICTRACE_MAX_PIXELS raises the limit)"
+    )
+
+
+def _bomb_pixels(exc: Exception) -> str:
+    """The picture's pixel count from Pillow's decompression-bomb message, if it says."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return f"{int(found[1]):,} pixels" if found else "its pixel count"
 
 
 def _orient(image: Image.Image) -> Image.Image:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 from PIL import Image
 
@@ -46,7 +46,8 @@ from pictrace.types import (
     Stats,
 )
 
-QueryInput = str | Path | bytes | Image.Image
+# a path or URL, bytes, a binary file object, a PIL image, or named bytes (uploads, downloads)
+QueryInput = str | Path | bytes | Image.Image | Source | BinaryIO
 WORKERS = 2  # threads for decoding and per-image features (and half of the CNN of an add's last
 # batches), next to the CNN's own threads
 
@@ -232,12 +233,27 @@ class Index:
         return Query(source.uri, image, ready, pending, ahead, hashed)
 
     def load_query(self, query: QueryInput) -> Source:
+        if isinstance(query, Source):
+            return query
+        if hasattr(query, "read"):  # a binary file object: at most one byte over the limit
+            try:
+                data = query.read(self.settings.max_bytes + 1)
+            except (OSError, ValueError) as exc:  # closed, or text mode on binary data
+                raise InputError(f"cannot read the query file object ({exc})") from exc
+            if not isinstance(data, bytes):
+                raise InputError("a query file object must be opened in binary mode ('rb')")
+            return Source(str(getattr(query, "name", "<stream>")), data)
         if isinstance(query, Image.Image):
             buffer = io.BytesIO()
             query.convert("RGB").save(buffer, format="PNG")
             return Source("<image>", buffer.getvalue())
         if isinstance(query, bytes | bytearray):
             return Source("<bytes>", bytes(query))
+        if not isinstance(query, str | Path):
+            raise InputError(
+                f"cannot search with a {type(query).__name__}: give a file path, a URL, "
+                "bytes, a binary file object or a PIL image"
+            )
         text = str(query)
         if is_url(text):
             from pictrace.ingest.web import fetch_one

@@ -97,6 +97,8 @@ def test_duplicates_suggest_a_keeper_by_policy(client, photos):
     group = next(g for g in lossless["groups"] if copy_id in [m["id"] for m in g["members"]])
     assert group["keeper"] == copy_id and group["members"][0]["id"] == copy_id
     assert client.get("/api/duplicates", params={"keeper": "prettiest"}).status_code == 422
+    commas = client.get("/api/duplicates", params={"keeper": "lossless,resolution"}).json()
+    assert commas["policy"] == ["lossless", "resolution"]
     twice = client.get("/api/duplicates", params=[("keeper", "bytes"), ("keeper", "bytes")])
     assert twice.json()["policy"] == ["bytes"]
     member = twice.json()["groups"][0]["members"][0]

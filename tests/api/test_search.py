@@ -139,7 +139,18 @@ def test_compare_by_urls_and_identical_images(client, site):
 
 def test_compare_needs_both_images(client, photos):
     answer = client.post("/api/compare", files={"a": ("a.png", (photos / "box.png").read_bytes())})
-    assert answer.status_code == 422 and "for the b" in answer.json()["message"]
+    assert answer.status_code == 422
+    assert answer.json()["message"].endswith("give image b as an uploaded file or a URL")
+
+
+def test_compare_names_the_image_it_cannot_read(client, photos):
+    files = {
+        "a": ("box.png", (photos / "box.png").read_bytes()),
+        "b": ("notes.jpg", b"just some text, not a picture"),
+    }
+    answer = client.post("/api/compare", files=files)
+    assert answer.status_code == 415
+    assert answer.json()["message"].startswith("notes.jpg: not a readable image")
 
 
 def test_any_decodable_format_is_accepted(client, photos):

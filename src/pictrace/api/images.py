@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from pictrace.api.collection import (
+    KEEPER_RULES,
     add_uploads,
     group_dict,
     record_dict,
@@ -21,8 +24,9 @@ from pictrace.api.jobs import Job
 from pictrace.api.openapi import body_doc
 from pictrace.api.origin import same_origin
 from pictrace.api.state import StateDep
-from pictrace.errors import NotFound
+from pictrace.errors import InputError, NotFound
 from pictrace.ingest.crawl import CrawlLimits
+from pictrace.search.keeper import checked_policy
 from pictrace.types import AddReport, KeeperRule
 
 router = APIRouter(
@@ -32,6 +36,19 @@ router = APIRouter(
     dependencies=[Depends(same_origin)],
 )
 ImageId = Annotated[int, Path(ge=1, le=2**62, description="Image id.")]
+
+
+_RULE = f"(?:{'|'.join(KEEPER_RULES)})"
+_RULE_LIST = f"^(?: *{_RULE}? *,)* *{_RULE}? *$"  # "bytes", "bytes, exif", "exif,"
+
+
+def _policy(keeper: list[str], default: Sequence[KeeperRule]) -> list[KeeperRule]:
+    """The requested keeper rules, each once; an unknown rule is an invalid field (422)."""
+    try:
+        return list(checked_policy(keeper, default))
+    except InputError as exc:
+        problem = {"type": "enum", "loc": ("query", "keeper"), "msg": exc.message}
+        raise RequestValidationError([problem]) from exc
 
 
 class DuplicatesBody(BaseModel):
@@ -149,14 +166,17 @@ async def thumbnail(state: StateDep, image_id: ImageId) -> Response:
 async def duplicates(
     state: StateDep,
     keeper: Annotated[
-        list[KeeperRule] | None,
-        Query(description="Keeper rules in order (default: settings.keeper_policy)."),
+        list[Annotated[str, Query(pattern=_RULE_LIST)]] | None,
+        Query(
+            description="Keeper rules in order, repeated or comma-separated: "
+            f"{', '.join(KEEPER_RULES)} (default: settings.keeper_policy)."
+        ),
     ] = None,
     wait: Annotated[
         float, Query(ge=0, le=3600, description="Seconds to wait for a search to finish.")
     ] = API_WAIT,
 ) -> Any:
-    policy = list(dict.fromkeys(keeper or state.settings.keeper_policy))
+    policy = _policy(keeper or [], state.settings.keeper_policy)
     found = await groups_or_job(state, policy, wait)
     if isinstance(found, Job):
         status = f"/api/jobs/{found.id}"

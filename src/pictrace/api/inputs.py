@@ -155,7 +155,8 @@ async def load_image(
             {
                 "type": "missing",
                 "loc": (what,),
-                "msg": f"give an uploaded file or a URL for the {what}",
+                "msg": f"give {'the image' if what == 'image' else 'image ' + what} "
+                "as an uploaded file or a URL",
             }
         ]
     )

@@ -42,13 +42,13 @@ async def search_source(
     state: AppState, source: Source, k: int, min_confidence: float
 ) -> SearchResult:
     with _named(source):
-        result = await state.compute(state.index.search, source.data, k, min_confidence)
+        result = await state.compute(state.index.search, source, k, min_confidence)
     return dataclasses.replace(result, query=source.uri)
 
 
 async def compare_sources(state: AppState, a: Source, b: Source) -> Comparison:
     with _named(a, b):
-        return await state.compute(state.index.compare, a.data, b.data)
+        return await state.compute(state.index.compare, a, b)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ rebuilt from here whenever their recorded generation differs from the catalogue'
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -319,16 +320,23 @@ class Catalogue:
         return {(str(n), int(v)): int(c) for n, v, c in rows}
 
     def label_hits(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
-        """Images whose top-5 labels contain every term, scored by the labels' probability."""
-        if not terms:
+        """Images with a top-5 label that has every term as a word (or its plural: "cats"
+        finds "tabby cat"), scored by the labels' probability. "car" finds "sports car",
+        not "goldfish, Carassius auratus"; "%" and "_" are plain characters."""
+        stems = [_forms(w) for t in terms for w in _WORD.findall(t.lower())]
+        if not stems:
             return []
-        where = " AND ".join("lower(label) LIKE ?" for _ in terms)
+        where = " AND ".join("lower(label) LIKE ?" for _ in stems)  # a first cut, in SQL
         rows = self._query(
-            f"SELECT image_id, SUM(prob) AS score FROM labels WHERE {where} "
-            "GROUP BY image_id ORDER BY score DESC LIMIT ?",
-            [*(f"%{t.lower()}%" for t in terms), limit],
+            f"SELECT image_id, label, prob FROM labels WHERE {where}",
+            [f"%{min(s, key=len)}%" for s in stems],
         )
-        return [(int(i), float(s)) for i, s in rows]
+        scores: dict[int, float] = {}
+        for image_id, label, prob in rows:
+            words = set(_WORD.findall(str(label).lower()))
+            if all(words & s for s in stems):
+                scores[int(image_id)] = scores.get(int(image_id), 0.0) + float(prob)
+        return sorted(scores.items(), key=lambda hit: (-hit[1], hit[0]))[:limit]
 
     def _labels(self, records: dict[int, ImageRecord]) -> dict[int, tuple[str, ...]]:
         if not records:
@@ -359,6 +367,19 @@ class Catalogue:
             exif_tags=int(row[9]),
             added_at=float(row[10]),
         )
+
+
+_WORD = re.compile(r"[^\W_]+")  # letters and digits: "%", "_" and "-" only separate words
+
+
+def _forms(word: str) -> set[str]:
+    """The label words a search word matches: itself, and its singular when it looks plural."""
+    forms = {word}
+    if len(word) > 3 and word.endswith("es"):
+        forms.add(word[:-2])
+    if len(word) > 2 and word.endswith("s"):
+        forms.add(word[:-1])
+    return forms
 
 
 def _with_labels(record: ImageRecord, labels: tuple[str, ...]) -> ImageRecord:

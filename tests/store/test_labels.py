@@ -1,0 +1,45 @@
+"""Text search over stored labels matches whole words (and plurals), in a real catalogue."""
+
+from __future__ import annotations
+
+import pytest
+
+from pictrace.store.catalogue import Catalogue, NewImage
+
+LABELS = {
+    "goldfish.jpg": (("goldfish, Carassius auratus", 0.9),),
+    "car.jpg": (("sports car, sport car", 0.8), ("convertible", 0.1)),
+    "cat.jpg": (("tabby, tabby cat", 0.7), ("Egyptian cat", 0.2)),
+    "panda.jpg": (("lesser panda, red panda, panda, bear cat, cat bear, Ailurus fulgens", 0.6),),
+    "carton.jpg": (("carton", 0.5),),
+    "glass.jpg": (("beer glass", 0.4),),
+}
+
+
+@pytest.fixture
+def catalogue(tmp_path):
+    catalogue = Catalogue(tmp_path / "catalogue.sqlite")
+    ids = {}
+    with catalogue.transaction() as db:
+        for name, labels in LABELS.items():
+            image = NewImage(name, None, name, name, 10, 10, "jpeg", 100, 0, {}, labels)
+            ids[name] = catalogue.insert(db, image)
+    yield lambda text: [
+        next(n for n, i in ids.items() if i == hit)
+        for hit, _ in catalogue.label_hits(text.split(), 10)
+    ]
+    catalogue.close()
+
+
+def test_words_not_parts_of_words(catalogue):
+    assert catalogue("car") == ["car.jpg"]  # not Carassius, not carton
+    assert catalogue("cat") == ["cat.jpg", "panda.jpg"]  # tabby 0.9 in all, "bear cat" 0.6
+    assert catalogue("tabby cat") == ["cat.jpg"]
+    assert catalogue("sports-car") == ["car.jpg"]
+
+
+def test_plurals_and_wildcards(catalogue):
+    assert catalogue("cats") == ["cat.jpg", "panda.jpg"]
+    assert catalogue("glasses") == ["glass.jpg"]
+    assert catalogue("%") == [] and catalogue("_") == [] and catalogue("c%") == []
+    assert catalogue("zzzz") == []
