@@ -265,15 +265,14 @@ class Index:
 
     # --- comparing and duplicates -----------------------------------------------------------
     def compare(self, a: QueryInput, b: QueryInput) -> Comparison:
-        qa, qb = self.prepare_query(a), self.prepare_hit(b)
-        return compare_images(qa, qb, self.searcher, self._refine)
+        """Every metric, the similarity and the verdict of a pair; the same either way round."""
+        return self._compared(a, b)[0]
 
     def compare_overlay(
         self, a: QueryInput, b: QueryInput
     ) -> tuple[Comparison, Image.Image | None]:
         """compare, plus the side-by-side evidence picture when geometry verified."""
-        qa, qb = self.prepare_query(a), self.prepare_hit(b)
-        comparison = compare_images(qa, qb, self.searcher, self._refine)
+        comparison, qa, qb = self._compared(a, b)
         if comparison.evidence is None:
             return comparison, None
         from pictrace.search.overlay import draw_overlay
@@ -286,6 +285,14 @@ class Index:
             (qb.image.width, qb.image.height),
         )
         return comparison, picture
+
+    def _compared(self, a: QueryInput, b: QueryInput) -> tuple[Comparison, Query, Query]:
+        """The comparison, with a as a query and b as a hit (each read once, prepared both
+        ways: compare_images takes the more confident direction)."""
+        sa, sb = self.load_query(a), self.load_query(b)
+        qa, qb = self.prepare_query(sa), self.prepare_hit(sb)
+        backward = (self.prepare_query(sb), self.prepare_hit(sa))
+        return compare_images((qa, qb), backward, self.searcher, self._refine), qa, qb
 
     def calibrate(self, pairs_csv: Path) -> CalibrationReport:
         """Refit copy_confidence on labelled pairs; saved as ``<index>/calibration.json``."""

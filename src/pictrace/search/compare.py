@@ -8,15 +8,17 @@ after warping.
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
 from pictrace.features.hashes import grey
-from pictrace.search.candidates import Query, Refiner
+from pictrace.search.candidates import Candidate, Query, Refiner
 from pictrace.search.engine import Searcher
 from pictrace.search.ranking import similarity_from
-from pictrace.types import Comparison, Verdict
+from pictrace.types import Comparison, Evidence, Verdict
 
 SSIM_SIZE = 256
 SIMILAR_AT = 0.5
@@ -48,9 +50,18 @@ def orb_matches(a: np.ndarray, b: np.ndarray, ratio: float = 0.75) -> tuple[int,
 
 
 def compare_images(
-    a: Query, b: Query, searcher: Searcher, refine: Refiner | None = None
+    forward: tuple[Query, Query],
+    backward: tuple[Query, Query],
+    searcher: Searcher,
+    refine: Refiner | None = None,
 ) -> Comparison:
-    candidate = searcher.pair(a, b, refine)
+    """Compare ``a`` with ``b``: ``forward`` is (a as a query, b as an indexed hit) and
+    ``backward`` the other way round. Search meets a pair in one direction only, and its
+    query side has fewer keypoints, so the two can differ on a borderline pair; compare
+    takes the more confident one, so compare(a, b) and compare(b, a) agree. The evidence
+    always maps a to b."""
+    (a, b), (b_query, a_hit) = forward, backward
+    candidate = _stronger(searcher.pair(a, b, refine), searcher.pair(b_query, a_hit, refine))
     exact = candidate.exact
     good, good_ratio = orb_matches(a.image.pixels, b.image.pixels)
     metrics = {
@@ -66,6 +77,30 @@ def compare_images(
         candidate.confidence,
         _verdict(exact, candidate.confidence, similarity, searcher.settings.copy_threshold),
         candidate.evidence,
+    )
+
+
+def _stronger(forward: Candidate, backward: Candidate) -> Candidate:
+    """The more confident direction (ties: forward), its evidence mapping a to b."""
+    if forward.confidence >= backward.confidence:
+        return forward
+    evidence = backward.evidence
+    return dataclasses.replace(backward, evidence=reversed_evidence(evidence) if evidence else None)
+
+
+def reversed_evidence(evidence: Evidence) -> Evidence:
+    """Evidence of query -> hit as hit -> query (the transform inverted, boxes and matched
+    points swapped; coverage stays the share found on its own side)."""
+    transform = evidence.transform
+    if transform is not None:
+        inverse = np.linalg.inv(np.asarray(transform, dtype=np.float64))
+        transform = tuple(tuple(float(v) for v in row) for row in inverse / inverse[2, 2])
+    return dataclasses.replace(
+        evidence,
+        transform=transform,
+        query_box_in_hit=evidence.hit_box_in_query,
+        hit_box_in_query=evidence.query_box_in_hit,
+        matches=tuple((hx, hy, qx, qy) for qx, qy, hx, hy in evidence.matches),
     )
 
 

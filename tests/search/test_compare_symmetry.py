@@ -1,0 +1,54 @@
+"""compare(a, b) and compare(b, a) agree: the more confident direction decides, and the
+evidence still maps a onto b."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pictrace.search.compare import reversed_evidence
+from pictrace.types import Evidence
+from tests.conftest import jpeg_bytes, load_rgb
+
+
+def test_either_order_gives_one_verdict(built_index, photos, tmp_path):
+    from pictrace import Index
+
+    cat = load_rgb(photos / "chelsea_cat.jpg")
+    crop = cat.crop((60, 40, 60 + cat.width // 3, 40 + cat.height // 3)).rotate(25, expand=True)
+    (tmp_path / "crop.jpg").write_bytes(jpeg_bytes(crop, 50))
+    copies = 0
+    pairs = [
+        (photos / "box.png", photos / "box_in_scene.png"),
+        (photos / "chelsea_cat.jpg", tmp_path / "crop.jpg"),
+        (photos / "coffee.jpg", photos / "rocket.jpg"),
+    ]
+    with Index.open(built_index, readonly=True) as index:
+        for a, b in pairs:
+            ab, ba = index.compare(a, b), index.compare(b, a)
+            assert ab.verdict == ba.verdict and ab.copy_confidence == ba.copy_confidence
+            copies += ab.verdict == "copy"
+            if ab.verdict == "copy":  # each maps its own first image onto its second
+                assert ab.evidence is not None and ba.evidence is not None
+                assert ab.evidence.query_box_in_hit is not None
+                assert ba.evidence.hit_box_in_query is not None
+                assert np.allclose(ab.evidence.query_box_in_hit, ba.evidence.hit_box_in_query)
+    assert copies == 2
+
+
+def test_reversed_evidence_inverts_the_transform():
+    turn = ((0.0, -2.0, 100.0), (2.0, 0.0, 10.0), (0.0, 0.0, 1.0))
+    evidence = Evidence(
+        inliers=3,
+        inlier_ratio=1.0,
+        warped_ssim=None,
+        transform=turn,
+        query_box_in_hit=(1.0, 2.0, 3.0, 4.0),
+        hit_box_in_query=(5.0, 6.0, 7.0, 8.0),
+        matches=((1.0, 2.0, 96.0, 12.0),),
+    )
+    back = reversed_evidence(evidence)
+    assert np.allclose(np.asarray(back.transform) @ np.asarray(turn), np.eye(3))
+    assert back.query_box_in_hit == (5.0, 6.0, 7.0, 8.0)
+    assert back.hit_box_in_query == (1.0, 2.0, 3.0, 4.0)
+    assert back.matches == ((96.0, 12.0, 1.0, 2.0),)
+    assert reversed_evidence(back) == evidence
