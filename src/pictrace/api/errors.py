@@ -88,7 +88,9 @@ def describe(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:
     if isinstance(exc, PicTraceError):
         return status_of(exc), exc.code, exc.message, {}
     if isinstance(exc, RequestValidationError):
-        errors = jsonable_encoder(exc.errors(), exclude={"input", "ctx", "url"})
+        errors = jsonable_encoder(
+            [_plain(e) for e in exc.errors()], exclude={"input", "ctx", "url"}
+        )
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(part) for part in first.get("loc", ()))
         message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
@@ -97,6 +99,18 @@ def describe(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:
         return (exc.status_code, HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail), {})
     log.exception("unexpected error", exc_info=exc)
     return 500, "internal_error", "an unexpected error happened; the server log has details", {}
+
+
+# What a field's pattern asks for, in words (pydantic says "String should match pattern ...").
+PATTERN_HINTS: dict[str, str] = {}
+
+
+def _plain(error: Any) -> Any:
+    """A validation error whose pattern has a hint, with the hint as its message."""
+    pattern = (error.get("ctx") or {}).get("pattern")
+    if error.get("type") == "string_pattern_mismatch" and pattern in PATTERN_HINTS:
+        return {**error, "msg": PATTERN_HINTS[pattern]}
+    return error
 
 
 def wants_page(request: Request) -> bool:

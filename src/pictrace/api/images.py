@@ -18,7 +18,7 @@ from pictrace.api.collection import (
     remove_image,
 )
 from pictrace.api.duplicates import API_WAIT, groups_or_job
-from pictrace.api.errors import ERROR_RESPONSES, ErrorBody
+from pictrace.api.errors import ERROR_RESPONSES, PATTERN_HINTS, ErrorBody
 from pictrace.api.inputs import AddFields, read_body, validate
 from pictrace.api.jobs import Job
 from pictrace.api.openapi import body_doc
@@ -40,6 +40,7 @@ ImageId = Annotated[int, Path(ge=1, le=2**62, description="Image id.")]
 
 _RULE = f"(?:{'|'.join(KEEPER_RULES)})"
 _RULE_LIST = f"^(?: *{_RULE}? *,)* *{_RULE}? *$"  # "bytes", "bytes, exif", "exif,"
+PATTERN_HINTS[_RULE_LIST] = f"keeper rules are {', '.join(KEEPER_RULES)} (comma-separated)"
 
 
 def _policy(keeper: list[str], default: Sequence[KeeperRule]) -> list[KeeperRule]:

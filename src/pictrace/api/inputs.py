@@ -14,11 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from pictrace.api.errors import PATTERN_HINTS
 from pictrace.errors import ImageTooLarge, NotAnImage
 from pictrace.ingest.web import Fetcher
 from pictrace.types import Source
 
 URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://\S+$"
+PATTERN_HINTS[URL_PATTERN] = "give an http:// or https:// URL (no spaces)"
 M = TypeVar("M", bound=BaseModel)
 
 

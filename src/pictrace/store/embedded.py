@@ -79,8 +79,9 @@ class EmbeddedStore(Store):
         except BlockingIOError as exc:
             self._lock_file.close()
             raise IndexLocked(
-                f"index {self.folder} is open for writing by another process; "
-                "close it first or open this one read-only"
+                f"index {self.folder} is open for writing by another process (a server, or "
+                "an add); wait for it or stop it (a running server adds images with POST "
+                "/api/images); searches and compares work beside it"
             ) from exc
 
     # --- spaces: loaded from files when fresh, else rebuilt from the catalogue -------------
