@@ -27,13 +27,15 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A read-mostly index of every bundled photo (copy it before mutating)."""
     folder = tmp_path_factory.mktemp("built") / "index"
     with Index.open(folder) as index:
         report = index.add([PHOTOS])
     assert not report.failed
-    return folder
+    yield folder
+    # a test that searched it for duplicates would have left its searches to later copies
+    assert not (folder / "copies.sqlite").exists(), "copy the built index before duplicates"
 
 
 @pytest.fixture

@@ -224,6 +224,11 @@ def test_duplicates_keep_what_they_found_for_the_next_run(run, folder):
     code, _, err = run("--index", folder + "-missing", "duplicates")
     assert err.startswith("error: no PicTrace index at")
     assert code != 0 and not Path(folder + "-missing").exists()  # no index made by asking
+    plain = Path(folder).parent / "just-photos"
+    plain.mkdir()
+    code, _, err = run("--index", str(plain), "duplicates")
+    assert code != 0 and err.startswith("error: no PicTrace index at")
+    assert list(plain.iterdir()) == []
 
 
 def test_serve_on_a_locked_index_is_one_clear_error(capsys, tmp_path, photos):

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pictrace.errors import IndexLocked, InputError, PicTraceError
+from pictrace.errors import InputError, PicTraceError
 from pictrace.formatting import filesize
 from pictrace.index import Index
 from pictrace.search.keeper import checked_policy, reason_label
@@ -60,20 +60,6 @@ def _settings() -> Settings:
 @contextmanager
 def _open(readonly: bool = False) -> Iterator[Index]:
     with Index.open(settings=_settings(), readonly=readonly) as index:
-        yield index
-
-
-@contextmanager
-def _open_to_keep() -> Iterator[Index]:
-    """The index opened for writing when it exists and no other process writes it (so what a
-    command finds is kept for the next run), else read-only (nothing is written)."""
-    settings = _settings()
-    existing = settings.index is not None and Path(settings.index).is_dir()
-    try:
-        index = Index.open(settings=settings, readonly=not existing)
-    except IndexLocked:  # a server or an add holds it
-        index = Index.open(settings=settings, readonly=True)
-    with index:
         yield index
 
 
@@ -294,7 +280,7 @@ def duplicates(
 ) -> None:
     """Groups of copies in the collection, each with a suggested keeper. What each image's
     search found is kept in the index folder, so the next run searches only new images."""
-    with _open_to_keep() as index, _progress() as bar:
+    with _open(readonly=True) as index, _progress() as bar:
         policy = checked_policy(keeper or [], index.settings.keeper_policy)
         task = bar.add_task("searching", total=None)
         groups = index.duplicates(

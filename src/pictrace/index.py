@@ -7,6 +7,7 @@ import io
 import json
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +25,7 @@ from pictrace.features.registry import all_specs, build_extractors
 from pictrace.ingest.files import expand, is_url, path_aliases, read_file
 from pictrace.search.calibrate import CalibrationReport, read_pairs, refit
 from pictrace.search.candidates import Query, Verifier
-from pictrace.search.compare import compare_images
+from pictrace.search.compare import compare_images, reversed_comparison
 from pictrace.search.confidence import load_calibrator
 from pictrace.search.duplicates import LINKS_VERSION, find_duplicates
 from pictrace.search.engine import Searcher
@@ -32,7 +33,7 @@ from pictrace.search.keeper import apply_policy, checked_policy
 from pictrace.settings import Settings, load_settings
 from pictrace.store.base import Store, open_store
 from pictrace.store.copylinks import CopyLinks
-from pictrace.store.embedded import EmbeddedStore
+from pictrace.store.embedded import EmbeddedStore, local_layout
 from pictrace.threads import quiet_this_thread
 from pictrace.types import (
     AddFailure,
@@ -287,12 +288,15 @@ class Index:
         return comparison, picture
 
     def _compared(self, a: QueryInput, b: QueryInput) -> tuple[Comparison, Query, Query]:
-        """The comparison, with a as a query and b as a hit (each read once, prepared both
-        ways: compare_images takes the more confident direction)."""
+        """The comparison of a with b and both prepared. The smaller picture is the query and
+        the larger the indexed hit, whichever comes first (search, too, usually meets a copy
+        as the smaller side: a crop, a thumbnail), so compare(a, b) and compare(b, a) agree."""
         sa, sb = self.load_query(a), self.load_query(b)
-        qa, qb = self.prepare_query(sa), self.prepare_hit(sb)
-        backward = (self.prepare_query(sb), self.prepare_hit(sa))
-        return compare_images((qa, qb), backward, self.searcher, self._refine), qa, qb
+        if _query_first(sb, sa):
+            qb, ha = self.prepare_query(sb), self.prepare_hit(sa)
+            return reversed_comparison(compare_images(qb, ha, self.searcher, self._refine)), ha, qb
+        qa, hb = self.prepare_query(sa), self.prepare_hit(sb)
+        return compare_images(qa, hb, self.searcher, self._refine), qa, hb
 
     def calibrate(self, pairs_csv: Path) -> CalibrationReport:
         """Refit copy_confidence on labelled pairs; saved as ``<index>/calibration.json``."""
@@ -345,24 +349,32 @@ class Index:
         return self._known_groups(self._groups_basis(), chosen)
 
     def _copy_links(self) -> CopyLinks:
-        """What earlier searches for duplicates found, opened at first use."""
-        if self._links is None:
+        """What earlier searches for duplicates found, under what decides copies now (a
+        calibration refitted in this process changes it, too)."""
+        key = self._links_key()
+        if self._links is None or self._links.key != key:
+            if self._links is not None:
+                self._links.close()
             folder = None if self.location.startswith("milvus://") else Path(self.location)
-            path = folder / "copies.sqlite" if folder is not None else None
-            self._links = CopyLinks(path, self._links_key(), readonly=self.readonly)
+            self._links = CopyLinks(folder / "copies.sqlite" if folder else None, key)
         return self._links
 
     def _links_key(self) -> str:
-        """What decides which images a search calls copies: kept links found under another
-        key are searched again."""
+        """What decides which images a search calls copies (kept links found under another
+        key are searched again): this catalogue (image ids restart with a new one), the
+        calibration, the search settings, the features, the local vocabulary, the release."""
+        import pictrace  # the package (this module is part of it): its release
+
         s = self.settings
         decisive = {
+            "catalogue": self.store.identity(),
             "calibration": self.searcher.calibrator.to_json(),
             "search": [s.candidates, s.hash_radius, s.local_features, s.verify_top],
             "copy_threshold": s.copy_threshold,
-            "work_size": s.work_size,
+            "sizes": [s.work_size, s.hnsw_threshold],
             "features": {name: spec.version for name, spec in sorted(self.specs.items())},
-            "version": LINKS_VERSION,
+            "vocabulary": local_layout() if s.local_features else None,
+            "version": [LINKS_VERSION, pictrace.__version__],
         }
         return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
 
@@ -446,6 +458,26 @@ def _default_verifier(
     from pictrace.search.verify import make_verifier
 
     return make_verifier(settings, store, pool)
+
+
+def _query_first(x: Source, y: Source) -> bool:
+    """Whether ``x`` is compared as the query against ``y``: the one with fewer pixels (read
+    from the headers), then the lower byte digest, so the order of the arguments never
+    matters. Unreadable sizes count as 0 (decoding then says what is wrong)."""
+    return (_pixels(x), hashlib.sha256(x.data).digest()) < (
+        _pixels(y),
+        hashlib.sha256(y.data).digest(),
+    )
+
+
+def _pixels(source: Source) -> int:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(source.data)) as image:
+                return image.width * image.height
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+        return 0
 
 
 def _merge(a: AddReport, b: AddReport) -> AddReport:

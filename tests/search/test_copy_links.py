@@ -1,11 +1,15 @@
 """What searches for duplicates found is kept in the index folder: a later run (another
-process, after a restart) searches only new images, an interrupted run resumes, removed
-images drop out, and anything that changes what a search calls a copy searches every image
-again. A read-only index never writes the file."""
+process, after a restart, a read-only one beside a writer) searches only new images, an
+interrupted run resumes, removed images drop out, and anything that changes what a search
+calls a copy (settings, the calibration, a new catalogue) searches every image again. A
+damaged file is set aside."""
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,28 +71,57 @@ def test_an_interrupted_search_resumes(index_copy, monkeypatch):
     assert members(rest) == members(counted(index_copy, fresh=True)[0])
 
 
-def test_other_settings_search_every_image_again(index_copy):
+@pytest.mark.parametrize(
+    "change",
+    [{"copy_threshold": 0.6}, {"hash_radius": 10}, {"verify_top": 3}, {"candidates": 16}],
+)
+def test_other_settings_search_every_image_again(index_copy, change):
     counted(index_copy)
-    location = index_copy.location
-    with Index.open(location, readonly=True, copy_threshold=0.6) as stricter:
-        _, searched = counted(stricter)
-    assert searched == index_copy.store.count()
-    with Index.open(location, readonly=True) as same:
-        assert counted(same)[1] == 0  # the read-only run did not replace what was kept
+    with Index.open(index_copy.location, readonly=True, **change) as other:
+        assert counted(other)[1] == index_copy.store.count()
+        assert counted(other)[1] == 0  # and keeps what it found under its own settings
 
 
-def test_a_read_only_index_writes_nothing(index_copy, tmp_path):
+def test_a_refitted_calibration_searches_every_image_again(index_copy):
+    counted(index_copy)
+    calibrator = index_copy.searcher.calibrator
+    index_copy.searcher.calibrator = dataclasses.replace(calibrator, bias=calibrator.bias - 0.5)
+    assert counted(index_copy)[1] == index_copy.store.count()  # as calibrate() does
+
+
+def test_a_new_catalogue_in_the_folder_starts_over(index_copy, photos):
+    folder = Path(index_copy.location)
+    counted(index_copy)
     index_copy.close()
-    kept = tmp_path / "index" / "copies.sqlite"
-    assert not kept.exists()
-    with Index.open(tmp_path / "index", readonly=True) as reader:
-        _, searched = counted(reader)
-        assert searched == reader.store.count()
-        assert counted(reader, fresh=False)[1] == 0  # kept in memory meanwhile
-    assert not kept.exists()
+    (folder / "catalogue.sqlite").unlink()
+    shutil.rmtree(folder / "vectors")
+    with Index.open(folder) as fresh:  # image ids start again at 1
+        fresh.add([photos / "coffee.jpg", photos / "rocket.jpg"])
+        groups, searched = counted(fresh)
+    assert searched == 2 and groups == []
 
 
-def test_kept_links_round_trip_and_refuse_damage(tmp_path):
+def test_a_read_only_index_keeps_its_searches_too(index_copy):
+    total = index_copy.store.count()
+    with Index.open(index_copy.location, readonly=True) as reader:  # beside the writer
+        assert counted(reader)[1] == total
+    assert counted(index_copy)[1] == 0  # the writer reads what the reader kept
+
+
+def test_a_damaged_file_is_set_aside(index_copy):
+    kept = Path(index_copy.location) / "copies.sqlite"
+    first, _ = counted(index_copy)
+    index_copy.close()
+    kept.write_bytes(b"not a database" * 100)
+    with Index.open(index_copy.location) as reopened:
+        again, searched = counted(reopened)
+        assert searched == reopened.store.count() and members(again) == members(first)
+    assert [p.name.split(".damaged-")[0] for p in kept.parent.glob("*.damaged-*")] == [
+        "copies.sqlite"
+    ]
+
+
+def test_kept_links_round_trip(tmp_path):
     path = tmp_path / "copies.sqlite"
     links = CopyLinks(path, "key-1")
     turn = np.array([[0.0, -1.0, 10.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
@@ -98,14 +131,13 @@ def test_kept_links_round_trip_and_refuse_damage(tmp_path):
     assert [(a, b) for a, b, _ in found] == [(1, 2), (1, 3)]
     assert np.array_equal(found[0][2], turn) and found[1][2] is None
     assert links.links({1, 3}) == [(1, 3, None)]  # 2 was removed
+    links.forget([1])
+    assert links.searched() == {4} and links.links({1, 2, 3, 4}) == []
     links.close()
-    assert CopyLinks(path, "key-1").searched() == {1, 4}
+    assert CopyLinks(path, "key-1").searched() == {4}
     assert CopyLinks(path, "key-2").searched() == set()  # another key starts over
 
     with sqlite3.connect(path) as db:
         db.execute("INSERT INTO links VALUES (5, 6, x'0102')")
-    with pytest.raises(IndexCorrupt):
+    with pytest.raises(IndexCorrupt, match="--fresh"):
         CopyLinks(path, "key-2").links({5, 6})
-    path.write_bytes(b"not a database" * 100)
-    with pytest.raises(IndexCorrupt):
-        CopyLinks(path, "key-2")

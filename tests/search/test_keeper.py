@@ -312,13 +312,10 @@ def test_a_group_whose_link_was_removed_meanwhile_falls_apart():
     assert single.reason is None and single.keeper == 7
 
 
-def test_duplicates_report_progress_over_every_image(built_index):
-    from pictrace import Index
-
+def test_duplicates_report_progress_over_every_image(index_copy):
     seen: list[tuple[int, int]] = []
-    with Index.open(built_index, readonly=True) as index:
-        index.duplicates(progress=lambda done, total: seen.append((done, total)))
-        total = index.stats().images
+    index_copy.duplicates(progress=lambda done, total: seen.append((done, total)))
+    total = index_copy.stats().images
     assert [done for done, _ in seen] == list(range(1, total + 1))
     assert {t for _, t in seen} == {total}
 

@@ -13,6 +13,7 @@ LABELS = {
     "panda.jpg": (("lesser panda, red panda, panda, bear cat, cat bear, Ailurus fulgens", 0.6),),
     "carton.jpg": (("carton", 0.5),),
     "glass.jpg": (("beer glass", 0.4),),
+    "berry.jpg": (("strawberry", 0.3),),
 }
 
 
@@ -41,5 +42,6 @@ def test_words_not_parts_of_words(catalogue):
 def test_plurals_and_wildcards(catalogue):
     assert catalogue("cats") == ["cat.jpg", "panda.jpg"]
     assert catalogue("glasses") == ["glass.jpg"]
+    assert catalogue("strawberries") == ["berry.jpg"]
     assert catalogue("%") == [] and catalogue("_") == [] and catalogue("c%") == []
     assert catalogue("zzzz") == []

@@ -39,7 +39,7 @@ ImageId = Annotated[int, Path(ge=1, le=2**62, description="Image id.")]
 
 
 _RULE = f"(?:{'|'.join(KEEPER_RULES)})"
-_RULE_LIST = f"^(?: *{_RULE}? *,)* *{_RULE}? *$"  # "bytes", "bytes, exif", "exif,"
+_RULE_LIST = f"^ *(?:{_RULE} *)?(?:, *(?:{_RULE} *)?)*$"  # "bytes", "bytes, exif", "exif,"
 PATTERN_HINTS[_RULE_LIST] = f"keeper rules are {', '.join(KEEPER_RULES)} (comma-separated)"
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from pictrace.features.hashes import grey
-from pictrace.search.candidates import Candidate, Query, Refiner
+from pictrace.search.candidates import Query, Refiner
 from pictrace.search.engine import Searcher
 from pictrace.search.ranking import similarity_from
 from pictrace.types import Comparison, Evidence, Verdict
@@ -50,18 +50,10 @@ def orb_matches(a: np.ndarray, b: np.ndarray, ratio: float = 0.75) -> tuple[int,
 
 
 def compare_images(
-    forward: tuple[Query, Query],
-    backward: tuple[Query, Query],
-    searcher: Searcher,
-    refine: Refiner | None = None,
+    a: Query, b: Query, searcher: Searcher, refine: Refiner | None = None
 ) -> Comparison:
-    """Compare ``a`` with ``b``: ``forward`` is (a as a query, b as an indexed hit) and
-    ``backward`` the other way round. Search meets a pair in one direction only, and its
-    query side has fewer keypoints, so the two can differ on a borderline pair; compare
-    takes the more confident one, so compare(a, b) and compare(b, a) agree. The evidence
-    always maps a to b."""
-    (a, b), (b_query, a_hit) = forward, backward
-    candidate = _stronger(searcher.pair(a, b, refine), searcher.pair(b_query, a_hit, refine))
+    """``a`` as a query against ``b`` as an indexed hit, as search would meet them."""
+    candidate = searcher.pair(a, b, refine)
     exact = candidate.exact
     good, good_ratio = orb_matches(a.image.pixels, b.image.pixels)
     metrics = {
@@ -80,21 +72,26 @@ def compare_images(
     )
 
 
-def _stronger(forward: Candidate, backward: Candidate) -> Candidate:
-    """The more confident direction (ties: forward), its evidence mapping a to b."""
-    if forward.confidence >= backward.confidence:
-        return forward
-    evidence = backward.evidence
-    return dataclasses.replace(backward, evidence=reversed_evidence(evidence) if evidence else None)
+def reversed_comparison(comparison: Comparison) -> Comparison:
+    """The comparison of b with a given that of a with b (the evidence reversed)."""
+    evidence = comparison.evidence
+    return dataclasses.replace(
+        comparison, evidence=reversed_evidence(evidence) if evidence else None
+    )
 
 
 def reversed_evidence(evidence: Evidence) -> Evidence:
     """Evidence of query -> hit as hit -> query (the transform inverted, boxes and matched
-    points swapped; coverage stays the share found on its own side)."""
+    points swapped; ``coverage`` stays the share measured on the original hit's side)."""
     transform = evidence.transform
     if transform is not None:
-        inverse = np.linalg.inv(np.asarray(transform, dtype=np.float64))
-        transform = tuple(tuple(float(v) for v in row) for row in inverse / inverse[2, 2])
+        matrix = np.asarray(transform, dtype=np.float64)
+        inverse = np.linalg.inv(matrix) if abs(np.linalg.det(matrix)) > 1e-12 else None
+        transform = (
+            None
+            if inverse is None or abs(inverse[2, 2]) < 1e-12
+            else tuple(tuple(float(v) for v in row) for row in inverse / inverse[2, 2])
+        )
     return dataclasses.replace(
         evidence,
         transform=transform,

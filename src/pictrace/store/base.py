@@ -65,6 +65,11 @@ class Store(ABC):
         when the store keeps none: nothing derived from it can then be reused)."""
         return None
 
+    def identity(self) -> str | None:
+        """What tells this catalogue from another made later at the same location (image ids
+        are unique only within one), or None when the store cannot tell."""
+        return None
+
     @abstractmethod
     def total_bytes(self) -> int: ...
 

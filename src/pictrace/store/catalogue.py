@@ -6,10 +6,12 @@ rebuilt from here whenever their recorded generation differs from the catalogue'
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -109,9 +111,14 @@ class Catalogue:
 
     def _init_meta(self) -> None:
         self._db.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('generation', '0')",
-            (str(SCHEMA_VERSION),),
+            "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('generation', '0'), ('id', ?)",
+            (str(SCHEMA_VERSION), uuid.uuid4().hex),
         )
+
+    def identity(self) -> str | None:
+        """A random id given to the catalogue when it was made (a new catalogue in the same
+        folder has another; image ids restart with it)."""
+        return self.get_meta("id")
 
     def close(self) -> None:
         with self._lock:
@@ -329,7 +336,7 @@ class Catalogue:
         where = " AND ".join("lower(label) LIKE ?" for _ in stems)  # a first cut, in SQL
         rows = self._query(
             f"SELECT image_id, label, prob FROM labels WHERE {where}",
-            [f"%{min(s, key=len)}%" for s in stems],
+            [f"%{os.path.commonprefix(sorted(s))}%" for s in stems],  # in every form
         )
         scores: dict[int, float] = {}
         for image_id, label, prob in rows:
@@ -375,6 +382,8 @@ _WORD = re.compile(r"[^\W_]+")  # letters and digits: "%", "_" and "-" only sepa
 def _forms(word: str) -> set[str]:
     """The label words a search word matches: itself, and its singular when it looks plural."""
     forms = {word}
+    if len(word) > 4 and word.endswith("ies"):
+        forms.add(word[:-3] + "y")  # strawberries: strawberry
     if len(word) > 3 and word.endswith("es"):
         forms.add(word[:-2])
     if len(word) > 2 and word.endswith("s"):

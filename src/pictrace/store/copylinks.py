@@ -10,13 +10,17 @@ never reused). A new image's search finds the older images it copies, but an old
 search never saw it: over the development set, searching only the newer image of each pair
 (in a random adding order) linked 710 of the 721 images a full search links.
 
-A read-only index reads the file into memory and adds what it finds there, never to the file.
+The file is a cache beside the catalogue, with its own locking: an index opened read-only
+(a command beside a running server) keeps its searches there too, and only a folder that
+cannot be written leaves them in memory. A damaged file is set aside and started afresh.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -24,6 +28,7 @@ import numpy as np
 
 from pictrace.errors import IndexCorrupt
 
+log = logging.getLogger("pictrace")
 Found = tuple[int, np.ndarray | None]  # a copy's id and the transform (image -> copy), if any
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,16 +45,18 @@ CREATE TABLE IF NOT EXISTS links (
 class CopyLinks:
     """The searched images and their copy links, valid for one ``key``."""
 
-    def __init__(self, path: Path | None, key: str, readonly: bool = False) -> None:
+    def __init__(self, path: Path | None, key: str) -> None:
+        """Kept at ``path`` (in memory when None or when it cannot be written)."""
         self.key = key
         self._lock = threading.Lock()
         try:
-            self._db = _connect(path, readonly)
-            self._db.executescript(_SCHEMA)
-            if self._stored_key() != key:
-                self.clear()
-        except sqlite3.DatabaseError as exc:
-            raise IndexCorrupt(f"cannot open the duplicate links {path}: {exc}") from exc
+            self._db = _opened(path)
+        except sqlite3.DatabaseError as exc:  # a cache: set it aside, start afresh
+            assert path is not None
+            _set_aside(path, exc)
+            self._db = _opened(path)
+        if self._stored_key() != key:
+            self.clear()
 
     def searched(self) -> set[int]:
         with self._lock:
@@ -99,21 +106,34 @@ class CopyLinks:
         return None if row is None else str(row[0])
 
 
-def _connect(path: Path | None, readonly: bool) -> sqlite3.Connection:
-    """The file itself, or (no file, or a read-only index) an in-memory copy of it."""
-    memory = sqlite3.connect(":memory:", check_same_thread=False)
-    if path is None or (readonly and not path.is_file()):
-        return memory
-    if readonly:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as stored:
-            stored.backup(memory)
-        stored.close()
-        return memory
-    memory.close()
-    db = sqlite3.connect(path, check_same_thread=False)
-    db.execute("PRAGMA busy_timeout = 10000")
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = NORMAL")
+def _set_aside(path: Path, problem: Exception) -> None:
+    """Move a damaged file (with its write-ahead log, which must not be replayed into a new
+    file) out of the way."""
+    stamp = int(time.time())
+    log.warning(
+        "%s cannot be read (%s); set aside as %s.damaged-%d", path, problem, path.name, stamp
+    )
+    for suffix in ("", "-wal", "-shm"):
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            part.replace(part.with_name(f"{part.name}.damaged-{stamp}"))
+
+
+def _opened(path: Path | None) -> sqlite3.Connection:
+    """The file with the schema (raises sqlite3.DatabaseError when it is not a database), or
+    an in-memory database when there is no path or the folder cannot be written."""
+    if path is not None:
+        try:
+            db = sqlite3.connect(path, check_same_thread=False)
+            db.execute("PRAGMA busy_timeout = 10000")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.executescript(_SCHEMA)
+            return db
+        except sqlite3.OperationalError as exc:  # a read-only folder or file
+            log.info("keeping duplicate links in memory: %s (%s)", path, exc)
+    db = sqlite3.connect(":memory:", check_same_thread=False)
+    db.executescript(_SCHEMA)
     return db
 
 

@@ -275,6 +275,9 @@ class EmbeddedStore(Store):
     def generation(self) -> int | None:
         return self.catalogue.generation()
 
+    def identity(self) -> str | None:
+        return self.catalogue.identity()
+
     def total_bytes(self) -> int:
         return self.catalogue.total_bytes()
 
