@@ -38,7 +38,8 @@ def test_upload_is_kept_in_the_index_folder_and_removable(client, app_index, tmp
     assert answer.status_code == 201, answer.text
     (new_id,) = answer.json()["added_ids"]
     record = client.get(f"/api/images/{new_id}").json()
-    kept = Path(app_index.location) / "uploads" / f"{hashlib.sha256(data).hexdigest()}.png"
+    box = Path(app_index.location) / "uploads" / hashlib.sha256(data).hexdigest()
+    kept = box / "fruits-rotated.png"  # the name the user gave, in a folder of its own
     assert record["source"] == str(kept) and kept.read_bytes() == data
 
     again = client.post("/api/images", files=[("files", ("again.png", data))]).json()
@@ -49,10 +50,32 @@ def test_upload_is_kept_in_the_index_folder_and_removable(client, app_index, tmp
 
     removed = client.delete(f"/api/images/{new_id}")
     assert removed.status_code == 200 and removed.json()["removed"]["id"] == new_id
-    assert not kept.exists()
+    assert not kept.exists() and not box.exists()
     assert client.get(f"/api/images/{new_id}").status_code == 404
     assert client.delete(f"/api/images/{new_id}").status_code == 404
     assert client.get(f"/api/images/{new_id}/thumbnail").status_code == 404
+
+
+def test_upload_names_are_made_safe(app_index, tmp_path):
+    from pictrace.api.collection import store_upload, upload_name
+
+    assert upload_name("../../etc/evil.JPEG", "jpg") == "evil.JPEG"
+    assert upload_name("C:\\Users\\me\\cat.png", "png") == "cat.png"
+    assert upload_name("holiday.png", "jpg") == "holiday.png.jpg"  # the bytes are a JPEG
+    assert upload_name("", "png") == upload_name("...", "png") == "upload.png"
+    assert upload_name("a\x00b\n.webp", "webp") == "ab.webp"
+    assert len(upload_name("x" * 500 + ".jpg", "jpg")) == 114
+
+    data = (Path(__file__).parents[2] / "examples/photos/rocket.jpg").read_bytes()
+    folder = tmp_path / "uploads"
+    legacy = folder / f"{hashlib.sha256(data).hexdigest()}.jpg"  # as an older release kept it
+    legacy.parent.mkdir()
+    legacy.write_bytes(data)
+    assert store_upload(folder, data, "rocket.jpg") == (legacy, False)
+    legacy.unlink()
+    first, new = store_upload(folder, data, "../rocket.jpg")
+    assert new and first.parent.parent == folder and first.name == "rocket.jpg"
+    assert store_upload(folder, data, "other-name.jpg") == (first, False)
 
 
 def test_failed_uploads_leave_nothing_behind(client, app_index):
@@ -60,7 +83,10 @@ def test_failed_uploads_leave_nothing_behind(client, app_index):
     assert answer.status_code == 200
     (failure,) = answer.json()["failed"]
     assert failure["source"] == "notes.jpg" and failure["code"] == "not_an_image"
-    assert not list((Path(app_index.location) / "uploads").glob("*.bin"))
+    assert not list((Path(app_index.location) / "uploads").glob("**/*.bin"))
+    assert not list((Path(app_index.location) / "uploads").glob("**/notes*"))
+    assert all(any(box.iterdir()) for box in (Path(app_index.location) / "uploads").iterdir()
+               if box.is_dir())  # fmt: skip
 
 
 def test_add_by_url_keeps_the_url_as_source(client, site):

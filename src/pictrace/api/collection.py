@@ -3,10 +3,12 @@ index folder, removing an image (and its kept upload), and the names of the keep
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
@@ -17,18 +19,47 @@ from pictrace.types import AddFailure, AddReport, DuplicateGroup, ImageRecord, K
 KEEPER_RULES: tuple[str, ...] = get_args(KeeperRule)
 
 
-def store_upload(folder: Path, data: bytes) -> tuple[Path, bool]:
-    """Keep uploaded bytes as ``<folder>/<sha256>.<ext>`` (atomically); (path, newly written)."""
+def store_upload(folder: Path, data: bytes, name: str = "") -> tuple[Path, bool]:
+    """Keep uploaded bytes as ``<folder>/<sha256>/<the uploaded file's name>`` (atomically),
+    so the collection shows the name the user gave; (path, newly written). The same bytes
+    uploaded again, under any name, are the file kept first (also one an older release kept
+    as ``<folder>/<sha256>.<ext>``)."""
     ext = EXTENSIONS.get(image_format(data) or "", "bin")
-    target = folder / f"{hashlib.sha256(data).hexdigest()}.{ext}"
-    if target.is_file():
-        return target, False
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=folder, prefix=".upload-")
+    digest = hashlib.sha256(data).hexdigest()
+    legacy = folder / f"{digest}.{ext}"
+    box = folder / digest
+    kept = next(_kept_files(box), None)
+    found = legacy if legacy.is_file() else kept
+    if found is not None:
+        return found, False
+    box.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=box, prefix=".upload-")
     with os.fdopen(handle, "wb") as out:
         out.write(data)
+    target = box / upload_name(name, ext)
     os.replace(temp, target)
     return target, True
+
+
+_SAME_FORMAT = {"jpg": {"jpg", "jpeg", "jpe"}, "tif": {"tif", "tiff"}, "heic": {"heic", "heif"}}
+
+
+def _kept_files(box: Path) -> Iterator[Path]:
+    """The upload kept in ``box`` (not a temporary file a crash left), if any."""
+    if box.is_dir():
+        yield from (p for p in box.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def upload_name(name: str, ext: str) -> str:
+    """A safe file name for an upload called ``name``: its last path part (no folders, no
+    leading dots, no control characters, at most ~120 characters), ending in an extension
+    of the format its bytes are (appended when it says otherwise)."""
+    base = re.split(r"[\\/]", name)[-1]
+    base = "".join(c for c in base if c.isprintable()).strip().lstrip(".").strip()
+    stem, dot, given = base.rpartition(".")
+    if dot and given.lower() in _SAME_FORMAT.get(ext, {ext}):
+        return f"{stem[:110].strip() or 'upload'}.{given}"
+    return f"{base[:110].strip() or 'upload'}.{ext}"
 
 
 def add_uploads(
@@ -48,7 +79,7 @@ def add_uploads(
         if not data:
             sources.append(AddFailure(name, f"{name}: zero-byte file", "not_an_image"))
             continue
-        path, new = store_upload(folder, data)
+        path, new = store_upload(folder, data, name)
         if str(path) in seen:
             repeated.append(name)
             continue
@@ -59,7 +90,7 @@ def add_uploads(
     report = index.add_sources(sources, len(uploads), progress)
     for failure in report.failed:
         if failure.source in written:
-            Path(failure.source).unlink(missing_ok=True)
+            _discard(Path(failure.source), folder)
     named = _named(report, written)
     return AddReport(named.added, named.skipped + tuple(repeated), named.failed)
 
@@ -81,9 +112,17 @@ def remove_image(index: Index, folder: Path, image_id: int) -> ImageRecord:
     """Remove from the index, and delete the kept original if it was an upload."""
     record = index.remove(image_id)
     path = Path(record.source)
-    if path.parent == folder and path.is_file():
-        path.unlink(missing_ok=True)
+    if folder in (path.parent, path.parent.parent) and path.is_file():
+        _discard(path, folder)
     return record
+
+
+def _discard(path: Path, folder: Path) -> None:
+    """Delete a kept upload, and its own folder inside ``folder`` once empty."""
+    path.unlink(missing_ok=True)
+    if path.parent != folder:
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
 
 
 def record_dict(record: ImageRecord) -> dict[str, Any]:

@@ -6,7 +6,6 @@ rebuilt from here whenever their recorded generation differs from the catalogue'
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import threading
@@ -336,7 +335,7 @@ class Catalogue:
         where = " AND ".join("lower(label) LIKE ?" for _ in stems)  # a first cut, in SQL
         rows = self._query(
             f"SELECT image_id, label, prob FROM labels WHERE {where}",
-            [f"%{os.path.commonprefix(sorted(s))}%" for s in stems],  # in every form
+            [f"%{_shared_start(s)}%" for s in stems],  # what every form of the word holds
         )
         scores: dict[int, float] = {}
         for image_id, label, prob in rows:
@@ -377,6 +376,15 @@ class Catalogue:
 
 
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: "%", "_" and "-" only separate words
+
+
+def _shared_start(words: set[str]) -> str:
+    """The longest start all ``words`` share ("strawberr" for strawberries / strawberry)."""
+    first, *rest = sorted(words)
+    size = 0
+    while size < len(first) and all(len(w) > size and w[size] == first[size] for w in rest):
+        size += 1
+    return first[:size]
 
 
 def _forms(word: str) -> set[str]:
