@@ -64,7 +64,10 @@ def test_upload_names_are_made_safe(app_index, tmp_path):
     assert upload_name("holiday.png", "jpg") == "holiday.png.jpg"  # the bytes are a JPEG
     assert upload_name("", "png") == upload_name("...", "png") == "upload.png"
     assert upload_name("a\x00b\n.webp", "webp") == "ab.webp"
-    assert len(upload_name("x" * 500 + ".jpg", "jpg")) == 114
+    assert len(upload_name("x" * 500 + ".jpg", "jpg")) == 204
+    emoji = upload_name("\U0001f4f7" * 110 + ".png", "png")
+    assert len(emoji.encode()) <= 204 and emoji.endswith("\U0001f4f7.png")  # whole characters
+    assert upload_name("photo.", "jpg") == "photo.jpg"
 
     data = (Path(__file__).parents[2] / "examples/photos/rocket.jpg").read_bytes()
     folder = tmp_path / "uploads"
@@ -76,6 +79,28 @@ def test_upload_names_are_made_safe(app_index, tmp_path):
     first, new = store_upload(folder, data, "../rocket.jpg")
     assert new and first.parent.parent == folder and first.name == "rocket.jpg"
     assert store_upload(folder, data, "other-name.jpg") == (first, False)
+
+
+def test_an_upload_that_cannot_be_kept_fails_alone(client, app_index, photos, monkeypatch):
+    import pictrace.api.collection as collection
+
+    named = collection.upload_name
+    monkeypatch.setattr(  # a name the file system refuses (ENAMETOOLONG), for one upload
+        collection,
+        "upload_name",
+        lambda name, ext: "x" * 300 if name == "bad.png" else named(name, ext),
+    )
+    good = png_bytes(load_rgb(photos / "coffee.jpg").rotate(180))
+    bad = png_bytes(load_rgb(photos / "rocket.jpg").rotate(180))
+    answer = client.post(
+        "/api/images", files=[("files", ("good.png", good)), ("files", ("bad.png", bad))]
+    ).json()
+    assert answer["added"] == 1
+    (failure,) = answer["failed"]
+    assert failure["source"] == "bad.png" and "cannot be kept" in failure["reason"]
+    uploads = Path(app_index.location) / "uploads"
+    assert not (uploads / hashlib.sha256(bad).hexdigest()).exists()  # no temp file left
+    client.delete(f"/api/images/{answer['added_ids'][0]}")
 
 
 def test_failed_uploads_leave_nothing_behind(client, app_index):

@@ -7,7 +7,7 @@ import numpy as np
 
 from pictrace.search.compare import reversed_evidence
 from pictrace.types import Evidence
-from tests.conftest import jpeg_bytes, load_rgb
+from tests.conftest import jpeg_bytes, load_rgb, png_bytes
 
 
 def test_either_order_gives_one_verdict(built_index, photos, tmp_path):
@@ -52,3 +52,16 @@ def test_reversed_evidence_inverts_the_transform():
     assert back.hit_box_in_query == (1.0, 2.0, 3.0, 4.0)
     assert back.matches == ((96.0, 12.0, 1.0, 2.0),)
     assert reversed_evidence(back) == evidence
+
+
+def test_the_smaller_picture_is_the_query(photos):
+    from pictrace.index import _query_first
+    from pictrace.types import Source
+
+    big = Source("big.png", png_bytes(load_rgb(photos / "coffee.jpg")))
+    small = Source("small.png", png_bytes(load_rgb(photos / "coffee.jpg").resize((60, 40))))
+    assert _query_first(small, big) and not _query_first(big, small)
+    twin = Source("twin.png", png_bytes(load_rgb(photos / "rocket.jpg").resize((60, 40))))
+    assert _query_first(small, twin) != _query_first(twin, small)  # same size: by digest
+    broken = Source("broken.png", b"not a picture")
+    assert _query_first(broken, small)  # unreadable: first, so decoding says what is wrong

@@ -138,6 +138,43 @@ def test_kept_links_round_trip(tmp_path):
     assert CopyLinks(path, "key-2").searched() == set()  # another key starts over
 
     with sqlite3.connect(path) as db:
-        db.execute("INSERT INTO links VALUES (5, 6, x'0102')")
+        db.execute("INSERT INTO links VALUES ('key-2', 5, 6, x'0102')")
     with pytest.raises(IndexCorrupt, match="--fresh"):
         CopyLinks(path, "key-2").links({5, 6})
+
+
+def test_processes_with_other_settings_share_the_file_without_mixing(tmp_path):
+    """Each key keeps its own rows (a server and a command with other settings), and only
+    the most recently used few keys are kept."""
+    path = tmp_path / "copies.sqlite"
+    strict, loose = CopyLinks(path, "strict"), CopyLinks(path, "loose")
+    strict.record([(1, [(2, None)])])
+    loose.record([(1, []), (3, [(4, None)])])
+    assert strict.searched() == {1} and strict.links({1, 2, 3, 4}) == [(1, 2, None)]
+    assert loose.searched() == {1, 3} and loose.links({1, 2, 3, 4}) == [(3, 4, None)]
+    loose.clear()
+    assert strict.searched() == {1} and loose.searched() == set()
+    for n in range(5):
+        CopyLinks(path, f"other-{n}").close()
+    assert CopyLinks(path, "strict").searched() == set()  # pushed out by newer keys
+
+
+def test_a_file_damaged_inside_or_unwritable_costs_searches_not_the_run(tmp_path):
+    path = tmp_path / "copies.sqlite"
+    links = CopyLinks(path, "key")
+    links.record([(i, [(i + 1, None)]) for i in range(2000)])
+    links.close()
+    data = bytearray(path.read_bytes())
+    data[4096:] = b"\xff" * (len(data) - 4096)  # the header reads, the pages do not
+    path.write_bytes(bytes(data))
+    damaged = CopyLinks(path, "key")
+    assert damaged.searched() in (set(), set(range(2000)))  # never an error
+    damaged.record([(7, [])])
+    assert 7 in damaged.searched()
+
+    readonly = tmp_path / "readonly.sqlite"
+    CopyLinks(readonly, "key").record([(1, [])])
+    broken = CopyLinks(readonly, "key")
+    broken._db.execute("PRAGMA query_only = ON")  # as a file this user cannot write
+    broken.record([(2, [])])  # in memory from here on
+    assert broken.searched() == {2}

@@ -34,13 +34,20 @@ def store_upload(folder: Path, data: bytes, name: str = "") -> tuple[Path, bool]
         return found, False
     box.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=box, prefix=".upload-")
-    with os.fdopen(handle, "wb") as out:
-        out.write(data)
-    target = box / upload_name(name, ext)
-    os.replace(temp, target)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        target = box / upload_name(name, ext)
+        os.replace(temp, target)
+    except OSError:
+        Path(temp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            box.rmdir()
+        raise
     return target, True
 
 
+NAME_BYTES = 200  # of an upload's kept name before its extension (ext4 allows 255)
 _SAME_FORMAT = {"jpg": {"jpg", "jpeg", "jpe"}, "tif": {"tif", "tiff"}, "heic": {"heic", "heif"}}
 
 
@@ -55,11 +62,19 @@ def upload_name(name: str, ext: str) -> str:
     leading dots, no control characters, at most ~120 characters), ending in an extension
     of the format its bytes are (appended when it says otherwise)."""
     base = re.split(r"[\\/]", name)[-1]
-    base = "".join(c for c in base if c.isprintable()).strip().lstrip(".").strip()
+    base = "".join(c for c in base if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF)
+    base = base.strip().lstrip(".").strip()
     stem, dot, given = base.rpartition(".")
     if dot and given.lower() in _SAME_FORMAT.get(ext, {ext}):
-        return f"{stem[:110].strip() or 'upload'}.{given}"
-    return f"{base[:110].strip() or 'upload'}.{ext}"
+        return f"{_short(stem)}.{given}"
+    return f"{_short(base)}.{ext}"
+
+
+def _short(stem: str) -> str:
+    """At most NAME_BYTES of UTF-8 (file names are limited in bytes), whole characters, no
+    trailing dots or spaces; "upload" when nothing is left."""
+    cut = stem.encode("utf-8", "ignore")[:NAME_BYTES].decode("utf-8", "ignore")
+    return cut.rstrip(". ") or "upload"
 
 
 def add_uploads(
@@ -79,7 +94,12 @@ def add_uploads(
         if not data:
             sources.append(AddFailure(name, f"{name}: zero-byte file", "not_an_image"))
             continue
-        path, new = store_upload(folder, data, name)
+        try:
+            path, new = store_upload(folder, data, name)
+        except OSError as exc:  # a full disk, say: this upload fails, the others go on
+            reason = f"{name}: cannot be kept in the index folder ({exc.strerror})"
+            sources.append(AddFailure(name, reason, "index_error"))
+            continue
         if str(path) in seen:
             repeated.append(name)
             continue

@@ -11,8 +11,11 @@ search never saw it: over the development set, searching only the newer image of
 (in a random adding order) linked 710 of the 721 images a full search links.
 
 The file is a cache beside the catalogue, with its own locking: an index opened read-only
-(a command beside a running server) keeps its searches there too, and only a folder that
-cannot be written leaves them in memory. A damaged file is set aside and started afresh.
+(a command beside a running server) keeps its searches there too. Every row carries its key,
+so processes with other settings share the file without mixing their results (the few most
+recently used keys are kept). A file this process cannot write is read into memory; a damaged
+one is set aside, and trouble later in a run switches to memory, so the cache can cost a
+search again but never fails one.
 """
 
 from __future__ import annotations
@@ -21,120 +24,190 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from pictrace.errors import IndexCorrupt
 
 log = logging.getLogger("pictrace")
+T = TypeVar("T")
 Found = tuple[int, np.ndarray | None]  # a copy's id and the transform (image -> copy), if any
+LAYOUT = 2  # PRAGMA user_version of the file; another layout is dropped and made again
+KEEP_KEYS = 4  # keys whose rows are kept (other settings, other processes, older releases)
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS searched (image_id INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, used REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS searched (
+    key TEXT NOT NULL, image_id INTEGER NOT NULL, PRIMARY KEY (key, image_id)
+);
 CREATE TABLE IF NOT EXISTS links (
+    key TEXT NOT NULL,
     image_id INTEGER NOT NULL,
     copy_id INTEGER NOT NULL,
     transform BLOB,
-    PRIMARY KEY (image_id, copy_id)
+    PRIMARY KEY (key, image_id, copy_id)
 );
 """
 
 
 class CopyLinks:
-    """The searched images and their copy links, valid for one ``key``."""
+    """The searched images and their copy links found under one ``key``."""
 
     def __init__(self, path: Path | None, key: str) -> None:
-        """Kept at ``path`` (in memory when None or when it cannot be written)."""
+        """Kept at ``path`` (in memory when None, or when the file cannot be written)."""
         self.key = key
         self._lock = threading.Lock()
+        self._db = _memory()
+        if path is None:
+            return
         try:
-            self._db = _opened(path)
-        except sqlite3.DatabaseError as exc:  # a cache: set it aside, start afresh
-            assert path is not None
-            _set_aside(path, exc)
-            self._db = _opened(path)
-        if self._stored_key() != key:
-            self.clear()
+            self._db = _opened(path, key)
+        except sqlite3.OperationalError as exc:  # busy too long, say: this run in memory
+            log.warning("duplicate links: %s (%s); keeping them in memory", path, exc)
+        except sqlite3.DatabaseError as exc:  # damaged: a cache, so set it aside, start afresh
+            if _set_aside(path, exc):
+                self._db = self._guarded_open(path, key)
 
     def searched(self) -> set[int]:
-        with self._lock:
-            return {row[0] for row in self._db.execute("SELECT image_id FROM searched")}
+        rows = self._guarded(
+            lambda db: db.execute("SELECT image_id FROM searched WHERE key = ?", (self.key,))
+        )
+        return {row[0] for row in rows}
 
     def links(self, live: set[int]) -> list[tuple[int, int, np.ndarray | None]]:
         """Every kept link between two ``live`` images: (image, copy, transform or None)."""
-        with self._lock:
-            rows = self._db.execute("SELECT image_id, copy_id, transform FROM links").fetchall()
+        rows = self._guarded(
+            lambda db: db.execute(
+                "SELECT image_id, copy_id, transform FROM links WHERE key = ?", (self.key,)
+            ).fetchall()
+        )
         return [(a, b, _matrix(t)) for a, b, t in rows if a in live and b in live]
 
     def record(self, found: Sequence[tuple[int, Sequence[Found]]]) -> None:
         """Searched images with their copies, in one transaction (an interrupted search for
         duplicates keeps every chunk it finished)."""
-        with self._lock, self._db:
-            self._db.executemany(
-                "INSERT OR IGNORE INTO searched VALUES (?)", [(i,) for i, _ in found]
-            )
-            self._db.executemany(
-                "INSERT OR REPLACE INTO links VALUES (?, ?, ?)",
-                [(i, c, _blob(t)) for i, copies in found for c, t in copies],
-            )
+        searched = [(self.key, i) for i, _ in found]
+        links = [(self.key, i, c, _blob(t)) for i, copies in found for c, t in copies]
+
+        def write(db: sqlite3.Connection) -> None:
+            with db:
+                db.executemany("INSERT OR IGNORE INTO searched VALUES (?, ?)", searched)
+                db.executemany("INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?)", links)
+
+        self._guarded(write)
 
     def forget(self, ids: Iterable[int]) -> None:
         """Drop removed images (their links no longer count anyway: this keeps the file small)."""
-        dead = [(i,) for i in ids]
+        dead = [(self.key, i) for i in ids]
         if not dead:
             return
-        with self._lock, self._db:
-            self._db.executemany("DELETE FROM searched WHERE image_id = ?", dead)
-            self._db.executemany("DELETE FROM links WHERE image_id = ?", dead)
-            self._db.executemany("DELETE FROM links WHERE copy_id = ?", dead)
+
+        def delete(db: sqlite3.Connection) -> None:
+            with db:
+                db.executemany("DELETE FROM searched WHERE key = ? AND image_id = ?", dead)
+                db.executemany("DELETE FROM links WHERE key = ? AND image_id = ?", dead)
+                db.executemany("DELETE FROM links WHERE key = ? AND copy_id = ?", dead)
+
+        self._guarded(delete)
 
     def clear(self) -> None:
-        """Forget everything (what decides copies changed, or a fresh search was asked for)."""
-        with self._lock, self._db:
-            self._db.execute("DELETE FROM searched")
-            self._db.execute("DELETE FROM links")
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('key', ?)", (self.key,))
+        """Forget what was found under this key (a fresh search was asked for)."""
+
+        def delete(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("DELETE FROM searched WHERE key = ?", (self.key,))
+                db.execute("DELETE FROM links WHERE key = ?", (self.key,))
+
+        self._guarded(delete)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    def _stored_key(self) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'key'").fetchone()
-        return None if row is None else str(row[0])
+    def _guarded(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` on the file; when the file fails (damaged, locked too long, not writable
+        after all), on an empty in-memory copy from then on: what was kept is searched again."""
+        with self._lock:
+            try:
+                return work(self._db)
+            except sqlite3.DatabaseError as exc:
+                log.warning("duplicate links: %s; keeping them in memory for this run", exc)
+                self._db.close()
+                self._db = _memory()
+                return work(self._db)
+
+    def _guarded_open(self, path: Path, key: str) -> sqlite3.Connection:
+        try:
+            return _opened(path, key)
+        except sqlite3.DatabaseError:
+            return _memory()
 
 
-def _set_aside(path: Path, problem: Exception) -> None:
+def _opened(path: Path, key: str) -> sqlite3.Connection:
+    """The file, laid out for this release, with ``key`` marked used (keys beyond the
+    KEEP_KEYS most recent dropped); an in-memory copy of it when it cannot be written.
+    sqlite3.DatabaseError when it is not a readable database."""
+    db = sqlite3.connect(path, check_same_thread=False)
+    try:
+        db.execute("PRAGMA busy_timeout = 10000")
+        if db.execute("PRAGMA user_version").fetchone()[0] != LAYOUT:
+            _lay_out(db)
+        _use(db, key)
+        return db
+    except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc) and "read-only" not in str(exc):
+            db.close()
+            raise
+        log.info("keeping duplicate links in memory: %s cannot be written", path)
+        memory = _memory()
+        db.backup(memory)
+        db.close()
+        return memory
+
+
+def _lay_out(db: sqlite3.Connection) -> None:
+    with db:
+        for table in ("meta", "keys", "searched", "links"):
+            db.execute(f"DROP TABLE IF EXISTS {table}")
+    db.executescript(_SCHEMA)
+    db.execute(f"PRAGMA user_version = {LAYOUT}")
+    db.execute("PRAGMA journal_mode = WAL")
+
+
+def _use(db: sqlite3.Connection, key: str) -> None:
+    with db:
+        db.execute("INSERT OR REPLACE INTO keys VALUES (?, ?)", (key, time.time()))
+        stale = db.execute(
+            "SELECT key FROM keys ORDER BY used DESC LIMIT -1 OFFSET ?", (KEEP_KEYS,)
+        ).fetchall()
+        for table in ("keys", "searched", "links"):
+            db.executemany(f"DELETE FROM {table} WHERE key = ?", stale)
+
+
+def _memory() -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:", check_same_thread=False)
+    db.executescript(_SCHEMA)
+    return db
+
+
+def _set_aside(path: Path, problem: Exception) -> bool:
     """Move a damaged file (with its write-ahead log, which must not be replayed into a new
-    file) out of the way."""
+    file) out of the way; False when that is not possible (the links then stay in memory)."""
     stamp = int(time.time())
     log.warning(
         "%s cannot be read (%s); set aside as %s.damaged-%d", path, problem, path.name, stamp
     )
-    for suffix in ("", "-wal", "-shm"):
-        part = path.with_name(path.name + suffix)
-        if part.exists():
-            part.replace(part.with_name(f"{part.name}.damaged-{stamp}"))
-
-
-def _opened(path: Path | None) -> sqlite3.Connection:
-    """The file with the schema (raises sqlite3.DatabaseError when it is not a database), or
-    an in-memory database when there is no path or the folder cannot be written."""
-    if path is not None:
-        try:
-            db = sqlite3.connect(path, check_same_thread=False)
-            db.execute("PRAGMA busy_timeout = 10000")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            db.executescript(_SCHEMA)
-            return db
-        except sqlite3.OperationalError as exc:  # a read-only folder or file
-            log.info("keeping duplicate links in memory: %s (%s)", path, exc)
-    db = sqlite3.connect(":memory:", check_same_thread=False)
-    db.executescript(_SCHEMA)
-    return db
+    try:
+        for suffix in ("", "-wal", "-shm"):
+            part = path.with_name(path.name + suffix)
+            if part.exists():
+                part.replace(part.with_name(f"{part.name}.damaged-{stamp}"))
+    except OSError as exc:
+        log.warning("cannot set %s aside (%s)", path, exc)
+        return False
+    return True
 
 
 def _blob(transform: np.ndarray | None) -> bytes | None:
