@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -417,10 +418,28 @@ class Index:
         return record
 
     def remove(self, id_or_source: str | int) -> ImageRecord:
+        """Remove an image; a file kept for it in the index folder (an upload) goes too."""
         record = self.resolve(id_or_source)
         self.store.remove([record.id])
         self.store.flush()
+        self.discard_kept(Path(record.source))
         return record
+
+    @property
+    def uploads(self) -> Path:
+        """Where uploaded images are kept (``uploads/<sha256>/<name>`` in the index folder)."""
+        return Path(self.location).expanduser().resolve() / "uploads"
+
+    def discard_kept(self, path: Path) -> None:
+        """Delete ``path`` if it is a file kept in ``uploads``, and its own folder once empty."""
+        folder = self.uploads
+        path = path.expanduser().resolve()
+        if folder not in path.parents or not path.is_file():
+            return
+        path.unlink(missing_ok=True)
+        if path.parent != folder:
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
 
     def stats(self) -> Stats:
         """Counts, including images whose features an older PicTrace computed (``outdated``:

@@ -103,6 +103,29 @@ def test_an_upload_that_cannot_be_kept_fails_alone(client, app_index, photos, mo
     client.delete(f"/api/images/{answer['added_ids'][0]}")
 
 
+def test_adding_without_files_or_urls_names_the_fields(client):
+    answer = client.post("/api/images", files=[("file", ("a.png", b"x"))])
+    assert answer.status_code == 422
+    assert answer.json()["message"] == (
+        "body.files: give image files in the multipart field 'files', or 'urls' (page or "
+        "image URLs) (this request has file)"
+    )
+
+
+def test_removing_an_uploaded_image_from_the_library_deletes_its_file(index_copy, photos):
+    from pictrace.api.collection import add_uploads
+
+    data = png_bytes(load_rgb(photos / "rocket.jpg").rotate(90, expand=True))
+    report = add_uploads(index_copy, index_copy.uploads, [("turned rocket.png", data)])
+    (image_id,) = report.added
+    kept = Path(index_copy.get(image_id).source)
+    assert kept.parent.parent == index_copy.uploads and kept.name == "turned rocket.png"
+    index_copy.remove(image_id)  # as `pictrace remove` does
+    assert not kept.exists() and not kept.parent.exists()
+    index_copy.remove(str(photos / "rocket.jpg"))  # a file that is not kept: left alone
+    assert (photos / "rocket.jpg").is_file()
+
+
 def test_failed_uploads_leave_nothing_behind(client, app_index):
     answer = client.post("/api/images", files=[("files", ("notes.jpg", b"not an image"))])
     assert answer.status_code == 200

@@ -98,6 +98,7 @@ def test_the_page_shows_progress_then_the_groups(client, photos, monkeypatch):
     copy_id = turned(client, photos, "turned-page.jpg")
     searching = client.get("/duplicates").text
     assert "searching" in searching and 'data-reload="done"' in searching
+    assert "No duplicates" not in searching  # not before it knows
     job_id = searching.split('data-job="')[1].split('"')[0]
     assert client.get(f"/jobs/{job_id}").status_code == 200  # its own page works too
     assert wait_for(client, job_id)["state"] == "done"

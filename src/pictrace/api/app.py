@@ -44,6 +44,9 @@ def create_app(index: Index | str | Path, settings: Settings | None = None) -> F
             yield
         finally:
             await app.state.pictrace.aclose()
+            # Save the searchable copies now: uvicorn ends a SIGTERM'd process by raising the
+            # signal again once the app has shut down, before the caller could close it.
+            opened.store.flush()
             if opened is not index:
                 opened.close()
 

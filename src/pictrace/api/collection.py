@@ -110,7 +110,7 @@ def add_uploads(
     report = index.add_sources(sources, len(uploads), progress)
     for failure in report.failed:
         if failure.source in written:
-            _discard(Path(failure.source), folder)
+            index.discard_kept(Path(failure.source))
     named = _named(report, written)
     return AddReport(named.added, named.skipped + tuple(repeated), named.failed)
 
@@ -126,23 +126,6 @@ def _named(report: AddReport, written: dict[str, str]) -> AddReport:
         for f in report.failed
     )
     return AddReport(report.added, report.skipped, failed)
-
-
-def remove_image(index: Index, folder: Path, image_id: int) -> ImageRecord:
-    """Remove from the index, and delete the kept original if it was an upload."""
-    record = index.remove(image_id)
-    path = Path(record.source)
-    if folder in (path.parent, path.parent.parent) and path.is_file():
-        _discard(path, folder)
-    return record
-
-
-def _discard(path: Path, folder: Path) -> None:
-    """Delete a kept upload, and its own folder inside ``folder`` once empty."""
-    path.unlink(missing_ok=True)
-    if path.parent != folder:
-        with contextlib.suppress(OSError):
-            path.parent.rmdir()
 
 
 def record_dict(record: ImageRecord) -> dict[str, Any]:

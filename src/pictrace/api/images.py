@@ -15,11 +15,10 @@ from pictrace.api.collection import (
     add_uploads,
     group_dict,
     record_dict,
-    remove_image,
 )
 from pictrace.api.duplicates import API_WAIT, groups_or_job
 from pictrace.api.errors import ERROR_RESPONSES, PATTERN_HINTS, ErrorBody
-from pictrace.api.inputs import AddFields, read_body, validate
+from pictrace.api.inputs import AddFields, invalid, read_body, validate
 from pictrace.api.jobs import Job
 from pictrace.api.openapi import body_doc
 from pictrace.api.origin import same_origin
@@ -105,7 +104,12 @@ async def add_images(state: StateDep, request: Request) -> JSONResponse:
     if isinstance(fields.get("urls"), str):
         fields["urls"] = fields["urls"].split()
     uploads = [(u.name, u.data) for u in body.files.get("files", [])]
-    urls = validate(AddFields, fields).urls if fields or not uploads else []
+    if not uploads and not fields.get("urls"):
+        others = sorted({*body.files, *fields})
+        named = f" (this request has {', '.join(others)})" if others else ""
+        problem = "give image files in the multipart field 'files', or 'urls' (page or image URLs)"
+        raise invalid([{"type": "missing", "loc": ("files",), "msg": problem + named}])
+    urls = validate(AddFields, fields).urls if fields else []
     report = AddReport()
     if uploads:
         report = await state.write(add_uploads, state.index, state.uploads, uploads)
@@ -128,7 +132,7 @@ async def get_image(state: StateDep, image_id: ImageId) -> dict[str, Any]:
 @router.delete("/images/{image_id}", summary="Remove an image from the index")
 async def delete_image(state: StateDep, image_id: ImageId) -> dict[str, Any]:
     await state.compute(state.index.get, image_id)  # 404 before taking the write lock
-    record = await state.write(remove_image, state.index, state.uploads, image_id)
+    record = await state.write(state.index.remove, image_id)
     return {"removed": record_dict(record)}
 
 

@@ -97,7 +97,7 @@ class AppState:
     @property
     def uploads(self) -> Path:
         """Where "add to index" uploads keep their original bytes (inside the index folder)."""
-        return Path(self.index.location) / "uploads"
+        return self.index.uploads
 
     async def compute(self, fn: Callable[..., T], *args: Any) -> T:
         """CPU work (decode, features, search) on a worker thread, never on the event loop."""

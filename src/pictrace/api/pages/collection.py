@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from pictrace.api.collection import (
     KEEPER_RULES,
-    remove_image,
 )
 from pictrace.api.crawl import limits_of, start_add, start_crawl
 from pictrace.api.duplicates import PAGE_WAIT, groups_or_job
@@ -72,7 +71,7 @@ async def delete(
     state: StateDep, image_id: int, back: str = Query("/collection")
 ) -> RedirectResponse:
     await state.compute(state.index.get, image_id)
-    await state.write(remove_image, state.index, state.uploads, image_id)
+    await state.write(state.index.remove, image_id)
     local = back.startswith("/") and not back.startswith(("//", "/\\"))
     target = back if local else "/collection"
     return RedirectResponse(target, status_code=303)

@@ -1,0 +1,59 @@
+"""`pictrace serve` stopped the usual way (SIGTERM, as a service manager or `kill` does)
+saves what it added: the next command finds the index's searchable copies current."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pictrace.store.catalogue import Catalogue
+from tests.conftest import load_rgb, png_bytes
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_sigterm_saves_the_searchable_copies(built_index, tmp_path, photos):
+    folder = tmp_path / "index"
+    shutil.copytree(built_index, folder)
+    port = free_port()
+    command = [sys.executable, "-m", "pictrace.cli", "--index", str(folder), "serve"]
+    server = subprocess.Popen([*command, "--port", str(port)], stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/api/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and server.poll() is None, "no server"
+            time.sleep(0.2)
+        picture = png_bytes(load_rgb(photos / "coffee.jpg").rotate(90, expand=True))
+        added = httpx.post(base + "/api/images", files=[("files", ("turned.png", picture))])
+        assert added.status_code == 201
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    catalogue = Catalogue(folder / "catalogue.sqlite", readonly=True)
+    generation = catalogue.generation()
+    catalogue.close()
+    saved = [json.loads(p.read_text())["generation"] for p in (folder / "vectors").glob("*.json")]
+    assert saved and all(g == generation for g in saved)
+    assert Path(folder / "write.lock").exists()
