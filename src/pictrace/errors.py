@@ -9,6 +9,7 @@ onnxruntime, sqlite3, httpx) are translated at the edge with ``raise ... from``:
     │   ├── NotAnImage             bytes are not a decodable image (zero-byte, corrupt, text, ...)
     │   ├── ImageTooLarge          decompression bomb, too many pixels or too many bytes
     │   └── FetchError             a URL could not be fetched
+    │       ├── BadURL             not a well-formed URL (no host, bad port, bad host name)
     │       ├── BlockedURL         refused by the SSRF guard or an unsupported scheme
     │       └── FetchTimeout       the server was too slow
     ├── Stopped                    long work stopped on request (a server shutting down)
@@ -54,6 +55,10 @@ class ImageTooLarge(InputError):
 
 class FetchError(InputError):
     code = "fetch_failed"
+
+
+class BadURL(FetchError):
+    code = "bad_url"
 
 
 class BlockedURL(FetchError):

@@ -36,7 +36,7 @@ def only_upstream_server_errors(ctx, response, case):
 # A schema-valid request may still be refused for what no schema can say: a URL that points at
 # a private address (400), bytes that are not an image (415), an id that is not there (404).
 SEMANTIC_REFUSALS = {
-    400: {"blocked_url", "bad_input"},
+    400: {"blocked_url", "bad_url", "bad_input"},
     404: {"not_found"},
     413: {"image_too_large"},
     415: {"not_an_image"},

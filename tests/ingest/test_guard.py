@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pictrace.errors import BlockedURL
+from pictrace.errors import BadURL, BlockedURL
 from pictrace.ingest.guard import Guard, refusal
 
 
@@ -75,7 +75,8 @@ def test_an_allowed_network_exempts_exactly_its_addresses(address):
     ],
 )
 def test_bad_urls_are_refused_before_any_request(url):
-    with pytest.raises(BlockedURL):
+    malformed = url.startswith("http") and any(p in url for p in ("///", "99999", " ", "-bad-"))
+    with pytest.raises(BadURL if malformed else BlockedURL):  # malformed, or not allowed
         Guard().check_url(url)
 
 

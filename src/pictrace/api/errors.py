@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from pictrace.errors import (
+    BadURL,
     BlockedURL,
     FetchError,
     FetchTimeout,
@@ -39,6 +40,7 @@ STATUS: dict[type[PicTraceError], int] = {
     NotAnImage: 415,
     FetchTimeout: 504,
     BlockedURL: 400,
+    BadURL: 400,
     FetchError: 502,
     InputError: 400,
     IndexLocked: 503,

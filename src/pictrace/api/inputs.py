@@ -157,8 +157,11 @@ async def load_image(
             {
                 "type": "missing",
                 "loc": (what,),
-                "msg": f"give {'the image' if what == 'image' else 'image ' + what} "
-                "as an uploaded file or a URL",
+                "msg": (
+                    "give the image as an uploaded file (field 'file') or a URL (field 'url')"
+                    if what in ("image", "file")
+                    else f"give image {what} as an uploaded file or a URL"
+                ),
             }
         ]
     )

@@ -24,7 +24,7 @@ import anyio
 import httpcore
 import httpx
 
-from pictrace.errors import BlockedURL
+from pictrace.errors import BadURL, BlockedURL
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -79,21 +79,21 @@ class Guard:
         try:
             parts = urlsplit(url)
         except ValueError as exc:
-            raise BlockedURL(f"{url}: not a valid URL ({exc})") from exc
+            raise BadURL(f"{url}: not a valid URL ({exc})") from exc
         if parts.scheme.lower() not in SCHEMES:
             raise BlockedURL(f"{url}: only http:// and https:// URLs can be fetched")
         host = parts.hostname
         if not host:
-            raise BlockedURL(f"{url}: the URL has no host name")
+            raise BadURL(f"{url}: the URL has no host name")
         try:
             parts.port  # noqa: B018 - raises ValueError on a bad port
         except ValueError as exc:
-            raise BlockedURL(f"{url}: the URL has an invalid port") from exc
+            raise BadURL(f"{url}: the URL has an invalid port") from exc
         try:
             literal = ipaddress.ip_address(host)
         except ValueError:
             if not _valid_name(host):
-                raise BlockedURL(f"{url}: {host!r} is not a valid host name") from None
+                raise BadURL(f"{url}: {host!r} is not a valid host name") from None
             return host
         self.check_address(host, literal)
         return host

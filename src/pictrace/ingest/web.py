@@ -25,7 +25,7 @@ import anyio
 import httpx
 from anyio.from_thread import start_blocking_portal
 
-from pictrace.errors import BlockedURL, FetchError, FetchTimeout, ImageTooLarge, NotAnImage
+from pictrace.errors import BadURL, FetchError, FetchTimeout, ImageTooLarge, NotAnImage
 from pictrace.ingest.channel import Channel
 from pictrace.ingest.guard import Guard, GuardedTransport
 from pictrace.ingest.sniff import Kind, describe, kind_of
@@ -116,7 +116,7 @@ class Fetcher:
         except httpx.HTTPError as exc:
             raise FetchError(f"{url}: {_reason(exc)}") from exc
         except (httpx.InvalidURL, UnicodeError) as exc:
-            raise BlockedURL(f"{url}: not a valid URL ({exc})") from exc
+            raise BadURL(f"{url}: not a valid URL ({exc})") from exc
 
     async def _follow(self, url: str, max_bytes: int) -> Fetched:
         current = url
