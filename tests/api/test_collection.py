@@ -44,6 +44,7 @@ def test_upload_is_kept_in_the_index_folder_and_removable(client, app_index, tmp
 
     again = client.post("/api/images", files=[("files", ("again.png", data))]).json()
     assert again["added"] == 0 and again["skipped_unchanged"] == 1
+    assert again["unchanged"] == [{"source": str(kept), "id": new_id}]  # which one holds it
 
     found = client.post("/api/search", files={"file": ("q.png", data)}).json()["results"][0]
     assert found["id"] == new_id and found["tier"] == "exact"

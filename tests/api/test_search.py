@@ -68,7 +68,8 @@ def test_a_page_url_is_not_an_image_but_lists_its_images(client, site):
 
 def test_a_malformed_url_is_explained_in_words(client):
     answer = client.post("/api/search", json={"url": "ftp://example.org/a.jpg"})
-    assert answer.json()["message"] == "body.url: give an http:// or https:// URL (no spaces)"
+    expected = "body.url: give a whole http:// or https:// URL (a host name, no spaces)"
+    assert answer.json()["message"] == expected
     keeper = client.get("/api/duplicates", params={"keeper": "prettiest"}).json()["message"]
     assert keeper.startswith("query.keeper.0: keeper rules are original, resolution")
 

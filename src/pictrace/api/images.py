@@ -24,6 +24,7 @@ from pictrace.api.openapi import body_doc
 from pictrace.api.origin import same_origin
 from pictrace.api.state import StateDep
 from pictrace.errors import InputError, NotFound
+from pictrace.index import Index
 from pictrace.ingest.crawl import CrawlLimits
 from pictrace.search.keeper import checked_policy
 from pictrace.types import AddReport, KeeperRule
@@ -120,8 +121,19 @@ async def add_images(state: StateDep, request: Request) -> JSONResponse:
         report = AddReport(
             report.added + more.added, report.skipped + more.skipped, report.failed + more.failed
         )
-    status = 201 if report.added else 200
-    return JSONResponse(report.as_dict(), status_code=status)
+    answer = report.as_dict()
+    answer["unchanged"] = await state.compute(_unchanged, state.index, report.skipped)
+    return JSONResponse(answer, status_code=201 if report.added else 200)
+
+
+def _unchanged(index: Index, sources: Sequence[str]) -> list[dict[str, Any]]:
+    """The images already indexed with the bytes a request sent again: the source each is
+    kept under and its id (None for a file repeated within the same request)."""
+    found = [index.store.by_source(source) for source in sources]
+    return [
+        {"source": source, "id": record.id if record else None}
+        for source, record in zip(sources, found, strict=True)
+    ]
 
 
 @router.get("/images/{image_id}", summary="One catalogued image")

@@ -20,7 +20,7 @@ from pictrace.ingest.web import Fetcher
 from pictrace.types import Source
 
 URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://\S+$"
-PATTERN_HINTS[URL_PATTERN] = "give an http:// or https:// URL (no spaces)"
+PATTERN_HINTS[URL_PATTERN] = "give a whole http:// or https:// URL (a host name, no spaces)"
 M = TypeVar("M", bound=BaseModel)
 
 
