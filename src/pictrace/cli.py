@@ -19,9 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pictrace.errors import InputError, PicTraceError
-from pictrace.formatting import filesize
+from pictrace.formatting import filesize, group_lines, metric
 from pictrace.index import Index
-from pictrace.search.keeper import checked_policy, reason_label
+from pictrace.search.keeper import checked_policy
 from pictrace.settings import Settings, load_settings
 from pictrace.types import KEEPER_POLICY, SearchResult
 
@@ -146,25 +146,6 @@ def search(
         raise typer.Exit(1)
 
 
-COUNTS = frozenset(
-    {
-        "phash",
-        "dhash",
-        "inliers",
-        "orb_matches",
-        "votes",
-        "mirror_votes",
-        "negative_votes",
-        "negative",
-    }
-)
-
-
-def _metric(name: str, value: float) -> str:
-    """Counts (Hamming distances, inliers, matches) as integers, scores with four decimals."""
-    return str(round(value)) if name in COUNTS else f"{value:.4f}"
-
-
 def _print_result(result: SearchResult, copies: bool = True) -> None:
     """The ranked table; without ``copies`` (a search of predicted labels, which measures
     no copy confidence) the tier and copy columns are left out."""
@@ -226,7 +207,7 @@ def compare(
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in comparison.metrics.items():
-        table.add_row(name, _metric(name, value))
+        table.add_row(name, metric(name, value))
     out.print(table)
     out.print(
         f"similarity {comparison.similarity:.1%}, copy confidence "
@@ -294,20 +275,8 @@ def duplicates(
     if not groups:
         out.print("no duplicate groups")
     for number, group in enumerate(groups, 1):
-        why = reason_label(group.reason)
-        out.print(f"group {number} ({len(group.members)} images; keeper by {why})")
-        via = group.matched_with()
-        for member in group.members:
-            mark = "keep" if member.id == group.keeper else "    "
-            notes = ["likely edited"] if group.edited.get(member.id) else []
-            if via.get(member.id, group.keeper) != group.keeper:
-                notes.append(f"a copy of {via[member.id]}, not of the keeper")
-            out.print(
-                f"  {mark} {member.id:>6} {member.width}x{member.height} {member.format:<5}"
-                f" {member.byte_size:>9} B  {member.source}"
-                + (f"  ({'; '.join(notes)})" if notes else ""),
-                markup=False,
-            )
+        for line in group_lines(number, group):
+            out.print(line, markup=False)
 
 
 @app.command()

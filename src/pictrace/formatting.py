@@ -1,6 +1,47 @@
-"""Numbers as people read them, shared by the command line and the web pages."""
+"""Numbers and results as people read them, shared by the command line and the web pages."""
 
 from __future__ import annotations
+
+from pictrace.search.keeper import reason_label
+from pictrace.types import DuplicateGroup
+
+# Metrics that are counts (Hamming distances, inliers, matches, votes), shown as integers.
+COUNTS = frozenset(
+    {
+        "phash",
+        "dhash",
+        "inliers",
+        "orb_matches",
+        "votes",
+        "mirror_votes",
+        "negative_votes",
+        "negative",
+    }
+)
+
+
+def metric(name: str, value: float) -> str:
+    """Counts as integers, scores with four decimals."""
+    return str(round(value)) if name in COUNTS else f"{value:.4f}"
+
+
+def group_lines(number: int, group: DuplicateGroup) -> list[str]:
+    """A duplicate group as text: its heading, then a line per member (the keeper marked),
+    noting likely edits and members that copy another member rather than the keeper."""
+    why = reason_label(group.reason)
+    lines = [f"group {number} ({len(group.members)} images; keeper by {why})"]
+    via = group.matched_with()
+    for member in group.members:
+        mark = "keep" if member.id == group.keeper else "    "
+        notes = ["likely edited"] if group.edited.get(member.id) else []
+        if via.get(member.id, group.keeper) != group.keeper:
+            notes.append(f"a copy of {via[member.id]}, not of the keeper")
+        lines.append(
+            f"  {mark} {member.id:>6} {member.width}x{member.height} {member.format:<5}"
+            f" {member.byte_size:>9} B  {member.source}"
+            + (f"  ({'; '.join(notes)})" if notes else "")
+        )
+    return lines
 
 
 def percent(value: float, digits: int = 0) -> str:

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
-import json
-import threading
 import time
-import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,15 +22,14 @@ from pictrace.features.registry import all_specs, build_extractors
 from pictrace.ingest.files import expand, is_url, path_aliases, read_file
 from pictrace.search.calibrate import CalibrationReport, read_pairs, refit
 from pictrace.search.candidates import Query, Verifier
-from pictrace.search.compare import compare_images, reversed_comparison
+from pictrace.search.compare import compare_images, query_first, reversed_comparison
 from pictrace.search.confidence import load_calibrator
-from pictrace.search.duplicates import LINKS_VERSION, find_duplicates
 from pictrace.search.engine import Searcher
-from pictrace.search.keeper import apply_policy, checked_policy
+from pictrace.search.keeper import checked_policy
+from pictrace.search.kept import KeptDuplicates
 from pictrace.settings import Settings, load_settings
 from pictrace.store.base import Store, open_store
-from pictrace.store.copylinks import CopyLinks
-from pictrace.store.embedded import EmbeddedStore, local_layout
+from pictrace.store.embedded import EmbeddedStore
 from pictrace.threads import quiet_this_thread
 from pictrace.types import (
     AddFailure,
@@ -81,11 +76,7 @@ class Index:
             verifier=_default_verifier(settings, self.store, self.pool),
             pool=self.pool,
         )
-        # the last duplicate groups, with what they were computed from (policies only reorder)
-        self._groups: tuple[object, list[DuplicateGroup]] | None = None
-        self._groups_lock = threading.Lock()
-        self._duplicates_lock = threading.Lock()  # one search for duplicates at a time
-        self._links: CopyLinks | None = None
+        self._duplicates = KeptDuplicates(self.store, self.specs, self.searcher, folder)
 
     @classmethod
     def open(
@@ -117,8 +108,7 @@ class Index:
     def close(self) -> None:
         self.pool.shutdown(wait=True)
         self.store.close()
-        if self._links is not None:
-            self._links.close()
+        self._duplicates.close()
 
     # --- adding -----------------------------------------------------------------------------
     def add(self, items: Iterable[str | Path], progress: Progress | None = None) -> AddReport:
@@ -293,7 +283,7 @@ class Index:
         the larger the indexed hit, whichever comes first (search, too, usually meets a copy
         as the smaller side: a crop, a thumbnail), so compare(a, b) and compare(b, a) agree."""
         sa, sb = self.load_query(a), self.load_query(b)
-        if _query_first(sb, sa):
+        if query_first(sb, sa):
             qb, ha = self.prepare_query(sb), self.prepare_hit(sa)
             return reversed_comparison(compare_images(qb, ha, self.searcher, self._refine)), ha, qb
         qa, hb = self.prepare_query(sa), self.prepare_hit(sb)
@@ -327,18 +317,7 @@ class Index:
         groups themselves are kept while the catalogue (written by any process) stays the
         same: asking again, with any policy, only orders them again."""
         chosen = checked_policy(self.settings.keeper_policy if policy is None else policy)
-        with self._duplicates_lock:
-            basis = self._groups_basis()
-            known = None if fresh else self._known_groups(basis, chosen)
-            if known is not None:
-                return known  # nothing changed: only the order may
-            kept = self._copy_links()
-            if fresh:
-                kept.clear()
-            groups = find_duplicates(self.store, self.specs, self.searcher, chosen, progress, kept)
-            with self._groups_lock:
-                self._groups = (basis, groups)
-            return groups
+        return self._duplicates.groups(chosen, progress, fresh)
 
     def known_duplicates(
         self, policy: Sequence[KeeperRule] | None = None
@@ -347,55 +326,12 @@ class Index:
         (nothing changed since they were found), else None: a server answers at once when it
         can and runs the search as a job when it cannot."""
         chosen = checked_policy(self.settings.keeper_policy if policy is None else policy)
-        return self._known_groups(self._groups_basis(), chosen)
-
-    def _copy_links(self) -> CopyLinks:
-        """What earlier searches for duplicates found, under what decides copies now (a
-        calibration refitted in this process changes it, too)."""
-        key = self._links_key()
-        if self._links is None or self._links.key != key:
-            if self._links is not None:
-                self._links.close()
-            folder = None if self.location.startswith("milvus://") else Path(self.location)
-            self._links = CopyLinks(folder / "copies.sqlite" if folder else None, key)
-        return self._links
-
-    def _links_key(self) -> str:
-        """What decides which images a search calls copies (kept links found under another
-        key are searched again): this catalogue (image ids restart with a new one), the
-        calibration, the search settings, the features, the local vocabulary, the release."""
-        import pictrace  # the package (this module is part of it): its release
-
-        s = self.settings
-        decisive = {
-            "catalogue": self.store.identity(),
-            "calibration": self.searcher.calibrator.to_json(),
-            "search": [s.candidates, s.hash_radius, s.local_features, s.verify_top],
-            "copy_threshold": s.copy_threshold,
-            "sizes": [s.work_size, s.hnsw_threshold],
-            "features": {name: spec.version for name, spec in sorted(self.specs.items())},
-            "vocabulary": local_layout() if s.local_features else None,
-            "version": [LINKS_VERSION, pictrace.__version__],
-        }
-        return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
+        return self._duplicates.known(chosen)
 
     def duplicates_basis(self) -> object:
         """What the groups of ``duplicates`` follow from: groups found under an equal basis
         are still the groups. None when the store cannot tell (it has no generation)."""
-        basis = self._groups_basis()
-        return None if basis[0] is None else basis
-
-    def _groups_basis(self) -> tuple[object, object]:
-        return (self.store.generation(), self.searcher.calibrator)
-
-    def _known_groups(
-        self, basis: tuple[object, object], policy: Sequence[KeeperRule]
-    ) -> list[DuplicateGroup] | None:
-        with self._groups_lock:
-            cached = self._groups
-        if basis[0] is None or cached is None or cached[0] != basis:
-            return None
-        return apply_policy(cached[1], policy)
+        return self._duplicates.basis()
 
     # --- catalogue ------------------------------------------------------------------------
     def get(self, image_id: int) -> ImageRecord:
@@ -477,26 +413,6 @@ def _default_verifier(
     from pictrace.search.verify import make_verifier
 
     return make_verifier(settings, store, pool)
-
-
-def _query_first(x: Source, y: Source) -> bool:
-    """Whether ``x`` is compared as the query against ``y``: the one with fewer pixels (read
-    from the headers), then the lower byte digest, so the order of the arguments never
-    matters. Unreadable sizes count as 0 (decoding then says what is wrong)."""
-    return (_pixels(x), hashlib.sha256(x.data).digest()) < (
-        _pixels(y),
-        hashlib.sha256(y.data).digest(),
-    )
-
-
-def _pixels(source: Source) -> int:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(source.data)) as image:
-                return image.width * image.height
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
-        return 0
 
 
 def _merge(a: AddReport, b: AddReport) -> AddReport:

@@ -128,7 +128,7 @@ def test_a_failed_search_says_why_and_is_not_retried_at_once(
         calls.append(1)
         raise error
 
-    monkeypatch.setattr("pictrace.index.find_duplicates", broken)
+    monkeypatch.setattr("pictrace.search.kept.find_duplicates", broken)
     copy_id = turned(client, photos, f"turned-{code}.jpg")
     answering = TestClient(client.app, raise_server_exceptions=False)  # as a server would
     for _ in range(2):

@@ -55,7 +55,7 @@ def test_reversed_evidence_inverts_the_transform():
 
 
 def test_the_smaller_picture_is_the_query(photos):
-    from pictrace.index import _query_first
+    from pictrace.search.compare import query_first as _query_first
     from pictrace.types import Source
 
     big = Source("big.png", png_bytes(load_rgb(photos / "coffee.jpg")))

@@ -225,7 +225,7 @@ def test_duplicates_page_shows_why_a_search_failed(
         raise IndexCorrupt("stored keypoints cannot be read; re-add the image")
 
     monkeypatch.setattr(pages, "PAGE_WAIT", 0.0)
-    monkeypatch.setattr("pictrace.index.find_duplicates", broken)
+    monkeypatch.setattr("pictrace.search.kept.find_duplicates", broken)
     turned = tmp_path / "turned-coffee.jpg"
     turned.write_bytes(jpeg_bytes(load_rgb(photos / "coffee.jpg").rotate(90, expand=True)))
     (added,) = app_index.add([str(turned)]).added

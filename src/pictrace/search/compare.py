@@ -9,16 +9,20 @@ after warping.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
+import warnings
 
 import cv2
 import numpy as np
+from PIL import Image
 from skimage.metrics import structural_similarity
 
 from pictrace.features.hashes import grey
 from pictrace.search.candidates import Query, Refiner
 from pictrace.search.engine import Searcher
 from pictrace.search.ranking import similarity_from
-from pictrace.types import Comparison, Evidence, Verdict
+from pictrace.types import Comparison, Evidence, Source, Verdict
 
 SSIM_SIZE = 256
 SIMILAR_AT = 0.5
@@ -107,3 +111,23 @@ def _verdict(exact: bool, confidence: float, similarity: float, threshold: float
     if confidence >= threshold:
         return "copy"
     return "similar" if similarity >= SIMILAR_AT else "different"
+
+
+def query_first(x: Source, y: Source) -> bool:
+    """Whether ``x`` is compared as the query against ``y``: the one with fewer pixels (read
+    from the headers), then the lower byte digest, so the order of the arguments never
+    matters. Unreadable sizes count as 0 (decoding then says what is wrong)."""
+    return (_pixels(x), hashlib.sha256(x.data).digest()) < (
+        _pixels(y),
+        hashlib.sha256(y.data).digest(),
+    )
+
+
+def _pixels(source: Source) -> int:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(source.data)) as image:
+                return image.width * image.height
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+        return 0
