@@ -48,6 +48,10 @@ class Job:
         self.done = done
         self.total = max(total, done, self.crawl.images_found)
 
+    def fail(self, failure: BaseException, code: str, message: str) -> None:
+        """Failed: the error as shown (code, message) and as raised to waiting requests."""
+        self.state, self.error, self.failure = "failed", (code, message), failure
+
     def step(self, done: int, total: int) -> None:
         """Progress of a job that may stop between any two steps (a duplicates search,
         reported after each searched image): raises Stopped once the server is closing, so
@@ -97,7 +101,7 @@ class Jobs:
 
     def latest(self, kind: str) -> Job | None:
         """The job of ``kind`` started last, if any is remembered."""
-        return max((j for j in self._jobs.values() if j.kind == kind), key=_started, default=None)
+        return max(self.of_kind(kind), key=lambda j: j.started, default=None)
 
     def of_kind(self, kind: str) -> list[Job]:
         return [j for j in self._jobs.values() if j.kind == kind]
@@ -132,17 +136,15 @@ class Jobs:
         try:
             job.report = await work(job)
         except PicTraceError as exc:
-            job.state, job.error, job.failure = "failed", (exc.code, exc.message), exc
+            job.fail(exc, exc.code, exc.message)
         except asyncio.CancelledError:  # the server is shutting down
             stopped = Stopped("the server shut down before this job finished")
-            job.state, job.error, job.failure = "failed", (stopped.code, stopped.message), stopped
+            job.fail(stopped, stopped.code, stopped.message)
             raise
         except Exception as exc:  # a bug: keep the server up, say so, log the traceback
             log.exception("job %s failed", job.id)
-            job.state, job.failure = "failed", exc
-            job.error = (
-                "internal_error",
-                "an unexpected error happened; the server log has details",
+            job.fail(
+                exc, "internal_error", "an unexpected error happened; the server log has details"
             )
         else:
             job.state = "done"
@@ -153,7 +155,3 @@ class Jobs:
         finished = [j for j in self._jobs.values() if j.finished is not None]
         for job in sorted(finished, key=lambda j: j.started)[:-KEEP_FINISHED]:
             del self._jobs[job.id]
-
-
-def _started(job: Job) -> float:
-    return job.started

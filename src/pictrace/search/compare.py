@@ -117,10 +117,10 @@ def query_first(x: Source, y: Source) -> bool:
     """Whether ``x`` is compared as the query against ``y``: the one with fewer pixels (read
     from the headers), then the lower byte digest, so the order of the arguments never
     matters. Unreadable sizes count as 0 (decoding then says what is wrong)."""
-    return (_pixels(x), hashlib.sha256(x.data).digest()) < (
-        _pixels(y),
-        hashlib.sha256(y.data).digest(),
-    )
+    px, py = _pixels(x), _pixels(y)
+    if px != py:
+        return px < py
+    return hashlib.sha256(x.data).digest() < hashlib.sha256(y.data).digest()
 
 
 def _pixels(source: Source) -> int:
