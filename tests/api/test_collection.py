@@ -129,13 +129,31 @@ def test_removing_an_uploaded_image_from_the_library_deletes_its_file(index_copy
 
 def test_failed_uploads_leave_nothing_behind(client, app_index):
     answer = client.post("/api/images", files=[("files", ("notes.jpg", b"not an image"))])
-    assert answer.status_code == 200
+    assert answer.status_code == 415  # nothing was added: the failure's own status
+    assert answer.json()["code"] == "not_an_image" and answer.json()["added"] == 0
+    assert answer.json()["message"].startswith("no image was added: notes.jpg: ")
     (failure,) = answer.json()["failed"]
     assert failure["source"] == "notes.jpg" and failure["code"] == "not_an_image"
     assert not list((Path(app_index.location) / "uploads").glob("**/*.bin"))
     assert not list((Path(app_index.location) / "uploads").glob("**/notes*"))
     assert all(any(box.iterdir()) for box in (Path(app_index.location) / "uploads").iterdir()
                if box.is_dir())  # fmt: skip
+
+
+def test_an_add_in_which_everything_fails_is_an_error_with_the_report(client, site):
+    files = [("files", ("notes.jpg", b"not an image")), ("files", ("empty.png", b""))]
+    same = client.post("/api/images", files=files)
+    assert same.status_code == 415 and same.json()["code"] == "not_an_image"
+    assert same.json()["message"].endswith("(and 1 more failed)")
+    mixed = client.post(
+        "/api/images",
+        data={"urls": "http://[::1"},
+        files=[("files", ("notes.jpg", b"not an image"))],
+    )
+    assert mixed.status_code == 422 and mixed.json()["code"] == "nothing_added"
+    assert {f["code"] for f in mixed.json()["failed"]} == {"not_an_image", "bad_url"}
+    missing = client.post("/api/images", json={"urls": [site.url("/img/missing.jpg")]})
+    assert missing.status_code == 502 and missing.json()["code"] == "fetch_failed"
 
 
 def test_add_by_url_keeps_the_url_as_source(client, site):

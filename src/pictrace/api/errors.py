@@ -79,10 +79,29 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def status_of(exc: PicTraceError) -> int:
-    for cls in type(exc).__mro__:
+    return _status_of_class(type(exc))
+
+
+def _status_of_class(kind: type[PicTraceError]) -> int:
+    for cls in kind.__mro__:
         if cls in STATUS:
             return STATUS[cls]
     return 500
+
+
+def _error_classes(root: type[PicTraceError]) -> list[type[PicTraceError]]:
+    return [root] + [cls for sub in root.__subclasses__() for cls in _error_classes(sub)]
+
+
+# an add failure's code -> the status its error is answered with
+FAILURE_STATUS = {cls.code: _status_of_class(cls) for cls in _error_classes(PicTraceError)}
+
+
+def failed_add_status(codes: set[str]) -> int:
+    """The status of an add in which every image failed: the failures' own status when they
+    share one (415 for files that are not images, 413 for ones too large, ...), else 422."""
+    statuses = {FAILURE_STATUS.get(code, 422) for code in codes}
+    return statuses.pop() if len(statuses) == 1 else 422
 
 
 def describe(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:

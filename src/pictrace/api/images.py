@@ -17,7 +17,7 @@ from pictrace.api.collection import (
     record_dict,
 )
 from pictrace.api.duplicates import API_WAIT, groups_or_job
-from pictrace.api.errors import ERROR_RESPONSES, PATTERN_HINTS, ErrorBody
+from pictrace.api.errors import ERROR_RESPONSES, PATTERN_HINTS, ErrorBody, failed_add_status
 from pictrace.api.inputs import AddFields, invalid, read_body, validate
 from pictrace.api.jobs import Job
 from pictrace.api.openapi import body_doc
@@ -59,6 +59,21 @@ class DuplicatesBody(BaseModel):
     )
 
 
+class AddFailedBody(ErrorBody):
+    added: int
+    skipped_unchanged: int
+    failed: list[dict[str, str]] = Field(description="source, reason and code of each failure")
+
+
+ADD_FAILED: dict[int | str, dict[str, Any]] = {
+    "default": {
+        "model": AddFailedBody,
+        "description": "No image could be added: the failures' own status when they share "
+        "one (415 not images, 413 too large, 400 refused URLs, ...), else 422",
+    }
+}
+
+
 class JobAccepted(BaseModel):
     job: str
     status: str = Field(description="Where to poll the job's progress.")
@@ -96,7 +111,8 @@ async def list_images(
     openapi_extra=body_doc(AddFields, files=("files",), multiple=True),
     responses={
         201: {"description": "Images were added"},
-        200: {"description": "Nothing new: every image was unchanged or failed"},
+        200: {"description": "Nothing new: every image was already indexed"},
+        **ADD_FAILED,
     },
 )
 async def add_images(state: StateDep, request: Request) -> JSONResponse:
@@ -123,7 +139,23 @@ async def add_images(state: StateDep, request: Request) -> JSONResponse:
         )
     answer = report.as_dict()
     answer["unchanged"] = await state.compute(_unchanged, state.index, report.skipped)
+    if report.failed and not report.added and not report.skipped:
+        return _all_failed(answer, report)
     return JSONResponse(answer, status_code=201 if report.added else 200)
+
+
+def _all_failed(answer: dict[str, Any], report: AddReport) -> JSONResponse:
+    """Every image failed: an error answer (the failures' code and status when they share
+    one) that still carries the whole report."""
+    codes = {failure.code for failure in report.failed}
+    first = report.failed[0]
+    more = f" (and {len(report.failed) - 1} more failed)" if len(report.failed) > 1 else ""
+    body = {
+        "code": codes.pop() if len(codes) == 1 else "nothing_added",
+        "message": f"no image was added: {first.source}: {first.reason}{more}",
+        **answer,
+    }
+    return JSONResponse(body, status_code=failed_add_status({f.code for f in report.failed}))
 
 
 def _unchanged(index: Index, sources: Sequence[str]) -> list[dict[str, Any]]:
