@@ -4,17 +4,21 @@ concurrency limits, and the synchronous entry points the library uses."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import time
+import zlib
 
 import pytest
 
 from pictrace import Index, load_settings
 from pictrace.errors import BlockedURL, FetchError, FetchTimeout, ImageTooLarge, NotAnImage
+from pictrace.ingest.body import CappedBody
 from pictrace.ingest.web import Fetcher, fetch_one, fetch_sources
 from pictrace.types import AddFailure, Source
 from tests.ingest.site import Reply, Site
 
 LOCAL = load_settings(allow_hosts=("127.0.0.1",), fetch_timeout=1.5, max_redirects=2)
+GZIPPED = {"Content-Encoding": "gzip"}
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +37,25 @@ def site(photos):
     web.routes["/declared-big"] = Reply(b"\xff\xd8\xff" + b"0" * 300_000)
     web.routes["/endless"] = Reply(b"0" * 65_536, repeat=1000)
     web.routes["/slow"] = Reply(b"\xff\xd8\xff", delay=3.0)
+    coffee = (photos / "coffee.jpg").read_bytes()
+    web.routes["/gzipped.jpg"] = Reply(gzip.compress(coffee), "image/jpeg", headers=GZIPPED)
+    wrapped = zlib.compress(coffee)
+    web.routes["/deflated.jpg"] = Reply(
+        wrapped, "image/jpeg", headers={"Content-Encoding": "deflate"}
+    )
+    web.routes["/raw-deflated.jpg"] = Reply(  # raw deflate, as some servers send it
+        wrapped[2:-4], "image/jpeg", headers={"Content-Encoding": "deflate"}
+    )
+    zeros = gzip.compress(b"\0" * 50_000_000, 9)  # ~50 kB expanding to 50 MB
+    web.routes["/gzip-bomb.jpg"] = Reply(zeros, "image/jpeg", headers=GZIPPED)
+    web.routes["/stacked-bomb.jpg"] = Reply(
+        gzip.compress(zeros, 9), "image/jpeg", headers={"Content-Encoding": "gzip, gzip"}
+    )
+    web.routes["/brotli.jpg"] = Reply(
+        b"\x0b\x01\x80", "image/jpeg", headers={"Content-Encoding": "br"}
+    )
+    for i in range(12):
+        web.routes[f"/queued{i}.jpg"] = Reply(coffee, "image/jpeg", delay=0.3)
     web.routes["/drip"] = Reply(b"\xff" * 100, repeat=100, drip=0.05)
     for i in range(8):
         web.routes[f"/busy{i}.jpg"] = Reply(
@@ -73,6 +96,32 @@ def test_bodies_are_capped_while_streaming(site):
     with pytest.raises(ImageTooLarge, match="download was stopped"):
         fetch_one(site.url("/endless"), small)
     assert time.monotonic() - started < 5
+
+
+def test_encoded_bodies_are_decoded_within_the_cap(site):
+    coffee = fetch_one(site.url("/coffee.jpg"), LOCAL).data
+    for path in ("/gzipped.jpg", "/deflated.jpg", "/raw-deflated.jpg"):
+        assert fetch_one(site.url(path), LOCAL).data == coffee
+    small = load_settings(allow_hosts=("127.0.0.1",), max_bytes=1_000_000)
+    with pytest.raises(ImageTooLarge, match="download was stopped"):
+        fetch_one(site.url("/gzip-bomb.jpg"), small)
+    body = CappedBody("gzip", 1_000_000, "bomb")
+    with pytest.raises(ImageTooLarge):
+        body.feed(gzip.compress(b"\0" * 50_000_000, 9))
+    assert body.size <= 1_000_001  # inflated in bounded steps, never the whole 50 MB
+    for path, encoding in (("/stacked-bomb.jpg", "gzip, gzip"), ("/brotli.jpg", "br")):
+        with pytest.raises(FetchError, match=f"encoded as '{encoding}'"):
+            fetch_one(site.url(path), small)
+
+
+def test_waiting_for_a_download_slot_does_not_count_against_the_deadline(site):
+    """12 answers of 0.3 s, one at a time: the last starts ~3.3 s after it was asked for,
+    past the 1.5 s deadline, yet each answer itself is quick."""
+    one_at_a_time = load_settings(
+        allow_hosts=("127.0.0.1",), fetch_timeout=1.5, host_concurrency=1, fetch_concurrency=1
+    )
+    items = list(fetch_sources([site.url(f"/queued{i}.jpg") for i in range(12)], one_at_a_time))
+    assert all(isinstance(i, Source) for i in items) and len(items) == 12
 
 
 def test_slow_servers_time_out(site):

@@ -26,6 +26,7 @@ import httpx
 from anyio.from_thread import start_blocking_portal
 
 from pictrace.errors import BadURL, FetchError, FetchTimeout, ImageTooLarge, NotAnImage
+from pictrace.ingest.body import CappedBody
 from pictrace.ingest.channel import Channel
 from pictrace.ingest.guard import Guard, GuardedTransport
 from pictrace.ingest.sniff import Kind, describe, kind_of
@@ -33,6 +34,7 @@ from pictrace.settings import Settings
 from pictrace.types import AddFailure, Source
 
 ACCEPT = "image/avif,image/webp,image/*;q=0.9,text/html;q=0.8,*/*;q=0.5"
+ACCEPT_ENCODING = "gzip, deflate"  # what CappedBody decodes
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,11 @@ class Fetcher:
             timeout=httpx.Timeout(settings.fetch_timeout, connect=settings.connect_timeout),
             follow_redirects=False,
             trust_env=False,  # a proxy from the environment would bypass the guard
-            headers={"User-Agent": settings.user_agent, "Accept": ACCEPT},
+            headers={
+                "User-Agent": settings.user_agent,
+                "Accept": ACCEPT,
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
         )
         self._overall = asyncio.Semaphore(settings.fetch_concurrency)
         self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
@@ -106,8 +112,7 @@ class Fetcher:
     async def _get(self, url: str, max_bytes: int) -> Fetched:
         deadline = self.settings.fetch_timeout
         try:
-            with anyio.fail_after(deadline):
-                return await self._follow(url, max_bytes)
+            return await self._follow(url, max_bytes)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise FetchTimeout(
                 f"{url}: no complete answer within {deadline:g} s; the server "
@@ -119,15 +124,22 @@ class Fetcher:
             raise BadURL(f"{url}: not a valid URL ({exc})") from exc
 
     async def _follow(self, url: str, max_bytes: int) -> Fetched:
-        current = url
+        """Follow redirects by hand. The deadline counts only the time spent holding a
+        download slot: a URL queued behind others (a crawl of a page with hundreds of
+        images) is not timed out for waiting its turn."""
+        current, left = url, float(self.settings.fetch_timeout)
         for _hop in range(self.settings.max_redirects + 1):
             host = self.guard.check_url(current)
-            async with self._slot(host), self.client.stream("GET", current) as response:
-                if response.is_redirect:
-                    current = _redirect_target(current, response.headers["location"])
-                    continue
-                data = await _read_capped(response, max_bytes, url)
-                return Fetched(url, current, response.status_code, data, kind_of(data))
+            async with self._slot(host):
+                started = anyio.current_time()
+                with anyio.fail_after(left):
+                    async with self.client.stream("GET", current) as response:
+                        if not response.is_redirect:
+                            data = await _read_capped(response, max_bytes, url)
+                            return Fetched(url, current, response.status_code, data, kind_of(data))
+                        location = response.headers["location"]
+                left -= anyio.current_time() - started
+            current = _redirect_target(current, location)
         raise FetchError(f"{url}: more than {self.settings.max_redirects} redirects")
 
     @asynccontextmanager
@@ -144,17 +156,15 @@ def _redirect_target(current: str, location: str) -> str:
 
 
 async def _read_capped(response: httpx.Response, limit: int, url: str) -> bytes:
+    """The body, decoded (gzip or deflate, one layer) in bounded steps: a few kilobytes of
+    compressed zeros never expand past ``limit`` in memory."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise ImageTooLarge(f"{url}: {declared} bytes exceeds the limit of {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise ImageTooLarge(f"{url}: more than {limit} bytes; the download was stopped")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = CappedBody(response.headers.get("content-encoding", ""), limit, url)
+    async for chunk in response.aiter_raw():
+        body.feed(chunk)
+    return body.finish()
 
 
 def _reason(exc: httpx.HTTPError) -> str:

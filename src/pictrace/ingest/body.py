@@ -1,0 +1,79 @@
+"""A downloaded body, decoded and capped as it arrives.
+
+httpx decodes ``Content-Encoding`` in one step per received chunk, so a few kilobytes of
+gzip-compressed zeros (twice compressed, they shrink a million-fold) become gigabytes before
+any size check runs. ``CappedBody`` takes the raw bytes instead and inflates them at most
+``limit`` bytes at a time: one layer of gzip or deflate, nothing else (the fetcher asks for
+no other).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from pictrace.errors import FetchError, ImageTooLarge
+
+GZIP = 16 + zlib.MAX_WBITS
+ZLIB = zlib.MAX_WBITS
+RAW_DEFLATE = -zlib.MAX_WBITS
+
+
+class CappedBody:
+    def __init__(self, encoding: str, limit: int, url: str) -> None:
+        self.limit = limit
+        self.url = url
+        self.chunks: list[bytes] = []
+        self.size = 0
+        layers = [e.strip().lower() for e in encoding.split(",") if e.strip()]
+        layers = [e for e in layers if e != "identity"]
+        if len(layers) > 1 or (layers and layers[0] not in ("gzip", "x-gzip", "deflate")):
+            raise FetchError(
+                f"{url}: the server sent the body encoded as '{encoding}'; only gzip or "
+                "deflate (one layer) is accepted"
+            )
+        self.encoding = layers[0] if layers else ""
+        self.inflater: zlib._Decompress | None = None
+
+    def feed(self, raw: bytes) -> None:
+        if not raw:
+            return
+        if not self.encoding:
+            self._keep(raw)
+            return
+        if self.inflater is None:
+            self.inflater = zlib.decompressobj(self._wbits(raw))
+        self._inflate(raw)
+
+    def finish(self) -> bytes:
+        if self.inflater is not None:
+            self._keep(self.inflater.flush())
+        return b"".join(self.chunks)
+
+    def _wbits(self, first: bytes) -> int:
+        if self.encoding != "deflate":
+            return GZIP
+        # "deflate" is meant to be zlib-wrapped, but some servers send raw deflate
+        wrapped = len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
+        return ZLIB if wrapped else RAW_DEFLATE
+
+    def _inflate(self, data: bytes) -> None:
+        assert self.inflater is not None
+        while data:
+            try:
+                out = self.inflater.decompress(data, self.limit - self.size + 1)
+            except zlib.error as exc:
+                damaged = f"the {self.encoding} body is damaged ({exc})"
+                raise FetchError(f"{self.url}: {damaged}") from exc
+            self._keep(out)
+            data = self.inflater.unconsumed_tail
+            if self.inflater.eof:
+                return
+
+    def _keep(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise ImageTooLarge(
+                f"{self.url}: more than {self.limit} bytes; the download was stopped"
+            )
+        if data:
+            self.chunks.append(data)
