@@ -165,3 +165,16 @@ def test_working_copy_is_capped(settings):
     decoded = decode(Source("big.png", png_bytes(big)), settings)
     assert max(decoded.pixels.shape[:2]) == settings.work_size
     assert (decoded.width, decoded.height) == (3000, 1500)
+
+
+def test_a_16_bit_grey_picture_is_scaled_to_8_bits_by_its_maximum():
+    # taller than one strip of rows, so the strips are stitched in order
+    values = (np.arange(300 * 600).reshape(600, 300) % 4000).astype(np.uint16)
+    values[0, 0] = 4000
+    buffer = io.BytesIO()
+    Image.fromarray(values).save(buffer, "PNG")
+    decoded = decode(Source(uri="deep.png", data=buffer.getvalue()), load_settings())
+    expected = (values.astype(np.float64) * 255 / 4000).astype(np.uint8)
+    assert decoded.pixels.shape == (600, 300, 3)
+    assert np.abs(decoded.pixels[..., 0].astype(int) - expected).max() <= 1
+    assert (decoded.pixels[..., 0] == decoded.pixels[..., 2]).all()
