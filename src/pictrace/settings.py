@@ -42,8 +42,21 @@ class Settings(BaseSettings):
     verify_top: int = Field(4, ge=0, description="Candidates geometrically verified per query.")
     copy_threshold: float = Field(0.5, ge=0.0, le=1.0, description="copy_confidence for 'copy'.")
     hnsw_threshold: int = Field(200_000, ge=1, description="Embeddings count past which HNSW.")
-    extra_models: tuple[Path, ...] = Field((), description="Configs of extra ONNX models.")
-    allow_hosts: tuple[str, ...] = Field((), description="Hosts exempt from the SSRF guard.")
+    extra_models: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (), description="Configs of extra ONNX models (comma-separated or a JSON list)."
+    )
+    allow_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Hosts or networks exempt from the SSRF guard (comma-separated or a "
+        "JSON list).",
+    )
+    server_names: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Host names the web app answers to besides loopback ones (comma-separated "
+        "or a JSON list): a server bound to loopback refuses any other Host header, so that a "
+        "web page cannot reach it through DNS rebinding. Name the host a reverse proxy "
+        "forwards, or the names of a server bound to another address.",
+    )
     fetch_timeout: float = Field(15.0, gt=0, description="Seconds per URL fetch.")
     connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect to a web server.")
     max_redirects: int = Field(5, ge=0, description="Redirects followed per URL fetch.")
@@ -71,9 +84,24 @@ class Settings(BaseSettings):
     def _rule_list(cls, value: Any) -> Any:
         """``PICTRACE_KEEPER_POLICY=original,resolution`` or ``'["original", "resolution"]'``
         (the rule names themselves are checked as the field's type)."""
-        if isinstance(value, str) and value.strip().startswith("["):
-            value = json.loads(value)
-        return rule_names(value) if isinstance(value, str | list | tuple) else value
+        value = _listed(value)
+        return rule_names(value) if isinstance(value, list | tuple) else value
+
+    @field_validator("extra_models", "allow_hosts", "server_names", mode="before")
+    @classmethod
+    def _list(cls, value: Any) -> Any:
+        """``PICTRACE_ALLOW_HOSTS=a.com,10.0.0.0/8`` or ``'["a.com", "10.0.0.0/8"]'``."""
+        return _listed(value)
+
+
+def _listed(value: Any) -> Any:
+    """A comma-separated or JSON-list string as a list; anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -84,8 +112,7 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         raise ConfigError(f"invalid settings: {_one_line(exc)}") from exc
     except (SettingsError, ValueError) as exc:
-        hint = " (a list setting takes a JSON list, like '[\"a.com\"]')"
-        raise ConfigError(f"invalid settings: {exc}{hint}") from exc
+        raise ConfigError(f"invalid settings: {exc}") from exc
 
 
 def _one_line(exc: ValidationError) -> str:

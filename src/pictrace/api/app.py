@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from pictrace import __version__
 from pictrace.api import crawl, errors, images, search
 from pictrace.api.limits import BodyLimit, limit_for
+from pictrace.api.origin import KnownHosts, guards_hosts
 from pictrace.api.pages import collection as collection_pages
 from pictrace.api.pages import search as search_pages
 from pictrace.api.state import AppState
@@ -30,8 +31,12 @@ URL) and get exact files, edited copies and similar pictures, best first. Errors
 `{"code": ..., "message": ...}` with honest status codes."""
 
 
-def create_app(index: Index | str | Path, settings: Settings | None = None) -> FastAPI:
-    """The web app over an open Index, or over the index folder it opens at start-up."""
+def create_app(
+    index: Index | str | Path, settings: Settings | None = None, bound: str | None = None
+) -> FastAPI:
+    """The web app over an open Index, or over the index folder it opens at start-up.
+    ``bound``: the address the server listens on (a loopback one makes the app refuse
+    requests addressed to other host names: see ``origin.py``)."""
     if settings is None:
         settings = index.settings if isinstance(index, Index) else load_settings()
 
@@ -52,6 +57,8 @@ def create_app(index: Index | str | Path, settings: Settings | None = None) -> F
 
     app = FastAPI(title="PicTrace", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.add_middleware(BodyLimit, limit=limit_for(settings))
+    if guards_hosts(bound, settings.server_names):
+        app.add_middleware(KnownHosts, names=settings.server_names)
     errors.install(app)
     for module in (search, images, crawl, search_pages, collection_pages):
         app.include_router(module.router)
@@ -66,4 +73,5 @@ def serve(index_dir: Path, host: str, port: int, settings: Settings) -> None:
     import uvicorn
 
     with Index.open(index_dir, settings=settings) as index:
-        uvicorn.run(create_app(index, settings), host=host, port=port, log_level="info")
+        app = create_app(index, settings, bound=host)
+        uvicorn.run(app, host=host, port=port, log_level="info")

@@ -1,15 +1,26 @@
 """Cross-site request refusal: a page on another site must not make a visitor's browser add,
-crawl or remove images here (the app has no accounts, so no CSRF tokens). Browsers send an
-``Origin`` header with every cross-site POST; when it names another host than the one the
-request is addressed to, the request is refused with 403. Clients that send no Origin (curl,
-scripts, the CLI) are not browsers and are not affected."""
+crawl or remove images here, or read them (the app has no accounts, so no CSRF tokens).
+
+* Browsers send an ``Origin`` header with every cross-site POST; when it names another host
+  than the one the request is addressed to, the request is refused with 403. Clients that
+  send no Origin (curl, scripts, the CLI) are not browsers and are not affected.
+* That check trusts the ``Host`` header, which a page can make its own through DNS
+  rebinding (its host name re-resolved to 127.0.0.1). So a server bound to loopback, or one
+  given ``server_names``, answers only requests addressed to a loopback address,
+  ``localhost`` or one of those names (``KnownHosts``, 400 ``unknown_host`` otherwise).
+"""
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from fastapi import Request
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -21,3 +32,47 @@ async def same_origin(request: Request) -> None:
     host = request.headers.get("host", "")
     if origin == "null" or urlsplit(origin).netloc.lower() != host.lower():
         raise HTTPException(403, f"cross-site request from {origin} refused")
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header, without port or IPv6 brackets, lower-case."""
+    name = urlsplit(f"//{host}").hostname if host else ""
+    return (name or "").rstrip(".").lower()
+
+
+def is_loopback(name: str) -> bool:
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def guards_hosts(bound: str | None, names: Iterable[str]) -> bool:
+    """Whether a server bound to ``bound`` checks Host headers: on loopback, or when given
+    names to answer to."""
+    return bool(tuple(names)) or (bound is not None and is_loopback(bound.strip("[]").lower()))
+
+
+class KnownHosts:
+    """ASGI middleware answering 400 ``unknown_host`` to a request whose Host is neither a
+    loopback address, ``localhost`` nor one of ``names``."""
+
+    def __init__(self, app: ASGIApp, names: Iterable[str] = ()) -> None:
+        self.app = app
+        self.names = frozenset(host_name(n) for n in names)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            name = host_name(Headers(scope=scope).get("host", ""))
+            if not is_loopback(name) and name not in self.names:
+                known = ", ".join(["localhost", "127.0.0.1", *sorted(self.names)])
+                message = (
+                    f"this server answers to {known}, not {name or 'a request without a host'} "
+                    "(add a name with PICTRACE_SERVER_NAMES)"
+                )
+                answer = JSONResponse({"code": "unknown_host", "message": message}, 400)
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
