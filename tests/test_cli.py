@@ -275,3 +275,47 @@ def test_duplicates_follow_the_keeper_policy_setting(run, folder, monkeypatch):
     assert code == 0 and json.loads(out)["policy"] == ["bytes", "exif"]
     code, out, _ = run("--index", folder, "duplicates", "--json", "--keeper", "exif,bytes")
     assert json.loads(out)["policy"] == ["exif", "bytes"]
+
+
+def _file_size_limit(limit: int):
+    def apply() -> None:
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_a_full_disk_is_one_line_and_loses_nothing(folder, photos, tmp_path):
+    """Writes past a file-size limit fail as on a full disk (a real `pictrace` process)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import jpeg_bytes, load_rgb
+
+    more = tmp_path / "more"
+    more.mkdir()
+    for angle in range(5, 85, 4):  # 20 new pictures: more than the catalogue can grow by
+        (more / f"turned{angle}.jpg").write_bytes(
+            jpeg_bytes(load_rgb(photos / "coffee.jpg").rotate(angle), 90)
+        )
+    before = Index.open(folder, readonly=True)
+    count = before.store.count()
+    before.close()
+    script = "import sys; from pictrace.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run(
+        [sys.executable, "-c", script, "--index", folder, "add", str(more)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=_file_size_limit(300_000),  # the WAL grows past it, as do saved vectors
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: cannot ") and "Traceback" not in done.stderr, done.stderr
+    assert not list(Path(folder).rglob("*.tmp"))
+    with Index.open(folder) as index:  # whole: every image added before, and searchable
+        assert index.store.count() >= count
+        assert index.search(photos / "coffee.jpg", k=1).matches[0].tier == "exact"

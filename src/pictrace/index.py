@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +48,8 @@ from pictrace.types import (
 QueryInput = str | Path | bytes | Image.Image | Source | BinaryIO
 WORKERS = 2  # threads for decoding and per-image features (and half of the CNN of an add's last
 # batches), next to the CNN's own threads
+
+log = logging.getLogger("pictrace")
 
 
 class Index:
@@ -103,7 +106,13 @@ class Index:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        if exc is None:
+            self.close()
+            return
+        try:  # the error that ended the block is the one to report (a full disk, say)
+            self.close()
+        except PicTraceError as late:
+            log.warning("closing the index after an error: %s", late.message)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)

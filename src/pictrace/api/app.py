@@ -7,6 +7,7 @@ shared HTTP client) serves every download for the app's lifetime.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,10 +22,13 @@ from pictrace.api.origin import KnownHosts, guards_hosts
 from pictrace.api.pages import collection as collection_pages
 from pictrace.api.pages import search as search_pages
 from pictrace.api.state import AppState
+from pictrace.errors import PicTraceError
 from pictrace.index import Index
 from pictrace.ingest.web import Fetcher
 from pictrace.settings import Settings, load_settings
 from pictrace.web import STATIC, make_templates
+
+log = logging.getLogger("pictrace.api")
 
 DESCRIPTION = """Reverse image search over a persistent index: upload an image (or give its
 URL) and get exact files, edited copies and similar pictures, best first. Errors are JSON
@@ -51,7 +55,10 @@ def create_app(
             await app.state.pictrace.aclose()
             # Save the searchable copies now: uvicorn ends a SIGTERM'd process by raising the
             # signal again once the app has shut down, before the caller could close it.
-            opened.store.flush()
+            try:
+                opened.store.flush()
+            except PicTraceError as exc:  # a full disk: the catalogue has every image
+                log.error("%s (rebuilt from the catalogue when next opened)", exc.message)
             if opened is not index:
                 opened.close()
 

@@ -6,6 +6,7 @@ rebuilt from here whenever their recorded generation differs from the catalogue'
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import threading
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pictrace.errors import IndexCorrupt, NotFound
+from pictrace.errors import IndexCorrupt, IndexError_, NotFound
 from pictrace.types import ImageRecord
 
 SCHEMA_VERSION = 1
@@ -127,16 +128,27 @@ class Catalogue:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic write: everything inside lands, or nothing does."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-                self._db.execute(
-                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
-                )
-            except BaseException:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute(
+                        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
+                        "WHERE key = 'generation'"
+                    )
+                except BaseException:
+                    self._rollback()
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:  # disk full, read-only file system, I/O
+                self._rollback()
+                raise IndexError_(f"cannot write the catalogue {self.path}: {exc}") from exc
+
+    def _rollback(self) -> None:
+        """Roll back unless SQLite already has (it does on a full disk or an I/O error)."""
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

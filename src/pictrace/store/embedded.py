@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from pictrace.errors import IndexCorrupt, IndexLocked, SourceUnreadable
+from pictrace.errors import IndexCorrupt, IndexError_, IndexLocked, SourceUnreadable
 from pictrace.features.base import (
     SEARCHABLE,
     FeatureRows,
@@ -234,18 +234,19 @@ class EmbeddedStore(Store):
                 spec = self.specs[name]
                 index_path, meta_path = self._space_paths(spec)
                 space.save(index_path)
-                meta = self._space_meta(spec)
-                tmp = meta_path.with_suffix(".json.tmp")
-                tmp.write_text(json.dumps(meta))
-                os.replace(tmp, meta_path)
+                _write_meta(meta_path, self._space_meta(spec))
             self._dirty = False
 
     def close(self) -> None:
-        self.flush()
-        self.catalogue.close()
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+        """Save the searchable copies and let go of the folder, also when saving fails (the
+        catalogue has everything: a later open rebuilds what is stale)."""
+        try:
+            self.flush()
+        finally:
+            self.catalogue.close()
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
 
     # --- reads ------------------------------------------------------------------------------
     def records(self, ids: Iterable[int]) -> dict[int, ImageRecord]:
@@ -323,6 +324,16 @@ class EmbeddedStore(Store):
 
     def label_hits(self, terms: Sequence[str], limit: int) -> Hits:
         return self.catalogue.label_hits(terms, limit)
+
+
+def _write_meta(path: Path, meta: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    try:
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise IndexError_(f"cannot save {path}: {exc.strerror or exc}") from exc
 
 
 def _checked(spec: FeatureSpec, blob: bytes) -> FeatureValue:

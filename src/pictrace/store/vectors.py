@@ -16,7 +16,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from pictrace.errors import ConfigError, IndexCorrupt
+from pictrace.errors import ConfigError, IndexCorrupt, IndexError_
 
 Hits = list[tuple[int, float]]
 
@@ -114,9 +114,16 @@ class VectorSpace(_Space):
 
 
 def _atomic(path: Path, write) -> None:
+    """Write through a temporary file, so a crash or a full disk leaves the old file whole
+    (and no temporary file behind)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    write(str(tmp))
-    os.replace(tmp, path)
+    try:
+        write(str(tmp))
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:  # faiss reports I/O failures as RuntimeError
+        tmp.unlink(missing_ok=True)
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        raise IndexError_(f"cannot save {path}: {reason.split('failed: ')[-1]}") from exc
 
 
 VOTE_DEPTH = 6  # neighbours per query descriptor: ties of up to 4 copies still vote
