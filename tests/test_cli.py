@@ -9,7 +9,7 @@ from PIL import ImageOps
 
 from pictrace import Index
 from pictrace.cli import main
-from tests.conftest import jpeg_bytes, load_rgb
+from tests.conftest import PHOTOS, jpeg_bytes, load_rgb
 
 
 @pytest.fixture
@@ -319,3 +319,42 @@ def test_a_full_disk_is_one_line_and_loses_nothing(folder, photos, tmp_path):
     with Index.open(folder) as index:  # whole: every image added before, and searchable
         assert index.store.count() >= count
         assert index.search(photos / "coffee.jpg", k=1).matches[0].tier == "exact"
+
+
+def _damaged_tiff(tag: int, count: int | None = None, value: int | None = None) -> bytes:
+    """A small TIFF with one IFD entry changed: its count, or its (short) value."""
+    import io
+    import struct
+
+    buffer = io.BytesIO()
+    load_rgb(PHOTOS / "coffee.jpg").resize((64, 48)).save(buffer, "TIFF")
+    data = bytearray(buffer.getvalue())
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    for entry in range(struct.unpack_from("<H", data, ifd)[0]):
+        at = ifd + 2 + 12 * entry
+        if struct.unpack_from("<H", data, at)[0] == tag:
+            if count is not None:
+                struct.pack_into("<I", data, at + 4, count)
+            if value is not None:
+                struct.pack_into("<H", data, at + 8, value)
+    return bytes(data)
+
+
+def test_pillows_own_complaints_stay_off_the_terminal(tmp_path):
+    """In a real process: pytest would capture Pillow's warnings and log records itself."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "damaged"
+    folder.mkdir()
+    (folder / "offsets.tif").write_bytes(_damaged_tiff(273, count=100_000))  # Pillow warns
+    (folder / "samples.tif").write_bytes(_damaged_tiff(277, value=51_459))  # Pillow logs
+    script = "import sys; from pictrace.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run(
+        [sys.executable, "-c", script, "--index", str(tmp_path / "lib"), "add", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1 and done.stdout.count("failed: ") == 2
+    assert not done.stderr.strip(), done.stderr

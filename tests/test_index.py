@@ -126,7 +126,7 @@ def test_semantic_neighbours(built_index, photos):
 def test_a_query_may_be_a_file_object_but_not_a_number(built_index, photos):
     with Index.open(built_index, readonly=True) as index, open(photos / "rocket.jpg", "rb") as f:
         assert index.search(f, k=1).matches[0].tier == "exact"
-        with pytest.raises(InputError, match="cannot search with a int: give a file path"):
+        with pytest.raises(InputError, match="cannot read a picture from a int: give a file path"):
             index.search(12345)  # type: ignore[arg-type]
         with open(photos / "rocket.jpg") as text, pytest.raises(InputError, match="cannot read"):
             index.search(text)  # type: ignore[arg-type]
@@ -513,3 +513,24 @@ def test_two_files_with_one_relative_name_from_two_folders_are_two_images(
         monkeypatch.chdir(tmp_path / "x")
         assert index.add(["a.jpg"]).skipped == ("a.jpg",)
         assert index.search(tmp_path / "x" / "a.jpg", k=1).matches[0].source == "a.jpg"
+
+
+def test_an_empty_path_is_a_failure_not_the_current_folder(tmp_path, photos, monkeypatch):
+    monkeypatch.chdir(photos)  # a folder full of pictures that must not be added
+    with Index.open(tmp_path / "lib") as index:
+        report = index.add(["", "  "])
+        assert not report.added and len(report.failed) == 2
+        assert all("empty path" in f.reason for f in report.failed)
+        with pytest.raises(InputError, match="empty path"):
+            index.search("")
+
+
+def test_search_checks_its_numbers(built_index, photos):
+    with Index.open(built_index, readonly=True) as index:
+        for k in (0, -1, "3", 2.5, True):
+            with pytest.raises(InputError, match="k must be a whole number"):
+                index.search(photos / "coffee.jpg", k=k)
+        with pytest.raises(InputError, match="min_confidence"):
+            index.search(photos / "coffee.jpg", min_confidence=1.5)
+        with pytest.raises(InputError, match="k must be"):
+            index.search_text("cat", k=0)

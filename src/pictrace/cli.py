@@ -6,7 +6,9 @@ Errors are rendered in one place (``main``): a one-line message on stderr and a 
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -403,6 +405,10 @@ def _usage_errors() -> tuple[type[Exception], ...]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the app and renders every error in one place."""
+    # Pillow warns on stderr about damaged metadata (corrupt EXIF, say) of pictures it still
+    # decodes; a failed picture is reported in its own line, the rest are added as they are.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+    logging.getLogger("PIL").addHandler(logging.NullHandler())  # its errors: ours say it
     try:
         code = app(args=argv, standalone_mode=False)
     except PicTraceError as exc:

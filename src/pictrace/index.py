@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import numbers
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -161,6 +163,9 @@ class Index:
     # --- searching --------------------------------------------------------------------------
     def search(self, query: QueryInput, k: int = 10, min_confidence: float = 0.0) -> SearchResult:
         """Rank the index against one query image (path, URL, bytes or PIL image)."""
+        _check_k(k)
+        if not 0.0 <= min_confidence <= 1.0:
+            raise InputError(f"min_confidence must lie in 0..1, not {min_confidence!r}")
         started = time.perf_counter()
         prepared = self.start_query(query, max(k, self.settings.candidates))
         matches = self.searcher.search(prepared, k, min_confidence, refine=self._refine)
@@ -180,6 +185,7 @@ class Index:
 
     def search_text(self, text: str, k: int = 10) -> SearchResult:
         """Images whose predicted ImageNet labels match every word of ``text``."""
+        _check_k(k)
         started = time.perf_counter()
         terms = [t for t in text.lower().replace(",", " ").split() if t]
         hits = self.store.label_hits(terms, k)
@@ -252,8 +258,8 @@ class Index:
             return Source("<bytes>", bytes(query))
         if not isinstance(query, str | Path):
             raise InputError(
-                f"cannot search with a {type(query).__name__}: give a file path, a URL, "
-                "bytes, a binary file object or a PIL image"
+                f"cannot read a picture from a {type(query).__name__}: give a file path, a "
+                "URL, bytes, a binary file object or a PIL image"
             )
         text = str(query)
         if is_url(text):
@@ -262,7 +268,7 @@ class Index:
             return fetch_one(text, self.settings)
         if "://" in text:
             raise InputError(f"{text}: unsupported URL scheme (use http:// or https://)")
-        return read_file(str(Path(text).expanduser()), self.settings.max_bytes)
+        return read_file(os.path.expanduser(text), self.settings.max_bytes)
 
     # --- comparing and duplicates -----------------------------------------------------------
     def compare(self, a: QueryInput, b: QueryInput) -> Comparison:
@@ -426,3 +432,9 @@ def _default_verifier(
 
 def _merge(a: AddReport, b: AddReport) -> AddReport:
     return AddReport(a.added + b.added, a.skipped + b.skipped, a.failed + b.failed)
+
+
+def _check_k(k: object) -> None:
+    """``k``: a whole number of matches, at least one (bool is not one)."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise InputError(f"k must be a whole number of matches, at least 1, not {k!r}")

@@ -80,6 +80,14 @@ def test_bad_urls_are_refused_before_any_request(url):
         Guard().check_url(url)
 
 
+def test_urls_with_credentials_are_refused_without_showing_them():
+    for url in ("http://user:secret@example.org/a.jpg", "https://token@example.org/a.jpg"):
+        with pytest.raises(BlockedURL, match="user name or password") as refused:
+            Guard().check_url(url)
+        assert "secret" not in refused.value.message and "token" not in refused.value.message
+        assert refused.value.message.startswith("http")
+
+
 def test_allowed_host_names_and_addresses():
     guard = Guard(["127.0.0.1", "Intranet.Example."])
     assert guard.check_url("http://127.0.0.1:8000/x") == "127.0.0.1"

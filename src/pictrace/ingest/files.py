@@ -42,6 +42,9 @@ def expand(items: Iterable[str | Path]) -> Iterator[str]:
     """Yield file paths (as given or found under folders, sorted) and URLs untouched."""
     for item in items:
         text = str(item)
+        if not text.strip():
+            yield text  # never the current folder: reading it fails as an empty path
+            continue
         if is_url(text) or "://" in text:
             yield text  # other schemes are refused, with a reason, when they are read
             continue
@@ -74,6 +77,8 @@ def read_file(path: str, max_bytes: int) -> Source:
     """Read one file into a Source, with a clear error for anything unreadable."""
     if "://" in path:
         raise SourceUnreadable(f"{path}: unsupported URL scheme (use http:// or https://)")
+    if not path.strip():
+        raise SourceUnreadable(f"{path!r}: an empty path (an unset variable?) names no file")
     target = Path(path)
     try:
         size = target.stat().st_size

@@ -18,7 +18,7 @@ import re
 import socket
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import anyio
 import httpcore
@@ -85,6 +85,9 @@ class Guard:
         host = parts.hostname
         if not host:
             raise BadURL(f"{url}: the URL has no host name")
+        if parts.username is not None or parts.password is not None:
+            # it would be kept as the image's source and shown to everyone who searches
+            raise BlockedURL(f"{_hidden(parts)}: URLs with a user name or password are refused")
         try:
             parts.port  # noqa: B018 - raises ValueError on a bad port
         except ValueError as exc:
@@ -237,3 +240,9 @@ def _as_httpx_errors() -> Iterator[None]:
         httpcore.ProxyError,
     ) as exc:
         raise getattr(httpx, type(exc).__name__, httpx.TransportError)(str(exc)) from exc
+
+
+def _hidden(parts: SplitResult) -> str:
+    """The URL with its user name and password left out (an error message is shown too)."""
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=netloc))
