@@ -69,3 +69,23 @@ def test_spaces_the_early_lookup_did_not_search_are_searched_after_the_cnn(built
         searched.clear()
         index.searcher._global_candidates(replace(query, hashed=hashed), 40)  # deeper: all
         assert sorted(searched) == ["cnn", "dhash", "phash"]
+
+
+def test_near_identical_copies_are_verified_after_the_rounds_stop(tmp_path, photos, monkeypatch):
+    """A collection with many versions of a picture: when a round of verification stops at
+    one that is not a sure copy (forced here), plain re-encodes further down are verified
+    all the same, up to the matches asked for, instead of ranking as merely similar."""
+    from pictrace.search import engine
+    from tests.conftest import jpeg_bytes, load_rgb
+
+    picture = load_rgb(photos / "coffee.jpg")
+    for quality in (95, 85, 75, 65, 55, 45):
+        (tmp_path / f"q{quality}.jpg").write_bytes(jpeg_bytes(picture, quality))
+    for scale in (0.9, 0.8, 0.7, 0.6):
+        size = (round(picture.width * scale), round(picture.height * scale))
+        (tmp_path / f"s{scale}.jpg").write_bytes(jpeg_bytes(picture.resize(size), 90))
+    monkeypatch.setattr(engine, "SURE_COPY", 1.01)  # no round is ever all sure copies
+    with Index.open(tmp_path / "index", verify_top=4) as index:
+        assert len(index.add([str(tmp_path)]).added) == 10
+        matches = index.search(photos / "coffee.jpg", k=10).matches
+    assert len(matches) == 10 and all(m.tier == "copy" for m in matches)

@@ -20,6 +20,8 @@ VERIFY_COSINE = 0.6  # unrelated photos score 0.3-0.45; copies without votes >= 
 VERIFY_HAMMING = 12  # pHash/dHash distance; both gates lose no copy on the dev queries
 ALIKE_COSINE = 0.8  # edited copies (caption, re-encode, colour, mirror) mostly score above
 ALIKE_HAMMING = 8
+# pHash and dHash both this close: the same picture (re-encoded, resized, lightly edited)
+NEAR_HAMMING = 6
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,13 @@ def globally_alike(candidate: Candidate) -> bool:
         signals.get("cosine", 0.0) >= ALIKE_COSINE
         or min(signals.get("phash", 64.0), signals.get("dhash", 64.0)) <= ALIKE_HAMMING
     )
+
+
+def near_identical(candidate: Candidate) -> bool:
+    """Both hashes nearly equal: the same picture unless it is nearly blank (a dark star
+    field's or a flat picture's hashes say little; verification decides)."""
+    signals = candidate.signals
+    return max(signals.get("phash", 64.0), signals.get("dhash", 64.0)) <= NEAR_HAMMING
 
 
 def worth_verifying(candidate: Candidate) -> bool:

@@ -21,13 +21,14 @@ from pictrace.search.candidates import (
     Verifier,
     Votes,
     globally_alike,
+    near_identical,
     take_local,
     to_verify,
     tries_negative,
     without_local,
 )
 from pictrace.search.confidence import Calibrator
-from pictrace.search.ranking import rank, to_match
+from pictrace.search.ranking import rank, similarity_from, to_match
 from pictrace.search.signals import cosine_key, many_signals, pair_signals
 from pictrace.settings import Settings
 from pictrace.store.base import Hits, Store
@@ -131,7 +132,8 @@ class Searcher:
         self._confide(live.values())
         if self.verifier is not None and self.settings.verify_top > 0:
             verified = set(local.verified)
-            self._verify_rounds(self.verifier, query, list(live.values()), depth, verified)
+            done = self._verify_rounds(self.verifier, query, list(live.values()), depth, verified)
+            self._verify_near_identical(self.verifier, query, list(live.values()), depth, done)
             if negatives:
                 self._verify_negative(self.verifier, query, list(live.values()))
         return live
@@ -177,7 +179,7 @@ class Searcher:
         candidates: list[Candidate],
         wanted: int,
         verified: set[int],
-    ) -> None:
+    ) -> set[int]:
         """Verify ``verify_top`` candidates; when every one of them is a sure copy, the index
         holds many copies of this picture, so verify the next ``verify_top`` too, and so on,
         until a round finds anything less or ``wanted`` (the matches asked for) are verified.
@@ -190,12 +192,36 @@ class Searcher:
             pending = [c for c in candidates if c.id not in done]
             chosen = to_verify(pending, min(limit, max(wanted, limit) - len(done)))
             if not chosen:
-                return
+                return done
             self._verify(verifier, query, chosen, verified)
             self._confide(chosen)  # the only ones verification changed
             done.update(c.id for c in chosen)
             if len(chosen) < limit or any(c.confidence < SURE_COPY for c in chosen):
-                return
+                return done
+
+    def _verify_near_identical(
+        self,
+        verifier: Verifier,
+        query: Query,
+        candidates: list[Candidate],
+        wanted: int,
+        done: set[int],
+    ) -> None:
+        """Verify the candidates whose hashes say they are the same picture, as many as the
+        matches asked for, when the rounds stopped before them: a collection holding many
+        edited versions of a picture stops the rounds at its first heavily edited one, and
+        a plain re-encode left unverified would rank as merely similar (without keypoints
+        its global signals alone are calibrated as a look-alike's)."""
+        room = max(wanted, self.settings.verify_top)
+        todo = [
+            c
+            for c in candidates
+            if c.id not in done and c.evidence is None and not c.exact and near_identical(c)
+        ]
+        todo.sort(key=lambda c: -similarity_from(c.signals))
+        if room > 0 and todo:
+            verifier(query, todo[:room], None)
+            self._confide(todo[:room])
 
     def _verify(
         self, verifier: Verifier, query: Query, chosen: list[Candidate], verified: set[int]
