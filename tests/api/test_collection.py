@@ -57,6 +57,16 @@ def test_upload_is_kept_in_the_index_folder_and_removable(client, app_index, tmp
     assert client.get(f"/api/images/{new_id}/thumbnail").status_code == 404
 
 
+def test_uploading_bytes_added_from_a_folder_names_that_image(client, app_index, photos):
+    data = (photos / "coffee.jpg").read_bytes()  # indexed from the photo folder
+    held = app_index.store.by_source(str(photos / "coffee.jpg"))
+    answer = client.post("/api/images", files=[("files", ("my coffee.jpg", data))])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["added"] == 0 and answer.json()["skipped_unchanged"] == 1
+    assert answer.json()["unchanged"] == [{"source": held.source, "id": held.id}]
+    assert not (Path(app_index.location) / "uploads" / hashlib.sha256(data).hexdigest()).exists()
+
+
 def test_upload_names_are_made_safe(app_index, tmp_path):
     from pictrace.api.collection import store_upload, upload_name
 

@@ -85,7 +85,9 @@ def add_uploads(
 ) -> AddReport:
     """Add uploaded files; a failed upload leaves no file behind. Runs on a worker thread.
 
-    The same bytes uploaded twice in one request are one image (the second is "unchanged")."""
+    Bytes the index already holds (added from a folder, a URL or an earlier upload), or sent
+    twice in one request, are "unchanged": reported under the source of the image that holds
+    them, and not kept again."""
     sources: list[Source | AddFailure] = []
     written: dict[str, str] = {}
     repeated: list[str] = []
@@ -93,6 +95,9 @@ def add_uploads(
     for name, data in uploads:
         if not data:
             sources.append(AddFailure(name, f"{name}: zero-byte file", "not_an_image"))
+            continue
+        if (holder := _holder(index, data)) is not None:
+            repeated.append(holder)
             continue
         try:
             path, new = store_upload(folder, data, name)
@@ -113,6 +118,13 @@ def add_uploads(
             index.discard_kept(Path(failure.source))
     named = _named(report, written)
     return AddReport(named.added, named.skipped + tuple(repeated), named.failed)
+
+
+def _holder(index: Index, data: bytes) -> str | None:
+    """The source of the image already indexed with exactly these bytes, if any."""
+    held = index.store.by_hash(hashlib.sha256(data).hexdigest(), "")
+    records = index.store.records(held[:1])
+    return records[held[0]].source if held and held[0] in records else None
 
 
 def _named(report: AddReport, written: dict[str, str]) -> AddReport:
