@@ -48,6 +48,15 @@ def test_sigterm_saves_the_searchable_copies(built_index, tmp_path, photos):
         picture = png_bytes(load_rgb(photos / "coffee.jpg").rotate(90, expand=True))
         added = httpx.post(base + "/api/images", files=[("files", ("turned.png", picture))])
         assert added.status_code == 201
+        # a search beside the server: the files on disk are behind, which is expected while
+        # a writer holds the index (it saves them when it stops), so nothing to warn about
+        beside = subprocess.run(
+            [*command[:-1], "search", str(photos / "coffee.jpg"), "-k", "1"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert beside.returncode == 0 and not beside.stderr.strip(), beside.stderr
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
@@ -57,3 +66,20 @@ def test_sigterm_saves_the_searchable_copies(built_index, tmp_path, photos):
     saved = [json.loads(p.read_text())["generation"] for p in (folder / "vectors").glob("*.json")]
     assert saved and all(g == generation for g in saved)
     assert Path(folder / "write.lock").exists()
+
+
+def test_a_read_only_open_of_stale_files_warns_once(built_index, tmp_path, photos):
+    folder = tmp_path / "index"
+    shutil.copytree(built_index, folder)
+    for meta in (folder / "vectors").glob("*.json"):
+        meta.unlink()  # as after a crash: every searchable copy is rebuilt
+    command = [sys.executable, "-m", "pictrace.cli", "--index", str(folder)]
+    done = subprocess.run(
+        [*command, "search", str(photos / "coffee.jpg"), "-k", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0
+    warnings = [line for line in done.stderr.splitlines() if "searchable copies" in line]
+    assert len(warnings) == 1 and "keypoints" in warnings[0] and "pictrace add" in warnings[0]

@@ -59,9 +59,14 @@ class EmbeddedStore(Store):
         self.catalogue = Catalogue(folder / "catalogue.sqlite", readonly=readonly)
         self.spaces: dict[str, Space] = {}
         self._dirty = False
+        rebuilt = []
         for spec in specs.values():
             if spec.kind in SEARCHABLE:
-                self.spaces[spec.name] = self._load_space(spec)
+                self.spaces[spec.name], fresh = self._load_space(spec)
+                if not fresh and self.spaces[spec.name].size:
+                    rebuilt.append(spec.name)
+        if rebuilt and self.readonly:
+            self._tell_rebuilt(rebuilt)
 
     # --- folder and lock ------------------------------------------------------------------
     def _prepare_folder(self) -> None:
@@ -69,11 +74,16 @@ class EmbeddedStore(Store):
             if not (self.folder / "catalogue.sqlite").is_file():
                 raise SourceUnreadable(f"no PicTrace index at {self.folder}")
             return
+        existed = self.folder.is_dir()
         try:
             (self.folder / "vectors").mkdir(parents=True, exist_ok=True)
             self._lock_file = open(self.folder / "write.lock", "w")  # noqa: SIM115
         except OSError as exc:
-            raise SourceUnreadable(f"cannot create index folder {self.folder}: {exc}") from exc
+            what = "write to the index folder" if existed else "create the index folder"
+            hint = " (searches open it read-only)" if existed else ""
+            raise SourceUnreadable(
+                f"cannot {what} {self.folder}: {exc.strerror or exc}{hint}"
+            ) from exc
         try:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -89,29 +99,46 @@ class EmbeddedStore(Store):
         base = self.folder / "vectors" / spec.name
         return base.with_suffix(".faiss"), base.with_suffix(".json")
 
-    def _load_space(self, spec: FeatureSpec) -> Space:
+    def _load_space(self, spec: FeatureSpec) -> tuple[Space, bool]:
+        """The space from its file when that is current (True), else rebuilt (False)."""
         index_path, meta_path = self._space_paths(spec)
         expected = self._space_meta(spec)
         try:
             if json.loads(meta_path.read_text()) == expected:
                 if spec.kind == "bits":
-                    return HashSpace.load(index_path, spec.dim)
+                    return HashSpace.load(index_path, spec.dim), True
                 if spec.kind == "local":
-                    return LocalSpace.load(index_path, spec.dim)
-                return VectorSpace.load(index_path, spec.dim)
+                    return LocalSpace.load(index_path, spec.dim), True
+                return VectorSpace.load(index_path, spec.dim), True
         except (OSError, ValueError, IndexCorrupt):
             pass  # missing or stale: rebuild below
         self._dirty = not self.readonly
-        space = self._rebuild_space(spec)
-        if self.readonly and space.size:
-            log.warning(
-                "index %s: the searchable copy of %r is missing, stale or from an older "
-                "release; rebuilt in memory from the catalogue (open the index for writing "
-                "once, e.g. `pictrace add` on a folder already added, to save it)",
-                self.folder,
-                spec.name,
-            )
-        return space
+        return self._rebuild_space(spec), False
+
+    def _tell_rebuilt(self, names: list[str]) -> None:
+        """One line on searchable copies a read-only open rebuilt in memory. A process
+        writing to the index right now (a server, an add) saves them when it stops: that is
+        expected, not worth a warning."""
+        if self._writer_active():
+            log.info("index %s: searchable copies rebuilt while a writer holds it", self.folder)
+            return
+        log.warning(
+            "index %s: the searchable copies of %s are missing, stale or from an older "
+            "release; rebuilt in memory from the catalogue (open the index for writing once, "
+            "e.g. `pictrace add` on a folder already added, to save them)",
+            self.folder,
+            ", ".join(names),
+        )
+
+    def _writer_active(self) -> bool:
+        try:
+            with open(self.folder / "write.lock") as lock:
+                fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        return False
 
     def _space_meta(self, spec: FeatureSpec) -> dict[str, Any]:
         """What a saved space must have been written with to be loaded as it is."""
