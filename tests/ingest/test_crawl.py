@@ -105,6 +105,17 @@ def test_robots_txt_semantics(robots, allowed):
         assert set(failures.values()) == {"robots_disallowed"}
 
 
+def test_an_unreachable_robots_txt_is_named_as_the_reason():
+    web = build_site(Reply(b"oops", status=503))
+    with web.running():
+        web.routes["/"].body = web.routes["/"].body.replace(b"{port}", str(web.port).encode())
+        items, _ = asyncio.run(_collect(web.url("/"), CrawlLimits(0)))
+    (refused,) = [i for i in items if isinstance(i, AddFailure)]
+    assert refused.code == "robots_disallowed"
+    assert "robots.txt could not be read (HTTP 503)" in refused.reason
+    assert "RFC 9309" in refused.reason
+
+
 def test_a_start_url_that_is_an_image_is_indexed_as_is():
     web = build_site(None)
     with web.running():

@@ -93,8 +93,9 @@ class Crawler:
         return chosen
 
     async def _page(self, url: str, is_start: bool, downloads: asyncio.TaskGroup) -> list[str]:
-        if not is_start and not await self.robots.allowed(url):
-            await self._fail(url, "robots.txt disallows this page", "robots_disallowed")
+        refused = None if is_start else await self.robots.refusal(url, "this page")
+        if refused:
+            await self._fail(url, refused, "robots_disallowed")
             return []
         try:
             fetched = await self.fetcher.get(url)
@@ -120,8 +121,8 @@ class Crawler:
         return list(media.links)
 
     async def _image(self, url: str, page: str) -> None:
-        if not await self.robots.allowed(url):
-            await self._fail(url, "robots.txt disallows this image", "robots_disallowed")
+        if refused := await self.robots.refusal(url, "this image"):
+            await self._fail(url, refused, "robots_disallowed")
             return
         try:
             fetched = await self.fetcher.get(url)

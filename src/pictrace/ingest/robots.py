@@ -25,27 +25,40 @@ class Robots:
     def __init__(self, getter: TextGetter, user_agent: str) -> None:
         self.getter = getter
         self.agent = user_agent.split("/", 1)[0]
-        self._rules: dict[str, asyncio.Task[RobotFileParser]] = {}
+        self._rules: dict[str, asyncio.Task[tuple[RobotFileParser, str]]] = {}
 
-    async def allowed(self, url: str) -> bool:
+    async def refusal(self, url: str, what: str) -> str | None:
+        """None when the site's robots.txt lets us fetch ``url``, else why not (``what``
+        names the thing refused: "this image", "this page")."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._rules:
             self._rules[origin] = asyncio.ensure_future(self._load(origin))
-        rules = await asyncio.shield(self._rules[origin])
-        return rules.can_fetch(self.agent, url)
+        rules, unreachable = await asyncio.shield(self._rules[origin])
+        if rules.can_fetch(self.agent, url):
+            return None
+        if unreachable:
+            return (
+                f"{origin}/robots.txt could not be read ({unreachable}), and a crawler must "
+                f"then fetch nothing from the site (RFC 9309), so not {what} either"
+            )
+        return f"robots.txt disallows {what}"
 
-    async def _load(self, origin: str) -> RobotFileParser:
+    async def _load(self, origin: str) -> tuple[RobotFileParser, str]:
+        """The rules, and why robots.txt was unreachable ("" when it was read)."""
         parser = RobotFileParser(origin + "/robots.txt")
+        unreachable = ""
         try:
             status, body = await self.getter.robots_txt(origin + "/robots.txt", ROBOTS_MAX_BYTES)
-        except PicTraceError:  # any failure means "unreachable" for RFC 9309
+        except PicTraceError as exc:  # any failure means "unreachable" for RFC 9309
             status, body = 503, b""
+            unreachable = exc.message.removeprefix(origin + "/robots.txt: ")
         if status >= 500:
             lines = ["User-agent: *", "Disallow: /"]
+            unreachable = unreachable or f"HTTP {status}"
         elif status >= 400:
             lines = []
         else:
             lines = body.decode("utf-8", "replace").splitlines()
         parser.parse(lines)
-        return parser
+        return parser, unreachable
