@@ -358,3 +358,10 @@ def test_pillows_own_complaints_stay_off_the_terminal(tmp_path):
     )
     assert done.returncode == 1 and done.stdout.count("failed: ") == 2
     assert not done.stderr.strip(), done.stderr
+
+
+def test_a_label_search_that_finds_nothing_says_why(run, built_index):
+    code, _, err = run("--index", str(built_index), "search", "--text", "sneakers")
+    assert code == 0 and "'sneakers': in no ImageNet class name" in err
+    code, _, err = run("--index", str(built_index), "search", "--text", "cowboy hat")
+    assert code == 0 and "no image has a top-5 ImageNet label with every word" in err

@@ -7,7 +7,6 @@ rebuilt from here whenever their recorded generation differs from the catalogue'
 from __future__ import annotations
 
 import contextlib
-import re
 import sqlite3
 import threading
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pictrace.errors import IndexCorrupt, IndexError_, NotFound
+from pictrace.labelwords import forms, words
 from pictrace.types import ImageRecord
 
 SCHEMA_VERSION = 1
@@ -341,7 +341,7 @@ class Catalogue:
         """Images with a top-5 label that has every term as a word (or its plural: "cats"
         finds "tabby cat"), scored by the labels' probability. "car" finds "sports car",
         not "goldfish, Carassius auratus"; "%" and "_" are plain characters."""
-        stems = [_forms(w) for t in terms for w in _WORD.findall(t.lower())]
+        stems = [forms(w) for t in terms for w in words(t)]
         if not stems:
             return []
         where = " AND ".join("lower(label) LIKE ?" for _ in stems)  # a first cut, in SQL
@@ -351,8 +351,8 @@ class Catalogue:
         )
         scores: dict[int, float] = {}
         for image_id, label, prob in rows:
-            words = set(_WORD.findall(str(label).lower()))
-            if all(words & s for s in stems):
+            found = set(words(str(label)))
+            if all(found & s for s in stems):
                 scores[int(image_id)] = scores.get(int(image_id), 0.0) + float(prob)
         return sorted(scores.items(), key=lambda hit: (-hit[1], hit[0]))[:limit]
 
@@ -387,9 +387,6 @@ class Catalogue:
         )
 
 
-_WORD = re.compile(r"[^\W_]+")  # letters and digits: "%", "_" and "-" only separate words
-
-
 def _shared_start(words: set[str]) -> str:
     """The longest start all ``words`` share ("strawberr" for strawberries / strawberry)."""
     first, *rest = sorted(words)
@@ -397,18 +394,6 @@ def _shared_start(words: set[str]) -> str:
     while size < len(first) and all(len(w) > size and w[size] == first[size] for w in rest):
         size += 1
     return first[:size]
-
-
-def _forms(word: str) -> set[str]:
-    """The label words a search word matches: itself, and its singular when it looks plural."""
-    forms = {word}
-    if len(word) > 4 and word.endswith("ies"):
-        forms.add(word[:-3] + "y")  # strawberries: strawberry
-    if len(word) > 3 and word.endswith("es"):
-        forms.add(word[:-2])
-    if len(word) > 2 and word.endswith("s"):
-        forms.add(word[:-1])
-    return forms
 
 
 def _with_labels(record: ImageRecord, labels: tuple[str, ...]) -> ImageRecord:

@@ -1,0 +1,37 @@
+"""Words of predicted labels, as text search matches them: whole words, a plural finding its
+singular ("cats" finds "tabby cat"), "%", "_" and "-" only separating words."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+WORD = re.compile(r"[^\W_]+")  # letters and digits
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text.lower())
+
+
+def forms(word: str) -> set[str]:
+    """The label words a search word matches: itself, and its singular when it looks plural."""
+    found = {word}
+    if len(word) > 4 and word.endswith("ies"):
+        found.add(word[:-3] + "y")  # strawberries: strawberry
+    if len(word) > 3 and word.endswith("es"):
+        found.add(word[:-2])
+    if len(word) > 2 and word.endswith("s"):
+        found.add(word[:-1])
+    return found
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> frozenset[str]:
+    from pictrace.features.cnn import imagenet_labels
+
+    return frozenset(w for label in imagenet_labels() for w in words(label))
+
+
+def unknown_words(text: str) -> list[str]:
+    """The words of ``text`` that no ImageNet label has (so no predicted label can match)."""
+    return [w for w in words(text) if not forms(w) & _vocabulary()]
