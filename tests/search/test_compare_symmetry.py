@@ -65,3 +65,12 @@ def test_the_smaller_picture_is_the_query(photos):
     assert _query_first(small, twin) != _query_first(twin, small)  # same size: by digest
     broken = Source("broken.png", b"not a picture")
     assert _query_first(broken, small)  # unreadable: first, so decoding says what is wrong
+
+
+def test_orb_matches_are_the_same_every_time(photos):
+    from pictrace.search.compare import orb_matches
+    from tests.conftest import load_rgb
+
+    a = np.asarray(load_rgb(photos / "coffee.jpg"))
+    b = np.asarray(load_rgb(photos / "rocket.jpg"))
+    assert len({orb_matches(a, b) for _ in range(6)}) == 1

@@ -35,6 +35,9 @@ def ssim(a: np.ndarray, b: np.ndarray, size: int = SSIM_SIZE) -> float:
     return float(structural_similarity(ga, gb, data_range=255.0))
 
 
+ORB_SEED = 20_240_601
+
+
 def orb_matches(a: np.ndarray, b: np.ndarray, ratio: float = 0.75) -> tuple[int, float]:
     """ORB keypoints matched with FLANN (LSH) and Lowe's ratio test: (good, good/min_kp)."""
     if min(a.shape[:2]) < 2 or min(b.shape[:2]) < 2:
@@ -44,6 +47,9 @@ def orb_matches(a: np.ndarray, b: np.ndarray, ratio: float = 0.75) -> tuple[int,
     _, db = orb.detectAndCompute(grey(b).astype(np.uint8), None)
     if da is None or db is None or len(da) < 2 or len(db) < 2:
         return 0, 0.0
+    # FLANN's LSH tables are drawn from OpenCV's (per-thread) random generator: seeded, the
+    # same pair gets the same count every time (it varied by ~25 % between calls)
+    cv2.setRNGSeed(ORB_SEED)
     flann = cv2.FlannBasedMatcher(
         {"algorithm": 6, "table_number": 6, "key_size": 12, "multi_probe_level": 1},
         {"checks": 50},
