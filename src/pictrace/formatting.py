@@ -45,7 +45,21 @@ def group_lines(number: int, group: DuplicateGroup) -> list[str]:
 
 
 def percent(value: float, digits: int = 0) -> str:
-    return f"{100.0 * float(value):.{digits}f}%"
+    """A share as a percentage that never rounds to certainty: 0.9998 is ">99%", not "100%",
+    and 0.002 is "<1%" (exactly 1 and 0 stay "100%" and "0%")."""
+    value = float(value)
+    step = 10.0**-digits
+    shown = round(100.0 * value, digits)
+    if shown >= 100.0 and value < 1.0:
+        return f">{100.0 - step:.{digits}f}%"
+    if shown <= 0.0 and value > 0.0:
+        return f"<{step:.{digits}f}%"
+    return f"{shown:.{digits}f}%"
+
+
+def label_name(label: str) -> str:
+    """An ImageNet label's first name ("sulphur butterfly, sulfur butterfly": the first)."""
+    return label.split(",", 1)[0].strip()
 
 
 def filesize(size: int) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path, PurePath
 
 from starlette.templating import Jinja2Templates
 
-from pictrace.formatting import filesize, percent
+from pictrace.formatting import filesize, label_name, percent
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -31,7 +31,11 @@ def data_uri(data: bytes, media_type: str = "image/jpeg") -> str:
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.filters.update(
-        percent=percent, filesize=filesize, short_name=short_name, data_uri=data_uri
+        percent=percent,
+        filesize=filesize,
+        short_name=short_name,
+        data_uri=data_uri,
+        label_name=label_name,
     )
     templates.env.tests["web"] = is_web
     return templates
