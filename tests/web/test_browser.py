@@ -238,3 +238,19 @@ def test_duplicates_page_shows_why_a_search_failed(
     assert len(calls) == 1
     page.close()
     app_index.remove(added)
+
+
+def test_the_api_docs_render_without_internet(browser, base_url):
+    """/docs loads Swagger UI from the server itself: every request stays on 127.0.0.1."""
+    page = browser.new_page()
+    elsewhere: list[str] = []
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith((base_url, "data:")) else elsewhere.append(r.url),
+    )
+    page.goto(base_url + "/docs")
+    page.wait_for_selector(".opblock-summary-path")
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert "/api/search" in paths and "/api/images" in paths
+    assert not elsewhere, elsewhere
+    page.close()

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from pictrace import __version__
-from pictrace.api import crawl, errors, images, search
+from pictrace.api import crawl, docs, errors, images, search
 from pictrace.api.limits import BodyLimit, limit_for
 from pictrace.api.origin import KnownHosts, guards_hosts
 from pictrace.api.pages import collection as collection_pages
@@ -62,7 +62,14 @@ def create_app(
             if opened is not index:
                 opened.close()
 
-    app = FastAPI(title="PicTrace", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="PicTrace",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served below from the installed Swagger UI, not from a CDN
+        redoc_url=None,
+    )
     app.add_middleware(BodyLimit, limit=limit_for(settings))
     if guards_hosts(bound, settings.server_names):
         app.add_middleware(KnownHosts, names=settings.server_names)
@@ -70,6 +77,7 @@ def create_app(
     for module in (search, images, crawl, search_pages, collection_pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    docs.install(app)
     return app
 
 
