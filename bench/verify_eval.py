@@ -491,7 +491,7 @@ def orb_verify(
     best = verify.NO_FIT
     for kp, mirrored in ((qk, False), (mk, True)):
         qi, hi = orb_matches(matcher, kp.descriptors, hk.descriptors)
-        fit, inliers = verify.estimate(kp, hk, qi, hi)
+        fit, inliers, _ = verify.estimate(kp, hk, qi, hi)
         if fit is not None and mirrored:
             fit = verify.unmirror(fit, kp.size[0])
         outcome = verify.Outcome(fit, inliers, len(qi))

@@ -37,6 +37,7 @@ from pictrace.threads import quiet_this_thread
 from pictrace.types import (
     AddFailure,
     AddReport,
+    Box,
     Comparison,
     DuplicateGroup,
     ImageRecord,
@@ -195,12 +196,12 @@ class Index:
         matches = text_matches(hits, records)
         return SearchResult(text, (time.perf_counter() - started) * 1000.0, matches)
 
-    def _refine(self, query: Query) -> Query | None:
-        """The query with its extractors' finer values (Searcher.search's second look), or
-        None when no extractor has any."""
+    def _refine(self, query: Query, region: Box | None = None) -> Query | None:
+        """The query with its extractors' finer values (Searcher.search's second look; of
+        ``region`` only, its zoomed look), or None when no extractor has any."""
         finer: dict[str, FeatureValue] = {}
         for extractor in self.first_look:
-            finer.update(extractor.refine(query.image) or {})
+            finer.update(extractor.refine(query.image, region) or {})
         return Query(query.label, query.image, {**query.features, **finer}) if finer else None
 
     def prepare_query(self, query: QueryInput) -> Query:

@@ -194,9 +194,11 @@ def test_a_bad_keeper_policy_is_a_one_line_configuration_error(monkeypatch, text
 
 
 def test_a_setting_the_environment_cannot_parse_is_a_configuration_error(monkeypatch):
-    monkeypatch.setenv("PICTRACE_ALLOW_HOSTS", "a.com")  # a list setting wants JSON
+    monkeypatch.setenv("PICTRACE_ALLOW_HOSTS", '["a.com"')  # a JSON list left open
     with pytest.raises(ConfigError, match="allow_hosts"):
         load_settings()
+    monkeypatch.setenv("PICTRACE_ALLOW_HOSTS", "a.com")  # plain commas are fine
+    assert load_settings().allow_hosts == ("a.com",)
 
 
 def test_a_policy_given_to_the_library_is_checked_before_any_work():

@@ -3,7 +3,7 @@
 import contextlib
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from pictrace import Index
 from pictrace.evaluate import synthetic_background
@@ -24,9 +24,9 @@ def _counting(index: Index) -> list[int]:
     calls: list[int] = []
     original = index._refine
 
-    def refine(query):
-        calls.append(1)
-        return original(query)
+    def refine(query, region=None):
+        calls.append(1 if region is None else region)
+        return original(query, region)
 
     index._refine = refine  # type: ignore[method-assign]
     return calls
@@ -49,6 +49,44 @@ def test_a_small_paste_is_looked_at_again_and_found(built_index, photos):
         assert best.evidence is not None and best.evidence.hit_box_in_query is not None
         x0, _, x1, _ = best.evidence.hit_box_in_query
         assert 800 < x0 < 840 and 1060 < x1 < 1100  # where it was pasted, in query pixels
+
+
+def _story(photos, name: str, width: int) -> Image.Image:
+    """``name`` at ``width`` px, at its own size in a 1080x1920 story on a blurred fill."""
+    piece = load_rgb(photos / name)
+    canvas = piece.resize((1080, 1920)).filter(ImageFilter.GaussianBlur(40))
+    canvas.paste(piece.resize((width, round(width * piece.height / piece.width))), (450, 700))
+    return canvas
+
+
+def test_a_picture_small_in_a_story_is_found_by_looking_closer(built_index, photos):
+    """At FINE_SIDE the 160 px picture spans 32 px of the story: a few keypoints agree, not
+    enough for a copy; the third look sees only the part around them, as closely."""
+    with Index.open(built_index, readonly=True) as index:
+        calls = _counting(index)
+        best = index.search(_story(photos, "astronaut.jpg", 160), k=3).matches[0]
+    assert calls[0] == 1 and len(calls) == 2
+    x0, y0, x1, y1 = calls[1]
+    assert x0 <= 450 and y0 <= 700 and x1 >= 610 and y1 >= 860  # around the picture
+    assert (x1 - x0) <= 0.6 * 1920  # and not the whole story
+    assert best.source.endswith("astronaut.jpg") and best.tier == "copy"
+    assert best.evidence is not None and best.evidence.hit_box_in_query is not None
+    bx0, by0, bx1, by1 = best.evidence.hit_box_in_query  # in the whole story's pixels
+    assert abs(bx0 - 450) < 15 and abs(by0 - 700) < 15 and abs(bx1 - 610) < 15
+    assert by1 > by0
+
+
+def test_region_keypoints_are_in_the_whole_pictures_frame(built_index, photos):
+    from pictrace.features.keypoints import decode_keypoints
+
+    story = _story(photos, "astronaut.jpg", 160)
+    with Index.open(built_index, readonly=True) as index:
+        query = index.prepare_query(story)
+        zoomed = index._refine(query, (300.0, 550.0, 780.0, 1030.0))
+    kp = decode_keypoints(zoomed.features["keypoints"])
+    assert kp.size == (1080, 1920) and len(kp) > 50
+    assert kp.xy[:, 0].min() >= 299 and kp.xy[:, 0].max() <= 781
+    assert kp.xy[:, 1].min() >= 549 and kp.xy[:, 1].max() <= 1031
 
 
 def test_only_the_second_look_votes_with_the_query_negative(index_copy, photos):

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from pictrace.features.arrays import load_arrays
-from pictrace.types import DecodedImage
+from pictrace.types import Box, DecodedImage
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +78,12 @@ class Extractor(ABC):
         extractor itself."""
         return self
 
-    def refine(self, image: DecodedImage) -> dict[str, FeatureValue] | None:
-        """Finer values for a query a first search found no copy for, or None (the default:
-        this extractor has no finer setting)."""
+    def refine(
+        self, image: DecodedImage, region: Box | None = None
+    ) -> dict[str, FeatureValue] | None:
+        """Finer values for a query a first search found no copy for (of ``region`` of it,
+        in full-size pixels, when given), or None (the default: this extractor has no finer
+        setting)."""
         return None
 
 

@@ -45,7 +45,7 @@ from pictrace.features.arrays import load_arrays, save_arrays
 from pictrace.features.base import Extractor, FeatureSpec
 from pictrace.features.registry import register
 from pictrace.settings import Settings
-from pictrace.types import DecodedImage
+from pictrace.types import Box, DecodedImage
 
 COUNT = 384
 # A search's first look describes fewer query keypoints (descriptors are ~half of SIFT's time)
@@ -247,16 +247,35 @@ class KeypointExtractor(Extractor):
             min(self.count, FIRST_LOOK_COUNT), min(self.side, FIRST_LOOK_SIDE), self.count
         )
 
-    def refine(self, image: DecodedImage) -> dict[str, bytes] | None:
+    def refine(self, image: DecodedImage, region: Box | None = None) -> dict[str, bytes] | None:
         """Keypoints of a query at FINE_SIDE (all ``fine_count`` of them), or None when the
         picture is too small to show more detail than this extractor's side (a quarter more
         pixels per side at least: for the first look, queries from 240 px up). A copy pasted
         at 40% width into a 1,024 px photo spans ~100 px at SIDE, too few for its keypoints to
-        match; at FINE_SIDE it spans ~150 px."""
+        match; at FINE_SIDE it spans ~150 px. With ``region`` (full-size pixels), only that
+        part of the picture is looked at, as closely (a search's zoomed look); the
+        keypoints are still in the whole picture's frame."""
+        if region is not None:
+            return {"keypoints": encode_keypoints(self._region(image, region))}
         if max(image.pixels.shape[:2]) < self.side * 1.25:
             return None
         kp = detect(image.pixels, (image.width, image.height), self.fine_count, FINE_SIDE)
         return {"keypoints": encode_keypoints(kp)}
+
+    def _region(self, image: DecodedImage, region: Box) -> Keypoints:
+        height, width = image.pixels.shape[:2]
+        fx, fy = width / max(image.width, 1), height / max(image.height, 1)
+        x0, y0 = max(0, int(region[0] * fx)), max(0, int(region[1] * fy))
+        x1, y1 = min(width, int(np.ceil(region[2] * fx))), min(height, int(np.ceil(region[3] * fy)))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return empty((image.width, image.height))
+        part = image.pixels[y0:y1, x0:x1]
+        size = ((x1 - x0) / fx, (y1 - y0) / fy)  # the region in full-size pixels
+        kp = detect(part, (round(size[0]), round(size[1])), self.fine_count, FINE_SIDE)
+        shift = np.array([x0 / fx, y0 / fy], dtype=np.float32)
+        return Keypoints(
+            kp.xy + shift, kp.angle, kp.scale, kp.descriptors, (image.width, image.height)
+        )
 
 
 @register("keypoints")

@@ -12,7 +12,7 @@ from typing import NamedTuple, Protocol
 from pictrace.features.base import FeatureValue
 from pictrace.search.ranking import similarity_from
 from pictrace.search.signals import Signals
-from pictrace.types import DecodedImage, Evidence
+from pictrace.types import Box, DecodedImage, Evidence
 
 MIN_VOTES = 2.0  # local-descriptor votes below this are chance matches
 NEGATIVE_VOTES = 2 * MIN_VOTES  # from this many own votes a pair is not matched as a negative
@@ -62,6 +62,9 @@ class Candidate:
     exact: bool = False
     evidence: Evidence | None = None
     confidence: float = 0.0
+    # where in the query (full-size pixels) the inliers of its verification lie, also below
+    # the inliers a transform needs: where a search's zoomed look sees the query closer
+    focus: Box | None = None
 
 
 class Verifier(Protocol):
@@ -122,8 +125,9 @@ class LocalLook:
     verified: dict[int, Candidate]
 
 
-# A refiner gives a query finer local features, or None when that would add nothing.
-Refiner = Callable[[Query], "Query | None"]
+# A refiner gives a query finer local features (of one region of it, in full-size pixels,
+# when one is given), or None when that would add nothing.
+Refiner = Callable[[Query, "Box | None"], "Query | None"]
 
 
 LOCAL_SIGNALS = frozenset(
@@ -151,6 +155,7 @@ def take_local(candidate: Candidate, verified: Candidate) -> None:
     candidate.signals.update({k: v for k, v in verified.signals.items() if k in LOCAL_SIGNALS})
     if verified.evidence is not None:
         candidate.evidence = verified.evidence
+    candidate.focus = verified.focus
 
 
 def tries_negative(signals: Mapping[str, float]) -> bool:

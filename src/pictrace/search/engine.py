@@ -32,7 +32,7 @@ from pictrace.search.ranking import rank, similarity_from, to_match
 from pictrace.search.signals import cosine_key, many_signals, pair_signals
 from pictrace.settings import Settings
 from pictrace.store.base import Hits, Store
-from pictrace.types import DecodedImage, Match
+from pictrace.types import Box, DecodedImage, Match
 
 RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
 GLOBAL_KINDS = SEARCHABLE - {"local"}  # spaces searched for global candidates
@@ -67,20 +67,21 @@ class Searcher:
         """The ranked matches. Coarse to fine: when nothing is a copy and ``refine`` can give
         the query finer local features (a copy pasted small into a large picture has too few
         pixels at the coarse keypoint resolution), the search runs again with those; each
-        candidate keeps the better of its two results."""
+        candidate keeps the better of its results. When that still finds no copy but some
+        candidate's keypoints agreed in one small part of the query (a picture in a phone
+        screenshot, a story frame or a grid), the search looks a third time, at that part
+        alone (``zoom_region``)."""
         candidates = self.scored(query, depth=k)
         query = query.completed()
-        threshold = self.settings.copy_threshold
-        if refine is not None and not any(
-            c.exact or c.confidence >= threshold for c in candidates.values()
-        ):
-            finer = refine(query)
+        if refine is not None and not self._found(candidates):
+            finer = refine(query, None)
             if finer is not None:
-                second = self.scored(finer, reuse=candidates, depth=k)
-                for image_id, cand in candidates.items():
-                    if cand.confidence >= second[image_id].confidence:
-                        second[image_id] = cand
-                candidates = second
+                candidates = self._looked_again(finer, candidates, k)
+            region = zoom_region(candidates.values(), query.image) if finer else None
+            if region is not None and not self._found(candidates):
+                zoomed = refine(query, region)
+                if zoomed is not None:
+                    candidates = self._looked_again(zoomed, candidates, k)
         ranked = rank(list(candidates.values()), self.settings.copy_threshold)
         kept = [c for c in ranked if c.confidence >= min_confidence][:k]
         records = self.store.records(c.id for c in kept)
@@ -89,6 +90,21 @@ class Searcher:
             for c in kept
             if c.id in records  # else removed meanwhile
         )
+
+    def _found(self, candidates: Mapping[int, Candidate]) -> bool:
+        threshold = self.settings.copy_threshold
+        return any(c.exact or c.confidence >= threshold for c in candidates.values())
+
+    def _looked_again(
+        self, finer: Query, candidates: dict[int, Candidate], k: int
+    ) -> dict[int, Candidate]:
+        """The candidates scored with the query's finer local features; each keeps the
+        better of its two results."""
+        again = self.scored(finer, reuse=candidates, depth=k)
+        for image_id, cand in candidates.items():
+            if cand.confidence >= again[image_id].confidence:
+                again[image_id] = cand
+        return again
 
     def scored(
         self,
@@ -410,7 +426,7 @@ class Searcher:
             return candidate
         if candidate.confidence >= self.settings.copy_threshold:
             return candidate
-        fine_a, fine_b = refine(a), refine(b)
+        fine_a, fine_b = refine(a, None), refine(b, None)
         if fine_a is None and fine_b is None:
             return candidate
         finer = self._pair(fine_a or a, fine_b or b)
@@ -429,3 +445,30 @@ class Searcher:
     def _confide(self, candidates: Iterable[Candidate]) -> None:
         for cand in candidates:
             cand.confidence = 1.0 if cand.exact else self.calibrator.confidence(cand.signals)
+
+
+# The zoomed look: from ZOOM_INLIERS agreeing keypoints of one candidate, in a part of the
+# query at most ZOOM_SHARE of its long side once widened ZOOM_MARGIN times around them.
+ZOOM_INLIERS = 4
+ZOOM_MARGIN = 2.0
+ZOOM_SHARE = 0.6
+
+
+def zoom_region(candidates: Iterable[Candidate], image: DecodedImage) -> Box | None:
+    """The part of the query (full-size pixels) a search looks at closely when its looks at
+    the whole query found no copy: around where the most confident candidate's inliers lie,
+    widened ZOOM_MARGIN times (at least a quarter of the query's long side, as a square), or
+    None when no candidate has enough of them or the part would not be much smaller than
+    the whole query (nothing to gain)."""
+    focused = [c for c in candidates if c.focus and c.signals.get("inliers", 0) >= ZOOM_INLIERS]
+    if not focused:
+        return None
+    x0, y0, x1, y1 = max(focused, key=lambda c: c.confidence).focus  # type: ignore[misc]
+    long_side = float(max(image.width, image.height))
+    side = max(ZOOM_MARGIN * max(x1 - x0, y1 - y0), long_side / 4)
+    if side > ZOOM_SHARE * long_side:
+        return None
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    left = min(max(cx - side / 2, 0.0), max(image.width - side, 0.0))
+    top = min(max(cy - side / 2, 0.0), max(image.height - side, 0.0))
+    return left, top, min(left + side, image.width), min(top + side, image.height)

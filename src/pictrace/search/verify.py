@@ -149,6 +149,7 @@ class Outcome(NamedTuple):
     inliers: int
     tentative: int
     negative: bool = False  # the query matched as the hit's negative (colours inverted)
+    spots: np.ndarray | None = None  # (k, 2) the inliers in the query, from 3 of them
 
 
 NO_FIT = Outcome(None, 0, 0)
@@ -199,10 +200,12 @@ def fit_pair(probe: Probe, hit: Keypoints, sides: tuple[bool, bool] = (True, Tru
     for kp, qi, hi, shift in sorted(candidates, key=lambda c: -len(c[1])):
         if best.inliers >= max(len(qi), 1):
             break
-        fit, inliers = estimate(kp, hit, qi, hi)
-        if fit is not None and shift:
-            fit = unmirror(fit, kp.size[0])
-        best = max(best, Outcome(fit, inliers, len(qi)), key=lambda o: (o.inliers, o.tentative))
+        fit, inliers, spots = estimate(kp, hit, qi, hi)
+        if shift:
+            fit = None if fit is None else unmirror(fit, kp.size[0])
+            spots = None if spots is None else unmirror_points(spots, kp.size[0])
+        outcome = Outcome(fit, inliers, len(qi), spots=spots)
+        best = max(best, outcome, key=lambda o: (o.inliers, o.tentative))
     return best
 
 
@@ -215,11 +218,11 @@ def wants_homography(inliers: int, tentative: int) -> bool:
 
 def estimate(
     query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray
-) -> tuple[Fit | None, int]:
+) -> tuple[Fit | None, int, np.ndarray | None]:
     """Similarity by RANSAC, upgraded to a MAGSAC++ homography when that explains more:
-    (the accepted fit, the inlier count)."""
+    (the accepted fit, the inlier count, the inliers' query points)."""
     if len(qi) < 3:
-        return None, 0
+        return None, 0, None
     q_long, h_long = float(max(query.size)), float(max(hit.size))
     qn = (query.xy[qi] / q_long).astype(np.float32)
     hn = (hit.xy[hi] / h_long).astype(np.float32)
@@ -249,7 +252,7 @@ def estimate(
         if homography is not None and hmask.sum() >= models[0][1].sum():
             models.insert(0, (homography / homography[2, 2], hmask.ravel().astype(bool)))
     scale_q = np.diag([1.0 / q_long, 1.0 / q_long, 1.0])
-    outcome: tuple[Fit | None, int] = (None, 0)
+    outcome: tuple[Fit | None, int, np.ndarray | None] = (None, 0, None)
     for model, inliers in models:  # an implausible homography falls back to the similarity
         transform = np.diag([h_long, h_long, 1.0]) @ model @ scale_q
         outcome = accept(transform, query, hit, qi[inliers], hi[inliers])
@@ -260,22 +263,24 @@ def estimate(
 
 def accept(
     transform: np.ndarray, query: Keypoints, hit: Keypoints, qi: np.ndarray, hi: np.ndarray
-) -> tuple[Fit | None, int]:
+) -> tuple[Fit | None, int, np.ndarray | None]:
     """Keep the inliers whose orientation and size agree with the transform; below
-    ``MIN_INLIERS`` only their count matters, from there on the transform must be plausible
-    (else no inliers at all) and the fit carries both overlap boxes."""
+    ``MIN_INLIERS`` only their count (and where they lie in the query) matters, from there
+    on the transform must be plausible (else no inliers at all) and the fit carries both
+    overlap boxes."""
     keep = consistent(transform, query, hit, qi, hi)
     inliers = int(keep.sum())
     if inliers < 3:  # two points always fit a similarity: that is no evidence
-        return None, 0
+        return None, 0, None
+    spots = query.xy[qi[keep]]
     if inliers < MIN_INLIERS:
-        return None, inliers
+        return None, inliers, spots
     boxes = overlap(transform, query.size, hit.size)
     if boxes is None:
-        return None, 0
+        return None, 0, None
     hit_pts = hit.xy[hi[keep]]
     covered = coverage(hit.xy, hit_pts, boxes[0])
-    return Fit(transform, query.xy[qi[keep]], hit_pts, boxes[0], boxes[1], covered), inliers
+    return Fit(transform, spots, hit_pts, boxes[0], boxes[1], covered), inliers, spots
 
 
 def consistent(
@@ -292,10 +297,14 @@ def consistent(
     return (det > 0) & (angle_err <= MAX_ANGLE) & (scale_err <= np.log(MAX_SCALE))
 
 
+def unmirror_points(points: np.ndarray, width: int) -> np.ndarray:
+    return np.column_stack([width - points[:, 0], points[:, 1]])
+
+
 def unmirror(fit: Fit, width: int) -> Fit:
     """A fit of the mirrored query, expressed for the query itself (a reflection in front)."""
     flip = np.array([[-1.0, 0.0, float(width)], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    pts = np.column_stack([width - fit.query_pts[:, 0], fit.query_pts[:, 1]])
+    pts = unmirror_points(fit.query_pts, width)
     x0, y0, x1, y1 = fit.hit_box_in_query
     return Fit(
         fit.transform @ flip,
@@ -325,6 +334,15 @@ def evidence_of(outcome: Outcome, ssim: float | None) -> Evidence:
         fit.coverage,
         outcome.negative,
     )
+
+
+def spread_of(points: np.ndarray | None) -> Box | None:
+    """The box the points span (full-size query pixels), or None without points."""
+    if points is None or not len(points):
+        return None
+    x0, y0 = points.min(axis=0)
+    x1, y1 = points.max(axis=0)
+    return float(x0), float(y0), float(x1), float(y1)
 
 
 def apply(cand: Candidate, evidence: Evidence) -> None:
@@ -374,6 +392,7 @@ class GeometricVerifier:
         for cand in candidates:
             if cand.id in fits:
                 apply(cand, evidence_of(fits[cand.id], ssims.get(cand.id)))
+                cand.focus = spread_of(fits[cand.id].spots)
 
     def _keypoints(self, candidates: list[Candidate], other: Query | None) -> dict[int, Keypoints]:
         if other is not None:
