@@ -256,3 +256,30 @@ def test_tiny_images_compare_without_crashing(client):
     )
     answer = client.post("/api/compare", files={"a": ("a.png", dot), "b": ("b.png", dot)})
     assert answer.status_code == 200 and answer.json()["verdict"] == "exact"
+
+
+def test_a_server_start_deletes_uploads_no_image_was_made_of(built_index, photos, tmp_path):
+    """kill -9 between keeping uploads and indexing them leaves files behind; the next
+    server start deletes those, and keeps every upload an image holds, also after the
+    index folder moved (its catalogue still names the old place)."""
+    import shutil
+
+    from pictrace import Index
+    from pictrace.api.app import create_app
+    from pictrace.api.collection import add_uploads, store_upload
+    from tests.api.conftest import TestClient
+
+    first = tmp_path / "first"
+    shutil.copytree(built_index, first)
+    kept_data = png_bytes(load_rgb(photos / "coffee.jpg").rotate(90, expand=True))
+    with Index.open(first) as index:
+        add_uploads(index, index.uploads, [("kept.png", kept_data)])
+        orphan, _ = store_upload(index.uploads, png_bytes(load_rgb(photos / "rocket.jpg")), "o.png")
+        (orphan.parent / ".upload-partial").write_bytes(b"half")
+    moved = tmp_path / "moved"
+    shutil.move(first, moved)
+    with TestClient(create_app(moved)) as client:
+        assert client.get("/api/health").status_code == 200
+    left = sorted(p.relative_to(moved / "uploads") for p in (moved / "uploads").rglob("*"))
+    digest = hashlib.sha256(kept_data).hexdigest()
+    assert left == [Path(digest), Path(digest) / "kept.png"]

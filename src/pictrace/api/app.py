@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from pictrace import __version__
 from pictrace.api import crawl, docs, errors, images, search
+from pictrace.api.collection import discard_orphans
 from pictrace.api.limits import BodyLimit, limit_for
 from pictrace.api.origin import KnownHosts, guards_hosts
 from pictrace.api.pages import collection as collection_pages
@@ -47,6 +48,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = index if isinstance(index, Index) else Index.open(index, settings=settings)
+        if not opened.readonly and (orphans := discard_orphans(opened)):
+            log.info("deleted %d uploaded files no image was made of (an earlier crash)", orphans)
         fetcher = Fetcher(settings)
         app.state.pictrace = AppState(opened, settings, fetcher, make_templates())
         try:

@@ -51,6 +51,28 @@ NAME_BYTES = 200  # of an upload's kept name before its extension (ext4 allows 2
 _SAME_FORMAT = {"jpg": {"jpg", "jpeg", "jpe"}, "tif": {"tif", "tiff"}, "heic": {"heic", "heif"}}
 
 
+def discard_orphans(index: Index) -> int:
+    """Delete the files in ``uploads`` that no catalogued image is: an upload written just
+    before the server was killed (uploads are kept before they are indexed), or a temporary
+    file a crash left. Run when a server opens its index for writing, before any upload;
+    returns how many were deleted."""
+    folder, gone = index.uploads, 0
+    if not folder.is_dir():
+        return 0
+    for path in [*folder.glob("*"), *folder.glob("*/*")]:
+        # kept files are named by their bytes' digest (uploads/<sha256>/<name>, or an older
+        # release's uploads/<sha256>.<ext>): that, not the path, says whether an image holds
+        # them, so a moved index folder keeps all of its uploads
+        digest = path.parent.name if path.parent != folder else path.name.split(".")[0]
+        if path.is_file() and (path.name.startswith(".") or not index.store.by_hash(digest, "")):
+            path.unlink(missing_ok=True)
+            gone += 1
+    for box in folder.iterdir():
+        if box.is_dir() and not any(box.iterdir()):
+            box.rmdir()
+    return gone
+
+
 def _kept_files(box: Path) -> Iterator[Path]:
     """The upload kept in ``box`` (not a temporary file a crash left), if any."""
     if box.is_dir():
