@@ -129,23 +129,28 @@ FAMILIES: dict[str, Unseen] = {
 
 
 def query_set(
-    photos: list[Path], negatives: list[Path], per_family: int, n_negative: int, seed: int
+    families: dict[str, Unseen],
+    tag: str,
+    photos: list[Path],
+    negatives: list[Path],
+    args: argparse.Namespace,
 ) -> list[QueryCase]:
     """The queries (made once per setting, then read from ROOT)."""
-    out = ROOT / f"unseen-s{seed}-f{per_family}-n{n_negative}"
+    per_family, n_negative, seed = args.per_family, args.negatives, args.seed
+    out = ROOT / f"{tag}-s{seed}-f{per_family}-n{n_negative}"
     if (out / "queries.csv").exists():
         return load_cases(out / "queries.csv")
     rng = np.random.default_rng(seed)
     cases: list[QueryCase] = []
     (out / "queries").mkdir(parents=True, exist_ok=True)
-    names = list(FAMILIES)
+    names = list(families)
     jobs = [(f, photos[int(i)]) for f in names for i in rng.choice(len(photos), per_family, False)]
     reuse = n_negative > len(negatives)  # the development split holds 117
     for i in rng.choice(len(negatives), n_negative, replace=reuse):
         jobs.append((names[int(rng.integers(0, len(names)))], negatives[int(i)]))
     for n, (family, source) in enumerate(jobs):
         query = out / "queries" / f"{n:05d}.png"
-        FAMILIES[family](flat(load_rgb(source)), rng, negatives).save(query)
+        families[family](flat(load_rgb(source)), rng, negatives).save(query)
         expected = source.stem if n < len(names) * per_family else None
         cases.append(QueryCase(query, expected, family))
     write_cases(cases, out / "queries.csv")
@@ -164,16 +169,21 @@ def as_copy_at_rank_1(outcomes: Sequence[QueryOutcome], threshold: float) -> dic
     return {family: sum(v) / len(v) for family, v in sorted(hits.items())}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def arguments(doc: str, out: Path) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--per-family", type=int, default=30)
     parser.add_argument("--negatives", type=int, default=100)
     parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=out)
+    return parser.parse_args()
+
+
+def run(families: dict[str, Unseen], tag: str, title: str, args: argparse.Namespace) -> int:
+    """Search every query of ``families`` (plus negatives) in the development index with
+    PicTrace, the CNN embedding alone and pHash, and publish the tables."""
     work = prepare()
     photos, negatives = list(work.split.index), list(work.split.negatives)
-    cases = query_set(photos, negatives, args.per_family, args.negatives, args.seed)
+    cases = query_set(families, tag, photos, negatives, args)
     with Index.open(work.index_dir, readonly=True) as index:
         ours = run_cases(cases, lambda q: index.search(q, 10))
         as_copy = as_copy_at_rank_1(ours.outcomes, index.settings.copy_threshold)
@@ -188,8 +198,8 @@ def main() -> int:
     copies = " · ".join(f"{family} {share:.2f}" for family, share in as_copy.items())
     text = "\n".join(
         [
-            "# Attacks no benchmark here was tuned on\n",
-            f"Command: `python bench/bench_unseen.py --per-family {args.per_family} "
+            f"# {title}\n",
+            f"Command: `python bench/{Path(sys.argv[0]).name} --per-family {args.per_family} "
             f"--negatives {args.negatives} --seed {args.seed}`\n",
             f"Index: {len(photos)} development photos; {len(cases)} queries; negatives with a "
             f"copy-tier result: {ours.negatives_as_copy} of {args.negatives}.\n",
@@ -202,6 +212,11 @@ def main() -> int:
     )
     publish(text, args.out)
     return 0
+
+
+def main() -> int:
+    title = "Attacks no benchmark here was tuned on"
+    return run(FAMILIES, "unseen", title, arguments(__doc__ or "", OUT))
 
 
 if __name__ == "__main__":
