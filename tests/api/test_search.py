@@ -33,6 +33,14 @@ def test_upload_finds_the_same_photo_first(client, photos):
     assert top["source"].endswith("coffee.jpg") and len(body["results"]) == 3
 
 
+def test_k_may_come_in_the_query_string(client, photos):
+    answer = client.post("/api/search?k=2", files=upload(photos / "coffee.jpg"))
+    assert answer.status_code == 200 and len(answer.json()["results"]) == 2
+    both = client.post("/api/search?k=2", files=upload(photos / "coffee.jpg"), data={"k": "4"})
+    assert len(both.json()["results"]) == 4  # the body's field wins
+    assert client.post("/api/search?k=0", files=upload(photos / "coffee.jpg")).status_code == 422
+
+
 def test_edited_copy_is_found_as_a_copy(client, photos):
     picture = load_rgb(photos / "chelsea_cat.jpg")
     edited = picture.crop((20, 10, picture.width - 30, picture.height - 20)).resize((300, 220))

@@ -90,13 +90,16 @@ async def page_images(state: AppState, url: str) -> dict[str, Any]:
     "/search",
     summary="Find the best matches of one image",
     description='Upload the image as multipart field `file`, or send JSON `{"url": ...}`. '
+    "`k` and `min_confidence` may also be given in the query string (`?k=3`). "
     "Answers the CLI's JSON contract: query, elapsed_ms and ranked results with "
     "tier (exact / copy / similar), copy_confidence, similarity and evidence.",
     openapi_extra=body_doc(SearchFields, files=("file",), url_required=True),
 )
 async def search(state: StateDep, request: Request) -> dict[str, Any]:
     body = await read_body(request, state.settings.max_bytes)
-    fields = validate(SearchFields, body.fields)
+    # the body's fields win over the query string's (a form posted to "?k=3" says both)
+    asked = {k: v for k, v in request.query_params.items() if k in ("k", "min_confidence")}
+    fields = validate(SearchFields, {**asked, **body.fields})
     source = await load_image(state.fetcher, first(body.files, "file"), fields.url, "file")
     result = await search_source(state, source, fields.k, fields.min_confidence)
     return result.as_dict()
