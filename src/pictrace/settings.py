@@ -52,10 +52,10 @@ class Settings(BaseSettings):
     )
     server_names: Annotated[tuple[str, ...], NoDecode] = Field(
         (),
-        description="Host names the web app answers to besides loopback ones (comma-separated "
-        "or a JSON list): a server bound to loopback refuses any other Host header, so that a "
-        "web page cannot reach it through DNS rebinding. Name the host a reverse proxy "
-        "forwards, or the names of a server bound to another address.",
+        description="Host names the web app answers to besides localhost and IP addresses "
+        "(comma-separated or a JSON list): a running server refuses any other Host header, "
+        "so that a web page cannot reach it through DNS rebinding. Name the host a reverse "
+        "proxy forwards, or the names a server bound to other addresses is reached by.",
     )
     fetch_timeout: float = Field(15.0, gt=0, description="Seconds per URL fetch.")
     connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect to a web server.")

@@ -30,13 +30,23 @@ def test_a_loopback_server_refuses_other_host_names(app_index, app_settings):
         assert httpx.get(url + "/api/images/1").status_code == 200  # nothing was removed
 
 
-def test_which_servers_check_host_names():
-    assert guards_hosts("127.0.0.1", ()) and guards_hosts("localhost", ())
-    assert guards_hosts("::1", ()) and guards_hosts("0.0.0.0", ("a.example",))
-    assert not guards_hosts("0.0.0.0", ()) and not guards_hosts(None, ())
+def test_which_apps_check_host_names():
+    assert guards_hosts("127.0.0.1", ()) and guards_hosts("0.0.0.0", ())  # 0.0.0.0: loopback too
+    assert guards_hosts(None, ("a.example",)) and not guards_hosts(None, ())  # an app, no server
     assert host_name("[::1]:8000") == "::1" and host_name("Images.Example.org.:80") == (
         "images.example.org"
     )
+    assert host_name("[::1") == ""  # unreadable: refused, not an error
+
+
+def test_addresses_pass_and_unreadable_hosts_are_refused(app_index, app_settings):
+    with live_server(create_app(app_index, app_settings, bound="0.0.0.0")) as url:
+        port = url.rsplit(":", 1)[1]
+        lan = httpx.get(url + "/api/health", headers={"host": f"192.168.1.5:{port}"})
+        assert lan.status_code == 200
+        for host in ("[::1", f"files.example.org:{port}"):
+            answer = httpx.get(url + "/api/health", headers={"host": host})
+            assert answer.status_code == 400 and answer.json()["code"] == "unknown_host"
 
 
 @pytest.mark.parametrize(

@@ -80,12 +80,43 @@ def test_bad_urls_are_refused_before_any_request(url):
         Guard().check_url(url)
 
 
-def test_urls_with_credentials_are_refused_without_showing_them():
-    for url in ("http://user:secret@example.org/a.jpg", "https://token@example.org/a.jpg"):
-        with pytest.raises(BlockedURL, match="user name or password") as refused:
-            Guard().check_url(url)
-        assert "secret" not in refused.value.message and "token" not in refused.value.message
-        assert refused.value.message.startswith("http")
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:secret@example.org/a.jpg",
+        "https://secret@example.org/a.jpg",
+        "http://u:secret@/a.jpg",  # and no host
+        "ftp://u:secret@example.org/a",  # and another scheme
+        "http://u:secret@[::1/a",  # and unparsable
+    ],
+)
+def test_urls_with_credentials_are_refused_without_showing_them(url):
+    with pytest.raises((BlockedURL, BadURL)) as refused:
+        Guard().check_url(url)
+    assert "secret" not in refused.value.message
+    assert refused.value.message.startswith(("http", "ftp"))
+
+
+def test_a_crawl_reports_a_failed_url_without_its_credentials():
+    from pictrace.ingest.crawl import CrawlLimits, crawl_many
+    from pictrace.ingest.web import Fetcher
+    from pictrace.settings import load_settings
+    from pictrace.types import AddFailure
+
+    items: list = []
+
+    async def emit(item) -> None:
+        items.append(item)
+
+    async def run() -> None:
+        async with Fetcher(load_settings()) as fetcher:
+            await crawl_many(
+                fetcher, ["http://user:secret@example.org/a.jpg"], CrawlLimits(0), emit
+            )
+
+    asyncio.run(run())
+    (failure,) = items
+    assert isinstance(failure, AddFailure) and "secret" not in failure.source + failure.reason
 
 
 def test_allowed_host_names_and_addresses():

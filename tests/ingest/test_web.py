@@ -115,13 +115,38 @@ def test_encoded_bodies_are_decoded_within_the_cap(site):
 
 
 def test_waiting_for_a_download_slot_does_not_count_against_the_deadline(site):
-    """12 answers of 0.3 s, one at a time: the last starts ~3.3 s after it was asked for,
-    past the 1.5 s deadline, yet each answer itself is quick."""
+    """6 answers of 0.3 s, one at a time: the last starts ~1.5 s after it was asked for,
+    past a 1 s deadline, yet each answer itself is quick."""
     one_at_a_time = load_settings(
-        allow_hosts=("127.0.0.1",), fetch_timeout=1.5, host_concurrency=1, fetch_concurrency=1
+        allow_hosts=("127.0.0.1",), fetch_timeout=1.0, host_concurrency=1, fetch_concurrency=1
     )
-    items = list(fetch_sources([site.url(f"/queued{i}.jpg") for i in range(12)], one_at_a_time))
-    assert all(isinstance(i, Source) for i in items) and len(items) == 12
+
+    async def run() -> list[Source]:
+        async with Fetcher(one_at_a_time) as fetcher:
+            urls = [site.url(f"/queued{i}.jpg") for i in range(6)]
+            return await asyncio.gather(*(fetcher.image(u) for u in urls))
+
+    site.settle()
+    assert len(asyncio.run(run())) == 6  # the last waited ~1.5 s before its own 0.3 s
+
+
+def test_waiting_for_a_slot_is_capped(site):
+    """... but not for ever: a search by URL beside a long crawl fails after QUEUE_WAIT
+    deadlines (here 4 x 0.5 s) instead of waiting for the whole queue (12 x 0.3 s)."""
+    one_at_a_time = load_settings(
+        allow_hosts=("127.0.0.1",), fetch_timeout=0.5, host_concurrency=1, fetch_concurrency=1
+    )
+
+    async def run() -> list[Source | BaseException]:
+        async with Fetcher(one_at_a_time) as fetcher:
+            urls = [site.url(f"/queued{i}.jpg") for i in range(12)]
+            return await asyncio.gather(*(fetcher.image(u) for u in urls), return_exceptions=True)
+
+    site.settle()
+    outcomes = asyncio.run(run())
+    waited = [o for o in outcomes if isinstance(o, FetchTimeout)]
+    assert 2 <= len(waited) <= 8 and all("no download slot within 2 s" in str(o) for o in waited)
+    assert sum(isinstance(o, Source) for o in outcomes) >= 4
 
 
 def test_slow_servers_time_out(site):

@@ -1,6 +1,7 @@
 """The embedded store with a real SQLite file and real faiss files."""
 
 import shutil
+import sqlite3
 
 import numpy as np
 import pytest
@@ -364,3 +365,31 @@ def test_stacked_features_equal_the_values_one_by_one(tmp_path, caplog):
     assert ids[1] not in stacked["v"].ids
     assert "stored h values of the wrong length are ignored (1 of 4 read)" in caplog.text
     store.close()
+
+
+def test_a_write_the_disk_refuses_leaves_every_image_searchable(tmp_path, monkeypatch):
+    """Re-adding a changed file on a full disk: the catalogue rolls back, and the old image
+    must stay in the searchable copies too, also after they are saved and read again."""
+    from dataclasses import replace
+
+    from pictrace.errors import IndexError_
+    from pictrace.store.catalogue import Catalogue
+
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    store.add([_entry(1), _entry(2)])
+    insert = Catalogue.insert
+
+    def full(self, db, image):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Catalogue, "insert", full)
+    with pytest.raises(IndexError_, match="disk is full"):
+        store.add([replace(_entry(3), source="img1.jpg")])  # img1.jpg, changed
+    monkeypatch.setattr(Catalogue, "insert", insert)
+    store.add([_entry(4)])
+    store.close()
+    reopened = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    assert reopened.count() == 3
+    assert all(space.size == 3 for name, space in reopened.spaces.items() if name != "r")
+    assert reopened.nearest("h", np.frombuffer(bytes([1]) * 8, np.uint8)[None], 1)[0][0][1] == 0
+    reopened.close()

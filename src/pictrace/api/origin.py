@@ -5,9 +5,9 @@ crawl or remove images here, or read them (the app has no accounts, so no CSRF t
   than the one the request is addressed to, the request is refused with 403. Clients that
   send no Origin (curl, scripts, the CLI) are not browsers and are not affected.
 * That check trusts the ``Host`` header, which a page can make its own through DNS
-  rebinding (its host name re-resolved to 127.0.0.1). So a server bound to loopback, or one
-  given ``server_names``, answers only requests addressed to a loopback address,
-  ``localhost`` or one of those names (``KnownHosts``, 400 ``unknown_host`` otherwise).
+  rebinding (its host name re-resolved to 127.0.0.1). So a running server answers only
+  requests addressed to an IP address, ``localhost`` or one of ``server_names``
+  (``KnownHosts``, 400 ``unknown_host`` otherwise).
 """
 
 from __future__ import annotations
@@ -35,9 +35,21 @@ async def same_origin(request: Request) -> None:
 
 
 def host_name(host: str) -> str:
-    """The name in a Host header, without port or IPv6 brackets, lower-case."""
-    name = urlsplit(f"//{host}").hostname if host else ""
+    """The name in a Host header, without port or IPv6 brackets, lower-case ("" when it
+    cannot be read)."""
+    try:
+        name = urlsplit(f"//{host}").hostname if host else ""
+    except ValueError:  # "[::1", say
+        return ""
     return (name or "").rstrip(".").lower()
+
+
+def is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def is_loopback(name: str) -> bool:
@@ -50,14 +62,15 @@ def is_loopback(name: str) -> bool:
 
 
 def guards_hosts(bound: str | None, names: Iterable[str]) -> bool:
-    """Whether a server bound to ``bound`` checks Host headers: on loopback, or when given
-    names to answer to."""
-    return bool(tuple(names)) or (bound is not None and is_loopback(bound.strip("[]").lower()))
+    """Whether an app checks Host headers: when a server runs it (``bound``: the address it
+    listens on; a wildcard address listens on loopback too), or when given names."""
+    return bound is not None or bool(tuple(names))
 
 
 class KnownHosts:
-    """ASGI middleware answering 400 ``unknown_host`` to a request whose Host is neither a
-    loopback address, ``localhost`` nor one of ``names``."""
+    """ASGI middleware answering 400 ``unknown_host`` to a request whose Host is a name other
+    than ``localhost`` and ``names``. Addresses pass (``http://192.168.1.5:8000`` reaches a
+    server bound to all addresses): a rebinding page's requests carry its own host *name*."""
 
     def __init__(self, app: ASGIApp, names: Iterable[str] = ()) -> None:
         self.app = app
@@ -66,7 +79,7 @@ class KnownHosts:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             name = host_name(Headers(scope=scope).get("host", ""))
-            if not is_loopback(name) and name not in self.names:
+            if not (is_loopback(name) or is_address(name) or name in self.names):
                 known = ", ".join(["localhost", "127.0.0.1", *sorted(self.names)])
                 message = (
                     f"this server answers to {known}, not {name or 'a request without a host'} "

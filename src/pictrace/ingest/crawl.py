@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from pictrace.errors import PicTraceError
+from pictrace.ingest.guard import without_credentials
 from pictrace.ingest.html import extract, normalise
 from pictrace.ingest.robots import Robots
 from pictrace.ingest.sniff import describe
@@ -138,8 +139,9 @@ class Crawler:
         await self.emit(Source(uri=url, data=fetched.data, page=page))
 
     async def _fail(self, url: str, reason: str, code: str) -> None:
+        """Report a URL that failed (without any user name or password in it)."""
         self.progress.failed += 1
-        await self.emit(AddFailure(url, reason, code))
+        await self.emit(AddFailure(without_credentials(url), reason, code))
 
 
 def _site(url: str) -> str:

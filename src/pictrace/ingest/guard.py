@@ -18,7 +18,7 @@ import re
 import socket
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import anyio
 import httpcore
@@ -75,28 +75,30 @@ class Guard:
         return host.lower().strip("[]").rstrip(".") in self.names
 
     def check_url(self, url: str) -> str:
-        """Refuse unusable URLs before any network traffic; returns the host name."""
+        """Refuse unusable URLs before any network traffic; returns the host name. Messages
+        show the URL without a user name or password."""
+        shown = without_credentials(url)
         try:
             parts = urlsplit(url)
         except ValueError as exc:
-            raise BadURL(f"{url}: not a valid URL ({exc})") from exc
+            raise BadURL(f"{shown}: not a valid URL") from exc
         if parts.scheme.lower() not in SCHEMES:
-            raise BlockedURL(f"{url}: only http:// and https:// URLs can be fetched")
+            raise BlockedURL(f"{shown}: only http:// and https:// URLs can be fetched")
+        if "@" in parts.netloc:
+            # it would be kept as the image's source and shown to everyone who searches
+            raise BlockedURL(f"{shown}: URLs with a user name or password are refused")
         host = parts.hostname
         if not host:
-            raise BadURL(f"{url}: the URL has no host name")
-        if parts.username is not None or parts.password is not None:
-            # it would be kept as the image's source and shown to everyone who searches
-            raise BlockedURL(f"{_hidden(parts)}: URLs with a user name or password are refused")
+            raise BadURL(f"{shown}: the URL has no host name")
         try:
             parts.port  # noqa: B018 - raises ValueError on a bad port
         except ValueError as exc:
-            raise BadURL(f"{url}: the URL has an invalid port") from exc
+            raise BadURL(f"{shown}: the URL has an invalid port") from exc
         try:
             literal = ipaddress.ip_address(host)
         except ValueError:
             if not _valid_name(host):
-                raise BadURL(f"{url}: {host!r} is not a valid host name") from None
+                raise BadURL(f"{shown}: {host!r} is not a valid host name") from None
             return host
         self.check_address(host, literal)
         return host
@@ -242,7 +244,10 @@ def _as_httpx_errors() -> Iterator[None]:
         raise getattr(httpx, type(exc).__name__, httpx.TransportError)(str(exc)) from exc
 
 
-def _hidden(parts: SplitResult) -> str:
-    """The URL with its user name and password left out (an error message is shown too)."""
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=netloc))
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#@]*@")
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without the user name and password before its host, if it has any (also
+    when the rest of it cannot be parsed): what error messages and failure reports show."""
+    return _USERINFO.sub(r"\1//", url, count=1)

@@ -35,6 +35,7 @@ from pictrace.types import AddFailure, Source
 
 ACCEPT = "image/avif,image/webp,image/*;q=0.9,text/html;q=0.8,*/*;q=0.5"
 ACCEPT_ENCODING = "gzip, deflate"  # what CappedBody decodes
+QUEUE_WAIT = 4  # fetch deadlines a download may wait for a slot
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,28 @@ class Fetcher:
 
     @asynccontextmanager
     async def _slot(self, host: str) -> AsyncIterator[None]:
-        async with self._overall, self._hosts[host.lower()]:
-            yield
+        """A download slot for ``host``: its own first (a queue for one busy host holds no
+        overall slot the other hosts could use), waited for at most QUEUE_WAIT deadlines (a
+        search by URL beside a long crawl fails instead of waiting for all of it)."""
+        wait = QUEUE_WAIT * self.settings.fetch_timeout
+        own = self._hosts[host.lower()]
+        await _acquire(own, wait, host)
+        try:
+            await _acquire(self._overall, wait, host)
+            try:
+                yield
+            finally:
+                self._overall.release()
+        finally:
+            own.release()
+
+
+async def _acquire(semaphore: asyncio.Semaphore, wait: float, host: str) -> None:
+    try:
+        with anyio.fail_after(wait):
+            await semaphore.acquire()
+    except TimeoutError:
+        raise FetchTimeout(f"{host}: no download slot within {wait:g} s (busy)") from None
 
 
 def _redirect_target(current: str, location: str) -> str:

@@ -205,12 +205,13 @@ class EmbeddedStore(Store):
     def add(self, images: Sequence[NewImage]) -> list[int]:
         self._writable()
         with self._guard.writing():
+            replaced = []
             with self.catalogue.transaction() as db:
                 for image in images:
                     old = self.catalogue.by_source(image.source)
                     if old is not None:
                         self.catalogue.delete(db, old.id)
-                        self._drop_from_spaces([old.id])
+                        replaced.append(old.id)
                 ids = [self.catalogue.insert(db, image) for image in images]
                 # Decode every searchable value before committing: a bad value rolls back.
                 pending = {
@@ -221,6 +222,8 @@ class EmbeddedStore(Store):
                     ]
                     for name in self.spaces
                 }
+            # only once committed: a rolled-back write must leave the spaces as they were
+            self._drop_from_spaces(replaced)
             self._dirty = True
             try:
                 for name, items in pending.items():
@@ -244,6 +247,8 @@ class EmbeddedStore(Store):
             self._dirty = True
 
     def _drop_from_spaces(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
         for name, space in self.spaces.items():
             space.remove(self._space_ids(self.specs[name], ids))
             # HNSW cannot remove: stale ids are filtered against the catalogue on search,
@@ -257,12 +262,16 @@ class EmbeddedStore(Store):
         if self.readonly or not self._dirty:
             return
         with self._guard.writing():
-            for name, space in self.spaces.items():
-                spec = self.specs[name]
-                index_path, meta_path = self._space_paths(spec)
-                space.save(index_path)
-                _write_meta(meta_path, self._space_meta(spec))
-            self._dirty = False
+            try:
+                for name, space in self.spaces.items():
+                    spec = self.specs[name]
+                    index_path, meta_path = self._space_paths(spec)
+                    space.save(index_path)
+                    _write_meta(meta_path, self._space_meta(spec))
+            finally:
+                # a failed save is not tried again (at close, say): what it did not write is
+                # stale on disk and rebuilt from the catalogue when the index is next opened
+                self._dirty = False
 
     def close(self) -> None:
         """Save the searchable copies and let go of the folder, also when saving fails (the
