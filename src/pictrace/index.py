@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import logging
 import numbers
@@ -119,8 +120,10 @@ class Index:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
-        self.store.close()
-        self._duplicates.close()
+        try:
+            self.store.close()
+        finally:
+            self._duplicates.close()
 
     # --- adding -----------------------------------------------------------------------------
     def add(self, items: Iterable[str | Path], progress: Progress | None = None) -> AddReport:
@@ -165,7 +168,7 @@ class Index:
     def search(self, query: QueryInput, k: int = 10, min_confidence: float = 0.0) -> SearchResult:
         """Rank the index against one query image (path, URL, bytes or PIL image)."""
         _check_k(k)
-        if not 0.0 <= min_confidence <= 1.0:
+        if not isinstance(min_confidence, numbers.Real) or not 0.0 <= min_confidence <= 1.0:
             raise InputError(f"min_confidence must lie in 0..1, not {min_confidence!r}")
         started = time.perf_counter()
         prepared = self.start_query(query, max(k, self.settings.candidates))
@@ -201,7 +204,11 @@ class Index:
         ``region`` only, its zoomed look), or None when no extractor has any."""
         finer: dict[str, FeatureValue] = {}
         for extractor in self.first_look:
-            finer.update(extractor.refine(query.image, region) or {})
+            if region is None:
+                finer.update(extractor.refine(query.image) or {})
+            elif "region" in inspect.signature(extractor.refine).parameters:
+                finer.update(extractor.refine(query.image, region) or {})
+            # (an extractor written for the one-argument refine has no zoomed look)
         return Query(query.label, query.image, {**query.features, **finer}) if finer else None
 
     def prepare_query(self, query: QueryInput) -> Query:

@@ -114,6 +114,26 @@ def test_encoded_bodies_are_decoded_within_the_cap(site):
             fetch_one(site.url(path), small)
 
 
+def _fed(body: CappedBody, data: bytes, chunk: int) -> bytes:
+    for start in range(0, len(data), chunk):
+        body.feed(data[start : start + chunk])
+    return body.finish()
+
+
+def test_encoded_bodies_arrive_in_any_chunks():
+    data = bytes(range(256)) * 400
+    wrapped, gzipped = zlib.compress(data), gzip.compress(data)
+    for chunk in (1, 7, 4096):
+        assert _fed(CappedBody("deflate", 10**6, "u"), wrapped, chunk) == data
+        assert _fed(CappedBody("deflate", 10**6, "u"), wrapped[2:-4], chunk) == data  # raw
+        assert _fed(CappedBody("gzip", 10**6, "u"), gzipped, chunk) == data
+    two_members = gzip.compress(b"first ") + gzip.compress(b"second")
+    assert _fed(CappedBody("gzip", 100, "u"), two_members, 5) == b"first second"
+    assert _fed(CappedBody("gzip", 100, "u"), b"", 1) == b""  # no body at all
+    with pytest.raises(FetchError, match="ended early"):
+        _fed(CappedBody("gzip", 10**6, "u"), gzipped[: len(gzipped) // 2], 64)
+
+
 def test_waiting_for_a_download_slot_does_not_count_against_the_deadline(site):
     """6 answers of 0.3 s, one at a time: the last starts ~1.5 s after it was asked for,
     past a 1 s deadline, yet each answer itself is quick."""

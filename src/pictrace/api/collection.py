@@ -64,7 +64,7 @@ def discard_orphans(index: Index) -> int:
         # release's uploads/<sha256>.<ext>): that, not the path, says whether an image holds
         # them, so a moved index folder keeps all of its uploads
         digest = path.parent.name if path.parent != folder else path.name.split(".")[0]
-        if path.is_file() and (path.name.startswith(".") or not index.store.by_hash(digest, "")):
+        if path.is_file() and (path.name.startswith(".") or not index.store.by_bytes(digest)):
             path.unlink(missing_ok=True)
             gone += 1
     for box in folder.iterdir():
@@ -144,7 +144,7 @@ def add_uploads(
 
 def _holder(index: Index, data: bytes) -> str | None:
     """The source of the image already indexed with exactly these bytes, if any."""
-    held = index.store.by_hash(hashlib.sha256(data).hexdigest(), "")
+    held = index.store.by_bytes(hashlib.sha256(data).hexdigest())
     records = index.store.records(held[:1])
     return records[held[0]].source if held and held[0] in records else None
 

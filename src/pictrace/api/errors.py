@@ -101,7 +101,8 @@ def failed_add_status(codes: set[str]) -> int:
     """The status of an add in which every image failed: the failures' own status when they
     share one (415 for files that are not images, 413 for ones too large, ...), else 422."""
     statuses = {FAILURE_STATUS.get(code, 422) for code in codes}
-    return statuses.pop() if len(statuses) == 1 else 422
+    status = statuses.pop() if len(statuses) == 1 else 422
+    return 503 if status == 500 else status  # the index could not take them now (a full disk)
 
 
 def describe(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:

@@ -152,7 +152,7 @@ def _all_failed(answer: dict[str, Any], report: AddReport) -> JSONResponse:
     more = f" (and {len(report.failed) - 1} more failed)" if len(report.failed) > 1 else ""
     body = {
         "code": codes.pop() if len(codes) == 1 else "nothing_added",
-        "message": f"no image was added: {first.source}: {first.reason}{more}",
+        "message": f"no image was added: {first.reason}{more}",  # the reason names it
         **answer,
     }
     return JSONResponse(body, status_code=failed_add_status({f.code for f in report.failed}))

@@ -18,6 +18,9 @@ ZLIB = zlib.MAX_WBITS
 RAW_DEFLATE = -zlib.MAX_WBITS
 
 
+STEP = 1 << 20  # bytes inflated per call: a bomb is stopped within a few of them
+
+
 class CappedBody:
     def __init__(self, encoding: str, limit: int, url: str) -> None:
         self.limit = limit
@@ -33,20 +36,28 @@ class CappedBody:
             )
         self.encoding = layers[0] if layers else ""
         self.inflater: zlib._Decompress | None = None
+        self.head = b""  # a deflate body's first bytes, until its wrapping can be told
 
     def feed(self, raw: bytes) -> None:
-        if not raw:
-            return
         if not self.encoding:
             self._keep(raw)
             return
         if self.inflater is None:
+            self.head += raw
+            if self.encoding == "deflate" and len(self.head) < 2:
+                return
+            raw, self.head = self.head, b""
             self.inflater = zlib.decompressobj(self._wbits(raw))
-        self._inflate(raw)
+        self._inflate(self.inflater, raw)
 
     def finish(self) -> bytes:
-        if self.inflater is not None:
-            self._keep(self.inflater.flush())
+        """The whole body; an encoded one must have ended where its encoding says."""
+        if self.encoding and (self.inflater is not None or self.head):
+            if self.inflater is None:  # one byte of a deflate body
+                self.inflater = zlib.decompressobj(self._wbits(self.head))
+                self._inflate(self.inflater, self.head)
+            if not self.inflater.eof:
+                raise FetchError(f"{self.url}: the {self.encoding} body ended early")
         return b"".join(self.chunks)
 
     def _wbits(self, first: bytes) -> int:
@@ -56,17 +67,25 @@ class CappedBody:
         wrapped = len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
         return ZLIB if wrapped else RAW_DEFLATE
 
-    def _inflate(self, data: bytes) -> None:
-        assert self.inflater is not None
-        while data:
+    def _inflate(self, inflater: zlib._Decompress, data: bytes) -> None:
+        """Inflate ``data`` in steps of at most STEP bytes (and never past the limit); a
+        gzip body of several members goes on with the next one."""
+        while True:
+            step = min(STEP, self.limit - self.size + 1)
             try:
-                out = self.inflater.decompress(data, self.limit - self.size + 1)
+                out = inflater.decompress(data, step)
             except zlib.error as exc:
                 damaged = f"the {self.encoding} body is damaged ({exc})"
                 raise FetchError(f"{self.url}: {damaged}") from exc
             self._keep(out)
-            data = self.inflater.unconsumed_tail
-            if self.inflater.eof:
+            data = inflater.unconsumed_tail
+            if inflater.eof:
+                rest = inflater.unused_data
+                if self.encoding == "deflate" or not rest.startswith(b"\x1f\x8b"):
+                    return  # anything after the end is ignored
+                self.inflater = inflater = zlib.decompressobj(GZIP)
+                data = rest
+            elif not data and len(out) < step:
                 return
 
     def _keep(self, data: bytes) -> None:

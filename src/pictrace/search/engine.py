@@ -30,9 +30,10 @@ from pictrace.search.candidates import (
 from pictrace.search.confidence import Calibrator
 from pictrace.search.ranking import rank, similarity_from, to_match
 from pictrace.search.signals import cosine_key, many_signals, pair_signals
+from pictrace.search.zoom import zoom_region
 from pictrace.settings import Settings
 from pictrace.store.base import Hits, Store
-from pictrace.types import Box, DecodedImage, Match
+from pictrace.types import DecodedImage, Match
 
 RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
 GLOBAL_KINDS = SEARCHABLE - {"local"}  # spaces searched for global candidates
@@ -445,30 +446,3 @@ class Searcher:
     def _confide(self, candidates: Iterable[Candidate]) -> None:
         for cand in candidates:
             cand.confidence = 1.0 if cand.exact else self.calibrator.confidence(cand.signals)
-
-
-# The zoomed look: from ZOOM_INLIERS agreeing keypoints of one candidate, in a part of the
-# query at most ZOOM_SHARE of its long side once widened ZOOM_MARGIN times around them.
-ZOOM_INLIERS = 4
-ZOOM_MARGIN = 2.0
-ZOOM_SHARE = 0.6
-
-
-def zoom_region(candidates: Iterable[Candidate], image: DecodedImage) -> Box | None:
-    """The part of the query (full-size pixels) a search looks at closely when its looks at
-    the whole query found no copy: around where the most confident candidate's inliers lie,
-    widened ZOOM_MARGIN times (at least a quarter of the query's long side, as a square), or
-    None when no candidate has enough of them or the part would not be much smaller than
-    the whole query (nothing to gain)."""
-    focused = [c for c in candidates if c.focus and c.signals.get("inliers", 0) >= ZOOM_INLIERS]
-    if not focused:
-        return None
-    x0, y0, x1, y1 = max(focused, key=lambda c: c.confidence).focus  # type: ignore[misc]
-    long_side = float(max(image.width, image.height))
-    side = max(ZOOM_MARGIN * max(x1 - x0, y1 - y0), long_side / 4)
-    if side > ZOOM_SHARE * long_side:
-        return None
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    left = min(max(cx - side / 2, 0.0), max(image.width - side, 0.0))
-    top = min(max(cy - side / 2, 0.0), max(image.height - side, 0.0))
-    return left, top, min(left + side, image.width), min(top + side, image.height)

@@ -48,6 +48,10 @@ class Store(ABC):
         return None
 
     @abstractmethod
+    def by_bytes(self, byte_sha256: str) -> list[int]:
+        """Ids of the images whose file bytes have this sha256."""
+
+    @abstractmethod
     def by_hash(self, byte_sha256: str, pixel_sha256: str) -> list[int]: ...
 
     @abstractmethod

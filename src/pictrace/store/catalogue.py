@@ -266,6 +266,12 @@ class Catalogue:
                 raise
             return []
 
+    def by_bytes(self, byte_sha256: str) -> list[int]:
+        rows = self._query(
+            "SELECT id FROM images WHERE byte_sha256 = ? ORDER BY id", (byte_sha256,)
+        )
+        return [int(r[0]) for r in rows]
+
     def by_hash(self, byte_sha256: str, pixel_sha256: str) -> list[int]:
         rows = self._query(
             "SELECT id FROM images WHERE byte_sha256 = ? OR pixel_sha256 = ? ORDER BY id",

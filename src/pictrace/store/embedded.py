@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
@@ -85,7 +86,7 @@ class EmbeddedStore(Store):
                 f"cannot {what} {self.folder}: {exc.strerror or exc}{hint}"
             ) from exc
         try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_soon(self._lock_file)
         except BlockingIOError as exc:
             self._lock_file.close()
             raise IndexLocked(
@@ -300,6 +301,9 @@ class EmbeddedStore(Store):
     def location_of(self, image_id: int) -> str | None:
         return self.catalogue.location_of(image_id)
 
+    def by_bytes(self, byte_sha256: str) -> list[int]:
+        return self.catalogue.by_bytes(byte_sha256)
+
     def by_hash(self, byte_sha256: str, pixel_sha256: str) -> list[int]:
         return self.catalogue.by_hash(byte_sha256, pixel_sha256)
 
@@ -360,6 +364,19 @@ class EmbeddedStore(Store):
 
     def label_hits(self, terms: Sequence[str], limit: int) -> Hits:
         return self.catalogue.label_hits(terms, limit)
+
+
+def _lock_soon(lock: IO[str], tries: int = 5) -> None:
+    """The exclusive lock, tried a few times over ~0.1 s: a read-only open looks whether a
+    writer holds it by taking it shared for an instant (``_writer_active``)."""
+    for attempt in range(tries):
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.025)
 
 
 def _write_meta(path: Path, meta: dict[str, Any]) -> None:

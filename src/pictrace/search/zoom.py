@@ -1,0 +1,44 @@
+"""A search's zoomed look: where in a query to look a third time, closely.
+
+A picture shown small inside a larger one (a phone screenshot, a story frame, a grid of
+pictures, a letterboxed video frame) spans too few pixels at the second look's scale for a
+copy's keypoints to match; a few of them agree all the same. ``zoom_region`` turns where they
+lie into the part of the query the search looks at again, as closely as the second look saw
+the whole query (BENCHMARKS.md, "Copies inside frames").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pictrace.search.candidates import Candidate
+from pictrace.types import Box, DecodedImage
+
+# The zoomed look: from ZOOM_INLIERS agreeing keypoints of one candidate, in a part of the
+# query at most ZOOM_SHARE of its long side once widened ZOOM_MARGIN times around them.
+ZOOM_INLIERS = 4
+ZOOM_MARGIN = 2.0
+ZOOM_SHARE = 0.6
+
+
+def zoom_region(candidates: Iterable[Candidate], image: DecodedImage) -> Box | None:
+    """The part of the query (full-size pixels) a search looks at closely when its looks at
+    the whole query found no copy: around where the most confident candidate's inliers lie,
+    widened ZOOM_MARGIN times (at least a quarter of the query's long side, as a square), or
+    None when no candidate has enough of them or the part would not be much smaller than
+    the whole query (nothing to gain)."""
+    focused = [c for c in candidates if c.focus and c.signals.get("inliers", 0) >= ZOOM_INLIERS]
+    if not focused:
+        return None
+    focus = max(focused, key=lambda c: c.confidence).focus
+    if focus is None:  # (filtered above; says so to the type checker)
+        return None
+    x0, y0, x1, y1 = focus
+    long_side = float(max(image.width, image.height))
+    side = max(ZOOM_MARGIN * max(x1 - x0, y1 - y0), long_side / 4)
+    if side > ZOOM_SHARE * long_side:
+        return None
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    left = min(max(cx - side / 2, 0.0), max(image.width - side, 0.0))
+    top = min(max(cy - side / 2, 0.0), max(image.height - side, 0.0))
+    return left, top, min(left + side, image.width), min(top + side, image.height)
