@@ -365,3 +365,15 @@ def test_a_label_search_that_finds_nothing_says_why(run, built_index):
     assert code == 0 and "'sneakers': in no ImageNet class name" in err
     code, _, err = run("--index", str(built_index), "search", "--text", "cowboy hat")
     assert code == 0 and "no image has a top-5 ImageNet label with every word" in err
+
+
+def test_serve_takes_server_names(run, built_index, monkeypatch):
+    import pictrace.api.app as app_module
+
+    seen = {}
+    monkeypatch.setattr(
+        app_module, "serve", lambda index, host, port, settings: seen.update(s=settings)
+    )
+    monkeypatch.setenv("PICTRACE_SERVER_NAMES", "a.example")
+    code, _, _ = run("--index", str(built_index), "serve", "--server-name", "b.example")
+    assert code == 0 and seen["s"].server_names == ("a.example", "b.example")

@@ -397,11 +397,22 @@ def evaluate_cmd(
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    server_name: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--server-name",
+            help="A host name the server is reached by (repeat it; adds to "
+            "PICTRACE_SERVER_NAMES): other names are refused, against DNS rebinding.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the web app and HTTP API."""
     from pictrace.api.app import serve as run_server
 
     settings = _settings()
+    if server_name:
+        names = (*settings.server_names, *server_name)
+        settings = settings.model_copy(update={"server_names": names})
     if settings.index is None:
         raise typer.BadParameter("give --index or set PICTRACE_INDEX")
     run_server(settings.index, host, port, settings)
