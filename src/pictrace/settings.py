@@ -93,6 +93,17 @@ class Settings(BaseSettings):
         """``PICTRACE_ALLOW_HOSTS=a.com,10.0.0.0/8`` or ``'["a.com", "10.0.0.0/8"]'``."""
         return _listed(value)
 
+    @field_validator("allow_hosts")
+    @classmethod
+    def _hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """An entry that could never match is a mistake to say at once, not a refusal later."""
+        from pictrace.ingest.guard import allowed_entry_problem
+
+        problems = [p for p in map(allowed_entry_problem, value) if p]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
 
 def _listed(value: Any) -> Any:
     """A comma-separated or JSON-list string as a list; anything else as it is."""

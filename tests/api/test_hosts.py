@@ -62,3 +62,12 @@ def test_list_settings_take_commas_or_json(monkeypatch, given, expected):
     monkeypatch.setenv("PICTRACE_SERVER_NAMES", given)
     settings = load_settings()
     assert settings.allow_hosts == expected and settings.server_names == expected
+
+
+@pytest.mark.parametrize("entry", ["10.0.0.0/33", "127.0.0.1:8000", "http://a.example", "a b"])
+def test_an_allowed_host_that_could_never_match_is_refused_at_once(monkeypatch, entry):
+    from pictrace.errors import ConfigError
+
+    monkeypatch.setenv("PICTRACE_ALLOW_HOSTS", f'["{entry}"]')
+    with pytest.raises(ConfigError, match="allow_hosts"):
+        load_settings()

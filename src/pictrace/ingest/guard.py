@@ -58,6 +58,20 @@ def _valid_name(host: str) -> bool:
     return all(0 < len(label) <= 63 and _LABEL.fullmatch(label) for label in labels)
 
 
+def allowed_entry_problem(entry: str) -> str | None:
+    """Why ``entry`` of ``allow_hosts`` can never match (None when it is a host name, an
+    address or a network): a port, a malformed network, a URL."""
+    text = entry.strip().lower().strip("[]")
+    try:
+        ipaddress.ip_network(text, strict=False)
+        return None
+    except ValueError:
+        pass
+    if "/" in text or ":" in text:
+        return f"{entry!r} is neither a host name, an address nor a network (no ports or URLs)"
+    return None if _valid_name(text) else f"{entry!r} is not a valid host name"
+
+
 class Guard:
     """The address policy plus its exemptions."""
 
