@@ -307,10 +307,23 @@ class Index:
         as the smaller side: a crop, a thumbnail), so compare(a, b) and compare(b, a) agree."""
         sa, sb = self.load_query(a), self.load_query(b)
         if query_first(sb, sa):
-            qb, ha = self.prepare_query(sb), self.prepare_hit(sa)
-            return reversed_comparison(compare_images(qb, ha, self.searcher, self._refine)), ha, qb
-        qa, hb = self.prepare_query(sa), self.prepare_hit(sb)
-        return compare_images(qa, hb, self.searcher, self._refine), qa, hb
+            comparison, qb, ha = self._compared_as(sb, sa)
+            return reversed_comparison(comparison), ha, qb
+        return self._compared_as(sa, sb)
+
+    def _compared_as(self, small: Source, large: Source) -> tuple[Comparison, Query, Query]:
+        """``small`` as the query of ``large``; when that finds no copy, also ``large`` as
+        the query of ``small``, as a search with the large picture would meet it: its zoomed
+        third look finds a picture shown small inside a frame (a story, a screenshot)."""
+        query, hit = self.prepare_query(small), self.prepare_hit(large)
+        comparison = compare_images(query, hit, self.searcher, self._refine)
+        if comparison.verdict in ("copy", "exact"):
+            return comparison, query, hit
+        framed, inside = self.prepare_query(large), self.prepare_hit(small)
+        other = compare_images(framed, inside, self.searcher, self._refine)
+        if other.verdict == "copy" and other.copy_confidence > comparison.copy_confidence:
+            return reversed_comparison(other), query, hit
+        return comparison, query, hit
 
     def calibrate(self, pairs_csv: Path) -> CalibrationReport:
         """Refit copy_confidence on labelled pairs; saved as ``<index>/calibration.json``."""

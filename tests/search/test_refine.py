@@ -122,3 +122,20 @@ def test_compare_takes_the_second_look_on_either_side(built_index, photos):
         for a, b in ((pasted, photos / "coffee.jpg"), (photos / "coffee.jpg", pasted)):
             comparison = index.compare(a, b)
             assert comparison.verdict == "copy" and comparison.evidence is not None
+
+
+def test_compare_agrees_with_search_on_a_picture_small_in_a_story(built_index, photos):
+    """The story as the query finds the picture with its zoomed look; compare meets the
+    pair the other way round (the smaller picture as the query), and then looks from the
+    story's side as well."""
+    story = Image.new("RGB", (1080, 1920), (60, 80, 160))
+    picture = load_rgb(photos / "rocket.jpg")
+    picture.thumbnail((420, 420))
+    story.paste(picture, (330, 700))
+    with Index.open(built_index, readonly=True) as index:
+        found = index.search(story, k=1).matches[0]
+        assert found.source.endswith("rocket.jpg") and found.tier == "copy"
+        for a, b in ((story, photos / "rocket.jpg"), (photos / "rocket.jpg", story)):
+            comparison = index.compare(a, b)
+            assert comparison.verdict == "copy"
+            assert abs(comparison.copy_confidence - found.copy_confidence) < 0.1

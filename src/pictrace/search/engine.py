@@ -421,7 +421,8 @@ class Searcher:
         """``b`` as a hit of query ``a``: the signals, evidence and confidence search would give
         (used by compare and calibrate, where the hit is a decoded image, not a stored one).
         With ``refine``, a pair that is not a copy gets search's finer second look, on both
-        sides (either picture may be the large one the other was pasted into)."""
+        sides (either picture may be the large one the other was pasted into), and then its
+        zoomed third look at ``a``."""
         candidate = self._pair(a, b)
         if refine is None or candidate.exact:
             return candidate
@@ -431,7 +432,13 @@ class Searcher:
         if fine_a is None and fine_b is None:
             return candidate
         finer = self._pair(fine_a or a, fine_b or b)
-        return finer if finer.confidence > candidate.confidence else candidate
+        best = finer if finer.confidence > candidate.confidence else candidate
+        region = zoom_region([finer], a.image) if fine_a is not None else None
+        if region is None or best.confidence >= self.settings.copy_threshold:
+            return best
+        zoomed = refine(a, region)  # as search's third look: a's part where keypoints agree
+        closer = self._pair(zoomed, fine_b or b) if zoomed is not None else best
+        return closer if closer.confidence > best.confidence else best
 
     def _pair(self, a: Query, b: Query) -> Candidate:
         exact = a.image.byte_sha256 == b.image.byte_sha256 or (
