@@ -377,3 +377,15 @@ def test_serve_takes_server_names(run, built_index, monkeypatch):
     monkeypatch.setenv("PICTRACE_SERVER_NAMES", "a.example")
     code, _, _ = run("--index", str(built_index), "serve", "--server-name", "b.example")
     assert code == 0 and seen["s"].server_names == ("a.example", "b.example")
+
+
+def test_add_says_which_added_images_were_changed_files(run, tmp_path, photos):
+    path = tmp_path / "pics" / "pic.jpg"
+    path.parent.mkdir()
+    path.write_bytes((photos / "coffee.jpg").read_bytes())
+    index = str(tmp_path / "lib")
+    code, out, _ = run("--index", index, "add", str(path.parent))
+    assert code == 0 and out.startswith("added 1, ")
+    path.write_bytes((photos / "rocket.jpg").read_bytes())
+    code, out, _ = run("--index", index, "add", str(path.parent))
+    assert code == 0 and out.startswith("added 1 (1 of them changed files), ")

@@ -57,10 +57,14 @@ def test_changed_file_replaces_its_record(tmp_path, photos):
     path = tmp_path / "pic.jpg"
     path.write_bytes((photos / "coffee.jpg").read_bytes())
     with Index.open(tmp_path / "idx") as index:
-        first = index.add([path]).added[0]
+        added = index.add([path])
+        first = added.added[0]
+        assert not added.replaced
         path.write_bytes((photos / "rocket.jpg").read_bytes())
-        second = index.add([path]).added[0]
+        changed = index.add([path])
+        second = changed.added[0]
         assert first != second and index.stats().images == 1
+        assert changed.replaced == (second,) and changed.as_dict()["replaced_ids"] == [second]
         assert index.search(photos / "rocket.jpg", k=1).matches[0].tier == "exact"
 
 

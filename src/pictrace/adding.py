@@ -34,6 +34,7 @@ from pictrace.types import AddFailure, AddReport, DecodedImage, ImageRecord, Sou
 Decoded = tuple[Source, DecodedImage, dict[str, FeatureValue]]  # with its per-image features
 Prepared = AddFailure | str | Decoded  # failed, unchanged (its uri), or new
 Progress = Callable[[int, int], None]
+Stored = tuple[list[int], list[int]]  # a batch's new ids, and those replacing a changed file
 # a batch's items, their preparation, and whether nothing more is read ahead after it
 Batch = tuple[list[Source | AddFailure], list[Future[Prepared]], bool]
 
@@ -69,7 +70,7 @@ class Adder:
         stops the add with that error (the batches before it stay stored)."""
         tally = _Tally(total, progress)
         batches = self._prepared_batches(loaded, ahead)
-        in_flight: deque[tuple[Future[list[int]] | None, int]] = deque()  # one write at most
+        in_flight: deque[tuple[Future[Stored] | None, int]] = deque()  # one write at most
         with (
             ThreadPoolExecutor(1, "pictrace-writer", quiet_this_thread) as writer,
             contextlib.closing(batches),
@@ -80,7 +81,7 @@ class Adder:
                     entries = self._entries(images, tally.failed, self.pool if pool_free else None)
                     while in_flight:  # the previous write, before this one starts
                         tally.stored(*in_flight.popleft())
-                    future = writer.submit(self.store.add, entries) if entries else None
+                    future = writer.submit(self._store, entries) if entries else None
                     in_flight.append((future, len(batch)))
                     if not ahead:  # a slow source: stored and reported before reading on
                         tally.stored(*in_flight.popleft())
@@ -88,6 +89,13 @@ class Adder:
                 while in_flight:
                     tally.stored(*in_flight.popleft())
         return tally.report()
+
+    def _store(self, entries: list[NewImage]) -> Stored:
+        """Store a batch (on the writer thread): the new ids, and those of them that
+        replace an image of the same source (a changed file)."""
+        changed = [self.store.by_source(e.source) is not None for e in entries]
+        ids = self.store.add(entries)
+        return ids, [i for i, was in zip(ids, changed, strict=True) if was]
 
     def _prepared_batches(
         self, loaded: Iterator[Source | AddFailure], ahead: int
@@ -211,6 +219,7 @@ class _Tally:
     progress: Progress | None
     done: int = 0
     added: list[int] = field(default_factory=list)
+    replaced: list[int] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[AddFailure] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
@@ -227,16 +236,20 @@ class _Tally:
                 images.append(item)
         return images
 
-    def stored(self, write: Future[list[int]] | None, size: int) -> None:
+    def stored(self, write: Future[Stored] | None, size: int) -> None:
         """A batch of ``size`` items is done: its write's ids (raising its error)."""
         self.done += size
         if write is not None:
-            self.added.extend(write.result())
+            ids, replaced = write.result()
+            self.added.extend(ids)
+            self.replaced.extend(replaced)
         if self.progress:
             self.progress(self.done, max(self.total, self.done))
 
     def report(self) -> AddReport:
-        return AddReport(tuple(self.added), tuple(self.skipped), tuple(self.failed))
+        return AddReport(
+            tuple(self.added), tuple(self.skipped), tuple(self.failed), tuple(self.replaced)
+        )
 
 
 def _identity(source: Source) -> str:

@@ -84,8 +84,9 @@ def add(
     if as_json:
         _emit_json(report.as_dict())
     else:
+        changed = f" ({len(report.replaced)} of them changed files)" if report.replaced else ""
         out.print(
-            f"added {len(report.added)}, skipped unchanged {len(report.skipped)}, "
+            f"added {len(report.added)}{changed}, skipped unchanged {len(report.skipped)}, "
             f"failed {len(report.failed)}"
         )
         for failure in report.failed:

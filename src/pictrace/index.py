@@ -136,9 +136,8 @@ class Index:
         if urls:
             from pictrace.ingest.web import fetch_sources
 
-            report = _merge(
-                report, self.adder.add(fetch_sources(urls, self.settings), len(urls), progress)
-            )
+            fetched = self.adder.add(fetch_sources(urls, self.settings), len(urls), progress)
+            report = report.merged(fetched)
         return report
 
     def add_sources(
@@ -449,10 +448,6 @@ def _default_verifier(
     from pictrace.search.verify import make_verifier
 
     return make_verifier(settings, store, pool)
-
-
-def _merge(a: AddReport, b: AddReport) -> AddReport:
-    return AddReport(a.added + b.added, a.skipped + b.skipped, a.failed + b.failed)
 
 
 def _check_k(k: object) -> None:

@@ -208,6 +208,15 @@ class AddReport:
     added: tuple[int, ...] = ()
     skipped: tuple[str, ...] = ()
     failed: tuple[AddFailure, ...] = ()
+    replaced: tuple[int, ...] = ()  # of ``added``: new versions of sources changed since
+
+    def merged(self, other: AddReport) -> AddReport:
+        return AddReport(
+            self.added + other.added,
+            self.skipped + other.skipped,
+            self.failed + other.failed,
+            self.replaced + other.replaced,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -215,6 +224,7 @@ class AddReport:
             "skipped_unchanged": len(self.skipped),
             "failed": [asdict(f) for f in self.failed],
             "added_ids": list(self.added),
+            "replaced_ids": list(self.replaced),
         }
 
 

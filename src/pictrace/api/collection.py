@@ -9,6 +9,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, get_args
 
@@ -139,7 +140,7 @@ def add_uploads(
         if failure.source in written:
             index.discard_kept(Path(failure.source))
     named = _named(report, written)
-    return AddReport(named.added, named.skipped + tuple(repeated), named.failed)
+    return replace(named, skipped=named.skipped + tuple(repeated))
 
 
 def _holder(index: Index, data: bytes) -> str | None:
@@ -159,7 +160,7 @@ def _named(report: AddReport, written: dict[str, str]) -> AddReport:
         )
         for f in report.failed
     )
-    return AddReport(report.added, report.skipped, failed)
+    return replace(report, failed=failed)
 
 
 def record_dict(record: ImageRecord) -> dict[str, Any]:

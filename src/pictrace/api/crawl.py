@@ -110,11 +110,7 @@ def start_add(state: AppState, uploads: list[tuple[str, bytes]], urls: list[str]
                 job.crawl,
                 lambda done, total: job.progress(base + done, base + total),
             )
-            report = AddReport(
-                report.added + more.added,
-                report.skipped + more.skipped,
-                report.failed + more.failed,
-            )
+            report = report.merged(more)
         return report
 
     return state.jobs.start("add", target, work)

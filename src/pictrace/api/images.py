@@ -134,9 +134,7 @@ async def add_images(state: StateDep, request: Request) -> JSONResponse:
         from pictrace.api.crawl import add_urls
 
         more = await add_urls(state, urls, CrawlLimits(0, 1, state.settings.crawl_max_images))
-        report = AddReport(
-            report.added + more.added, report.skipped + more.skipped, report.failed + more.failed
-        )
+        report = report.merged(more)
     answer = report.as_dict()
     answer["unchanged"] = await state.compute(_unchanged, state.index, report.skipped)
     if report.failed and not report.added and not report.skipped:
