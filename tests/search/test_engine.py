@@ -75,7 +75,7 @@ def test_near_identical_copies_are_verified_after_the_rounds_stop(tmp_path, phot
     """A collection with many versions of a picture: when a round of verification stops at
     one that is not a sure copy (forced here), plain re-encodes further down are verified
     all the same, up to the matches asked for, instead of ranking as merely similar."""
-    from pictrace.search import engine
+    from pictrace.search import rounds
     from tests.conftest import jpeg_bytes, load_rgb
 
     picture = load_rgb(photos / "coffee.jpg")
@@ -84,7 +84,7 @@ def test_near_identical_copies_are_verified_after_the_rounds_stop(tmp_path, phot
     for scale in (0.9, 0.8, 0.7, 0.6):
         size = (round(picture.width * scale), round(picture.height * scale))
         (tmp_path / f"s{scale}.jpg").write_bytes(jpeg_bytes(picture.resize(size), 90))
-    monkeypatch.setattr(engine, "SURE_COPY", 1.01)  # no round is ever all sure copies
+    monkeypatch.setattr(rounds, "SURE_COPY", 1.01)  # no round is ever all sure copies
     with Index.open(tmp_path / "index", verify_top=4) as index:
         assert len(index.add([str(tmp_path)]).added) == 10
         matches = index.search(photos / "coffee.jpg", k=10).matches

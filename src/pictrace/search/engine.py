@@ -20,15 +20,12 @@ from pictrace.search.candidates import (
     Refiner,
     Verifier,
     Votes,
-    globally_alike,
-    near_identical,
     take_local,
-    to_verify,
-    tries_negative,
     without_local,
 )
 from pictrace.search.confidence import Calibrator
-from pictrace.search.ranking import rank, similarity_from, to_match
+from pictrace.search.ranking import rank, to_match
+from pictrace.search.rounds import Rounds
 from pictrace.search.signals import cosine_key, many_signals, pair_signals
 from pictrace.search.zoom import zoom_region
 from pictrace.settings import Settings
@@ -38,7 +35,6 @@ from pictrace.types import DecodedImage, Match
 RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
 GLOBAL_KINDS = SEARCHABLE - {"local"}  # spaces searched for global candidates
 VOTE_KEYPOINTS = 96  # query keypoints (a spread-out prefix) that vote, each also mirrored
-SURE_COPY = 0.9  # observed precision 0.975 above it (calibration held-out, BENCHMARKS.md)
 
 
 class Searcher:
@@ -148,26 +144,11 @@ class Searcher:
         live = {i: c for i, c in found.items() if i in alive or (reuse and i in reuse)}
         self._confide(live.values())
         if self.verifier is not None and self.settings.verify_top > 0:
-            verified = set(local.verified)
-            done = self._verify_rounds(self.verifier, query, list(live.values()), depth, verified)
-            self._verify_near_identical(self.verifier, query, list(live.values()), depth, done)
+            chosen = Rounds(self.verifier, query, self._confide, self.settings.verify_top)
+            chosen.run(list(live.values()), depth, set(local.verified))
             if negatives:
-                self._verify_negative(self.verifier, query, list(live.values()))
+                chosen.negative(list(live.values()))
         return live
-
-    def _verify_negative(
-        self, verifier: Verifier, query: Query, candidates: list[Candidate]
-    ) -> None:
-        """Verify the image the query's negative voted for most (a negative's descriptors
-        vote only in a search's second look) unless it is verified already, or has enough
-        votes of the query's own not to be matched as a negative."""
-        voted = [c for c in candidates if c.signals.get("negative_votes", 0.0) >= MIN_VOTES]
-        if not voted:
-            return
-        best = max(voted, key=lambda c: c.signals["negative_votes"])
-        if best.evidence is None and not best.exact and tries_negative(best.signals):
-            verifier(query, [best], None)
-            self._confide([best])
 
     def _merge_local(
         self, query: Query, found: dict[int, Candidate], local: LocalLook
@@ -188,78 +169,6 @@ class Searcher:
                 for key, value in none.items():
                     cand.signals.setdefault(key, value)
         return fresh
-
-    def _verify_rounds(
-        self,
-        verifier: Verifier,
-        query: Query,
-        candidates: list[Candidate],
-        wanted: int,
-        verified: set[int],
-    ) -> set[int]:
-        """Verify ``verify_top`` candidates; when every one of them is a sure copy, the index
-        holds many copies of this picture, so verify the next ``verify_top`` too, and so on,
-        until a round finds anything less or ``wanted`` (the matches asked for) are verified.
-        (Only sure copies go on: photos of a repetitive subject, such as chessboards, verify
-        as likely copies of each other, and more rounds would only find more of them.)
-        Candidates in ``verified`` (verified early, on the votes' thread) are not verified
-        again when chosen; those not chosen keep their evidence all the same."""
-        limit, done = self.settings.verify_top, set[int]()
-        while True:
-            pending = [c for c in candidates if c.id not in done]
-            chosen = to_verify(pending, min(limit, max(wanted, limit) - len(done)))
-            if not chosen:
-                return done
-            self._verify(verifier, query, chosen, verified)
-            self._confide(chosen)  # the only ones verification changed
-            done.update(c.id for c in chosen)
-            if len(chosen) < limit or any(c.confidence < SURE_COPY for c in chosen):
-                return done
-
-    def _verify_near_identical(
-        self,
-        verifier: Verifier,
-        query: Query,
-        candidates: list[Candidate],
-        wanted: int,
-        done: set[int],
-    ) -> None:
-        """Verify the candidates whose hashes say they are the same picture, as many as the
-        matches asked for, when the rounds stopped before them: a collection holding many
-        edited versions of a picture stops the rounds at its first heavily edited one, and
-        a plain re-encode left unverified would rank as merely similar (without keypoints
-        its global signals alone are calibrated as a look-alike's)."""
-        room = max(wanted, self.settings.verify_top)
-        todo = [
-            c
-            for c in candidates
-            if c.id not in done and c.evidence is None and not c.exact and near_identical(c)
-        ]
-        todo.sort(key=lambda c: -similarity_from(c.signals))
-        if room > 0 and todo:
-            verifier(query, todo[:room], None)
-            self._confide(todo[:room])
-
-    def _verify(
-        self, verifier: Verifier, query: Query, chosen: list[Candidate], verified: set[int]
-    ) -> None:
-        """Verify the candidates with local-descriptor votes first. When one of them is a
-        copy beyond doubt (confidence >= SURE_COPY), the query is explained: the candidates
-        without votes (only globally alike, as different photos of a subject are) keep their
-        global-signal confidence instead of being verified too. Those in ``verified`` already
-        are not verified again."""
-        voted = [c for c in chosen if c.signals.get("votes", 0.0) >= MIN_VOTES]
-        rest = [c for c in chosen if c.signals.get("votes", 0.0) < MIN_VOTES]
-        if voted:
-            if todo := [c for c in voted if c.id not in verified]:
-                verifier(query, todo, None)
-            self._confide(voted)
-            if any(c.confidence >= SURE_COPY for c in voted):
-                # Copies of one picture tie in the votes (the ratio test rejects ties), so
-                # further copies may come without votes: still verify the look-alikes.
-                rest = [c for c in rest if globally_alike(c)]
-        if todo := [c for c in rest if c.id not in verified]:
-            verifier(query, todo, None)
 
     # --- candidates --------------------------------------------------------------------------
     def _global_candidates(self, query: Query, depth: int) -> dict[int, Candidate]:
