@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import io
 import logging
 import numbers
-import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any
 
 from PIL import Image
 
@@ -24,6 +22,7 @@ from pictrace.features.base import Extractor, FeatureValue
 from pictrace.features.pipeline import global_features, is_local, start_global, start_local
 from pictrace.features.registry import all_specs, build_extractors
 from pictrace.ingest.files import expand, is_url, path_aliases, read_file
+from pictrace.ingest.queries import QueryInput, load_query
 from pictrace.search.calibrate import CalibrationReport, read_pairs, refit
 from pictrace.search.candidates import Query, Verifier
 from pictrace.search.compare import compare_images, query_first, reversed_comparison
@@ -48,8 +47,6 @@ from pictrace.types import (
     Stats,
 )
 
-# a path or URL, bytes, a binary file object, a PIL image, or named bytes (uploads, downloads)
-QueryInput = str | Path | bytes | Image.Image | Source | BinaryIO
 WORKERS = 2  # threads for decoding and per-image features (and half of the CNN of an add's last
 # batches), next to the CNN's own threads
 
@@ -247,35 +244,7 @@ class Index:
         return Query(source.uri, image, ready, pending, ahead, hashed)
 
     def load_query(self, query: QueryInput) -> Source:
-        if isinstance(query, Source):
-            return query
-        if hasattr(query, "read"):  # a binary file object: at most one byte over the limit
-            try:
-                data = query.read(self.settings.max_bytes + 1)
-            except (OSError, ValueError) as exc:  # closed, or text mode on binary data
-                raise InputError(f"cannot read the query file object ({exc})") from exc
-            if not isinstance(data, bytes):
-                raise InputError("a query file object must be opened in binary mode ('rb')")
-            return Source(str(getattr(query, "name", "<stream>")), data)
-        if isinstance(query, Image.Image):
-            buffer = io.BytesIO()
-            query.convert("RGB").save(buffer, format="PNG")
-            return Source("<image>", buffer.getvalue())
-        if isinstance(query, bytes | bytearray):
-            return Source("<bytes>", bytes(query))
-        if not isinstance(query, str | Path):
-            raise InputError(
-                f"cannot read a picture from a {type(query).__name__}: give a file path, a "
-                "URL, bytes, a binary file object or a PIL image"
-            )
-        text = str(query)
-        if is_url(text):
-            from pictrace.ingest.web import fetch_one
-
-            return fetch_one(text, self.settings)
-        if "://" in text:
-            raise InputError(f"{text}: unsupported URL scheme (use http:// or https://)")
-        return read_file(os.path.expanduser(text), self.settings.max_bytes)
+        return load_query(query, self.settings)
 
     # --- comparing and duplicates -----------------------------------------------------------
     def compare(self, a: QueryInput, b: QueryInput) -> Comparison:

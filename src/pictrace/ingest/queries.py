@@ -1,0 +1,55 @@
+"""What a picture to search with or compare can be given as, read into a Source."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import BinaryIO, cast
+
+from PIL import Image
+
+from pictrace.errors import InputError
+from pictrace.ingest.files import is_url, read_file
+from pictrace.settings import Settings
+from pictrace.types import Source
+
+# a path or URL, bytes, a binary file object, a PIL image, or named bytes (uploads, downloads)
+QueryInput = str | Path | bytes | Image.Image | Source | BinaryIO
+
+
+def load_query(query: QueryInput, settings: Settings) -> Source:
+    """The bytes of ``query`` (read, downloaded or encoded), named as it was given."""
+    if isinstance(query, Source):
+        return query
+    if hasattr(query, "read"):  # a binary file object: at most one byte over the limit
+        return _from_stream(cast(BinaryIO, query), settings.max_bytes)
+    if isinstance(query, Image.Image):
+        buffer = io.BytesIO()
+        query.convert("RGB").save(buffer, format="PNG")
+        return Source("<image>", buffer.getvalue())
+    if isinstance(query, bytes | bytearray):
+        return Source("<bytes>", bytes(query))
+    if not isinstance(query, str | Path):
+        raise InputError(
+            f"cannot read a picture from a {type(query).__name__}: give a file path, a "
+            "URL, bytes, a binary file object or a PIL image"
+        )
+    text = str(query)
+    if is_url(text):
+        from pictrace.ingest.web import fetch_one
+
+        return fetch_one(text, settings)
+    if "://" in text:
+        raise InputError(f"{text}: unsupported URL scheme (use http:// or https://)")
+    return read_file(os.path.expanduser(text), settings.max_bytes)
+
+
+def _from_stream(stream: BinaryIO, max_bytes: int) -> Source:
+    try:
+        data = stream.read(max_bytes + 1)
+    except (OSError, ValueError) as exc:  # closed, or text mode on binary data
+        raise InputError(f"cannot read the query file object ({exc})") from exc
+    if not isinstance(data, bytes):
+        raise InputError("a query file object must be opened in binary mode ('rb')")
+    return Source(str(getattr(stream, "name", "<stream>")), data)
