@@ -21,9 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pictrace.errors import InputError, PicTraceError
-from pictrace.formatting import filesize, group_lines, metric
+from pictrace.formatting import filesize, group_lines, metric, result_table
 from pictrace.index import Index
-from pictrace.labelwords import unknown_words
+from pictrace.labelwords import label_hint
 from pictrace.search.keeper import checked_policy
 from pictrace.settings import Settings, load_settings
 from pictrace.types import KEEPER_POLICY, SearchResult
@@ -150,30 +150,14 @@ def search(
         raise typer.Exit(1)
 
 
-def _label_hint(text: str) -> str:
-    """Why a label search may find nothing: labels are ImageNet's 1,000 class names."""
-    unknown = unknown_words(text)
-    if unknown:
-        named = ", ".join(repr(w) for w in unknown)
-        return f" ({named}: in no ImageNet class name, which is what the labels are)"
-    return " (no image has a top-5 ImageNet label with every word)"
-
-
 def _print_result(result: SearchResult, copies: bool = True) -> None:
     """The ranked table; without ``copies`` (a search of predicted labels, which measures
     no copy confidence) the tier and copy columns are left out."""
     if not result.matches:
-        hint = "" if copies else _label_hint(result.query)
+        hint = "" if copies else label_hint(result.query)
         err.print(f"{result.query}: no matches{hint}", markup=False)
         return
-    table = Table(title=f"{result.query}  ({result.elapsed_ms:.0f} ms)", title_justify="left")
-    columns = ("#", "id", "tier", "copy", "similar", "source")
-    for column in columns if copies else ("#", "id", "similar", "source"):
-        table.add_column(column, overflow="fold")
-    for rank, match in enumerate(result.matches, 1):
-        scores = (match.tier, f"{match.copy_confidence:.1%}") if copies else ()
-        table.add_row(str(rank), str(match.id), *scores, f"{match.similarity:.1%}", match.source)
-    out.print(table)
+    out.print(result_table(result, copies))
 
 
 def _check_overlay_target(path: Path) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from rich.table import Table
+
 from pictrace.search.keeper import reason_label
-from pictrace.types import DuplicateGroup
+from pictrace.types import DuplicateGroup, SearchResult
 
 # Metrics that are counts (Hamming distances, inliers, matches, votes), shown as integers.
 COUNTS = frozenset(
@@ -70,3 +72,16 @@ def filesize(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
+
+
+def result_table(result: SearchResult, copies: bool = True) -> Table:
+    """The ranked matches as a table; without ``copies`` (a search of predicted labels,
+    which measures no copy confidence) the tier and copy columns are left out."""
+    table = Table(title=f"{result.query}  ({result.elapsed_ms:.0f} ms)", title_justify="left")
+    columns = ("#", "id", "tier", "copy", "similar", "source")
+    for column in columns if copies else ("#", "id", "similar", "source"):
+        table.add_column(column, overflow="fold")
+    for rank, match in enumerate(result.matches, 1):
+        scores = (match.tier, f"{match.copy_confidence:.1%}") if copies else ()
+        table.add_row(str(rank), str(match.id), *scores, f"{match.similarity:.1%}", match.source)
+    return table

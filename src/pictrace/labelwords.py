@@ -35,3 +35,12 @@ def _vocabulary() -> frozenset[str]:
 def unknown_words(text: str) -> list[str]:
     """The words of ``text`` that no ImageNet label has (so no predicted label can match)."""
     return [w for w in words(text) if not forms(w) & _vocabulary()]
+
+
+def label_hint(text: str) -> str:
+    """Why a label search for ``text`` may find nothing: labels are ImageNet's class names."""
+    unknown = unknown_words(text)
+    if unknown:
+        named = ", ".join(repr(w) for w in unknown)
+        return f" ({named}: in no ImageNet class name, which is what the labels are)"
+    return " (no image has a top-5 ImageNet label with every word)"
