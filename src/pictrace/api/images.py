@@ -149,11 +149,11 @@ def _all_failed(answer: dict[str, Any], report: AddReport) -> JSONResponse:
     first = report.failed[0]
     more = f" (and {len(report.failed) - 1} more failed)" if len(report.failed) > 1 else ""
     body = {
-        "code": codes.pop() if len(codes) == 1 else "nothing_added",
+        "code": next(iter(codes)) if len(codes) == 1 else "nothing_added",
         "message": f"no image was added: {first.reason}{more}",  # the reason names it
         **answer,
     }
-    return JSONResponse(body, status_code=failed_add_status({f.code for f in report.failed}))
+    return JSONResponse(body, status_code=failed_add_status(codes))
 
 
 def _unchanged(index: Index, sources: Sequence[str]) -> list[dict[str, Any]]:

@@ -52,15 +52,6 @@ def is_address(name: str) -> bool:
     return True
 
 
-def is_loopback(name: str) -> bool:
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 def guards_hosts(bound: str | None, names: Iterable[str]) -> bool:
     """Whether an app checks Host headers: when a server runs it (``bound``: the address it
     listens on; a wildcard address listens on loopback too), or when given names."""
@@ -79,8 +70,9 @@ class KnownHosts:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             name = host_name(Headers(scope=scope).get("host", ""))
-            if not (is_loopback(name) or is_address(name) or name in self.names):
-                known = ", ".join(["localhost", "127.0.0.1", *sorted(self.names)])
+            local = name == "localhost" or name.endswith(".localhost")
+            if not (local or is_address(name) or name in self.names):
+                known = ", ".join(["an IP address", "localhost", *sorted(self.names)])
                 message = (
                     f"this server answers to {known}, not {name or 'a request without a host'} "
                     "(add a name with PICTRACE_SERVER_NAMES)"
