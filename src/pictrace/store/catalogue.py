@@ -7,6 +7,7 @@ rebuilt from here whenever their recorded generation differs from the catalogue'
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -100,8 +101,9 @@ class Catalogue:
 
     @staticmethod
     def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
-        uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
-        db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        db = sqlite3.connect(
+            _uri(path, readonly), uri=True, check_same_thread=False, isolation_level=None
+        )
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA busy_timeout = 10000")
         if not readonly:
@@ -400,6 +402,17 @@ def _shared_start(words: set[str]) -> str:
     while size < len(first) and all(len(w) > size and w[size] == first[size] for w in rest):
         size += 1
     return first[:size]
+
+
+def _uri(path: Path, readonly: bool) -> str:
+    """The catalogue's SQLite URI. Reading a write-ahead-logged database takes its shared-memory
+    file, which a read-only folder (a read-only mount, an archive share) cannot hold: there it
+    is opened as immutable, which nothing can change while it is read."""
+    if not readonly:
+        return f"file:{path}"
+    if os.access(path.parent, os.W_OK):
+        return f"file:{path}?mode=ro"
+    return f"file:{path}?mode=ro&immutable=1"
 
 
 def _with_labels(record: ImageRecord, labels: tuple[str, ...]) -> ImageRecord:

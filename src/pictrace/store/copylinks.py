@@ -21,6 +21,7 @@ search again but never fails one.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -61,6 +62,10 @@ class CopyLinks:
         self._lock = threading.Lock()
         self._db = _memory()
         if path is None:
+            return
+        if not os.access(path.parent, os.W_OK):  # a read-only folder: what it holds, in memory
+            log.info("keeping duplicate links in memory: %s cannot be written", path.parent)
+            self._db = _read_only_copy(path, key)
             return
         try:
             self._db = _opened(path, key)
@@ -184,6 +189,28 @@ def _use(db: sqlite3.Connection, key: str) -> None:
         ).fetchall()
         for table in ("keys", "searched", "links"):
             db.executemany(f"DELETE FROM {table} WHERE key = ?", stale)
+
+
+def _read_only_copy(path: Path, key: str) -> sqlite3.Connection:
+    """An in-memory copy of the links a read-only folder holds (empty if it holds none
+    readable, or none for this layout)."""
+    memory = _memory()
+    if not path.is_file():
+        return memory
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        try:
+            if db.execute("PRAGMA user_version").fetchone()[0] == LAYOUT:
+                memory.close()
+                memory = sqlite3.connect(":memory:", check_same_thread=False)
+                db.backup(memory)
+        finally:
+            db.close()
+        _use(memory, key)
+    except sqlite3.DatabaseError as exc:
+        log.info("duplicate links in %s not read: %s", path, exc)
+        return _memory()
+    return memory
 
 
 def _memory() -> sqlite3.Connection:

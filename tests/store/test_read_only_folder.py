@@ -1,0 +1,62 @@
+"""An index in a folder nobody may write (a read-only mount, an archive share) is searched,
+listed and grouped; writing to it fails with a message that says why."""
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pictrace import Index
+from pictrace.errors import SourceUnreadable
+
+
+def _make_read_only(folder: Path, mount_point: Path) -> Path:
+    """``folder`` seen through a read-only bind mount (root: permissions do not stop root),
+    else with its write permissions taken away."""
+    if os.geteuid() != 0:
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(path.stat().st_mode & ~0o222)
+        return folder
+    mount_point.mkdir()
+    subprocess.run(["mount", "--bind", str(folder), str(mount_point)], check=True)
+    subprocess.run(["mount", "-o", "remount,ro,bind", str(mount_point)], check=True)
+    return mount_point
+
+
+@pytest.fixture
+def read_only_index(built_index: Path, tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "archive"
+    shutil.copytree(built_index, folder)
+    with Index.open(folder) as index:  # links from an earlier run, kept in the folder
+        index.duplicates()
+    seen = _make_read_only(folder, tmp_path / "mounted")
+    assert not os.access(seen, os.W_OK)
+    yield seen
+    if seen != folder:
+        subprocess.run(["umount", "--lazy", str(seen)], check=True)
+    else:
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+
+
+def test_a_read_only_folder_is_searched_listed_and_grouped(read_only_index, photos):
+    with Index.open(read_only_index, readonly=True) as index:
+        best = index.search(photos / "coffee.jpg", k=1).matches[0]
+        assert best.tier == "exact" and best.source.endswith("coffee.jpg")
+        assert index.stats().images == len(index.list(limit=1000))
+        groups = index.duplicates()
+    assert any(
+        {Path(m.source).name for m in g.members} >= {"box.png", "box_in_scene.png"}
+        for g in groups
+    )
+    assert sorted(p.name for p in read_only_index.iterdir()) == sorted(
+        ["catalogue.sqlite", "copies.sqlite", "vectors", "write.lock"]
+    )
+
+
+def test_writing_to_a_read_only_folder_says_so(read_only_index):
+    with pytest.raises(SourceUnreadable, match="cannot write to the index folder"):
+        Index.open(read_only_index)
