@@ -161,6 +161,14 @@ def test_eval_reports_quality_and_cost_over_decode_and_embed(run, built_index, t
     assert overall["baseline"]["n"] == 0 and overall["cost_ratio"] is None
 
 
+def test_eval_with_unreadable_queries_names_them_and_exits_1(run, built_index, tmp_path):
+    (tmp_path / "cases.csv").write_text("query,expected\ngone.jpg,coffee\n")
+    code, out, err = run("--index", str(built_index), "eval", str(tmp_path / "cases.csv"))
+    assert code == 1 and "gone.jpg" in err and "1 of 1 queries could not be read" in err
+    code, out, _ = run("--index", str(built_index), "eval", str(tmp_path / "cases.csv"), "--json")
+    assert code == 1 and "gone.jpg" in json.loads(out)["failed"][0]
+
+
 def test_tables_read_as_a_person_would_write_them(run, built_index, photos, monkeypatch):
     monkeypatch.setenv("PICTRACE_INDEX", str(built_index))
     code, out, _ = run("stats")

@@ -320,6 +320,7 @@ def calibrate(
             {
                 "pairs": report.pairs,
                 "skipped": report.skipped,
+                "unreadable": list(report.unreadable),
                 "accuracy": report.accuracy,
                 "model": report.calibrator.to_json(),
             }
@@ -334,6 +335,8 @@ def calibrate(
             out.print(
                 f"  confidence {low:.1f}-{high:.1f}: {count:5d} pairs, copies {precision:.1%}"
             )
+    for reason in report.unreadable:
+        err.print(f"skipped pair: {reason}", markup=False)
 
 
 @app.command("eval")
@@ -371,11 +374,16 @@ def evaluate_cmd(
                 "failed": list(run.failed),
             }
         )
+        if run.failed:
+            raise typer.Exit(1)
         return
     out.print(report_markdown(run.report), markup=False)
     out.print(f"negative queries with a copy-tier result: {run.negatives_as_copy}")
     for failure in run.failed:
         err.print(f"unreadable query: {failure}", markup=False)
+    if run.failed:
+        err.print(f"{len(run.failed)} of {len(loaded)} queries could not be read", markup=False)
+        raise typer.Exit(1)
 
 
 @app.command()

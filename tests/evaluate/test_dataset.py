@@ -95,3 +95,22 @@ def test_folder_layout(tmp_path: Path) -> None:
         ("photo0.png", "photo0"),
         ("photo1.png", "photo0"),
     ]
+
+
+def test_listed_queries_are_found_beside_the_list_or_from_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "q").mkdir()
+    (tmp_path / "q" / "beside.jpg").write_bytes(b"x")
+    (tmp_path / "q" / "cases.csv").write_text(
+        "query,expected\nbeside.jpg,a\nq/beside.jpg,a\nnowhere.jpg,\n", encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    loaded = load_cases(Path("q/cases.csv"))
+    assert [str(c.query) for c in loaded] == ["q/beside.jpg", "q/beside.jpg", "q/nowhere.jpg"]
+
+
+def test_a_folder_without_query_folders_says_how_to_lay_them_out(tmp_path: Path) -> None:
+    (tmp_path / "flat.jpg").write_bytes(b"x")
+    with pytest.raises(InputError, match="one folder per expected image"):
+        load_folder_cases(tmp_path)

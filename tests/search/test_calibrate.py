@@ -59,3 +59,26 @@ def test_the_hashes_of_a_negative_count_against_the_query_negative():
     assert model_inputs({**plain, "negative": 1.0}, names) == [2 / 64, 0.0, 0.9]
     shipped = load_calibrator(None)
     assert shipped.confidence({**plain, "negative": 1.0}) > shipped.confidence(plain)
+
+
+def test_pairs_are_found_beside_the_list_or_from_the_current_folder_and_unreadable_ones_named(
+    photos, tmp_path, monkeypatch
+):
+    index_dir = tmp_path / "index"
+    with Index.open(index_dir) as index:
+        index.add([str(photos / name) for name in NAMES])
+    listed = tmp_path / "lists"
+    listed.mkdir()
+    rows = ["a,b,is_copy"]
+    for name in NAMES:  # written from tmp_path: "lists/crop_x.jpg", not beside the list
+        picture = load_rgb(photos / name)
+        picture.crop((20, 20, picture.width, picture.height)).save(listed / f"crop_{name}")
+        rows.append(f"lists/crop_{name},{photos / name},1")
+    rows += [f"{photos / a},{photos / b},0" for a, b in zip(NAMES, NAMES[1:], strict=False)]
+    rows.append(f"missing.jpg,{photos / NAMES[0]},0")
+    (listed / "pairs.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    with Index.open(index_dir) as index:
+        report = index.calibrate(listed / "pairs.csv")
+    assert report.pairs == 2 * len(NAMES) - 1 and report.skipped == 1
+    assert "missing.jpg" in report.unreadable[0]

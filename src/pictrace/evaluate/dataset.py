@@ -23,6 +23,7 @@ import numpy as np
 from pictrace.errors import InputError, SourceUnreadable
 from pictrace.evaluate.attacks import FAMILIES, build_attacks
 from pictrace.evaluate.canvas import load_rgb
+from pictrace.ingest.queries import listed_path
 
 COLUMNS = ("query", "expected", "family")
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
@@ -156,7 +157,7 @@ def _relative(path: Path, base: Path) -> str:
 
 
 def load_cases(csv_path: Path) -> list[QueryCase]:
-    """Read a ``query,expected,family`` CSV; relative query paths are relative to its folder."""
+    """Read a ``query,expected,family`` CSV; relative query paths as ``listed_path`` says."""
     try:
         with csv_path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
@@ -169,7 +170,7 @@ def load_cases(csv_path: Path) -> list[QueryCase]:
         raise InputError(f"{csv_path}: missing columns {missing}; expected {','.join(COLUMNS)}")
     return [
         QueryCase(
-            query=csv_path.parent / row["query"],
+            query=Path(listed_path(csv_path, row["query"])),
             expected=(row["expected"] or "").strip() or None,
             family=(row.get("family") or "").strip() or "unknown",
         )
@@ -190,4 +191,10 @@ def load_folder_cases(root: Path, negative_folder: str = "_negatives") -> list[Q
         for path in sorted(folder.iterdir()):
             if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
                 cases.append(QueryCase(query=path, expected=expected, family="folder"))
+    if not cases:
+        raise InputError(
+            f"{root}: no queries; a folder of queries holds one folder per expected image, "
+            f"named as its file without the extension, with its queries in it, and "
+            f"{negative_folder}/ for queries that have no copy in the index"
+        )
     return cases

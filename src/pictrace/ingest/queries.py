@@ -53,3 +53,13 @@ def _from_stream(stream: BinaryIO, max_bytes: int) -> Source:
     if not isinstance(data, bytes):
         raise InputError("a query file object must be opened in binary mode ('rb')")
     return Source(str(getattr(stream, "name", "<stream>")), data)
+
+
+def listed_path(csv_path: Path, value: str) -> str:
+    """A path as a CSV lists it: relative to the CSV's folder, or, when nothing is there but
+    something is, to the current folder (a list written from where the command runs). URLs
+    and absolute paths as they are."""
+    if is_url(value) or Path(value).is_absolute():
+        return value
+    beside = csv_path.parent / value
+    return value if not beside.exists() and Path(value).exists() else str(beside)

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from pictrace.errors import ConfigError, PicTraceError
+from pictrace.ingest.queries import listed_path
 from pictrace.search.candidates import Query
 from pictrace.search.confidence import Calibrator, fit, load_calibrator
 from pictrace.search.engine import Searcher
@@ -45,7 +46,8 @@ def read_pairs(path: Path) -> list[LabelledPair]:
             label = str(row["is_copy"]).strip().lower()
             if label not in TRUE | FALSE:
                 raise ValueError(f"is_copy must be 1/0, got {label!r}")
-            pairs.append(LabelledPair(row["a"].strip(), row["b"].strip(), label in TRUE))
+            a, b = (listed_path(path, row[side].strip()) for side in ("a", "b"))
+            pairs.append(LabelledPair(a, b, label in TRUE))
         except (KeyError, AttributeError, ValueError) as exc:
             raise ConfigError(f"{path}:{line}: need columns a,b,is_copy ({exc})") from exc
     return pairs
@@ -56,19 +58,19 @@ def refit(
     prepare: tuple[Callable[[str], Query], Callable[[str], Query]],
     searcher: Searcher,
     origin: str,
-) -> tuple[Calibrator, list[Signals], list[int], int]:
-    """Fit a calibrator on the pairs; returns it, the signal rows, their labels and the number
-    of pairs skipped because an image could not be read. ``prepare`` makes ``a`` a query as
-    search sees it and ``b`` an image as the index holds it."""
+) -> tuple[Calibrator, list[Signals], list[int], tuple[str, ...]]:
+    """Fit a calibrator on the pairs; returns it, the signal rows, their labels and why the
+    pairs skipped could not be read ("path: why"). ``prepare`` makes ``a`` a query as search
+    sees it and ``b`` an image as the index holds it."""
     rows: list[Signals] = []
     labels: list[int] = []
-    skipped = 0
+    skipped: list[str] = []
     as_query, as_hit = (lru_cache(maxsize=256)(fn) for fn in prepare)
     for pair in pairs:
         try:
             qa, qb = as_query(pair.a), as_hit(pair.b)
-        except PicTraceError:
-            skipped += 1
+        except PicTraceError as exc:
+            skipped.append(exc.message)
             continue
         rows.append(searcher.pair(qa, qb).signals)
         labels.append(int(pair.is_copy))
@@ -76,10 +78,11 @@ def refit(
         raise ConfigError(
             f"{origin}: {len(rows)} readable pairs with {sum(labels)} copies; calibration needs "
             f"at least {MIN_PAIRS} pairs and {MIN_PER_CLASS} of each kind"
+            + (f" ({len(skipped)} pairs unreadable, the first: {skipped[0]})" if skipped else "")
         )
     # the shipped model's inputs, not those of an older calibration the index may hold
     names = load_calibrator(None, searcher.settings.local_features).names
-    return fit(rows, labels, names, fitted_on=origin), rows, labels, skipped
+    return fit(rows, labels, names, fitted_on=origin), rows, labels, tuple(skipped)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class CalibrationReport:
     skipped: int
     accuracy: float  # on the fitted pairs, at the copy threshold
     reliability: tuple[tuple[float, float, int, float], ...]  # low, high, count, precision
+    unreadable: tuple[str, ...] = ()  # the skipped pairs' reasons ("path: why")
 
     @classmethod
     def of(
@@ -96,7 +100,7 @@ class CalibrationReport:
         calibrator: Calibrator,
         rows: list[Signals],
         labels: list[int],
-        skipped: int,
+        skipped: tuple[str, ...],
         threshold: float,
     ) -> CalibrationReport:
         scores = [calibrator.confidence(r) for r in rows]
@@ -110,4 +114,5 @@ class CalibrationReport:
             ]
             precision = sum(inside) / len(inside) if inside else float("nan")
             bins.append((low, low + 0.2, len(inside), precision))
-        return cls(calibrator, len(rows), skipped, right / max(1, len(rows)), tuple(bins))
+        accuracy = right / max(1, len(rows))
+        return cls(calibrator, len(rows), len(skipped), accuracy, tuple(bins), skipped)
