@@ -143,7 +143,10 @@ def search(
                         }
                     )
             elif as_json:
-                _emit_json(outcome.as_dict())
+                data = outcome.as_dict()
+                if not copies and not outcome.matches:
+                    data["hint"] = label_hint(outcome.query).strip()[1:-1]
+                _emit_json(data)
             else:
                 _print_result(outcome, copies)
     if failures:

@@ -347,8 +347,8 @@ class Catalogue:
 
     def label_hits(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
         """Images with a top-5 label that has every term as a word (or its plural: "cats"
-        finds "tabby cat"), scored by the labels' probability. "car" finds "sports car",
-        not "goldfish, Carassius auratus"; "%" and "_" are plain characters."""
+        finds "tabby cat"), scored by the labels' probability (``label_weight``). "car" finds
+        "sports car", not "goldfish, Carassius auratus"; "%" and "_" are plain characters."""
         stems = [forms(w) for t in terms for w in words(t)]
         if not stems:
             return []
@@ -359,9 +359,9 @@ class Catalogue:
         )
         scores: dict[int, float] = {}
         for image_id, label, prob in rows:
-            found = set(words(str(label)))
-            if all(found & s for s in stems):
-                scores[int(image_id)] = scores.get(int(image_id), 0.0) + float(prob)
+            weight = label_weight(str(label), stems)
+            if weight:
+                scores[int(image_id)] = scores.get(int(image_id), 0.0) + weight * float(prob)
         return sorted(scores.items(), key=lambda hit: (-hit[1], hit[0]))[:limit]
 
     def _labels(self, records: dict[int, ImageRecord]) -> dict[int, tuple[str, ...]]:
@@ -402,6 +402,16 @@ def _shared_start(words: set[str]) -> str:
     while size < len(first) and all(len(w) > size and w[size] == first[size] for w in rest):
         size += 1
     return first[:size]
+
+
+def label_weight(label: str, stems: Sequence[set[str]]) -> float:
+    """How much a label with every search word counts: in full when its common name (before
+    the first comma) has them, half when only a synonym does ("cat" and the red panda's
+    "bear cat": cats rank before red pandas), 0 without them all."""
+    if not all(set(words(label)) & s for s in stems):
+        return 0.0
+    common = set(words(label.split(",", 1)[0]))
+    return 1.0 if all(common & s for s in stems) else 0.5
 
 
 def _uri(path: Path, readonly: bool) -> str:
