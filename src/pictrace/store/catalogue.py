@@ -138,6 +138,9 @@ class Catalogue:
                         "UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
                         "WHERE key = 'generation'"
                     )
+                    self._db.execute(  # see stamp()
+                        "INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (uuid.uuid4().hex,)
+                    )
                 except BaseException:
                     self._rollback()
                     raise
@@ -214,6 +217,12 @@ class Catalogue:
     def generation(self) -> int:
         rows = self._query("SELECT value FROM meta WHERE key = 'generation'")
         return int(rows[0][0]) if rows else 0
+
+    def stamp(self) -> str | None:
+        """A random mark every write sets anew: the generation counts writes, and a catalogue
+        restored from a backup and written to again reaches the same count with other
+        contents; the stamp then differs (None before the first write of this release)."""
+        return self.get_meta("stamp")
 
     def get_meta(self, key: str) -> str | None:
         rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))

@@ -55,6 +55,8 @@ class EmbeddedStore(Store):
         self.hnsw_threshold = hnsw_threshold
         self._lock_file: IO[str] | None = None
         self._guard = ReadWriteLock()  # searches share the spaces; writes have them alone
+        self._stale: set[str] = set()  # spaces that kept removed ids (HNSW)
+        self._counts: dict[tuple[str, int], int] | None = None  # values per feature, at open
         quiet_native_threads()
         self._prepare_folder()
         self.catalogue = Catalogue(folder / "catalogue.sqlite", readonly=readonly)
@@ -103,18 +105,29 @@ class EmbeddedStore(Store):
     def _load_space(self, spec: FeatureSpec) -> tuple[Space, bool]:
         """The space from its file when that is current (True), else rebuilt (False)."""
         index_path, meta_path = self._space_paths(spec)
-        expected = self._space_meta(spec)
         try:
-            if json.loads(meta_path.read_text()) == expected:
-                if spec.kind == "bits":
-                    return HashSpace.load(index_path, spec.dim), True
-                if spec.kind == "local":
-                    return LocalSpace.load(index_path, spec.dim), True
-                return VectorSpace.load(index_path, spec.dim), True
+            saved = json.loads(meta_path.read_text())
+            if {key: saved.get(key) for key in ("generation", "stamp")} == self._written():
+                space = _load(spec, index_path)
+                if saved == self._space_meta(spec, space) and self._complete(spec, space):
+                    return space, True
+                log.info("index %s: %s does not match its catalogue", self.folder, index_path)
         except (OSError, ValueError, IndexCorrupt):
             pass  # missing or stale: rebuild below
         self._dirty = not self.readonly
         return self._rebuild_space(spec), False
+
+    def _written(self) -> dict[str, Any]:
+        """The catalogue's write marks a saved space must carry."""
+        return {"generation": self.catalogue.generation(), "stamp": self.catalogue.stamp()}
+
+    def _complete(self, spec: FeatureSpec, space: Space) -> bool:
+        """A space of one row per image holds as many as the catalogue has values for."""
+        if spec.kind not in ("bits", "vector"):
+            return True
+        if self._counts is None:
+            self._counts = self.catalogue.feature_counts()
+        return space.size == self._counts.get((spec.name, spec.version), 0)
 
     def _tell_rebuilt(self, names: list[str]) -> None:
         """One line on searchable copies a read-only open rebuilt in memory. A process
@@ -141,12 +154,14 @@ class EmbeddedStore(Store):
             return False
         return False
 
-    def _space_meta(self, spec: FeatureSpec) -> dict[str, Any]:
-        """What a saved space must have been written with to be loaded as it is."""
+    def _space_meta(self, spec: FeatureSpec, space: Space) -> dict[str, Any]:
+        """What a saved space must have been written with to be loaded as it is: the
+        catalogue's write marks, the extractor's version, and the space's own fingerprint."""
         meta: dict[str, Any] = {
-            "generation": self.catalogue.generation(),
+            **self._written(),
             "version": spec.version,
             "dim": spec.dim,
+            "fingerprint": space.fingerprint(),
         }
         if spec.kind == "local":
             meta["layout"] = local_layout()
@@ -251,9 +266,10 @@ class EmbeddedStore(Store):
         if not ids:
             return
         for name, space in self.spaces.items():
-            space.remove(self._space_ids(self.specs[name], ids))
-            # HNSW cannot remove: stale ids are filtered against the catalogue on search,
-            # and the space is rebuilt at the next open (its generation no longer matches).
+            if not space.remove(self._space_ids(self.specs[name], ids)):
+                # HNSW cannot remove: stale ids are filtered against the catalogue on search,
+                # and the space is rebuilt before it is saved
+                self._stale.add(name)
 
     def _writable(self) -> None:
         if self.readonly:
@@ -264,11 +280,14 @@ class EmbeddedStore(Store):
             return
         with self._guard.writing():
             try:
+                for name in self._stale:
+                    self.spaces[name] = self._rebuild_space(self.specs[name])
+                self._stale.clear()
                 for name, space in self.spaces.items():
                     spec = self.specs[name]
                     index_path, meta_path = self._space_paths(spec)
                     space.save(index_path)
-                    _write_meta(meta_path, self._space_meta(spec))
+                    _write_meta(meta_path, self._space_meta(spec, space))
             finally:
                 # a failed save is not tried again (at close, say): what it did not write is
                 # stale on disk and rebuilt from the catalogue when the index is next opened
@@ -377,6 +396,14 @@ def _lock_soon(lock: IO[str], tries: int = 5) -> None:
             if attempt == tries - 1:
                 raise
             time.sleep(0.025)
+
+
+def _load(spec: FeatureSpec, path: Path) -> Space:
+    if spec.kind == "bits":
+        return HashSpace.load(path, spec.dim)
+    if spec.kind == "local":
+        return LocalSpace.load(path, spec.dim)
+    return VectorSpace.load(path, spec.dim)
 
 
 def _write_meta(path: Path, meta: dict[str, Any]) -> None:

@@ -31,6 +31,18 @@ class _Space:
     def size(self) -> int:
         return int(self.index.ntotal)
 
+    def fingerprint(self) -> dict[str, int]:
+        """What a saved space must show when loaded again: its size and, where faiss keeps
+        them apart (an id map), a sum and an exclusive-or of its ids; a file damaged where
+        faiss can still read it, or a space that missed some images, shows other values."""
+        marks = {"items": self.size}
+        id_map = getattr(self.index, "id_map", None)
+        if id_map is not None:
+            ids = faiss.vector_to_array(id_map).astype(np.uint64)
+            marks["id_sum"] = int(ids.sum(dtype=np.uint64) % np.uint64(2**61))
+            marks["id_xor"] = int(np.bitwise_xor.reduce(ids)) if len(ids) else 0
+        return marks
+
     def add(self, ids: np.ndarray, rows: np.ndarray) -> None:
         if len(ids):
             self.index.add_with_ids(np.ascontiguousarray(rows, self.dtype), ids.astype(np.int64))

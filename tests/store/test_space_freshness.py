@@ -1,0 +1,92 @@
+"""A saved space is used only when it is the catalogue's: restored backups, a second writer, a
+damaged file and removals from HNSW all lead to a rebuild, never to wrong neighbours."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+from pictrace.store.embedded import EmbeddedStore
+from tests.store.test_embedded import SPECS, _entry
+
+
+def _hits(store: EmbeddedStore, n: int) -> list[int]:
+    """The ids whose hash is exactly that of entry ``n``."""
+    code = np.frombuffer(bytes([n]) * 8, np.uint8)[None]
+    return [i for i, _ in store.nearest("h", code, k=5, radius=0)[0]]
+
+
+def _sizes(store: EmbeddedStore) -> dict[str, int]:
+    return {name: space.size for name, space in store.spaces.items()}
+
+
+def test_a_restored_catalogue_written_to_again_does_not_reuse_the_saved_spaces(tmp_path):
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    store.add([_entry(1)])
+    store.close()
+    shutil.copy(tmp_path / "catalogue.sqlite", tmp_path / "backup.sqlite")
+    for n in (2, 3):  # two writes: the saved spaces are two generations on
+        store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+        store.add([_entry(n)])
+        store.close()
+    os.replace(tmp_path / "backup.sqlite", tmp_path / "catalogue.sqlite")
+    # two other writes bring the restored catalogue to the same generation, and the process
+    # dies before it saves its spaces (a server killed after two uploads)
+    script = (
+        "import os, sys; sys.path[:0] = sys.argv[2:]\n"
+        "from tests.store.test_embedded import SPECS, _entry\n"
+        "from pictrace.store.embedded import EmbeddedStore\n"
+        "store = EmbeddedStore(__import__('pathlib').Path(sys.argv[1]), SPECS, 1000)\n"
+        "store.add([_entry(4)]); store.add([_entry(5)])\n"
+        "os._exit(9)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(tmp_path), *sys.path], check=False)
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000, readonly=True)
+    assert _hits(store, 2) == [] and _hits(store, 3) == []  # not the lost images' values
+    assert len(_hits(store, 4)) == 1 and len(_hits(store, 5)) == 1
+    store.close()
+
+
+def test_a_space_that_missed_another_writers_images_is_rebuilt(tmp_path):
+    first = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    first.add([_entry(1)])
+    (tmp_path / "write.lock").unlink()  # someone took the lock file for a stale one
+    second = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    second.add([_entry(2)])
+    second.close()
+    first.add([_entry(3)])  # saved last, with the latest marks, without image 2
+    first.close()
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000, readonly=True)
+    assert len(_hits(store, 2)) == 1
+    assert _sizes(store)["h"] == _sizes(store)["v"] == store.count() == 3
+    store.close()
+
+
+def test_a_damaged_space_file_that_faiss_still_reads_is_rebuilt(tmp_path, caplog):
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    ids = store.add([_entry(n) for n in range(1, 6)])
+    store.close()
+    path = tmp_path / "vectors" / "h.faiss"
+    data = bytearray(path.read_bytes())
+    data[-16:] = b"\xff" * 16  # the end of the id map: two ids garbled
+    path.write_bytes(bytes(data))
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000, readonly=True)
+    assert _hits(store, 5) == [ids[4]]
+    assert "rebuilt in memory" in caplog.text
+    store.close()
+
+
+def test_removals_from_an_hnsw_space_are_not_saved_with_it(tmp_path):
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=2)
+    ids = store.add([_entry(n) for n in range(1, 8)])
+    store.close()
+    (tmp_path / "vectors" / "v.json").unlink()  # rebuilt at the next open: HNSW from 2 on
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=2)
+    assert store.spaces["v"].hnsw
+    store.remove(ids[:3])
+    store.close()
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=2, readonly=True)
+    assert _sizes(store)["v"] == 4 and store.spaces["v"].hnsw
+    store.close()
