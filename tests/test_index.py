@@ -538,3 +538,21 @@ def test_search_checks_its_numbers(built_index, photos):
             index.search(photos / "coffee.jpg", min_confidence=1.5)
         with pytest.raises(InputError, match="k must be"):
             index.search_text("cat", k=0)
+
+
+def test_a_removal_the_disk_cannot_save_the_spaces_of_is_still_a_removal(
+    index_copy, photos, monkeypatch, caplog
+):
+    """The catalogue commits the removal; saving the searchable copies then fails (a full
+    disk): the image is gone all the same, and the next open rebuilds the copies."""
+    from pictrace.errors import IndexError_
+
+    def full(*_: object) -> None:
+        raise IndexError_("cannot save vectors/cnn.faiss: No space left on device")
+
+    monkeypatch.setattr(index_copy.store, "flush", full)
+    record = index_copy.remove(str(photos / "coffee.jpg"))
+    assert record.source.endswith("coffee.jpg") and "No space left" in caplog.text
+    best = index_copy.search(photos / "coffee.jpg", k=1).matches
+    assert not best or best[0].tier != "exact"
+    monkeypatch.undo()

@@ -17,7 +17,14 @@ from PIL import Image
 
 from pictrace.adding import Adder, Progress
 from pictrace.decode import decode
-from pictrace.errors import ConfigError, IndexLocked, InputError, NotFound, PicTraceError
+from pictrace.errors import (
+    ConfigError,
+    IndexError_,
+    IndexLocked,
+    InputError,
+    NotFound,
+    PicTraceError,
+)
 from pictrace.features.base import Extractor, FeatureValue
 from pictrace.features.pipeline import global_features, is_local, start_global, start_local
 from pictrace.features.registry import all_specs, build_extractors
@@ -361,8 +368,11 @@ class Index:
         """Remove an image; a file kept for it in the index folder (an upload) goes too."""
         record = self.resolve(id_or_source)
         self.store.remove([record.id])
-        self.store.flush()
         self.discard_kept(Path(record.source))
+        try:
+            self.store.flush()
+        except IndexError_ as exc:  # removed all the same: the catalogue says so
+            log.warning("%s; searchable copies are rebuilt from the catalogue", exc.message)
         return record
 
     @property

@@ -283,3 +283,17 @@ def test_a_server_start_deletes_uploads_no_image_was_made_of(built_index, photos
     left = sorted(p.relative_to(moved / "uploads") for p in (moved / "uploads").rglob("*"))
     digest = hashlib.sha256(kept_data).hexdigest()
     assert left == [Path(digest), Path(digest) / "kept.png"]
+
+
+def test_a_removal_the_disk_refuses_is_503_try_later(client, monkeypatch):
+    from pictrace.errors import IndexError_
+
+    image_id = client.get("/api/images").json()["images"][0]["id"]
+
+    def full(*_: object) -> None:
+        raise IndexError_("cannot write the catalogue: database or disk is full")
+
+    monkeypatch.setattr(client.app.state.pictrace.index, "remove", full)
+    answer = client.delete(f"/api/images/{image_id}")
+    assert answer.status_code == 503 and answer.json()["code"] == "index_error"
+    assert client.get(f"/api/images/{image_id}").status_code == 200

@@ -24,6 +24,8 @@ from pictrace.errors import (
     FetchError,
     FetchTimeout,
     ImageTooLarge,
+    IndexCorrupt,
+    IndexError_,
     IndexLocked,
     InputError,
     NotAnImage,
@@ -45,6 +47,8 @@ STATUS: dict[type[PicTraceError], int] = {
     InputError: 400,
     IndexLocked: 503,
     Stopped: 503,
+    IndexCorrupt: 500,
+    IndexError_: 503,  # the index cannot be written now (a full disk): try again later
 }
 HTTP_CODES = {
     400: "bad_request",
