@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pictrace.decode import decode
-from pictrace.errors import InputError, PicTraceError
+from pictrace.errors import IndexError_, InputError, PicTraceError
 from pictrace.features.base import Extractor, FeatureSpec, FeatureValue
 from pictrace.features.pipeline import batched_values, encode_all, per_image_values
 from pictrace.ingest.files import path_aliases
@@ -69,6 +69,20 @@ class Adder:
         in one transaction, in order; progress counts stored batches; a failure to store
         stops the add with that error (the batches before it stay stored)."""
         tally = _Tally(total, progress)
+        try:
+            self._add_batches(tally, loaded, ahead)
+        except IndexError_ as exc:  # a full disk, say: say what is stored all the same
+            if not tally.added:
+                raise
+            raise type(exc)(
+                f"{exc.message}; {len(tally.added)} images of this add were stored before it "
+                "(adding the same sources again goes on from there)"
+            ) from exc
+        return tally.report()
+
+    def _add_batches(
+        self, tally: _Tally, loaded: Iterator[Source | AddFailure], ahead: int
+    ) -> None:
         batches = self._prepared_batches(loaded, ahead)
         in_flight: deque[tuple[Future[Stored] | None, int]] = deque()  # one write at most
         with (
@@ -88,7 +102,6 @@ class Adder:
             finally:  # the last write, or the one in flight when something failed
                 while in_flight:
                     tally.stored(*in_flight.popleft())
-        return tally.report()
 
     def _store(self, entries: list[NewImage]) -> Stored:
         """Store a batch (on the writer thread): the new ids, and those of them that
