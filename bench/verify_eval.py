@@ -44,7 +44,7 @@ from PIL import Image, ImageOps
 from pictrace.evaluate import attacks
 from pictrace.features import keypoints as kpmod
 from pictrace.features.thumbnail import make_thumbnail
-from pictrace.search import verify
+from pictrace.search import verifier, verify, warped
 from pictrace.search.candidates import Candidate, Query
 from pictrace.types import DecodedImage, Evidence
 
@@ -347,7 +347,7 @@ def run_sift(
         size = (pixels.shape[1], pixels.shape[0])
         return kpmod.encode_keypoints(kpmod.detect(pixels, size, count, side, grid, contrast))
 
-    return run_method(pairs, extract, lambda store: verify.GeometricVerifier(store))
+    return run_method(pairs, extract, lambda store: verifier.GeometricVerifier(store))
 
 
 def run_method(
@@ -474,7 +474,7 @@ def run_orb(pairs: list[Pair], count: int) -> tuple[list[Row], dict[str, float]]
         mk = orb_keypoints(np.ascontiguousarray(pair.query[:, ::-1]), count)
         hk = orb_keypoints(pair.hit, count)
         sizes[id(pair.hit)] = len(hk) * 38 + 900  # 32-byte descriptor, xy, angle, scale
-        qg, hg = verify.grey_thumbnail(pair.query), verify.grey_thumbnail(pair.hit)
+        qg, hg = warped.grey_thumbnail(pair.query), warped.grey_thumbnail(pair.hit)
         ev = orb_verify(qk, mk, hk, qg, hg)
         ms = timed(lambda qk=qk, mk=mk, hk=hk, qg=qg, hg=hg: orb_verify(qk, mk, hk, qg, hg))
         rows.append(row_of(pair, ev, ms))
@@ -498,7 +498,7 @@ def orb_verify(
         best = max(best, outcome, key=lambda o: (o.inliers, o.tentative))
     ssim = 0.0
     if best.fit is not None:
-        ssim = verify.warped_ssim(qg, hg, best.fit, qk.size, hk.size)
+        ssim = warped.warped_ssim(qg, hg, best.fit, qk.size, hk.size)
     return verify.evidence_of(best, ssim)
 
 

@@ -424,7 +424,7 @@ def _default_verifier(
 ) -> Verifier | None:
     if settings.verify_top <= 0:
         return None
-    from pictrace.search.verify import make_verifier
+    from pictrace.search.verifier import make_verifier
 
     return make_verifier(settings, store, pool)
 

@@ -1,5 +1,6 @@
 """``pictrace calibrate``: a user's labelled pairs refit copy_confidence for their index."""
 
+import itertools
 import json
 
 from pictrace import Index
@@ -74,7 +75,7 @@ def test_pairs_are_found_beside_the_list_or_from_the_current_folder_and_unreadab
         picture = load_rgb(photos / name)
         picture.crop((20, 20, picture.width, picture.height)).save(listed / f"crop_{name}")
         rows.append(f"lists/crop_{name},{photos / name},1")
-    rows += [f"{photos / a},{photos / b},0" for a, b in zip(NAMES, NAMES[1:], strict=False)]
+    rows += [f"{photos / a},{photos / b},0" for a, b in itertools.pairwise(NAMES)]
     rows.append(f"missing.jpg,{photos / NAMES[0]},0")
     (listed / "pairs.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)

@@ -11,14 +11,9 @@ from pictrace.features.pipeline import extract_all
 from pictrace.features.thumbnail import ThumbnailExtractor
 from pictrace.search.candidates import Candidate, Query
 from pictrace.search.overlap import overlap, project
-from pictrace.search.verify import (
-    MAX_MATCHES,
-    MIN_INLIERS,
-    Fit,
-    grey_thumbnail,
-    make_verifier,
-    warped_ssim,
-)
+from pictrace.search.verifier import make_verifier
+from pictrace.search.verify import MAX_MATCHES, MIN_INLIERS, Fit
+from pictrace.search.warped import grey_thumbnail, warped_ssim
 from pictrace.settings import load_settings
 from pictrace.types import Evidence, Source
 from tests.conftest import jpeg_bytes, load_rgb, png_bytes

@@ -36,7 +36,6 @@ the side (direct or mirrored) the local-descriptor votes point to.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import NamedTuple
@@ -44,16 +43,12 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from pictrace.features.base import FeatureValue
 from pictrace.features.keypoints import Keypoints, decode_keypoints, mirrored, negative
-from pictrace.features.thumbnail import open_thumbnail
-from pictrace.features.views import preview
-from pictrace.search.candidates import MIN_VOTES, Candidate, Query, Verifier, tries_negative
+from pictrace.search.candidates import MIN_VOTES, Candidate
+from pictrace.search.middle import middle_missed
 from pictrace.search.overlap import coverage, overlap
-from pictrace.search.warped import grey_thumbnail, jacobians, warped_ssim
-from pictrace.settings import Settings
-from pictrace.store.base import Store
-from pictrace.types import Box, DecodedImage, Evidence
+from pictrace.search.warped import jacobians
+from pictrace.types import Box, Evidence
 
 RATIO = 0.8  # Lowe's ratio test on descriptor distances
 THRESHOLD = 0.01  # RANSAC reprojection error, as a fraction of the hit's long side
@@ -107,6 +102,7 @@ class Fit:
     query_box_in_hit: Box
     hit_box_in_query: Box
     coverage: float  # see the module docstring
+    middle_missed: bool = False  # the inliers leave out the middle (``search.middle``)
 
 
 def unit_rows(desc: np.ndarray) -> np.ndarray:
@@ -280,7 +276,8 @@ def accept(
         return None, 0, None
     hit_pts = hit.xy[hi[keep]]
     covered = coverage(hit.xy, hit_pts, boxes[0])
-    return Fit(transform, spots, hit_pts, boxes[0], boxes[1], covered), inliers, spots
+    missed = middle_missed((query.xy, spots, boxes[1]), (hit.xy, hit_pts, boxes[0]))
+    return Fit(transform, spots, hit_pts, boxes[0], boxes[1], covered, missed), inliers, spots
 
 
 def consistent(
@@ -313,6 +310,7 @@ def unmirror(fit: Fit, width: int) -> Fit:
         fit.query_box_in_hit,
         (width - x1, y0, width - x0, y1),
         fit.coverage,
+        fit.middle_missed,
     )
 
 
@@ -359,85 +357,3 @@ def apply(cand: Candidate, evidence: Evidence) -> None:
     else:
         cand.signals.pop("negative", None)
     cand.evidence = evidence
-
-
-class GeometricVerifier:
-    """The search's Verifier. Hits' keypoints come from the store, or from ``other`` when
-    compare passes the decoded hit; only then is the warped SSIM computed (see above)."""
-
-    def __init__(self, store: Store, pool: Executor | None = None) -> None:
-        self.store = store
-        self.pool = pool
-
-    def __call__(
-        self,
-        query: Query,
-        candidates: list[Candidate],
-        other: Query | None,
-        inline: bool = False,
-    ) -> None:
-        if not candidates or "keypoints" not in query.features:
-            return
-        probe = probe_of(query.features["keypoints"])
-        hits = self._keypoints(candidates, other)
-        plans = {c.id: (sides_of(c.signals), tries_negative(c.signals)) for c in candidates}
-        jobs = [(kp, *plans[i]) for i, kp in hits.items()]
-        pairs = (
-            self.pool.map(lambda job: fit_either(probe, *job), jobs)
-            if self.pool and not inline and len(jobs) > 1
-            else (fit_either(probe, *job) for job in jobs)
-        )
-        fits = dict(zip(hits, pairs, strict=True))
-        ssims = warped_ssims(query, other, fits, hits, probe.kp.size) if other else {}
-        for cand in candidates:
-            if cand.id in fits:
-                apply(cand, evidence_of(fits[cand.id], ssims.get(cand.id)))
-                cand.focus = spread_of(fits[cand.id].spots)
-
-    def _keypoints(self, candidates: list[Candidate], other: Query | None) -> dict[int, Keypoints]:
-        if other is not None:
-            if "keypoints" not in other.features:
-                return {}
-            kp = decode_keypoints(other.features["keypoints"])
-            return {c.id: kp for c in candidates}
-        stored = self.store.features("keypoints", [c.id for c in candidates])
-        return {i: decode_keypoints(blob) for i, blob in stored.items()}
-
-
-def warped_ssims(
-    query: Query,
-    hit: Query,
-    fits: Mapping[int, Outcome],
-    keypoints: Mapping[int, Keypoints],
-    query_size: tuple[int, int],
-) -> dict[int, float]:
-    """The warped SSIM of each fitted candidate against ``hit`` (compare's decoded hit), 0
-    where the geometry did not hold."""
-    if not any(outcome.fit is not None for outcome in fits.values()):
-        return dict.fromkeys(fits, 0.0)
-    query_grey, hit_grey = grey_of(query.features, query.image), grey_of(hit.features, hit.image)
-    return {
-        i: 0.0
-        if outcome.fit is None
-        else warped_ssim(
-            255 - query_grey if outcome.negative else query_grey,
-            hit_grey,
-            outcome.fit,
-            query_size,
-            keypoints[i].size,
-        )
-        for i, outcome in fits.items()
-    }
-
-
-def grey_of(features: Mapping[str, FeatureValue], image: DecodedImage) -> np.ndarray:
-    """The grey thumbnail an image is verified with: its stored thumbnail when it has one,
-    else its preview (the size thumbnails have, shared with the hashes and colour)."""
-    if "thumbnail" in features:
-        return grey_thumbnail(open_thumbnail(features["thumbnail"]))
-    return grey_thumbnail(preview(image))
-
-
-def make_verifier(settings: Settings, store: Store, pool: Executor | None = None) -> Verifier:
-    """The geometric verifier; with a pool, candidates are verified on its threads."""
-    return GeometricVerifier(store, pool)

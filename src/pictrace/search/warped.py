@@ -7,14 +7,17 @@ backgrounds outside the matched region do not count against a copy.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from pictrace.features.thumbnail import THUMB_SIZE
-from pictrace.types import Box
+from pictrace.features.base import FeatureValue
+from pictrace.features.thumbnail import THUMB_SIZE, open_thumbnail
+from pictrace.features.views import preview
+from pictrace.types import Box, DecodedImage
 
 SSIM_SIDE = 160  # long side of the canvas SSIM is computed on
 
@@ -38,6 +41,14 @@ def grey_thumbnail(pixels: np.ndarray, side: int = THUMB_SIZE) -> np.ndarray:
     return cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
 
 
+def grey_of(features: Mapping[str, FeatureValue], image: DecodedImage) -> np.ndarray:
+    """The grey thumbnail an image is verified with: its stored thumbnail when it has one,
+    else its preview (the size thumbnails have, shared with the hashes and colour)."""
+    if "thumbnail" in features:
+        return grey_thumbnail(open_thumbnail(features["thumbnail"]))
+    return grey_thumbnail(preview(image))
+
+
 def warped_ssim(
     query: np.ndarray,
     hit: np.ndarray,
@@ -48,25 +59,37 @@ def warped_ssim(
 ) -> float:
     """SSIM of the query's overlap region against the hit warped onto it (grey uint8 inputs at
     any resolution; ``*_size`` are the full sizes the transform is expressed in)."""
+    warped = warped_pair(query, hit, fit, query_size, hit_size, side)
+    return 0.0 if warped is None else masked_ssim(*warped)
+
+
+def warped_pair(
+    query: np.ndarray,
+    hit: np.ndarray,
+    fit: Placement,
+    query_size: tuple[int, int],
+    hit_size: tuple[int, int],
+    side: int = SSIM_SIDE,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The query's overlap region and the hit warped onto it, on one canvas of at most
+    ``side`` px, with the mask of where the hit covers the canvas (None: too small a region)."""
     to_q, to_h = _pixel_scale(query.shape, query_size), _pixel_scale(hit.shape, hit_size)
     a = to_h @ fit.transform @ np.linalg.inv(to_q)  # query grey px -> hit grey px
     x0, y0, x1, y1 = np.array(fit.hit_box_in_query) * np.diag(to_q)[[0, 1, 0, 1]]
     if min(x1 - x0, y1 - y0) < 8:
-        return 0.0
+        return None
     jac = jacobians(a, np.array([[(x0 + x1) / 2, (y0 + y1) / 2]]))[0]
     detail = float(np.sqrt(abs(np.linalg.det(jac))))  # hit px per query px
     f = min(1.0, detail, side / max(x1 - x0, y1 - y0))  # canvas px per query px
     size = (max(1, round((x1 - x0) * f)), max(1, round((y1 - y0) * f)))
     canvas = np.array([[1 / f, 0.0, x0], [0.0, 1 / f, y0], [0.0, 0.0, 1.0]])  # canvas -> query
-    q = _shrunk(query, canvas, size)
-    h = _shrunk(hit, a @ canvas, size)
     inside = cv2.warpPerspective(
         np.full(hit.shape[:2], 255, np.uint8),
         _HALF_BACK @ a @ canvas @ _HALF,
         size,
         flags=cv2.WARP_INVERSE_MAP | cv2.INTER_NEAREST,
     )
-    return masked_ssim(q, h, inside > 0)
+    return _shrunk(query, canvas, size), _shrunk(hit, a @ canvas, size), inside > 0
 
 
 def _shrunk(image: np.ndarray, canvas_to_image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

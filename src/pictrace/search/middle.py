@@ -1,0 +1,135 @@
+"""Does a fitted copy share its middle? Different pictures in the same surround do not.
+
+Product photos shot on one floor, memes in one caption template, posts in one app screen: the
+surround's keypoints match and fit a transform all around the middle, where the pictures
+differ, and span the whole shared region (``coverage`` stays high). A copy shares its middle;
+an edit that covers part of it (a caption, a sticker) rarely covers all of it.
+
+``middle_missed`` flags a fit whose inliers leave out the middle of the shared region although
+the middle has detail and, were the inliers spread like the keypoints, should hold a few. Some
+copies do that too: a middle of repeated texture (solar panels, a star field) has keypoints too
+alike to pass the ratio test. So a flagged fit is judged on pixels: the hit warped onto the
+query (their stored grey thumbnails, as for compare's warped SSIM) must have the same layout of
+light and dark in the middle, or agree in most of the middle's cells that have detail (where a
+band of text covers part of it: ``middle_alike``), or its inliers count for nothing (coverage
+0: ``supported`` in ``confidence``).
+
+On the development queries no copy lost its tier; of 203 false copy links a helper labelled on
+the clothing photos (garments on shared floors, walls and rugs), 135 -> 55 searches still call
+the other photo a copy; templates around different photos 20 -> 7-9 of 20 (BENCHMARKS.md,
+"Shared surrounds").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pictrace.search.warped import Placement, warped_pair
+from pictrace.types import Box
+
+MIDDLE = 0.5  # the middle of a region: its central half in each direction
+DETAIL = 0.05  # share of a picture's keypoints in the middle for the middle to have detail
+EXPECTED = 3.0  # inliers the middle would hold, spread like the keypoints, to judge by
+SPARE = 0.04  # share of the inliers the middle may hold and still count as missed
+ALIKE = 0.5  # correlation of the middles from which a flagged fit still counts
+COARSE = 16  # px: the middles are compared at this size
+CELLS = 4  # or cell by cell, in CELLS x CELLS cells,
+AGREEING = 0.45  # of which this share must agree
+FLAT = 4.0  # grey levels of standard deviation below which a cell has no detail
+
+
+Side = tuple[np.ndarray, np.ndarray, Box]  # keypoints, the inliers' points, the shared box
+
+
+def middle_missed(query: Side, hit: Side) -> bool:
+    """Whether the inliers leave out the middle of the shared region although it has detail:
+    each side is (its keypoints, the inliers' points, the shared region's box), in its own
+    pixels. Judged only where the middle would hold ``EXPECTED`` inliers, spread like the
+    keypoints of the side with fewer there (an inlier needs a keypoint on both sides)."""
+    detail = max(_middle_share(points, box) for points, _, box in (query, hit))
+    inliers = len(query[1])
+    if detail < DETAIL or inliers * detail < EXPECTED:
+        return False
+    spare = SPARE * inliers
+    return all(float(_in_middle(found, box).sum()) <= spare for _, found, box in (query, hit))
+
+
+def middle_of(box: Box) -> Box:
+    x0, y0, x1, y1 = box
+    margin_x, margin_y = (x1 - x0) * (1 - MIDDLE) / 2, (y1 - y0) * (1 - MIDDLE) / 2
+    return (x0 + margin_x, y0 + margin_y, x1 - margin_x, y1 - margin_y)
+
+
+@dataclass(frozen=True)
+class _Middle:
+    """A placement (``warped.Placement``) restricted to the middle of the hit in the query."""
+
+    transform: np.ndarray
+    hit_box_in_query: Box
+
+
+def middle_alike(
+    query_grey: np.ndarray,
+    hit_grey: np.ndarray,
+    fit: Placement,
+    sizes: tuple[tuple[int, int], tuple[int, int]],
+) -> bool:
+    """Whether the hit warped onto the query looks like it in the middle of their overlap
+    (grey pictures at any resolution; ``sizes``: the full sizes of the query and the hit)."""
+    placed = _Middle(fit.transform, middle_of(fit.hit_box_in_query))
+    warped = warped_pair(query_grey, hit_grey, placed, *sizes)
+    if warped is None:
+        return False
+    query_middle, hit_middle, _ = warped
+    return (
+        coarse_correlation(query_middle, hit_middle) >= ALIKE
+        or agreeing_cells(query_middle, hit_middle) >= AGREEING
+    )
+
+
+def coarse_correlation(a: np.ndarray, b: np.ndarray, side: int = COARSE) -> float:
+    """Correlation of two aligned grey pictures area-averaged to ``COARSE`` x ``COARSE``: the
+    layout of light and dark, which a copy keeps through a few pixels of misalignment that
+    SSIM does not forgive (a star field, solar panels)."""
+    small = [
+        cv2.resize(x.astype(np.float32), (side, side), interpolation=cv2.INTER_AREA).ravel()
+        for x in (a, b)
+    ]
+    x, y = (v - v.mean() for v in small)
+    scale = float(np.sqrt((x * x).sum() * (y * y).sum()))
+    return float((x * y).sum()) / scale if scale > 0 else 0.0
+
+
+def agreeing_cells(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of the ``CELLS`` x ``CELLS`` cells with detail on both sides in which two
+    aligned grey pictures correlate (``coarse_correlation`` of the cell, at least ``ALIKE``):
+    a copy whose middle is partly covered (a band of text, a sticker) agrees in the rest."""
+    height, width = a.shape
+    agree = textured = 0
+    for row in range(CELLS):
+        for col in range(CELLS):
+            rows = slice(row * height // CELLS, (row + 1) * height // CELLS)
+            cols = slice(col * width // CELLS, (col + 1) * width // CELLS)
+            cell_a, cell_b = a[rows, cols], b[rows, cols]
+            if cell_a.size < 16 or min(cell_a.std(), cell_b.std()) < FLAT:
+                continue
+            textured += 1
+            agree += coarse_correlation(cell_a, cell_b, side=6) >= ALIKE
+    return agree / textured if textured else 0.0
+
+
+def _middle_share(points: np.ndarray, box: Box) -> float:
+    """The share of the ``points`` inside ``box`` that lie in its middle."""
+    x0, y0, x1, y1 = box
+    x, y = points[:, 0], points[:, 1]
+    inside = points[(x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)]
+    return float(_in_middle(inside, box).mean()) if len(inside) >= 8 else 0.0
+
+
+def _in_middle(points: np.ndarray, box: Box) -> np.ndarray:
+    x0, y0, x1, y1 = middle_of(box)
+    x, y = points[:, 0], points[:, 1]
+    return (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)

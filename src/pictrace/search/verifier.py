@@ -1,0 +1,132 @@
+"""The search's verifier: a query's candidates fitted against their stored keypoints
+(``verify``), with the pixel checks that need pictures: a flagged middle (``middle``) judged on
+stored thumbnails, and compare's warped SSIM against its decoded hit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from dataclasses import replace
+
+from pictrace.features.keypoints import Keypoints, decode_keypoints
+from pictrace.features.thumbnail import open_thumbnail
+from pictrace.search.candidates import Candidate, Query, Verifier, tries_negative
+from pictrace.search.middle import middle_alike
+from pictrace.search.verify import (
+    Outcome,
+    apply,
+    evidence_of,
+    fit_either,
+    probe_of,
+    sides_of,
+    spread_of,
+)
+from pictrace.search.warped import grey_of, grey_thumbnail, warped_ssim
+from pictrace.settings import Settings
+from pictrace.store.base import Store
+
+
+class GeometricVerifier:
+    """The search's Verifier. Hits' keypoints come from the store, or from ``other`` when
+    compare passes the decoded hit; only then is the warped SSIM computed (see above)."""
+
+    def __init__(self, store: Store, pool: Executor | None = None) -> None:
+        self.store = store
+        self.pool = pool
+
+    def __call__(
+        self,
+        query: Query,
+        candidates: list[Candidate],
+        other: Query | None,
+        inline: bool = False,
+    ) -> None:
+        if not candidates or "keypoints" not in query.features:
+            return
+        probe = probe_of(query.features["keypoints"])
+        hits = self._keypoints(candidates, other)
+        plans = {c.id: (sides_of(c.signals), tries_negative(c.signals)) for c in candidates}
+        jobs = [(kp, *plans[i]) for i, kp in hits.items()]
+        pairs = (
+            self.pool.map(lambda job: fit_either(probe, *job), jobs)
+            if self.pool and not inline and len(jobs) > 1
+            else (fit_either(probe, *job) for job in jobs)
+        )
+        fits = dict(zip(hits, pairs, strict=True))
+        fits.update(self._judge_middles(query, other, fits, hits))
+        ssims = warped_ssims(query, other, fits, hits, probe.kp.size) if other else {}
+        for cand in candidates:
+            if cand.id in fits:
+                apply(cand, evidence_of(fits[cand.id], ssims.get(cand.id)))
+                cand.focus = spread_of(fits[cand.id].spots)
+
+    def _judge_middles(
+        self,
+        query: Query,
+        other: Query | None,
+        fits: dict[int, Outcome],
+        hits: dict[int, Keypoints],
+    ) -> dict[int, Outcome]:
+        """The fits whose inliers leave out the middle and whose middles do not look alike
+        either, with no coverage: their inliers then count for nothing (``search.middle``)."""
+        flagged = {i: o for i, o in fits.items() if o.fit is not None and o.fit.middle_missed}
+        if not flagged:
+            return {}
+        if other is not None:
+            greys = dict.fromkeys(flagged, grey_of(other.features, other.image))
+        else:
+            stored = self.store.features("thumbnail", list(flagged))
+            greys = {i: grey_thumbnail(open_thumbnail(blob)) for i, blob in stored.items()}
+        grey = grey_of(query.features, query.image)
+        size = (query.image.width, query.image.height)
+        return {
+            i: o._replace(fit=replace(o.fit, coverage=0.0))
+            for i, o in flagged.items()
+            if o.fit is not None
+            and not (
+                i in greys
+                and middle_alike(
+                    255 - grey if o.negative else grey, greys[i], o.fit, (size, hits[i].size)
+                )
+            )
+        }
+
+    def _keypoints(self, candidates: list[Candidate], other: Query | None) -> dict[int, Keypoints]:
+        if other is not None:
+            if "keypoints" not in other.features:
+                return {}
+            kp = decode_keypoints(other.features["keypoints"])
+            return {c.id: kp for c in candidates}
+        stored = self.store.features("keypoints", [c.id for c in candidates])
+        return {i: decode_keypoints(blob) for i, blob in stored.items()}
+
+
+def warped_ssims(
+    query: Query,
+    hit: Query,
+    fits: Mapping[int, Outcome],
+    keypoints: Mapping[int, Keypoints],
+    query_size: tuple[int, int],
+) -> dict[int, float]:
+    """The warped SSIM of each fitted candidate against ``hit`` (compare's decoded hit), 0
+    where the geometry did not hold."""
+    if not any(outcome.fit is not None for outcome in fits.values()):
+        return dict.fromkeys(fits, 0.0)
+    query_grey, hit_grey = grey_of(query.features, query.image), grey_of(hit.features, hit.image)
+    return {
+        i: 0.0
+        if outcome.fit is None
+        else warped_ssim(
+            255 - query_grey if outcome.negative else query_grey,
+            hit_grey,
+            outcome.fit,
+            query_size,
+            keypoints[i].size,
+        )
+        for i, outcome in fits.items()
+    }
+
+
+def make_verifier(settings: Settings, store: Store, pool: Executor | None = None) -> Verifier:
+    """The geometric verifier; with a pool, candidates are verified on its threads."""
+    return GeometricVerifier(store, pool)

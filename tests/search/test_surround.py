@@ -1,0 +1,104 @@
+"""Different pictures in the same surround (a floor, a template) are not copies; copies still are.
+
+Product photos shot on one floor, memes in one caption template, posts in one app screen: the
+surround's keypoints match and fit the identity all around the middle, where the pictures
+differ. A copy shares its middle.
+"""
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from pictrace import Index
+from pictrace.evaluate.canvas import text_font
+from pictrace.search.middle import middle_missed
+from tests.conftest import load_rgb
+
+FLOOR = "graf1.jpg"  # a textured wall: the shared surround
+SUBJECTS = ["baboon.jpg", "butterfly.jpg", "squirrel.jpg", "coffee.jpg", "rocket.jpg"]
+OTHERS = ["chelsea_cat.jpg", "fruits.jpg", "motorcycle.jpg", "flower.jpg", "astronaut.jpg"]
+
+
+def on_floor(floor: Image.Image, subject: Image.Image) -> Image.Image:
+    """``subject`` in the middle of ``floor`` (half its width and height), as a product
+    photographed on the same floor as the others."""
+    canvas = floor.resize((640, 480))
+    canvas.paste(subject.resize((320, 240)), (160, 120))
+    return canvas
+
+
+def meme(subject: Image.Image) -> Image.Image:
+    """``subject`` between the same two caption bands."""
+    canvas = Image.new("RGB", (600, 700), "white")
+    canvas.paste(subject.resize((600, 460)), (0, 120))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((20, 30), "WHEN THE MEETING", fill="black", font=text_font(56))
+    draw.text((20, 610), "COULD BE AN EMAIL", fill="black", font=text_font(56))
+    return canvas
+
+
+@pytest.fixture(scope="module")
+def surrounds(photos, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("surround")
+    floor = load_rgb(photos / FLOOR)
+    for name in SUBJECTS + OTHERS:
+        subject = load_rgb(photos / name)
+        on_floor(floor, subject).save(folder / f"floor_{name}", quality=90)
+        meme(subject).save(folder / f"meme_{name}", quality=90)
+    with Index.open(folder / "index") as index:
+        index.add(
+            [str(folder / f"{kind}_{name}") for kind in ("floor", "meme") for name in SUBJECTS]
+        )
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["floor", "meme"])
+def test_different_pictures_in_the_same_surround_are_not_copies(surrounds, kind):
+    with Index.open(surrounds / "index", readonly=True) as index:
+        called = [
+            name
+            for name in OTHERS
+            if any(m.tier != "similar" for m in index.search(surrounds / f"{kind}_{name}").matches)
+        ]
+    # all five were copies before; a middle that happens to look alike may still pass
+    assert len(called) <= 1, called
+
+
+@pytest.mark.parametrize("kind", ["floor", "meme"])
+def test_an_edited_copy_in_a_surround_is_still_a_copy(surrounds, kind, tmp_path):
+    picture = Image.open(surrounds / f"{kind}_{SUBJECTS[0]}")
+    w, h = picture.size
+    edited = picture.crop((w // 12, h // 10, w, h))
+    ImageDraw.Draw(edited).rectangle((0, 0, edited.width, edited.height // 5), fill="white")
+    edited.save(tmp_path / "edited.jpg", quality=70)
+    with Index.open(surrounds / "index", readonly=True) as index:
+        best = index.search(tmp_path / "edited.jpg", k=1).matches[0]
+    assert best.source.endswith(f"{kind}_{SUBJECTS[0]}") and best.tier == "copy"
+    assert best.evidence is not None and best.evidence.coverage > 0.3
+
+
+def _grid(step: int = 10) -> np.ndarray:
+    return np.array([(x, y) for x in range(0, 101, step) for y in range(0, 101, step)], float)
+
+
+def _ring(points: np.ndarray) -> np.ndarray:
+    middle = (points >= 25) & (points <= 75)
+    return points[~(middle[:, 0] & middle[:, 1])]
+
+
+def test_the_middle_is_missed_only_when_it_has_detail_and_should_hold_inliers():
+    box = (0.0, 0.0, 100.0, 100.0)
+    grid = _grid()
+    ring = _ring(grid)
+    assert middle_missed((grid, ring, box), (grid, ring, box))  # all around, none inside
+    assert not middle_missed((grid, grid, box), (grid, grid, box))  # all over: a copy
+    # a middle without keypoints (sky, a white backdrop) says nothing
+    assert not middle_missed((ring, ring, box), (ring, ring, box))
+    # with few inliers the empty middle may be chance
+    assert not middle_missed((grid, ring[:8], box), (grid, ring[:8], box))
+    # one side's inliers reaching the middle are enough
+    assert not middle_missed((grid, grid, box), (grid, ring, box))
+    # only the shared region counts: its own middle is judged
+    small = (0.0, 0.0, 50.0, 50.0)
+    inside = grid[(grid[:, 0] <= 50) & (grid[:, 1] <= 50)]
+    assert not middle_missed((grid, inside, small), (grid, inside, small))
