@@ -258,6 +258,18 @@ def test_serve_on_a_locked_index_is_one_clear_error(capsys, tmp_path, photos):
     assert err.startswith("error:") and "another process" in err and len(err.splitlines()) == 1
 
 
+def test_serve_on_a_port_in_use_is_one_clear_error(capsys, tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["--index", str(tmp_path / "index"), "serve", "--port", str(port)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err and "in use" in err
+
+
 def test_duplicates_text_names_edited_copies_and_indirect_ones(run, index_copy, photos, tmp_path):
     """A framed copy is likely edited; the astronaut, joined to the coffee photo only through
     a composite of both, is a copy of the composite, not of the keeper."""
@@ -403,3 +415,9 @@ def test_add_says_which_added_images_were_changed_files(run, tmp_path, photos):
     path.write_bytes((photos / "rocket.jpg").read_bytes())
     code, out, _ = run("--index", index, "add", str(path.parent))
     assert code == 0 and out.startswith("added 1 (1 of them changed files), ")
+    assert "changed: image 1 is now image 2" in out
+
+
+def test_searching_a_folder_says_it_is_one(run, built_index, photos):
+    code, _, err = run("--index", str(built_index), "search", str(photos))
+    assert code == 1 and "a folder, not an image file (add takes folders)" in err

@@ -65,6 +65,7 @@ def test_changed_file_replaces_its_record(tmp_path, photos):
         second = changed.added[0]
         assert first != second and index.stats().images == 1
         assert changed.replaced == (second,) and changed.as_dict()["replaced_ids"] == [second]
+        assert changed.as_dict()["replaced"] == [{"id": second, "previous_id": first}]
         assert index.search(photos / "rocket.jpg", k=1).matches[0].tier == "exact"
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -34,7 +35,8 @@ from pictrace.types import AddFailure, AddReport, DecodedImage, ImageRecord, Sou
 Decoded = tuple[Source, DecodedImage, dict[str, FeatureValue]]  # with its per-image features
 Prepared = AddFailure | str | Decoded  # failed, unchanged (its uri), or new
 Progress = Callable[[int, int], None]
-Stored = tuple[list[int], list[int]]  # a batch's new ids, and those replacing a changed file
+log = logging.getLogger("pictrace")
+Stored = tuple[list[int], list[tuple[int, int]]]  # new ids; (new id, previous id) of changed files
 # a batch's items, their preparation, and whether nothing more is read ahead after it
 Batch = tuple[list[Source | AddFailure], list[Future[Prepared]], bool]
 
@@ -71,6 +73,13 @@ class Adder:
         tally = _Tally(total, progress)
         try:
             self._add_batches(tally, loaded, ahead)
+        except KeyboardInterrupt:
+            log.warning(
+                "interrupted: %d images of this add were stored (adding the same sources "
+                "again goes on from there)",
+                len(tally.added),
+            )
+            raise
         except IndexError_ as exc:  # a full disk, say: say what is stored all the same
             if not tally.added:
                 raise
@@ -106,9 +115,9 @@ class Adder:
     def _store(self, entries: list[NewImage]) -> Stored:
         """Store a batch (on the writer thread): the new ids, and those of them that
         replace an image of the same source (a changed file)."""
-        changed = [self.store.by_source(e.source) is not None for e in entries]
+        before = [self.store.by_source(e.source) for e in entries]
         ids = self.store.add(entries)
-        return ids, [i for i, was in zip(ids, changed, strict=True) if was]
+        return ids, [(i, old.id) for i, old in zip(ids, before, strict=True) if old is not None]
 
     def _prepared_batches(
         self, loaded: Iterator[Source | AddFailure], ahead: int
@@ -232,7 +241,7 @@ class _Tally:
     progress: Progress | None
     done: int = 0
     added: list[int] = field(default_factory=list)
-    replaced: list[int] = field(default_factory=list)
+    replaced: list[tuple[int, int]] = field(default_factory=list)  # (new id, previous id)
     skipped: list[str] = field(default_factory=list)
     failed: list[AddFailure] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
@@ -261,7 +270,11 @@ class _Tally:
 
     def report(self) -> AddReport:
         return AddReport(
-            tuple(self.added), tuple(self.skipped), tuple(self.failed), tuple(self.replaced)
+            tuple(self.added),
+            tuple(self.skipped),
+            tuple(self.failed),
+            tuple(new for new, _ in self.replaced),
+            tuple(old for _, old in self.replaced),
         )
 
 

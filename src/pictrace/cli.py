@@ -89,6 +89,8 @@ def add(
             f"added {len(report.added)}{changed}, skipped unchanged {len(report.skipped)}, "
             f"failed {len(report.failed)}"
         )
+        for new, old in zip(report.replaced, report.previous, strict=True):
+            out.print(f"  changed: image {old} is now image {new}", markup=False)
         for failure in report.failed:
             out.print(f"  failed: {failure.reason}", markup=False)
     if report.failed and not report.added and not report.skipped:

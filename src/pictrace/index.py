@@ -348,8 +348,10 @@ class Index:
     def get(self, image_id: int) -> ImageRecord:
         return self.store.get(image_id)
 
-    def list(self, offset: int = 0, limit: int = 50) -> list[ImageRecord]:
-        return self.store.page(offset, limit)
+    def list(self, offset: int = 0, limit: int | None = None) -> list[ImageRecord]:
+        """The images in the order they were added: all of them, or ``limit`` from the
+        ``offset``-th on (a page, as the HTTP API and the web pages ask)."""
+        return self.store.page(offset, self.store.count() if limit is None else limit)
 
     def resolve(self, id_or_source: str | int) -> ImageRecord:
         text = str(id_or_source)

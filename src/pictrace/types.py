@@ -209,6 +209,7 @@ class AddReport:
     skipped: tuple[str, ...] = ()
     failed: tuple[AddFailure, ...] = ()
     replaced: tuple[int, ...] = ()  # of ``added``: new versions of sources changed since
+    previous: tuple[int, ...] = ()  # the ids those sources had, in the same order
 
     def merged(self, other: AddReport) -> AddReport:
         return AddReport(
@@ -216,6 +217,7 @@ class AddReport:
             self.skipped + other.skipped,
             self.failed + other.failed,
             self.replaced + other.replaced,
+            self.previous + other.previous,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -225,6 +227,10 @@ class AddReport:
             "failed": [asdict(f) for f in self.failed],
             "added_ids": list(self.added),
             "replaced_ids": list(self.replaced),
+            "replaced": [
+                {"id": new, "previous_id": old}
+                for new, old in zip(self.replaced, self.previous, strict=True)
+            ],
         }
 
 

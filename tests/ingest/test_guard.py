@@ -133,3 +133,8 @@ def test_names_are_checked_after_dns_resolution():
     with pytest.raises(BlockedURL, match=r"resolves to 127\.0\.0\.1"):
         asyncio.run(Guard().resolve("localhost", 8000))
     assert asyncio.run(Guard(["127.0.0.1"]).resolve("localhost", 8000)) == ["127.0.0.1"]
+
+
+def test_a_refused_address_in_a_url_names_the_url():
+    with pytest.raises(BlockedURL, match=r"^http://127\.0\.0\.1:9/a\.jpg: 127\.0\.0\.1 is a loopback"):
+        Guard([]).check_url("http://127.0.0.1:9/a.jpg")

@@ -46,15 +46,14 @@ def test_a_read_only_folder_is_searched_listed_and_grouped(read_only_index, phot
     with Index.open(read_only_index, readonly=True) as index:
         best = index.search(photos / "coffee.jpg", k=1).matches[0]
         assert best.tier == "exact" and best.source.endswith("coffee.jpg")
-        assert index.stats().images == len(index.list(limit=1000))
+        assert index.stats().images == len(index.list()) > 20
         groups = index.duplicates()
     assert any(
-        {Path(m.source).name for m in g.members} >= {"box.png", "box_in_scene.png"}
-        for g in groups
+        {Path(m.source).name for m in g.members} >= {"box.png", "box_in_scene.png"} for g in groups
     )
-    assert sorted(p.name for p in read_only_index.iterdir()) == sorted(
-        ["catalogue.sqlite", "copies.sqlite", "vectors", "write.lock"]
-    )
+    names = {p.name for p in read_only_index.iterdir()}
+    assert {"catalogue.sqlite", "copies.sqlite", "vectors"} <= names
+    assert not [n for n in names if n.endswith(("-wal", "-shm", ".tmp"))]
 
 
 def test_writing_to_a_read_only_folder_says_so(read_only_index):

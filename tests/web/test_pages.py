@@ -184,6 +184,11 @@ def test_errors_render_as_pages_for_browsers(client):
     assert "no longer kept" in answer.text
     bad = client.post("/search", files={"file": ("x.txt", b"plain text")}, headers=HTML)
     assert bad.status_code == 415 and "x.txt" in bad.text
+    empty = client.post("/search", data={"url": "", "k": "10"}, headers=HTML)
+    assert empty.status_code == 400 and "Choose a picture to upload" in empty.text
+    assert "body.file" not in empty.text
+    one = client.post("/compare", data={"a_url": "", "b_url": "https://x.example/b.jpg"})
+    assert one.status_code == 400 and "Choose picture A" in one.text
 
 
 def test_cross_site_posts_are_refused(client):

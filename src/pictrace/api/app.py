@@ -8,6 +8,8 @@ shared HTTP client) serves every download for the app's lifetime.
 from __future__ import annotations
 
 import logging
+import socket
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,7 +25,7 @@ from pictrace.api.origin import KnownHosts, guards_hosts
 from pictrace.api.pages import collection as collection_pages
 from pictrace.api.pages import search as search_pages
 from pictrace.api.state import AppState
-from pictrace.errors import PicTraceError
+from pictrace.errors import InputError, PicTraceError
 from pictrace.index import Index
 from pictrace.ingest.web import Fetcher
 from pictrace.settings import Settings, load_settings
@@ -90,6 +92,29 @@ def serve(index_dir: Path, host: str, port: int, settings: Settings) -> None:
     from the server's start-up."""
     import uvicorn
 
-    with Index.open(index_dir, settings=settings) as index:
+    with listening(host, port) as sock, Index.open(index_dir, settings=settings) as index:
         app = create_app(index, settings, bound=host)
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        shown = f"[{host}]" if ":" in host else host
+        bound = sock.getsockname()[1]
+        print(f"PicTrace serving http://{shown}:{bound}/ (Ctrl+C stops)", file=sys.stderr)
+        uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[sock])
+
+
+def listening(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host``:``port``, or InputError saying why not (a port in use
+    stopped the server's start-up with uvicorn's own exit code and a log line)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except (OSError, UnicodeError) as exc:
+        raise InputError(f"cannot listen on {host}:{port}: {exc}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return sock

@@ -82,6 +82,8 @@ def read_file(path: str, max_bytes: int) -> Source:
     target = Path(path)
     try:
         size = target.stat().st_size
+        if target.is_dir():
+            raise SourceUnreadable(f"{path}: a folder, not an image file (add takes folders)")
         if not target.is_file():
             raise SourceUnreadable(f"{path}: not a regular file")
         if size > max_bytes:

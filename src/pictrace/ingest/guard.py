@@ -114,7 +114,10 @@ class Guard:
             if not _valid_name(host):
                 raise BadURL(f"{shown}: {host!r} is not a valid host name") from None
             return host
-        self.check_address(host, literal)
+        try:
+            self.check_address(host, literal)
+        except BlockedURL as exc:
+            raise BlockedURL(f"{shown}: {exc.message}") from None
         return host
 
     def check_address(self, host: str, address: Address) -> None:

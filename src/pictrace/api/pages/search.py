@@ -43,6 +43,8 @@ async def search(state: StateDep, request: Request) -> HTMLResponse:
     body = await read_body(request, state.settings.max_bytes)
     fields = validate(SearchFields, body.fields)
     upload = first(body.files, "file")
+    if upload is None and not fields.url:
+        raise InputError("Choose a picture to upload, or paste the address (URL) of one.")
     if upload is None and fields.url:
         found = await page_or_image(state, fields.url)
         if not isinstance(found, Source):
@@ -90,6 +92,9 @@ async def compare(state: StateDep, request: Request) -> HTMLResponse:
     body = await read_body(request, state.settings.max_bytes)
     renamed = {{"a_url": "a", "b_url": "b"}.get(k, k): v for k, v in body.fields.items()}
     fields = validate(CompareFields, renamed)
+    for side, url in (("a", fields.a), ("b", fields.b)):
+        if first(body.files, side) is None and not url:
+            raise InputError(f"Choose picture {side.upper()}: upload one, or paste its URL.")
     a = await load_image(state.fetcher, _upload(body.files, "a"), fields.a, "a")
     b = await load_image(state.fetcher, _upload(body.files, "b"), fields.b, "b")
     view = await state.compute(compare_view, state.index, a, b)
