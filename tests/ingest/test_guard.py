@@ -136,5 +136,6 @@ def test_names_are_checked_after_dns_resolution():
 
 
 def test_a_refused_address_in_a_url_names_the_url():
-    with pytest.raises(BlockedURL, match=r"^http://127\.0\.0\.1:9/a\.jpg: 127\.0\.0\.1 is a loopback"):
+    named = r"^http://127\.0\.0\.1:9/a\.jpg: 127\.0\.0\.1 is a loopback"
+    with pytest.raises(BlockedURL, match=named):
         Guard([]).check_url("http://127.0.0.1:9/a.jpg")
