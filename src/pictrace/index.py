@@ -382,12 +382,27 @@ class Index:
         """Where uploaded images are kept (``uploads/<sha256>/<name>`` in the index folder)."""
         return Path(self.location).expanduser().resolve() / "uploads"
 
+    def kept_file(self, source: str) -> Path | None:
+        """The file an upload's source names, in this index's ``uploads``: also when the index
+        folder was moved since the upload (its source still names the old place)."""
+        path = Path(source).expanduser()
+        if path.is_file() and self.uploads in path.resolve().parents:
+            return path.resolve()
+        parts = path.parts
+        if "uploads" not in parts or is_url(source):
+            return None
+        start = len(parts) - parts[::-1].index("uploads")  # after the last "uploads"
+        moved = self.uploads.joinpath(*parts[start:])
+        return moved if parts[start:] and moved.is_file() else None
+
     def discard_kept(self, path: Path) -> None:
-        """Delete ``path`` if it is a file kept in ``uploads``, and its own folder once empty."""
+        """Delete the file kept in ``uploads`` for ``path`` (``kept_file``), and its own
+        folder once empty."""
         folder = self.uploads
-        path = path.expanduser().resolve()
-        if folder not in path.parents or not path.is_file():
+        found = self.kept_file(str(path))
+        if found is None:
             return
+        path = found
         path.unlink(missing_ok=True)
         if path.parent != folder:
             with contextlib.suppress(OSError):

@@ -267,6 +267,7 @@ def test_a_server_start_deletes_uploads_no_image_was_made_of(built_index, photos
     from pictrace import Index
     from pictrace.api.app import create_app
     from pictrace.api.collection import add_uploads, store_upload
+    from pictrace.api.matchview import hit_source
     from tests.api.conftest import TestClient
 
     first = tmp_path / "first"
@@ -283,6 +284,12 @@ def test_a_server_start_deletes_uploads_no_image_was_made_of(built_index, photos
     left = sorted(p.relative_to(moved / "uploads") for p in (moved / "uploads").rglob("*"))
     digest = hashlib.sha256(kept_data).hexdigest()
     assert left == [Path(digest), Path(digest) / "kept.png"]
+    with Index.open(moved) as index:  # the upload is found where the folder is now
+        image = index.resolve(str(first / "uploads" / digest / "kept.png"))
+        assert index.kept_file(image.source) == moved / "uploads" / digest / "kept.png"
+        assert hit_source(index, image)[1] == "original file"  # the match view's picture
+        index.remove(image.id)
+    assert not (moved / "uploads" / digest).exists()
 
 
 def test_a_removal_the_disk_refuses_is_503_try_later(client, monkeypatch):

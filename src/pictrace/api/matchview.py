@@ -42,9 +42,13 @@ class MatchView:
 
 
 def hit_source(index: Index, record: ImageRecord) -> tuple[Source, str]:
-    if not is_url(record.source) and Path(record.source).is_file():
+    local = None if is_url(record.source) else index.kept_file(record.source)
+    if local is None and not is_url(record.source) and Path(record.source).is_file():
+        local = Path(record.source)
+    if local is not None:
         try:
-            return read_file(record.source, index.settings.max_bytes), "original file"
+            data = read_file(str(local), index.settings.max_bytes).data
+            return Source(record.source, data), "original file"
         except InputError:
             pass  # unreadable now: fall back to the thumbnail
     thumbs = index.store.features("thumbnail", [record.id])
