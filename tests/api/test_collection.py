@@ -51,6 +51,7 @@ def test_upload_is_kept_in_the_index_folder_and_removable(client, app_index, tmp
 
     removed = client.delete(f"/api/images/{new_id}")
     assert removed.status_code == 200 and removed.json()["removed"]["id"] == new_id
+    assert "thumbnail" not in removed.json()["removed"]
     assert not kept.exists() and not box.exists()
     assert client.get(f"/api/images/{new_id}").status_code == 404
     assert client.delete(f"/api/images/{new_id}").status_code == 404

@@ -175,7 +175,7 @@ async def get_image(state: StateDep, image_id: ImageId) -> dict[str, Any]:
 async def delete_image(state: StateDep, image_id: ImageId) -> dict[str, Any]:
     await state.compute(state.index.get, image_id)  # 404 before taking the write lock
     record = await state.write(state.index.remove, image_id)
-    return {"removed": record_dict(record)}
+    return {"removed": record.as_dict()}  # no thumbnail URL: it went with the image
 
 
 @router.get(
