@@ -305,3 +305,20 @@ def test_a_removal_the_disk_refuses_is_503_try_later(client, monkeypatch):
     answer = client.delete(f"/api/images/{image_id}")
     assert answer.status_code == 503 and answer.json()["code"] == "index_error"
     assert client.get(f"/api/images/{image_id}").status_code == 200
+
+
+def test_the_match_view_of_an_image_itself_is_exact_also_from_its_thumbnail(photos, tmp_path):
+    """The original file is gone (or elsewhere): the view compares with the thumbnail, and
+    still says the query is the indexed image."""
+    from pictrace import Index
+    from pictrace.api.matchview import match_view
+    from pictrace.types import Source
+
+    path = tmp_path / "coffee.jpg"
+    data = (photos / "coffee.jpg").read_bytes()
+    path.write_bytes(data)
+    with Index.open(tmp_path / "index") as index:
+        image_id = index.add([path]).added[0]
+        path.unlink()
+        view = match_view(index, Source("query.jpg", data), image_id)
+    assert view.hit_from == "stored thumbnail" and view.comparison.verdict == "exact"

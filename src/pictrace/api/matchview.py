@@ -6,12 +6,14 @@ its stored thumbnail (remote or missing originals still work). Runs on a worker 
 
 from __future__ import annotations
 
+import hashlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image
 
+from pictrace.decode import decode
 from pictrace.errors import InputError
 from pictrace.index import Index
 from pictrace.ingest.files import is_url, read_file
@@ -61,7 +63,21 @@ def match_view(index: Index, query: Source, image_id: int) -> MatchView:
     record = index.get(image_id)
     hit, hit_from = hit_source(index, record)
     view = compare_view(index, query, hit)
-    return MatchView(view.comparison, view.overlay, hit_from, record)
+    comparison = view.comparison
+    thumbnail = hit_from != "original file"  # never byte-equal to the query
+    if thumbnail and comparison.verdict != "exact" and _same(index, query, record):
+        comparison = replace(comparison, verdict="exact")
+    return MatchView(comparison, view.overlay, hit_from, record)
+
+
+def _same(index: Index, query: Source, record: ImageRecord) -> bool:
+    """The query is the indexed image itself: the same bytes, or the same pixels."""
+    if hashlib.sha256(query.data).hexdigest() == record.byte_sha256:
+        return True
+    try:
+        return decode(query, index.settings).pixel_sha256 == record.pixel_sha256
+    except InputError:
+        return False
 
 
 def compare_view(index: Index, a: Source, b: Source) -> MatchView:
