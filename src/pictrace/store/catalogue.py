@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS features (
     PRIMARY KEY (image_id, name)
 );
 CREATE INDEX IF NOT EXISTS features_name ON features(name);
+CREATE INDEX IF NOT EXISTS features_version ON features(name, version);  -- counted at open
 CREATE TABLE IF NOT EXISTS labels (
     image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
     rank INTEGER NOT NULL,
@@ -346,6 +347,14 @@ class Catalogue:
             (name, version),
         )
         return [int(r[0]) for r in rows]
+
+    def value_count(self, name: str, version: int) -> int:
+        """How many images hold a value of feature ``name`` at ``version`` (from an index:
+        the values themselves are not read)."""
+        rows = self._query(
+            "SELECT COUNT(*) FROM features WHERE name = ? AND version = ?", (name, version)
+        )
+        return int(rows[0][0])
 
     def feature_counts(self) -> dict[tuple[str, int], int]:
         """Stored values per (feature name, extractor version)."""

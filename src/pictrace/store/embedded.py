@@ -56,7 +56,6 @@ class EmbeddedStore(Store):
         self._lock_file: IO[str] | None = None
         self._guard = ReadWriteLock()  # searches share the spaces; writes have them alone
         self._stale: set[str] = set()  # spaces that kept removed ids (HNSW)
-        self._counts: dict[tuple[str, int], int] | None = None  # values per feature, at open
         quiet_native_threads()
         self._prepare_folder()
         self.catalogue = Catalogue(folder / "catalogue.sqlite", readonly=readonly)
@@ -125,9 +124,7 @@ class EmbeddedStore(Store):
         """A space of one row per image holds as many as the catalogue has values for."""
         if spec.kind not in ("bits", "vector"):
             return True
-        if self._counts is None:
-            self._counts = self.catalogue.feature_counts()
-        return space.size == self._counts.get((spec.name, spec.version), 0)
+        return space.size == self.catalogue.value_count(spec.name, spec.version)
 
     def _tell_rebuilt(self, names: list[str]) -> None:
         """One line on searchable copies a read-only open rebuilt in memory. A process
