@@ -147,7 +147,7 @@ def search(
             elif as_json:
                 data = outcome.as_dict()
                 if not copies and not outcome.matches:
-                    data["hint"] = label_hint(outcome.query).strip()[1:-1]
+                    data["hint"] = label_hint(outcome.query)
                 _emit_json(data)
             else:
                 _print_result(outcome, copies)
@@ -159,7 +159,7 @@ def _print_result(result: SearchResult, copies: bool = True) -> None:
     """The ranked table; without ``copies`` (a search of predicted labels, which measures
     no copy confidence) the tier and copy columns are left out."""
     if not result.matches:
-        hint = "" if copies else label_hint(result.query)
+        hint = "" if copies else f" ({label_hint(result.query)})"
         err.print(f"{result.query}: no matches{hint}", markup=False)
         return
     out.print(result_table(result, copies))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import logging
 import numbers
@@ -53,6 +52,7 @@ from pictrace.types import (
     Source,
     Stats,
 )
+from pictrace.uploads import discard_kept, kept_file
 
 WORKERS = 2  # threads for decoding and per-image features (and half of the CNN of an add's last
 # batches), next to the CNN's own threads
@@ -383,30 +383,12 @@ class Index:
         return Path(self.location).expanduser().resolve() / "uploads"
 
     def kept_file(self, source: str) -> Path | None:
-        """The file an upload's source names, in this index's ``uploads``: also when the index
-        folder was moved since the upload (its source still names the old place)."""
-        path = Path(source).expanduser()
-        if path.is_file() and self.uploads in path.resolve().parents:
-            return path.resolve()
-        parts = path.parts
-        if "uploads" not in parts or is_url(source):
-            return None
-        start = len(parts) - parts[::-1].index("uploads")  # after the last "uploads"
-        moved = self.uploads.joinpath(*parts[start:])
-        return moved if parts[start:] and moved.is_file() else None
+        """The file kept in ``uploads`` for an upload's source (``uploads.kept_file``)."""
+        return kept_file(self.uploads, source)
 
     def discard_kept(self, path: Path) -> None:
-        """Delete the file kept in ``uploads`` for ``path`` (``kept_file``), and its own
-        folder once empty."""
-        folder = self.uploads
-        found = self.kept_file(str(path))
-        if found is None:
-            return
-        path = found
-        path.unlink(missing_ok=True)
-        if path.parent != folder:
-            with contextlib.suppress(OSError):
-                path.parent.rmdir()
+        """Delete the file kept in ``uploads`` for ``path``, and its own folder once empty."""
+        discard_kept(self.uploads, path)
 
     def stats(self) -> Stats:
         """Counts, including images whose features an older PicTrace computed (``outdated``:

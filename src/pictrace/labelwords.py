@@ -4,6 +4,7 @@ singular ("cats" finds "tabby cat"), "%", "_" and "-" only separating words."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 WORD = re.compile(r"[^\W_]+")  # letters and digits
@@ -32,6 +33,20 @@ def _vocabulary() -> frozenset[str]:
     return frozenset(w for label in imagenet_labels() for w in words(label))
 
 
+NAMED_BY = 2  # a label's first synonyms: its names (later ones are nicknames, Latin)
+
+
+def label_weight(label: str, stems: Sequence[set[str]]) -> float:
+    """How much a predicted label with every search word counts: in full when one of its
+    first ``NAMED_BY`` synonyms has them ("tabby, tabby cat", "pickup, pickup truck"), half
+    when only a later one does (the red panda's fourth, "bear cat": cats rank before red
+    pandas), 0 without them all. ``stems``: the forms of each search word (``forms``)."""
+    if not all(set(words(label)) & s for s in stems):
+        return 0.0
+    named = set(words(",".join(label.split(",")[:NAMED_BY])))
+    return 1.0 if all(named & s for s in stems) else 0.5
+
+
 def unknown_words(text: str) -> list[str]:
     """The words of ``text`` that no ImageNet label has (so no predicted label can match)."""
     return [w for w in words(text) if not forms(w) & _vocabulary()]
@@ -42,5 +57,5 @@ def label_hint(text: str) -> str:
     unknown = unknown_words(text)
     if unknown:
         named = ", ".join(repr(w) for w in unknown)
-        return f" ({named}: in no ImageNet class name, which is what the labels are)"
-    return " (no image has a top-5 ImageNet label with every word)"
+        return f"{named}: in no ImageNet class name, which is what the labels are"
+    return "no image has a top-5 ImageNet label with every word"

@@ -102,3 +102,18 @@ def test_the_middle_is_missed_only_when_it_has_detail_and_should_hold_inliers():
     small = (0.0, 0.0, 50.0, 50.0)
     inside = grid[(grid[:, 0] <= 50) & (grid[:, 1] <= 50)]
     assert not middle_missed((grid, inside, small), (grid, inside, small))
+
+
+def test_a_copy_with_its_middle_blocked_out_is_still_a_copy(photos, tmp_path):
+    """A censored copy: a flat block over the middle leaves no inliers there, and nothing to
+    judge the middle on; the fit keeps its weight."""
+    names = ["coffee.jpg", "rocket.jpg", "astronaut.jpg", "chelsea_cat.jpg"]
+    with Index.open(tmp_path / "index") as index:
+        index.add([str(photos / n) for n in names])
+        for name in names:
+            picture = load_rgb(photos / name)
+            w, h = picture.size
+            ImageDraw.Draw(picture).rectangle((w // 5, h // 5, 4 * w // 5, 4 * h // 5), "grey")
+            picture.save(tmp_path / "blocked.jpg", quality=85)
+            best = index.search(tmp_path / "blocked.jpg", k=1).matches[0]
+            assert best.source.endswith(name) and best.tier == "copy", (name, best)

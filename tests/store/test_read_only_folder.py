@@ -35,11 +35,16 @@ def read_only_index(built_index: Path, tmp_path: Path) -> Iterator[Path]:
     seen = _make_read_only(folder, tmp_path / "mounted")
     assert not os.access(seen, os.W_OK)
     yield seen
+    _make_writable(folder, seen)
+
+
+def _make_writable(folder: Path, seen: Path) -> None:
+    """Undo ``_make_read_only``."""
     if seen != folder:
         subprocess.run(["umount", "--lazy", str(seen)], check=True)
-    else:
-        for path in [folder, *folder.rglob("*")]:
-            path.chmod(path.stat().st_mode | 0o200)
+        return
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
 
 
 def test_a_read_only_folder_is_searched_listed_and_grouped(read_only_index, photos):
@@ -59,3 +64,27 @@ def test_a_read_only_folder_is_searched_listed_and_grouped(read_only_index, phot
 def test_writing_to_a_read_only_folder_says_so(read_only_index):
     with pytest.raises(SourceUnreadable, match="cannot write to the index folder"):
         Index.open(read_only_index)
+
+
+def test_a_read_only_copy_with_a_writers_log_is_not_read_as_if_complete(photos, tmp_path):
+    """A copy taken while a writer had changes in its log: an immutable read would not see
+    them, so the open says why it cannot read the folder instead of answering without them."""
+    from pictrace.errors import IndexLocked
+
+    live = tmp_path / "live"
+    writer = Index.open(live)
+    try:
+        writer.add([photos / "coffee.jpg"])
+        folder = tmp_path / "copy"
+        folder.mkdir()
+        for name in ("catalogue.sqlite", "catalogue.sqlite-wal"):
+            shutil.copy(live / name, folder / name)
+    finally:
+        writer.close()
+    assert (folder / "catalogue.sqlite-wal").stat().st_size > 0
+    seen = _make_read_only(folder, tmp_path / "mounted")
+    try:
+        with pytest.raises(IndexLocked, match="a writer's log"):
+            Index.open(seen, readonly=True)
+    finally:
+        _make_writable(folder, seen)

@@ -79,6 +79,7 @@ def test_a_damaged_space_file_that_faiss_still_reads_is_rebuilt(tmp_path, caplog
 
 
 def test_removals_from_an_hnsw_space_are_not_saved_with_it(tmp_path):
+    """HNSW cannot remove ids: the space is saved only once rebuilt, when the store closes."""
     store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=2)
     ids = store.add([_entry(n) for n in range(1, 8)])
     store.close()
@@ -86,7 +87,10 @@ def test_removals_from_an_hnsw_space_are_not_saved_with_it(tmp_path):
     store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=2)
     assert store.spaces["v"].hnsw
     store.remove(ids[:3])
-    store.close()
+    store.flush()  # as after every removal: the other spaces are saved, this one is not
+    assert not (tmp_path / "vectors" / "v.json").exists()
+    assert (tmp_path / "vectors" / "h.json").exists()
+    store.close()  # rebuilt and saved when the store closes
     store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=2, readonly=True)
     assert _sizes(store)["v"] == 4 and store.spaces["v"].hnsw
     store.close()

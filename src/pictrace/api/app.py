@@ -92,29 +92,45 @@ def serve(index_dir: Path, host: str, port: int, settings: Settings) -> None:
     from the server's start-up."""
     import uvicorn
 
-    with listening(host, port) as sock, Index.open(index_dir, settings=settings) as index:
-        app = create_app(index, settings, bound=host)
-        shown = f"[{host}]" if ":" in host else host
-        bound = sock.getsockname()[1]
-        print(f"PicTrace serving http://{shown}:{bound}/ (Ctrl+C stops)", file=sys.stderr)
-        uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[sock])
-
-
-def listening(host: str, port: int) -> socket.socket:
-    """A socket listening on ``host``:``port``, or InputError saying why not (a port in use
-    stopped the server's start-up with uvicorn's own exit code and a log line)."""
+    sockets = listening(host, port)
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        sock = socket.socket(family, kind, proto)
+        with Index.open(index_dir, settings=settings) as index:
+            app = create_app(index, settings, bound=host)
+            shown = f"[{host}]" if ":" in host else host
+            where = f"http://{shown}:{bound_port(sockets[0])}/"
+            print(f"PicTrace serving {where} (Ctrl+C stops)", file=sys.stderr)
+            uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def listening(host: str, port: int) -> list[socket.socket]:
+    """Sockets listening on every address of ``host`` (``localhost``: IPv4 and IPv6, as
+    uvicorn binds them; an IPv6 socket takes IPv6 only), or InputError saying why not, such
+    as a port in use."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except (OSError, UnicodeError) as exc:
         raise InputError(f"cannot listen on {host}:{port}: {exc}") from exc
+    sockets: list[socket.socket] = []
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(2048)
+        for family, kind, proto, _, address in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if not port and len(sockets) > 1:  # port 0: every address on the first's port
+                address = (address[0], bound_port(sockets[0]), *address[2:])
+            sock.bind(address)
+            sock.listen(2048)
     except OSError as exc:
-        sock.close()
+        for sock in sockets:
+            sock.close()
         raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    return sock
+    return sockets
+
+
+def bound_port(sock: socket.socket) -> int:
+    return int(sock.getsockname()[1])

@@ -11,8 +11,9 @@ copies do that too: a middle of repeated texture (solar panels, a star field) ha
 alike to pass the ratio test. So a flagged fit is judged on pixels: the hit warped onto the
 query (their stored grey thumbnails, as for compare's warped SSIM) must have the same layout of
 light and dark in the middle, or agree in most of the middle's cells that have detail (where a
-band of text covers part of it: ``middle_alike``), or its inliers count for nothing (coverage
-0: ``supported`` in ``confidence``).
+band of text covers part of it: ``middle_alike``), or its coverage is 0: the confidence's
+``supported`` input (the inliers weighted by coverage) is then 0, and the copy confidence
+rests on the other signals. A middle flat on one side (a block over it) is not judged.
 
 On the development queries no copy lost its tier; of 203 false copy links a helper labelled on
 the clothing photos (garments on shared floors, walls and rugs), 135 -> 55 searches still call
@@ -37,7 +38,8 @@ SPARE = 0.04  # share of the inliers the middle may hold and still count as miss
 ALIKE = 0.5  # correlation of the middles from which a flagged fit still counts
 COARSE = 16  # px: the middles are compared at this size
 CELLS = 4  # or cell by cell, in CELLS x CELLS cells,
-AGREEING = 0.45  # of which this share must agree
+AGREEING = 0.45  # of which this share must agree,
+MIN_TEXTURED = 4  # of at least this many with detail on both sides (else it is not judged)
 FLAT = 4.0  # grey levels of standard deviation below which a cell has no detail
 
 
@@ -78,16 +80,18 @@ def middle_alike(
     sizes: tuple[tuple[int, int], tuple[int, int]],
 ) -> bool:
     """Whether the hit warped onto the query looks like it in the middle of their overlap
-    (grey pictures at any resolution; ``sizes``: the full sizes of the query and the hit)."""
+    (grey pictures at any resolution; ``sizes``: the full sizes of the query and the hit).
+    A middle that cannot be judged, because it is too small or flat on either side (covered
+    by a block, censored), is taken as alike: the fit keeps its weight."""
     placed = _Middle(fit.transform, middle_of(fit.hit_box_in_query))
     warped = warped_pair(query_grey, hit_grey, placed, *sizes)
     if warped is None:
-        return False
+        return True
     query_middle, hit_middle, _ = warped
-    return (
-        coarse_correlation(query_middle, hit_middle) >= ALIKE
-        or agreeing_cells(query_middle, hit_middle) >= AGREEING
-    )
+    agree, textured = cell_agreement(query_middle, hit_middle)
+    if textured < MIN_TEXTURED:
+        return True
+    return coarse_correlation(query_middle, hit_middle) >= ALIKE or agree >= AGREEING * textured
 
 
 def coarse_correlation(a: np.ndarray, b: np.ndarray, side: int = COARSE) -> float:
@@ -103,10 +107,11 @@ def coarse_correlation(a: np.ndarray, b: np.ndarray, side: int = COARSE) -> floa
     return float((x * y).sum()) / scale if scale > 0 else 0.0
 
 
-def agreeing_cells(a: np.ndarray, b: np.ndarray) -> float:
-    """The share of the ``CELLS`` x ``CELLS`` cells with detail on both sides in which two
-    aligned grey pictures correlate (``coarse_correlation`` of the cell, at least ``ALIKE``):
-    a copy whose middle is partly covered (a band of text, a sticker) agrees in the rest."""
+def cell_agreement(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
+    """Of the ``CELLS`` x ``CELLS`` cells of two aligned grey pictures, (those in which they
+    correlate: ``coarse_correlation`` of the cell at least ``ALIKE``, those with detail on both
+    sides): a copy whose middle is partly covered (a band of text, a sticker) agrees in the
+    rest."""
     height, width = a.shape
     agree = textured = 0
     for row in range(CELLS):
@@ -118,7 +123,7 @@ def agreeing_cells(a: np.ndarray, b: np.ndarray) -> float:
                 continue
             textured += 1
             agree += coarse_correlation(cell_a, cell_b, side=6) >= ALIKE
-    return agree / textured if textured else 0.0
+    return agree, textured
 
 
 def _middle_share(points: np.ndarray, box: Box) -> float:

@@ -68,7 +68,9 @@ class GeometricVerifier:
         hits: dict[int, Keypoints],
     ) -> dict[int, Outcome]:
         """The fits whose inliers leave out the middle and whose middles do not look alike
-        either, with no coverage: their inliers then count for nothing (``search.middle``)."""
+        either, with no coverage: the confidence's ``supported`` input (the inliers weighted
+        by their coverage) is then 0 (``search.middle``). A hit without a thumbnail to judge
+        it on keeps its fit."""
         flagged = {i: o for i, o in fits.items() if o.fit is not None and o.fit.middle_missed}
         if not flagged:
             return {}
@@ -83,11 +85,9 @@ class GeometricVerifier:
             i: o._replace(fit=replace(o.fit, coverage=0.0))
             for i, o in flagged.items()
             if o.fit is not None
-            and not (
-                i in greys
-                and middle_alike(
-                    255 - grey if o.negative else grey, greys[i], o.fit, (size, hits[i].size)
-                )
+            and i in greys
+            and not middle_alike(
+                255 - grey if o.negative else grey, greys[i], o.fit, (size, hits[i].size)
             )
         }
 

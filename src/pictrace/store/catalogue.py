@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pictrace.errors import IndexCorrupt, IndexError_, NotFound
-from pictrace.labelwords import forms, words
+from pictrace.errors import IndexCorrupt, IndexError_, IndexLocked, NotFound
+from pictrace.labelwords import forms, label_weight, words
 from pictrace.types import ImageRecord
 
 SCHEMA_VERSION = 1
@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS features (
     value BLOB NOT NULL,
     PRIMARY KEY (image_id, name)
 );
-CREATE INDEX IF NOT EXISTS features_name ON features(name);
+DROP INDEX IF EXISTS features_name;  -- an older release's: features_version covers it
 CREATE INDEX IF NOT EXISTS features_version ON features(name, version);  -- counted at open
 CREATE TABLE IF NOT EXISTS labels (
     image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
@@ -102,9 +102,7 @@ class Catalogue:
 
     @staticmethod
     def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
-        db = sqlite3.connect(
-            _uri(path, readonly), uri=True, check_same_thread=False, isolation_level=None
-        )
+        db = _read_only(path) if readonly else _sqlite(f"file:{path}")
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA busy_timeout = 10000")
         if not readonly:
@@ -422,25 +420,30 @@ def _shared_start(words: set[str]) -> str:
     return first[:size]
 
 
-def label_weight(label: str, stems: Sequence[set[str]]) -> float:
-    """How much a label with every search word counts: in full when its common name (before
-    the first comma) has them, half when only a synonym does ("cat" and the red panda's
-    "bear cat": cats rank before red pandas), 0 without them all."""
-    if not all(set(words(label)) & s for s in stems):
-        return 0.0
-    common = set(words(label.split(",", 1)[0]))
-    return 1.0 if all(common & s for s in stems) else 0.5
+def _sqlite(uri: str) -> sqlite3.Connection:
+    return sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
 
 
-def _uri(path: Path, readonly: bool) -> str:
-    """The catalogue's SQLite URI. Reading a write-ahead-logged database takes its shared-memory
-    file, which a read-only folder (a read-only mount, an archive share) cannot hold: there it
-    is opened as immutable, which nothing can change while it is read."""
-    if not readonly:
-        return f"file:{path}"
-    if os.access(path.parent, os.W_OK):
-        return f"file:{path}?mode=ro"
-    return f"file:{path}?mode=ro&immutable=1"
+def _read_only(path: Path) -> sqlite3.Connection:
+    """The catalogue opened for reading. Reading a write-ahead-logged database takes its
+    shared-memory file; in a folder nobody may write (a read-only mount, an archive share)
+    that cannot be made, and the catalogue is opened as immutable instead, unless a writer's
+    log beside it holds changes an immutable reader would not see."""
+    db = _sqlite(f"file:{path}?mode=ro")
+    try:
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        db.close()
+        if os.access(path.parent, os.W_OK):
+            raise
+    log = path.with_name(path.name + "-wal")
+    if log.exists() and log.stat().st_size > 0:
+        raise IndexLocked(
+            f"catalogue {path}: its folder cannot be written and a writer's log ({log.name}) "
+            "holds changes not yet in it; open it after the writer has closed it"
+        )
+    return _sqlite(f"file:{path}?mode=ro&immutable=1")
 
 
 def _with_labels(record: ImageRecord, labels: tuple[str, ...]) -> ImageRecord:

@@ -195,8 +195,9 @@ def _read_only_copy(path: Path, key: str) -> sqlite3.Connection:
     """An in-memory copy of the links a read-only folder holds (empty if it holds none
     readable, or none for this layout)."""
     memory = _memory()
-    if not path.is_file():
-        return memory
+    log_file = path.with_name(path.name + "-wal")
+    if not path.is_file() or (log_file.exists() and log_file.stat().st_size > 0):
+        return memory  # none, or a writer's log holds links an immutable read would miss
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
         try:

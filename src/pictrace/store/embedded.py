@@ -272,29 +272,38 @@ class EmbeddedStore(Store):
         if self.readonly:
             raise IndexLocked(f"index {self.folder} is open read-only")
 
-    def flush(self) -> None:
+    def flush(self, final: bool = False) -> None:
+        """Save the spaces. One that kept removed ids (HNSW) is not saved but marked stale,
+        so no open trusts it; it is rebuilt and saved when the store closes (``final``):
+        rebuilding a large HNSW space after every removal would hold up every search."""
         if self.readonly or not self._dirty:
             return
         with self._guard.writing():
             try:
-                for name in self._stale:
-                    self.spaces[name] = self._rebuild_space(self.specs[name])
-                self._stale.clear()
+                if final:
+                    for name in self._stale:
+                        self.spaces[name] = self._rebuild_space(self.specs[name])
+                    self._stale.clear()
                 for name, space in self.spaces.items():
                     spec = self.specs[name]
                     index_path, meta_path = self._space_paths(spec)
+                    if name in self._stale:
+                        meta_path.unlink(missing_ok=True)
+                        continue
                     space.save(index_path)
                     _write_meta(meta_path, self._space_meta(spec, space))
-            finally:
+            except BaseException:
                 # a failed save is not tried again (at close, say): what it did not write is
                 # stale on disk and rebuilt from the catalogue when the index is next opened
                 self._dirty = False
+                raise
+            self._dirty = bool(self._stale)  # saved at close
 
     def close(self) -> None:
         """Save the searchable copies and let go of the folder, also when saving fails (the
         catalogue has everything: a later open rebuilds what is stale)."""
         try:
-            self.flush()
+            self.flush(final=True)
         finally:
             self.catalogue.close()
             if self._lock_file is not None:
