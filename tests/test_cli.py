@@ -161,6 +161,12 @@ def test_eval_reports_quality_and_cost_over_decode_and_embed(run, built_index, t
     assert overall["baseline"]["n"] == 0 and overall["cost_ratio"] is None
 
 
+def test_eval_names_an_expected_image_the_index_does_not_hold(run, built_index, tmp_path, photos):
+    (tmp_path / "cases.csv").write_text(f"query,expected\n{photos / 'coffee.jpg'},cofee\n")
+    code, _, err = run("--index", str(built_index), "eval", str(tmp_path / "cases.csv"))
+    assert code == 1 and "expected image 'cofee' is in no indexed file's name" in err
+
+
 def test_eval_with_unreadable_queries_names_them_and_exits_1(run, built_index, tmp_path):
     (tmp_path / "cases.csv").write_text("query,expected\ngone.jpg,coffee\n")
     code, out, err = run("--index", str(built_index), "eval", str(tmp_path / "cases.csv"))

@@ -520,6 +520,26 @@ def test_two_files_with_one_relative_name_from_two_folders_are_two_images(
         assert index.search(tmp_path / "x" / "a.jpg", k=1).matches[0].source == "a.jpg"
 
 
+def test_a_moved_folder_added_again_from_its_new_place_is_the_same_images(
+    tmp_path, photos, monkeypatch
+):
+    """An archive (its index inside) moved elsewhere: its files, under the same relative
+    names, are the images already there, not a second copy of each."""
+    archive = tmp_path / "archive"
+    (archive / "photos").mkdir(parents=True)
+    for name in ("coffee.jpg", "rocket.jpg"):
+        (archive / "photos" / name).write_bytes((photos / name).read_bytes())
+    monkeypatch.chdir(archive)
+    with Index.open("idx") as index:
+        assert len(index.add(["photos"]).added) == 2
+    moved = tmp_path / "moved"
+    archive.rename(moved)
+    monkeypatch.chdir(moved)
+    with Index.open("idx") as index:
+        again = index.add(["photos"])
+        assert not again.added and len(again.skipped) == 2 and index.stats().images == 2
+
+
 def test_an_empty_path_is_a_failure_not_the_current_folder(tmp_path, photos, monkeypatch):
     monkeypatch.chdir(photos)  # a folder full of pictures that must not be added
     with Index.open(tmp_path / "lib") as index:

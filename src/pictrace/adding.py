@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -182,10 +183,11 @@ class Adder:
         return record
 
     def _same_file(self, record: ImageRecord, location: str) -> bool:
-        """Whether a record can be the local file at ``location`` (records an older release
-        added have no location: their source spelling is all there is)."""
+        """Whether a record can be the local file at ``location``: it was added from there,
+        or from a place where no file is any more (the folder was moved: the same relative
+        name is the same file), or before locations were recorded (an older release)."""
         recorded = self.store.location_of(record.id)
-        return recorded is None or recorded == location
+        return recorded is None or recorded == location or not os.path.lexists(recorded)
 
     def _current(self, image_id: int) -> bool:
         stored = self.store.feature_versions(image_id)

@@ -365,12 +365,16 @@ def evaluate_cmd(
         load_folder_cases,
         report_markdown,
         run_cases,
+        unknown_expected,
     )
 
     loaded = load_folder_cases(cases) if cases.is_dir() else load_cases(cases)
     with _open(readonly=True) as index:
+        unknown = unknown_expected(loaded, index)
         baseline = decode_and_embed(index) if cost else None
         run = run_cases(loaded, lambda q: index.search(q, k), baseline=baseline)
+    for name in unknown:
+        err.print(f"expected image {name!r} is in no indexed file's name", markup=False)
     if as_json:
         _emit_json(
             {
@@ -379,7 +383,7 @@ def evaluate_cmd(
                 "failed": list(run.failed),
             }
         )
-        if run.failed:
+        if run.failed or unknown:
             raise typer.Exit(1)
         return
     out.print(report_markdown(run.report), markup=False)
@@ -388,6 +392,7 @@ def evaluate_cmd(
         err.print(f"unreadable query: {failure}", markup=False)
     if run.failed:
         err.print(f"{len(run.failed)} of {len(loaded)} queries could not be read", markup=False)
+    if run.failed or unknown:
         raise typer.Exit(1)
 
 

@@ -248,6 +248,7 @@ def test_the_same_upload_twice_in_one_request_is_one_image(client):
         "/api/images", files=[("files", ("one.png", data)), ("files", ("two.png", data))]
     ).json()
     assert answer["added"] == 1 and answer["skipped_unchanged"] == 1
+    assert answer["unchanged"][0]["id"] == answer["added_ids"][0]  # the image holding it
     client.delete(f"/api/images/{answer['added_ids'][0]}")
 
 

@@ -128,8 +128,8 @@ def add_uploads(
             reason = f"{name}: cannot be kept in the index folder ({exc.strerror})"
             sources.append(AddFailure(name, reason, "index_error"))
             continue
-        if str(path) in seen:
-            repeated.append(name)
+        if str(path) in seen:  # sent twice in this request: the first copy's image holds it
+            repeated.append(str(path))
             continue
         seen.add(str(path))
         if new:

@@ -39,7 +39,13 @@ from pictrace.evaluate.metrics import (
     summarise,
 )
 from pictrace.evaluate.overlays import overlay_on, synthetic_background
-from pictrace.evaluate.run import EvalRun, decode_and_embed, run_cases, source_key
+from pictrace.evaluate.run import (
+    EvalRun,
+    decode_and_embed,
+    run_cases,
+    source_key,
+    unknown_expected,
+)
 
 __all__ = [
     "ATTACKS",
@@ -80,5 +86,6 @@ __all__ = [
     "source_key",
     "summarise",
     "synthetic_background",
+    "unknown_expected",
     "write_cases",
 ]

@@ -38,6 +38,14 @@ def source_key(source: str) -> str:
     return Path(source.split("?", 1)[0].rstrip("/")).stem
 
 
+def unknown_expected(cases: Sequence[QueryCase], index: Index) -> list[str]:
+    """The expected names that no indexed image has (a typo in a label file would otherwise
+    only lower recall)."""
+    held = {source_key(record.source) for record in index.list()}
+    wanted = {case.expected for case in cases if case.expected}
+    return sorted(name for name in wanted if source_key(name) not in held)
+
+
 def run_cases(
     cases: Sequence[QueryCase],
     search: Search,
