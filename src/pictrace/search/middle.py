@@ -9,13 +9,14 @@ an edit that covers part of it (a caption, a sticker) rarely covers all of it.
 the middle has detail and, were the inliers spread like the keypoints, should hold a few. Some
 copies do that too: a middle of repeated texture (solar panels, a star field) has keypoints too
 alike to pass the ratio test. So a flagged fit is judged on pixels: the hit warped onto the
-query (their stored grey thumbnails, as for compare's warped SSIM) must share the middle's
-detail (``detail_correlation``), or its layout of light and dark with some of its detail, or
-agree in most of its cells that have detail (where a band of text covers part of it:
-``middle_alike``). Otherwise its coverage is 0: the confidence's ``supported`` input (the
-inliers weighted by coverage) is then 0, and the copy confidence rests on the other signals.
+query (their stored grey thumbnails, as for compare's warped SSIM) must agree in most of the
+middle's cells that have detail (where a band of text covers part of it), or share its layout
+of light and dark and some of its detail (``middle_alike``). Otherwise its coverage is 0: the
+confidence's ``supported`` input (the inliers weighted by coverage) is then 0, and the copy
+confidence rests on the other signals.
 A middle flat on one side (a block over it) is not judged. The layout alone let two different
-garments on one white backdrop through: their silhouettes correlate.
+garments on one white backdrop through (their silhouettes correlate), and the detail alone two
+different photos in one app screen (the photo's edge, the same in both, crosses the middle).
 
 On the development queries no copy lost its tier; of 203 false copy links a helper labelled on
 the clothing photos (garments on shared floors, walls and rugs), 135 -> 49 searches still call
@@ -40,9 +41,8 @@ EXPECTED = 3.0  # inliers the middle would hold, spread like the keypoints, to j
 SPARE = 0.04  # share of the inliers the middle may hold and still count as missed
 ALIKE = 0.5  # correlation of the middles from which a flagged fit still counts
 COARSE = 16  # px: the middles' layout of light and dark is compared at this size,
-FINE = 32  # and their detail at this one:
-DETAIL_ALIKE = 0.3  # detail correlation from which a flagged fit counts,
-DETAIL_SOME = 0.15  # or with at least this much detail agreeing, a layout correlation ALIKE
+FINE = 32  # and their detail at this one, which must agree this much too: a template's
+DETAIL_SOME = 0.15  # edge across the middle can make different photos' detail correlate
 CELLS = 4  # or cell by cell, in CELLS x CELLS cells,
 AGREEING = 0.45  # of which this share must agree,
 MIN_TEXTURED = 4  # of at least this many with detail on both sides (else it is not judged)
@@ -97,13 +97,10 @@ def middle_alike(
     agree, textured = cell_agreement(query_middle, hit_middle)
     if textured < MIN_TEXTURED:
         return True
-    detail = detail_correlation(query_middle, hit_middle)
+    if agree >= AGREEING * textured:
+        return True
     layout = coarse_correlation(query_middle, hit_middle)
-    return (
-        detail >= DETAIL_ALIKE
-        or (layout >= ALIKE and detail >= DETAIL_SOME)
-        or agree >= AGREEING * textured
-    )
+    return layout >= ALIKE and detail_correlation(query_middle, hit_middle) >= DETAIL_SOME
 
 
 def detail_correlation(a: np.ndarray, b: np.ndarray) -> float:
