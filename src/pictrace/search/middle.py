@@ -19,8 +19,8 @@ garments on one white backdrop through (their silhouettes correlate), and the de
 different photos in one app screen (the photo's edge, the same in both, crosses the middle).
 
 On the development queries no copy lost its tier; of 203 false copy links a helper labelled on
-the clothing photos (garments on shared floors, walls and rugs), 135 -> 49 searches still call
-the other photo a copy; templates around different photos 20 -> 7-9 of 20 (BENCHMARKS.md,
+the clothing photos (garments on shared floors, walls and rugs), 135 -> 48 searches still call
+the other photo a copy; templates around different photos 20 -> 5-9 of 20 (BENCHMARKS.md,
 "Shared surrounds"). Surrounds that reach into the middle (a backdrop around a small item, a
 frame whose logo sits in it) are not caught.
 """
