@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import logging
-import os
 import time
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -16,7 +14,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from pictrace.errors import IndexCorrupt, IndexError_, IndexLocked, SourceUnreadable
+from pictrace.errors import IndexCorrupt, IndexLocked, SourceUnreadable
 from pictrace.features.base import (
     SEARCHABLE,
     FeatureRows,
@@ -29,6 +27,14 @@ from pictrace.features.base import (
 from pictrace.store.base import Hits, Store
 from pictrace.store.catalogue import Catalogue, NewImage
 from pictrace.store.rwlock import ReadWriteLock
+from pictrace.store.saved import (
+    Space,
+    load_space,
+    read_meta,
+    space_meta,
+    space_paths,
+    write_meta,
+)
 from pictrace.store.vectors import LOCAL_LAYOUT, HashSpace, LocalSpace, VectorSpace
 from pictrace.threads import quiet_native_threads
 from pictrace.types import ImageRecord
@@ -37,7 +43,6 @@ log = logging.getLogger("pictrace.store")
 
 REGION_SLOTS = 64  # regional vectors per image are stored under id * REGION_SLOTS + region
 LOCAL_SLOTS = 1024  # local descriptors per image are stored under id * LOCAL_SLOTS + row
-Space = HashSpace | VectorSpace | LocalSpace
 
 
 class EmbeddedStore(Store):
@@ -97,17 +102,13 @@ class EmbeddedStore(Store):
             ) from exc
 
     # --- spaces: loaded from files when fresh, else rebuilt from the catalogue -------------
-    def _space_paths(self, spec: FeatureSpec) -> tuple[Path, Path]:
-        base = self.folder / "vectors" / spec.name
-        return base.with_suffix(".faiss"), base.with_suffix(".json")
-
     def _load_space(self, spec: FeatureSpec) -> tuple[Space, bool]:
         """The space from its file when that is current (True), else rebuilt (False)."""
-        index_path, meta_path = self._space_paths(spec)
+        index_path, meta_path = space_paths(self.folder, spec)
         try:
-            saved = json.loads(meta_path.read_text())
+            saved = read_meta(meta_path)
             if {key: saved.get(key) for key in ("generation", "stamp")} == self._written():
-                space = _load(spec, index_path)
+                space = load_space(spec, index_path)
                 if saved == self._space_meta(spec, space) and self._complete(spec, space):
                     return space, True
                 log.info("index %s: %s does not match its catalogue", self.folder, index_path)
@@ -152,17 +153,8 @@ class EmbeddedStore(Store):
         return False
 
     def _space_meta(self, spec: FeatureSpec, space: Space) -> dict[str, Any]:
-        """What a saved space must have been written with to be loaded as it is: the
-        catalogue's write marks, the extractor's version, and the space's own fingerprint."""
-        meta: dict[str, Any] = {
-            **self._written(),
-            "version": spec.version,
-            "dim": spec.dim,
-            "fingerprint": space.fingerprint(),
-        }
-        if spec.kind == "local":
-            meta["layout"] = local_layout()
-        return meta
+        layout = local_layout() if spec.kind == "local" else None
+        return space_meta(self._written(), spec, space, layout)
 
     def _rebuild_space(self, spec: FeatureSpec) -> Space:
         rows = [
@@ -286,12 +278,12 @@ class EmbeddedStore(Store):
                     self._stale.clear()
                 for name, space in self.spaces.items():
                     spec = self.specs[name]
-                    index_path, meta_path = self._space_paths(spec)
+                    index_path, meta_path = space_paths(self.folder, spec)
                     if name in self._stale:
                         meta_path.unlink(missing_ok=True)
                         continue
                     space.save(index_path)
-                    _write_meta(meta_path, self._space_meta(spec, space))
+                    write_meta(meta_path, self._space_meta(spec, space))
             except BaseException:
                 # a failed save is not tried again (at close, say): what it did not write is
                 # stale on disk and rebuilt from the catalogue when the index is next opened
@@ -402,24 +394,6 @@ def _lock_soon(lock: IO[str], tries: int = 5) -> None:
             if attempt == tries - 1:
                 raise
             time.sleep(0.025)
-
-
-def _load(spec: FeatureSpec, path: Path) -> Space:
-    if spec.kind == "bits":
-        return HashSpace.load(path, spec.dim)
-    if spec.kind == "local":
-        return LocalSpace.load(path, spec.dim)
-    return VectorSpace.load(path, spec.dim)
-
-
-def _write_meta(path: Path, meta: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    try:
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise IndexError_(f"cannot save {path}: {exc.strerror or exc}") from exc
 
 
 def _checked(spec: FeatureSpec, blob: bytes) -> FeatureValue:
