@@ -7,7 +7,6 @@ rebuilt from here whenever their recorded generation differs from the catalogue'
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import threading
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 from pictrace.errors import IndexCorrupt, IndexError_, IndexLocked, NotFound
 from pictrace.labelwords import forms, label_weight, words
+from pictrace.store.readonly import connect, immutable, pending_log, writable_folder
 from pictrace.types import ImageRecord
 
 SCHEMA_VERSION = 1
@@ -102,7 +102,7 @@ class Catalogue:
 
     @staticmethod
     def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
-        db = _read_only(path) if readonly else _sqlite(f"file:{path}")
+        db = _read_only(path) if readonly else connect(f"file:{path}")
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA busy_timeout = 10000")
         if not readonly:
@@ -420,30 +420,23 @@ def _shared_start(words: set[str]) -> str:
     return first[:size]
 
 
-def _sqlite(uri: str) -> sqlite3.Connection:
-    return sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
-
-
 def _read_only(path: Path) -> sqlite3.Connection:
-    """The catalogue opened for reading. Reading a write-ahead-logged database takes its
-    shared-memory file; in a folder nobody may write (a read-only mount, an archive share)
-    that cannot be made, and the catalogue is opened as immutable instead, unless a writer's
-    log beside it holds changes an immutable reader would not see."""
-    db = _sqlite(f"file:{path}?mode=ro")
+    """The catalogue opened for reading; immutable in a folder nobody may write, unless a
+    writer's log beside it holds changes (``store.readonly``)."""
+    db = connect(f"file:{path}?mode=ro")
     try:
         db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         return db
     except sqlite3.OperationalError:
         db.close()
-        if os.access(path.parent, os.W_OK):
+        if writable_folder(path):
             raise
-    log = path.with_name(path.name + "-wal")
-    if log.exists() and log.stat().st_size > 0:
+    if (log := pending_log(path)) is not None:
         raise IndexLocked(
             f"catalogue {path}: its folder cannot be written and a writer's log ({log.name}) "
             "holds changes not yet in it; open it after the writer has closed it"
         )
-    return _sqlite(f"file:{path}?mode=ro&immutable=1")
+    return immutable(path)
 
 
 def _with_labels(record: ImageRecord, labels: tuple[str, ...]) -> ImageRecord:

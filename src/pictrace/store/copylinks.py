@@ -21,7 +21,6 @@ search again but never fails one.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -32,6 +31,7 @@ from typing import TypeVar
 import numpy as np
 
 from pictrace.errors import IndexCorrupt
+from pictrace.store.readonly import immutable, pending_log, writable_folder
 
 log = logging.getLogger("pictrace")
 T = TypeVar("T")
@@ -63,7 +63,7 @@ class CopyLinks:
         self._db = _memory()
         if path is None:
             return
-        if not os.access(path.parent, os.W_OK):  # a read-only folder: what it holds, in memory
+        if not writable_folder(path):  # a read-only folder: what it holds, in memory
             log.info("keeping duplicate links in memory: %s cannot be written", path.parent)
             self._db = _read_only_copy(path, key)
             return
@@ -195,11 +195,10 @@ def _read_only_copy(path: Path, key: str) -> sqlite3.Connection:
     """An in-memory copy of the links a read-only folder holds (empty if it holds none
     readable, or none for this layout)."""
     memory = _memory()
-    log_file = path.with_name(path.name + "-wal")
-    if not path.is_file() or (log_file.exists() and log_file.stat().st_size > 0):
+    if not path.is_file() or pending_log(path) is not None:
         return memory  # none, or a writer's log holds links an immutable read would miss
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        db = immutable(path)
         try:
             if db.execute("PRAGMA user_version").fetchone()[0] == LAYOUT:
                 memory.close()
