@@ -21,7 +21,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pictrace.errors import InputError, PicTraceError
-from pictrace.formatting import filesize, group_lines, metric, result_table
+from pictrace.formatting import (
+    add_lines,
+    calibration_lines,
+    filesize,
+    group_lines,
+    metric,
+    result_table,
+)
 from pictrace.index import Index
 from pictrace.labelwords import label_hint
 from pictrace.search.keeper import checked_policy
@@ -84,15 +91,8 @@ def add(
     if as_json:
         _emit_json(report.as_dict())
     else:
-        changed = f" ({len(report.replaced)} of them changed files)" if report.replaced else ""
-        out.print(
-            f"added {len(report.added)}{changed}, skipped unchanged {len(report.skipped)}, "
-            f"failed {len(report.failed)}"
-        )
-        for new, old in zip(report.replaced, report.previous, strict=True):
-            out.print(f"  changed: image {old} is now image {new}", markup=False)
-        for failure in report.failed:
-            out.print(f"  failed: {failure.reason}", markup=False)
+        for line in add_lines(report):
+            out.print(line, markup=False)
     if report.failed and not report.added and not report.skipped:
         raise typer.Exit(1)
 
@@ -331,15 +331,8 @@ def calibrate(
             }
         )
         return
-    out.print(
-        f"fitted on {report.pairs} pairs ({report.skipped} skipped), "
-        f"accuracy at the copy threshold {report.accuracy:.1%}"
-    )
-    for low, high, count, precision in report.reliability:
-        if count:
-            out.print(
-                f"  confidence {low:.1f}-{high:.1f}: {count:5d} pairs, copies {precision:.1%}"
-            )
+    for line in calibration_lines(report):
+        out.print(line, markup=False)
     for reason in report.unreadable:
         err.print(f"skipped pair: {reason}", markup=False)
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 
 from pictrace.search.keeper import reason_label
-from pictrace.types import DuplicateGroup, SearchResult
+from pictrace.types import AddReport, DuplicateGroup, SearchResult
+
+if TYPE_CHECKING:
+    from pictrace.search.calibrate import CalibrationReport
 
 # Metrics that are counts (Hamming distances, inliers, matches, votes), shown as integers.
 COUNTS = frozenset(
@@ -85,3 +90,30 @@ def result_table(result: SearchResult, copies: bool = True) -> Table:
         scores = (match.tier, f"{match.copy_confidence:.1%}") if copies else ()
         table.add_row(str(rank), str(match.id), *scores, f"{match.similarity:.1%}", match.source)
     return table
+
+
+def add_lines(report: AddReport) -> list[str]:
+    """What ``add`` says: the counts, each changed file's old and new id, each failure."""
+    changed = f" ({len(report.replaced)} of them changed files)" if report.replaced else ""
+    return [
+        f"added {len(report.added)}{changed}, skipped unchanged {len(report.skipped)}, "
+        f"failed {len(report.failed)}",
+        *(
+            f"  changed: image {old} is now image {new}"
+            for new, old in zip(report.replaced, report.previous, strict=True)
+        ),
+        *(f"  failed: {failure.reason}" for failure in report.failed),
+    ]
+
+
+def calibration_lines(report: CalibrationReport) -> list[str]:
+    """What ``calibrate`` says: the fit, then how sure each confidence band turned out."""
+    return [
+        f"fitted on {report.pairs} pairs ({report.skipped} skipped), "
+        f"accuracy at the copy threshold {report.accuracy:.1%}",
+        *(
+            f"  confidence {low:.1f}-{high:.1f}: {count:5d} pairs, copies {precision:.1%}"
+            for low, high, count, precision in report.reliability
+            if count
+        ),
+    ]
