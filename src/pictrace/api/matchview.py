@@ -44,7 +44,7 @@ class MatchView:
 
 
 def hit_source(index: Index, record: ImageRecord) -> tuple[Source, str]:
-    local = None if is_url(record.source) else index.kept_file(record.source)
+    local = index.kept_file(record.source)  # an upload, also in a moved index folder
     if local is None and not is_url(record.source) and Path(record.source).is_file():
         local = Path(record.source)
     if local is not None:

@@ -106,10 +106,10 @@ class EmbeddedStore(Store):
         """The space from its file when that is current (True), else rebuilt (False)."""
         index_path, meta_path = space_paths(self.folder, spec)
         try:
-            saved = read_meta(meta_path)
-            if {key: saved.get(key) for key in ("generation", "stamp")} == self._written():
+            saved, written = read_meta(meta_path), self._written()
+            if {key: saved.get(key) for key in written} == written:
                 space = load_space(spec, index_path)
-                if saved == self._space_meta(spec, space) and self._complete(spec, space):
+                if saved == self._space_meta(spec, space, written) and self._complete(spec, space):
                     return space, True
                 log.info("index %s: %s does not match its catalogue", self.folder, index_path)
         except (OSError, ValueError, IndexCorrupt):
@@ -152,9 +152,11 @@ class EmbeddedStore(Store):
             return False
         return False
 
-    def _space_meta(self, spec: FeatureSpec, space: Space) -> dict[str, Any]:
+    def _space_meta(
+        self, spec: FeatureSpec, space: Space, written: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         layout = local_layout() if spec.kind == "local" else None
-        return space_meta(self._written(), spec, space, layout)
+        return space_meta(written or self._written(), spec, space, layout)
 
     def _rebuild_space(self, spec: FeatureSpec) -> Space:
         rows = [
@@ -257,7 +259,7 @@ class EmbeddedStore(Store):
         for name, space in self.spaces.items():
             if not space.remove(self._space_ids(self.specs[name], ids)):
                 # HNSW cannot remove: stale ids are filtered against the catalogue on search,
-                # and the space is rebuilt before it is saved
+                # and the space is rebuilt when the store closes (``flush``)
                 self._stale.add(name)
 
     def _writable(self) -> None:
