@@ -107,32 +107,28 @@ def detail_correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Correlation of two aligned grey pictures' detail at ``FINE`` px: each area-averaged to
     that size less its own blur to ``COARSE // 2``. Two different objects on one plain
     background share their silhouette's layout of light and dark, not their detail."""
-    small = [
-        cv2.resize(x.astype(np.float32), (FINE, FINE), interpolation=cv2.INTER_AREA) for x in (a, b)
-    ]
+    x, y = (_shrunk(v, FINE) for v in (a, b))
     side = COARSE // 2
-    blurred = [
-        cv2.resize(
-            cv2.resize(x, (side, side), interpolation=cv2.INTER_AREA),
-            (FINE, FINE),
-            interpolation=cv2.INTER_LINEAR,
-        )
-        for x in small
-    ]
-    x, y = ((s - b).ravel() for s, b in zip(small, blurred, strict=True))
-    scale = float(np.sqrt((x * x).sum() * (y * y).sum()))
-    return float((x * y).sum()) / scale if scale > 0 else 0.0
+    return _correlation(
+        x - cv2.resize(_shrunk(x, side), (FINE, FINE), interpolation=cv2.INTER_LINEAR),
+        y - cv2.resize(_shrunk(y, side), (FINE, FINE), interpolation=cv2.INTER_LINEAR),
+    )
 
 
 def coarse_correlation(a: np.ndarray, b: np.ndarray, side: int = COARSE) -> float:
     """Correlation of two aligned grey pictures area-averaged to ``COARSE`` x ``COARSE``: the
     layout of light and dark, which a copy keeps through a few pixels of misalignment that
     SSIM does not forgive (a star field, solar panels)."""
-    small = [
-        cv2.resize(x.astype(np.float32), (side, side), interpolation=cv2.INTER_AREA).ravel()
-        for x in (a, b)
-    ]
-    x, y = (v - v.mean() for v in small)
+    return _correlation(_shrunk(a, side), _shrunk(b, side))
+
+
+def _shrunk(picture: np.ndarray, side: int) -> np.ndarray:
+    return cv2.resize(picture.astype(np.float32), (side, side), interpolation=cv2.INTER_AREA)
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two arrays of one shape (0 when either is flat)."""
+    x, y = a.ravel() - a.mean(), b.ravel() - b.mean()
     scale = float(np.sqrt((x * x).sum() * (y * y).sum()))
     return float((x * y).sum()) / scale if scale > 0 else 0.0
 
