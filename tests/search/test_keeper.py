@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
@@ -161,6 +162,30 @@ def test_a_flat_background_that_the_picture_continues_is_not_padding():
     pixels[60:140, 90:210] = 30
     crop = np.array([[40.0, 30.0], [260.0, 30.0], [260.0, 170.0], [40.0, 170.0]])
     assert not padded(pixels, crop, (300, 200))
+
+
+def test_a_drop_shadow_on_a_gradient_is_padding(picture):
+    """No colour covers most of a drop shadow over a gradient, but it is smooth and the picture
+    breaks off where it begins."""
+    height, width = 280, 380
+    canvas = np.empty((height, width, 3), np.float32)
+    canvas[:] = np.linspace(170, 240, height)[:, None, None]
+    shadow = np.zeros((height, width), np.float32)
+    shadow[50:250, 50:350] = 1
+    canvas *= (1 - 0.6 * cv2.GaussianBlur(shadow, (0, 0), 5))[..., None]
+    canvas[40:240, 40:340] = picture
+    inner = np.array([[40.0, 40.0], [340.0, 40.0], [340.0, 240.0], [40.0, 240.0]])
+    assert padded(canvas.astype(np.uint8), inner, (width, height))
+
+
+def test_a_smooth_sky_that_a_crop_carries_on_is_not_padding(picture):
+    """A crop of a photo under a clear sky: the sky around it is smooth, but the crop's own
+    edge is sky too."""
+    rows = np.linspace(0, 1, 300)[:, None, None]
+    scene = np.broadcast_to(90 + rows * np.array([70, 60, 145]), (300, 300, 3)).copy()
+    scene[150:] = np.asarray(Image.fromarray(picture).resize((300, 150)))
+    crop = np.array([[60.0, 80.0], [240.0, 80.0], [240.0, 220.0], [60.0, 220.0]])
+    assert not padded(scene.astype(np.uint8), crop, (300, 300))
 
 
 def test_resolution_counts_within_ten_percent_as_the_same():

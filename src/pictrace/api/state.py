@@ -1,14 +1,22 @@
 """What the web app holds for its lifetime: the open index, the shared HTTP client, the job
-table, recent query images, the single-writer lock and the CPU thread limiter."""
+table, recent query images, the single-writer lock and the CPU thread limiter.
+
+Writes (adds, crawls) change the searchable copies in memory; they are saved to the index folder
+once the server has had no write for ``SAVE_IDLE`` seconds (and at most ``SAVE_LATEST`` seconds
+after the first unsaved one), so that a command beside the server (``pictrace search``) loads
+them instead of rebuilding them from the catalogue, and a crash loses no time at the next start.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -20,7 +28,7 @@ from fastapi import Depends, Request
 from starlette.templating import Jinja2Templates
 
 from pictrace.api.jobs import Jobs
-from pictrace.errors import NotFound
+from pictrace.errors import NotFound, PicTraceError
 from pictrace.index import Index
 from pictrace.ingest.web import Fetcher
 from pictrace.settings import Settings
@@ -29,6 +37,9 @@ from pictrace.threads import quiet_this_thread
 T = TypeVar("T")
 QUERY_TTL = 30 * 60.0
 QUERY_SLOTS = 32
+SAVE_IDLE = 2.0  # seconds without a write before the searchable copies are saved
+SAVE_LATEST = 60.0  # ... but no later than this after the first write they do not hold
+log = logging.getLogger("pictrace.api")
 
 
 @dataclass(frozen=True)
@@ -86,13 +97,16 @@ class AppState:
     )
 
     producers: set[asyncio.Task[None]] = field(default_factory=set)  # downloads feeding jobs
+    saver: Saver = field(default_factory=lambda: Saver())
 
     async def aclose(self) -> None:
-        """Stop downloads first (their indexing threads then finish), then the jobs."""
+        """Stop downloads first (their indexing threads then finish), then the jobs; the
+        caller saves what is left unsaved."""
         for task in list(self.producers):
             task.cancel()
         await self.jobs.aclose()
         await self.fetcher.aclose()
+        await self.saver.aclose()
 
     @property
     def uploads(self) -> Path:
@@ -104,9 +118,57 @@ class AppState:
         return await anyio.to_thread.run_sync(partial(_quietly, fn, *args), limiter=self.cpu)
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        """A catalogue write: one at a time, on a worker thread."""
+        """A catalogue write: one at a time, on a worker thread; the searchable copies are
+        saved once writes pause (``Saver``)."""
+        try:
+            async with self.writer:
+                return await anyio.to_thread.run_sync(partial(_quietly, fn, *args))
+        finally:
+            self.saver.wrote(self._save)
+
+    async def _save(self) -> None:
         async with self.writer:
-            return await anyio.to_thread.run_sync(partial(_quietly, fn, *args))
+            try:
+                await anyio.to_thread.run_sync(partial(_quietly, self.index.flush))
+            except PicTraceError as exc:  # a full disk: the catalogue has every image
+                log.error("%s (saved again after the next write, or at shutdown)", exc.message)
+
+
+class Saver:
+    """Runs a save once writes pause: ``SAVE_IDLE`` seconds after the last one, or
+    ``SAVE_LATEST`` after the first unsaved one when they never pause."""
+
+    def __init__(self, idle: float | None = None, latest: float | None = None) -> None:
+        self.idle = SAVE_IDLE if idle is None else idle
+        self.latest = SAVE_LATEST if latest is None else latest
+        self._first = self._last = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def wrote(self, save: Callable[[], Awaitable[None]]) -> None:
+        """A write happened (on the event loop): save with ``save`` when writes pause."""
+        now = time.monotonic()
+        if self._task is None or self._task.done():
+            self._first = now
+            self._task = asyncio.get_running_loop().create_task(self._later(save))
+        self._last = now
+
+    async def _later(self, save: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            while (due := min(self._last + self.idle, self._first + self.latest)) > (
+                now := time.monotonic()
+            ):
+                await asyncio.sleep(due - now)
+            self._first = started = time.monotonic()
+            await save()
+            if self._last < started:  # nothing written since this save began
+                return
+
+    async def aclose(self) -> None:
+        """Drop a save still waiting (shutdown saves everything); one under way finishes."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 def _quietly(fn: Callable[..., T], *args: Any) -> T:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -61,6 +62,7 @@ class EmbeddedStore(Store):
         self._lock_file: IO[str] | None = None
         self._guard = ReadWriteLock()  # searches share the spaces; writes have them alone
         self._stale: set[str] = set()  # spaces that kept removed ids (HNSW)
+        self._saving = threading.Lock()  # one save at a time (searches go on beside it)
         quiet_native_threads()
         self._prepare_folder()
         self.catalogue = Catalogue(folder / "catalogue.sqlite", readonly=readonly)
@@ -269,10 +271,11 @@ class EmbeddedStore(Store):
     def flush(self, final: bool = False) -> None:
         """Save the spaces. One that kept removed ids (HNSW) is not saved but marked stale,
         so no open trusts it; it is rebuilt and saved when the store closes (``final``):
-        rebuilding a large HNSW space after every removal would hold up every search."""
+        rebuilding a large HNSW space after every removal would hold up every search.
+        Searches go on while spaces are saved (only the rebuild needs them alone)."""
         if self.readonly or not self._dirty:
             return
-        with self._guard.writing():
+        with self._saving, self._guard.writing() if final else self._guard.reading():
             try:
                 if final:
                     for name in self._stale:
