@@ -45,6 +45,18 @@ class SourceUnreadable(InputError):
     code = "unreadable_source"
 
 
+class Unprocessable(InputError):
+    """A picture that decoded but that a library failed on while its features were computed
+    (an unforeseen shape, say): that picture fails, the others of a batch go on."""
+
+    code = "unprocessable_image"
+
+    @classmethod
+    def of(cls, name: str, exc: Exception) -> Unprocessable:
+        first = str(exc).strip().splitlines()[-1:] or [""]
+        return cls(f"{name}: its features could not be computed ({type(exc).__name__}: {first[0]})")
+
+
 class NotAnImage(InputError):
     code = "not_an_image"
 

@@ -23,6 +23,7 @@ from pictrace.errors import (
     InputError,
     NotFound,
     PicTraceError,
+    Unprocessable,
 )
 from pictrace.features.base import Extractor, FeatureValue
 from pictrace.features.pipeline import global_features, is_local, start_global, start_local
@@ -189,6 +190,11 @@ class Index:
             except PicTraceError as exc:
                 exc.query = str(query)
                 yield exc
+            except Exception as exc:  # a library failed on this query: the others go on
+                log.debug("search for %s failed", query, exc_info=True)
+                failure = Unprocessable.of(str(query), exc)
+                failure.query = str(query)
+                yield failure
 
     def search_text(self, text: str, k: int = 10) -> SearchResult:
         """Images whose predicted ImageNet labels match every word of ``text``."""

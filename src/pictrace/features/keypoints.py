@@ -44,6 +44,7 @@ from pictrace.errors import IndexCorrupt
 from pictrace.features.arrays import load_arrays, save_arrays
 from pictrace.features.base import Extractor, FeatureSpec
 from pictrace.features.registry import register
+from pictrace.features.views import scaled
 from pictrace.settings import Settings
 from pictrace.types import Box, DecodedImage
 
@@ -118,7 +119,7 @@ def detect(
     )
     factor = min(1.0, side / max(grey.shape[:2]))
     if factor < 1.0:
-        grey = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        grey = scaled(grey, factor)
     found, desc = cv2.SIFT.create(count * POOL, 3, contrast).detectAndCompute(grey, None)
     if desc is None or not found:
         return empty(size)

@@ -21,6 +21,7 @@ from pictrace.types import DecodedImage
 
 PREVIEW = 320  # at most this long side: the thumbnail; hashes and colour lose nothing at it
 SMALL = 224  # short side of ``small``: the CNN's input size
+BAND = 8  # ``small`` keeps the middle of a picture at most this many times longer than wide
 
 
 def small(image: DecodedImage) -> np.ndarray:
@@ -81,9 +82,34 @@ def shrink(pixels: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(np.ascontiguousarray(pixels), size, interpolation=cv2.INTER_AREA)
 
 
+def scaled(pixels: np.ndarray, factor: float) -> np.ndarray:
+    """``pixels`` area-averaged by ``factor`` (below 1) each way, keeping at least one pixel
+    across: a 1,000 x 1 divider line stays a line."""
+    pixels = np.ascontiguousarray(pixels)
+    if min(pixels.shape[:2]) * factor >= 1.0:  # OpenCV rounds each side by itself
+        return cv2.resize(pixels, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    size = (max(1, round(pixels.shape[1] * factor)), max(1, round(pixels.shape[0] * factor)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+
+
 def to_short_side(pixels: np.ndarray, side: int) -> np.ndarray:
-    """``pixels`` area-averaged (or enlarged) so the short side is ``side`` px."""
+    """``pixels`` area-averaged (or enlarged) so the short side is ``side`` px. Of a picture
+    more than ``BAND`` times longer than wide only the middle that long is kept: a 1,000 x 1
+    strip would otherwise become 224,000 px long (the CNN looks at the middle square only)."""
+    pixels = _middle_band(pixels, BAND)
     height, width = pixels.shape[:2]
     scale = side / max(1, min(height, width))
     size = (max(side, round(width * scale)), max(side, round(height * scale)))
     return cv2.resize(np.ascontiguousarray(pixels), size, interpolation=cv2.INTER_AREA)
+
+
+def _middle_band(pixels: np.ndarray, aspect: float) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    longest = max(1, round(min(height, width) * aspect))
+    if width > longest:
+        left = (width - longest) // 2
+        return pixels[:, left : left + longest]
+    if height > longest:
+        top = (height - longest) // 2
+        return pixels[top : top + longest]
+    return pixels

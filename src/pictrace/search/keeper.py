@@ -318,9 +318,7 @@ def _carried_on(
     return float((np.abs(picture - beside).max(axis=2)[judged] <= TOLERANCE).mean())
 
 
-def _mean_of(
-    picture: np.ndarray, mask: np.ndarray, reach: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _mean_of(picture: np.ndarray, mask: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel, the mean colour of the ``mask`` pixels within ``reach`` px each way, and
     whether there are any."""
     weights = mask.astype(np.float32)

@@ -16,7 +16,7 @@ from skimage.metrics import structural_similarity
 
 from pictrace.features.base import FeatureValue
 from pictrace.features.thumbnail import THUMB_SIZE, open_thumbnail
-from pictrace.features.views import preview
+from pictrace.features.views import preview, scaled
 from pictrace.types import Box, DecodedImage
 
 SSIM_SIDE = 160  # long side of the canvas SSIM is computed on
@@ -36,9 +36,7 @@ def grey_thumbnail(pixels: np.ndarray, side: int = THUMB_SIZE) -> np.ndarray:
     """Grey copy with long side at most ``side`` (the size stored thumbnails have)."""
     grey = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY)
     factor = side / max(grey.shape[:2])
-    if factor >= 1.0:
-        return grey
-    return cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    return grey if factor >= 1.0 else scaled(grey, factor)
 
 
 def grey_of(features: Mapping[str, FeatureValue], image: DecodedImage) -> np.ndarray:
@@ -103,7 +101,7 @@ def _shrunk(image: np.ndarray, canvas_to_image: np.ndarray, size: tuple[int, int
         )
     )  # image px per canvas px
     if step > 1.25:
-        image = cv2.resize(image, None, fx=1 / step, fy=1 / step, interpolation=cv2.INTER_AREA)
+        image = scaled(image, 1 / step)
         canvas_to_image = np.diag([1 / step, 1 / step, 1.0]) @ canvas_to_image
     return cv2.warpPerspective(
         image,
