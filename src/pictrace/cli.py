@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pictrace.errors import InputError, PicTraceError
+from pictrace.errors import NotFound, PicTraceError
 from pictrace.formatting import (
     add_lines,
     calibration_lines,
@@ -28,10 +28,13 @@ from pictrace.formatting import (
     group_lines,
     metric,
     result_table,
+    unknown_lines,
+    unreadable_lines,
 )
 from pictrace.index import Index
 from pictrace.labelwords import label_hint
 from pictrace.search.keeper import checked_policy
+from pictrace.search.overlay import check_overlay_target, save_overlay
 from pictrace.settings import Settings, load_settings
 from pictrace.types import KEEPER_POLICY, SearchResult
 
@@ -68,8 +71,13 @@ def _settings() -> Settings:
 
 
 @contextmanager
-def _open(readonly: bool = False) -> Iterator[Index]:
-    with Index.open(settings=_settings(), readonly=readonly) as index:
+def _open(readonly: bool = False, existing: bool = False) -> Iterator[Index]:
+    """The index of --index / PICTRACE_INDEX; with ``existing``, only one already there (a
+    mistyped folder is an error, not a new empty index)."""
+    settings = _settings()
+    if existing and settings.index and not (settings.index / "catalogue.sqlite").exists():
+        raise NotFound(f"no PicTrace index at {settings.index}")
+    with Index.open(settings=settings, readonly=readonly) as index:
         yield index
 
 
@@ -165,22 +173,6 @@ def _print_result(result: SearchResult, copies: bool = True) -> None:
     out.print(result_table(result, copies))
 
 
-def _check_overlay_target(path: Path) -> None:
-    from PIL import Image
-
-    if path.suffix.lower() not in Image.registered_extensions():
-        raise InputError(f"--overlay {path}: name an image file, e.g. out.png or out.jpg")
-    if not path.parent.is_dir():
-        raise InputError(f"--overlay {path}: folder {path.parent} does not exist")
-
-
-def _save_overlay(picture: Any, path: Path) -> None:
-    try:
-        picture.save(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"--overlay {path}: cannot write it ({exc})") from exc
-
-
 @app.command()
 def compare(
     a: str,
@@ -192,14 +184,14 @@ def compare(
 ) -> None:
     """Compare two images: every metric, the similarity % and a verdict."""
     if overlay is not None:
-        _check_overlay_target(overlay)
+        check_overlay_target(overlay)
     with _compare_index() as index:
         if overlay is None:
             comparison = index.compare(a, b)
         else:
             comparison, picture = index.compare_overlay(a, b)
             if picture is not None:
-                _save_overlay(picture, overlay)
+                save_overlay(picture, overlay)
                 err.print(f"overlay written to {overlay}", markup=False)
             else:
                 err.print("no geometric match to draw: overlay not written", markup=False)
@@ -284,11 +276,19 @@ def duplicates(
 
 @app.command()
 def remove(items: Annotated[list[str], typer.Argument(help="Image ids or sources.")]) -> None:
-    """Remove images from the index."""
-    with _open() as index:
+    """Remove images from the index (each one found; those not found are named)."""
+    missing = 0
+    with _open(existing=True) as index:
         for item in items:
-            record = index.remove(item)
+            try:
+                record = index.remove(item)
+            except NotFound as exc:
+                missing += 1
+                err.print(f"error: {exc.message}", markup=False)
+                continue
             out.print(f"removed {record.id} {record.source}", markup=False)
+    if missing:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -318,7 +318,7 @@ def calibrate(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Refit copy_confidence from your labelled pairs; stored in the index folder."""
-    with _open() as index:
+    with _open(existing=True) as index:
         report = index.calibrate(pairs)
     if as_json:
         _emit_json(
@@ -364,10 +364,11 @@ def evaluate_cmd(
     loaded = load_folder_cases(cases) if cases.is_dir() else load_cases(cases)
     with _open(readonly=True) as index:
         unknown = unknown_expected(loaded, index)
+        known = [case for case in loaded if case.expected not in unknown]
         baseline = decode_and_embed(index) if cost else None
-        run = run_cases(loaded, lambda q: index.search(q, k), baseline=baseline)
-    for name in unknown:
-        err.print(f"expected image {name!r} is in no indexed file's name", markup=False)
+        run = run_cases(known, lambda q: index.search(q, k), baseline=baseline)
+    for line in unknown_lines({name: sum(c.expected == name for c in loaded) for name in unknown}):
+        err.print(line, markup=False)
     if as_json:
         _emit_json(
             {
@@ -381,10 +382,8 @@ def evaluate_cmd(
         return
     out.print(report_markdown(run.report), markup=False)
     out.print(f"negative queries with a copy-tier result: {run.negatives_as_copy}")
-    for failure in run.failed:
-        err.print(f"unreadable query: {failure}", markup=False)
-    if run.failed:
-        err.print(f"{len(run.failed)} of {len(loaded)} queries could not be read", markup=False)
+    for line in unreadable_lines(run.failed, len(loaded)):
+        err.print(line, markup=False)
     if run.failed or unknown:
         raise typer.Exit(1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.table import Table
@@ -117,3 +118,18 @@ def calibration_lines(report: CalibrationReport) -> list[str]:
             if count
         ),
     ]
+
+
+def unknown_lines(left_out: dict[str, int]) -> list[str]:
+    """What ``eval`` says of expected names no indexed file has (name -> its queries)."""
+    return [
+        f"expected image {name!r} is in no indexed file's name: its {count} queries are left "
+        "out of the measures"
+        for name, count in left_out.items()
+    ]
+
+
+def unreadable_lines(failed: Sequence[str], total: int) -> list[str]:
+    """What ``eval`` says of the queries it could not read."""
+    lines = [f"unreadable query: {failure}" for failure in failed]
+    return lines + ([f"{len(failed)} of {total} queries could not be read"] if failed else [])

@@ -116,6 +116,22 @@ def test_an_unreachable_robots_txt_is_named_as_the_reason():
     assert "RFC 9309" in refused.reason
 
 
+def test_an_image_on_a_site_that_cannot_be_reached_fails_as_a_download():
+    """Its robots.txt cannot be read either, but the site's silence is the reason to give."""
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        gone = f"http://127.0.0.1:{closed.getsockname()[1]}/photo.jpg"
+    web = build_site(None)
+    web.page("/", f'<html><img src="/img/a.jpg"><img src="{gone}"></html>')
+    with web.running():
+        items, _ = asyncio.run(_collect(web.url("/"), CrawlLimits(0)))
+    (failed,) = [i for i in items if isinstance(i, AddFailure)]
+    assert failed.code == "fetch_failed" and failed.reason.startswith(gone)
+    assert "robots" not in failed.reason and "could not be reached" in failed.reason
+
+
 def test_a_start_url_that_is_an_image_is_indexed_as_is():
     web = build_site(None)
     with web.running():

@@ -96,7 +96,7 @@ class Crawler:
     async def _page(self, url: str, is_start: bool, downloads: asyncio.TaskGroup) -> list[str]:
         refused = None if is_start else await self.robots.refusal(url, "this page")
         if refused:
-            await self._fail(url, refused, "robots_disallowed")
+            await self._fail(url, *refused)
             return []
         try:
             fetched = await self.fetcher.get(url)
@@ -123,7 +123,7 @@ class Crawler:
 
     async def _image(self, url: str, page: str) -> None:
         if refused := await self.robots.refusal(url, "this image"):
-            await self._fail(url, refused, "robots_disallowed")
+            await self._fail(url, *refused)
             return
         try:
             fetched = await self.fetcher.get(url)

@@ -25,33 +25,37 @@ class Robots:
     def __init__(self, getter: TextGetter, user_agent: str) -> None:
         self.getter = getter
         self.agent = user_agent.split("/", 1)[0]
-        self._rules: dict[str, asyncio.Task[tuple[RobotFileParser, str]]] = {}
+        self._rules: dict[str, asyncio.Task[tuple[RobotFileParser, str, bool]]] = {}
 
-    async def refusal(self, url: str, what: str) -> str | None:
-        """None when the site's robots.txt lets us fetch ``url``, else why not (``what``
-        names the thing refused: "this image", "this page")."""
+    async def refusal(self, url: str, what: str) -> tuple[str, str] | None:
+        """None when the site's robots.txt lets us fetch ``url``, else why not and its error
+        code (``what`` names the thing refused: "this image", "this page"). A site that could
+        not be reached at all fails ``url`` as a download would ("fetch_failed")."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._rules:
             self._rules[origin] = asyncio.ensure_future(self._load(origin))
-        rules, unreachable = await asyncio.shield(self._rules[origin])
+        rules, unreachable, offline = await asyncio.shield(self._rules[origin])
         if rules.can_fetch(self.agent, url):
             return None
+        if offline:
+            return f"{url}: the site could not be reached ({unreachable})", "fetch_failed"
         if unreachable:
             return (
                 f"{origin}/robots.txt could not be read ({unreachable}), and a crawler must "
                 f"then fetch nothing from the site (RFC 9309), so not {what} either"
-            )
-        return f"robots.txt disallows {what}"
+            ), "robots_disallowed"
+        return f"robots.txt disallows {what}", "robots_disallowed"
 
-    async def _load(self, origin: str) -> tuple[RobotFileParser, str]:
-        """The rules, and why robots.txt was unreachable ("" when it was read)."""
+    async def _load(self, origin: str) -> tuple[RobotFileParser, str, bool]:
+        """The rules, why robots.txt was unreachable ("" when it was read), and whether the
+        site could not be reached at all (no answer, rather than an error status)."""
         parser = RobotFileParser(origin + "/robots.txt")
-        unreachable = ""
+        unreachable, offline = "", False
         try:
             status, body = await self.getter.robots_txt(origin + "/robots.txt", ROBOTS_MAX_BYTES)
         except PicTraceError as exc:  # any failure means "unreachable" for RFC 9309
-            status, body = 503, b""
+            status, body, offline = 503, b"", True
             unreachable = exc.message.removeprefix(origin + "/robots.txt: ")
         if status >= 500:
             lines = ["User-agent: *", "Disallow: /"]
@@ -61,4 +65,4 @@ class Robots:
         else:
             lines = body.decode("utf-8", "replace").splitlines()
         parser.parse(lines)
-        return parser, unreachable
+        return parser, unreachable, offline

@@ -27,13 +27,14 @@ from pictrace.search.confidence import Calibrator
 from pictrace.search.ranking import rank, to_match
 from pictrace.search.rounds import Rounds
 from pictrace.search.signals import cosine_key, many_signals, pair_signals
-from pictrace.search.zoom import zoom_region
+from pictrace.search.zoom import covered_share, zoom_region
 from pictrace.settings import Settings
 from pictrace.store.base import Hits, Store
 from pictrace.types import DecodedImage, Match
 
 RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
 GLOBAL_KINDS = SEARCHABLE - {"local"}  # spaces searched for global candidates
+EXPLAINED = 0.5  # share of a query its copies must show in for a search to stop looking
 VOTE_KEYPOINTS = 96  # query keypoints (a spread-out prefix) that vote, each also mirrored
 
 
@@ -67,15 +68,18 @@ class Searcher:
         candidate keeps the better of its results. When that still finds no copy but some
         candidate's keypoints agreed in one small part of the query (a picture in a phone
         screenshot, a story frame or a grid), the search looks a third time, at that part
-        alone (``zoom_region``)."""
+        alone (``zoom_region``). The second look also runs when the copies found show in
+        less than half of the query (a collage of several indexed pictures: the others are
+        as small in it as the first)."""
         candidates = self.scored(query, depth=k)
         query = query.completed()
-        if refine is not None and not self._found(candidates):
+        if refine is not None and not self._explained(candidates, query):
             finer = refine(query, None)
             if finer is not None:
                 candidates = self._looked_again(finer, candidates, k)
-            region = zoom_region(candidates.values(), query.image) if finer else None
-            if region is not None and not self._found(candidates):
+            unfound = [c for c in candidates.values() if not self._copy(c)]
+            region = zoom_region(unfound, query.image) if finer else None
+            if region is not None and not self._explained(candidates, query):
                 zoomed = refine(query, region)
                 if zoomed is not None:
                     candidates = self._looked_again(zoomed, candidates, k)
@@ -88,9 +92,18 @@ class Searcher:
             if c.id in records  # else removed meanwhile
         )
 
-    def _found(self, candidates: Mapping[int, Candidate]) -> bool:
-        threshold = self.settings.copy_threshold
-        return any(c.exact or c.confidence >= threshold for c in candidates.values())
+    def _copy(self, candidate: Candidate) -> bool:
+        return candidate.exact or candidate.confidence >= self.settings.copy_threshold
+
+    def _explained(self, candidates: Mapping[int, Candidate], query: Query) -> bool:
+        """Whether the copies found show in at least EXPLAINED of the query's area (where
+        their evidence says; a copy without a box explains all of it)."""
+        copies = [c for c in candidates.values() if self._copy(c)]
+        boxes = [c.evidence.hit_box_in_query if c.evidence else None for c in copies]
+        if not copies or None in boxes:
+            return bool(copies)
+        size = (query.image.width, query.image.height)
+        return covered_share([b for b in boxes if b is not None], size) >= EXPLAINED
 
     def _looked_again(
         self, finer: Query, candidates: dict[int, Candidate], k: int

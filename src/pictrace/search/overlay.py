@@ -8,9 +8,12 @@ Evidence coordinates are in each image's full-size pixels; pass ``query_size``/`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from pictrace.errors import InputError
 from pictrace.types import Box, Evidence
 
 PANEL_HEIGHT = 480
@@ -121,3 +124,18 @@ def _caption(evidence: Evidence | None) -> str:
         f"{evidence.inliers} inliers  ·  inlier ratio {evidence.inlier_ratio:.2f}  ·  "
         f"{negative}{ssim}{len(evidence.matches)} matches shown"
     )
+
+
+def check_overlay_target(path: Path) -> None:
+    """InputError unless ``path`` can take an overlay picture (before any work is done)."""
+    if path.suffix.lower() not in Image.registered_extensions():
+        raise InputError(f"--overlay {path}: name an image file, e.g. out.png or out.jpg")
+    if not path.parent.is_dir():
+        raise InputError(f"--overlay {path}: folder {path.parent} does not exist")
+
+
+def save_overlay(picture: Image.Image, path: Path) -> None:
+    try:
+        picture.save(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--overlay {path}: cannot write it ({exc})") from exc

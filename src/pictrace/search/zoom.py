@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+
 from pictrace.search.candidates import Candidate
 from pictrace.types import Box, DecodedImage
 
@@ -42,3 +44,15 @@ def zoom_region(candidates: Iterable[Candidate], image: DecodedImage) -> Box | N
     left = min(max(cx - side / 2, 0.0), max(image.width - side, 0.0))
     top = min(max(cy - side / 2, 0.0), max(image.height - side, 0.0))
     return left, top, min(left + side, image.width), min(top + side, image.height)
+
+
+def covered_share(boxes: Iterable[Box], size: tuple[int, int], grid: int = 64) -> float:
+    """The share of a picture of ``size`` that the union of ``boxes`` (its pixels) covers,
+    counted on a ``grid`` x ``grid`` raster."""
+    cells = np.zeros((grid, grid), bool)
+    width, height = max(size[0], 1), max(size[1], 1)
+    for x0, y0, x1, y1 in boxes:
+        cols = slice(int(grid * max(x0, 0) / width), int(np.ceil(grid * min(x1, width) / width)))
+        rows = slice(int(grid * max(y0, 0) / height), int(np.ceil(grid * min(y1, height) / height)))
+        cells[rows, cols] = True
+    return float(cells.mean())
