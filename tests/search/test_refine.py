@@ -1,4 +1,5 @@
-"""Coarse to fine: a second, finer look at queries in which the first search found no copy."""
+"""Coarse to fine: a second, finer look at queries in which the first search found no copy
+(or copies that show in under half of the query)."""
 
 import contextlib
 
@@ -8,7 +9,7 @@ from PIL import Image, ImageFilter
 from pictrace import Index
 from pictrace.evaluate import synthetic_background
 from pictrace.features.keypoints import FINE_SIDE, FIRST_LOOK_SIDE, SIDE
-from tests.conftest import load_rgb
+from tests.conftest import jpeg_bytes, load_rgb
 
 
 def _pasted_small(photos, name: str) -> Image.Image:
@@ -139,3 +140,18 @@ def test_compare_agrees_with_search_on_a_picture_small_in_a_story(built_index, p
             comparison = index.compare(a, b)
             assert comparison.verdict == "copy"
             assert abs(comparison.copy_confidence - found.copy_confidence) < 0.1
+
+
+def test_a_collage_is_looked_at_again_after_its_first_copy(built_index, photos):
+    """Four indexed pictures side by side: the first look finds some, each showing in a
+    quarter of the query, so the second look runs all the same and finds another."""
+    canvas = Image.new("RGB", (320, 320), "white")
+    for i, name in enumerate(("baboon.jpg", "building.jpg", "fruits.jpg", "squirrel.jpg")):
+        cell = load_rgb(photos / name)
+        cell.thumbnail((160, 160))
+        canvas.paste(cell, ((i % 2) * 160, (i // 2) * 160))
+    with Index.open(built_index, readonly=True) as index:
+        calls = _counting(index)
+        matches = index.search(jpeg_bytes(canvas), k=6).matches
+    assert calls and calls[0] == 1
+    assert sum(m.tier == "copy" for m in matches) >= 3
