@@ -27,7 +27,7 @@ from pictrace.search.confidence import Calibrator
 from pictrace.search.ranking import rank, to_match
 from pictrace.search.rounds import Rounds
 from pictrace.search.signals import cosine_key, many_signals, pair_signals
-from pictrace.search.zoom import covered_share, zoom_region
+from pictrace.search.zoom import ZOOM_INLIERS, covered_share, zoom_region
 from pictrace.settings import Settings
 from pictrace.store.base import Hits, Store
 from pictrace.types import DecodedImage, Match
@@ -97,11 +97,15 @@ class Searcher:
 
     def _explained(self, candidates: Mapping[int, Candidate], query: Query) -> bool:
         """Whether the copies found show in at least EXPLAINED of the query's area (where
-        their evidence says; a copy without a box explains all of it)."""
+        their evidence says; a copy without a box explains all of it), or at least some,
+        with no other candidate's keypoints agreeing anywhere (nothing more to look for)."""
         copies = [c for c in candidates.values() if self._copy(c)]
         boxes = [c.evidence.hit_box_in_query if c.evidence else None for c in copies]
         if not copies or None in boxes:
             return bool(copies)
+        others = (c for c in candidates.values() if not self._copy(c))
+        if not any(c.focus and c.signals.get("inliers", 0) >= ZOOM_INLIERS for c in others):
+            return True
         size = (query.image.width, query.image.height)
         return covered_share([b for b in boxes if b is not None], size) >= EXPLAINED
 
