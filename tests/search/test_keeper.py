@@ -297,6 +297,34 @@ def test_a_composite_of_two_pictures_links_them_but_says_how(index_copy, photos,
     assert via[ids["composite.jpg"]] == group.keeper and via[other] == ids["composite.jpg"]
 
 
+def test_a_collage_of_several_pictures_joins_none_of_their_groups(index_copy, photos, tmp_path):
+    """A 2 x 2 grid of four collection pictures, each reduced, is a copy of all four; it stays
+    with the one it shows largest and the others keep their own groups (as plain connected
+    components they became one group whose keeper was the collage)."""
+    names = ("baboon.jpg", "building.jpg", "fruits.jpg", "squirrel.jpg")
+    canvas = Image.new("RGB", (480, 480), "white")
+    for i, name in enumerate(names):
+        cell = load_rgb(photos / name)
+        cell.thumbnail((240 if i else 260, 240))  # the first cell a little larger
+        canvas.paste(cell, ((i % 2) * 240, (i // 2) * 240))
+        edited = load_rgb(photos / name).rotate(90, expand=True)  # each has a copy of its own
+        (tmp_path / f"turned_{name}").write_bytes(jpeg_bytes(edited))
+    (tmp_path / "collage.jpg").write_bytes(jpeg_bytes(canvas, 95))
+    index_copy.add([tmp_path])
+    groups = index_copy.duplicates()
+    holding = {
+        name: [g for g in groups if any(m.source.endswith("/" + name) for m in g.members)]
+        for name in (*names, "collage.jpg")
+    }
+    assert len(holding["collage.jpg"]) == 1
+    assert all(len(holding[name]) == 1 for name in names)
+    assert len({id(holding[name][0]) for name in names}) == len(names)  # four groups
+    keeper = next(
+        m for m in holding["collage.jpg"][0].members if m.id == holding["collage.jpg"][0].keeper
+    )
+    assert not keeper.source.endswith("collage.jpg")
+
+
 def test_copies_of_copies_join_their_original(index_copy, photos, tmp_path):
     """Five encodes of a picture and five of its copy turned by 40 degrees: each image's
     closest siblings are its own encodes, so verifying one round of candidates per image

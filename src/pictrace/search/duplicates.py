@@ -20,6 +20,7 @@ import numpy as np
 from pictrace.features.base import FeatureSpec, FeatureValue
 from pictrace.features.thumbnail import open_thumbnail
 from pictrace.search.candidates import Query
+from pictrace.search.composite import bridges
 from pictrace.search.engine import Searcher
 from pictrace.search.keeper import Link, apply_policy, edited_counts
 from pictrace.store.base import Store
@@ -61,15 +62,23 @@ def find_duplicates(
     seen = kept.searched()
     kept.forget(seen - live)
     _search([i for i in ids if i not in seen], store, specs, searcher, kept, progress)
-    parent = {i: i for i in ids}
     links: list[Link] = []
     pairs: set[tuple[int, int]] = set()
     for image_id, other, transform in kept.links(live):
-        _union(parent, image_id, other)
         pairs.add((min(image_id, other), max(image_id, other)))
         if transform is not None:
             links.append(Link(image_id, other, transform))
-    return apply_policy(_groups(store, parent, links, pairs), policy)
+    linked = {i for link in links for i in (link.query, link.hit)}
+    composites = bridges(links, store.records(linked), pairs, _thumbnails(store))
+    for dropped in composites.values():  # a collage joins none of its parts' groups
+        pairs -= dropped
+    links = [
+        link for link in links if (min(link.query, link.hit), max(link.query, link.hit)) in pairs
+    ]
+    parent = {i: i for i in ids}
+    for a, b in pairs:
+        _union(parent, a, b)
+    return apply_policy(_groups(store, parent, links, pairs, set(composites)), policy)
 
 
 def _search(
@@ -161,10 +170,15 @@ def _union(parent: dict[int, int], a: int, b: int) -> None:
 
 
 def _groups(
-    store: Store, parent: dict[int, int], links: list[Link], pairs: set[tuple[int, int]]
+    store: Store,
+    parent: dict[int, int],
+    links: list[Link],
+    pairs: set[tuple[int, int]],
+    composites: set[int],
 ) -> list[DuplicateGroup]:
     """The groups of two or more images, largest first, each with its members' edit counts
-    and the pairs that joined it (keeper and order follow from the policy)."""
+    (a composite counts as made from another member) and the pairs that joined it (keeper and
+    order follow from the policy)."""
     members: dict[int, list[int]] = {}
     for i in parent:
         members.setdefault(_find(parent, i), []).append(i)
@@ -181,6 +195,7 @@ def _groups(
         for part in _connected(found, inside):  # one part unless members were removed meanwhile
             records = {i: found[i] for i in part}
             edited = edited_counts(records, by_root.get(root, []), _thumbnails(store))
+            edited.update({i: edited.get(i, 0) + 1 for i in composites & set(records)})
             own = tuple(p for p in inside if p[0] in records)
             groups.append(DuplicateGroup(tuple(records.values()), min(records), edited, own))
     return sorted(groups, key=lambda g: (-len(g.members), g.keeper))

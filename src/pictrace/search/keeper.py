@@ -307,6 +307,24 @@ def _smooth_padding(
     return across <= CONTINUED and within - across >= BREAK
 
 
+def breaks_off(pixels: np.ndarray, polygon: np.ndarray, full: tuple[int, int]) -> bool:
+    """Whether the picture inside ``polygon`` (full-size pixels of a picture whose thumbnail
+    is ``pixels``) breaks off at its edge instead of carrying on outside: a picture placed in
+    a collage does, a crop's surroundings in its original do not. Judged on local means (the
+    edge's and the outside's colour within 2 MARGIN + 2 px), which a photo's texture keeps
+    across a crop's edge (0.37-0.45 of the edge within TOLERANCE) and a collage's neighbouring
+    picture does not (0.02-0.04): at most CONTINUED, and no more than further in."""
+    regions = _regions(pixels, polygon, full)
+    if regions is None:
+        return False
+    extra, edge, deep = regions
+    picture, reach = pixels.astype(np.float32), 2 * MARGIN + 2
+    own, _ = _mean_of(picture, edge, reach)
+    across = _carried_on(own, edge, *_mean_of(picture, extra, reach))
+    within = _carried_on(own, edge, *_mean_of(picture, deep, reach))
+    return across is not None and within is not None and across <= min(CONTINUED, within)
+
+
 def _carried_on(
     picture: np.ndarray, edge: np.ndarray, beside: np.ndarray, reached: np.ndarray
 ) -> float | None:
