@@ -75,3 +75,16 @@ def noise_image(seed: int, size: tuple[int, int] = (256, 192)) -> Image.Image:
     rng = np.random.default_rng(seed)
     small = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
     return Image.fromarray(small).resize(size, Image.Resampling.NEAREST)
+
+
+@pytest.fixture
+def run(capsys):
+    """The ``pictrace`` command line in this process: (exit code, stdout, stderr)."""
+    from pictrace.cli import main
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return invoke

@@ -12,16 +12,6 @@ from pictrace.cli import main
 from tests.conftest import PHOTOS, jpeg_bytes, load_rgb
 
 
-@pytest.fixture
-def run(capsys):
-    def invoke(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return invoke
-
-
 def test_add_search_json_contract(run, tmp_path, photos):
     index = str(tmp_path / "lib")
     code, out, _ = run("--index", index, "add", str(photos))

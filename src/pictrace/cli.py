@@ -24,10 +24,10 @@ from pictrace.errors import NotFound, PicTraceError
 from pictrace.formatting import (
     add_lines,
     calibration_lines,
-    filesize,
     group_lines,
     metric,
     result_table,
+    stats_lines,
     unknown_lines,
     unreadable_lines,
 )
@@ -299,26 +299,26 @@ def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     if as_json:
         _emit_json(summary.as_dict())
         return
-    store = "embedded" if summary.store == "EmbeddedStore" else summary.store
-    out.print(f"index {summary.index_dir} ({store} store)", markup=False)
-    out.print(f"images {summary.images}, {filesize(summary.bytes_indexed)} of image files")
-    for name, count in summary.extractors.items():
-        out.print(f"  {name}: {count}")
-    for name, count in summary.outdated.items():
-        out.print(
-            f"  {name}: {count} images without a current value; add their sources again "
-            "to refresh them",
-            markup=False,
-        )
+    for line in stats_lines(summary):
+        out.print(line, markup=False)
 
 
 @app.command()
 def calibrate(
-    pairs: Annotated[Path, typer.Argument(help="CSV with columns a,b,is_copy.")],
+    pairs: Annotated[Path | None, typer.Argument(help="CSV with columns a,b,is_copy.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Go back to the shipped calibration.")
+    ] = False,
 ) -> None:
     """Refit copy_confidence from your labelled pairs; stored in the index folder."""
+    if (pairs is None) != reset:
+        raise typer.BadParameter("give a CSV of labelled pairs, or --reset")
     with _open(existing=True) as index:
+        if pairs is None:
+            index.reset_calibration()
+            out.print("back to the shipped calibration", markup=False)
+            return
         report = index.calibrate(pairs)
     if as_json:
         _emit_json(

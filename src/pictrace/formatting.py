@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 
 from pictrace.search.keeper import reason_label
-from pictrace.types import AddReport, DuplicateGroup, SearchResult
+from pictrace.types import AddReport, DuplicateGroup, SearchResult, Stats
+
+FEW_PAIRS = 200  # a calibration fitted on fewer pairs is said to be uncertain
 
 if TYPE_CHECKING:
     from pictrace.search.calibrate import CalibrationReport
@@ -117,6 +119,13 @@ def calibration_lines(report: CalibrationReport) -> list[str]:
             for low, high, count, precision in report.reliability
             if count
         ),
+        *(
+            [f"only {report.pairs} pairs: the fit may not carry over to other pictures"]
+            if report.pairs < FEW_PAIRS
+            else []
+        ),
+        "this index now uses it: check with `pictrace eval` on queries it was not fitted on; "
+        "`pictrace calibrate --reset` goes back to the shipped calibration",
     ]
 
 
@@ -133,3 +142,18 @@ def unreadable_lines(failed: Sequence[str], total: int) -> list[str]:
     """What ``eval`` says of the queries it could not read."""
     lines = [f"unreadable query: {failure}" for failure in failed]
     return lines + ([f"{len(failed)} of {total} queries could not be read"] if failed else [])
+
+
+def stats_lines(summary: Stats) -> list[str]:
+    """What ``stats`` says: where the index is, what it holds, what is out of date."""
+    store = "embedded" if summary.store == "EmbeddedStore" else summary.store
+    return [
+        f"index {summary.index_dir} ({store} store)",
+        f"images {summary.images}, {filesize(summary.bytes_indexed)} of image files",
+        *(f"  {name}: {count}" for name, count in summary.extractors.items()),
+        *(
+            f"  {name}: {count} images without a current value; add their sources again to "
+            "refresh them"
+            for name, count in summary.outdated.items()
+        ),
+    ]

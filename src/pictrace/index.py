@@ -318,6 +318,13 @@ class Index:
         self.searcher.calibrator = calibrator
         return CalibrationReport.of(calibrator, rows, labels, skipped, self.settings.copy_threshold)
 
+    def reset_calibration(self) -> None:
+        """Go back to the shipped calibration (``calibrate`` undone)."""
+        self._writable()
+        if isinstance(self.store, EmbeddedStore):
+            (self.store.folder / "calibration.json").unlink(missing_ok=True)
+        self.searcher.calibrator = load_calibrator(None, self.settings.local_features)
+
     def duplicates(
         self,
         policy: Sequence[KeeperRule] | None = None,

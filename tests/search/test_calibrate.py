@@ -83,3 +83,19 @@ def test_pairs_are_found_beside_the_list_or_from_the_current_folder_and_unreadab
         report = index.calibrate(listed / "pairs.csv")
     assert report.pairs == 2 * len(NAMES) - 1 and report.skipped == 1
     assert "missing.jpg" in report.unreadable[0]
+
+
+def test_a_reset_goes_back_to_the_shipped_calibration(photos, tmp_path, run):
+    index_dir = tmp_path / "index"
+    with Index.open(index_dir) as index:
+        index.add([str(photos / name) for name in NAMES])
+    pairs = _pairs(photos, tmp_path)
+    code, out, _ = run("--index", str(index_dir), "calibrate", pairs)
+    assert code == 0 and "only 12 pairs" in out and "calibrate --reset" in out
+    assert (index_dir / "calibration.json").exists()
+    code, out, _ = run("--index", str(index_dir), "calibrate", "--reset")
+    assert code == 0 and not (index_dir / "calibration.json").exists()
+    with Index.open(index_dir, readonly=True) as index:
+        assert index.searcher.calibrator == load_calibrator(None)
+    code, _, err = run("--index", str(index_dir), "calibrate")
+    assert code == 2 and "--reset" in err
