@@ -25,7 +25,12 @@ from typing import Any
 from pictrace.decode import decode
 from pictrace.errors import IndexError_, InputError, PicTraceError, Unprocessable
 from pictrace.features.base import Extractor, FeatureSpec, FeatureValue
-from pictrace.features.pipeline import batched_values, encode_all, per_image_values
+from pictrace.features.pipeline import (
+    PICTURE_FAILURES,
+    batched_values,
+    encode_all,
+    per_image_values,
+)
 from pictrace.ingest.files import path_aliases
 from pictrace.settings import Settings
 from pictrace.store.base import Store
@@ -166,9 +171,7 @@ class Adder:
             return item, image, per_image_values(self.extractors, image)
         except InputError as exc:
             return AddFailure(item.uri, exc.message, exc.code)
-        except PicTraceError:
-            raise
-        except Exception as exc:  # a library failed on this picture: the others go on
+        except PICTURE_FAILURES as exc:  # a library failed on this picture: the others go on
             log.debug("features of %s failed", item.uri, exc_info=True)
             failure = Unprocessable.of(item.uri, exc)
             return AddFailure(item.uri, failure.message, failure.code)
@@ -210,16 +213,12 @@ class Adder:
             return []
         try:
             values = batched_values(self.extractors, [d for _, d, _ in images], pool)
-        except Exception as exc:
+        except PicTraceError as exc:
             if len(images) > 1:
                 return [entry for one in images for entry in self._entries([one], failed)]
-            uri = images[0][0].uri
-            if not isinstance(exc, PicTraceError):
-                log.debug("features of %s failed", uri, exc_info=True)
-                exc = Unprocessable.of(uri, exc)
             if not isinstance(exc, InputError):
                 raise
-            failed.append(AddFailure(uri, exc.message, exc.code))
+            failed.append(AddFailure(images[0][0].uri, exc.message, exc.code))
             return []
         return [
             self._entry(s, d, {**single, **v})

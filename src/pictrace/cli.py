@@ -36,6 +36,8 @@ from pictrace.labelwords import label_hint
 from pictrace.search.keeper import checked_policy
 from pictrace.search.overlay import check_overlay_target, save_overlay
 from pictrace.settings import Settings, load_settings
+from pictrace.store.base import local_folder
+from pictrace.store.embedded import CATALOGUE
 from pictrace.types import KEEPER_POLICY, SearchResult
 
 app = typer.Typer(
@@ -75,7 +77,7 @@ def _open(readonly: bool = False, existing: bool = False) -> Iterator[Index]:
     """The index of --index / PICTRACE_INDEX; with ``existing``, only one already there (a
     mistyped folder is an error, not a new empty index)."""
     settings = _settings()
-    if existing and settings.index and not (settings.index / "catalogue.sqlite").exists():
+    if existing and settings.index and not (local_folder(settings.index) / CATALOGUE).exists():
         raise NotFound(f"no PicTrace index at {settings.index}")
     with Index.open(settings=settings, readonly=readonly) as index:
         yield index
@@ -367,7 +369,8 @@ def evaluate_cmd(
         known = [case for case in loaded if case.expected not in unknown]
         baseline = decode_and_embed(index) if cost else None
         run = run_cases(known, lambda q: index.search(q, k), baseline=baseline)
-    for line in unknown_lines({name: sum(c.expected == name for c in loaded) for name in unknown}):
+    left_out = {name: sum(c.expected == name for c in loaded) for name in unknown}
+    for line in unknown_lines(left_out):
         err.print(line, markup=False)
     if as_json:
         _emit_json(
@@ -375,6 +378,7 @@ def evaluate_cmd(
                 "report": run.report.as_dict(),
                 "negatives_as_copy": run.negatives_as_copy,
                 "failed": list(run.failed),
+                "left_out": left_out,  # expected names no indexed file has: their queries
             }
         )
         if run.failed or unknown:
@@ -382,7 +386,7 @@ def evaluate_cmd(
         return
     out.print(report_markdown(run.report), markup=False)
     out.print(f"negative queries with a copy-tier result: {run.negatives_as_copy}")
-    for line in unreadable_lines(run.failed, len(loaded)):
+    for line in unreadable_lines(run.failed, len(known)):
         err.print(line, markup=False)
     if run.failed or unknown:
         raise typer.Exit(1)

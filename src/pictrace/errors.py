@@ -8,6 +8,7 @@ onnxruntime, sqlite3, httpx) are translated at the edge with ``raise ... from``:
     │   ├── SourceUnreadable       path missing / not a file / permission denied
     │   ├── NotAnImage             bytes are not a decodable image (zero-byte, corrupt, text, ...)
     │   ├── ImageTooLarge          decompression bomb, too many pixels or too many bytes
+    │   ├── Unprocessable          an image library failed on this one picture
     │   └── FetchError             a URL could not be fetched
     │       ├── BadURL             not a well-formed URL (no host, bad port, bad host name)
     │       ├── BlockedURL         refused by the SSRF guard or an unsupported scheme
@@ -53,8 +54,8 @@ class Unprocessable(InputError):
 
     @classmethod
     def of(cls, name: str, exc: Exception) -> Unprocessable:
-        first = str(exc).strip().splitlines()[-1:] or [""]
-        return cls(f"{name}: its features could not be computed ({type(exc).__name__}: {first[0]})")
+        last = str(exc).strip().splitlines()[-1:] or [""]  # OpenCV's own line comes last
+        return cls(f"{name}: its features could not be computed ({type(exc).__name__}: {last[0]})")
 
 
 class NotAnImage(InputError):

@@ -26,7 +26,13 @@ from pictrace.errors import (
     Unprocessable,
 )
 from pictrace.features.base import Extractor, FeatureValue
-from pictrace.features.pipeline import global_features, is_local, start_global, start_local
+from pictrace.features.pipeline import (
+    PICTURE_FAILURES,
+    global_features,
+    is_local,
+    start_global,
+    start_local,
+)
 from pictrace.features.registry import all_specs, build_extractors
 from pictrace.ingest.files import expand, is_url, path_aliases, read_file
 from pictrace.ingest.queries import QueryInput, load_query
@@ -190,7 +196,7 @@ class Index:
             except PicTraceError as exc:
                 exc.query = str(query)
                 yield exc
-            except Exception as exc:  # a library failed on this query: the others go on
+            except PICTURE_FAILURES as exc:  # a library failed on this query: the others go on
                 log.debug("search for %s failed", query, exc_info=True)
                 failure = Unprocessable.of(str(query), exc)
                 failure.query = str(query)

@@ -85,3 +85,22 @@ def test_a_search_beside_the_server_loads_what_it_added(
                 break
             assert time.monotonic() < deadline, "the server never saved its searchable copies"
             time.sleep(0.2)
+
+
+def test_closing_waits_for_a_save_under_way_and_drops_one_waiting():
+    saver, done = Saver(idle=0.0, latest=10), []
+
+    async def slow_save() -> None:
+        await asyncio.sleep(0.2)
+        done.append("saved")
+
+    async def main() -> None:
+        saver.wrote(slow_save)
+        await asyncio.sleep(0.05)  # the save is under way
+        await saver.aclose()
+        assert done == ["saved"]  # not cut short
+        saver.wrote(slow_save)  # after closing: nothing more is started
+        await asyncio.sleep(0.3)
+
+    asyncio.run(main())
+    assert done == ["saved"]

@@ -298,25 +298,29 @@ def test_a_composite_of_two_pictures_links_them_but_says_how(index_copy, photos,
 
 
 def test_a_collage_of_several_pictures_joins_none_of_their_groups(index_copy, photos, tmp_path):
-    """A 2 x 2 grid of four collection pictures, each reduced, is a copy of all four; it stays
-    with the one it shows largest and the others keep their own groups (as plain connected
-    components they became one group whose keeper was the collage)."""
+    """A 2 x 2 grid of four collection pictures is a copy of all four; it stays in the group of
+    one of them, marked as made from others, and the others keep their own groups (as plain
+    connected components they became one group whose keeper was the collage). A copy of the
+    grid on a dark border follows it instead of joining the groups again."""
     names = ("baboon.jpg", "building.jpg", "fruits.jpg", "squirrel.jpg")
     canvas = Image.new("RGB", (480, 480), "white")
     for i, name in enumerate(names):
         cell = load_rgb(photos / name)
-        cell.thumbnail((240 if i else 260, 240))  # the first cell a little larger
+        cell.thumbnail((240, 240))
         canvas.paste(cell, ((i % 2) * 240, (i // 2) * 240))
         edited = load_rgb(photos / name).rotate(90, expand=True)  # each has a copy of its own
         (tmp_path / f"turned_{name}").write_bytes(jpeg_bytes(edited))
     (tmp_path / "collage.jpg").write_bytes(jpeg_bytes(canvas, 95))
+    framed = Image.new("RGB", (600, 600), (40, 40, 40))
+    framed.paste(canvas, (60, 60))
+    (tmp_path / "framed.jpg").write_bytes(jpeg_bytes(framed, 95))
     index_copy.add([tmp_path])
     groups = index_copy.duplicates()
     holding = {
         name: [g for g in groups if any(m.source.endswith("/" + name) for m in g.members)]
-        for name in (*names, "collage.jpg")
+        for name in (*names, "collage.jpg", "framed.jpg")
     }
-    assert len(holding["collage.jpg"]) == 1
+    assert len(holding["collage.jpg"]) == 1 and holding["framed.jpg"] == holding["collage.jpg"]
     assert all(len(holding[name]) == 1 for name in names)
     assert len({id(holding[name][0]) for name in names}) == len(names)  # four groups
     keeper = next(

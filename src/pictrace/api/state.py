@@ -3,8 +3,9 @@ table, recent query images, the single-writer lock and the CPU thread limiter.
 
 Writes (adds, crawls) change the searchable copies in memory; they are saved to the index folder
 once the server has had no write for ``SAVE_IDLE`` seconds (and at most ``SAVE_LATEST`` seconds
-after the first unsaved one), so that a command beside the server (``pictrace search``) loads
-them instead of rebuilding them from the catalogue, and a crash loses no time at the next start.
+after the first unsaved one ended: a crawl is one write, saved when it ends), so that a command
+beside the server (``pictrace search``) loads them instead of rebuilding them from the
+catalogue, and a crash loses no time at the next start.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ class AppState:
             try:
                 await anyio.to_thread.run_sync(partial(_quietly, self.index.flush))
             except PicTraceError as exc:  # a full disk: the catalogue has every image
-                log.error("%s (saved again after the next write, or at shutdown)", exc.message)
+                log.error("%s (saved again after the next write)", exc.message)
 
 
 class Saver:
@@ -143,10 +144,13 @@ class Saver:
         self.latest = SAVE_LATEST if latest is None else latest
         self._first = self._last = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._saving = self._closed = False
 
     def wrote(self, save: Callable[[], Awaitable[None]]) -> None:
         """A write happened (on the event loop): save with ``save`` when writes pause."""
         now = time.monotonic()
+        if self._closed:
+            return
         if self._task is None or self._task.done():
             self._first = now
             self._task = asyncio.get_running_loop().create_task(self._later(save))
@@ -159,16 +163,23 @@ class Saver:
             ):
                 await asyncio.sleep(due - now)
             self._first = started = time.monotonic()
-            await save()
-            if self._last < started:  # nothing written since this save began
+            self._saving = True
+            try:
+                await save()
+            finally:
+                self._saving = False
+            if self._closed or self._last < started:  # nothing written since it began
                 return
 
     async def aclose(self) -> None:
-        """Drop a save still waiting (shutdown saves everything); one under way finishes."""
-        if self._task is not None and not self._task.done():
+        """Drop a save still waiting (shutdown saves everything); wait for one under way."""
+        self._closed = True
+        if self._task is None or self._task.done():
+            return
+        if not self._saving:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
 
 
 def _quietly(fn: Callable[..., T], *args: Any) -> T:

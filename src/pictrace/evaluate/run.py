@@ -65,7 +65,7 @@ def run_cases(
             elapsed = time.perf_counter() - started
             alone = _timed(baseline, case.query) if baseline else None
         except PicTraceError as exc:
-            named = str(case.query) in exc.message  # most messages name their file
+            named = exc.message.startswith(f"{case.query}:")  # most messages name their file
             failed.append(exc.message if named else f"{case.query}: {exc.message}")
             continue
         if case.expected is None and any(m.tier == "copy" for m in result.matches):

@@ -21,7 +21,7 @@ import numpy as np
 from pictrace.features.base import Extractor, FeatureSpec, l2_normalise
 from pictrace.features.onnx_runtime import session
 from pictrace.features.registry import register
-from pictrace.features.views import SMALL, small, to_short_side
+from pictrace.features.views import SMALL, middle_band, small, to_short_side
 from pictrace.settings import Settings
 from pictrace.types import DecodedImage
 
@@ -47,7 +47,7 @@ def preprocess(pixels: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
     Centre-cropping beat squashing the whole picture for every pooling choice on both
     class-labelled sets (bench/results/semantic.md); borders and captions matter little to
     the embedding, and crops/overlays are found by local features anyway."""
-    return centre_crop(to_short_side(pixels, size), size)
+    return centre_crop(to_short_side(middle_band(pixels), size), size)
 
 
 def centre_crop(resized: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:

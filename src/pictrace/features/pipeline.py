@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future
 
+import cv2
+
 from pictrace.features.base import Extractor, FeatureSpec, FeatureValue, encode
 from pictrace.types import DecodedImage
+
+# What an image library raises when it fails on one picture (an unforeseen shape, say): that
+# picture fails (``errors.Unprocessable``), the others of an add or of a run of queries go on.
+# Anything else (a broken model, a full disk, our own bugs) stops the work.
+PICTURE_FAILURES: tuple[type[Exception], ...] = (cv2.error, ValueError, ArithmeticError)
 
 
 def extract_all(

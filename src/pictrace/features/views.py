@@ -26,8 +26,10 @@ BAND = 8  # ``small`` keeps the middle of a picture at most this many times long
 
 def small(image: DecodedImage) -> np.ndarray:
     """The working copy area-averaged so its short side is SMALL px (enlarged when it is
-    shorter, for the CNN), RGB uint8."""
-    return _cached(image, "small", lambda: to_short_side(image.pixels, SMALL))
+    shorter, for the CNN), RGB uint8. Of a picture more than ``BAND`` times longer than wide
+    only the middle that long is kept: a 1,000 x 1 strip would otherwise become 224,000 px
+    long (the CNN looks at the middle square only; the preview never comes from it then)."""
+    return _cached(image, "small", lambda: to_short_side(middle_band(image.pixels), SMALL))
 
 
 def preview(image: DecodedImage) -> np.ndarray:
@@ -70,7 +72,8 @@ def _preview(pixels: np.ndarray, reduced: Callable[[], np.ndarray]) -> np.ndarra
 def _through_small(pixels: np.ndarray) -> bool:
     """Whether the preview is reduced from ``small`` (a 4:3 picture's preview is then
     299 x 224 px) rather than from the working copy itself."""
-    return min(pixels.shape[:2]) > SMALL and max(pixels.shape[:2]) > PREVIEW
+    short, long = min(pixels.shape[:2]), max(pixels.shape[:2])
+    return short > SMALL and PREVIEW < long <= BAND * short
 
 
 def shrink(pixels: np.ndarray, side: int) -> np.ndarray:
@@ -93,17 +96,15 @@ def scaled(pixels: np.ndarray, factor: float) -> np.ndarray:
 
 
 def to_short_side(pixels: np.ndarray, side: int) -> np.ndarray:
-    """``pixels`` area-averaged (or enlarged) so the short side is ``side`` px. Of a picture
-    more than ``BAND`` times longer than wide only the middle that long is kept: a 1,000 x 1
-    strip would otherwise become 224,000 px long (the CNN looks at the middle square only)."""
-    pixels = _middle_band(pixels, BAND)
+    """``pixels`` area-averaged (or enlarged) so the short side is ``side`` px."""
     height, width = pixels.shape[:2]
     scale = side / max(1, min(height, width))
     size = (max(side, round(width * scale)), max(side, round(height * scale)))
     return cv2.resize(np.ascontiguousarray(pixels), size, interpolation=cv2.INTER_AREA)
 
 
-def _middle_band(pixels: np.ndarray, aspect: float) -> np.ndarray:
+def middle_band(pixels: np.ndarray, aspect: float = BAND) -> np.ndarray:
+    """The middle of a picture, at most ``aspect`` times longer than wide."""
     height, width = pixels.shape[:2]
     longest = max(1, round(min(height, width) * aspect))
     if width > longest:

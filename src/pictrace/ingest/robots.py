@@ -17,6 +17,9 @@ from pictrace.errors import PicTraceError
 ROBOTS_MAX_BYTES = 512 * 1024
 
 
+SILENT = frozenset({"fetch_failed", "fetch_timeout"})  # errors of a site that did not answer
+
+
 class TextGetter(Protocol):
     async def robots_txt(self, url: str, max_bytes: int) -> tuple[int, bytes]: ...
 
@@ -55,7 +58,8 @@ class Robots:
         try:
             status, body = await self.getter.robots_txt(origin + "/robots.txt", ROBOTS_MAX_BYTES)
         except PicTraceError as exc:  # any failure means "unreachable" for RFC 9309
-            status, body, offline = 503, b"", True
+            status, body = 503, b""
+            offline = exc.code in SILENT  # no answer at all (not a refused or oversized one)
             unreachable = exc.message.removeprefix(origin + "/robots.txt: ")
         if status >= 500:
             lines = ["User-agent: *", "Disallow: /"]

@@ -43,8 +43,9 @@ def bridges(
     pairs: set[tuple[int, int]],
     thumbnail: Thumbnail,
 ) -> dict[int, set[tuple[int, int]]]:
-    """Per composite, the pairs (low id first) that join it to what it shows outside its
-    largest part (each part's copies included)."""
+    """Per composite, the pairs (low id first) that join it to what it shows outside the
+    largest of its parts that break off (each part's copies included); also per member that
+    holds a composite, its pairs to what the composite does not join."""
     parts = _parts_shown(links, records)
     dropped: dict[int, set[tuple[int, int]]] = {}
     for member, shown in parts.items():
@@ -63,6 +64,27 @@ def bridges(
         dropped[member] = {
             _pair(member, other) for other, where in shown if not _overlapping(where, largest)
         }
+    return _passed_on(dropped, parts, pairs)
+
+
+def _passed_on(
+    dropped: dict[int, set[tuple[int, int]]],
+    parts: Mapping[int, list[tuple[int, np.ndarray]]],
+    pairs: set[tuple[int, int]],
+) -> dict[int, set[tuple[int, int]]]:
+    """``dropped`` with the pairs of every member that holds a composite (a collage with a
+    border, a collage beside another picture) to what that composite does not join: such a
+    member would otherwise join the groups again through the composite's parts."""
+    changed = True
+    while changed:
+        changed = False
+        for member, shown in parts.items():
+            for part, _ in shown:
+                away = {o for pair in dropped.get(part, ()) for o in pair if o != part}
+                more = {_pair(member, o) for o in away if o != member} & pairs
+                if not more <= dropped.get(member, set()):
+                    dropped.setdefault(member, set()).update(more)
+                    changed = True
     return dropped
 
 
@@ -76,10 +98,10 @@ def _parts_shown(
         query, hit = records.get(link.query), records.get(link.hit)
         if query is None or hit is None or _pair(query.id, hit.id) in seen:
             continue
-        seen.add(_pair(query.id, hit.id))
         shared = shared_parts(link.transform, size(query), size(hit))
         if shared is None:
             continue
+        seen.add(_pair(query.id, hit.id))
         in_query, in_hit = shared
         for holder, part, inside in ((query, hit, in_query), (hit, query, in_hit)):
             if _held(inside, holder):

@@ -27,7 +27,7 @@ from pictrace.search.confidence import Calibrator
 from pictrace.search.ranking import rank, to_match
 from pictrace.search.rounds import Rounds
 from pictrace.search.signals import cosine_key, many_signals, pair_signals
-from pictrace.search.zoom import ZOOM_INLIERS, covered_share, zoom_region
+from pictrace.search.zoom import ZOOM_INLIERS, covered_share, inside, zoom_region
 from pictrace.settings import Settings
 from pictrace.store.base import Hits, Store
 from pictrace.types import DecodedImage, Match
@@ -103,11 +103,14 @@ class Searcher:
         boxes = [c.evidence.hit_box_in_query if c.evidence else None for c in copies]
         if not copies or None in boxes:
             return bool(copies)
+        found = [b for b in boxes if b is not None]
         others = (c for c in candidates.values() if not self._copy(c))
-        if not any(c.focus and c.signals.get("inliers", 0) >= ZOOM_INLIERS for c in others):
+        if not any(
+            c.focus and c.signals.get("inliers", 0) >= ZOOM_INLIERS and not inside(c.focus, found)
+            for c in others
+        ):
             return True
-        size = (query.image.width, query.image.height)
-        return covered_share([b for b in boxes if b is not None], size) >= EXPLAINED
+        return covered_share(found, (query.image.width, query.image.height)) >= EXPLAINED
 
     def _looked_again(
         self, finer: Query, candidates: dict[int, Candidate], k: int

@@ -29,6 +29,8 @@ def overlap(
     ``t`` is implausible (collapsed, extreme perspective, no overlap)."""
     if abs(np.linalg.det(t)) < 1e-12:
         return None
+    if project(t, corners(a_size)) is None or project(np.linalg.inv(t), corners(b_size)) is None:
+        return None  # a horizon through a picture: part of it would be seen from behind
     for m, src, dst, swap in ((t, a_size, b_size, False), (np.linalg.inv(t), b_size, a_size, True)):
         quad = project(m, corners(src))
         if quad is None or not plausible_quad(quad, src, dst):

@@ -129,13 +129,13 @@ def _caption(evidence: Evidence | None) -> str:
 def check_overlay_target(path: Path) -> None:
     """InputError unless ``path`` can take an overlay picture (before any work is done)."""
     if path.suffix.lower() not in Image.registered_extensions():
-        raise InputError(f"--overlay {path}: name an image file, e.g. out.png or out.jpg")
+        raise InputError(f"overlay {path}: name an image file, e.g. out.png or out.jpg")
     if not path.parent.is_dir():
-        raise InputError(f"--overlay {path}: folder {path.parent} does not exist")
+        raise InputError(f"overlay {path}: folder {path.parent} does not exist")
 
 
 def save_overlay(picture: Image.Image, path: Path) -> None:
     try:
         picture.save(path)
     except (OSError, ValueError) as exc:
-        raise InputError(f"--overlay {path}: cannot write it ({exc})") from exc
+        raise InputError(f"overlay {path}: cannot write it ({exc})") from exc

@@ -56,3 +56,9 @@ def covered_share(boxes: Iterable[Box], size: tuple[int, int], grid: int = 64) -
         rows = slice(int(grid * max(y0, 0) / height), int(np.ceil(grid * min(y1, height) / height)))
         cells[rows, cols] = True
     return float(cells.mean())
+
+
+def inside(box: Box, boxes: Iterable[Box]) -> bool:
+    """Whether the centre of ``box`` lies in one of ``boxes``."""
+    x, y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return any(x0 <= x <= x1 and y0 <= y <= y1 for x0, y0, x1, y1 in boxes)

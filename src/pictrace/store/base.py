@@ -138,5 +138,10 @@ def open_store(
         )
     from pictrace.store.embedded import EmbeddedStore
 
-    folder = Path(text.removeprefix("file://")).expanduser()
-    return EmbeddedStore(folder, specs, hnsw_threshold, readonly=readonly)
+    return EmbeddedStore(local_folder(text), specs, hnsw_threshold, readonly=readonly)
+
+
+def local_folder(uri: str | Path) -> Path:
+    """The folder of an embedded index given as a path or a file:// URI (also once a Path
+    has folded its slashes: ``file:/srv/index``)."""
+    return Path(str(uri).removeprefix("file:")).expanduser()

@@ -40,6 +40,7 @@ from pictrace.store.vectors import LOCAL_LAYOUT, HashSpace, LocalSpace, VectorSp
 from pictrace.threads import quiet_native_threads
 from pictrace.types import ImageRecord
 
+CATALOGUE = "catalogue.sqlite"  # the index folder's catalogue file
 log = logging.getLogger("pictrace.store")
 
 REGION_SLOTS = 64  # regional vectors per image are stored under id * REGION_SLOTS + region
@@ -65,7 +66,7 @@ class EmbeddedStore(Store):
         self._saving = threading.Lock()  # one save at a time (searches go on beside it)
         quiet_native_threads()
         self._prepare_folder()
-        self.catalogue = Catalogue(folder / "catalogue.sqlite", readonly=readonly)
+        self.catalogue = Catalogue(folder / CATALOGUE, readonly=readonly)
         self.spaces: dict[str, Space] = {}
         self._dirty = False
         rebuilt = []
@@ -80,7 +81,7 @@ class EmbeddedStore(Store):
     # --- folder and lock ------------------------------------------------------------------
     def _prepare_folder(self) -> None:
         if self.readonly:
-            if not (self.folder / "catalogue.sqlite").is_file():
+            if not (self.folder / CATALOGUE).is_file():
                 raise SourceUnreadable(f"no PicTrace index at {self.folder}")
             return
         existed = self.folder.is_dir()
