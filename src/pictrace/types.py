@@ -13,6 +13,7 @@ import numpy as np
 
 Tier = Literal["exact", "copy", "similar"]
 Verdict = Literal["exact", "copy", "similar", "different"]
+SIMILAR_AT = 0.5  # similarity from which a pair that is not a copy is "similar", else "different"
 # How a duplicate group chooses its keeper: rules in order (search/keeper.py).
 KeeperRule = Literal["original", "resolution", "lossless", "exif", "bytes", "oldest", "newest"]
 KEEPER_POLICY: tuple[KeeperRule, ...] = ("original", "resolution", "lossless", "exif", "bytes")

@@ -52,6 +52,28 @@ def test_results_grid_then_match_view(client, photos):
     assert {"ssim", "orb_matches", "colour", "phash", "cosine"} <= metrics
 
 
+def test_results_say_how_many_copies_and_show_weak_matches_as_less_alike(client, photos):
+    """The heading counts copies, not everything listed; a ``similar`` match of low similarity
+    is shown as ``different``, as its match view says."""
+    answer = client.post(
+        "/search", files={"file": ("box.png", (photos / "box.png").read_bytes())}, data={"k": "8"}
+    )
+    tree = page(answer)
+    tiles = tree.css("ol.results > li.tile")
+    shown = [t.css_first(".badge").text() for t in tiles]
+    copies = sum(tier in ("exact", "copy") for tier in shown)
+    heading = tree.css_first(".query h1").text()
+    assert heading == (f"{copies} cop{'y' if copies == 1 else 'ies'}" if copies else "No copies")
+    weak = [t for t in tiles if t.attributes["data-tier"] == "similar"]
+    for tile in weak:
+        similarity = int(tile.css_first(".score").text().split("%")[0])
+        if similarity not in (49, 50):  # shown rounded: either side of 0.5
+            assert tile.css_first(".badge").text() == (
+                "similar" if similarity > 50 else "different"
+            )
+    assert any(t.css_first(".badge").text() == "different" for t in weak)
+
+
 def test_copy_match_view_draws_the_evidence(client, photos):
     picture = load_rgb(photos / "chelsea_cat.jpg")
     edited = picture.crop((20, 10, picture.width - 30, picture.height - 20)).resize((300, 220))

@@ -22,10 +22,9 @@ from pictrace.features.hashes import grey
 from pictrace.search.candidates import Query, Refiner
 from pictrace.search.engine import Searcher
 from pictrace.search.ranking import similarity_from
-from pictrace.types import Comparison, Evidence, Source, Verdict
+from pictrace.types import SIMILAR_AT, Comparison, Evidence, Source, Verdict
 
 SSIM_SIZE = 256
-SIMILAR_AT = 0.5
 
 
 def ssim(a: np.ndarray, b: np.ndarray, size: int = SSIM_SIZE) -> float:
