@@ -52,6 +52,11 @@ FULL = 0.92  # a member whose shared part fills this share of its canvas shows n
 # background continues it); pictures around a crop gave below 0.6, or a margin of at most 0.42.
 FLAT = 0.6
 STEP = 0.5
+# ... and the local mean colour along the shared part's edge matches the padding's beside it in
+# at most SPREAD_ON of the edge: 0-0.26 for the borders, bands, corners and frames of both
+# seeds and held-out flowers; 0.55 for a star field around a small crop of it, whose black sky
+# the flat rule took for padding (it marked that original as edited).
+SPREAD_ON = 0.4
 TOLERANCE = 16  # per channel, 0..255
 MARGIN = 5  # px of a thumbnail's extra canvas ignored along the shared part's edge (resampling)
 MIN_EXTRA = 0.02  # an extra canvas smaller than this share of the thumbnail is not judged
@@ -289,7 +294,10 @@ def _flat_padding(pixels: np.ndarray, extra: np.ndarray, edge: np.ndarray) -> bo
     colour = np.median(outside, axis=0)
     flat = _near(outside, colour).mean()
     blend = _near(pixels[edge].astype(np.int16), colour).mean()
-    return bool(flat >= FLAT and blend <= flat - STEP)
+    if not (flat >= FLAT and blend <= flat - STEP):
+        return False
+    across = _across(pixels.astype(np.float32), extra, edge)  # a star field around its crop
+    return across is not None and across <= SPREAD_ON
 
 
 def _smooth_padding(
@@ -318,11 +326,32 @@ def breaks_off(pixels: np.ndarray, polygon: np.ndarray, full: tuple[int, int]) -
     if regions is None:
         return False
     extra, edge, deep = regions
-    picture, reach = pixels.astype(np.float32), 2 * MARGIN + 2
-    own, _ = _mean_of(picture, edge, reach)
-    across = _carried_on(own, edge, *_mean_of(picture, extra, reach))
-    within = _carried_on(own, edge, *_mean_of(picture, deep, reach))
+    picture = pixels.astype(np.float32)
+    across, within = _across(picture, extra, edge), _across(picture, deep, edge)
     return across is not None and within is not None and across <= min(CONTINUED, within)
+
+
+def _across(picture: np.ndarray, beyond: np.ndarray, edge: np.ndarray) -> float | None:
+    """The share of the edge whose look (its mean colour and the spread of its colours, within
+    2 MARGIN + 2 px) is within TOLERANCE of the look of the ``beyond`` pixels there; None
+    where none are near. The spread tells busy pixels from a flat colour of the same mean."""
+    reach = 2 * MARGIN + 2
+    own, beside = _look(picture, edge, reach), _look(picture, beyond, reach)
+    judged = edge & beside[1]
+    if not judged.any():
+        return None
+    alike = np.abs(own[0] - beside[0]).max(axis=2) <= TOLERANCE
+    return float((alike & (np.abs(own[2] - beside[2]).max(axis=2) <= TOLERANCE))[judged].mean())
+
+
+def _look(
+    picture: np.ndarray, mask: np.ndarray, reach: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pixel: the mean colour of the ``mask`` pixels within ``reach`` px, whether there
+    are any, and the standard deviation of their colours."""
+    mean, reached = _mean_of(picture, mask, reach)
+    square, _ = _mean_of(picture * picture, mask, reach)
+    return mean, reached, np.sqrt(np.maximum(square - mean * mean, 0.0))
 
 
 def _carried_on(
