@@ -188,6 +188,20 @@ def test_a_smooth_sky_that_a_crop_carries_on_is_not_padding(picture):
     assert not padded(scene.astype(np.uint8), crop, (300, 300))
 
 
+def test_a_dark_sky_around_a_crop_of_a_nebula_is_not_padding():
+    """A star field: the sky around a crop is one dark colour and the crop's edge is not, as
+    for a border, but the nebula the crop cuts through carries on across its edge."""
+    rng = np.random.default_rng(4)
+    y, x = np.mgrid[0:240, 0:320]
+    cloud = cv2.GaussianBlur(rng.normal(0, 1, (240, 320)).astype(np.float32), (0, 0), 3)
+    nebula = ((x - 160) ** 2 + (y - 120) ** 2) < 75**2
+    sky = np.where(nebula, 60 + 25 * cloud / cloud.std(), rng.normal(4, 1.5, (240, 320)))
+    sky[rng.random((240, 320)) > 0.997] = 255  # stars
+    pixels = np.repeat(np.clip(sky, 0, 255)[..., None], 3, axis=2).astype(np.uint8)
+    crop = np.array([[125.0, 90.0], [195.0, 90.0], [195.0, 150.0], [125.0, 150.0]])
+    assert not padded(pixels, crop, (320, 240))
+
+
 def test_resolution_counts_within_ten_percent_as_the_same():
     """An edit two pixels wider is not sharper: the lossless original wins on the next rule;
     with resolution alone, the exact pixel count still breaks the tie."""
