@@ -274,19 +274,10 @@ class Index:
         self, a: QueryInput, b: QueryInput
     ) -> tuple[Comparison, Image.Image | None]:
         """compare, plus the side-by-side evidence picture when geometry verified."""
-        comparison, qa, qb = self._compared(a, b)
-        if comparison.evidence is None:
-            return comparison, None
-        from pictrace.search.overlay import draw_overlay
+        from pictrace.search.overlay import overlay_of
 
-        picture = draw_overlay(
-            qa.image.pixels,
-            qb.image.pixels,
-            comparison.evidence,
-            (qa.image.width, qa.image.height),
-            (qb.image.width, qb.image.height),
-        )
-        return comparison, picture
+        comparison, qa, qb = self._compared(a, b)
+        return comparison, overlay_of(comparison.evidence, qa.image, qb.image)
 
     def _compared(self, a: QueryInput, b: QueryInput) -> tuple[Comparison, Query, Query]:
         """The comparison of a with b and both prepared. The smaller picture is the query and

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from pictrace.errors import InputError
-from pictrace.types import Box, Evidence
+from pictrace.types import Box, DecodedImage, Evidence
 
 PANEL_HEIGHT = 480
 GAP = 16
@@ -23,6 +23,16 @@ BOX_COLOUR = (255, 64, 32)
 OUTLINE_COLOUR = (255, 200, 0)
 BACKGROUND = (24, 24, 28)
 _PALETTE = ((0, 200, 255), (60, 220, 90), (255, 120, 200), (255, 170, 40), (160, 130, 255))
+
+
+def overlay_of(
+    evidence: Evidence | None, query: DecodedImage, hit: DecodedImage
+) -> Image.Image | None:
+    """The side-by-side evidence picture of a pair, or None without evidence."""
+    if evidence is None:
+        return None
+    sizes = (query.width, query.height), (hit.width, hit.height)
+    return draw_overlay(query.pixels, hit.pixels, evidence, *sizes)
 
 
 def draw_overlay(
