@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -74,3 +75,16 @@ def test_a_library_failing_on_one_picture_fails_that_picture_only(
     outcomes = list(index_copy.search_many([folder / "1.png", folder / "0.png"], k=1))
     assert outcomes[0].code == "unprocessable_image" and outcomes[0].query.endswith("1.png")
     assert outcomes[1].matches[0].tier == "exact"
+
+
+def test_the_evidence_picture_of_a_strip_stays_small(shapes_index, photos):
+    """The side-by-side picture is capped in width: a 1,000 x 1 divider used to become a
+    panel 480,000 px wide (gigabytes in a server answering a match view)."""
+    divider = strip((1000, 1), 5)
+    _, picture = shapes_index.compare_overlay(divider, divider)
+    assert picture is None or picture.width <= 4000
+    from pictrace.search.overlay import draw_overlay
+
+    pixels = noise_image(3, (1000, 8)).resize((1000, 1))
+    drawn = draw_overlay(np.asarray(pixels), np.asarray(pixels), None)
+    assert drawn.width <= 4000 and drawn.height <= 600

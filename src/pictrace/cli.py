@@ -281,7 +281,7 @@ def remove(items: Annotated[list[str], typer.Argument(help="Image ids or sources
     """Remove images from the index (each one found; those not found are named)."""
     missing = 0
     with _open(existing=True) as index:
-        for item in items:
+        for item in dict.fromkeys(items):  # each once
             try:
                 record = index.remove(item)
             except NotFound as exc:

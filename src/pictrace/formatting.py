@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 
 from pictrace.search.keeper import reason_label
-from pictrace.types import SIMILAR_AT, AddReport, DuplicateGroup, Match, SearchResult, Stats
+from pictrace.types import AddReport, DuplicateGroup, Match, SearchResult, Stats
 
 FEW_PAIRS = 200  # a calibration fitted on fewer pairs is said to be uncertain
 
@@ -159,19 +159,9 @@ def stats_lines(summary: Stats) -> list[str]:
     ]
 
 
-def shown_tier(match: Match) -> str:
-    """A match's tier as a page shows it: a ``similar`` match below SIMILAR_AT similarity is
-    shown as ``different``, the word compare and the match view use for it."""
-    if match.tier == "similar" and match.similarity < SIMILAR_AT:
-        return "different"
-    return match.tier
-
-
 def match_heading(matches: Sequence[Match]) -> tuple[str, str]:
-    """A results page's heading and the line under it: copies first, then the rest."""
-    tiers = [shown_tier(m) for m in matches]
-    copies = sum(t in ("exact", "copy") for t in tiers)
-    similar, other = tiers.count("similar"), tiers.count("different")
+    """A results page's heading (how many copies) and the line under it (the rest)."""
+    copies = sum(m.tier in ("exact", "copy") for m in matches)
+    rest = len(matches) - copies
     heading = f"{copies} cop{'y' if copies == 1 else 'ies'}" if copies else "No copies"
-    rest = [f"{n} {what}" for n, what in ((similar, "similar"), (other, "less alike")) if n]
-    return heading, (" and ".join(rest) + " pictures" if rest else "")
+    return heading, (f"{rest} similar picture{'' if rest == 1 else 's'}" if rest else "")

@@ -343,6 +343,29 @@ def test_a_collage_of_several_pictures_joins_none_of_their_groups(index_copy, ph
     assert not keeper.source.endswith("collage.jpg")
 
 
+def test_a_collage_of_cropped_cells_joins_none_of_their_groups(index_copy, photos, tmp_path):
+    """Grid makers crop each picture to fill its cell: the picture's frame then maps past the
+    cell's edges, but the cell's centre says which part it is."""
+    names = ("baboon.jpg", "building.jpg", "fruits.jpg", "squirrel.jpg")
+    canvas = Image.new("RGB", (500, 500), "white")
+    for i, name in enumerate(names):
+        picture = load_rgb(photos / name)
+        canvas.paste(ImageOps.fit(picture, (240, 240)), ((i % 2) * 260, (i // 2) * 260))
+        w, h = picture.size
+        cropped = picture.crop((w // 10, h // 10, w - w // 10, h - h // 10))
+        (tmp_path / f"crop_{name}").write_bytes(jpeg_bytes(cropped))
+    (tmp_path / "grid.jpg").write_bytes(jpeg_bytes(canvas, 95))
+    index_copy.add([tmp_path])
+    groups = index_copy.duplicates()
+    for name in names:
+        (group,) = [g for g in groups if any(m.source.endswith("/" + name) for m in g.members)]
+        others = [n for n in names if n != name]
+        assert not any(m.source.endswith(tuple("/" + n for n in others)) for m in group.members)
+        assert any(m.source.endswith("/crop_" + name) for m in group.members)
+        keeper = next(m for m in group.members if m.id == group.keeper)
+        assert not keeper.source.endswith("grid.jpg")
+
+
 def test_copies_of_copies_join_their_original(index_copy, photos, tmp_path):
     """Five encodes of a picture and five of its copy turned by 40 degrees: each image's
     closest siblings are its own encodes, so verifying one round of candidates per image

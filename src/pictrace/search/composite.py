@@ -5,12 +5,13 @@ A 2 x 2 grid of four different photos, each with edited copies in the collection
 four: as plain connected components, the four photos and all their copies became one group
 whose keeper (by resolution) was the collage, so following the suggestion would delete three
 unrelated originals. A member is a composite when it holds at least two other members in parts
-of itself that do not overlap, breaks off at the edges of those parts (``keeper.breaks_off``:
-a cell of a grid is bordered by a gutter or by another picture), and those members are not
-copies of each other. Its links to what it shows outside the largest of those parts are left
-out of the groups: it stays in the group of the picture it shows largest, marked as made from
-others (it is never that group's suggested keeper while an original is there), and a search
-with the collage still finds every part.
+of itself that are different regions (neither part's centre lies in the other: a cell cropped
+from a larger photo maps that photo past the cell's edges), breaks off at the edges of those
+parts (``keeper.breaks_off``: a cell of a grid is bordered by a gutter or by another picture),
+and those members are not copies of each other. Its links to what it shows outside the
+largest of those parts are left out of the groups: it stays in the group of the picture it
+shows largest, marked as made from others (it is never that group's suggested keeper while an
+original is there), and a search with the collage still finds every part.
 
 Crops of an original (the tiles of a panorama) have the same geometry as a collage of them,
 but the original carries on across their edges, so it is not taken for a composite.
@@ -34,8 +35,6 @@ from pictrace.search.keeper import (
 )
 from pictrace.types import ImageRecord
 
-OVERLAP = 0.1  # parts of a composite may share at most this share of the smaller one
-
 
 def bridges(
     links: Iterable[Link],
@@ -46,7 +45,7 @@ def bridges(
     """Per composite, the pairs (low id first) that join it to what it shows outside the
     largest of its parts that break off (each part's copies included); also per member that
     holds a composite, its pairs to what the composite does not join."""
-    parts = _parts_shown(links, records)
+    parts, whole = _parts_shown(links, records)
     dropped: dict[int, set[tuple[int, int]]] = {}
     for member, shown in parts.items():
         picture = thumbnail(member) if len(shown) > 1 else None
@@ -64,22 +63,23 @@ def bridges(
         dropped[member] = {
             _pair(member, other) for other, where in shown if not _overlapping(where, largest)
         }
-    return _passed_on(dropped, parts, pairs)
+    return _passed_on(dropped, whole, pairs)
 
 
 def _passed_on(
     dropped: dict[int, set[tuple[int, int]]],
-    parts: Mapping[int, list[tuple[int, np.ndarray]]],
+    whole: Mapping[int, set[int]],
     pairs: set[tuple[int, int]],
 ) -> dict[int, set[tuple[int, int]]]:
-    """``dropped`` with the pairs of every member that holds a composite (a collage with a
-    border, a collage beside another picture) to what that composite does not join: such a
-    member would otherwise join the groups again through the composite's parts."""
+    """``dropped`` with the pairs of every member that holds a whole composite (a collage with
+    a border, a collage beside another picture) to what that composite does not join: such a
+    member would otherwise join the groups again through the composite's parts. (A member
+    of which a composite shows a part, as a collage's cell, keeps its own pairs.)"""
     changed = True
     while changed:
         changed = False
-        for member, shown in parts.items():
-            for part, _ in shown:
+        for member, held in whole.items():
+            for part in held:
                 away = {o for pair in dropped.get(part, ()) for o in pair if o != part}
                 more = {_pair(member, o) for o in away if o != member} & pairs
                 if not more <= dropped.get(member, set()):
@@ -90,9 +90,11 @@ def _passed_on(
 
 def _parts_shown(
     links: Iterable[Link], records: Mapping[int, ImageRecord]
-) -> dict[int, list[tuple[int, np.ndarray]]]:
-    """Per member, the members it holds in a part of itself, with where (a polygon in it)."""
+) -> tuple[dict[int, list[tuple[int, np.ndarray]]], dict[int, set[int]]]:
+    """Per member, the members it holds in a part of itself, with where (a polygon in it);
+    and per member, those of them it holds whole."""
     shown: dict[int, list[tuple[int, np.ndarray]]] = {}
+    whole: dict[int, set[int]] = {}
     seen: set[tuple[int, int]] = set()
     for link in links:
         query, hit = records.get(link.query), records.get(link.hit)
@@ -103,11 +105,16 @@ def _parts_shown(
             continue
         seen.add(_pair(query.id, hit.id))
         in_query, in_hit = shared
-        for holder, part, inside in ((query, hit, in_query), (hit, query, in_hit)):
+        for holder, part, inside, of_part in (
+            (query, hit, in_query, in_hit),
+            (hit, query, in_hit, in_query),
+        ):
             if _held(inside, holder):
                 continue  # ``holder`` shows nothing but ``part``
             shown.setdefault(holder.id, []).append((part.id, inside))
-    return shown
+            if _held(of_part, part):
+                whole.setdefault(holder.id, set()).add(part.id)
+    return shown, whole
 
 
 def _apart(
@@ -131,8 +138,18 @@ def _held(polygon: np.ndarray, record: ImageRecord) -> bool:
 
 
 def _overlapping(a: np.ndarray, b: np.ndarray) -> bool:
-    area, _ = cv2.intersectConvexConvex(a.astype(np.float32), b.astype(np.float32))
-    return float(area) > OVERLAP * min(polygon_area(a), polygon_area(b))
+    """Whether two parts are one region: either's centre lies in the other (a collage cell
+    cropped from a larger photo maps that photo past the cell's edges, but its centre stays
+    in the cell)."""
+    return _centre_in(a, b) or _centre_in(b, a)
+
+
+def _centre_in(a: np.ndarray, b: np.ndarray) -> bool:
+    x, y = a.mean(axis=0)
+    return (
+        cv2.pointPolygonTest(b.astype(np.float32).reshape(-1, 1, 2), (float(x), float(y)), False)
+        >= 0
+    )
 
 
 def _pair(a: int, b: int) -> tuple[int, int]:

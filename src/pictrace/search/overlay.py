@@ -17,6 +17,7 @@ from pictrace.errors import InputError
 from pictrace.types import Box, DecodedImage, Evidence
 
 PANEL_HEIGHT = 480
+WIDEST = 3  # a panel is at most this many times as wide as PANEL_HEIGHT
 GAP = 16
 HEADER = 28
 BOX_COLOUR = (255, 64, 32)
@@ -77,12 +78,15 @@ def draw_overlay(
 def _panel(
     pixels: np.ndarray, size: tuple[int, int] | None, height: int
 ) -> tuple[Image.Image, tuple[float, float]]:
-    """The picture resized to ``height`` and the full-size -> panel pixel factors."""
+    """The picture resized to ``height`` (or narrower: at most WIDEST times that wide, so a
+    1,000 x 1 divider does not become a 508,000 px panel) and the full-size -> panel pixel
+    factors."""
     image = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8)).convert("RGB")
-    width = max(1, round(image.width * height / image.height))
-    panel = image.resize((width, height), Image.Resampling.BILINEAR)
+    scale = min(height / image.height, WIDEST * height / image.width)
+    width, tall = max(1, round(image.width * scale)), max(1, round(image.height * scale))
+    panel = image.resize((width, tall), Image.Resampling.BILINEAR)
     full_w, full_h = size or (image.width, image.height)
-    return panel, (width / max(full_w, 1), height / max(full_h, 1))
+    return panel, (width / max(full_w, 1), tall / max(full_h, 1))
 
 
 def _size(pixels: np.ndarray) -> tuple[int, int]:

@@ -7,7 +7,7 @@ from pathlib import Path, PurePath
 
 from starlette.templating import Jinja2Templates
 
-from pictrace.formatting import filesize, label_name, match_heading, percent, shown_tier
+from pictrace.formatting import filesize, label_name, match_heading, percent
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -36,7 +36,6 @@ def make_templates() -> Jinja2Templates:
         short_name=short_name,
         data_uri=data_uri,
         label_name=label_name,
-        shown_tier=shown_tier,
         match_heading=match_heading,
     )
     templates.env.tests["web"] = is_web
