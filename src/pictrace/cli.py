@@ -315,7 +315,7 @@ def calibrate(
 ) -> None:
     """Refit copy_confidence from your labelled pairs; stored in the index folder."""
     if (pairs is None) != reset:
-        raise typer.BadParameter("give a CSV of labelled pairs, or --reset")
+        raise typer.BadParameter("give either a CSV of labelled pairs or --reset, not both")
     with _open(existing=True) as index:
         if pairs is None:
             index.reset_calibration()
