@@ -577,3 +577,15 @@ def test_a_removal_the_disk_cannot_save_the_spaces_of_is_still_a_removal(
     best = index_copy.search(photos / "coffee.jpg", k=1).matches
     assert not best or best[0].tier != "exact"
     monkeypatch.undo()
+
+
+def test_an_index_given_as_a_file_uri_or_from_home_is_its_folder(tmp_path, monkeypatch):
+    """Its own calibration and uploads are looked for in that folder (a Path folds
+    ``file:///srv/index`` into ``file:/srv/index``, which used to be a relative folder)."""
+    from pathlib import Path
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for given in (f"file://{tmp_path}/a", Path(f"file://{tmp_path}/a"), "~/a"):
+        with Index.open(given) as index:
+            assert index.location == str(tmp_path / "a")
+            assert index.uploads == tmp_path / "a" / "uploads"

@@ -44,7 +44,7 @@ from pictrace.search.engine import Searcher
 from pictrace.search.keeper import checked_policy
 from pictrace.search.kept import KeptDuplicates
 from pictrace.settings import Settings, load_settings
-from pictrace.store.base import Store, open_store
+from pictrace.store.base import Store, local_folder, open_store
 from pictrace.store.embedded import EmbeddedStore
 from pictrace.threads import quiet_this_thread
 from pictrace.types import (
@@ -72,7 +72,10 @@ class Index:
 
     def __init__(self, location: str | Path, settings: Settings, readonly: bool = False) -> None:
         self.settings = settings
-        self.location = str(location)
+        text = str(location)  # a folder, ~/folder or file:// URI is kept as the folder itself
+        self.location = (
+            text if "://" in text and not text.startswith("file:") else str(local_folder(text))
+        )
         self.readonly = readonly
         self.pool = ThreadPoolExecutor(WORKERS, "pictrace", initializer=quiet_this_thread)
         self.extractors = build_extractors(settings)
