@@ -5,7 +5,7 @@ verification on a small pool, onnxruntime's intra-op threads for the CNN) and fr
 requests. Native libraries that bring their own thread pools fight that plan on a small machine:
 after each call their idle workers spin-wait for more work, burning the cores the next stage
 needs. Measured on the 2-core dev machine over 138 queries: 114 ms CPU per query for 59 ms wall
-before, 59 ms CPU for 41 ms wall with this policy (BENCHMARKS.md, "Query cost").
+before, 59 ms CPU for 41 ms wall with this policy (BENCHMARKS.md, "Speed").
 
 * OpenBLAS (numpy's, scipy's, OpenCV's and faiss's copies) and faiss's OpenMP: one thread. (faiss's
   OpenMP workers next to onnxruntime's threads made a 1-query search over one million 64-bit
