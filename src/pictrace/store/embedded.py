@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
@@ -37,6 +35,8 @@ from pictrace.store.saved import (
     write_meta,
 )
 from pictrace.store.vectors import LOCAL_LAYOUT, HashSpace, LocalSpace, VectorSpace
+from pictrace.store.writelock import NAME as LOCK_NAME
+from pictrace.store.writelock import take_soon, writer_active
 from pictrace.threads import quiet_native_threads
 from pictrace.types import ImageRecord
 
@@ -87,7 +87,7 @@ class EmbeddedStore(Store):
         existed = self.folder.is_dir()
         try:
             (self.folder / "vectors").mkdir(parents=True, exist_ok=True)
-            self._lock_file = open(self.folder / "write.lock", "w")  # noqa: SIM115
+            self._lock_file = open(self.folder / LOCK_NAME, "w")  # noqa: SIM115
         except OSError as exc:
             what = "write to the index folder" if existed else "create the index folder"
             hint = " (searches open it read-only)" if existed else ""
@@ -95,7 +95,7 @@ class EmbeddedStore(Store):
                 f"cannot {what} {self.folder}: {exc.strerror or exc}{hint}"
             ) from exc
         try:
-            _lock_soon(self._lock_file)
+            take_soon(self._lock_file)
         except BlockingIOError as exc:
             self._lock_file.close()
             raise IndexLocked(
@@ -134,7 +134,7 @@ class EmbeddedStore(Store):
         """One line on searchable copies a read-only open rebuilt in memory. A process
         writing to the index right now (a server, an add) saves them when it stops: that is
         expected, not worth a warning."""
-        if self._writer_active():
+        if writer_active(self.folder):
             log.info("index %s: searchable copies rebuilt while a writer holds it", self.folder)
             return
         log.warning(
@@ -144,16 +144,6 @@ class EmbeddedStore(Store):
             self.folder,
             ", ".join(names),
         )
-
-    def _writer_active(self) -> bool:
-        try:
-            with open(self.folder / "write.lock") as lock:
-                fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        except OSError:
-            return False
-        return False
 
     def _space_meta(
         self, spec: FeatureSpec, space: Space, written: dict[str, Any] | None = None
@@ -387,19 +377,6 @@ class EmbeddedStore(Store):
 
     def label_hits(self, terms: Sequence[str], limit: int) -> Hits:
         return self.catalogue.label_hits(terms, limit)
-
-
-def _lock_soon(lock: IO[str], tries: int = 5) -> None:
-    """The exclusive lock, tried a few times over ~0.1 s: a read-only open looks whether a
-    writer holds it by taking it shared for an instant (``_writer_active``)."""
-    for attempt in range(tries):
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if attempt == tries - 1:
-                raise
-            time.sleep(0.025)
 
 
 def _checked(spec: FeatureSpec, blob: bytes) -> FeatureValue:
