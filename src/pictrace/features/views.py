@@ -79,20 +79,23 @@ def _through_small(pixels: np.ndarray) -> bool:
 def shrink(pixels: np.ndarray, side: int) -> np.ndarray:
     """``pixels`` area-averaged so the long side is at most ``side`` (unchanged if smaller)."""
     factor = side / max(pixels.shape[:2])
-    if factor >= 1.0:
-        return np.ascontiguousarray(pixels)
-    size = (max(1, round(pixels.shape[1] * factor)), max(1, round(pixels.shape[0] * factor)))
-    return cv2.resize(np.ascontiguousarray(pixels), size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(pixels) if factor >= 1.0 else _sized(pixels, factor)
 
 
 def scaled(pixels: np.ndarray, factor: float) -> np.ndarray:
     """``pixels`` area-averaged by ``factor`` (below 1) each way, keeping at least one pixel
     across: a 1,000 x 1 divider line stays a line."""
-    pixels = np.ascontiguousarray(pixels)
-    if min(pixels.shape[:2]) * factor >= 1.0:  # OpenCV rounds each side by itself
-        return cv2.resize(pixels, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    if min(pixels.shape[:2]) * factor < 1.0:  # OpenCV would round a side to 0
+        return _sized(pixels, factor)
+    return cv2.resize(
+        np.ascontiguousarray(pixels), None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA
+    )
+
+
+def _sized(pixels: np.ndarray, factor: float) -> np.ndarray:
+    """``pixels`` area-averaged to each side times ``factor``, rounded, at least 1 px."""
     size = (max(1, round(pixels.shape[1] * factor)), max(1, round(pixels.shape[0] * factor)))
-    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(np.ascontiguousarray(pixels), size, interpolation=cv2.INTER_AREA)
 
 
 def to_short_side(pixels: np.ndarray, side: int) -> np.ndarray:
