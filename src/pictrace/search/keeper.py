@@ -52,10 +52,11 @@ FULL = 0.92  # a member whose shared part fills this share of its canvas shows n
 # background continues it); pictures around a crop gave below 0.6, or a margin of at most 0.42.
 FLAT = 0.6
 STEP = 0.5
-# ... and the local mean colour along the shared part's edge matches the padding's beside it in
-# at most SPREAD_ON of the edge: 0-0.26 for the borders, bands, corners and frames of both
-# seeds and held-out flowers; 0.55 for a star field around a small crop of it, whose black sky
-# the flat rule took for padding (it marked that original as edited).
+# ... and the look of the picture along the shared part's edge (the mean and spread of its
+# colours, ``_across``) matches the padding's beside it in at most SPREAD_ON of the edge: 0-0.25
+# for the borders, bands, corners and frames of both seeds and held-out flowers; 0.53 for a
+# star field around a small crop of it, whose black sky the flat rule took for padding (it
+# marked that original as edited).
 SPREAD_ON = 0.4
 TOLERANCE = 16  # per channel, 0..255
 MARGIN = 5  # px of a thumbnail's extra canvas ignored along the shared part's edge (resampling)
@@ -72,6 +73,7 @@ SMOOTH = 0.7
 CONTINUED = 0.1
 BREAK = 0.2
 LOCAL = 2
+REACH = 2 * MARGIN + 2  # px: from the shared part's edge across the margin, either way
 
 Thumbnail = Callable[[int], np.ndarray | None]  # an image id -> its stored thumbnail (RGB)
 
@@ -261,8 +263,9 @@ def padded(pixels: np.ndarray, polygon: np.ndarray, full: tuple[int, int]) -> bo
     """Whether the canvas of a picture outside ``polygon`` (in its full-size pixels) is padding,
     judged on its thumbnail ``pixels``: mostly one flat colour (``FLAT``) that the picture
     does not continue in along the polygon's edge (``STEP``: a photo on a white background
-    whose crop was taken is not padded with its own background), or smooth (``SMOOTH``) and
-    broken off along that edge (``CONTINUED``)."""
+    whose crop was taken is not padded with its own background) nor looks the same across it
+    (``SPREAD_ON``: a star field), or smooth (``SMOOTH``) and broken off along that edge
+    (``CONTINUED``)."""
     regions = _regions(pixels, polygon, full)
     if regions is None:
         return False
@@ -307,9 +310,8 @@ def _smooth_padding(
     nearby, _ = _mean_of(picture, extra, LOCAL)
     if (np.abs(picture - nearby).max(axis=2)[extra] <= TOLERANCE).mean() < SMOOTH:
         return False
-    reach = 2 * MARGIN + 2  # from the edge across the margin, either way
-    across = _carried_on(picture, edge, *_mean_of(picture, extra, reach))
-    within = _carried_on(picture, edge, *_mean_of(picture, deep, reach))
+    across = _carried_on(picture, edge, *_mean_of(picture, extra, REACH))
+    within = _carried_on(picture, edge, *_mean_of(picture, deep, REACH))
     if across is None or within is None:
         return False
     return across <= CONTINUED and within - across >= BREAK
@@ -335,8 +337,7 @@ def _across(picture: np.ndarray, beyond: np.ndarray, edge: np.ndarray) -> float 
     """The share of the edge whose look (its mean colour and the spread of its colours, within
     2 MARGIN + 2 px) is within TOLERANCE of the look of the ``beyond`` pixels there; None
     where none are near. The spread tells busy pixels from a flat colour of the same mean."""
-    reach = 2 * MARGIN + 2
-    own, beside = _look(picture, edge, reach), _look(picture, beyond, reach)
+    own, beside = _look(picture, edge, REACH), _look(picture, beyond, REACH)
     judged = edge & beside[1]
     if not judged.any():
         return None
