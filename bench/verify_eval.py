@@ -342,10 +342,12 @@ def run_sift(
     side: int,
     grid: int = kpmod.GRID,
     contrast: float = kpmod.CONTRAST,
+    layers: int = kpmod.LAYERS,
 ) -> tuple[list[Row], dict[str, float]]:
     def extract(pixels: np.ndarray) -> bytes:
         size = (pixels.shape[1], pixels.shape[0])
-        return kpmod.encode_keypoints(kpmod.detect(pixels, size, count, side, grid, contrast))
+        found = kpmod.detect(pixels, size, count, side, grid, contrast, layers)
+        return kpmod.encode_keypoints(found)
 
     return run_method(pairs, extract, lambda store: verifier.GeometricVerifier(store))
 
@@ -660,6 +662,10 @@ def main() -> None:
             ("RootSIFT 256 @256", lambda: run_sift(pairs, 256, 256)),
             ("RootSIFT 512 @256", lambda: run_sift(pairs, 512, 256)),
             ("RootSIFT 384 @256 grid 8", lambda: run_sift(pairs, 384, 256, 8)),
+            ("RootSIFT 384 @256 2 layers", lambda: run_sift(pairs, 384, 256, layers=2)),
+            ("RootSIFT 384 @224 2 layers", lambda: run_sift(pairs, 384, 224, layers=2)),
+            ("RootSIFT 320 @256", lambda: run_sift(pairs, 320, 256)),
+            ("RootSIFT 384 @240", lambda: run_sift(pairs, 384, 240)),
         ]
 
         def chosen_run() -> Result:
