@@ -156,6 +156,31 @@ def test_duplicates_groups_copies_and_suggests_the_keeper(index_copy, photos, tm
     assert len(group.members) == 2
 
 
+def test_a_file_gone_since_it_was_added_is_never_the_keeper(photos, tmp_path, run):
+    """A folder renamed after adding and added again under its new name: the old entries
+    point at files no longer there. The group of each picture keeps its file that is still
+    there, whatever the policy says, and names the other as missing."""
+    folder = tmp_path / "library" / "sub"
+    folder.mkdir(parents=True)
+    original = load_rgb(photos / "coffee.jpg")
+    (folder / "coffee.png").write_bytes(png_bytes(original))  # lossless: the policy's pick
+    with Index.open(tmp_path / "index") as index:
+        index.add([folder])
+        moved = folder.rename(tmp_path / "library" / "renamed")
+        (moved / "coffee.png").rename(moved / "coffee_small.jpg")
+        (moved / "coffee_small.jpg").write_bytes(jpeg_bytes(original.resize((300, 200)), 80))
+        index.add([moved])
+        (group,) = index.duplicates()
+    keeper = next(m for m in group.members if m.id == group.keeper)
+    assert keeper.source == str(moved / "coffee_small.jpg")
+    assert group.reason == "present"
+    assert group.missing == {m.id for m in group.members if m.id != group.keeper}
+    assert group.as_dict()["members"][1]["missing"] is True
+    code, out, _ = run("--index", str(tmp_path / "index"), "duplicates")
+    assert code == 0 and "keeper by the others' files are gone" in out
+    assert "coffee.png  (file missing)" in out
+
+
 def test_a_negative_is_a_copy_to_search_but_not_a_duplicate_to_remove(index_copy, photos, tmp_path):
     """Nothing tells which of a picture and its negative is the original, and both are
     worth keeping: search calls the negative a copy, duplicates does not group them."""

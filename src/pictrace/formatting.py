@@ -43,7 +43,8 @@ def group_lines(number: int, group: DuplicateGroup) -> list[str]:
     via = group.matched_with()
     for member in group.members:
         mark = "keep" if member.id == group.keeper else "    "
-        notes = ["likely edited"] if group.edited.get(member.id) else []
+        notes = ["file missing"] if member.id in group.missing else []
+        notes += ["likely edited"] if group.edited.get(member.id) else []
         if via.get(member.id, group.keeper) != group.keeper:
             notes.append(f"a copy of {via[member.id]}, not of the keeper")
         lines.append(

@@ -15,7 +15,9 @@ Tier = Literal["exact", "copy", "similar"]
 Verdict = Literal["exact", "copy", "similar", "different"]
 SIMILAR_AT = 0.5  # similarity from which a pair that is not a copy is "similar", else "different"
 # How a duplicate group chooses its keeper: rules in order (search/keeper.py).
-KeeperRule = Literal["original", "resolution", "lossless", "exif", "bytes", "oldest", "newest"]
+KeeperRule = Literal[
+    "present", "original", "resolution", "lossless", "exif", "bytes", "oldest", "newest"
+]
 KEEPER_POLICY: tuple[KeeperRule, ...] = ("original", "resolution", "lossless", "exif", "bytes")
 
 
@@ -247,6 +249,9 @@ class DuplicateGroup:
     # the keeper rule that put the keeper ahead of the next member (None when none did: the
     # most pixels, then the lowest id)
     reason: KeeperRule | None = None
+    # members added from a local file that is no longer there (moved or deleted since): never
+    # the keeper while another member's file is still there
+    missing: frozenset[int] = frozenset()
 
     def matched_with(self) -> dict[int, int]:
         """Per member but the keeper: the member it is a copy of on its shortest chain of
@@ -275,7 +280,12 @@ class DuplicateGroup:
             "keeper": self.keeper,
             "reason": self.reason,
             "members": [
-                m.as_dict() | {"edited": self.edited.get(m.id, 0), "matched_with": via.get(m.id)}
+                m.as_dict()
+                | {
+                    "edited": self.edited.get(m.id, 0),
+                    "matched_with": via.get(m.id),
+                    "missing": m.id in self.missing,
+                }
                 for m in self.members
             ],
         }

@@ -11,6 +11,7 @@ different picture to keep, and nothing tells which of the two is the original.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -197,7 +198,10 @@ def _groups(
             edited = edited_counts(records, by_root.get(root, []), _thumbnails(store))
             edited.update({i: edited.get(i, 0) + 1 for i in composites & set(records)})
             own = tuple(p for p in inside if p[0] in records)
-            groups.append(DuplicateGroup(tuple(records.values()), min(records), edited, own))
+            missing = _missing(store, records)
+            groups.append(
+                DuplicateGroup(tuple(records.values()), min(records), edited, own, None, missing)
+            )
     return sorted(groups, key=lambda g: (-len(g.members), g.keeper))
 
 
@@ -218,3 +222,13 @@ def _thumbnails(store: Store) -> Callable[[int], np.ndarray | None]:
         return open_thumbnail(blob) if isinstance(blob, bytes) else None
 
     return thumbnail
+
+
+def _missing(store: Store, ids: Iterable[int]) -> frozenset[int]:
+    """The images added from a local file that is no longer there (moved or deleted)."""
+    gone = []
+    for image_id in ids:
+        location = store.location_of(image_id)
+        if location is not None and not os.path.exists(location):
+            gone.append(image_id)
+    return frozenset(gone)

@@ -89,6 +89,7 @@ class Link:
 
 # --- the keeper policy ------------------------------------------------------------------------
 KEEPER_LABELS: dict[KeeperRule, str] = {
+    "present": "the others' files are gone",
     "original": "not an edited copy",
     "resolution": "largest resolution",
     "lossless": "lossless format",
@@ -101,6 +102,7 @@ KEEPER_LABELS: dict[KeeperRule, str] = {
 # before it), lower first. "resolution": pixels within RESOLUTION_BAND of the peers' most tie.
 Rule = Callable[[ImageRecord, DuplicateGroup, Sequence[ImageRecord]], float]
 _RULES: dict[KeeperRule, Rule] = {
+    "present": lambda r, g, peers: 1.0 if r.id in g.missing else 0.0,
     "original": lambda r, g, peers: g.edited.get(r.id, 0),
     "resolution": lambda r, g, peers: -min(pixels(r) * RESOLUTION_BAND, most_pixels(peers)),
     "lossless": lambda r, g, peers: -1.0 if r.format in LOSSLESS else 0.0,
@@ -134,13 +136,18 @@ def reason_label(reason: KeeperRule | None) -> str:
 def apply_policy(
     groups: Iterable[DuplicateGroup], policy: Sequence[KeeperRule]
 ) -> list[DuplicateGroup]:
-    """Each group's members ordered by ``policy``, the first one its keeper."""
-    rules = [_RULES[name] for name in policy]
+    """Each group's members ordered by ``policy``, the first one its keeper. A member whose
+    file is gone (``DuplicateGroup.missing``) comes after those whose file is there, whatever
+    the policy: deleting the others on its advice would lose the picture."""
+    order: list[KeeperRule] = ["present", *(name for name in policy if name != "present")]
+    rules = [_RULES[name] for name in order]
     ordered = []
     for group in groups:
         members = tuple(ranked(list(group.members), rules, group))
-        reason = deciding_rule(members, policy, group)
-        ordered.append(DuplicateGroup(members, members[0].id, group.edited, group.pairs, reason))
+        reason = deciding_rule(members, order, group)
+        ordered.append(
+            DuplicateGroup(members, members[0].id, group.edited, group.pairs, reason, group.missing)
+        )
     return ordered
 
 
