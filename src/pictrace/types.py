@@ -15,9 +15,9 @@ Tier = Literal["exact", "copy", "similar"]
 Verdict = Literal["exact", "copy", "similar", "different"]
 SIMILAR_AT = 0.5  # similarity from which a pair that is not a copy is "similar", else "different"
 # How a duplicate group chooses its keeper: rules in order (search/keeper.py).
-KeeperRule = Literal[
-    "present", "original", "resolution", "lossless", "exif", "bytes", "oldest", "newest"
-]
+KeeperRule = Literal["original", "resolution", "lossless", "exif", "bytes", "oldest", "newest"]
+# what put a keeper first: a rule, or "present" (the others' files are gone), before every rule
+KeeperReason = KeeperRule | Literal["present"]
 KEEPER_POLICY: tuple[KeeperRule, ...] = ("original", "resolution", "lossless", "exif", "bytes")
 
 
@@ -248,7 +248,7 @@ class DuplicateGroup:
     pairs: tuple[tuple[int, int], ...] = ()  # the copy pairs that joined the group
     # the keeper rule that put the keeper ahead of the next member (None when none did: the
     # most pixels, then the lowest id)
-    reason: KeeperRule | None = None
+    reason: KeeperReason | None = None
     # members added from a local file that is no longer there (moved or deleted since): never
     # the keeper while another member's file is still there
     missing: frozenset[int] = frozenset()

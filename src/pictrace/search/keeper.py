@@ -39,7 +39,7 @@ import numpy as np
 
 from pictrace.errors import InputError
 from pictrace.search.overlap import corners, project
-from pictrace.types import DuplicateGroup, ImageRecord, KeeperRule, rule_names
+from pictrace.types import DuplicateGroup, ImageRecord, KeeperReason, KeeperRule, rule_names
 
 LOSSLESS = frozenset({"png", "tiff", "bmp", "webp-lossless", "ppm"})
 RESOLUTION_BAND = 1.1  # within this factor of a group's most pixels counts as its resolution
@@ -88,7 +88,7 @@ class Link:
 
 
 # --- the keeper policy ------------------------------------------------------------------------
-KEEPER_LABELS: dict[KeeperRule, str] = {
+KEEPER_LABELS: dict[KeeperReason, str] = {
     "present": "the others' files are gone",
     "original": "not an edited copy",
     "resolution": "largest resolution",
@@ -102,7 +102,6 @@ KEEPER_LABELS: dict[KeeperRule, str] = {
 # before it), lower first. "resolution": pixels within RESOLUTION_BAND of the peers' most tie.
 Rule = Callable[[ImageRecord, DuplicateGroup, Sequence[ImageRecord]], float]
 _RULES: dict[KeeperRule, Rule] = {
-    "present": lambda r, g, peers: 1.0 if r.id in g.missing else 0.0,
     "original": lambda r, g, peers: g.edited.get(r.id, 0),
     "resolution": lambda r, g, peers: -min(pixels(r) * RESOLUTION_BAND, most_pixels(peers)),
     "lossless": lambda r, g, peers: -1.0 if r.format in LOSSLESS else 0.0,
@@ -110,6 +109,11 @@ _RULES: dict[KeeperRule, Rule] = {
     "bytes": lambda r, g, peers: -r.byte_size,
     "oldest": lambda r, g, peers: r.added_at,
     "newest": lambda r, g, peers: -r.added_at,
+}
+# Before every policy: a member whose file is gone comes after those whose file is there.
+_ORDERED: dict[KeeperReason, Rule] = {
+    "present": lambda r, g, peers: 1.0 if r.id in g.missing else 0.0,
+    **cast(dict[KeeperReason, Rule], _RULES),
 }
 
 
@@ -128,7 +132,7 @@ def checked_policy(
     return tuple(dict.fromkeys(cast(KeeperRule, rule) for rule in rules))
 
 
-def reason_label(reason: KeeperRule | None) -> str:
+def reason_label(reason: KeeperReason | None) -> str:
     """How a group's keeper was chosen, for people (``DuplicateGroup.reason``)."""
     return KEEPER_LABELS[reason] if reason else "a tie: most pixels, then lowest id"
 
@@ -139,8 +143,8 @@ def apply_policy(
     """Each group's members ordered by ``policy``, the first one its keeper. A member whose
     file is gone (``DuplicateGroup.missing``) comes after those whose file is there, whatever
     the policy: deleting the others on its advice would lose the picture."""
-    order: list[KeeperRule] = ["present", *(name for name in policy if name != "present")]
-    rules = [_RULES[name] for name in order]
+    order: list[KeeperReason] = ["present", *policy]
+    rules = [_ORDERED[name] for name in order]
     ordered = []
     for group in groups:
         members = tuple(ranked(list(group.members), rules, group))
@@ -152,8 +156,8 @@ def apply_policy(
 
 
 def deciding_rule(
-    members: Sequence[ImageRecord], policy: Sequence[KeeperRule], group: DuplicateGroup
-) -> KeeperRule | None:
+    members: Sequence[ImageRecord], policy: Sequence[KeeperReason], group: DuplicateGroup
+) -> KeeperReason | None:
     """The first rule of ``policy`` that scores the keeper (``members[0]``) better than the
     next member, among the members tied with the keeper so far; None when none does."""
     if len(members) < 2:
@@ -161,7 +165,7 @@ def deciding_rule(
     keeper, runner_up = members[0], members[1]
     peers = list(members)
     for name in policy:
-        scores = {r.id: _RULES[name](r, group, peers) for r in peers}
+        scores = {r.id: _ORDERED[name](r, group, peers) for r in peers}
         if scores[runner_up.id] != scores[keeper.id]:
             return name
         peers = [r for r in peers if scores[r.id] == scores[keeper.id]]
