@@ -156,6 +156,33 @@ def test_duplicates_groups_copies_and_suggests_the_keeper(index_copy, photos, tm
     assert len(group.members) == 2
 
 
+def test_a_folder_renamed_inside_the_library_is_the_same_images(photos, tmp_path, run):
+    """The same bytes under a new path, the old path gone: the entry follows the file (same
+    id, no second entry); a copy of it beside it is a new image, and so is a file whose old
+    place still holds it."""
+    library = tmp_path / "library"
+    (library / "sub").mkdir(parents=True)
+    for name in ("coffee.jpg", "rocket.jpg"):
+        (library / "sub" / name).write_bytes((photos / name).read_bytes())
+    (library / "kept.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
+    index_dir = str(tmp_path / "index")
+    with Index.open(index_dir) as index:
+        first = index.add([library])
+        ids = {index.resolve(str(library / "sub" / n)).id for n in ("coffee.jpg", "rocket.jpg")}
+    renamed = (library / "sub").rename(library / "renamed")
+    (renamed / "rocket_again.jpg").write_bytes((photos / "rocket.jpg").read_bytes())
+    code, out, _ = run("--index", index_dir, "add", str(library), str(renamed / "coffee.jpg"))
+    assert code == 0 and "added 1, skipped unchanged 4 (2 of them moved files)" in out
+    with Index.open(index_dir) as index:
+        assert index.stats().images == len(first.added) + 1
+        assert {index.resolve(str(renamed / n)).id for n in ("coffee.jpg", "rocket.jpg")} == ids
+        with pytest.raises(NotFound):
+            index.resolve(str(library / "sub" / "coffee.jpg"))
+        assert index.resolve(str(library / "kept.jpg")).id not in ids
+        report = index.add([renamed])
+        assert not report.moved and len(report.skipped) == 3
+
+
 def test_a_file_gone_since_it_was_added_is_never_the_keeper(photos, tmp_path, run):
     """A folder renamed after adding and added again under its new name: the old entries
     point at files no longer there. The group of each picture keeps its file that is still

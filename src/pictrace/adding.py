@@ -39,7 +39,20 @@ from pictrace.threads import quiet_this_thread
 from pictrace.types import AddFailure, AddReport, DecodedImage, ImageRecord, Source
 
 Decoded = tuple[Source, DecodedImage, dict[str, FeatureValue]]  # with its per-image features
-Prepared = AddFailure | str | Decoded  # failed, unchanged (its uri), or new
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A local file already catalogued under a path where it is no longer: the same bytes,
+    moved (a folder renamed, say). Its entry is pointed at the new path, nothing recomputed."""
+
+    candidates: tuple[int, ...]  # the images it may be, best first (``Adder._moved``)
+    source: Source
+    location: str
+    image_id: int = 0  # the one it is taken as (``_Tally.new_images``)
+
+
+Prepared = AddFailure | str | Moved | Decoded  # failed, unchanged (its uri), moved, or new
 Progress = Callable[[int, int], None]
 log = logging.getLogger("pictrace")
 Stored = tuple[list[int], list[tuple[int, int]]]  # new ids; (new id, previous id) of changed files
@@ -106,11 +119,15 @@ class Adder:
         ):
             try:
                 for batch, prepared, pool_free in batches:
-                    images = tally.new_images(f.result() for f in prepared)
+                    images, moves, again = tally.new_images(f.result() for f in prepared)
+                    if again:  # further copies of a file that moved: new images
+                        images += tally.new_images(self.prepare(s, False) for s in again)[0]
                     entries = self._entries(images, tally.failed, self.pool if pool_free else None)
                     while in_flight:  # the previous write, before this one starts
                         tally.stored(*in_flight.popleft())
-                    future = writer.submit(self._store, entries) if entries else None
+                    future = (
+                        writer.submit(self._store, entries, moves) if entries or moves else None
+                    )
                     in_flight.append((future, len(batch)))
                     if not ahead:  # a slow source: stored and reported before reading on
                         tally.stored(*in_flight.popleft())
@@ -118,11 +135,13 @@ class Adder:
                 while in_flight:
                     tally.stored(*in_flight.popleft())
 
-    def _store(self, entries: list[NewImage]) -> Stored:
-        """Store a batch (on the writer thread): the new ids, and those of them that
-        replace an image of the same source (a changed file)."""
+    def _store(self, entries: list[NewImage], moves: list[Moved]) -> Stored:
+        """Store a batch (on the writer thread): the moved files' new places, then the new
+        ids, and those of them that replace an image of the same source (a changed file)."""
+        if moves:
+            self.store.relocate([(m.image_id, m.source.uri, m.location) for m in moves])
         before = [self.store.by_source(e.source) for e in entries]
-        ids = self.store.add(entries)
+        ids = self.store.add(entries) if entries else []
         return ids, [(i, old.id) for i, old in zip(ids, before, strict=True) if old is not None]
 
     def _prepared_batches(
@@ -146,9 +165,10 @@ class Adder:
                 for future in futures:
                     future.cancel()
 
-    def prepare(self, item: Source | AddFailure) -> Prepared:
+    def prepare(self, item: Source | AddFailure, moves: bool = True) -> Prepared:
         """Failure, the uri of an unchanged image (skip), or the decoded image with its
-        per-image features (the batched ones follow in ``_entries``). An unchanged
+        per-image features (the batched ones follow in ``_entries``); with ``moves``, a
+        local file catalogued before under a place it left is ``Moved``. An unchanged
         image whose features an older PicTrace computed is re-extracted, so adding the same
         folders again brings an index up to date after an upgrade."""
         if isinstance(item, AddFailure):
@@ -166,6 +186,10 @@ class Adder:
         elif existing is None and item.location and named is not None:
             # the same relative name as another file (from another folder): keep both
             item = Source(item.location, item.data, item.page, item.location)
+        elif existing is None and item.location and moves:
+            moved = self._moved(item, item.location)
+            if moved:
+                return Moved(moved, item, item.location)
         try:
             image = decode(item, self.settings)
             return item, image, per_image_values(self.extractors, image)
@@ -190,6 +214,20 @@ class Adder:
             if found is not None and self._same_file(found, source.location):
                 return found
         return record
+
+    def _moved(self, source: Source, location: str) -> tuple[int, ...]:
+        """The images a new local file may have been catalogued as before it moved: those
+        with the same bytes and current features added from a path where no file is any
+        more, oldest first."""
+        digest = hashlib.sha256(source.data).hexdigest()
+        found = []
+        for image_id in self.store.by_bytes(digest):
+            recorded = self.store.location_of(image_id)
+            if recorded is None or recorded == location or os.path.lexists(recorded):
+                continue
+            if self._current(image_id):
+                found.append(image_id)
+        return tuple(found)
 
     def _same_file(self, record: ImageRecord, location: str) -> bool:
         """Whether a record can be the local file at ``location``: it was added from there,
@@ -254,20 +292,39 @@ class _Tally:
     added: list[int] = field(default_factory=list)
     replaced: list[tuple[int, int]] = field(default_factory=list)  # (new id, previous id)
     skipped: list[str] = field(default_factory=list)
+    moved: list[int] = field(default_factory=list)
+    claimed: set[int] = field(default_factory=set)  # images a moved file was matched with
     failed: list[AddFailure] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
 
-    def new_images(self, prepared: Iterable[Prepared]) -> list[Decoded]:
-        images = []
+    def new_images(
+        self, prepared: Iterable[Prepared]
+    ) -> tuple[list[Decoded], list[Moved], list[Source]]:
+        """A batch's new images; its moved files (counted as skipped: unchanged); and the
+        further copies of a file that moved, in this add's order (the first copy takes the
+        image: the others are to be prepared again as new)."""
+        images, moves, again = [], [], []
         for item in prepared:
             if isinstance(item, AddFailure):
                 self.failed.append(item)
+            elif isinstance(item, Moved) and _identity(item.source) in self.seen:
+                self.skipped.append(item.source.uri)  # given twice
+            elif isinstance(item, Moved):
+                free = [i for i in item.candidates if i not in self.claimed]
+                if not free:
+                    again.append(item.source)
+                    continue
+                self.seen.add(_identity(item.source))
+                self.claimed.add(free[0])
+                self.skipped.append(item.source.uri)
+                self.moved.append(free[0])
+                moves.append(Moved(item.candidates, item.source, item.location, free[0]))
             elif isinstance(item, str) or _identity(item[0]) in self.seen:
                 self.skipped.append(item if isinstance(item, str) else item[0].uri)
             else:
                 self.seen.add(_identity(item[0]))
                 images.append(item)
-        return images
+        return images, moves, again
 
     def stored(self, write: Future[Stored] | None, size: int) -> None:
         """A batch of ``size`` items is done: its write's ids (raising its error)."""
@@ -286,6 +343,7 @@ class _Tally:
             tuple(self.failed),
             tuple(new for new, _ in self.replaced),
             tuple(old for _, old in self.replaced),
+            tuple(self.moved),
         )
 
 

@@ -99,8 +99,9 @@ def result_table(result: SearchResult, copies: bool = True) -> Table:
 def add_lines(report: AddReport) -> list[str]:
     """What ``add`` says: the counts, each changed file's old and new id, each failure."""
     changed = f" ({len(report.replaced)} of them changed files)" if report.replaced else ""
+    moved = f" ({len(report.moved)} of them moved files)" if report.moved else ""
     return [
-        f"added {len(report.added)}{changed}, skipped unchanged {len(report.skipped)}, "
+        f"added {len(report.added)}{changed}, skipped unchanged {len(report.skipped)}{moved}, "
         f"failed {len(report.failed)}",
         *(
             f"  changed: image {old} is now image {new}"

@@ -213,6 +213,9 @@ class AddReport:
     failed: tuple[AddFailure, ...] = ()
     replaced: tuple[int, ...] = ()  # of ``added``: new versions of sources changed since
     previous: tuple[int, ...] = ()  # the ids those sources had, in the same order
+    # of ``skipped``: images whose local file moved (the same bytes under a new path, the old
+    # path gone), now catalogued under the new one
+    moved: tuple[int, ...] = ()
 
     def merged(self, other: AddReport) -> AddReport:
         return AddReport(
@@ -221,6 +224,7 @@ class AddReport:
             self.failed + other.failed,
             self.replaced + other.replaced,
             self.previous + other.previous,
+            self.moved + other.moved,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -230,6 +234,7 @@ class AddReport:
             "failed": [asdict(f) for f in self.failed],
             "added_ids": list(self.added),
             "replaced_ids": list(self.replaced),
+            "moved_ids": list(self.moved),
             "replaced": [
                 {"id": new, "previous_id": old}
                 for new, old in zip(self.replaced, self.previous, strict=True)

@@ -34,6 +34,11 @@ class Store(ABC):
     def remove(self, ids: Sequence[int]) -> None: ...
 
     @abstractmethod
+    def relocate(self, moves: Sequence[tuple[int, str, str]]) -> None:
+        """Catalogue images under the local files they moved to, atomically: (id, new
+        source, new resolved path) each. Their features and ids stay."""
+
+    @abstractmethod
     def records(self, ids: Iterable[int]) -> dict[int, ImageRecord]: ...
 
     @abstractmethod

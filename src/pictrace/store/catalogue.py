@@ -202,6 +202,11 @@ class Catalogue:
             db.execute("INSERT INTO locations VALUES (?, ?)", (image_id, image.location))
         return image_id
 
+    def relocate(self, db: sqlite3.Connection, image_id: int, source: str, location: str) -> None:
+        """Catalogue an image under the local file it moved to."""
+        db.execute("UPDATE images SET source = ? WHERE id = ?", (source, image_id))
+        db.execute("INSERT OR REPLACE INTO locations VALUES (?, ?)", (image_id, location))
+
     def delete(self, db: sqlite3.Connection, image_id: int) -> None:
         db.execute("DELETE FROM images WHERE id = ?", (image_id,))
 

@@ -233,6 +233,14 @@ class EmbeddedStore(Store):
                 raise
             return ids
 
+    def relocate(self, moves: Sequence[tuple[int, str, str]]) -> None:
+        self._writable()
+        with self._guard.writing():
+            with self.catalogue.transaction() as db:
+                for image_id, source, location in moves:
+                    self.catalogue.relocate(db, image_id, source, location)
+            self._dirty = True  # the spaces are saved with the catalogue's new generation
+
     def _rebuild_all(self) -> None:
         for name in self.spaces:
             self.spaces[name] = self._rebuild_space(self.specs[name])
