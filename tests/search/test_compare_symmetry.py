@@ -74,3 +74,15 @@ def test_orb_matches_are_the_same_every_time(photos):
     a = np.asarray(load_rgb(photos / "coffee.jpg"))
     b = np.asarray(load_rgb(photos / "rocket.jpg"))
     assert len({orb_matches(a, b) for _ in range(6)}) == 1
+
+
+def test_the_orb_match_ratio_is_a_share(photos):
+    """A crop holds fewer keypoints than the picture: several of the picture's may match one
+    of the crop's, yet the ratio stays a share of the smaller set."""
+    from pictrace.search.compare import orb_matches
+    from tests.conftest import load_rgb
+
+    whole = np.asarray(load_rgb(photos / "coffee.jpg"))
+    part = np.ascontiguousarray(whole[40:120, 60:160])
+    good, ratio = orb_matches(whole, part)
+    assert good > 0 and 0.0 < ratio <= 1.0

@@ -38,7 +38,8 @@ ORB_SEED = 20_240_601
 
 
 def orb_matches(a: np.ndarray, b: np.ndarray, ratio: float = 0.75) -> tuple[int, float]:
-    """ORB keypoints matched with FLANN (LSH) and Lowe's ratio test: (good, good/min_kp)."""
+    """ORB keypoints matched with FLANN (LSH) and Lowe's ratio test: (good, good/min_kp),
+    the share at most 1 (several of ``a``'s keypoints may match one of ``b``'s)."""
     if min(a.shape[:2]) < 2 or min(b.shape[:2]) < 2:
         return 0, 0.0  # ORB's image pyramid cannot shrink a 1-pixel side (cv2.error)
     orb = cv2.ORB_create(nfeatures=1000)
@@ -55,7 +56,7 @@ def orb_matches(a: np.ndarray, b: np.ndarray, ratio: float = 0.75) -> tuple[int,
     )
     pairs = flann.knnMatch(da, db, k=2)
     good = sum(1 for p in pairs if len(p) == 2 and p[0].distance < ratio * p[1].distance)
-    return good, good / max(1, min(len(da), len(db)))
+    return good, min(1.0, good / max(1, min(len(da), len(db))))
 
 
 def compare_images(
