@@ -8,6 +8,7 @@ from PIL import Image, ImageEnhance, ImageOps
 
 from pictrace import Index
 from pictrace.errors import InputError, NotFound, SourceUnreadable
+from pictrace.types import DuplicateGroup
 from tests.conftest import jpeg_bytes, load_rgb, noise_image, png_bytes
 
 
@@ -181,6 +182,30 @@ def test_a_folder_renamed_inside_the_library_is_the_same_images(photos, tmp_path
         assert index.resolve(str(library / "kept.jpg")).id not in ids
         report = index.add([renamed])
         assert not report.moved and len(report.skipped) == 3
+
+
+def test_a_grey_copy_of_a_colour_photo_is_not_the_keeper(photos, tmp_path):
+    """Colour is not added back: the grey member of a pair is the copy, even as a larger,
+    lossless file. A tinted copy (sepia) of a grey photo says nothing of which came first."""
+    colour = load_rgb(photos / "coffee.jpg")
+    (tmp_path / "coffee.jpg").write_bytes(jpeg_bytes(colour, 85))
+    (tmp_path / "coffee_bw.png").write_bytes(png_bytes(ImageOps.grayscale(colour).convert("RGB")))
+    grey = ImageOps.grayscale(load_rgb(photos / "rocket.jpg"))
+    (tmp_path / "rocket_bw.jpg").write_bytes(jpeg_bytes(grey.convert("RGB"), 85))
+    sepia = ImageOps.colorize(grey, black=(40, 26, 13), white=(255, 240, 192))
+    (tmp_path / "rocket_sepia.png").write_bytes(png_bytes(sepia))
+    with Index.open(tmp_path / "index") as index:
+        index.add([tmp_path])
+        groups = index.duplicates()
+
+    def group_of(name: str) -> DuplicateGroup:
+        return next(g for g in groups if str(tmp_path / name) in {m.source for m in g.members})
+
+    coffee, rocket = group_of("coffee.jpg"), group_of("rocket_bw.jpg")
+    kept = next(m for m in coffee.members if m.id == coffee.keeper)
+    assert kept.source == str(tmp_path / "coffee.jpg") and coffee.reason == "original"
+    assert len(rocket.members) == 2 and not rocket.edited  # the file rules decide
+    assert next(m for m in rocket.members if m.id == rocket.keeper).format == "png"
 
 
 def test_a_file_gone_since_it_was_added_is_never_the_keeper(photos, tmp_path, run):
