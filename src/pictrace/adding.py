@@ -89,7 +89,7 @@ class Adder:
         crawls, uploads) are stored as soon as their batch is complete. Every batch is stored
         in one transaction, in order; progress counts stored batches; a failure to store
         stops the add with that error (the batches before it stay stored)."""
-        tally = _Tally(total, progress)
+        tally = _Tally(total, progress, replacing=self._replacing)
         try:
             self._add_batches(tally, loaded, ahead)
         except KeyboardInterrupt:
@@ -215,17 +215,20 @@ class Adder:
                 return found
         return record
 
+    def _replacing(self, uri: str) -> int | None:
+        record = self.store.by_source(uri)
+        return None if record is None else record.id
+
     def _moved(self, source: Source, location: str) -> tuple[int, ...]:
         """The images a new local file may have been catalogued as before it moved: those
-        with the same bytes and current features added from a path where no file is any
-        more, oldest first."""
+        with the same bytes added from a path where no file is any more, or only a symlink
+        to this one, oldest first. (Features an older release computed move along as they
+        are: adding the folder again brings them up to date.)"""
         digest = hashlib.sha256(source.data).hexdigest()
         found = []
         for image_id in self.store.by_bytes(digest):
             recorded = self.store.location_of(image_id)
-            if recorded is None or recorded == location or os.path.lexists(recorded):
-                continue
-            if self._current(image_id):
+            if recorded is not None and recorded != location and _left(recorded, location):
                 found.append(image_id)
         return tuple(found)
 
@@ -293,7 +296,9 @@ class _Tally:
     replaced: list[tuple[int, int]] = field(default_factory=list)  # (new id, previous id)
     skipped: list[str] = field(default_factory=list)
     moved: list[int] = field(default_factory=list)
-    claimed: set[int] = field(default_factory=set)  # images a moved file was matched with
+    # images a moved file was matched with, or a changed file replaces
+    claimed: set[int] = field(default_factory=set)
+    replacing: Callable[[str], int | None] = lambda uri: None  # the id a new uri replaces
     failed: list[AddFailure] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
 
@@ -324,6 +329,8 @@ class _Tally:
             else:
                 self.seen.add(_identity(item[0]))
                 images.append(item)
+                if (replacing := self.replacing(item[0].uri)) is not None:
+                    self.claimed.add(replacing)  # a moved file met later is not that one
         return images, moves, again
 
     def stored(self, write: Future[Stored] | None, size: int) -> None:
@@ -345,6 +352,12 @@ class _Tally:
             tuple(old for _, old in self.replaced),
             tuple(self.moved),
         )
+
+
+def _left(recorded: str, location: str) -> bool:
+    """Whether a file catalogued at ``recorded`` has left it for ``location``: nothing is
+    there any more (a symlink pointing nowhere counts as nothing), or a symlink to it."""
+    return not os.path.exists(recorded) or os.path.realpath(recorded) == location
 
 
 def _identity(source: Source) -> str:

@@ -38,8 +38,10 @@ ORB_SEED = 20_240_601
 
 
 def orb_matches(a: np.ndarray, b: np.ndarray, ratio: float = 0.75) -> tuple[int, float]:
-    """ORB keypoints matched with FLANN (LSH) and Lowe's ratio test: (good, good/min_kp),
-    the share at most 1 (several of ``a``'s keypoints may match one of ``b``'s)."""
+    """ORB keypoints matched with FLANN (LSH) and Lowe's ratio test: (good, good/min_kp).
+    The picture with fewer keypoints is matched against the other, so each of its keypoints
+    counts once and the share stays at most 1 (matched the other way, several keypoints of
+    a large picture could match one of a crop's: a trial saw 1.125)."""
     if min(a.shape[:2]) < 2 or min(b.shape[:2]) < 2:
         return 0, 0.0  # ORB's image pyramid cannot shrink a 1-pixel side (cv2.error)
     orb = cv2.ORB_create(nfeatures=1000)
@@ -47,6 +49,8 @@ def orb_matches(a: np.ndarray, b: np.ndarray, ratio: float = 0.75) -> tuple[int,
     _, db = orb.detectAndCompute(grey(b).astype(np.uint8), None)
     if da is None or db is None or len(da) < 2 or len(db) < 2:
         return 0, 0.0
+    if len(da) > len(db):
+        da, db = db, da
     # FLANN's LSH tables are drawn from OpenCV's (per-thread) random generator: seeded, the
     # same pair gets the same count every time (it varied by ~25 % between calls)
     cv2.setRNGSeed(ORB_SEED)
@@ -56,7 +60,7 @@ def orb_matches(a: np.ndarray, b: np.ndarray, ratio: float = 0.75) -> tuple[int,
     )
     pairs = flann.knnMatch(da, db, k=2)
     good = sum(1 for p in pairs if len(p) == 2 and p[0].distance < ratio * p[1].distance)
-    return good, min(1.0, good / max(1, min(len(da), len(db))))
+    return good, good / max(1, len(da))
 
 
 def compare_images(

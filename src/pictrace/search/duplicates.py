@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -224,8 +225,15 @@ def _thumbnails(store: Store) -> Callable[[int], np.ndarray | None]:
     return thumbnail
 
 
+def with_missing(store: Store, groups: Iterable[DuplicateGroup]) -> list[DuplicateGroup]:
+    """The groups with their members' files looked at again (files are deleted and moved
+    without the catalogue changing: groups kept from earlier must not keep a stale view)."""
+    return [replace(g, missing=_missing(store, (m.id for m in g.members))) for g in groups]
+
+
 def _missing(store: Store, ids: Iterable[int]) -> frozenset[int]:
-    """The images added from a local file that is no longer there (moved or deleted)."""
+    """The images added from a local file that is no longer there (moved or deleted; a
+    symlink left pointing nowhere counts as gone)."""
     gone = []
     for image_id in ids:
         location = store.location_of(image_id)

@@ -93,7 +93,7 @@ class Link:
 
 # --- the keeper policy ------------------------------------------------------------------------
 KEEPER_LABELS: dict[KeeperReason, str] = {
-    "present": "the others' files are gone",
+    "present": "the only file still on disk",
     "original": "not an edited copy",
     "resolution": "largest resolution",
     "lossless": "lossless format",
@@ -152,11 +152,22 @@ def apply_policy(
     ordered = []
     for group in groups:
         members = tuple(ranked(list(group.members), rules, group))
-        reason = deciding_rule(members, order, group)
+        reason = _reason(members, policy, group)
         ordered.append(
             DuplicateGroup(members, members[0].id, group.edited, group.pairs, reason, group.missing)
         )
     return ordered
+
+
+def _reason(
+    members: Sequence[ImageRecord], policy: Sequence[KeeperRule], group: DuplicateGroup
+) -> KeeperReason | None:
+    """Why the keeper comes first: the policy's rule among the members whose files are
+    there, or "present" when the keeper's is the only one."""
+    present = [m for m in members if m.id not in group.missing]
+    if len(present) == 1 and len(members) > 1:
+        return "present"
+    return deciding_rule(present if len(present) > 1 else members, policy, group)
 
 
 def deciding_rule(

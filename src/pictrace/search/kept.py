@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from pictrace.features.base import FeatureSpec
-from pictrace.search.duplicates import LINKS_VERSION, find_duplicates
+from pictrace.search.duplicates import LINKS_VERSION, find_duplicates, with_missing
 from pictrace.search.engine import Searcher
 from pictrace.search.keeper import apply_policy
 from pictrace.store.base import Store
@@ -87,7 +87,7 @@ class KeptDuplicates:
             cached = self._groups
         if basis[0] is None or cached is None or cached[0] != basis:
             return None
-        return apply_policy(cached[1], policy)
+        return apply_policy(with_missing(self.store, cached[1]), policy)
 
     def _copy_links(self) -> CopyLinks:
         """The kept searches under what decides copies now (a calibration refitted in this

@@ -144,7 +144,8 @@ class Catalogue:
                     self._rollback()
                     raise
                 self._db.execute("COMMIT")
-            except sqlite3.OperationalError as exc:  # disk full, read-only file system, I/O
+            # disk full, read-only file system, I/O; a write that breaks a constraint
+            except (sqlite3.OperationalError, sqlite3.IntegrityError) as exc:
                 self._rollback()
                 raise IndexError_(f"cannot write the catalogue {self.path}: {exc}") from exc
 
