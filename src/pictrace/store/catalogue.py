@@ -144,8 +144,7 @@ class Catalogue:
                     self._rollback()
                     raise
                 self._db.execute("COMMIT")
-            # disk full, read-only file system, I/O; a write that breaks a constraint
-            except (sqlite3.OperationalError, sqlite3.IntegrityError) as exc:
+            except (sqlite3.OperationalError, sqlite3.IntegrityError) as exc:  # disk, I/O, rules
                 self._rollback()
                 raise IndexError_(f"cannot write the catalogue {self.path}: {exc}") from exc
 
