@@ -236,10 +236,11 @@ def test_crawl_validation_and_unknown_jobs(client):
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
 
 
-def test_crawl_of_a_refused_host_fails_in_the_report(client):
-    answer = client.post("/api/crawl", json={"url": "http://192.168.1.1/"})
-    job = wait_for(client, answer.json()["job"])
-    assert job["state"] == "done" and job["report"]["failed"][0]["code"] == "blocked_url"
+def test_crawl_of_a_refused_host_is_refused_at_once(client):
+    """As a search by URL is: no job waits behind other writes only to fail."""
+    for url, code in (("http://192.168.1.1/", "blocked_url"), ("http://bad!host.org/", "bad_url")):
+        answer = client.post("/api/crawl", json={"url": url})
+        assert answer.status_code == 400 and answer.json()["code"] == code
 
 
 def test_the_same_upload_twice_in_one_request_is_one_image(client):

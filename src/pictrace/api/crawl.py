@@ -79,6 +79,10 @@ async def add_urls(
 
 
 def start_crawl(state: AppState, url: str, limits: CrawlLimits) -> Job:
+    """A crawl as a job; a start page the guard refuses without a lookup (a private
+    address, a malformed host) is refused at once (BlockedURL, BadURL), as a search is."""
+    state.fetcher.guard.check_url(url)
+
     async def work(job: Job) -> AddReport:
         return await index_stream(
             state, lambda emit: crawl(state.fetcher, url, limits, emit, job.crawl), job.progress
