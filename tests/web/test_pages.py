@@ -214,3 +214,19 @@ def test_cross_site_posts_are_refused(client):
     assert client.get("/api/images/1").status_code == 200  # still there
     same = {"origin": "http://testserver"}
     assert client.post("/compare", headers=same).status_code == 415  # reached the handler
+
+
+def test_duplicates_page_marks_a_member_whose_file_is_gone(client, app_index, photos, tmp_path):
+    """A local file added, then deleted behind the server's back: its tile says so, and it
+    is not the keeper (the groups kept in memory look at the files again)."""
+    picture = load_rgb(photos / "butterfly.jpg")
+    copy = tmp_path / "big.png"
+    copy.write_bytes(png_bytes(picture.resize((picture.width * 2, picture.height * 2))))
+    (image_id,) = app_index.add([copy]).added
+    tree = page(client.get("/duplicates"))  # the groups, now kept in memory
+    assert "keeper" in tree.css_first(f"li.tile[data-id='{image_id}']").attributes["class"]
+    copy.unlink()
+    tile = page(client.get("/duplicates")).css_first(f"li.tile[data-id='{image_id}']")
+    assert tile.css_first(".missing").text() == "file missing"
+    assert "keeper" not in tile.attributes["class"]
+    app_index.remove(image_id)
