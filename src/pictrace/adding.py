@@ -13,7 +13,6 @@ path (its resolved location is catalogued).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 from collections import deque
@@ -22,7 +21,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from pictrace.decode import decode
+from pictrace.decode import byte_digest, decode
 from pictrace.errors import IndexError_, InputError, PicTraceError, Unprocessable
 from pictrace.features.base import Extractor, FeatureSpec, FeatureValue
 from pictrace.features.pipeline import (
@@ -175,11 +174,8 @@ class Adder:
             return item
         named = self.store.by_source(item.uri)
         existing = self.known(item, named)
-        if (
-            existing is not None
-            and existing.byte_sha256 == hashlib.sha256(item.data).hexdigest()
-            and self._current(existing.id)
-        ):
+        digest = byte_digest(item.data)  # once: the checks below and decode share it
+        if existing is not None and existing.byte_sha256 == digest and self._current(existing.id):
             return item.uri
         if existing is not None and existing.source != item.uri:  # changed: replace that one
             item = Source(existing.source, item.data, item.page, item.location)
@@ -187,11 +183,11 @@ class Adder:
             # the same relative name as another file (from another folder): keep both
             item = Source(item.location, item.data, item.page, item.location)
         elif existing is None and item.location and moves:
-            moved = self._moved(item, item.location)
+            moved = self._moved(digest, item.location)
             if moved:
                 return Moved(moved, item, item.location)
         try:
-            image = decode(item, self.settings)
+            image = decode(item, self.settings, byte_sha256=digest)
             return item, image, per_image_values(self.extractors, image)
         except InputError as exc:
             return AddFailure(item.uri, exc.message, exc.code)
@@ -219,12 +215,11 @@ class Adder:
         record = self.store.by_source(uri)
         return None if record is None else record.id
 
-    def _moved(self, source: Source, location: str) -> tuple[int, ...]:
-        """The images a new local file may have been catalogued as before it moved: those
-        with the same bytes added from a path where no file is any more, or only a symlink
-        to this one, oldest first. (Features an older release computed move along as they
-        are: adding the folder again brings them up to date.)"""
-        digest = hashlib.sha256(source.data).hexdigest()
+    def _moved(self, digest: str, location: str) -> tuple[int, ...]:
+        """The images a new local file (its bytes' ``digest``) may have been catalogued as
+        before it moved: those with the same bytes added from a path where no file is any
+        more, or only a symlink to this one, oldest first. (Features an older release
+        computed move along as they are: adding the folder again brings them up to date.)"""
         found = []
         for image_id in self.store.by_bytes(digest):
             recorded = self.store.location_of(image_id)

@@ -31,13 +31,20 @@ def _register_heif() -> None:
 _register_heif()
 
 
-def decode(source: Source, settings: Settings, digests: Executor | None = None) -> DecodedImage:
+def decode(
+    source: Source,
+    settings: Settings,
+    digests: Executor | None = None,
+    byte_sha256: str | None = None,
+) -> DecodedImage:
     """Decode ``source`` or raise NotAnImage / ImageTooLarge with a one-line reason. With
     ``digests``, the pixel digest (a hash of every full-size pixel, ~0.5 ms per megapixel) is
-    computed there while the caller goes on with the working copy (a query's features)."""
+    computed there while the caller goes on with the working copy (a query's features).
+    ``byte_sha256``: the file's digest when the caller has it already (``byte_digest``)."""
     original, rgb = _picture(source, settings)
     working = _working_copy(rgb, settings.work_size)
-    byte_sha256, exif_tags = hashlib.sha256(source.data).hexdigest(), _exif_count(original)
+    byte_sha256 = byte_sha256 or byte_digest(source.data)
+    exif_tags = _exif_count(original)
     digest = partial(_digest_of, rgb, working)  # nothing else reads the picture from here on
     return DecodedImage(
         pixels=working,
@@ -49,6 +56,11 @@ def decode(source: Source, settings: Settings, digests: Executor | None = None) 
         byte_size=len(source.data),
         exif_tags=exif_tags,
     )
+
+
+def byte_digest(data: bytes) -> str:
+    """The sha256 of a file's bytes (its exact identity), as hex."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def decode_pixels(source: Source, settings: Settings) -> DecodedImage:
