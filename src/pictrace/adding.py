@@ -45,7 +45,7 @@ class Moved:
     """A local file already catalogued under a path where it is no longer: the same bytes,
     moved (a folder renamed, say). Its entry is pointed at the new path, nothing recomputed."""
 
-    candidates: tuple[int, ...]  # the images it may be, best first (``Adder._moved``)
+    candidates: tuple[tuple[int, str], ...]  # (id, source) it may be, best first (``_moved``)
     source: Source
     location: str
     image_id: int = 0  # the one it is taken as (``_Tally.new_images``)
@@ -88,7 +88,7 @@ class Adder:
         crawls, uploads) are stored as soon as their batch is complete. Every batch is stored
         in one transaction, in order; progress counts stored batches; a failure to store
         stops the add with that error (the batches before it stay stored)."""
-        tally = _Tally(total, progress, replacing=self._replacing)
+        tally = _Tally(total, progress)
         try:
             self._add_batches(tally, loaded, ahead)
         except KeyboardInterrupt:
@@ -120,7 +120,8 @@ class Adder:
                 for batch, prepared, pool_free in batches:
                     images, moves, again = tally.new_images(f.result() for f in prepared)
                     if again:  # further copies of a file that moved: new images
-                        images += tally.new_images(self.prepare(s, False) for s in again)[0]
+                        fresh = (self.prepare(s, moves=False) for s in again)
+                        images += tally.new_images(fresh)[0]
                     entries = self._entries(images, tally.failed, self.pool if pool_free else None)
                     while in_flight:  # the previous write, before this one starts
                         tally.stored(*in_flight.popleft())
@@ -211,11 +212,7 @@ class Adder:
                 return found
         return record
 
-    def _replacing(self, uri: str) -> int | None:
-        record = self.store.by_source(uri)
-        return None if record is None else record.id
-
-    def _moved(self, digest: str, location: str) -> tuple[int, ...]:
+    def _moved(self, digest: str, location: str) -> tuple[tuple[int, str], ...]:
         """The images a new local file (its bytes' ``digest``) may have been catalogued as
         before it moved: those with the same bytes added from a path where no file is any
         more, or only a symlink to this one, oldest first. (Features an older release
@@ -225,7 +222,8 @@ class Adder:
             recorded = self.store.location_of(image_id)
             if recorded is not None and recorded != location and _left(recorded, location):
                 found.append(image_id)
-        return tuple(found)
+        records = self.store.records(found) if found else {}
+        return tuple((i, records[i].source) for i in found if i in records)
 
     def _same_file(self, record: ImageRecord, location: str) -> bool:
         """Whether a record can be the local file at ``location``: it was added from there,
@@ -291,9 +289,10 @@ class _Tally:
     replaced: list[tuple[int, int]] = field(default_factory=list)  # (new id, previous id)
     skipped: list[str] = field(default_factory=list)
     moved: list[int] = field(default_factory=list)
-    # images a moved file was matched with, or a changed file replaces
-    claimed: set[int] = field(default_factory=set)
-    replacing: Callable[[str], int | None] = lambda uri: None  # the id a new uri replaces
+    claimed: set[int] = field(default_factory=set)  # images a moved file was matched with
+    # sources of the images decoded; a changed file's is the one it replaces, so a moved
+    # file met later is not that image
+    sources: set[str] = field(default_factory=set)
     failed: list[AddFailure] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
 
@@ -310,7 +309,11 @@ class _Tally:
             elif isinstance(item, Moved) and _identity(item.source) in self.seen:
                 self.skipped.append(item.source.uri)  # given twice
             elif isinstance(item, Moved):
-                free = [i for i in item.candidates if i not in self.claimed]
+                free = [
+                    i
+                    for i, source in item.candidates
+                    if i not in self.claimed and source not in self.sources
+                ]
                 if not free:
                     again.append(item.source)
                     continue
@@ -323,9 +326,8 @@ class _Tally:
                 self.skipped.append(item if isinstance(item, str) else item[0].uri)
             else:
                 self.seen.add(_identity(item[0]))
+                self.sources.add(item[0].uri)
                 images.append(item)
-                if (replacing := self.replacing(item[0].uri)) is not None:
-                    self.claimed.add(replacing)  # a moved file met later is not that one
         return images, moves, again
 
     def stored(self, write: Future[Stored] | None, size: int) -> None:
