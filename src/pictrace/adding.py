@@ -217,11 +217,10 @@ class Adder:
         before it moved: those with the same bytes added from a path where no file is any
         more, or only a symlink to this one, oldest first. (Features an older release
         computed move along as they are: adding the folder again brings them up to date.)"""
-        found = []
-        for image_id in self.store.by_bytes(digest):
-            recorded = self.store.location_of(image_id)
-            if recorded is not None and recorded != location and _left(recorded, location):
-                found.append(image_id)
+        located = self.store.locations(self.store.by_bytes(digest))
+        found = sorted(
+            i for i, path in located.items() if path != location and _left(path, location)
+        )
         records = self.store.records(found) if found else {}
         return tuple((i, records[i].source) for i in found if i in records)
 

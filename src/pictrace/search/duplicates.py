@@ -234,9 +234,5 @@ def with_missing(store: Store, groups: Iterable[DuplicateGroup]) -> list[Duplica
 def _missing(store: Store, ids: Iterable[int]) -> frozenset[int]:
     """The images added from a local file that is no longer there (moved or deleted; a
     symlink left pointing nowhere counts as gone)."""
-    gone = []
-    for image_id in ids:
-        location = store.location_of(image_id)
-        if location is not None and not os.path.exists(location):
-            gone.append(image_id)
-    return frozenset(gone)
+    located = store.locations(ids)  # one read for the group
+    return frozenset(i for i, path in located.items() if not os.path.exists(path))

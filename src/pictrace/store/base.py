@@ -48,9 +48,13 @@ class Store(ABC):
         """The image added from the local file at this resolved path (None if unknown)."""
         return None
 
+    def locations(self, ids: Iterable[int]) -> dict[int, str]:
+        """Image id -> the resolved path of the local file it was added from, where known."""
+        return {}
+
     def location_of(self, image_id: int) -> str | None:
         """The resolved path of the local file an image was added from (None if unknown)."""
-        return None
+        return self.locations([image_id]).get(image_id)
 
     @abstractmethod
     def by_bytes(self, byte_sha256: str) -> list[int]:

@@ -11,7 +11,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -264,18 +264,21 @@ class Catalogue:
 
     def by_location(self, path: str) -> ImageRecord | None:
         """The image added from the local file at this resolved path, under any spelling."""
-        rows = self._locations("SELECT image_id FROM locations WHERE path = ?", path)
+        sql = "SELECT image_id FROM locations WHERE path = ?"
+        rows = self._locations(lambda: self._query(sql, (path,)))
         return self.get(int(rows[0][0])) if rows else None
 
-    def location_of(self, image_id: int) -> str | None:
-        rows = self._locations("SELECT path FROM locations WHERE image_id = ?", image_id)
-        return str(rows[0][0]) if rows else None
+    def locations(self, ids: Iterable[int]) -> dict[int, str]:
+        """Image id -> the resolved path of the local file it was added from, if known."""
+        sql = "SELECT image_id, path FROM locations WHERE image_id IN ({marks})"
+        rows = self._locations(lambda: self._by_ids(sql, ids))
+        return {int(image_id): str(path) for image_id, path in rows}
 
-    def _locations(self, sql: str, value: Any) -> list[tuple[Any, ...]]:
-        """A query on the locations table, which a catalogue an older release wrote and that
+    def _locations(self, read: Callable[[], list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
+        """A read of the locations table, which a catalogue an older release wrote and that
         is opened read-only lacks (no rows then)."""
         try:
-            return self._query(sql, (value,))
+            return read()
         except IndexCorrupt as exc:
             if "no such table: locations" not in str(exc):
                 raise

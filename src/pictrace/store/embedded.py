@@ -319,8 +319,8 @@ class EmbeddedStore(Store):
     def by_location(self, path: str) -> ImageRecord | None:
         return self.catalogue.by_location(path)
 
-    def location_of(self, image_id: int) -> str | None:
-        return self.catalogue.location_of(image_id)
+    def locations(self, ids: Iterable[int]) -> dict[int, str]:
+        return self.catalogue.locations(ids)
 
     def by_bytes(self, byte_sha256: str) -> list[int]:
         return self.catalogue.by_bytes(byte_sha256)
