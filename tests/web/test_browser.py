@@ -158,6 +158,9 @@ def test_bulk_add_shows_progress_then_the_report(browser, base_url, files, shots
     page.screenshot(path=str(shots / "job.png"), full_page=True)
     page.goto(base_url + "/collection")
     page.screenshot(path=str(shots / "collection.png"))
+    page.locator("li.tile a.open").first.click()  # the copies of the collection's first image
+    page.wait_for_url("**/collection/*/search")
+    assert page.locator("section.query h1").count() == 1
     page.goto(base_url + "/duplicates")
     keeper = page.locator("li.tile.keeper").first
     assert keeper.locator(".badge").inner_text().lower() == "keep"

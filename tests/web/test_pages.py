@@ -134,6 +134,41 @@ def test_collection_paginates_and_adds_with_a_progress_page(client, photos):
     assert f"{total} images" in page(client.get("/collection")).css_first("h1").text()
 
 
+def test_a_collection_tile_searches_with_its_image(client, app_index, photos, tmp_path):
+    """A tile links to the copies of its image, found without the image itself."""
+    box = app_index.resolve(str(photos / "box.png"))
+    tile = page(client.get("/collection")).css_first(f"li.tile[data-id='{box.id}']")
+    link = tile.css_first("a.open").attributes["href"]
+    assert link == f"/collection/{box.id}/search"
+    tree = page(client.get(link))
+    tiles = tree.css("ol.results > li.tile")
+    assert tiles and box.id not in {int(t.attributes["data-id"]) for t in tiles}
+    scene = app_index.resolve(str(photos / "box_in_scene.png"))
+    assert tiles[0].attributes["data-id"] == str(scene.id)
+    assert tiles[0].attributes["data-tier"] == "copy"
+    assert "box.png" in tree.css_first(".query b").attributes["title"]
+    match = page(client.get(tiles[0].css_first("a.thumb").attributes["href"]))
+    assert match.css_first(".verdict .badge").text() == "copy"
+
+
+def test_a_collection_tile_whose_file_is_gone_searches_with_its_thumbnail(
+    client, app_index, photos, tmp_path
+):
+    moved = tmp_path / "coffee.jpg"
+    moved.write_bytes((photos / "coffee.jpg").read_bytes())
+    app_index.add([moved])
+    coffee = app_index.resolve(str(moved))
+    moved.unlink()
+    tree = page(client.get(f"/collection/{coffee.id}/search?k=3"))
+    tiles = tree.css("ol.results > li.tile")
+    assert len(tiles) <= 3 and coffee.id not in {int(t.attributes["data-id"]) for t in tiles}
+    original = app_index.resolve(str(photos / "coffee.jpg"))
+    assert tiles[0].attributes["data-id"] == str(original.id)
+    assert tiles[0].attributes["data-tier"] in ("exact", "copy")
+    app_index.remove(coffee.id)
+    assert client.get(f"/collection/{coffee.id}/search", headers=HTML).status_code == 404
+
+
 def test_crawl_form_starts_a_job(client, site):
     answer = client.post(
         "/collection/crawl",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from pictrace.api.inputs import (
@@ -16,7 +17,7 @@ from pictrace.api.inputs import (
     read_body,
     validate,
 )
-from pictrace.api.matchview import compare_view, match_view, metric_rows
+from pictrace.api.matchview import compare_view, hit_source, match_view, metric_rows
 from pictrace.api.origin import same_origin
 from pictrace.api.search import page_or_image, preview, search_source
 from pictrace.api.state import AppState, StateDep
@@ -57,6 +58,25 @@ async def search(state: StateDep, request: Request) -> HTMLResponse:
         source.uri, source.data, await state.compute(preview, source, state.settings)
     )
     return render(state, request, "results.html", result=result, query=kept)
+
+
+@router.get("/collection/{image_id}/search", response_class=HTMLResponse)
+async def search_indexed(
+    state: StateDep, request: Request, image_id: int, k: int = Query(10, ge=1, le=100)
+) -> HTMLResponse:
+    """The copies and look-alikes of an image in the collection, searched with its original
+    file when it is still readable (else its stored thumbnail); the image itself is left out
+    of its results."""
+    record = await state.compute(state.index.get, image_id)
+    source, _ = await state.compute(hit_source, state.index, record)
+    result = await search_source(state, source, k + 1, 0.0)
+    others = tuple(m for m in result.matches if m.id != image_id)[:k]
+    kept = state.queries.keep(
+        record.source, source.data, await state.compute(preview, source, state.settings)
+    )
+    return render(
+        state, request, "results.html", result=replace(result, matches=others), query=kept
+    )
 
 
 @router.get("/queries/{token}/preview.jpg")
