@@ -4,7 +4,16 @@ import numpy as np
 
 from pictrace.features.colour import ColourExtractor, colour_histogram
 from pictrace.features.hashes import HashExtractor, dhash, phash
-from pictrace.features.views import PREVIEW, SMALL, preview, preview_of, shrink, small
+from pictrace.features.views import (
+    PREVIEW,
+    SMALL,
+    enlarged,
+    preview,
+    preview_of,
+    shrink,
+    small,
+    to_short_side,
+)
 from pictrace.types import DecodedImage
 from tests.conftest import load_rgb
 
@@ -82,3 +91,16 @@ def test_extractors_agree_with_the_plain_functions(photos):
     assert hashes["dhash"].tobytes() == dhash(pixels).tobytes()
     colour = ColourExtractor().extract_one(_image(pixels))["colour"]
     np.testing.assert_allclose(colour, colour_histogram(preview_of(pixels)))
+
+
+def test_enlarging_is_smooth_not_blocks():
+    """A picture enlarged for the CNN or SIFT must not turn each pixel into a block, whose
+    edges both would take for detail."""
+    checker = np.array([[0, 255, 0], [255, 0, 255], [0, 255, 0]], dtype=np.uint8)
+    big = to_short_side(np.dstack([checker] * 3), 24)
+    assert big.shape == (24, 24, 3)
+    between = (big > 20) & (big < 235)
+    assert between.mean() > 0.3
+    np.testing.assert_array_equal(enlarged(checker, 8.0).shape, (24, 24))
+    reduced = to_short_side(np.dstack([np.kron(checker, np.ones((8, 8), np.uint8))] * 3), 3)
+    np.testing.assert_array_equal(reduced[..., 0], checker)  # shrinking still area-averages

@@ -8,7 +8,7 @@ from PIL import Image, ImageFilter
 
 from pictrace import Index
 from pictrace.evaluate import synthetic_background
-from pictrace.features.keypoints import FINE_SIDE, FIRST_LOOK_SIDE, SIDE
+from pictrace.features.keypoints import FINE_SIDE, FIRST_LOOK_SIDE, SIDE, KeypointExtractor
 from tests.conftest import jpeg_bytes, load_rgb
 
 
@@ -110,10 +110,16 @@ def test_only_the_second_look_votes_with_the_query_negative(index_copy, photos):
         assert flags and not any(flags)
 
 
-def test_small_queries_get_no_finer_look(built_index):
+def test_small_queries_are_looked_at_again_enlarged(built_index):
+    """A query smaller than SIDE gets its second look enlarged smoothly to SIDE (no finer
+    detail is there to see); one between SIDE and the first look's finer size gets none."""
     small = Image.fromarray(np.full((FIRST_LOOK_SIDE, FIRST_LOOK_SIDE, 3), 90, np.uint8))
+    between = Image.fromarray(np.full((SIDE + 10, SIDE + 10, 3), 90, np.uint8))
     with Index.open(built_index, readonly=True) as index:
-        assert index._refine(index.prepare_query(small)) is None
+        again = index._refine(index.prepare_query(small))
+        assert again is not None and "keypoints" in again.features
+        full = KeypointExtractor()
+        assert full.refine(index.prepare_query(between).image) is None
     assert FINE_SIDE > SIDE > FIRST_LOOK_SIDE
 
 
@@ -155,3 +161,17 @@ def test_a_collage_is_looked_at_again_after_its_first_copy(built_index, photos):
         matches = index.search(jpeg_bytes(canvas), k=6).matches
     assert calls and calls[0] == 1
     assert sum(m.tier == "copy" for m in matches) >= 3
+
+
+def test_tiny_thumbnails_are_found_as_copies(built_index, photos):
+    """A thumbnail a few dozen pixels across (an avatar, a favicon-sized preview) is enlarged
+    smoothly before its keypoints and embedding: each bundled photo's 36 px JPEG is found at
+    rank 1 as a copy. (Enlarged by repeating pixels, the blocks' edges made up most of its
+    keypoints: few of these were called copies.)"""
+    names = ["astronaut.jpg", "coffee.jpg", "rocket.jpg", "chelsea_cat.jpg", "fruits.jpg"]
+    with Index.open(built_index, readonly=True) as index:
+        for name in names:
+            tiny = load_rgb(photos / name)
+            tiny.thumbnail((36, 36), Image.Resampling.LANCZOS)
+            top = index.search(jpeg_bytes(tiny, 85), k=3).matches[0]
+            assert top.source.endswith(name) and top.tier == "copy", (name, top)

@@ -27,8 +27,8 @@ from pictrace.types import DecodedImage
 
 INPUT_SIZE = SMALL  # 224: the shared small view is the CNN's input before its centre crop
 EMBED_DIM = 1280
-CNN = FeatureSpec("cnn", 3, "vector", EMBED_DIM)
-LABELS = FeatureSpec("labels", 1, "labels", 5)
+CNN = FeatureSpec("cnn", 4, "vector", EMBED_DIM)
+LABELS = FeatureSpec("labels", 2, "labels", 5)
 
 
 def model_path() -> Path:

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from pictrace.errors import ConfigError
 from pictrace.features.base import Extractor, FeatureSpec, l2_normalise
 from pictrace.features.onnx_runtime import session
+from pictrace.features.views import resized
 from pictrace.settings import Settings
 from pictrace.types import DecodedImage
 
@@ -86,8 +86,7 @@ def _triple(values: Sequence[float]) -> tuple[float, float, float]:
 
 
 def preprocess(pixels: np.ndarray, config: ModelConfig) -> np.ndarray:
-    resized = cv2.resize(np.ascontiguousarray(pixels), config.size, interpolation=cv2.INTER_AREA)
-    array = resized.astype(np.float32) / config.scale
+    array = resized(pixels, config.size).astype(np.float32) / config.scale
     if config.channels == "BGR":
         array = array[:, :, ::-1]
     mean, std = np.array(config.mean, np.float32), np.array(config.std, np.float32)

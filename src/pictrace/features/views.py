@@ -102,8 +102,23 @@ def to_short_side(pixels: np.ndarray, side: int) -> np.ndarray:
     """``pixels`` area-averaged (or enlarged) so the short side is ``side`` px."""
     height, width = pixels.shape[:2]
     scale = side / max(1, min(height, width))
-    size = (max(side, round(width * scale)), max(side, round(height * scale)))
-    return cv2.resize(np.ascontiguousarray(pixels), size, interpolation=cv2.INTER_AREA)
+    return resized(pixels, (max(side, round(width * scale)), max(side, round(height * scale))))
+
+
+def enlarged(pixels: np.ndarray, factor: float) -> np.ndarray:
+    """``pixels`` enlarged by ``factor`` (above 1) each way (``resized``)."""
+    height, width = pixels.shape[:2]
+    return resized(pixels, (round(width * factor), round(height * factor)))
+
+
+def resized(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``pixels`` resized to ``size`` (width, height): area-averaged where it shrinks both
+    ways, else bicubic. (Area "enlarging" repeats each pixel in a block, whose edges the CNN
+    and SIFT take for detail: a 48 px thumbnail of an indexed photo was found at rank 1 by
+    0.83 of the development searches, as a copy by 0.63; with bicubic, 0.97 and 0.85.)"""
+    grows = size[0] > pixels.shape[1] or size[1] > pixels.shape[0]
+    method = cv2.INTER_CUBIC if grows else cv2.INTER_AREA
+    return cv2.resize(np.ascontiguousarray(pixels), size, interpolation=method)
 
 
 def middle_band(pixels: np.ndarray, aspect: float = BAND) -> np.ndarray:

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 # photos score around this value (measured on the development photos, see BENCHMARKS.md).
 COSINE_FLOOR = 0.35
 POSSIBLE_COPY = 0.02  # about 20x the base rate of copies among candidates (calibration set)
+# A pHash this close (of 64 bits) is partial copy evidence too: a thumbnail a few dozen pixels
+# across has no keypoints to verify and little for the CNN, but its pHash still agrees with its
+# original's (its dHash less often: on star fields, the gradients' signs are noise).
+CLOSE_PHASH = 8
 
 
 def similarity_from(signals: Mapping[str, float]) -> float:
@@ -29,14 +33,15 @@ def tier_of(candidate: Candidate, copy_threshold: float) -> Tier:
 
 def rank(candidates: Sequence[Candidate], copy_threshold: float) -> list[Candidate]:
     """Exact, then copies by confidence, then similar pictures. Within ``similar``, hits with
-    partial copy evidence (confidence at least POSSIBLE_COPY: some verified geometry) come
-    first by confidence, the rest by visual similarity."""
+    partial copy evidence (confidence at least POSSIBLE_COPY: some verified geometry; or a
+    pHash within CLOSE_PHASH bits) come first by confidence, the rest by visual
+    similarity."""
 
     def key(c: Candidate) -> tuple[int, int, float]:
         tier = tier_of(c, copy_threshold)
         if tier != "similar":
             return (TIER_ORDER[tier], 0, -c.confidence)
-        if c.confidence >= POSSIBLE_COPY:
+        if c.confidence >= POSSIBLE_COPY or c.signals.get("phash", 64.0) <= CLOSE_PHASH:
             return (TIER_ORDER[tier], 0, -c.confidence)
         return (TIER_ORDER[tier], 1, -similarity_from(c.signals))
 
