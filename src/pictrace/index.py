@@ -217,13 +217,19 @@ class Index:
         matches = text_matches(hits, records)
         return SearchResult(text, (time.perf_counter() - started) * 1000.0, matches)
 
-    def _refine(self, query: Query, region: Box | None = None) -> Query | None:
+    def _refine(
+        self, query: Query, region: Box | None = None, enlarge: bool = True
+    ) -> Query | None:
         """The query with its extractors' finer values (Searcher.search's second look; of
-        ``region`` only, its zoomed look), or None when no extractor has any."""
+        ``region`` only, its zoomed look; with ``enlarge``, a picture too small for a finer
+        look is looked at enlarged), or None when no extractor has any."""
         finer: dict[str, FeatureValue] = {}
         for extractor in self.first_look:
             if region is None:
-                finer.update(extractor.refine(query.image) or {})
+                values = extractor.refine(query.image)
+                if values is None and enlarge:
+                    values = extractor.enlarged_look(query.image)
+                finer.update(values or {})
             elif "region" in inspect.signature(extractor.refine).parameters:
                 finer.update(extractor.refine(query.image, region) or {})
             # (an extractor written for the one-argument refine has no zoomed look)

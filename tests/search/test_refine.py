@@ -8,7 +8,8 @@ from PIL import Image, ImageFilter
 
 from pictrace import Index
 from pictrace.evaluate import synthetic_background
-from pictrace.features.keypoints import FINE_SIDE, FIRST_LOOK_SIDE, SIDE, KeypointExtractor
+from pictrace.features import keypoints
+from pictrace.features.keypoints import FINE_SIDE, FIRST_LOOK_SIDE, SIDE, SMALL_LOOK_SIDE
 from tests.conftest import jpeg_bytes, load_rgb
 
 
@@ -25,9 +26,9 @@ def _counting(index: Index) -> list[int]:
     calls: list[int] = []
     original = index._refine
 
-    def refine(query, region=None):
+    def refine(query, region=None, enlarge=True):
         calls.append(1 if region is None else region)
-        return original(query, region)
+        return original(query, region, enlarge)
 
     index._refine = refine  # type: ignore[method-assign]
     return calls
@@ -110,17 +111,29 @@ def test_only_the_second_look_votes_with_the_query_negative(index_copy, photos):
         assert flags and not any(flags)
 
 
-def test_small_queries_are_looked_at_again_enlarged(built_index):
-    """A query smaller than SIDE gets its second look enlarged smoothly to SIDE (no finer
-    detail is there to see); one between SIDE and the first look's finer size gets none."""
-    small = Image.fromarray(np.full((FIRST_LOOK_SIDE, FIRST_LOOK_SIDE, 3), 90, np.uint8))
-    between = Image.fromarray(np.full((SIDE + 10, SIDE + 10, 3), 90, np.uint8))
+def test_small_queries_are_looked_at_again_enlarged(built_index, monkeypatch):
+    """A query smaller than SMALL_LOOK_SIDE gets its second look enlarged smoothly to it (no
+    finer detail is there to see), never a hit (compare's other side: search never enlarges
+    an indexed picture); a query between it and the first look's finer size gets none."""
+    sizes = []
+    original = keypoints.detect
+
+    def spy(pixels, size, count, side, *args, **kwargs):
+        sizes.append((max(pixels.shape[:2]), side, kwargs.get("enlarge", False)))
+        return original(pixels, size, count, side, *args, **kwargs)
+
+    monkeypatch.setattr(keypoints, "detect", spy)
+    rng = np.random.default_rng(2)
+    small = Image.fromarray(rng.integers(0, 255, (100, 100, 3), dtype=np.uint8))
+    between = Image.fromarray(np.full((SMALL_LOOK_SIDE + 20,) * 2 + (3,), 90, np.uint8))
     with Index.open(built_index, readonly=True) as index:
-        again = index._refine(index.prepare_query(small))
-        assert again is not None and "keypoints" in again.features
-        full = KeypointExtractor()
-        assert full.refine(index.prepare_query(between).image) is None
-    assert FINE_SIDE > SIDE > FIRST_LOOK_SIDE
+        query = index.prepare_query(small)
+        sizes.clear()
+        again = index._refine(query)
+        assert again is not None and sizes == [(100, SMALL_LOOK_SIDE, True)]
+        assert index._refine(query, enlarge=False) is None
+        assert index._refine(index.prepare_query(between)) is None
+    assert FINE_SIDE > SIDE > FIRST_LOOK_SIDE >= SMALL_LOOK_SIDE
 
 
 def test_compare_takes_the_second_look_on_either_side(built_index, photos):
@@ -175,3 +188,23 @@ def test_tiny_thumbnails_are_found_as_copies(built_index, photos):
             tiny.thumbnail((36, 36), Image.Resampling.LANCZOS)
             top = index.search(jpeg_bytes(tiny, 85), k=3).matches[0]
             assert top.source.endswith(name) and top.tier == "copy", (name, top)
+
+
+def test_compare_never_enlarges_the_hit_side(built_index, photos):
+    """compare's hit stands for an indexed picture, which search never enlarges: its second
+    look is asked for without the enlarged one, so compare agrees with search."""
+    asked = []
+    with Index.open(built_index, readonly=True) as index:
+        original = index._refine
+
+        def refine(query, region=None, enlarge=True):
+            asked.append((query.label, region, enlarge))
+            return original(query, region, enlarge)
+
+        tiny = load_rgb(photos / "rocket.jpg")
+        tiny.thumbnail((40, 40))
+        other = load_rgb(photos / "coffee.jpg")
+        other.thumbnail((40, 40))
+        a, b = index.prepare_query(jpeg_bytes(tiny, 85)), index.prepare_hit(jpeg_bytes(other, 85))
+        index.searcher.pair(a, b, refine)
+    assert (a.label, None, True) in asked and (b.label, None, False) in asked

@@ -165,6 +165,9 @@ def test_a_collection_tile_whose_file_is_gone_searches_with_its_thumbnail(
     original = app_index.resolve(str(photos / "coffee.jpg"))
     assert tiles[0].attributes["data-id"] == str(original.id)
     assert tiles[0].attributes["data-tier"] in ("exact", "copy")
+    moved.write_bytes(b"not a picture any more")  # the path now holds something else
+    replaced = page(client.get(f"/collection/{coffee.id}/search?k=3"))
+    assert replaced.css("ol.results > li.tile")[0].attributes["data-id"] == str(original.id)
     app_index.remove(coffee.id)
     assert client.get(f"/collection/{coffee.id}/search", headers=HTML).status_code == 404
 

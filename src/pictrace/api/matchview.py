@@ -50,9 +50,10 @@ def hit_source(index: Index, record: ImageRecord) -> tuple[Source, str]:
     if local is not None:
         try:
             data = read_file(str(local), index.settings.max_bytes).data
-            return Source(record.source, data), "original file"
+            if hashlib.sha256(data).hexdigest() == record.byte_sha256:
+                return Source(record.source, data), "original file"
         except InputError:
-            pass  # unreadable now: fall back to the thumbnail
+            pass  # unreadable now (or no longer the image indexed): the thumbnail stands in
     thumbs = index.store.features("thumbnail", [record.id])
     if record.id not in thumbs:
         raise InputError(f"image {record.id} has neither a readable original nor a thumbnail")

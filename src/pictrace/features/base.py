@@ -86,6 +86,11 @@ class Extractor(ABC):
         setting)."""
         return None
 
+    def enlarged_look(self, image: DecodedImage) -> dict[str, FeatureValue] | None:
+        """Values of a query too small for ``refine``'s finer look, from the picture enlarged
+        (a thumbnail of an indexed picture), or None (the default: no such look)."""
+        return None
+
 
 def encode(spec: FeatureSpec, value: FeatureValue) -> bytes:
     """Serialise a feature value for the catalogue (no pickles)."""

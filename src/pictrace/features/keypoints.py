@@ -60,7 +60,7 @@ COUNT = 384
 FIRST_LOOK_COUNT = 192
 FIRST_LOOK_SIDE = 192
 SIDE = 256
-# A picture smaller than SIDE is looked at again enlarged to this size (``small_look``):
+# A query smaller than this is looked at again enlarged to it (``small_look``):
 # bench/bench_small.py's tiny thumbnails at rank 1, 0.871 of them at 192 px, 0.857 at 256.
 SMALL_LOOK_SIDE = 192
 FINE_SIDE = 384  # the second, finer look at a query in which nothing was found (see refine)
@@ -263,20 +263,22 @@ class KeypointExtractor(Extractor):
         shows more detail than this extractor's side (a quarter more pixels per side at
         least: for the first look, queries from 240 px up). A copy pasted at 40% width into
         a 1,024 px photo spans ~100 px at SIDE, too few for its keypoints to match; at
-        FINE_SIDE it spans ~150 px. A picture smaller than SIDE is instead enlarged smoothly
-        to SIDE (``small_look``); None for a picture in between. With ``region`` (full-size
+        FINE_SIDE it spans ~150 px; None for a smaller picture. With ``region`` (full-size
         pixels), only that part of the picture is looked at, as closely (a search's zoomed
         look); the keypoints are still in the whole picture's frame."""
         if region is not None:
             return {"keypoints": encode_keypoints(self._region(image, region))}
-        longest = max(image.pixels.shape[:2])
-        if longest >= self.side * 1.25:
-            kp = detect(image.pixels, (image.width, image.height), self.fine_count, FINE_SIDE)
-        elif longest < SIDE:
-            kp = small_look(image, self.fine_count)
-        else:
+        if max(image.pixels.shape[:2]) < self.side * 1.25:
             return None
+        kp = detect(image.pixels, (image.width, image.height), self.fine_count, FINE_SIDE)
         return {"keypoints": encode_keypoints(kp)}
+
+    def enlarged_look(self, image: DecodedImage) -> dict[str, bytes] | None:
+        """Keypoints of a query smaller than SMALL_LOOK_SIDE, enlarged to it (``small_look``),
+        or None for a larger one."""
+        if max(image.pixels.shape[:2]) >= SMALL_LOOK_SIDE:
+            return None
+        return {"keypoints": encode_keypoints(small_look(image, self.fine_count))}
 
     def _region(self, image: DecodedImage, region: Box) -> Keypoints:
         height, width = image.pixels.shape[:2]
@@ -295,7 +297,7 @@ class KeypointExtractor(Extractor):
 
 
 def small_look(image: DecodedImage, count: int = COUNT) -> Keypoints:
-    """Keypoints of a picture smaller than SIDE, enlarged smoothly to SMALL_LOOK_SIDE: about
+    """Keypoints of a small picture, enlarged smoothly to SMALL_LOOK_SIDE: about
     the scale an indexed picture is described at. A thumbnail of an indexed photo (an
     avatar, a preview a few dozen pixels across) shows its coarse detail at that scale only
     once enlarged. Only as a second look: a small crop of an indexed picture shows its

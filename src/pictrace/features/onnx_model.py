@@ -29,6 +29,10 @@ from pictrace.features.views import resized
 from pictrace.settings import Settings
 from pictrace.types import DecodedImage
 
+# How pictures become the model's input: part of every user model's version, so a change
+# here marks the vectors stored before as outdated. 2: enlarging is bicubic (it was area).
+PREPROCESS = "preprocess 2"
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -65,6 +69,7 @@ def _parse(raw: dict[str, Any], base: Path) -> ModelConfig:
     size = raw.get("size", [224, 224])
     digest = hashlib.sha256(path.read_bytes())
     digest.update(json.dumps(raw, sort_keys=True).encode())
+    digest.update(PREPROCESS.encode())
     return ModelConfig(
         name=name,
         path=path,

@@ -3,7 +3,7 @@ geometric verification (the policy ``Searcher`` applies round by round)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -125,9 +125,14 @@ class LocalLook:
     verified: dict[int, Candidate]
 
 
-# A refiner gives a query finer local features (of one region of it, in full-size pixels,
-# when one is given), or None when that would add nothing.
-Refiner = Callable[[Query, "Box | None"], "Query | None"]
+class Refiner(Protocol):
+    """Gives a query finer local features (of one region of it, in full-size pixels, when
+    one is given), or None when that would add nothing. ``enlarge``: a picture too small for
+    finer features is looked at enlarged (a query's look; an indexed hit never is)."""
+
+    def __call__(
+        self, query: Query, region: Box | None = None, enlarge: bool = True
+    ) -> Query | None: ...
 
 
 LOCAL_SIGNALS = frozenset(

@@ -357,7 +357,7 @@ class Searcher:
             return candidate
         if candidate.confidence >= self.settings.copy_threshold:
             return candidate
-        fine_a, fine_b = refine(a, None), refine(b, None)
+        fine_a, fine_b = refine(a, None), refine(b, None, enlarge=False)  # b: as indexed
         if fine_a is None and fine_b is None:
             return candidate
         finer = self._pair(fine_a or a, fine_b or b)
