@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import numbers
 import time
@@ -25,9 +24,10 @@ from pictrace.errors import (
     PicTraceError,
     Unprocessable,
 )
-from pictrace.features.base import Extractor, FeatureValue
+from pictrace.features.base import Extractor
 from pictrace.features.pipeline import (
     PICTURE_FAILURES,
+    finer_values,
     global_features,
     is_local,
     start_global,
@@ -223,16 +223,7 @@ class Index:
         """The query with its extractors' finer values (Searcher.search's second look; of
         ``region`` only, its zoomed look; with ``enlarge``, a picture too small for a finer
         look is looked at enlarged), or None when no extractor has any."""
-        finer: dict[str, FeatureValue] = {}
-        for extractor in self.first_look:
-            if region is None:
-                values = extractor.refine(query.image)
-                if values is None and enlarge:
-                    values = extractor.enlarged_look(query.image)
-                finer.update(values or {})
-            elif "region" in inspect.signature(extractor.refine).parameters:
-                finer.update(extractor.refine(query.image, region) or {})
-            # (an extractor written for the one-argument refine has no zoomed look)
+        finer = finer_values(self.first_look, query.image, region, enlarge)
         return Query(query.label, query.image, {**query.features, **finer}) if finer else None
 
     def prepare_query(self, query: QueryInput) -> Query:

@@ -6,14 +6,13 @@ its stored thumbnail (remote or missing originals still work). Runs on a worker 
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image
 
-from pictrace.decode import decode
+from pictrace.decode import byte_digest, decode
 from pictrace.errors import InputError
 from pictrace.index import Index
 from pictrace.ingest.files import is_url, read_file
@@ -50,7 +49,7 @@ def hit_source(index: Index, record: ImageRecord) -> tuple[Source, str]:
     if local is not None:
         try:
             data = read_file(str(local), index.settings.max_bytes).data
-            if hashlib.sha256(data).hexdigest() == record.byte_sha256:
+            if byte_digest(data) == record.byte_sha256:
                 return Source(record.source, data), "original file"
         except InputError:
             pass  # unreadable now (or no longer the image indexed): the thumbnail stands in
@@ -73,7 +72,7 @@ def match_view(index: Index, query: Source, image_id: int) -> MatchView:
 
 def _same(index: Index, query: Source, record: ImageRecord) -> bool:
     """The query is the indexed image itself: the same bytes, or the same pixels."""
-    if hashlib.sha256(query.data).hexdigest() == record.byte_sha256:
+    if byte_digest(query.data) == record.byte_sha256:
         return True
     try:
         return decode(query, index.settings).pixel_sha256 == record.pixel_sha256

@@ -60,7 +60,7 @@ COUNT = 384
 FIRST_LOOK_COUNT = 192
 FIRST_LOOK_SIDE = 192
 SIDE = 256
-# A query smaller than this is looked at again enlarged to it (``small_look``):
+# A query smaller than this is looked at again enlarged to it (``enlarged_look``):
 # bench/bench_small.py's tiny thumbnails at rank 1, 0.871 of them at 192 px, 0.857 at 256.
 SMALL_LOOK_SIDE = 192
 FINE_SIDE = 384  # the second, finer look at a query in which nothing was found (see refine)
@@ -274,11 +274,18 @@ class KeypointExtractor(Extractor):
         return {"keypoints": encode_keypoints(kp)}
 
     def enlarged_look(self, image: DecodedImage) -> dict[str, bytes] | None:
-        """Keypoints of a query smaller than SMALL_LOOK_SIDE, enlarged to it (``small_look``),
-        or None for a larger one."""
+        """Keypoints of a query smaller than SMALL_LOOK_SIDE, enlarged smoothly to it (about
+        the scale an indexed picture is described at), or None for a larger one. A thumbnail
+        of an indexed photo (an avatar, a preview a few dozen pixels across) shows its coarse
+        detail at that scale only once enlarged. Only as a second look: a small crop of an
+        indexed picture shows its detail larger than the index does, and enlarged it matched
+        less often (natural crops of 64-127 px: R@1 0.224 -> 0.121 when every small query was
+        enlarged at once)."""
         if max(image.pixels.shape[:2]) >= SMALL_LOOK_SIDE:
             return None
-        return {"keypoints": encode_keypoints(small_look(image, self.fine_count))}
+        size = (image.width, image.height)
+        kp = detect(image.pixels, size, self.fine_count, SMALL_LOOK_SIDE, enlarge=True)
+        return {"keypoints": encode_keypoints(kp)}
 
     def _region(self, image: DecodedImage, region: Box) -> Keypoints:
         height, width = image.pixels.shape[:2]
@@ -294,17 +301,6 @@ class KeypointExtractor(Extractor):
         return Keypoints(
             kp.xy + shift, kp.angle, kp.scale, kp.descriptors, (image.width, image.height)
         )
-
-
-def small_look(image: DecodedImage, count: int = COUNT) -> Keypoints:
-    """Keypoints of a small picture, enlarged smoothly to SMALL_LOOK_SIDE: about
-    the scale an indexed picture is described at. A thumbnail of an indexed photo (an
-    avatar, a preview a few dozen pixels across) shows its coarse detail at that scale only
-    once enlarged. Only as a second look: a small crop of an indexed picture shows its
-    detail larger than the index does, and enlarged it matched less often (natural crops of
-    64-127 px: R@1 0.224 -> 0.121 when every small query was enlarged at once)."""
-    size = (image.width, image.height)
-    return detect(image.pixels, size, count, SMALL_LOOK_SIDE, enlarge=True)
 
 
 @register("keypoints")

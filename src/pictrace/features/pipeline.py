@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future
 
 import cv2
 
 from pictrace.features.base import Extractor, FeatureSpec, FeatureValue, encode
-from pictrace.types import DecodedImage
+from pictrace.types import Box, DecodedImage
 
 # What an image library raises when it fails on one picture (an unforeseen shape, say): that
 # picture fails (``errors.Unprocessable``), the others of an add or of a run of queries go on.
@@ -99,6 +100,28 @@ def global_features(
     for future in started:
         ready.update(future.result())
     return ready
+
+
+def finer_values(
+    extractors: Sequence[Extractor],
+    image: DecodedImage,
+    region: Box | None = None,
+    enlarge: bool = True,
+) -> dict[str, FeatureValue]:
+    """The extractors' finer values of a query (a search's second look: ``refine``, or with
+    ``enlarge`` the ``enlarged_look`` of a picture too small for it; of ``region`` only, its
+    zoomed look)."""
+    finer: dict[str, FeatureValue] = {}
+    for extractor in extractors:
+        if region is None:
+            values = extractor.refine(image)
+            if values is None and enlarge:
+                values = extractor.enlarged_look(image)
+            finer.update(values or {})
+        elif "region" in inspect.signature(extractor.refine).parameters:
+            finer.update(extractor.refine(image, region) or {})
+        # (an extractor written for the one-argument refine has no zoomed look)
+    return finer
 
 
 def is_local(extractor: Extractor) -> bool:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pictrace.errors import IndexCorrupt, IndexError_, IndexLocked, NotFound
+from pictrace.errors import IndexCorrupt, IndexError_, NotFound
 from pictrace.labelwords import forms, label_weight, words
-from pictrace.store.readonly import connect, immutable, pending_log, writable_folder
+from pictrace.store.readonly import connect, read_only
 from pictrace.types import ImageRecord
 
 SCHEMA_VERSION = 1
@@ -102,7 +102,7 @@ class Catalogue:
 
     @staticmethod
     def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
-        db = _read_only(path) if readonly else connect(f"file:{path}")
+        db = read_only(path) if readonly else connect(f"file:{path}")
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA busy_timeout = 10000")
         if not readonly:
@@ -426,25 +426,6 @@ def _shared_start(words: set[str]) -> str:
     while size < len(first) and all(len(w) > size and w[size] == first[size] for w in rest):
         size += 1
     return first[:size]
-
-
-def _read_only(path: Path) -> sqlite3.Connection:
-    """The catalogue opened for reading; immutable in a folder nobody may write, unless a
-    writer's log beside it holds changes (``store.readonly``)."""
-    db = connect(f"file:{path}?mode=ro")
-    try:
-        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        return db
-    except sqlite3.OperationalError:
-        db.close()
-        if writable_folder(path):
-            raise
-    if (log := pending_log(path)) is not None:
-        raise IndexLocked(
-            f"catalogue {path}: its folder cannot be written and a writer's log ({log.name}) "
-            "holds changes not yet in it; open it after the writer has closed it"
-        )
-    return immutable(path)
 
 
 def _with_labels(record: ImageRecord, labels: tuple[str, ...]) -> ImageRecord:

@@ -10,6 +10,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+from pictrace.errors import IndexLocked
+
 
 def connect(uri: str) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
@@ -28,3 +30,22 @@ def pending_log(path: Path) -> Path | None:
 def immutable(path: Path) -> sqlite3.Connection:
     """``path`` read as a file nothing changes (see the module docstring for when it may be)."""
     return connect(f"file:{path}?mode=ro&immutable=1")
+
+
+def read_only(path: Path) -> sqlite3.Connection:
+    """A catalogue opened for reading: immutable in a folder nobody may write, unless a
+    writer's log beside it holds changes (then IndexLocked)."""
+    db = connect(f"file:{path}?mode=ro")
+    try:
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        db.close()
+        if writable_folder(path):
+            raise
+    if (log := pending_log(path)) is not None:
+        raise IndexLocked(
+            f"catalogue {path}: its folder cannot be written and a writer's log ({log.name}) "
+            "holds changes not yet in it; open it after the writer has closed it"
+        )
+    return immutable(path)
