@@ -147,8 +147,26 @@ def test_a_collection_tile_searches_with_its_image(client, app_index, photos, tm
     assert tiles[0].attributes["data-id"] == str(scene.id)
     assert tiles[0].attributes["data-tier"] == "copy"
     assert "box.png" in tree.css_first(".query b").attributes["title"]
+    preview = tree.css_first(".query img").attributes["src"]
+    assert client.get(preview).headers["content-type"] == "image/jpeg"
     match = page(client.get(tiles[0].css_first("a.thumb").attributes["href"]))
     assert match.css_first(".verdict .badge").text() == "copy"
+    assert f"image #{box.id}" in match.css_first(".overlay figcaption").text()
+
+
+def test_searching_a_collection_tile_keeps_nothing(client, app_index, photos):
+    """Such a search is a GET a page on another site can make a visitor's browser send: it
+    must not take the place of the visitor's own kept queries (32 of them)."""
+    answer = client.post(
+        "/search", files={"file": ("box.png", (photos / "box.png").read_bytes())}, data={"k": "2"}
+    )
+    mine = page(answer).css_first("ol.results a.thumb").attributes["href"]
+    coffee = app_index.resolve(str(photos / "coffee.jpg"))
+    for _ in range(40):
+        assert client.get(f"/collection/{coffee.id}/search?k=1").status_code == 200
+    assert client.get(mine).status_code == 200
+    gone = client.get(f"/collection/{coffee.id}/match/999999", headers=HTML)
+    assert gone.status_code == 404
 
 
 def test_a_collection_tile_whose_file_is_gone_searches_with_its_thumbnail(

@@ -53,6 +53,39 @@ class KeptQuery:
     preview: bytes  # small JPEG shown next to the results
     kept_at: float
 
+    name = "your image"  # what the pages call it
+
+    @property
+    def preview_url(self) -> str:
+        return f"/queries/{self.token}/preview.jpg"
+
+    def match_url(self, image_id: int) -> str:
+        return f"/match/{self.token}/{image_id}"
+
+
+@dataclass(frozen=True)
+class IndexedQuery:
+    """An image of the collection searched for its copies: nothing is kept for it (its file
+    or thumbnail is read again for a match view), so a page that makes a visitor's browser
+    open such searches cannot crowd out the visitor's own kept queries."""
+
+    image_id: int
+    label: str
+
+    @property
+    def name(self) -> str:
+        return f"image #{self.image_id}"
+
+    @property
+    def preview_url(self) -> str:
+        return f"/api/images/{self.image_id}/thumbnail"
+
+    def match_url(self, image_id: int) -> str:
+        return f"/collection/{self.image_id}/match/{image_id}"
+
+
+QueryRef = KeptQuery | IndexedQuery  # what a results or match page was searched with
+
 
 class RecentQueries:
     """The last few query images, forgotten after ``QUERY_TTL`` seconds."""

@@ -20,7 +20,7 @@ from pictrace.api.inputs import (
 from pictrace.api.matchview import compare_view, hit_source, match_view, metric_rows
 from pictrace.api.origin import same_origin
 from pictrace.api.search import page_or_image, preview, search_source
-from pictrace.api.state import AppState, StateDep
+from pictrace.api.state import AppState, IndexedQuery, QueryRef, StateDep
 from pictrace.errors import InputError
 from pictrace.types import Source
 
@@ -66,16 +66,26 @@ async def search_indexed(
 ) -> HTMLResponse:
     """The copies and look-alikes of an image in the collection, searched with its original
     file when it is still readable (else its stored thumbnail); the image itself is left out
-    of its results."""
+    of its results. Nothing is kept: its match views read the image again."""
     record = await state.compute(state.index.get, image_id)
     source, _ = await state.compute(hit_source, state.index, record)
     result = await search_source(state, source, k + 1, 0.0)
     others = tuple(m for m in result.matches if m.id != image_id)[:k]
-    kept = state.queries.keep(
-        record.source, source.data, await state.compute(preview, source, state.settings)
-    )
+    query = IndexedQuery(image_id, record.source)
     return render(
-        state, request, "results.html", result=replace(result, matches=others), query=kept
+        state, request, "results.html", result=replace(result, matches=others), query=query
+    )
+
+
+@router.get("/collection/{query_id}/match/{image_id}", response_class=HTMLResponse)
+async def match_indexed(
+    state: StateDep, request: Request, query_id: int, image_id: int
+) -> HTMLResponse:
+    """The match view of a hit of ``search_indexed``."""
+    record = await state.compute(state.index.get, query_id)
+    source, _ = await state.compute(hit_source, state.index, record)
+    return await _match_page(
+        state, request, IndexedQuery(query_id, record.source), source, image_id
     )
 
 
@@ -90,12 +100,18 @@ async def query_preview(state: StateDep, token: str) -> Response:
 @router.get("/match/{token}/{image_id}", response_class=HTMLResponse)
 async def match(state: StateDep, request: Request, token: str, image_id: int) -> HTMLResponse:
     kept = state.queries.get(token)
-    view = await state.compute(match_view, state.index, Source(kept.label, kept.data), image_id)
+    return await _match_page(state, request, kept, Source(kept.label, kept.data), image_id)
+
+
+async def _match_page(
+    state: AppState, request: Request, query: QueryRef, source: Source, image_id: int
+) -> HTMLResponse:
+    view = await state.compute(match_view, state.index, source, image_id)
     return render(
         state,
         request,
         "match.html",
-        query=kept,
+        query=query,
         view=view,
         metrics=metric_rows(view.comparison),
         record=view.record,
