@@ -207,6 +207,24 @@ def test_a_moved_file_and_a_changed_file_under_its_old_name(photos, tmp_path, mo
             assert index.search(base / "e" / "b.jpg", k=1).matches[0].tier == "exact"
 
 
+def test_a_moved_file_keeps_its_entry_beside_a_copy_that_sorts_first(photos, tmp_path):
+    """A folder renamed in which the user also copied a file: the file under its old name
+    takes the entry (and its history), the copy is a new image, whichever is met first."""
+    for batch in (1, 16):
+        folder, renamed = tmp_path / f"d{batch}", tmp_path / f"e{batch}"
+        folder.mkdir()
+        (folder / "p.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
+        with Index.open(tmp_path / f"index{batch}", batch_size=batch) as index:
+            (first,) = index.add([folder]).added
+        folder.rename(renamed)
+        (renamed / "a copy.jpg").write_bytes((renamed / "p.jpg").read_bytes())
+        with Index.open(tmp_path / f"index{batch}", batch_size=batch) as index:
+            report = index.add([renamed])
+            assert report.moved == (first,) and len(report.added) == 1
+            assert index.resolve(str(renamed / "p.jpg")).id == first
+            assert index.get(report.added[0]).source == str(renamed / "a copy.jpg")
+
+
 def test_a_file_moved_with_a_symlink_left_behind_keeps_its_entry(photos, tmp_path):
     folder, moved_to = tmp_path / "d", tmp_path / "e"
     folder.mkdir()

@@ -30,7 +30,7 @@ from pictrace.features.pipeline import (
     encode_all,
     per_image_values,
 )
-from pictrace.ingest.files import path_aliases
+from pictrace.ingest.files import path_aliases, read_file
 from pictrace.settings import Settings
 from pictrace.store.base import Store
 from pictrace.store.catalogue import NewImage
@@ -219,10 +219,27 @@ class Adder:
         computed move along as they are: adding the folder again brings them up to date.)"""
         located = self.store.locations(self.store.by_bytes(digest))
         found = sorted(
-            i for i, path in located.items() if path != location and _left(path, location)
+            i
+            for i, path in located.items()
+            if path != location
+            and _left(path, location)
+            and not self._namesake_moved(path, location, digest)
         )
         records = self.store.records(found) if found else {}
         return tuple((i, records[i].source) for i in found if i in records)
+
+    def _namesake_moved(self, recorded: str, location: str, digest: str) -> bool:
+        """Whether the file catalogued at ``recorded`` moved to a file beside ``location``
+        under its old name and with the same bytes: that one takes the entry, and the file at
+        ``location`` is a copy of it (made when the folder was renamed, say), a new image."""
+        name = os.path.basename(recorded)
+        namesake = os.path.join(os.path.dirname(location), name)
+        if name == os.path.basename(location) or not os.path.isfile(namesake):
+            return False
+        try:
+            return byte_digest(read_file(namesake, self.settings.max_bytes).data) == digest
+        except InputError:
+            return False  # unreadable: it cannot be the file that moved
 
     def _same_file(self, record: ImageRecord, location: str) -> bool:
         """Whether a record can be the local file at ``location``: it was added from there,
