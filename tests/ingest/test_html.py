@@ -32,7 +32,7 @@ def test_images_come_best_first_and_once():
         "https://cdn.example.org/og.jpg",
         base + "large.jpg",
         base + "lazy.webp",
-        base + "pic.jpg",
+        base + "pic@2x.avif",
         base + "only-source.webp",
         base + "photos/full.JPG",
     )
@@ -46,6 +46,36 @@ def test_links_are_absolute_without_fragments():
 def test_density_descriptors_pick_the_sharpest():
     media = extract('<img srcset="a.jpg, b.jpg 2x, c.jpg 1.5x">', "http://x.org/")
     assert media.images == ("http://x.org/b.jpg",)
+
+
+def test_a_picture_gives_its_largest_readable_source():
+    """A browser shows a ``<picture>``'s first source in a format it reads, not the
+    ``<img>`` fallback: the fallback was taken even when the sources were four times as
+    large; a source in a format Pillow cannot read here is passed over."""
+    page = """<picture>
+      <source type="image/jxl" srcset="p.jxl 3200w">
+      <source type="image/webp" srcset="p-800.webp 800w, p-1600.webp 1600w">
+      <img src="p-400.jpg" srcset="p-400.jpg 400w"></picture>
+    <picture><source media="(min-width: 800px)" srcset="wide.jpg">
+      <img src="narrow.jpg"></picture>
+    <picture><source type="image/x-unknown" srcset="odd.bin">
+      <img src="plain.jpg"></picture>"""
+    assert extract(page, "http://x.org/").images == (
+        "http://x.org/p-1600.webp",
+        "http://x.org/wide.jpg",
+        "http://x.org/plain.jpg",
+    )
+
+
+def test_lazy_loaded_images_give_the_real_picture_not_the_placeholder():
+    page = """<img src="data:image/gif;base64,R0lGOD" data-src="real.jpg">
+    <img src="blank.gif" data-srcset="r-640.jpg 640w, r-1280.jpg 1280w">
+    <img src="/spinner.gif" data-original="orig.jpg">"""
+    assert extract(page, "http://x.org/").images == (
+        "http://x.org/real.jpg",
+        "http://x.org/r-1280.jpg",
+        "http://x.org/orig.jpg",
+    )
 
 
 def test_normalise():

@@ -2,16 +2,20 @@
 
 Images, in the order a person would call them the page's "main" images: ``og:image`` /
 ``twitter:image`` first, then ``<picture>`` and ``<img>`` in document order (the largest
-``srcset`` candidate of each), then ``<a href>`` links that point at image files. Tiny images
+candidate of each: of a picture's sources in formats PicTrace reads and its fallback, of an
+image's ``srcset`` and the attributes lazy-loading scripts use), then ``<a href>`` links that
+point at image files. Tiny images
 (declared width or height under ``MIN_SIDE``: icons, spacers, tracking pixels) are left out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import PurePosixPath
 from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
 
+from PIL import Image
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from selectolax.lexbor import LexborNode as Node
 
@@ -105,28 +109,59 @@ def _absolute(base: str, urls: list[str]) -> tuple[str, ...]:
 def _img(node: Node) -> str | None:
     if _tiny(node):
         return None
+    return _best(_img_candidates(node))
+
+
+def _img_candidates(node: Node) -> list[tuple[str, float]]:
+    """An ``<img>``'s candidates: its ``srcset``, then the attributes lazy-loading scripts
+    keep the real picture in, then ``src`` (often a placeholder when those are set)."""
     attrs = node.attributes
-    srcset = attrs.get("srcset") or attrs.get("data-srcset")
-    return _largest(srcset) if srcset else (attrs.get("src") or attrs.get("data-src"))
+    found: list[tuple[str, float]] = []
+    for name in ("srcset", "data-srcset"):
+        found += _candidates(attrs.get(name) or "")
+    for name in ("data-src", "data-original", "data-lazy-src", "src"):
+        found += [(url, 1.0) for url in [(attrs.get(name) or "").strip()] if url]
+    return found
 
 
 def _picture(node: Node) -> str | None:
+    """The largest picture a ``<picture>`` offers in a format PicTrace reads: its
+    ``<source>`` candidates (what a browser shows, when it reads the format) before its
+    ``<img>`` fallback's."""
     img = node.css_first("img")
     if img is not None and _tiny(img):
         return None
-    chosen = _img(img) if img is not None else None
-    if chosen:
-        return chosen
-    for source in node.css("source"):
-        best = _largest(source.attributes.get("srcset") or "")
-        if best:
-            return best
-    return None
+    found = [
+        candidate
+        for source in node.css("source")
+        if _readable(source.attributes.get("type") or "")
+        for candidate in _candidates(source.attributes.get("srcset") or "")
+    ]
+    return _best(found + (_img_candidates(img) if img is not None else []))
 
 
-def _largest(srcset: str) -> str | None:
-    """The candidate with the largest width (``640w``) or density (``2x``) descriptor."""
-    best, best_size = None, -1.0
+def _readable(mime: str) -> bool:
+    """Whether a ``<source type>`` is a format PicTrace decodes (no type: any)."""
+    mime = mime.split(";")[0].strip().lower()
+    return not mime or mime in _decoded_types()
+
+
+@cache
+def _decoded_types() -> frozenset[str]:
+    Image.init()  # every format Pillow reads here (HEIF too when pillow-heif is installed)
+    return frozenset(Image.MIME.values()) | {"image/jpg"}
+
+
+def _best(candidates: list[tuple[str, float]]) -> str | None:
+    """The largest candidate that is not inline data; the first of equals."""
+    usable = [(url, size) for url, size in candidates if not url.lower().startswith("data:")]
+    return max(usable, key=lambda c: c[1])[0] if usable else None
+
+
+def _candidates(srcset: str) -> list[tuple[str, float]]:
+    """(url, size) of each ``srcset`` candidate, its size the width (``640w``) or the
+    density (``2x``, counted as 2,000) it declares, 1 when it declares none."""
+    found = []
     for candidate in srcset.split(","):
         fields = candidate.split()
         if not fields:
@@ -138,9 +173,8 @@ def _largest(srcset: str) -> str | None:
                 size = float(descriptor[:-1]) * (1.0 if descriptor.endswith("w") else 1000.0)
             except ValueError:
                 size = 1.0
-        if size > best_size:
-            best, best_size = fields[0], size
-    return best
+        found.append((fields[0], size))
+    return found
 
 
 def _tiny(node: Node) -> bool:
