@@ -208,3 +208,20 @@ def test_compare_never_enlarges_the_hit_side(built_index, photos):
         a, b = index.prepare_query(jpeg_bytes(tiny, 85)), index.prepare_hit(jpeg_bytes(other, 85))
         index.searcher.pair(a, b, refine)
     assert (a.label, None, True) in asked and (b.label, None, False) in asked
+
+
+def test_an_indexed_collage_still_finds_its_cells(index_copy, photos, tmp_path):
+    """A collage that is in the collection itself: its exact hit does not end the search,
+    the pictures it was made from are found as copies after it (a collection tile's "Find
+    copies" leaves the image itself out and shows them)."""
+    canvas = Image.new("RGB", (480, 480), "white")
+    for i, name in enumerate(("baboon.jpg", "building.jpg", "fruits.jpg", "squirrel.jpg")):
+        cell = load_rgb(photos / name)
+        cell.thumbnail((160, 160))
+        canvas.paste(cell, (40 + (i % 2) * 200, 40 + (i // 2) * 200))
+    (tmp_path / "collage.jpg").write_bytes(jpeg_bytes(canvas))
+    index_copy.add([tmp_path / "collage.jpg"])
+    matches = index_copy.search(tmp_path / "collage.jpg", k=6).matches
+    assert matches[0].tier == "exact" and matches[0].source.endswith("collage.jpg")
+    cells = {m.source.rsplit("/", 1)[-1] for m in matches[1:] if m.tier == "copy"}
+    assert len(cells) >= 3, matches

@@ -97,10 +97,13 @@ class Searcher:
 
     def _explained(self, candidates: Mapping[int, Candidate], query: Query) -> bool:
         """Whether the copies found show in at least EXPLAINED of the query's area (where
-        their evidence says; a copy without a box explains all of it), or at least some,
-        with no other candidate's keypoints agreeing anywhere (nothing more to look for)."""
+        their evidence says; an edited copy without a box explains all of it), or at least
+        some, with no other candidate's keypoints agreeing anywhere (nothing more to look
+        for). An exact copy is the query itself, which may still be made of other pictures
+        (an indexed collage): it explains nothing another candidate's keypoints point at."""
         copies = [c for c in candidates.values() if self._copy(c)]
-        boxes = [c.evidence.hit_box_in_query if c.evidence else None for c in copies]
+        edited = [c for c in copies if not c.exact]
+        boxes = [c.evidence.hit_box_in_query if c.evidence else None for c in edited]
         if not copies or None in boxes:
             return bool(copies)
         found = [b for b in boxes if b is not None]
