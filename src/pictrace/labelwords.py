@@ -34,17 +34,19 @@ def _vocabulary() -> frozenset[str]:
 
 
 NAMED_BY = 2  # a label's first synonyms: its names (later ones are nicknames, Latin)
+NICKNAMED = 0.25  # the weight of a label that has the words in a later synonym only
 
 
 def label_weight(label: str, stems: Sequence[set[str]]) -> float:
     """How much a predicted label with every search word counts: in full when one of its
-    first ``NAMED_BY`` synonyms has them ("tabby, tabby cat", "pickup, pickup truck"), half
-    when only a later one does (the red panda's fourth, "bear cat": cats rank before red
-    pandas), 0 without them all. ``stems``: the forms of each search word (``forms``)."""
+    first ``NAMED_BY`` synonyms has them ("tabby, tabby cat", "pickup, pickup truck"),
+    ``NICKNAMED`` when only a later one does (the red panda's fourth, "bear cat": a cat
+    the CNN is 0.4 sure of ranks before a red panda it is 0.95 sure of), 0 without them
+    all. ``stems``: the forms of each search word (``forms``)."""
     if not all(set(words(label)) & s for s in stems):
         return 0.0
     named = set(words(",".join(label.split(",")[:NAMED_BY])))
-    return 1.0 if all(named & s for s in stems) else 0.5
+    return 1.0 if all(named & s for s in stems) else NICKNAMED
 
 
 def unknown_words(text: str) -> list[str]:

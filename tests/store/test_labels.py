@@ -48,12 +48,12 @@ def test_plurals_and_wildcards(catalogue):
 
 
 def test_a_label_named_by_the_words_counts_more_than_one_with_them_in_a_synonym(tmp_path):
-    """A tabby at 0.6 ranks before a red panda at 0.93 for "cat": the panda is a cat only in
+    """A tabby at 0.4 ranks before a red panda at 0.95 for "cat": the panda is a cat only in
     its fourth synonym, "bear cat", the tabby in its second, "tabby cat"."""
     catalogue = Catalogue(tmp_path / "catalogue.sqlite")
     with catalogue.transaction() as db:
-        panda = (("lesser panda, red panda, panda, bear cat, cat bear, Ailurus fulgens", 0.93),)
-        tabby = (("tabby, tabby cat", 0.6),)
+        panda = (("lesser panda, red panda, panda, bear cat, cat bear, Ailurus fulgens", 0.95),)
+        tabby = (("tabby, tabby cat", 0.4),)
         ids = [
             catalogue.insert(db, NewImage(n, None, n, n, 10, 10, "jpeg", 100, 0, {}, labels))
             for n, labels in (("panda.jpg", panda), ("tabby.jpg", tabby))
