@@ -199,6 +199,8 @@ def test_tables_read_as_a_person_would_write_them(run, built_index, photos, monk
     assert code == 0 and "." not in phash_row.split()[-2]  # a distance, not 32.0000
     code, out, err = run("search", "--text", "xyzzy unicorn")
     assert code == 0 and "no matches" in err and not out.strip()
+    code, _, err = run("search", "--text", "  ")
+    assert code == 2 and "--text is empty" in err
     code, out, _ = run("search", "--text", "giraffe", "--json")
     answer = json.loads(out)
     assert code == 0 and answer["results"] == [] and "'giraffe'" in answer["hint"]

@@ -178,3 +178,23 @@ def test_a_16_bit_grey_picture_is_scaled_to_8_bits_by_its_maximum():
     assert decoded.pixels.shape == (600, 300, 3)
     assert np.abs(decoded.pixels[..., 0].astype(int) - expected).max() <= 1
     assert (decoded.pixels[..., 0] == decoded.pixels[..., 2]).all()
+
+
+def test_exif_counts_metadata_not_a_tiffs_layout(settings, photos):
+    """A TIFF saved without metadata has no EXIF tags (its width, strips and compression are
+    how TIFF stores pixels); a camera JPEG counts its own tags and its Exif block's."""
+    picture = Image.open(photos / "coffee.jpg").convert("RGB")
+    plain = io.BytesIO()
+    picture.save(plain, format="TIFF")
+    assert decode(Source("plain.tif", plain.getvalue()), settings).exif_tags == 0
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0132] = "Camera maker", "Model 1", "2026:11:23 10:00:00"
+    exif.get_ifd(0x8769)[0x829A] = 0.01  # exposure time, in the Exif block
+    camera = io.BytesIO()
+    picture.save(camera, format="JPEG", exif=exif)
+    assert decode(Source("camera.jpg", camera.getvalue()), settings).exif_tags == 4
+    tagged = io.BytesIO()
+    picture.save(tagged, format="TIFF", exif=exif)
+    assert (
+        decode(Source("tagged.tif", tagged.getvalue()), settings).exif_tags >= 3
+    )  # (Pillow may leave the Exif block out of a TIFF)

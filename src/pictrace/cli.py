@@ -131,10 +131,15 @@ def search(
             "--min-confidence", min=0.0, max=1.0, help="Drop results below this copy_confidence."
         ),
     ] = 0.0,
-    text: Annotated[str | None, typer.Option("--text", help="Search predicted labels.")] = None,
+    text: Annotated[
+        str | None,
+        typer.Option("--text", help="Search predicted ImageNet labels (before any query images)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per query.")] = False,
 ) -> None:
     """Find the index's best matches for each query image (or for --text)."""
+    if text is not None and not text.strip():
+        raise typer.BadParameter("--text is empty: give words of ImageNet labels, e.g. 'tabby cat'")
     if not queries and not text:
         raise typer.BadParameter("give query images or --text")
     failures = 0
@@ -256,8 +261,10 @@ def duplicates(
         typer.Option("--fresh", help="Search every image again instead of only those added since."),
     ] = False,
 ) -> None:
-    """Groups of copies in the collection, each with a suggested keeper. What each image's
-    search found is kept in the index folder, so the next run searches only new images."""
+    """Groups of copies in the collection, each with a suggested keeper.
+
+    What each image's search found is kept in the index folder, so the next run searches
+    only new images."""
     with _open(readonly=True) as index, _progress() as bar:
         policy = checked_policy(keeper or [], index.settings.keeper_policy)
         task = bar.add_task("searching", total=None)
