@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from pictrace import load_settings
+from pictrace import Index, load_settings
 from pictrace.errors import ConfigError, InputError
 from pictrace.search.keeper import (
     Link,
@@ -439,3 +439,27 @@ def test_groups_are_reused_until_the_catalogue_changes(index_copy, photos, tmp_p
     assert [sorted(m.id for m in g.members) for g in fresh] == [
         sorted(m.id for m in g.members) for g in after
     ]
+
+
+def test_a_thin_white_frame_marks_the_copy_not_the_original(photos, tmp_path):
+    """A copy given a white frame 1.4 % of its width (9 px on 640: 4.5 px on the 320 px
+    thumbnail, inside the margin the padding check leaves out along the shared part's edge),
+    as it is or reduced to 96 % first: the frame is padding, the unframed photo the keeper,
+    although the framed files are larger."""
+    picture = load_rgb(photos / "china_temple.jpg")
+    (tmp_path / "original.jpg").write_bytes(jpeg_bytes(picture, 60))
+    framed = ImageOps.expand(picture, 9, fill=(255, 255, 255))
+    (tmp_path / "framed.jpg").write_bytes(jpeg_bytes(framed, 64))
+    smaller = picture.resize((614, 410), Image.Resampling.LANCZOS)
+    (tmp_path / "reduced_framed.jpg").write_bytes(
+        jpeg_bytes(ImageOps.expand(smaller, 9, "white"), 64)
+    )
+    with Index.open(tmp_path / "index") as index:
+        index.add(
+            [tmp_path / name for name in ("original.jpg", "framed.jpg", "reduced_framed.jpg")]
+        )
+        (group,) = index.duplicates()
+        names = {m.id: m.source.rsplit("/", 1)[-1] for m in group.members}
+        assert names[group.keeper] == "original.jpg", (names, group.edited)
+        edited = {names[i] for i, count in group.edited.items() if count}
+        assert {"framed.jpg", "reduced_framed.jpg"} <= edited
