@@ -17,8 +17,8 @@ from pictrace.types import Box
 # Largest ratio of local area scales over the overlap. A keystone whose narrow side is 0.4 of
 # the wide one (a poster shot from the side) reaches ~16, 0.3 of it ~40: at 12, 1 and 0 of 20
 # held-out keystone copies were found; at 60, 19 and 13, with the development benchmarks'
-# results, negatives included, unchanged (BENCHMARKS.md, "What two helpers broke in
-# this release", Keystones).
+# results, negatives included, unchanged (BENCHMARKS.md, "What two helpers broke in an
+# earlier release", Keystones).
 MAX_PERSPECTIVE = 60.0
 MAX_ZOOM = 12.0  # largest linear scale between the two pictures, in long-side units
 
