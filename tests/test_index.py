@@ -225,6 +225,38 @@ def test_a_moved_file_keeps_its_entry_beside_a_copy_that_sorts_first(photos, tmp
             assert index.get(report.added[0]).source == str(renamed / "a copy.jpg")
 
 
+def test_a_file_moved_in_beside_an_indexed_copy_of_itself_keeps_its_entry(photos, tmp_path):
+    """inbox/IMG_1.jpg and archive/IMG_1.jpg, the same bytes, are both catalogued; the file
+    manager moves the first into archive as "IMG_1 (1).jpg" (the name was taken): it keeps
+    inbox's entry (archive/IMG_1.jpg has its own), nothing stale is left."""
+    inbox, archive = tmp_path / "inbox", tmp_path / "archive"
+    inbox.mkdir()
+    archive.mkdir()
+    for folder in (inbox, archive):
+        (folder / "IMG_1.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
+    with Index.open(tmp_path / "index") as index:
+        assert len(index.add([inbox, archive]).added) == 2
+        old = index.resolve(str(inbox / "IMG_1.jpg")).id
+    (inbox / "IMG_1.jpg").rename(archive / "IMG_1 (1).jpg")
+    with Index.open(tmp_path / "index") as index:
+        report = index.add([archive])
+        assert report.moved == (old,) and not report.added
+        assert index.resolve(str(archive / "IMG_1 (1).jpg")).id == old
+
+
+def test_a_file_renamed_with_a_symlink_under_its_old_name_keeps_its_entry(photos, tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
+    with Index.open(tmp_path / "index") as index:
+        (first,) = index.add([folder / "a.jpg"]).added
+    (folder / "a.jpg").rename(folder / "b.jpg")
+    (folder / "a.jpg").symlink_to(folder / "b.jpg")
+    with Index.open(tmp_path / "index") as index:
+        report = index.add([folder / "b.jpg"])
+        assert report.moved == (first,) and not report.added
+
+
 def test_a_file_moved_with_a_symlink_left_behind_keeps_its_entry(photos, tmp_path):
     folder, moved_to = tmp_path / "d", tmp_path / "e"
     folder.mkdir()

@@ -231,10 +231,17 @@ class Adder:
     def _namesake_moved(self, recorded: str, location: str, digest: str) -> bool:
         """Whether the file catalogued at ``recorded`` moved to a file beside ``location``
         under its old name and with the same bytes: that one takes the entry, and the file at
-        ``location`` is a copy of it (made when the folder was renamed, say), a new image."""
+        ``location`` is a copy of it (made when the folder was renamed, say), a new image.
+        Not when that file is this one (a symlink left under the old name) or has an entry
+        of its own (the file moved in beside a copy of itself, and was renamed "(1)")."""
         name = os.path.basename(recorded)
-        namesake = os.path.join(os.path.dirname(location), name)
-        if name == os.path.basename(location) or not os.path.isfile(namesake):
+        namesake = os.path.realpath(os.path.join(os.path.dirname(location), name))
+        if (
+            name == os.path.basename(location)
+            or not os.path.isfile(namesake)
+            or namesake == location
+            or self.store.by_location(namesake) is not None
+        ):
             return False
         try:
             return byte_digest(read_file(namesake, self.settings.max_bytes).data) == digest

@@ -13,7 +13,7 @@ PAGE = """<!doctype html><html><head><title> Holiday </title>
 <img src="small.jpg" srcset="small.jpg 320w, large.jpg 1280w, medium.jpg 640w">
 <img src="icon.png" width="16" height="16">
 <img data-src="lazy.webp">
-<picture><source srcset="pic.avif 1x, pic@2x.avif 2x" type="image/avif">
+<picture><source srcset="pic.webp 1x, pic@2x.webp 2x" type="image/webp">
   <img src="pic.jpg"></picture>
 <picture><source srcset="only-source.webp"></picture>
 <img src="data:image/gif;base64,R0lGOD">
@@ -32,7 +32,7 @@ def test_images_come_best_first_and_once():
         "https://cdn.example.org/og.jpg",
         base + "large.jpg",
         base + "lazy.webp",
-        base + "pic@2x.avif",
+        base + "pic@2x.webp",
         base + "only-source.webp",
         base + "photos/full.JPG",
     )
@@ -48,33 +48,49 @@ def test_density_descriptors_pick_the_sharpest():
     assert media.images == ("http://x.org/b.jpg",)
 
 
-def test_a_picture_gives_its_largest_readable_source():
-    """A browser shows a ``<picture>``'s first source in a format it reads, not the
-    ``<img>`` fallback: the fallback was taken even when the sources were four times as
-    large; a source in a format Pillow cannot read here is passed over."""
+def test_a_picture_gives_what_a_browser_shows():
+    """A ``<picture>`` gives its first source in a format Pillow opens (a browser shows it,
+    not the ``<img>`` fallback), its largest candidate; a source for some screens only
+    (``media``: art direction, a mobile crop) only when there is nothing else."""
     page = """<picture>
       <source type="image/jxl" srcset="p.jxl 3200w">
-      <source type="image/webp" srcset="p-800.webp 800w, p-1600.webp 1600w">
-      <img src="p-400.jpg" srcset="p-400.jpg 400w"></picture>
-    <picture><source media="(min-width: 800px)" srcset="wide.jpg">
-      <img src="narrow.jpg"></picture>
+      <source type="application/pdf" srcset="p.pdf 3200w">
+      <source type="image/webp; codecs=x" srcset="p-800.webp 800w, p-1600.webp 1600w">
+      <img src="p-400.jpg" srcset="p-400.jpg 1x, p-800.jpg 2x"></picture>
+    <picture><source media="(max-width: 600px)" srcset="mobile-crop.jpg 1200w">
+      <img src="wide.jpg"></picture>
+    <picture><source media="(min-width: 800px)" srcset="only-wide.jpg"></picture>
     <picture><source type="image/x-unknown" srcset="odd.bin">
       <img src="plain.jpg"></picture>"""
     assert extract(page, "http://x.org/").images == (
         "http://x.org/p-1600.webp",
         "http://x.org/wide.jpg",
+        "http://x.org/only-wide.jpg",
         "http://x.org/plain.jpg",
+    )
+
+
+def test_srcset_urls_run_to_white_space():
+    """A ``data:`` URI or a resizing service's path holds commas: the URL runs to the next
+    white space, as HTML reads it (splitting at every comma made the base64 payload a URL)."""
+    page = """<img srcset="data:image/gif;base64,R0lGODlhAQABAIAAAP 1x" data-src="real.jpg">
+    <img srcset="https://c.org/w_640,h_480/a.jpg 640w,https://c.org/w_1280,h_960/a.jpg 1280w">"""
+    assert extract(page, "http://x.org/").images == (
+        "http://x.org/real.jpg",
+        "https://c.org/w_1280,h_960/a.jpg",
     )
 
 
 def test_lazy_loaded_images_give_the_real_picture_not_the_placeholder():
     page = """<img src="data:image/gif;base64,R0lGOD" data-src="real.jpg">
     <img src="blank.gif" data-srcset="r-640.jpg 640w, r-1280.jpg 1280w">
-    <img src="/spinner.gif" data-original="orig.jpg">"""
+    <img src="/spinner.gif" data-original="orig.jpg">
+    <img src="blank.gif" data-lazy-srcset="l-800.jpg 800w, l-1600.jpg 1600w">"""
     assert extract(page, "http://x.org/").images == (
         "http://x.org/real.jpg",
         "http://x.org/r-1280.jpg",
         "http://x.org/orig.jpg",
+        "http://x.org/l-1600.jpg",
     )
 
 

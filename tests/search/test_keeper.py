@@ -15,10 +15,10 @@ from pictrace.search.keeper import (
     checked_policy,
     edited_counts,
     edited_member,
-    padded,
     polygon_area,
     shared_parts,
 )
+from pictrace.search.padding import padded
 from pictrace.types import KEEPER_POLICY, DuplicateGroup, ImageRecord
 from tests.conftest import jpeg_bytes, load_rgb
 

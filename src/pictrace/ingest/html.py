@@ -117,7 +117,7 @@ def _img_candidates(node: Node) -> list[tuple[str, float]]:
     keep the real picture in, then ``src`` (often a placeholder when those are set)."""
     attrs = node.attributes
     found: list[tuple[str, float]] = []
-    for name in ("srcset", "data-srcset"):
+    for name in ("srcset", "data-srcset", "data-lazy-srcset"):
         found += _candidates(attrs.get(name) or "")
     for name in ("data-src", "data-original", "data-lazy-src", "src"):
         found += [(url, 1.0) for url in [(attrs.get(name) or "").strip()] if url]
@@ -125,31 +125,36 @@ def _img_candidates(node: Node) -> list[tuple[str, float]]:
 
 
 def _picture(node: Node) -> str | None:
-    """The largest picture a ``<picture>`` offers in a format PicTrace reads: its
-    ``<source>`` candidates (what a browser shows, when it reads the format) before its
-    ``<img>`` fallback's."""
+    """What a browser that reads every format PicTrace reads would show of a ``<picture>``:
+    the first ``<source>`` in such a format for every screen (no ``media``), else its
+    ``<img>``, else the first source for some screens (art direction); the largest
+    candidate of that one."""
     img = node.css_first("img")
     if img is not None and _tiny(img):
         return None
-    found = [
-        candidate
-        for source in node.css("source")
-        if _readable(source.attributes.get("type") or "")
-        for candidate in _candidates(source.attributes.get("srcset") or "")
-    ]
-    return _best(found + (_img_candidates(img) if img is not None else []))
+    sources = [s for s in node.css("source") if _readable(s.attributes.get("type") or "")]
+    every_screen = [s for s in sources if not (s.attributes.get("media") or "").strip()]
+    fallback = [] if img is None else [_img_candidates(img)]
+    offers = [_candidates(s.attributes.get("srcset") or "") for s in every_screen]
+    offers += fallback + [_candidates(s.attributes.get("srcset") or "") for s in sources]
+    return next((best for offer in offers if (best := _best(offer))), None)
 
 
 def _readable(mime: str) -> bool:
-    """Whether a ``<source type>`` is a format PicTrace decodes (no type: any)."""
+    """Whether a ``<source type>`` is a picture format PicTrace decodes (no type: any)."""
     mime = mime.split(";")[0].strip().lower()
     return not mime or mime in _decoded_types()
 
 
 @cache
 def _decoded_types() -> frozenset[str]:
-    Image.init()  # every format Pillow reads here (HEIF too when pillow-heif is installed)
-    return frozenset(Image.MIME.values()) | {"image/jpg"}
+    """The MIME types of the formats Pillow opens here (HEIF too when pillow-heif is
+    installed: importing ``decode`` registers it)."""
+    import pictrace.decode  # noqa: F401
+
+    Image.init()
+    opened = {Image.MIME.get(name, "") for name in Image.OPEN}
+    return frozenset(m for m in opened if m.startswith("image/")) | {"image/jpg"}
 
 
 def _best(candidates: list[tuple[str, float]]) -> str | None:
@@ -159,22 +164,39 @@ def _best(candidates: list[tuple[str, float]]) -> str | None:
 
 
 def _candidates(srcset: str) -> list[tuple[str, float]]:
-    """(url, size) of each ``srcset`` candidate, its size the width (``640w``) or the
-    density (``2x``, counted as 2,000) it declares, 1 when it declares none."""
+    """(url, size) of each ``srcset`` candidate, as HTML splits them: a URL runs to the next
+    white space (it may hold commas: a ``data:`` URI, a resizing service's ``w_640,h_480``),
+    its descriptors to the next comma. Its size is the width it declares (``640w``) or its
+    density (``2x``, counted as 2,000), 1 when it declares none."""
     found = []
-    for candidate in srcset.split(","):
-        fields = candidate.split()
-        if not fields:
-            continue
-        size = 1.0
-        if len(fields) > 1:
-            descriptor = fields[1].lower()
-            try:
-                size = float(descriptor[:-1]) * (1.0 if descriptor.endswith("w") else 1000.0)
-            except ValueError:
-                size = 1.0
-        found.append((fields[0], size))
+    pos, end = 0, len(srcset)
+    while pos < end:
+        while pos < end and (srcset[pos].isspace() or srcset[pos] == ","):
+            pos += 1
+        start = pos
+        while pos < end and not srcset[pos].isspace():
+            pos += 1
+        url, descriptor = srcset[start:pos], ""
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:
+            comma = srcset.find(",", pos)
+            comma = end if comma < 0 else comma
+            descriptor, pos = srcset[pos:comma], comma + 1
+        if url:
+            found.append((url, _declared_size(descriptor)))
     return found
+
+
+def _declared_size(descriptor: str) -> float:
+    fields = descriptor.split()
+    if not fields:
+        return 1.0
+    size = fields[0].lower()
+    try:
+        return float(size[:-1]) * (1.0 if size.endswith("w") else 1000.0)
+    except ValueError:
+        return 1.0
 
 
 def _tiny(node: Node) -> bool:

@@ -7,7 +7,7 @@ whose keeper (by resolution) was the collage, so following the suggestion would 
 unrelated originals. A member is a composite when it holds at least two other members in parts
 of itself that are different regions (neither part's centre lies in the other: a cell cropped
 from a larger photo maps that photo past the cell's edges), breaks off at the edges of those
-parts (``keeper.breaks_off``: a cell of a grid is bordered by a gutter or by another picture),
+parts (``padding.breaks_off``: a cell of a grid is bordered by a gutter or by another picture),
 and those members are not copies of each other. Its links to what it shows outside the
 largest of those parts are left out of the groups: it stays in the group of the picture it
 shows largest, marked as made from others (it is never that group's suggested keeper while an
@@ -24,15 +24,8 @@ from collections.abc import Iterable, Mapping
 import cv2
 import numpy as np
 
-from pictrace.search.keeper import (
-    FULL,
-    Link,
-    Thumbnail,
-    breaks_off,
-    polygon_area,
-    shared_parts,
-    size,
-)
+from pictrace.search.keeper import FULL, Link, Thumbnail, polygon_area, shared_parts, size
+from pictrace.search.padding import breaks_off
 from pictrace.types import ImageRecord
 
 
