@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from pictrace.search.keeper import FULL, Link, Thumbnail, polygon_area, shared_parts, size
-from pictrace.search.padding import breaks_off
+from pictrace.search.padding import breaks_off, on_thumbnail
 from pictrace.types import ImageRecord
 
 
@@ -44,10 +44,10 @@ def bridges(
         picture = thumbnail(member) if len(shown) > 1 else None
         if picture is None:
             continue
+        full = size(records[member])
+        judged: dict[bytes, bool] = {}  # the copies of one picture show in the same place
         placed = [
-            (other, where)
-            for other, where in shown
-            if breaks_off(picture, where, size(records[member]))
+            (other, where) for other, where in shown if _breaks_off(picture, where, full, judged)
         ]
         chosen = _apart(placed, pairs)
         if len(chosen) < 2:
@@ -57,6 +57,16 @@ def bridges(
             _pair(member, other) for other, where in shown if not _overlapping(where, largest)
         }
     return _passed_on(dropped, whole, pairs)
+
+
+def _breaks_off(
+    picture: np.ndarray, where: np.ndarray, full: tuple[int, int], judged: dict[bytes, bool]
+) -> bool:
+    """``padding.breaks_off``, once per part of the thumbnail (``judged``)."""
+    key = on_thumbnail(picture, where, full).tobytes()
+    if key not in judged:
+        judged[key] = breaks_off(picture, where, full)
+    return judged[key]
 
 
 def _passed_on(

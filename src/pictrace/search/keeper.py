@@ -40,7 +40,7 @@ import numpy as np
 from pictrace.errors import InputError
 from pictrace.search.greyness import colour_look, lost_colour
 from pictrace.search.overlap import corners, project
-from pictrace.search.padding import padded
+from pictrace.search.padding import on_thumbnail, padded
 from pictrace.types import DuplicateGroup, ImageRecord, KeeperReason, KeeperRule, rule_names
 
 LOSSLESS = frozenset({"png", "tiff", "bmp", "webp-lossless", "ppm"})
@@ -57,6 +57,7 @@ FRAMED = 0.04
 COLOUR_FILL = 0.8
 
 Thumbnail = Callable[[int], np.ndarray | None]  # an image id -> its stored thumbnail (RGB)
+Judged = dict[tuple[int, bytes], bool]  # (image id, part on its thumbnail) -> the judgement
 
 
 @dataclass(frozen=True)
@@ -196,12 +197,13 @@ def edited_counts(
     counts: Counter[int] = Counter()
     thumbnail = cache(thumbnail)
     looks = cache(lambda image_id: colour_look(thumbnail(image_id)))
+    judged: Judged = {}  # a copy in a group of many shows each of them in the same place
     for link in links:
         pair = frozenset((link.query, link.hit))
         if pair in seen or link.query not in records or link.hit not in records:
             continue
         seen.add(pair)
-        if (edited := edited_member(link, records, thumbnail, looks)) is not None:
+        if (edited := edited_member(link, records, thumbnail, looks, judged)) is not None:
             counts[edited] += 1
     return dict(counts)
 
@@ -211,10 +213,11 @@ def edited_member(
     records: Mapping[int, ImageRecord],
     thumbnail: Thumbnail,
     looks: Callable[[int], str | None] | None = None,
+    judged: Judged | None = None,
 ) -> int | None:
     """The id of the pair's member made from the other, or None when the fit cannot tell.
     With ``looks`` (an image id -> ``colour_look``), a grey copy of a colour picture that
-    shows little else is that member."""
+    shows little else is that member. ``judged``: padding judgements made before (kept)."""
     query, hit = records.get(link.query), records.get(link.hit)
     if query is None or hit is None:
         return None
@@ -229,18 +232,27 @@ def edited_member(
         return grey
     low, high = sorted((query, hit), key=lambda r: areas[r.id])
     if areas[high.id] > SHARPER * areas[low.id]:
-        padding = fills[low.id] < FULL and _padded(low, polygons[low.id], thumbnail)
+        padding = fills[low.id] < FULL and _padded(low, polygons[low.id], thumbnail, judged)
         return low.id if padding else None
     low_fill, high_fill = sorted(fills.values())
     if high_fill < FULL or low_fill >= max(FULL, high_fill - FRAMED):
         return None  # each shows something the other does not, or the same canvas
     wider = min((query, hit), key=lambda r: fills[r.id])
-    return wider.id if _padded(wider, polygons[wider.id], thumbnail) else None
+    return wider.id if _padded(wider, polygons[wider.id], thumbnail, judged) else None
 
 
-def _padded(record: ImageRecord, polygon: np.ndarray, thumbnail: Thumbnail) -> bool:
+def _padded(
+    record: ImageRecord, polygon: np.ndarray, thumbnail: Thumbnail, judged: Judged | None
+) -> bool:
+    """``padding.padded`` on the record's thumbnail, once per part of it (``judged``)."""
     picture = thumbnail(record.id)
-    return picture is not None and padded(picture, polygon, size(record))
+    if picture is None:
+        return False
+    key = (record.id, on_thumbnail(picture, polygon, size(record)).tobytes())
+    judged = {} if judged is None else judged
+    if key not in judged:
+        judged[key] = padded(picture, polygon, size(record))
+    return judged[key]
 
 
 def shared_parts(

@@ -69,7 +69,7 @@ def _regions(
     picture's ``margin`` px along its edge and the picture beyond 2 MARGIN px from it; None
     when the first two are too small to judge."""
     height, width = pixels.shape[:2]
-    scaled = np.round(polygon * np.array([width / full[0], height / full[1]])).astype(np.int32)
+    scaled = on_thumbnail(pixels, polygon, full)
     inside = np.zeros((height, width), np.uint8)
     cv2.fillConvexPoly(inside, scaled, 1)
     kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
@@ -79,6 +79,13 @@ def _regions(
         return None
     deep = cv2.erode(inside, np.ones((4 * MARGIN + 3, 4 * MARGIN + 3), np.uint8))
     return extra > 0, edge > 0, deep > 0
+
+
+def on_thumbnail(pixels: np.ndarray, polygon: np.ndarray, full: tuple[int, int]) -> np.ndarray:
+    """``polygon`` (full-size pixels of a picture of size ``full``) in whole pixels of its
+    thumbnail ``pixels``: what the judgements here look at, so equal ones judge alike."""
+    height, width = pixels.shape[:2]
+    return np.round(polygon * np.array([width / full[0], height / full[1]])).astype(np.int32)
 
 
 def _flat_padding(
