@@ -244,32 +244,22 @@ def test_a_file_moved_in_beside_an_indexed_copy_of_itself_keeps_its_entry(photos
         assert index.resolve(str(archive / "IMG_1 (1).jpg")).id == old
 
 
-def test_a_file_renamed_with_a_symlink_under_its_old_name_keeps_its_entry(photos, tmp_path):
-    folder = tmp_path / "d"
+@pytest.mark.parametrize("target", ["e/a.jpg", "d/b.jpg"])
+def test_a_file_moved_with_a_symlink_left_behind_keeps_its_entry(photos, tmp_path, target):
+    """Moved to another folder, or renamed in its own, with a symlink to it left under the
+    old name: the same image, moved."""
+    folder, moved = tmp_path / "d", tmp_path / target
     folder.mkdir()
-    (folder / "a.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
-    with Index.open(tmp_path / "index") as index:
-        (first,) = index.add([folder / "a.jpg"]).added
-    (folder / "a.jpg").rename(folder / "b.jpg")
-    (folder / "a.jpg").symlink_to(folder / "b.jpg")
-    with Index.open(tmp_path / "index") as index:
-        report = index.add([folder / "b.jpg"])
-        assert report.moved == (first,) and not report.added
-
-
-def test_a_file_moved_with_a_symlink_left_behind_keeps_its_entry(photos, tmp_path):
-    folder, moved_to = tmp_path / "d", tmp_path / "e"
-    folder.mkdir()
-    moved_to.mkdir()
+    moved.parent.mkdir(exist_ok=True)
     (folder / "a.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
     with Index.open(tmp_path / "index") as index:
         (first,) = index.add([folder]).added
-    (folder / "a.jpg").rename(moved_to / "a.jpg")
-    (folder / "a.jpg").symlink_to(moved_to / "a.jpg")
+    (folder / "a.jpg").rename(moved)
+    (folder / "a.jpg").symlink_to(moved)
     with Index.open(tmp_path / "index") as index:
-        report = index.add([moved_to])
+        report = index.add([moved])
         assert report.moved == (first,) and not report.added
-        assert index.resolve(str(moved_to / "a.jpg")).id == first
+        assert index.resolve(str(moved)).id == first
 
 
 def test_duplicates_kept_in_memory_see_a_file_deleted_since(photos, tmp_path):
