@@ -200,7 +200,7 @@ def test_tables_read_as_a_person_would_write_them(run, built_index, photos, monk
     code, out, err = run("search", "--text", "xyzzy unicorn")
     assert code == 0 and "no matches" in err and not out.strip()
     code, _, err = run("search", "--text", "  ")
-    assert code == 2 and "--text is empty" in err
+    assert code == 2 and "the text is empty" in err
     code, out, _ = run("search", "--text", "giraffe", "--json")
     answer = json.loads(out)
     assert code == 0 and answer["results"] == [] and "'giraffe'" in answer["hint"]

@@ -131,21 +131,16 @@ def search(
             "--min-confidence", min=0.0, max=1.0, help="Drop results below this copy_confidence."
         ),
     ] = 0.0,
-    text: Annotated[
-        str | None,
-        typer.Option("--text", help="Search predicted ImageNet labels (before any query images)."),
-    ] = None,
+    text: Annotated[str | None, typer.Option("--text", help="Search ImageNet labels too.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per query.")] = False,
 ) -> None:
     """Find the index's best matches for each query image (or for --text)."""
-    if text is not None and not text.strip():
-        raise typer.BadParameter("--text is empty: give words of ImageNet labels, e.g. 'tabby cat'")
-    if not queries and not text:
+    if not queries and text is None:
         raise typer.BadParameter("give query images or --text")
     failures = 0
     with _open(readonly=True) as index:
         # a label search measures no copy confidence: its table leaves those columns out
-        labelled = [(index.search_text(text, k), False)] if text else []
+        labelled = [(index.search_text(text, k), False)] if text is not None else []
         found = ((o, True) for o in index.search_many(queries or [], k, min_confidence))
         for outcome, copies in [*labelled, *found]:
             if isinstance(outcome, PicTraceError):
@@ -261,10 +256,7 @@ def duplicates(
         typer.Option("--fresh", help="Search every image again instead of only those added since."),
     ] = False,
 ) -> None:
-    """Groups of copies in the collection, each with a suggested keeper.
-
-    What each image's search found is kept in the index folder, so the next run searches
-    only new images."""
+    """Groups of copies, each with a suggested keeper (a run searches only images added since)."""
     with _open(readonly=True) as index, _progress() as bar:
         policy = checked_policy(keeper or [], index.settings.keeper_policy)
         task = bar.add_task("searching", total=None)

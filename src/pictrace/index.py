@@ -210,6 +210,8 @@ class Index:
         _check_k(k)
         started = time.perf_counter()
         terms = [t for t in text.lower().replace(",", " ").split() if t]
+        if not terms:
+            raise InputError("the text is empty: give words of ImageNet labels, e.g. 'tabby cat'")
         hits = self.store.label_hits(terms, k)
         records = self.store.records(i for i, _ in hits)
         from pictrace.search.text import text_matches
