@@ -133,10 +133,11 @@ def _picture(node: Node) -> str | None:
     if img is not None and _tiny(img):
         return None
     sources = [s for s in node.css("source") if _readable(s.attributes.get("type") or "")]
-    every_screen = [s for s in sources if not (s.attributes.get("media") or "").strip()]
+    some_screens = [s for s in sources if (s.attributes.get("media") or "").strip()]
+    every_screen = [s for s in sources if s not in some_screens]
     fallback = [] if img is None else [_img_candidates(img)]
     offers = [_candidates(s.attributes.get("srcset") or "") for s in every_screen]
-    offers += fallback + [_candidates(s.attributes.get("srcset") or "") for s in sources]
+    offers += fallback + [_candidates(s.attributes.get("srcset") or "") for s in some_screens]
     return next((best for offer in offers if (best := _best(offer))), None)
 
 
