@@ -94,6 +94,15 @@ def test_lazy_loaded_images_give_the_real_picture_not_the_placeholder():
     )
 
 
+def test_a_lazy_loaded_picture_gives_its_sources_real_pictures():
+    """lazysizes keeps a ``<source>``'s candidates in ``data-srcset`` until it scrolls in."""
+    page = """<picture>
+      <source type="image/webp" srcset="data:image/gif;base64,R0lGOD"
+              data-srcset="p-800.webp 800w, p-1600.webp 1600w">
+      <img src="blank.gif" data-src="p.jpg"></picture>"""
+    assert extract(page, "http://x.org/").images == ("http://x.org/p-1600.webp",)
+
+
 def test_normalise():
     assert normalise("HTTP://Example.ORG:80/a#b") == "http://example.org/a"
     assert normalise("https://example.org:8443") == "https://example.org:8443/"

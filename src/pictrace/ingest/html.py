@@ -116,11 +116,18 @@ def _img_candidates(node: Node) -> list[tuple[str, float]]:
     """An ``<img>``'s candidates: its ``srcset``, then the attributes lazy-loading scripts
     keep the real picture in, then ``src`` (often a placeholder when those are set)."""
     attrs = node.attributes
-    found: list[tuple[str, float]] = []
-    for name in ("srcset", "data-srcset", "data-lazy-srcset"):
-        found += _candidates(attrs.get(name) or "")
+    found = _srcset_candidates(node)
     for name in ("data-src", "data-original", "data-lazy-src", "src"):
         found += [(url, 1.0) for url in [(attrs.get(name) or "").strip()] if url]
+    return found
+
+
+def _srcset_candidates(node: Node) -> list[tuple[str, float]]:
+    """The candidates of an element's ``srcset`` and of the copies lazy-loading scripts
+    (lazysizes and the like) keep until the element scrolls into view."""
+    found: list[tuple[str, float]] = []
+    for name in ("srcset", "data-srcset", "data-lazy-srcset"):
+        found += _candidates(node.attributes.get(name) or "")
     return found
 
 
@@ -136,8 +143,8 @@ def _picture(node: Node) -> str | None:
     some_screens = [s for s in sources if (s.attributes.get("media") or "").strip()]
     every_screen = [s for s in sources if s not in some_screens]
     fallback = [] if img is None else [_img_candidates(img)]
-    offers = [_candidates(s.attributes.get("srcset") or "") for s in every_screen]
-    offers += fallback + [_candidates(s.attributes.get("srcset") or "") for s in some_screens]
+    offers = [_srcset_candidates(s) for s in every_screen]
+    offers += fallback + [_srcset_candidates(s) for s in some_screens]
     return next((best for offer in offers if (best := _best(offer))), None)
 
 

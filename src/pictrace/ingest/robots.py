@@ -1,4 +1,4 @@
-"""robots.txt for crawls, one fetch per origin (RFC 9309 semantics, urllib's parser).
+"""robots.txt for crawls, one fetch per origin, read as RFC 9309 says (see ``robotstxt``).
 
 A missing robots.txt (HTTP 4xx) allows everything; an unreachable one (5xx, network failure)
 disallows everything, as the RFC asks. Only crawls consult it: a URL the user pastes is fetched
@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 from urllib.parse import urlsplit
-from urllib.robotparser import RobotFileParser
 
 from pictrace.errors import PicTraceError
+from pictrace.ingest.robotstxt import DISALLOW_ALL, RobotRules, parse
 
 ROBOTS_MAX_BYTES = 512 * 1024
 
@@ -28,7 +28,7 @@ class Robots:
     def __init__(self, getter: TextGetter, user_agent: str) -> None:
         self.getter = getter
         self.agent = user_agent.split("/", 1)[0]
-        self._rules: dict[str, asyncio.Task[tuple[RobotFileParser, str, bool]]] = {}
+        self._rules: dict[str, asyncio.Task[tuple[RobotRules, str, bool]]] = {}
 
     async def refusal(self, url: str, what: str) -> tuple[str, str] | None:
         """None when the site's robots.txt lets us fetch ``url``, else why not and its error
@@ -39,7 +39,7 @@ class Robots:
         if origin not in self._rules:
             self._rules[origin] = asyncio.ensure_future(self._load(origin))
         rules, unreachable, offline = await asyncio.shield(self._rules[origin])
-        if rules.can_fetch(self.agent, url):
+        if rules.allows(url):
             return None
         if offline:
             return f"{url}: the site could not be reached ({unreachable})", "fetch_failed"
@@ -50,10 +50,9 @@ class Robots:
             ), "robots_disallowed"
         return f"robots.txt disallows {what}", "robots_disallowed"
 
-    async def _load(self, origin: str) -> tuple[RobotFileParser, str, bool]:
+    async def _load(self, origin: str) -> tuple[RobotRules, str, bool]:
         """The rules, why robots.txt was unreachable ("" when it was read), and whether the
         site could not be reached at all (no answer, rather than an error status)."""
-        parser = RobotFileParser(origin + "/robots.txt")
         unreachable, offline = "", False
         try:
             status, body = await self.getter.robots_txt(origin + "/robots.txt", ROBOTS_MAX_BYTES)
@@ -62,11 +61,7 @@ class Robots:
             offline = exc.code in SILENT  # no answer at all (not a refused or oversized one)
             unreachable = exc.message.removeprefix(origin + "/robots.txt: ")
         if status >= 500:
-            lines = ["User-agent: *", "Disallow: /"]
-            unreachable = unreachable or f"HTTP {status}"
-        elif status >= 400:
-            lines = []
-        else:
-            lines = body.decode("utf-8", "replace").splitlines()
-        parser.parse(lines)
-        return parser, unreachable, offline
+            return DISALLOW_ALL, unreachable or f"HTTP {status}", offline
+        if status >= 400:
+            return RobotRules(), unreachable, offline
+        return parse(body.decode("utf-8", "replace"), self.agent), unreachable, offline

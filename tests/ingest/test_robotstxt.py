@@ -1,0 +1,95 @@
+"""robots.txt read as RFC 9309 says: groups, longest match, wildcards, percent-encoding."""
+
+import pytest
+
+from pictrace.ingest.robotstxt import parse
+
+SITE = "https://shop.test"
+
+MEMBERS = """\
+User-agent: *
+Disallow: /members/
+Allow: /members/public/
+Disallow: /*/drafts/
+Disallow: /*.psd$
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/members/alice.jpg", False),
+        ("/members/public/alice.jpg", True),  # the longer Allow wins wherever it is written
+        ("/blog/drafts/new.jpg", False),  # "*" spans any run of characters
+        ("/blog/posts/new.jpg", True),
+        ("/art/cover.psd", False),  # "$" anchors the end
+        ("/art/cover.psd.jpg", True),
+        ("/robots.txt", True),
+    ],
+)
+def test_longest_match_and_wildcards(path, allowed):
+    assert parse(MEMBERS, "PicTrace").allows(SITE + path) is allowed
+
+
+def test_the_first_match_does_not_decide_the_longest_does():
+    rules = parse("User-agent: *\nAllow: /a\nDisallow: /a/b\n", "PicTrace")
+    assert not rules.allows(SITE + "/a/b/c.jpg")
+    assert rules.allows(SITE + "/a/c.jpg")
+
+
+def test_on_a_tie_allow_wins():
+    rules = parse("User-agent: *\nDisallow: /x\nAllow: /x\n", "PicTrace")
+    assert rules.allows(SITE + "/x.jpg")
+
+
+def test_our_own_groups_are_merged_and_replace_the_star_group():
+    text = """\
+User-agent: *
+Disallow: /
+
+User-agent: pictrace/2.1
+Disallow: /private/
+Sitemap: https://shop.test/sitemap.xml
+
+User-agent: Other
+User-agent: PICTRACE
+Disallow: /tmp/
+"""
+    rules = parse(text, "PicTrace")
+    assert rules.allows(SITE + "/photos/a.jpg")
+    assert not rules.allows(SITE + "/private/a.jpg")
+    assert not rules.allows(SITE + "/tmp/a.jpg")
+    assert not parse(text, "SomeoneElse").allows(SITE + "/photos/a.jpg")
+
+
+def test_a_group_of_ours_without_rules_allows_everything():
+    rules = parse("User-agent: *\nDisallow: /\n\nUser-agent: PicTrace\n", "PicTrace")
+    assert rules.allows(SITE + "/a.jpg")
+
+
+def test_no_group_for_us_or_for_star_allows_everything():
+    assert parse("User-agent: Other\nDisallow: /\n", "PicTrace").allows(SITE + "/a.jpg")
+    assert parse("Disallow: /\n", "PicTrace").allows(SITE + "/a.jpg")  # outside any group
+
+
+def test_an_empty_disallow_disallows_nothing():
+    assert parse("User-agent: *\nDisallow:\n", "PicTrace").allows(SITE + "/a.jpg")
+
+
+def test_comments_case_and_a_byte_order_mark():
+    text = "\ufeffUSER-AGENT: *  # everyone\nDISALLOW: /Private/ # keep out\n"
+    rules = parse(text, "PicTrace")
+    assert not rules.allows(SITE + "/Private/a.jpg")
+    assert rules.allows(SITE + "/private/a.jpg")  # paths are case-sensitive
+
+
+def test_the_query_string_is_part_of_the_path():
+    rules = parse("User-agent: *\nDisallow: /*?session=\n", "PicTrace")
+    assert not rules.allows(SITE + "/img.jpg?session=1")
+    assert rules.allows(SITE + "/img.jpg?size=1")
+
+
+@pytest.mark.parametrize("url", [SITE + "/caf%C3%A9/a.jpg", SITE + "/café/a.jpg"])
+def test_percent_encoding_is_compared_one_way(url):
+    assert not parse("User-agent: *\nDisallow: /café/\n", "PicTrace").allows(url)
+    assert not parse("User-agent: *\nDisallow: /caf%c3%a9/\n", "PicTrace").allows(url)
