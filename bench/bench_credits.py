@@ -14,9 +14,12 @@ file), and searches:
 * ``--negatives`` of the other files with the same mark: nothing in the index is their copy;
 * a copy of each indexed photo (a crop of 60-90 % of each side, JPEG quality 85): each is.
 
-It reports how many negatives get a copy-tier result and how many copies are found as copies
-at rank 1, for the mark in two corners. ``--calibration`` scores with another calibration file
-(copied into the index folder, where it takes precedence), e.g. an earlier release's.
+It reports how many negatives get a copy-tier result and how many copies are found as copies at
+rank 1, for the mark in two corners, and for shop watermarks: four shops' names in large,
+half-transparent letters across the middle (some turned 30 degrees), most with a credit line in
+a corner too (``evaluate.credits.random_shop_mark``), one per picture in turn.
+``--calibration`` scores with another calibration file (copied into the index folder, where it
+takes precedence), e.g. an earlier release's.
 """
 
 from __future__ import annotations
@@ -35,7 +38,13 @@ from workspace import ROOT, publish
 
 from pictrace import Index
 from pictrace.evaluate import QueryCase, load_cases
-from pictrace.evaluate.credits import FLOWERS_LINE, boxed, shared_credit_set
+from pictrace.evaluate.credits import (
+    FLOWERS_LINE,
+    Mark,
+    boxed,
+    random_shop_mark,
+    shared_credit_set,
+)
 from pictrace.ingest.files import expand
 
 FOLDER = Path("/work/shared/labelled/clothing16")
@@ -50,20 +59,28 @@ def cropped(picture: Image.Image, rng: np.random.Generator) -> Image.Image:
     return picture.crop((round(x0), round(y0), round(x0 + w * f), round(y0 + h * f)))
 
 
+# The marks of each row: the credit line in two corners, and four shop watermarks.
+MARKS: dict[str, list[Mark]] = {
+    "none": [None],  # the control: photos alike without any mark (a shared floor, a rug)
+    "br": [boxed(FLOWERS_LINE, "br")],
+    "tl": [boxed(FLOWERS_LINE, "tl")],
+    "shop": [random_shop_mark(np.random.default_rng(seed)) for seed in range(100, 104)],
+}
+
+
 def marked_set(
-    corner: str, photos: list[Path], negatives: list[Path]
+    name: str, photos: list[Path], negatives: list[Path]
 ) -> tuple[Path, list[QueryCase]]:
-    """The credited photos' folder and the cases (made once)."""
+    """The marked photos' folder and the cases (made once)."""
     source = photos[0].parent.parent.name
-    folder = ROOT / f"credits-bench-{source}-{corner}-{len(photos)}-{len(negatives)}-v2"
+    folder = ROOT / f"credits-bench-{source}-{name}-{len(photos)}-{len(negatives)}-v2"
     if (folder / "queries.csv").exists():
         return folder / "index", load_cases(folder / "queries.csv")
-    marks = [boxed(FLOWERS_LINE, corner)]
-    return shared_credit_set(photos, negatives, folder, [cropped], seed=5, marks=marks)
+    return shared_credit_set(photos, negatives, folder, [cropped], seed=5, marks=MARKS[name])
 
 
-def run(corner: str, photos: list[Path], negatives: list[Path], calibration: Path | None) -> str:
-    pictures, cases = marked_set(corner, photos, negatives)
+def run(name: str, photos: list[Path], negatives: list[Path], calibration: Path | None) -> str:
+    pictures, cases = marked_set(name, photos, negatives)
     index_dir = pictures.parent / "catalogue"
     if not index_dir.exists():
         with Index.open(index_dir) as index:
@@ -80,7 +97,7 @@ def run(corner: str, photos: list[Path], negatives: list[Path], calibration: Pat
             found = sum(found_as_copy(index, case) for case in copies)
     finally:
         own.unlink(missing_ok=True)
-    return f"| {corner} | {len(negs)} | {false} | {len(copies)} | {found} |"
+    return f"| {name} | {len(negs)} | {false} | {len(copies)} | {found} |"
 
 
 def found_as_copy(index: Index, case: QueryCase) -> bool:
@@ -98,7 +115,7 @@ def main() -> int:
     args = parser.parse_args()
     files = sorted(Path(p) for p in expand([args.folder]))
     photos, negatives = files[0::2][: args.photos], files[1::2][: args.negatives]
-    rows = [run(corner, photos, negatives, args.calibration) for corner in ("br", "tl")]
+    rows = [run(name, photos, negatives, args.calibration) for name in MARKS]
     scored = f"`{args.calibration}`" if args.calibration else "the shipped calibration"
     text = "\n".join(
         [
@@ -106,9 +123,11 @@ def main() -> int:
             f"Command: `python bench/bench_credits.py --folder {args.folder} "
             f"--photos {args.photos} --negatives {args.negatives}"
             + (f" --calibration {args.calibration}`" if args.calibration else "`"),
-            f"Scored with {scored}. One credit line ({' / '.join(FLOWERS_LINE)}) on every "
-            "picture.\n",
-            "| corner | negatives | negatives with a copy-tier result | copies | "
+            f"Scored with {scored}. Row `none`: no mark, the control (photos alike "
+            "without one: garments on one floor). Rows `br` and `tl`: one credit line "
+            f"({' / '.join(FLOWERS_LINE)}) in that corner of every picture. Row `shop`: four "
+            "shop watermarks across the middle, most with a credit line in a corner too.\n",
+            "| marks | negatives | negatives with a copy-tier result | copies | "
             "copies found as copies at rank 1 |",
             "|---|---|---|---|---|",
             *rows,

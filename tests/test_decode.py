@@ -198,3 +198,12 @@ def test_exif_counts_metadata_not_a_tiffs_layout(settings, photos):
     assert (
         decode(Source("tagged.tif", tagged.getvalue()), settings).exif_tags >= 3
     )  # (Pillow may leave the Exif block out of a TIFF)
+
+
+@pytest.mark.parametrize(("options", "name"), [({"lossless": True}, "webp-lossless"),
+                                               ({"quality": 80}, "webp")])  # fmt: skip
+def test_a_lossless_webp_is_told_from_a_lossy_one(settings, photos, options, name):
+    picture = load_rgb(photos / "coffee.jpg").resize((120, 90))
+    data = io.BytesIO()
+    picture.save(data, format="WEBP", **options)
+    assert decode(Source("a.webp", data.getvalue()), settings).format == name

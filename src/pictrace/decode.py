@@ -50,7 +50,7 @@ def decode(
         pixels=working,
         width=rgb.width,
         height=rgb.height,
-        format=_format(original),
+        format=_format(original, source.data),
         byte_sha256=byte_sha256,
         pixel_digest=digest() if digests is None else digests.submit(digest),
         byte_size=len(source.data),
@@ -69,7 +69,8 @@ def decode_pixels(source: Source, settings: Settings) -> DecodedImage:
     compare with). Never add or search such an image: empty digests would all be equal."""
     original, rgb = _picture(source, settings)
     working = _working_copy(rgb, settings.work_size)
-    return DecodedImage(working, rgb.width, rgb.height, _format(original), "", "", len(source.data))
+    kind = _format(original, source.data)
+    return DecodedImage(working, rgb.width, rgb.height, kind, "", "", len(source.data))
 
 
 def _picture(source: Source, settings: Settings) -> tuple[Image.Image, Image.Image]:
@@ -85,8 +86,24 @@ def _picture(source: Source, settings: Settings) -> tuple[Image.Image, Image.Ima
     return image, _to_rgb(_orient(image))
 
 
-def _format(image: Image.Image) -> str:
-    return (image.format or "unknown").lower()
+def _format(image: Image.Image, data: bytes) -> str:
+    """Pillow's name for the format, lower case; a still WebP whose picture is coded
+    losslessly is "webp-lossless" (the keeper policy's lossless rule tells it from a lossy
+    one)."""
+    name = (image.format or "unknown").lower()
+    return "webp-lossless" if name == "webp" and _webp_coding(data) == b"VP8L" else name
+
+
+def _webp_coding(data: bytes) -> bytes | None:
+    """The first picture chunk of a WebP file's RIFF container: ``VP8L`` (lossless), ``VP8 ``
+    (lossy), ``ANIM`` (animated: frames may mix both), None if there is none."""
+    at = 12
+    while at + 8 <= len(data):
+        kind, size = data[at : at + 4], int.from_bytes(data[at + 4 : at + 8], "little")
+        if kind in (b"VP8L", b"VP8 ", b"ANIM"):
+            return kind
+        at += 8 + size + (size & 1)
+    return None
 
 
 def _digest_of(rgb: Image.Image, working: np.ndarray) -> str:

@@ -205,7 +205,7 @@ def test_a_dark_sky_around_a_crop_of_a_nebula_is_not_padding():
 def test_resolution_counts_within_ten_percent_as_the_same():
     """An edit two pixels wider is not sharper: the lossless original wins on the next rule;
     with resolution alone, the exact pixel count still breaks the tie."""
-    png = ImageRecord(1, "a.png", None, "b", "p", 1900, 1080, "png", 10, 0, 0.0)
+    png = ImageRecord(1, "a.png", None, "b", "q", 1900, 1080, "png", 10, 0, 0.0)
     wider = record(2, 1902, 1080)
     group = DuplicateGroup((png, wider), 1)
     assert apply_policy([group], ["resolution", "lossless"])[0].keeper == 1
@@ -384,7 +384,7 @@ def test_copies_of_copies_join_their_original(index_copy, photos, tmp_path):
 
 
 def test_each_group_says_which_rule_chose_its_keeper():
-    png = ImageRecord(1, "a.png", None, "b", "p", 400, 300, "png", 10, 0, 0.0)
+    png = ImageRecord(1, "a.png", None, "b", "q", 400, 300, "png", 10, 0, 0.0)
     jpeg = record(2, 400, 300, byte_size=99)
     framed = record(3, 480, 380)
     assert apply_policy([DuplicateGroup((jpeg, png), 1)], KEEPER_POLICY)[0].reason == "lossless"
@@ -394,6 +394,28 @@ def test_each_group_says_which_rule_chose_its_keeper():
     same = DuplicateGroup((record(4, 400, 300), record(5, 400, 300)), 4)
     ruled = apply_policy([same], KEEPER_POLICY)[0]
     assert ruled.reason is None and ruled.keeper == 4 and ruled.as_dict()["reason"] is None
+
+
+def test_a_lossless_file_of_a_lossy_ones_very_pixels_gains_nothing():
+    """A camera JPEG saved again as PNG: the same pixels, bigger, without the EXIF. The
+    lossless rule leaves them tied and the richer EXIF keeps the JPEG; a PNG whose pixels
+    differ (the original a JPEG was made from) still wins."""
+    camera = ImageRecord(1, "a.jpg", None, "b1", "same", 400, 300, "jpeg", 900, 12, 0.0)
+    resaved = ImageRecord(2, "a.png", None, "b2", "same", 400, 300, "png", 5000, 0, 0.0)
+    ruled = apply_policy([DuplicateGroup((resaved, camera), 2)], KEEPER_POLICY)[0]
+    assert ruled.keeper == 1 and ruled.reason == "exif"
+    master = ImageRecord(3, "m.png", None, "b3", "other", 400, 300, "png", 5000, 0, 0.0)
+    ruled = apply_policy([DuplicateGroup((camera, master), 1)], KEEPER_POLICY)[0]
+    assert ruled.keeper == 3 and ruled.reason == "lossless"
+
+
+def test_a_keeper_tied_with_its_own_copy_names_the_rule_that_set_them_before_the_rest():
+    """Two copies of one file and a smaller re-encode: the file size chose the pair, the
+    lowest id the keeper within it; the reason is the file size, not "a tie"."""
+    same = (record(4, 400, 300, byte_size=900), record(5, 400, 300, byte_size=900))
+    group = DuplicateGroup((*same, record(6, 400, 300, byte_size=500)), 4)
+    ruled = apply_policy([group], KEEPER_POLICY)[0]
+    assert ruled.keeper == 4 and ruled.reason == "bytes"
 
 
 def test_a_group_whose_link_was_removed_meanwhile_falls_apart():

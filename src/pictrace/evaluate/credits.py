@@ -40,6 +40,63 @@ class Credit:
     box: Colour | None
 
 
+@dataclass(frozen=True)
+class ShopMark:
+    """A shop's or stock agency's watermark: its name in large, half-transparent letters
+    across the middle of every picture (``height`` a share of the picture's height, turned by
+    ``angle`` degrees), usually with a credit line in a corner as well."""
+
+    text: str
+    height: float
+    ink: tuple[int, int, int, int]  # RGBA: the letters show the picture through them
+    angle: float
+    credit: Credit | None
+
+
+Mark = Credit | ShopMark | None  # None: no mark (the benchmarks' control)
+_SHOPS = ("FASHIONHUB.SHOP", "StyleMarket", "© PIXSTOCK", "outlet-24.example", "TRENDWEAR")
+
+
+def random_shop_mark(rng: np.random.Generator) -> ShopMark:
+    light = rng.random() < 0.6
+    alpha = int(rng.integers(90, 180))
+    ink = (255, 255, 255, alpha) if light else (60, 60, 60, alpha)
+    angle = 0.0 if rng.random() < 0.6 else float(rng.choice([-30.0, 30.0]))
+    credit = random_credit(rng) if rng.random() < 0.75 else None
+    text = _SHOPS[int(rng.integers(len(_SHOPS)))]
+    return ShopMark(text, float(rng.uniform(0.07, 0.12)), ink, angle, credit)
+
+
+def marked(img: Image.Image, mark: Mark) -> Image.Image:
+    """``img`` with ``mark`` on it, at the same relative size and place on every picture."""
+    if mark is None:
+        return img.convert("RGB")
+    return credited(img, mark) if isinstance(mark, Credit) else shop_marked(img, mark)
+
+
+def shop_marked(img: Image.Image, mark: ShopMark) -> Image.Image:
+    img = img.convert("RGBA")
+    size = max(10, round(img.height * mark.height))
+    font = text_font(size)
+    probe = ImageDraw.Draw(img)
+    width = round(probe.textlength(mark.text, font=font)) + size
+    layer = Image.new("RGBA", (width, round(size * 1.6)), (0, 0, 0, 0))
+    outline = (0, 0, 0, mark.ink[3] // 2) if sum(mark.ink[:3]) > 384 else (255, 255, 255, 60)
+    stroke = max(1, size // 20)
+    ImageDraw.Draw(layer).text(
+        (size // 2, size // 4), mark.text, font=font, fill=mark.ink, stroke_width=stroke,
+        stroke_fill=outline,
+    )  # fmt: skip
+    layer = layer.rotate(mark.angle, expand=True, resample=Image.Resampling.BICUBIC)
+    scale = min(1.0, 0.9 * img.width / layer.width, 0.9 * img.height / layer.height)
+    if scale < 1.0:
+        layer = layer.resize((round(layer.width * scale), round(layer.height * scale)))
+    at = ((img.width - layer.width) // 2, (img.height - layer.height) // 2)
+    img.alpha_composite(layer, at)
+    flat = img.convert("RGB")
+    return flat if mark.credit is None else credited(flat, mark.credit)
+
+
 def boxed(lines: tuple[str, ...], corner: str) -> Credit:
     """Light text on a dark box, 3.5 % of the picture's height, as on the flowers."""
     return Credit(lines, corner, 0.035, (235, 235, 235), (40, 40, 40))
@@ -93,7 +150,7 @@ def shared_credit_set(
     edits: Sequence[Edit],
     credits_count: int = 4,
     seed: int = 0,
-    marks: Sequence[Credit] = (),
+    marks: Sequence[Mark] = (),
 ) -> tuple[Path, list[QueryCase]]:
     """Write ``out_dir/index/`` (``photos``, each with one of ``marks``, by default
     ``credits_count`` random ones), queries of ``others`` with the same marks (negatives:
@@ -107,16 +164,16 @@ def shared_credit_set(
         folder.mkdir(parents=True, exist_ok=True)
     cases = []
     for number, photo in enumerate(photos):
-        marked = credited(load_rgb(photo), marks[number % len(marks)])
+        picture = marked(load_rgb(photo), marks[number % len(marks)])
         target = index_dir / f"{photo.stem}.jpg"
-        marked.save(target, quality=90)
+        picture.save(target, quality=90)
         edit = edits[number % len(edits)]
         query = queries / "credited" / f"{number:05d}.jpg"
-        cap(edit(marked, rng)).convert("RGB").save(query, quality=85)
+        cap(edit(picture, rng)).convert("RGB").save(query, quality=85)
         cases.append(QueryCase(query, target.stem, "credited"))
     for number, photo in enumerate(others):
         query = queries / "shared_credit" / f"{number:05d}.jpg"
-        credited(load_rgb(photo), marks[number % len(marks)]).save(query, quality=85)
+        marked(load_rgb(photo), marks[number % len(marks)]).save(query, quality=85)
         cases.append(QueryCase(query, None, "shared_credit"))
     write_cases(cases, out_dir / "queries.csv")
     return index_dir, cases

@@ -86,7 +86,7 @@ Rule = Callable[[ImageRecord, DuplicateGroup, Sequence[ImageRecord]], float]
 _RULES: dict[KeeperRule, Rule] = {
     "original": lambda r, g, peers: g.edited.get(r.id, 0),
     "resolution": lambda r, g, peers: -min(pixels(r) * RESOLUTION_BAND, most_pixels(peers)),
-    "lossless": lambda r, g, peers: -1.0 if r.format in LOSSLESS else 0.0,
+    "lossless": lambda r, g, peers: -1.0 if lossless_gain(r, peers) else 0.0,
     "exif": lambda r, g, peers: -r.exif_tags,
     "bytes": lambda r, g, peers: -r.byte_size,
     "oldest": lambda r, g, peers: r.added_at,
@@ -152,17 +152,23 @@ def deciding_rule(
     members: Sequence[ImageRecord], policy: Sequence[KeeperReason], group: DuplicateGroup
 ) -> KeeperReason | None:
     """The first rule of ``policy`` that scores the keeper (``members[0]``) better than the
-    next member, among the members tied with the keeper so far; None when none does."""
+    next member, among the members tied with the keeper so far. When the next member ties
+    with it on every rule (the same file twice), the last rule that set the keeper before
+    any other member (the largest file of three, two of them one file); None when none
+    did."""
     if len(members) < 2:
         return None
     keeper, runner_up = members[0], members[1]
     peers = list(members)
+    narrowed: KeeperReason | None = None
     for name in policy:
         scores = {r.id: _ORDERED[name](r, group, peers) for r in peers}
         if scores[runner_up.id] != scores[keeper.id]:
             return name
-        peers = [r for r in peers if scores[r.id] == scores[keeper.id]]
-    return None
+        tied = [r for r in peers if scores[r.id] == scores[keeper.id]]
+        narrowed = name if len(tied) < len(peers) else narrowed
+        peers = tied
+    return narrowed
 
 
 def ranked(
@@ -178,6 +184,17 @@ def ranked(
         for score in sorted(set(scores.values()))
         for record in ranked([r for r in members if scores[r.id] == score], rules[1:], group)
     ]
+
+
+def lossless_gain(record: ImageRecord, peers: Sequence[ImageRecord]) -> bool:
+    """Whether ``record`` is stored losslessly where a peer is not: a lossless file of the
+    very pixels a lossy peer holds (a JPEG saved again as PNG or TIFF) gains nothing, and
+    the lossy file (smaller, with its camera's metadata) is as good a keeper."""
+    if record.format not in LOSSLESS:
+        return False
+    return not any(
+        p.pixel_sha256 == record.pixel_sha256 and p.format not in LOSSLESS for p in peers
+    )
 
 
 def pixels(record: ImageRecord) -> int:

@@ -1,6 +1,7 @@
 """The search's verifier: a query's candidates fitted against their stored keypoints
-(``verify``), with the pixel checks that need pictures: a flagged middle (``middle``) judged on
-stored thumbnails, and compare's warped SSIM against its decoded hit."""
+(``verify``), with the pixel checks that need pictures: a flagged middle (``middle``) or
+unmatched detail (``unmatched``) judged on stored thumbnails, and compare's warped SSIM
+against its decoded hit."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import replace
 
+import numpy as np
+
 from pictrace.features.keypoints import Keypoints, decode_keypoints
 from pictrace.features.thumbnail import open_thumbnail
 from pictrace.search.candidates import Candidate, Query, Verifier, tries_negative
 from pictrace.search.middle import middle_alike
+from pictrace.search.unmatched import unmatched_alike
 from pictrace.search.verify import (
+    Fit,
     Outcome,
     apply,
     evidence_of,
@@ -53,25 +58,30 @@ class GeometricVerifier:
             else (fit_either(probe, *job) for job in jobs)
         )
         fits = dict(zip(hits, pairs, strict=True))
-        fits.update(self._judge_middles(query, other, fits, hits))
+        fits.update(self._judge(query, other, fits, hits))
         ssims = warped_ssims(query, other, fits, hits, probe.kp.size) if other else {}
         for cand in candidates:
             if cand.id in fits:
                 apply(cand, evidence_of(fits[cand.id], ssims.get(cand.id)))
                 cand.focus = spread_of(fits[cand.id].spots)
 
-    def _judge_middles(
+    def _judge(
         self,
         query: Query,
         other: Query | None,
         fits: dict[int, Outcome],
         hits: dict[int, Keypoints],
     ) -> dict[int, Outcome]:
-        """The fits whose inliers leave out the middle and whose middles do not look alike
-        either, with no coverage: the confidence's ``supported`` input (the inliers weighted
-        by their coverage) is then 0 (``search.middle``). A hit without a thumbnail to judge
-        it on keeps its fit."""
-        flagged = {i: o for i, o in fits.items() if o.fit is not None and o.fit.middle_missed}
+        """The fits whose inliers leave out the middle, or most of the detail, and whose
+        pictures do not look alike there either, with no coverage: the confidence's
+        ``supported`` input (the inliers weighted by their coverage) is then 0
+        (``search.middle``, ``search.unmatched``). A hit without a thumbnail to judge it on
+        keeps its fit."""
+        flagged = {
+            i: o
+            for i, o in fits.items()
+            if o.fit is not None and (o.fit.middle_missed or o.fit.unmatched)
+        }
         if not flagged:
             return {}
         if other is not None:
@@ -86,7 +96,7 @@ class GeometricVerifier:
             for i, o in flagged.items()
             if o.fit is not None
             and i in greys
-            and not middle_alike(
+            and not _alike(
                 255 - grey if o.negative else grey, greys[i], o.fit, (size, hits[i].size)
             )
         }
@@ -99,6 +109,18 @@ class GeometricVerifier:
             return {c.id: kp for c in candidates}
         stored = self.store.features("keypoints", [c.id for c in candidates])
         return {i: decode_keypoints(blob) for i, blob in stored.items()}
+
+
+def _alike(
+    query_grey: np.ndarray,
+    hit_grey: np.ndarray,
+    fit: Fit,
+    sizes: tuple[tuple[int, int], tuple[int, int]],
+) -> bool:
+    """Whether a flagged fit's pictures look alike where its inliers are missing."""
+    if fit.middle_missed and not middle_alike(query_grey, hit_grey, fit, sizes):
+        return False
+    return not fit.unmatched or unmatched_alike(query_grey, hit_grey, fit, sizes)
 
 
 def warped_ssims(

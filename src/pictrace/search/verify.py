@@ -47,6 +47,7 @@ from pictrace.features.keypoints import Keypoints, decode_keypoints, mirrored, n
 from pictrace.search.candidates import MIN_VOTES, Candidate
 from pictrace.search.middle import middle_missed
 from pictrace.search.overlap import coverage, overlap
+from pictrace.search.unmatched import REPEATED, repeated_share, unmatched_cells
 from pictrace.search.warped import jacobians
 from pictrace.types import Box, Evidence
 
@@ -103,6 +104,7 @@ class Fit:
     hit_box_in_query: Box
     coverage: float  # see the module docstring
     middle_missed: bool = False  # the inliers leave out the middle (``search.middle``)
+    unmatched: bool = False  # the inliers leave out most of the detail (``search.unmatched``)
 
 
 def unit_rows(desc: np.ndarray) -> np.ndarray:
@@ -276,8 +278,12 @@ def accept(
         return None, 0, None
     hit_pts = hit.xy[hi[keep]]
     covered = coverage(hit.xy, hit_pts, boxes[0])
-    missed = middle_missed((query.xy, spots, boxes[1]), (hit.xy, hit_pts, boxes[0]))
-    return Fit(transform, spots, hit_pts, boxes[0], boxes[1], covered, missed), inliers, spots
+    sides = (query.xy, spots, boxes[1]), (hit.xy, hit_pts, boxes[0])
+    cells = unmatched_cells(*sides)  # and when the detail they leave out repeats, no matter
+    unmatched = cells is not None and repeated_share(transform, query, hit, cells) < REPEATED
+    missed = middle_missed(*sides)
+    fit = Fit(transform, spots, hit_pts, boxes[0], boxes[1], covered, missed, unmatched)
+    return fit, inliers, spots
 
 
 def consistent(
@@ -311,6 +317,7 @@ def unmirror(fit: Fit, width: int) -> Fit:
         (width - x1, y0, width - x0, y1),
         fit.coverage,
         fit.middle_missed,
+        fit.unmatched,
     )
 
 
