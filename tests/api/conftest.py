@@ -58,5 +58,8 @@ def site(photos: Path) -> Iterator[Site]:
         <a href="/more.html">more</a></body></html>""",
     )
     web.page("/more.html", '<html><body><img src="/img/chelsea_cat.jpg"></body></html>')
+    cut = (photos / "coffee.jpg").read_bytes()[:600]  # a JPEG's first bytes: it cannot decode
+    web.file("/img/cut.jpg", cut)
+    web.page("/broken.html", '<img src="/img/cut.jpg"><img src="/img/gone.jpg">')
     with web.running():
         yield web

@@ -229,6 +229,14 @@ def test_crawl_job_indexes_page_images_with_their_page(client, site):
         client.delete(f"/api/images/{image['id']}")
 
 
+def test_a_crawls_failures_count_the_downloads_that_did_not_decode(client, site):
+    answer = client.post("/api/crawl", json={"url": site.url("/broken.html")})
+    job = wait_for(client, answer.json()["job"])
+    codes = sorted(f["code"] for f in job["report"]["failed"])
+    assert codes == ["fetch_failed", "not_an_image"]  # a 404, and a truncated JPEG
+    assert job["crawl"]["failed"] == 2 and job["crawl"]["images_fetched"] == 1
+
+
 def test_crawl_validation_and_unknown_jobs(client):
     assert client.post("/api/crawl", json={"url": "not a url"}).status_code == 422
     assert client.post("/api/crawl", json={"url": "http://x.org/", "depth": 9}).status_code == 422

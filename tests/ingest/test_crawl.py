@@ -137,3 +137,20 @@ def test_a_start_url_that_is_an_image_is_indexed_as_is():
     with web.running():
         items, progress = asyncio.run(_collect(web.url("/img/b.jpg"), CrawlLimits(2)))
     assert [i.uri for i in items] == [web.url("/img/b.jpg")] and progress.images_fetched == 1
+
+
+def test_an_image_url_redirecting_to_a_fetched_one_is_not_emitted_twice():
+    """Two URLs of one picture (an old path redirected to the new one, and the new one):
+    it is emitted once; and a page reached by a redirect is the page its images name."""
+    web = Site()
+    web.file("/img/new.jpg", JPEG)
+    web.redirect("/img/old.jpg", "/img/new.jpg", status=301)
+    web.redirect("/img/older.jpg", "/img/old.jpg")
+    web.page("/moved.html", '<img src="/img/old.jpg"><img src="/img/new.jpg">'
+                            '<img src="/img/older.jpg">')  # fmt: skip
+    web.redirect("/", "/moved.html")
+    with web.running():
+        images, failures, progress = run_crawl(web, depth=0)
+    assert len(images) == 1 and set(images.values()) == {"moved.html"}
+    assert not failures and progress.images_fetched == 1
+    assert web.hits["/img/new.jpg"] >= 1

@@ -84,9 +84,11 @@ def start_crawl(state: AppState, url: str, limits: CrawlLimits) -> Job:
     state.fetcher.guard.check_url(url)
 
     async def work(job: Job) -> AddReport:
-        return await index_stream(
+        report = await index_stream(
             state, lambda emit: crawl(state.fetcher, url, limits, emit, job.crawl), job.progress
         )
+        job.crawl.failed = len(report.failed)  # with the downloads that did not decode
+        return report
 
     return state.jobs.start("crawl", url, work)
 

@@ -4,8 +4,9 @@ Breadth-first from the start page, ``depth`` link hops within the same site (hos
 leading ``www.``), at most ``max_pages`` pages and ``max_images`` images, every URL fetched once.
 Image downloads run while further pages are fetched; the shared Fetcher bounds concurrency.
 robots.txt is respected for everything the crawl discovers (the start URL is the user's own
-request). Each image becomes ``Source(uri=image_url, data, page=page_url)``; every failure
-becomes an AddFailure, so the report says what was skipped and why.
+request). Each image becomes ``Source(uri=image_url, data, page=page_url)``, the page being
+where a redirect led; an image URL that redirects to one fetched already is not emitted again.
+Every failure becomes an AddFailure, so the report says what was skipped and why.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ class CrawlLimits:
 
 @dataclass
 class CrawlProgress:
-    """Live counters (read by the job page while the crawl runs)."""
+    """Live counters (read by the job page while the crawl runs). ``failed`` counts the URLs
+    that could not be fetched while it runs; a crawl job sets it to every failure of its
+    report when it ends (a download that did not decode too)."""
 
     pages: int = 0
     images_found: int = 0
@@ -68,6 +71,7 @@ class Crawler:
         self.robots = robots or Robots(fetcher, fetcher.settings.user_agent)
         self.pages: set[str] = set()
         self.images: set[str] = set()
+        self.landed: set[str] = set()  # where the emitted images' URLs led (after redirects)
         self.site = ""
 
     async def run(self, start: str) -> CrawlProgress:
@@ -118,7 +122,7 @@ class Crawler:
             if image_url not in self.images and len(self.images) < self.limits.max_images:
                 self.images.add(image_url)
                 self.progress.images_found += 1
-                downloads.create_task(self._image(image_url, url))
+                downloads.create_task(self._image(image_url, fetched.final_url))
         return list(media.links)
 
     async def _image(self, url: str, page: str) -> None:
@@ -135,6 +139,10 @@ class Crawler:
                 url, f"the server sent {describe(fetched.data)}, not an image", "not_an_image"
             )
             return
+        landed = normalise(fetched.final_url) or fetched.final_url
+        if landed in self.landed:
+            return  # the same picture under another URL, emitted already
+        self.landed.add(landed)
         self.progress.images_fetched += 1
         await self.emit(Source(uri=url, data=fetched.data, page=page))
 
