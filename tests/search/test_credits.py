@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 
 from pictrace import Index
-from pictrace.evaluate.credits import FLOWERS_LINE, boxed, credited, random_credit
+from pictrace.evaluate.credits import (
+    FLOWERS_LINE,
+    Credit,
+    ShopMark,
+    boxed,
+    credited,
+    random_credit,
+    shop_marked,
+)
 from pictrace.search.overlap import coverage
 from tests.conftest import load_rgb
 
@@ -76,3 +84,35 @@ def test_credit_marks_are_drawn_alike_on_every_picture(photos):
     assert np.array_equal(a[changed], b[changed])
     picture = load_rgb(photos / "coffee.jpg")
     assert credited(picture, random_credit(np.random.default_rng(0))).size == picture.size
+
+
+SHOP = ShopMark(
+    "FASHIONHUB.SHOP", 0.1, (255, 255, 255, 140), 0.0,
+    Credit(("© FashionHub 2026",), "bl", 0.04, (255, 255, 255), None),
+)  # fmt: skip
+
+
+def shop_copy(photos, name: str, folder) -> str:
+    path = folder / name
+    shop_marked(load_rgb(photos / name).resize((360, 480)), SHOP).save(path, quality=90)
+    return str(path)
+
+
+def test_different_garments_with_one_shop_watermark_are_not_copies(photos, tmp_path):
+    """Its letters across the middle match and spread over the picture (coverage stays
+    high); the garments around them share no detail (``search.unmatched``)."""
+    hats = [
+        shop_copy(photos, name, tmp_path) for name in ("clothing_hat_1.jpg", "clothing_hat_2.jpg")
+    ]
+    with Index.open(tmp_path / "index") as index:
+        comparison = index.compare(*hats)
+    assert comparison.verdict != "copy", comparison.copy_confidence
+    assert comparison.metrics["inliers"] >= 8  # the letters do match
+
+
+def test_a_crop_of_a_shop_watermarked_garment_is_still_a_copy(photos, tmp_path):
+    marked = shop_copy(photos, "clothing_hat_2.jpg", tmp_path)
+    picture = load_rgb(marked)
+    picture.crop((20, 30, 340, 450)).save(tmp_path / "crop.jpg", quality=80)
+    with Index.open(tmp_path / "index") as index:
+        assert index.compare(marked, tmp_path / "crop.jpg").verdict == "copy"

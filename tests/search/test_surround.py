@@ -117,3 +117,34 @@ def test_a_copy_with_its_middle_blocked_out_is_still_a_copy(photos, tmp_path):
             picture.save(tmp_path / "blocked.jpg", quality=85)
             best = index.search(tmp_path / "blocked.jpg", k=1).matches[0]
             assert best.source.endswith(name) and best.tier == "copy", (name, best)
+
+
+def viewer(photo: Image.Image) -> Image.Image:
+    """``photo`` shown in a photo viewer's window (menus, a side bar of thumbnails, a status
+    bar), at most 1500 x 900 px in a 1920 x 1080 screenshot."""
+    shot = Image.new("RGB", (1920, 1080), (32, 33, 36))
+    draw = ImageDraw.Draw(shot)
+    draw.rectangle((0, 0, 1920, 56), fill=(48, 49, 52))
+    for i, word in enumerate(["File", "Edit", "View", "Image", "Window", "Help"]):
+        draw.text((20 + i * 90, 16), word, font=text_font(22), fill=(220, 220, 220))
+    draw.rectangle((0, 56, 260, 1080), fill=(40, 41, 44))
+    for i in range(8):
+        draw.rectangle((20, 80 + i * 120, 240, 180 + i * 120), outline=(90, 90, 90), width=2)
+        draw.text((30, 150 + i * 120), f"IMG_{4000 + i}.JPG", font=text_font(16), fill="#bbb")
+    draw.text((280, 1048), "1 of 248  ·  zoom 100%  ·  sRGB", font=text_font(18), fill="#ccc")
+    photo = photo.copy()
+    photo.thumbnail((1500, 900))
+    shot.paste(photo, (260 + (1660 - photo.width) // 2, 56 + (984 - photo.height) // 2))
+    return shot
+
+
+def test_two_photos_in_one_viewer_window_are_not_copies(photos, tmp_path):
+    """The window matches all around the photos, and the photos' edges on its backdrop
+    make half the middle's cells agree; their detail does not (``middle.DETAIL_FLOOR``)."""
+    shots = []
+    for name in ("rocket.jpg", "baboon.jpg"):
+        viewer(load_rgb(photos / name)).save(tmp_path / f"{name}.png")
+        shots.append(tmp_path / f"{name}.png")
+    with Index.open(tmp_path / "index") as index:
+        assert index.compare(*shots).verdict != "copy"
+        assert index.compare(shots[0], photos / "rocket.jpg").verdict == "copy"
