@@ -257,3 +257,23 @@ def test_the_api_docs_render_without_internet(browser, base_url):
     assert "/api/search" in paths and "/api/images" in paths
     assert not elsewhere, elsewhere
     page.close()
+
+
+def test_a_long_file_name_never_hides_the_link_to_its_page(browser, base_url, client, site, photos):
+    """A result found by a crawl links its page; a long name is cut short before it."""
+    from tests.api.test_collection import wait_for
+
+    name = "a-product-photo-with-a-very-long-file-name-from-the-shop-" + "x" * 60 + ".jpg"
+    site.file(f"/img/{name}", (photos / "squirrel.jpg").read_bytes())
+    site.page("/product.html", f'<img src="/img/{name}">')
+    job = client.post("/api/crawl", json={"url": site.url("/product.html")}).json()["job"]
+    assert wait_for(client, job)["report"]["added"] == 1
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(base_url + "/")
+    page.set_input_files("input[name=file]", str(photos / "squirrel.jpg"))
+    page.click("form[action='/search'] button[type=submit]")
+    tile = page.locator("ol.results li.tile", has=page.locator(f"[title$='{name}']")).first
+    link = tile.locator(".source .page a")
+    assert link.get_attribute("href") == site.url("/product.html")
+    source, shown = tile.locator(".source").bounding_box(), link.bounding_box()
+    assert source and shown and shown["x"] + shown["width"] <= source["x"] + source["width"] + 1
