@@ -444,3 +444,18 @@ def test_add_says_which_added_images_were_changed_files(run, tmp_path, photos):
 def test_searching_a_folder_says_it_is_one(run, built_index, photos):
     code, _, err = run("--index", str(built_index), "search", str(photos))
     assert code == 1 and "a folder, not an image file (add takes folders)" in err
+
+
+def test_remove_missing_removes_the_images_whose_files_are_gone(run, tmp_path, photos):
+    """Two files deleted since they were added go, with one command; the others stay."""
+    for name in ("coffee.jpg", "rocket.jpg", "fruits.jpg"):
+        (tmp_path / name).write_bytes((photos / name).read_bytes())
+    folder = str(tmp_path / "index")
+    assert run("--index", folder, "add", str(tmp_path))[0] == 0
+    (tmp_path / "coffee.jpg").unlink()
+    (tmp_path / "rocket.jpg").unlink()
+    code, out, _ = run("--index", folder, "remove", "--missing")
+    assert code == 0 and out.count("(file missing)") == 2 and "fruits" not in out
+    code, out, _ = run("--index", folder, "stats", "--json")
+    assert json.loads(out)["images"] == 1
+    assert run("--index", folder, "remove")[0] == 2  # nothing named: a usage error

@@ -276,19 +276,27 @@ def duplicates(
 
 
 @app.command()
-def remove(items: Annotated[list[str], typer.Argument(help="Image ids or sources.")]) -> None:
+def remove(
+    items: Annotated[list[str] | None, typer.Argument(help="Image ids or sources.")] = None,
+    gone: Annotated[
+        bool, typer.Option("--missing", help="Also every image whose local file is gone.")
+    ] = False,
+) -> None:
     """Remove images from the index (each one found; those not found are named)."""
-    missing = 0
+    if not items and not gone:
+        raise typer.BadParameter("name images to remove, or give --missing")
+    unknown = 0
     with _open(existing=True) as index:
-        for item in dict.fromkeys(items):  # each once
+        for record in index.remove_missing() if gone else ():
+            out.print(f"removed {record.id} {record.source} (file missing)", markup=False)
+        for item in dict.fromkeys(items or []):  # each once
             try:
                 record = index.remove(item)
+                out.print(f"removed {record.id} {record.source}", markup=False)
             except NotFound as exc:
-                missing += 1
+                unknown += 1
                 err.print(f"error: {exc.message}", markup=False)
-                continue
-            out.print(f"removed {record.id} {record.source}", markup=False)
-    if missing:
+    if unknown:
         raise typer.Exit(1)
 
 
@@ -372,14 +380,7 @@ def evaluate_cmd(
     for line in unknown_lines(left_out):
         err.print(line, markup=False)
     if as_json:
-        _emit_json(
-            {
-                "report": run.report.as_dict(),
-                "negatives_as_copy": run.negatives_as_copy,
-                "failed": list(run.failed),
-                "left_out": left_out,  # expected names no indexed file has: their queries
-            }
-        )
+        _emit_json(run.as_dict(left_out))
         if run.failed or unknown:
             raise typer.Exit(1)
         return

@@ -40,11 +40,12 @@ from pictrace.search.calibrate import CalibrationReport, read_pairs, refit
 from pictrace.search.candidates import Query, Verifier
 from pictrace.search.compare import compare_images, query_first, reversed_comparison
 from pictrace.search.confidence import load_calibrator
+from pictrace.search.duplicates import missing_files
 from pictrace.search.engine import Searcher
 from pictrace.search.keeper import checked_policy
 from pictrace.search.kept import KeptDuplicates
 from pictrace.settings import Settings, load_settings
-from pictrace.store.base import Store, local_folder, open_store
+from pictrace.store.base import Store, local_folder, open_store, stats_of
 from pictrace.store.embedded import EmbeddedStore
 from pictrace.threads import quiet_this_thread
 from pictrace.types import (
@@ -381,13 +382,25 @@ class Index:
     def remove(self, id_or_source: str | int) -> ImageRecord:
         """Remove an image; a file kept for it in the index folder (an upload) goes too."""
         record = self.resolve(id_or_source)
-        self.store.remove([record.id])
-        self.discard_kept(Path(record.source))
+        self._remove([record])
+        return record
+
+    def remove_missing(self) -> tuple[ImageRecord, ...]:
+        """Remove every image added from a local file that is no longer there (deleted, or
+        moved and not added again from its new place); the removed ones, by id."""
+        gone = missing_files(self.store, self.store.all_ids())
+        records = tuple(self.store.records(sorted(gone)).values())
+        self._remove(records)
+        return records
+
+    def _remove(self, records: Sequence[ImageRecord]) -> None:
+        self.store.remove([r.id for r in records])
+        for record in records:
+            self.discard_kept(Path(record.source))
         try:
             self.store.flush()
         except IndexError_ as exc:  # removed all the same: the catalogue says so
             log.warning("%s; searchable copies are rebuilt from the catalogue", exc.message)
-        return record
 
     @property
     def uploads(self) -> Path:
@@ -405,26 +418,7 @@ class Index:
     def stats(self) -> Stats:
         """Counts, including images whose features an older PicTrace computed (``outdated``:
         adding their sources again refreshes them)."""
-        images = self.store.count()
-        counts = self.store.feature_counts()
-        current = {
-            name: counts.get((name, spec.version), 0)
-            for name, spec in self.specs.items()
-            if counts.get((name, spec.version), 0)
-        }
-        outdated = {
-            name: images - current.get(name, 0)
-            for name in self.specs
-            if images - current.get(name, 0) > 0
-        }
-        return Stats(
-            images=images,
-            bytes_indexed=self.store.total_bytes(),
-            extractors=current,
-            index_dir=self.location,
-            store=type(self.store).__name__,
-            outdated=outdated,
-        )
+        return stats_of(self.store, self.specs, self.location)
 
     def flush(self) -> None:
         self.store.flush()

@@ -332,3 +332,17 @@ def test_the_match_view_of_an_image_itself_is_exact_also_from_its_thumbnail(phot
         path.unlink()
         view = match_view(index, Source("query.jpg", data), image_id)
     assert view.hit_from == "stored thumbnail" and view.comparison.verdict == "exact"
+
+
+def test_removing_the_images_whose_files_are_gone(client, app_index, photos, tmp_path):
+    for name in ("kept.jpg", "gone.jpg"):
+        load_rgb(photos / "fruits.jpg").rotate(90 if name == "gone.jpg" else 0).save(
+            tmp_path / name
+        )
+    app_index.add([str(tmp_path)])
+    (tmp_path / "gone.jpg").unlink()
+    answer = client.delete("/api/images/missing")
+    assert answer.status_code == 200
+    assert [r["source"] for r in answer.json()["removed"]] == [str(tmp_path / "gone.jpg")]
+    assert app_index.store.by_source(str(tmp_path / "kept.jpg")) is not None
+    assert client.delete("/api/images/missing").json() == {"removed": []}

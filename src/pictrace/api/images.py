@@ -172,6 +172,17 @@ async def get_image(state: StateDep, image_id: ImageId) -> dict[str, Any]:
     return record_dict(await state.compute(state.index.get, image_id))
 
 
+@router.delete(
+    "/images/missing",
+    summary="Remove every image whose local file is gone",
+    description="Images added from a local file that is no longer there (deleted, or moved "
+    "and not added again from its new place). Answers the removed images.",
+)
+async def delete_missing(state: StateDep) -> dict[str, Any]:
+    removed = await state.write(state.index.remove_missing)
+    return {"removed": [record.as_dict() for record in removed]}
+
+
 @router.delete("/images/{image_id}", summary="Remove an image from the index")
 async def delete_image(state: StateDep, image_id: ImageId) -> dict[str, Any]:
     await state.compute(state.index.get, image_id)  # 404 before taking the write lock

@@ -32,6 +32,16 @@ class EvalRun:
     negatives_as_copy: int  # negative queries that got any copy-tier (non-exact) result
     failed: tuple[str, ...]  # queries that could not be read
 
+    def as_dict(self, left_out: dict[str, int]) -> dict[str, object]:
+        """``eval --json``: ``left_out`` counts the queries of each expected name that no
+        indexed file has."""
+        return {
+            "report": self.report.as_dict(),
+            "negatives_as_copy": self.negatives_as_copy,
+            "failed": list(self.failed),
+            "left_out": left_out,
+        }
+
 
 def source_key(source: str) -> str:
     """The comparable name of a source: its file name without extension."""

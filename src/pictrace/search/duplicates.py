@@ -199,7 +199,7 @@ def _groups(
             edited = edited_counts(records, by_root.get(root, []), _thumbnails(store))
             edited.update({i: edited.get(i, 0) + 1 for i in composites & set(records)})
             own = tuple(p for p in inside if p[0] in records)
-            missing = _missing(store, records)
+            missing = missing_files(store, records)
             groups.append(
                 DuplicateGroup(tuple(records.values()), min(records), edited, own, None, missing)
             )
@@ -228,11 +228,11 @@ def _thumbnails(store: Store) -> Callable[[int], np.ndarray | None]:
 def with_missing(store: Store, groups: Iterable[DuplicateGroup]) -> list[DuplicateGroup]:
     """The groups with their members' files looked at again (files are deleted and moved
     without the catalogue changing: groups kept from earlier must not keep a stale view)."""
-    return [replace(g, missing=_missing(store, (m.id for m in g.members))) for g in groups]
+    return [replace(g, missing=missing_files(store, (m.id for m in g.members))) for g in groups]
 
 
-def _missing(store: Store, ids: Iterable[int]) -> frozenset[int]:
+def missing_files(store: Store, ids: Iterable[int]) -> frozenset[int]:
     """The images added from a local file that is no longer there (moved or deleted; a
     symlink left pointing nowhere counts as gone)."""
-    located = store.locations(ids)  # one read for the group
+    located = store.locations(ids)  # one read for a group
     return frozenset(i for i, path in located.items() if not os.path.exists(path))

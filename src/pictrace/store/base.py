@@ -16,7 +16,7 @@ import numpy as np
 from pictrace.errors import ConfigError
 from pictrace.features.base import FeatureRows, FeatureSpec, FeatureValue
 from pictrace.store.catalogue import NewImage
-from pictrace.types import ImageRecord
+from pictrace.types import ImageRecord, Stats
 
 Hits = list[tuple[int, float]]
 
@@ -154,3 +154,26 @@ def local_folder(uri: str | Path) -> Path:
     """The folder of an embedded index given as a path or a file:// URI (also once a Path
     has folded its slashes: ``file:/srv/index``)."""
     return Path(str(uri).removeprefix("file:")).expanduser()
+
+
+def stats_of(store: Store, specs: dict[str, FeatureSpec], location: str) -> Stats:
+    """What ``store`` holds: its images, and per feature how many have the current version
+    (``outdated``: how many an older PicTrace computed)."""
+    images = store.count()
+    counts = store.feature_counts()
+    current = {
+        name: counts.get((name, spec.version), 0)
+        for name, spec in specs.items()
+        if counts.get((name, spec.version), 0)
+    }
+    outdated = {
+        name: images - current.get(name, 0) for name in specs if images - current.get(name, 0) > 0
+    }
+    return Stats(
+        images=images,
+        bytes_indexed=store.total_bytes(),
+        extractors=current,
+        index_dir=location,
+        store=type(store).__name__,
+        outdated=outdated,
+    )
