@@ -295,7 +295,7 @@ def test_serve_on_a_port_in_use_is_one_clear_error(capsys, tmp_path):
 
 def test_duplicates_text_names_edited_copies_and_indirect_ones(run, index_copy, photos, tmp_path):
     """A framed copy is likely edited; the astronaut, joined to the coffee photo only through
-    a composite of both, is a copy of the composite, not of the keeper."""
+    a composite of both, matches the composite, not the keeper."""
     coffee, astronaut = load_rgb(photos / "coffee.jpg"), load_rgb(photos / "astronaut.jpg")
     composite = coffee.resize((450, 300))
     composite.paste(astronaut.resize((160, 160)), (30, 30))
@@ -312,7 +312,7 @@ def test_duplicates_text_names_edited_copies_and_indirect_ones(run, index_copy, 
     assert code == 0 and "(likely edited)" in rows["framed.jpg"]
     assert all("; keeper by " in line for line in out.splitlines() if line.startswith("group"))
     composite_id = rows["composite.jpg"].replace("keep", "").split()[0]
-    assert f"a copy of {composite_id}, not of the keeper" in rows["astronaut.jpg"]
+    assert f"matches {composite_id}, not the keeper" in rows["astronaut.jpg"]
 
 
 def test_duplicates_follow_the_keeper_policy_setting(run, folder, monkeypatch):

@@ -46,7 +46,7 @@ def group_lines(number: int, group: DuplicateGroup) -> list[str]:
         notes = ["file missing"] if member.id in group.missing else []
         notes += ["likely edited"] if group.edited.get(member.id) else []
         if via.get(member.id, group.keeper) != group.keeper:
-            notes.append(f"a copy of {via[member.id]}, not of the keeper")
+            notes.append(f"matches {via[member.id]}, not the keeper")
         lines.append(
             f"  {mark} {member.id:>6} {member.width}x{member.height} {member.format:<5}"
             f" {member.byte_size:>9} B  {member.source}"

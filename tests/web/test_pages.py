@@ -243,7 +243,7 @@ def test_duplicates_page_says_when_a_member_is_a_copy_of_another_member(client, 
     group = next(g for g in tree.css("section.group") if g.css_first(f"li.tile[data-id='{mix}']"))
     linked = [t for t in group.css("li.tile") if t.css_first(".badge").text() == "linked"]
     assert len(linked) == 1 and linked[0].css_first(".via").text() == (
-        f"a copy of #{mix}, not of the keeper"
+        f"matches #{mix}, not the keeper"
     )
     client.delete(f"/api/images/{mix}")
 
