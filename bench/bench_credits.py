@@ -15,7 +15,7 @@ file), and searches:
 * a copy of each indexed photo (a crop of 60-90 % of each side, JPEG quality 85): each is.
 
 It reports how many negatives get a copy-tier result and how many copies are found as copies at
-rank 1, for the mark in two corners, and for shop watermarks: four shops' names in large,
+rank 1, for the mark in two corners, and for shop watermarks: four marks of shops' names in large,
 half-transparent letters across the middle (some turned 30 degrees), most with a credit line in
 a corner too (``evaluate.credits.random_shop_mark``), one per picture in turn.
 ``--calibration`` scores with another calibration file (copied into the index folder, where it

@@ -251,8 +251,8 @@ class DuplicateGroup:
     # letterboxed thumbnail); members never judged so are left out
     edited: Mapping[int, int] = field(default_factory=dict, hash=False)
     pairs: tuple[tuple[int, int], ...] = ()  # the copy pairs that joined the group
-    # the keeper rule that put the keeper ahead of the next member (None when none did: the
-    # most pixels, then the lowest id)
+    # the keeper rule that put the keeper ahead of the next member, or when that is the same
+    # file again, ahead of the rest (None when none did: the most pixels, then the lowest id)
     reason: KeeperReason | None = None
     # members added from a local file that is no longer there (moved or deleted since): never
     # the keeper while another member's file is still there

@@ -152,5 +152,4 @@ def test_an_image_url_redirecting_to_a_fetched_one_is_not_emitted_twice():
     with web.running():
         images, failures, progress = run_crawl(web, depth=0)
     assert len(images) == 1 and set(images.values()) == {"moved.html"}
-    assert not failures and progress.images_fetched == 1
-    assert web.hits["/img/new.jpg"] >= 1
+    assert not failures and progress.images_fetched == progress.images_found == 1

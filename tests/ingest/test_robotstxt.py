@@ -93,3 +93,38 @@ def test_the_query_string_is_part_of_the_path():
 def test_percent_encoding_is_compared_one_way(url):
     assert not parse("User-agent: *\nDisallow: /café/\n", "PicTrace").allows(url)
     assert not parse("User-agent: *\nDisallow: /caf%c3%a9/\n", "PicTrace").allows(url)
+
+
+@pytest.mark.parametrize(
+    ("rule", "path", "blocked"),
+    [
+        ("/file-with-a-%2A.html", "/file-with-a-X.html", False),  # %2A is a literal star
+        ("/file-with-a-%2A.html", "/file-with-a-*.html", True),
+        ("/price%24", "/price", False),  # %24 is a literal dollar, no end anchor
+        ("/price%24", "/price%24", True),
+        ("/a/", "/a%2Fb.jpg", False),  # an encoded slash is no slash
+        ("/%7Euser/", "/~user/a.jpg", True),  # an encoded unreserved character is itself
+    ],
+)
+def test_reserved_escapes_stay_literal(rule, path, blocked):
+    rules = parse(f"User-agent: *\nDisallow: {rule}\n", "PicTrace")
+    assert rules.allows(SITE + path) is not blocked
+
+
+def test_a_pattern_of_many_stars_is_matched_without_backtracking():
+    """A regex of this pattern took 44 s on this path (RFC 9309 sites are hostile input)."""
+    rules = parse("User-agent: *\nDisallow: /*a*a*a*a*a*a*a*b\n", "PicTrace")
+    assert rules.allows(SITE + "/" + "a" * 60)
+    assert not rules.allows(SITE + "/" + "a" * 60 + "b")
+
+
+def test_a_product_token_is_read_as_the_user_agent_line_is():
+    rules = parse(
+        "User-agent: *\nDisallow: /\n\nUser-agent: pictrace\nDisallow: /x/\n", "PicTrace Bot"
+    )
+    assert rules.allows(SITE + "/a.jpg") and not rules.allows(SITE + "/x/a.jpg")
+
+
+def test_a_literal_dollar_in_a_path_is_its_escape():
+    rules = parse("User-agent: *\nDisallow: /foo-%24\nDisallow: /bar$x\n", "PicTrace")
+    assert not rules.allows(SITE + "/foo-$") and not rules.allows(SITE + "/bar%24x")

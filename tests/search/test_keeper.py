@@ -416,6 +416,11 @@ def test_a_keeper_tied_with_its_own_copy_names_the_rule_that_set_them_before_the
     group = DuplicateGroup((*same, record(6, 400, 300, byte_size=500)), 4)
     ruled = apply_policy([group], KEEPER_POLICY)[0]
     assert ruled.keeper == 4 and ruled.reason == "bytes"
+    # two different files the policy ties: the most pixels decide, whatever else is there
+    small = ImageRecord(7, "s.png", None, "b7", "p7", 400, 300, "png", 10, 0, 0.0)
+    large = ImageRecord(8, "l.png", None, "b8", "p8", 4000, 3000, "png", 10, 0, 0.0)
+    tied = DuplicateGroup((small, large, record(9, 400, 300)), 7)
+    assert apply_policy([tied], ["lossless"])[0].reason is None
 
 
 def test_a_group_whose_link_was_removed_meanwhile_falls_apart():

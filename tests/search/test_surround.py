@@ -140,7 +140,7 @@ def viewer(photo: Image.Image) -> Image.Image:
 
 def test_two_photos_in_one_viewer_window_are_not_copies(photos, tmp_path):
     """The window matches all around the photos, and the photos' edges on its backdrop
-    make half the middle's cells agree; their detail does not (``middle.DETAIL_FLOOR``)."""
+    make half the middle's cells agree; their detail does not (``middle.DETAIL_SOME``)."""
     shots = []
     for name in ("rocket.jpg", "baboon.jpg"):
         viewer(load_rgb(photos / name)).save(tmp_path / f"{name}.png")

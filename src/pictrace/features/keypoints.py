@@ -107,6 +107,12 @@ class Keypoints:
         return len(self.xy)
 
 
+def unit_rows(desc: np.ndarray) -> np.ndarray:
+    """Descriptors as float32 rows of length 1 (their dot products are cosines)."""
+    rows = np.asarray(desc, dtype=np.float32)
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-6)
+
+
 def detect(
     pixels: np.ndarray,
     size: tuple[int, int],

@@ -5,7 +5,8 @@ leading ``www.``), at most ``max_pages`` pages and ``max_images`` images, every 
 Image downloads run while further pages are fetched; the shared Fetcher bounds concurrency.
 robots.txt is respected for everything the crawl discovers (the start URL is the user's own
 request). Each image becomes ``Source(uri=image_url, data, page=page_url)``, the page being
-where a redirect led; an image URL that redirects to one fetched already is not emitted again.
+where a redirect led; image URLs that lead to one picture (one redirects to the other) give
+one Source, under the URL whose download ended first.
 Every failure becomes an AddFailure, so the report says what was skipped and why.
 """
 
@@ -140,8 +141,9 @@ class Crawler:
             )
             return
         landed = normalise(fetched.final_url) or fetched.final_url
-        if landed in self.landed:
-            return  # the same picture under another URL, emitted already
+        if landed in self.landed:  # the same picture under another URL, emitted already:
+            self.progress.images_found -= 1  # one picture found, not two
+            return
         self.landed.add(landed)
         self.progress.images_fetched += 1
         await self.emit(Source(uri=url, data=fetched.data, page=page))

@@ -152,10 +152,9 @@ def deciding_rule(
     members: Sequence[ImageRecord], policy: Sequence[KeeperReason], group: DuplicateGroup
 ) -> KeeperReason | None:
     """The first rule of ``policy`` that scores the keeper (``members[0]``) better than the
-    next member, among the members tied with the keeper so far. When the next member ties
-    with it on every rule (the same file twice), the last rule that set the keeper before
-    any other member (the largest file of three, two of them one file); None when none
-    did."""
+    next member, among the members tied with the keeper so far. When the next member is the
+    same file again (equal bytes), the last rule that set the two before any other member
+    (the largest file of three, two of them one file); None when none did."""
     if len(members) < 2:
         return None
     keeper, runner_up = members[0], members[1]
@@ -168,7 +167,7 @@ def deciding_rule(
         tied = [r for r in peers if scores[r.id] == scores[keeper.id]]
         narrowed = name if len(tied) < len(peers) else narrowed
         peers = tied
-    return narrowed
+    return narrowed if runner_up.byte_sha256 == keeper.byte_sha256 else None
 
 
 def ranked(

@@ -9,15 +9,16 @@ an edit that covers part of it (a caption, a sticker) rarely covers all of it.
 the middle has detail and, were the inliers spread like the keypoints, should hold a few. Some
 copies do that too: a middle of repeated texture (solar panels, a star field) has keypoints too
 alike to pass the ratio test. So a flagged fit is judged on pixels: the hit warped onto the
-query (their stored grey thumbnails, as for compare's warped SSIM) must agree in most of the
-middle's cells that have detail (where a band of text covers part of it), or share its layout
-of light and dark and some of its detail (``middle_alike``). Otherwise its coverage is 0: the
+query (their stored grey thumbnails, as for compare's warped SSIM) must share some of the
+middle's detail (``DETAIL_SOME``), and agree in most of its cells that have detail (where a
+band of text covers part of it) or share its layout of light and dark (``middle_alike``).
+Otherwise its coverage is 0: the
 confidence's ``supported`` input (the inliers weighted by coverage) is then 0, and the copy
 confidence rests on the other signals.
-However many cells agree, the middles must share ``DETAIL_FLOOR`` of their detail: two
-different photos in one viewer window agreed in half of them, where each photo's edge meets
-the window's backdrop (bench_surround: memes 8 -> 5 of 20 negatives called copies, floors
-5 -> 4, and one of the floors' 20 edited copies lost).
+The detail is needed with agreeing cells too (an earlier release took either): two different
+photos in one viewer window agreed in half of them, where each photo's edge meets the
+window's backdrop, while their detail correlated 0.05 (bench_surround: memes 8 -> 5 of 20
+negatives called copies, floors 5 -> 4, and one of the floors' 20 edited copies lost).
 A middle flat on one side (a block over it) is not judged. The layout alone let two different
 garments on one white backdrop through (their silhouettes correlate), and the detail alone two
 different photos in one app screen (the photo's edge, the same in both, crosses the middle).
@@ -47,9 +48,6 @@ ALIKE = 0.5  # correlation of the middles from which a flagged fit still counts
 COARSE = 16  # px: the middles' layout of light and dark is compared at this size,
 FINE = 32  # and their detail at this one, which must agree this much too: a template's
 DETAIL_SOME = 0.15  # edge across the middle can make different photos' detail correlate
-DETAIL_FLOOR = 0.15  # detail the middles must share however many cells agree (the photo's
-# edge on one frame's backdrop, in the same place, made half the cells of two different
-# photos in one viewer window agree while their detail correlated 0.05)
 CELLS = 4  # or cell by cell, in CELLS x CELLS cells,
 AGREEING = 0.45  # of which this share must agree,
 MIN_TEXTURED = 4  # of at least this many with detail on both sides (else it is not judged)
@@ -105,9 +103,9 @@ def middle_alike(
     if textured < MIN_TEXTURED:
         return True
     detail = detail_correlation(query_middle, hit_middle)
-    if agree >= AGREEING * textured and detail >= DETAIL_FLOOR:
-        return True
-    return coarse_correlation(query_middle, hit_middle) >= ALIKE and detail >= DETAIL_SOME
+    if detail < DETAIL_SOME:
+        return False
+    return agree >= AGREEING * textured or coarse_correlation(query_middle, hit_middle) >= ALIKE
 
 
 def detail_correlation(a: np.ndarray, b: np.ndarray) -> float:

@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pictrace.features.keypoints import Keypoints
-from pictrace.search.middle import detail_correlation
+from pictrace.features.keypoints import Keypoints, unit_rows
+from pictrace.search.middle import Side, detail_correlation
 from pictrace.search.overlap import project
 from pictrace.search.warped import Placement, warped_pair
 from pictrace.types import Box
@@ -49,8 +49,6 @@ NEAR = 0.02  # guided matching: a hit keypoint this near (share of the hit's lon
 LIKE = 0.8  # with RootSIFT descriptors this alike (cosine) repeats a query keypoint;
 REPEATED = 0.1  # from this share of repeated keypoints the rest is taken for the same
 EDGE = 0.03  # keypoints landing this near the hit's edge (share of its long side) are not tried
-
-Side = tuple[np.ndarray, np.ndarray, Box]  # keypoints, the inliers' points, the shared box
 
 
 Cells = tuple[tuple[bool, ...], Box]  # the query's cells without inliers (row by row), its box
@@ -96,8 +94,8 @@ def repeated_share(transform: np.ndarray, query: Keypoints, hit: Keypoints, cell
     chosen, landed = chosen[kept], landed[kept]
     apart = np.linalg.norm(landed[:, None, :] - hit.xy[None, :, :], axis=2)
     near = apart <= NEAR * max(width, height)
-    mine = _unit(query.descriptors[chosen])
-    theirs = _unit(hit.descriptors)
+    mine = unit_rows(query.descriptors[chosen])
+    theirs = unit_rows(hit.descriptors)
     alike = np.where(near, mine @ theirs.T, -1.0).max(axis=1, initial=-1.0)
     return float(np.mean(alike >= LIKE))
 
@@ -114,7 +112,9 @@ def unmatched_alike(
     warped = warped_pair(query_grey, hit_grey, fit, *sizes)
     if warped is None:
         return True
-    query_part, hit_part, _ = warped
+    query_part, hit_part, inside = warped
+    hit_part = np.where(inside, hit_part, query_part)  # where the hit does not reach (the
+    # corners a turned copy leaves), nothing is different
     return detail_correlation(query_part, hit_part) >= DIFFERENT
 
 
@@ -136,8 +136,3 @@ def _cell_of(points: np.ndarray, box: Box) -> np.ndarray:
     col = np.clip(((points[:, 0] - x0) / max(x1 - x0, 1e-6) * CELLS).astype(int), 0, CELLS - 1)
     row = np.clip(((points[:, 1] - y0) / max(y1 - y0, 1e-6) * CELLS).astype(int), 0, CELLS - 1)
     return np.asarray(row * CELLS + col)
-
-
-def _unit(descriptors: np.ndarray) -> np.ndarray:
-    rows = descriptors.astype(np.float32)
-    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-6)

@@ -43,7 +43,13 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from pictrace.features.keypoints import Keypoints, decode_keypoints, mirrored, negative
+from pictrace.features.keypoints import (
+    Keypoints,
+    decode_keypoints,
+    mirrored,
+    negative,
+    unit_rows,
+)
 from pictrace.search.candidates import MIN_VOTES, Candidate
 from pictrace.search.middle import middle_missed
 from pictrace.search.overlap import coverage, overlap
@@ -105,11 +111,6 @@ class Fit:
     coverage: float  # see the module docstring
     middle_missed: bool = False  # the inliers leave out the middle (``search.middle``)
     unmatched: bool = False  # the inliers leave out most of the detail (``search.unmatched``)
-
-
-def unit_rows(desc: np.ndarray) -> np.ndarray:
-    rows = np.asarray(desc, dtype=np.float32)
-    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-6)
 
 
 def ratio_matches(
@@ -279,7 +280,7 @@ def accept(
     hit_pts = hit.xy[hi[keep]]
     covered = coverage(hit.xy, hit_pts, boxes[0])
     sides = (query.xy, spots, boxes[1]), (hit.xy, hit_pts, boxes[0])
-    cells = unmatched_cells(*sides)  # and when the detail they leave out repeats, no matter
+    cells = unmatched_cells(*sides)  # judged further unless the detail left out repeats
     unmatched = cells is not None and repeated_share(transform, query, hit, cells) < REPEATED
     missed = middle_missed(*sides)
     fit = Fit(transform, spots, hit_pts, boxes[0], boxes[1], covered, missed, unmatched)
