@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pictrace.search.warped import Placement, warped_pair
+from pictrace.search.warped import Placement, Sizes, warped_pair
 from pictrace.types import Box
 
 MIDDLE = 0.5  # the middle of a region: its central half in each direction
@@ -88,7 +88,7 @@ def middle_alike(
     query_grey: np.ndarray,
     hit_grey: np.ndarray,
     fit: Placement,
-    sizes: tuple[tuple[int, int], tuple[int, int]],
+    sizes: Sizes,
 ) -> bool:
     """Whether the hit warped onto the query looks like it in the middle of their overlap
     (grey pictures at any resolution; ``sizes``: the full sizes of the query and the hit).

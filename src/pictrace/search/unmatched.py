@@ -38,7 +38,7 @@ import numpy as np
 from pictrace.features.keypoints import Keypoints, unit_rows
 from pictrace.search.middle import Side, detail_correlation
 from pictrace.search.overlap import project
-from pictrace.search.warped import Placement, warped_pair
+from pictrace.search.warped import Placement, Sizes, warped_pair
 from pictrace.types import Box
 
 CELLS = 8
@@ -104,7 +104,7 @@ def unmatched_alike(
     query_grey: np.ndarray,
     hit_grey: np.ndarray,
     fit: Placement,
-    sizes: tuple[tuple[int, int], tuple[int, int]],
+    sizes: Sizes,
 ) -> bool:
     """Whether the hit warped onto the query shares some of its detail over their overlap
     (grey pictures at any resolution; ``sizes``: the full sizes of the query and the hit).

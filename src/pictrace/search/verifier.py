@@ -26,7 +26,7 @@ from pictrace.search.verify import (
     sides_of,
     spread_of,
 )
-from pictrace.search.warped import grey_of, grey_thumbnail, warped_ssim
+from pictrace.search.warped import Sizes, grey_of, grey_thumbnail, warped_ssim
 from pictrace.settings import Settings
 from pictrace.store.base import Store
 
@@ -115,7 +115,7 @@ def _alike(
     query_grey: np.ndarray,
     hit_grey: np.ndarray,
     fit: Fit,
-    sizes: tuple[tuple[int, int], tuple[int, int]],
+    sizes: Sizes,
 ) -> bool:
     """Whether a flagged fit's pictures look alike where its inliers are missing."""
     if fit.middle_missed and not middle_alike(query_grey, hit_grey, fit, sizes):

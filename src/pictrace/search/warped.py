@@ -20,6 +20,7 @@ from pictrace.features.views import preview, scaled
 from pictrace.types import Box, DecodedImage
 
 SSIM_SIDE = 160  # long side of the canvas SSIM is computed on
+Sizes = tuple[tuple[int, int], tuple[int, int]]  # the full (width, height) of query and hit
 
 
 class Placement(Protocol):
