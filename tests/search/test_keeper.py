@@ -366,6 +366,29 @@ def test_a_collage_of_cropped_cells_joins_none_of_their_groups(index_copy, photo
         assert not keeper.source.endswith("grid.jpg")
 
 
+def test_a_collage_of_cells_cropped_to_fill_with_thin_gutters_stays_apart(
+    index_copy, photos, tmp_path
+):
+    """Each photo's frame maps far past its cell, into its neighbours, where the collage does
+    not break off; the cell is where the photo's own pixels agree (``composite._cell``)."""
+    names = ("coffee.jpg", "rocket.jpg", "chelsea_cat.jpg", "motorcycle.jpg")
+    canvas = Image.new("RGB", (800, 800), "white")
+    for i, name in enumerate(names):
+        picture = load_rgb(photos / name)
+        canvas.paste(ImageOps.fit(picture, (396, 396)), ((i % 2) * 404, (i // 2) * 404))
+        smaller = picture.resize((picture.width * 3 // 4, picture.height * 3 // 4))
+        (tmp_path / f"small_{name}").write_bytes(jpeg_bytes(smaller, 80))
+    (tmp_path / "filled.jpg").write_bytes(jpeg_bytes(canvas, 90))
+    index_copy.add([tmp_path])
+    groups = index_copy.duplicates()
+    for name in names:
+        (group,) = [g for g in groups if any(m.source.endswith("/" + name) for m in g.members)]
+        others = [n for n in names if n != name]
+        assert not any(m.source.endswith(tuple("/" + n for n in others)) for m in group.members)
+        keeper = next(m for m in group.members if m.id == group.keeper)
+        assert not keeper.source.endswith("filled.jpg")
+
+
 def test_copies_of_copies_join_their_original(index_copy, photos, tmp_path):
     """Five encodes of a picture and five of its copy turned by 40 degrees: each image's
     closest siblings are its own encodes, so verifying one round of candidates per image

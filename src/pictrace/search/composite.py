@@ -15,6 +15,12 @@ original is there), and a search with the collage still finds every part.
 
 Crops of an original (the tiles of a panorama) have the same geometry as a collage of them,
 but the original carries on across their edges, so it is not taken for a composite.
+
+A cell filled by cropping (``ImageOps.fit``: the photo cut to the cell's shape) holds only
+part of its photo, which maps past the cell into its neighbours, so the collage does not break
+off where the photo's frame lands. There the part is narrowed to its cell (``_cell``): the
+photo's thumbnail warped into the collage's, the box of the largest region where the two
+agree, which must then break off.
 """
 
 from __future__ import annotations
@@ -40,15 +46,21 @@ def bridges(
     holds a composite, its pairs to what the composite does not join."""
     parts, whole = _parts_shown(links, records)
     dropped: dict[int, set[tuple[int, int]]] = {}
-    for member, shown in parts.items():
-        picture = thumbnail(member) if len(shown) > 1 else None
+    for member, held in parts.items():
+        picture = thumbnail(member) if len(held) > 1 else None
         if picture is None:
             continue
         full = size(records[member])
         judged: dict[bytes, bool] = {}  # the copies of one picture show in the same place
-        placed = [
-            (other, where) for other, where in shown if _breaks_off(picture, where, full, judged)
-        ]
+        placed = []
+        for other, where, carried in held:
+            if _breaks_off(picture, where, full, judged):
+                placed.append((other, where))
+                continue
+            cell = _cell(picture, thumbnail(other), carried, full, size(records[other]))
+            if cell is not None and _breaks_off(picture, cell, full, judged):
+                placed.append((other, cell))
+        shown = [(other, where) for other, where, _ in held]
         chosen = _apart(placed, pairs)
         if len(chosen) < 2:
             continue
@@ -91,12 +103,16 @@ def _passed_on(
     return dropped
 
 
+Held = tuple[int, np.ndarray, np.ndarray]  # a member shown, where (a polygon), the transform
+# from its full-size pixels to the holder's
+
+
 def _parts_shown(
     links: Iterable[Link], records: Mapping[int, ImageRecord]
-) -> tuple[dict[int, list[tuple[int, np.ndarray]]], dict[int, set[int]]]:
-    """Per member, the members it holds in a part of itself, with where (a polygon in it);
-    and per member, those of them it holds whole."""
-    shown: dict[int, list[tuple[int, np.ndarray]]] = {}
+) -> tuple[dict[int, list[Held]], dict[int, set[int]]]:
+    """Per member, the members it holds in a part of itself, with where (a polygon in it)
+    and how they map into it; and per member, those of them it holds whole."""
+    shown: dict[int, list[Held]] = {}
     whole: dict[int, set[int]] = {}
     seen: set[tuple[int, int]] = set()
     for link in links:
@@ -108,16 +124,54 @@ def _parts_shown(
             continue
         seen.add(_pair(query.id, hit.id))
         in_query, in_hit = shared
-        for holder, part, inside, of_part in (
-            (query, hit, in_query, in_hit),
-            (hit, query, in_hit, in_query),
+        for holder, part, inside, of_part, carried in (
+            (query, hit, in_query, in_hit, np.linalg.inv(link.transform)),
+            (hit, query, in_hit, in_query, link.transform),
         ):
             if _held(inside, holder):
                 continue  # ``holder`` shows nothing but ``part``
-            shown.setdefault(holder.id, []).append((part.id, inside))
+            shown.setdefault(holder.id, []).append((part.id, inside, carried))
             if _held(of_part, part):
                 whole.setdefault(holder.id, set()).add(part.id)
     return shown, whole
+
+
+AGREE = 24.0  # grey levels within which the warped part and the collage agree
+OPENING = 3  # px: agreement in thinner runs than this (an edge crossing) is no region
+
+
+def _cell(
+    picture: np.ndarray,
+    part: np.ndarray | None,
+    carried: np.ndarray,
+    full: tuple[int, int],
+    part_full: tuple[int, int],
+) -> np.ndarray | None:
+    """The box (full-size pixels of the collage) of the largest region where the part's
+    thumbnail, carried into the collage's, agrees with it; None when there is no part
+    thumbnail, no such region, or no narrower one than where the part's frame lands."""
+    if part is None:
+        return None
+    height, width = picture.shape[:2]
+    to_picture = np.diag([width / full[0], height / full[1], 1.0])
+    from_part = np.diag([part_full[0] / part.shape[1], part_full[1] / part.shape[0], 1.0])
+    warp = to_picture @ carried @ from_part
+    mine = cv2.cvtColor(np.ascontiguousarray(picture), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    grey = cv2.cvtColor(np.ascontiguousarray(part), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    theirs = cv2.warpPerspective(grey, warp, (width, height), flags=cv2.INTER_LINEAR)
+    reach = cv2.warpPerspective(np.ones_like(grey), warp, (width, height)) > 0.5
+    agree = (np.abs(mine - theirs) <= AGREE) & reach
+    kernel = np.ones((OPENING, OPENING), np.uint8)
+    agree = cv2.morphologyEx(agree.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(agree, connectivity=4)
+    if count < 2:
+        return None
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h = (int(v) for v in stats[largest, :4])
+    if w * h >= 0.9 * reach.sum():
+        return None  # the part's frame is where it shows: nothing narrower
+    scale = np.array([full[0] / width, full[1] / height])
+    return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float64) * scale
 
 
 def _apart(
