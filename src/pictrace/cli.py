@@ -26,6 +26,7 @@ from pictrace.formatting import (
     calibration_lines,
     group_lines,
     metric,
+    removed_line,
     result_table,
     stats_lines,
     unknown_lines,
@@ -281,18 +282,22 @@ def remove(
     gone: Annotated[
         bool, typer.Option("--missing", help="Also every image whose local file is gone.")
     ] = False,
+    dry: Annotated[bool, typer.Option("--dry-run", help="Only list what would go.")] = False,
 ) -> None:
     """Remove images from the index (each one found; those not found are named)."""
     if not items and not gone:
         raise typer.BadParameter("name images to remove, or give --missing")
     unknown = 0
     with _open(existing=True) as index:
-        for record in index.remove_missing() if gone else ():
-            out.print(f"removed {record.id} {record.source} (file missing)", markup=False)
+        found = (index.missing() if dry else index.remove_missing()) if gone else ()
+        for record in found:
+            out.print(removed_line(record, dry, "file missing"), markup=False)
+        if gone and not found:
+            out.print("no image's local file is missing")
         for item in dict.fromkeys(items or []):  # each once
             try:
-                record = index.remove(item)
-                out.print(f"removed {record.id} {record.source}", markup=False)
+                record = index.resolve(item) if dry else index.remove(item)
+                out.print(removed_line(record, dry), markup=False)
             except NotFound as exc:
                 unknown += 1
                 err.print(f"error: {exc.message}", markup=False)
@@ -330,15 +335,7 @@ def calibrate(
             return
         report = index.calibrate(pairs)
     if as_json:
-        _emit_json(
-            {
-                "pairs": report.pairs,
-                "skipped": report.skipped,
-                "unreadable": list(report.unreadable),
-                "accuracy": report.accuracy,
-                "model": report.calibrator.to_json(),
-            }
-        )
+        _emit_json(report.as_dict())
         return
     for line in calibration_lines(report):
         out.print(line, markup=False)

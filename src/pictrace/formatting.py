@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 
 from pictrace.search.keeper import reason_label
-from pictrace.types import AddReport, DuplicateGroup, Match, SearchResult, Stats
+from pictrace.types import AddReport, DuplicateGroup, ImageRecord, Match, SearchResult, Stats
 
 FEW_PAIRS = 200  # a calibration fitted on fewer pairs is said to be uncertain
 
@@ -53,6 +53,12 @@ def group_lines(number: int, group: DuplicateGroup) -> list[str]:
             + (f"  ({'; '.join(notes)})" if notes else "")
         )
     return lines
+
+
+def removed_line(record: ImageRecord, dry: bool, note: str = "") -> str:
+    """A removed image (or one ``remove --dry-run`` would remove), with a note."""
+    line = f"{'would remove' if dry else 'removed'} {record.id} {record.source}"
+    return f"{line} ({note})" if note else line
 
 
 def percent(value: float, digits: int = 0) -> str:

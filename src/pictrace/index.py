@@ -385,11 +385,15 @@ class Index:
         self._remove([record])
         return record
 
-    def remove_missing(self) -> tuple[ImageRecord, ...]:
-        """Remove every image added from a local file that is no longer there (deleted, or
-        moved and not added again from its new place); the removed ones, by id."""
+    def missing(self) -> tuple[ImageRecord, ...]:
+        """Every image added from a local file that is no longer there (deleted, or moved and
+        not added again from its new place; or on a drive not mounted now), by id."""
         gone = missing_files(self.store, self.store.all_ids())
-        records = tuple(self.store.records(sorted(gone)).values())
+        return tuple(self.store.records(sorted(gone)).values())
+
+    def remove_missing(self) -> tuple[ImageRecord, ...]:
+        """Remove every image ``missing`` lists; the removed ones."""
+        records = self.missing()
         self._remove(records)
         return records
 

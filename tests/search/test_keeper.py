@@ -432,6 +432,20 @@ def test_a_lossless_file_of_a_lossy_ones_very_pixels_gains_nothing():
     assert ruled.keeper == 3 and ruled.reason == "lossless"
 
 
+def test_a_lossless_resave_of_a_lossy_files_pixels_is_made_from_it():
+    """Without EXIF to tell them apart, a JPEG's pixels saved again as lossless WebP would
+    win on bytes; no lossy encoder gives back a lossless file's pixels, so the lossless one
+    is the copy (the ``original`` rule)."""
+    jpeg = ImageRecord(1, "a.jpg", None, "b1", "same", 400, 300, "jpeg", 900, 0, 0.0)
+    webp = ImageRecord(2, "a.webp", None, "b2", "same", 400, 300, "webp-lossless", 5000, 0, 0.0)
+    other = ImageRecord(3, "b.png", None, "b3", "other", 400, 300, "png", 5000, 0, 0.0)
+    records = {r.id: r for r in (jpeg, webp, other)}
+    assert edited_counts(records, [], lambda i: None) == {2: 1}
+    group = DuplicateGroup((webp, jpeg), 2, edited_counts(records, [], lambda i: None))
+    ruled = apply_policy([group], KEEPER_POLICY)[0]
+    assert ruled.keeper == 1 and ruled.reason == "original"
+
+
 def test_a_keeper_tied_with_its_own_copy_names_the_rule_that_set_them_before_the_rest():
     """Two copies of one file and a smaller re-encode: the file size chose the pair, the
     lowest id the keeper within it; the reason is the file size, not "a tie"."""

@@ -94,6 +94,16 @@ class CalibrationReport:
     reliability: tuple[tuple[float, float, int, float], ...]  # low, high, count, precision
     unreadable: tuple[str, ...] = ()  # the skipped pairs' reasons ("path: why")
 
+    def as_dict(self) -> dict[str, object]:
+        """``calibrate --json``."""
+        return {
+            "pairs": self.pairs,
+            "skipped": self.skipped,
+            "unreadable": list(self.unreadable),
+            "accuracy": self.accuracy,
+            "model": self.calibrator.to_json(),
+        }
+
     @classmethod
     def of(
         cls,

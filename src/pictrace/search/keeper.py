@@ -29,7 +29,7 @@ stickers), leave the file-based rules to decide.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import cast
@@ -208,9 +208,12 @@ def most_pixels(records: Iterable[ImageRecord]) -> int:
 def edited_counts(
     records: Mapping[int, ImageRecord], links: Iterable[Link], thumbnail: Thumbnail
 ) -> dict[int, int]:
-    """Per member, how many verified pairs (each judged once) found it made from another."""
+    """Per member, how many verified pairs (each judged once) found it made from another;
+    and a lossless file with the very pixels of a lossy member counts as made from it (a
+    decoded JPEG saved again as PNG or lossless WebP: no lossy encoder gives back the
+    pixels of a lossless file)."""
     seen: set[frozenset[int]] = set()
-    counts: Counter[int] = Counter()
+    counts: Counter[int] = Counter(resaved(records.values()))
     thumbnail = cache(thumbnail)
     looks = cache(lambda image_id: colour_look(thumbnail(image_id)))
     judged: Judged = {}  # a copy in a group of many shows each of them in the same place
@@ -222,6 +225,12 @@ def edited_counts(
         if (edited := edited_member(link, records, thumbnail, looks, judged)) is not None:
             counts[edited] += 1
     return dict(counts)
+
+
+def resaved(records: Collection[ImageRecord]) -> list[int]:
+    """The lossless members whose pixels a lossy member holds as they are."""
+    lossy = {r.pixel_sha256 for r in records if r.format not in LOSSLESS}
+    return [r.id for r in records if r.format in LOSSLESS and r.pixel_sha256 in lossy]
 
 
 def edited_member(
