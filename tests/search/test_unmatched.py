@@ -55,7 +55,7 @@ def test_a_copys_unmatched_detail_repeats_where_the_transform_puts_it(described)
     query, _ = described
     cells = unmatched_cells((GRID, band((150, 200)), BOX), (GRID, band((150, 200)), BOX))
     assert cells is not None
-    assert repeated_share(np.eye(3), query, query, cells) == pytest.approx(1.0)
+    assert repeated_share(np.eye(3), query, query, cells, band((150, 200))) == pytest.approx(1.0)
 
 
 def test_a_different_pictures_detail_does_not(described):
@@ -63,7 +63,19 @@ def test_a_different_pictures_detail_does_not(described):
     other = keypoints(GRID, rng.integers(0, 255, (len(GRID), 128)).astype(np.uint8))
     cells = unmatched_cells((GRID, band((150, 200)), BOX), (GRID, band((150, 200)), BOX))
     assert cells is not None
-    assert repeated_share(np.eye(3), query, other, cells) < 0.1
+    assert repeated_share(np.eye(3), query, other, cells, band((150, 200))) < 0.1
+
+
+def test_keypoints_next_to_the_inliers_are_not_tried(described):
+    """A mark's own letters beside those that matched repeat too: they are left out."""
+    query, rng = described
+    other = keypoints(GRID, rng.integers(0, 255, (len(GRID), 128)).astype(np.uint8))
+    letters = band((150, 200))
+    near = (np.abs(GRID[:, 1] - 175) < 40) & (np.abs(GRID[:, 1] - 175) >= 25)
+    other.descriptors[near] = query.descriptors[near]  # the letters' rows next to the band
+    cells = unmatched_cells((GRID, letters, BOX), (GRID, letters, BOX))
+    assert cells is not None
+    assert repeated_share(np.eye(3), query, other, cells, letters) < 0.1
 
 
 def test_keypoints_carried_outside_the_hit_are_not_tried(described):
@@ -71,4 +83,4 @@ def test_keypoints_carried_outside_the_hit_are_not_tried(described):
     cells = unmatched_cells((GRID, band((150, 200)), BOX), (GRID, band((150, 200)), BOX))
     assert cells is not None
     away = np.array([[1.0, 0.0, 1000.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    assert repeated_share(away, query, query, cells) == 1.0  # nothing to judge by
+    assert repeated_share(away, query, query, cells, band((150, 200))) == 1.0  # nothing to judge by

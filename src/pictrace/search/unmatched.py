@@ -47,7 +47,8 @@ MIN_KEYPOINTS = 8  # keypoints in the shared region to judge by
 DIFFERENT = 0.3  # detail correlation below which the pictures differ
 NEAR = 0.02  # guided matching: a hit keypoint this near (share of the hit's long side)
 LIKE = 0.8  # with RootSIFT descriptors this alike (cosine) repeats a query keypoint;
-REPEATED = 0.1  # from this share of repeated keypoints the rest is taken for the same
+REPEATED = 0.15  # from this share of repeated keypoints the rest is taken for the same
+CLEAR = 0.08  # keypoints this near an inlier (share of the box's long side) are not tried
 EDGE = 0.03  # keypoints landing this near the hit's edge (share of its long side) are not tried
 
 
@@ -71,13 +72,18 @@ def unmatched_cells(query: Side, hit: Side) -> Cells | None:
     return tuple(bool(cell) for cell in empty), query[2]
 
 
-def repeated_share(transform: np.ndarray, query: Keypoints, hit: Keypoints, cells: Cells) -> float:
-    """The share of the query's keypoints in the ``cells`` that the ``transform`` (query ->
-    hit) carries next to a hit keypoint with a like descriptor. 1 when none lands inside the
-    hit (nothing to judge by)."""
+def repeated_share(
+    transform: np.ndarray, query: Keypoints, hit: Keypoints, cells: Cells, inliers: np.ndarray
+) -> float:
+    """The share of the query's keypoints in the ``cells``, and ``CLEAR`` away from every
+    inlier (a mark's own letters next to those that matched repeat too), that the
+    ``transform`` (query -> hit) carries next to a hit keypoint with a like descriptor. 1
+    when none lands inside the hit (nothing to judge by)."""
     empty, box = cells
     in_cells = np.asarray(empty)[_cell_of(query.xy, box)] & _inside(query.xy, box)
-    chosen = np.flatnonzero(in_cells)
+    clear = CLEAR * max(box[2] - box[0], box[3] - box[1])
+    gaps = np.linalg.norm(query.xy[:, None, :] - inliers[None, :, :], axis=2).min(axis=1)
+    chosen = np.flatnonzero(in_cells & (gaps > clear))
     landed = project(transform, query.xy[chosen].astype(np.float64))
     if landed is None or not len(chosen):
         return 1.0

@@ -281,7 +281,7 @@ def accept(
     covered = coverage(hit.xy, hit_pts, boxes[0])
     sides = (query.xy, spots, boxes[1]), (hit.xy, hit_pts, boxes[0])
     cells = unmatched_cells(*sides)  # judged further unless the detail left out repeats
-    unmatched = cells is not None and repeated_share(transform, query, hit, cells) < REPEATED
+    unmatched = cells is not None and repeated_share(transform, query, hit, cells, spots) < REPEATED
     missed = middle_missed(*sides)
     fit = Fit(transform, spots, hit_pts, boxes[0], boxes[1], covered, missed, unmatched)
     return fit, inliers, spots
