@@ -356,14 +356,9 @@ def test_a_collage_of_cropped_cells_joins_none_of_their_groups(index_copy, photo
         (tmp_path / f"crop_{name}").write_bytes(jpeg_bytes(cropped))
     (tmp_path / "grid.jpg").write_bytes(jpeg_bytes(canvas, 95))
     index_copy.add([tmp_path])
-    groups = index_copy.duplicates()
-    for name in names:
-        (group,) = [g for g in groups if any(m.source.endswith("/" + name) for m in g.members)]
-        others = [n for n in names if n != name]
-        assert not any(m.source.endswith(tuple("/" + n for n in others)) for m in group.members)
+    groups = apart(index_copy.duplicates(), names, "grid.jpg")
+    for name, group in groups.items():
         assert any(m.source.endswith("/crop_" + name) for m in group.members)
-        keeper = next(m for m in group.members if m.id == group.keeper)
-        assert not keeper.source.endswith("grid.jpg")
 
 
 def test_a_collage_of_cells_cropped_to_fill_with_thin_gutters_stays_apart(
@@ -380,13 +375,22 @@ def test_a_collage_of_cells_cropped_to_fill_with_thin_gutters_stays_apart(
         (tmp_path / f"small_{name}").write_bytes(jpeg_bytes(smaller, 80))
     (tmp_path / "filled.jpg").write_bytes(jpeg_bytes(canvas, 90))
     index_copy.add([tmp_path])
-    groups = index_copy.duplicates()
+    apart(index_copy.duplicates(), names, "filled.jpg")
+
+
+def apart(
+    groups: list[DuplicateGroup], names: tuple[str, ...], collage: str
+) -> dict[str, DuplicateGroup]:
+    """Each of ``names`` in a group of its own, none with ``collage`` as keeper."""
+    found = {}
     for name in names:
         (group,) = [g for g in groups if any(m.source.endswith("/" + name) for m in g.members)]
         others = [n for n in names if n != name]
         assert not any(m.source.endswith(tuple("/" + n for n in others)) for m in group.members)
         keeper = next(m for m in group.members if m.id == group.keeper)
-        assert not keeper.source.endswith("filled.jpg")
+        assert not keeper.source.endswith(collage)
+        found[name] = group
+    return found
 
 
 def test_copies_of_copies_join_their_original(index_copy, photos, tmp_path):
