@@ -189,11 +189,7 @@ def lossless_gain(record: ImageRecord, peers: Sequence[ImageRecord]) -> bool:
     """Whether ``record`` is stored losslessly where a peer is not: a lossless file of the
     very pixels a lossy peer holds (a JPEG saved again as PNG or TIFF) gains nothing, and
     the lossy file (smaller, with its camera's metadata) is as good a keeper."""
-    if record.format not in LOSSLESS:
-        return False
-    return not any(
-        p.pixel_sha256 == record.pixel_sha256 and p.format not in LOSSLESS for p in peers
-    )
+    return record.format in LOSSLESS and record.id not in resaved(peers)
 
 
 def pixels(record: ImageRecord) -> int:

@@ -10,10 +10,9 @@ too, and none of them match.
 ``unmatched_cells`` cuts the shared region into ``CELLS`` x ``CELLS`` cells and flags a fit
 when the cells holding no inlier hold at least ``UNMATCHED`` of the keypoints on both sides
 (a fit has 8 inliers or more, so those cells would hold 3 or more of them were they spread
-like the keypoints). Some copies do
-that too (a rotated, recoloured or heavily edited copy keeps few inliers, in its most
-detailed part), so a flagged fit loses its weight only when two tests find the rest
-different:
+like the keypoints). Some copies do that too (a rotated, recoloured or heavily edited copy
+keeps few inliers, in its most detailed part), so a flagged fit loses its weight only when
+two tests find the rest different:
 
 * on keypoints (``repeated_share``, while fitting): the query's keypoints in those cells,
   carried into the hit by the transform, seldom find a hit keypoint with a like descriptor
@@ -39,7 +38,6 @@ import numpy as np
 from pictrace.features.keypoints import Keypoints, unit_rows
 from pictrace.search.middle import Side, detail_correlation
 from pictrace.search.overlap import project
-from pictrace.search.warped import Placement, Sizes, warped_pair
 from pictrace.types import Box
 
 CELLS = 8
@@ -60,17 +58,17 @@ def unmatched_cells(query: Side, hit: Side) -> Cells | None:
     """The query's cells that hold keypoints but no inlier, and its shared box, when the fit
     is to be judged further (see above), else None. Each side is (its keypoints, the
     inliers' points, the shared box) in its own pixels."""
-    shares = []
+    sides = []
     for points, found, box in (query, hit):
         counts = _cell_counts(points, box)
         if counts.sum() < MIN_KEYPOINTS:
             return None
         empty = _cell_counts(found, box) == 0
-        shares.append(float(counts[empty].sum() / counts.sum()))
-    if min(shares) < UNMATCHED:
+        sides.append((counts, empty, float(counts[empty].sum() / counts.sum())))
+    if min(share for _, _, share in sides) < UNMATCHED:
         return None
-    empty = (_cell_counts(query[1], query[2]) == 0) & (_cell_counts(query[0], query[2]) > 0)
-    return tuple(bool(cell) for cell in empty), query[2]
+    counts, empty, _ = sides[0]
+    return tuple(bool(cell) for cell in empty & (counts > 0)), query[2]
 
 
 def repeated_share(
@@ -81,10 +79,10 @@ def repeated_share(
     ``transform`` (query -> hit) carries next to a hit keypoint with a like descriptor. 1
     when none lands inside the hit (nothing to judge by)."""
     empty, box = cells
-    in_cells = np.asarray(empty)[_cell_of(query.xy, box)] & _inside(query.xy, box)
+    chosen = np.flatnonzero(np.asarray(empty)[_cell_of(query.xy, box)] & _inside(query.xy, box))
     clear = CLEAR * max(box[2] - box[0], box[3] - box[1])
-    gaps = np.linalg.norm(query.xy[:, None, :] - inliers[None, :, :], axis=2).min(axis=1)
-    chosen = np.flatnonzero(in_cells & (gaps > clear))
+    gaps = np.linalg.norm(query.xy[chosen, None, :] - inliers[None, :, :], axis=2)
+    chosen = chosen[gaps.min(axis=1, initial=np.inf) > clear]
     landed = project(transform, query.xy[chosen].astype(np.float64))
     if landed is None or not len(chosen):
         return 1.0
@@ -107,21 +105,11 @@ def repeated_share(
     return float(np.mean(alike >= LIKE))
 
 
-def unmatched_alike(
-    query_grey: np.ndarray,
-    hit_grey: np.ndarray,
-    fit: Placement,
-    sizes: Sizes,
-) -> bool:
-    """Whether the hit warped onto the query shares some of its detail over their overlap
-    (grey pictures at any resolution; ``sizes``: the full sizes of the query and the hit).
-    An overlap too small to judge is taken as alike: the fit keeps its weight."""
-    warped = warped_pair(query_grey, hit_grey, fit, *sizes)
-    if warped is None:
-        return True
-    query_part, hit_part, inside = warped
-    hit_part = np.where(inside, hit_part, query_part)  # where the hit does not reach (the
-    # corners a turned copy leaves), nothing is different
+def unmatched_alike(query_part: np.ndarray, hit_part: np.ndarray, inside: np.ndarray) -> bool:
+    """Whether the hit warped onto the query (``warped.warped_pair``: the query's overlap,
+    the hit on it, where the hit reaches) shares some of the query's detail there. Where
+    the hit does not reach (the corners a turned copy leaves), nothing is different."""
+    hit_part = np.where(inside, hit_part, query_part)
     return detail_correlation(query_part, hit_part) >= DIFFERENT
 
 

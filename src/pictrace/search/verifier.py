@@ -26,7 +26,7 @@ from pictrace.search.verify import (
     sides_of,
     spread_of,
 )
-from pictrace.search.warped import Sizes, grey_of, grey_thumbnail, warped_ssim
+from pictrace.search.warped import Sizes, grey_of, grey_thumbnail, warped_pair, warped_ssim
 from pictrace.settings import Settings
 from pictrace.store.base import Store
 
@@ -120,7 +120,10 @@ def _alike(
     """Whether a flagged fit's pictures look alike where its inliers are missing."""
     if fit.middle_missed and not middle_alike(query_grey, hit_grey, fit, sizes):
         return False
-    return not fit.unmatched or unmatched_alike(query_grey, hit_grey, fit, sizes)
+    if not fit.unmatched:
+        return True
+    warped = warped_pair(query_grey, hit_grey, fit, *sizes)
+    return warped is None or unmatched_alike(*warped)  # too small an overlap: alike
 
 
 def warped_ssims(
