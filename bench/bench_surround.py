@@ -9,8 +9,9 @@ a transform all around the part that differs. This bench measures how often PicT
 copies, and that edited copies of them are still found:
 
 * **templates**: ``--per-kind`` development photos (one per near-duplicate cluster) in each of
-  four surrounds (a textured floor around a product-sized middle, a meme's caption bands, an app
-  screen, a promotion panel beside the photo) are indexed; as many other photos in the same
+  five surrounds (a textured floor around a product-sized middle, a meme's caption bands, an app
+  screen, a promotion panel beside the photo, a desktop viewer's window around a small photo)
+  are indexed; as many other photos in the same
   surrounds are searched (negatives: any copy-tier result from the same surround is false), and
   an edited copy of each indexed one (a 10 % crop, a caption band, JPEG quality 60) is searched
   (positives: the original must be the first result, in the copy tier);
@@ -95,11 +96,33 @@ def promo(photo: Image.Image, _: Image.Image) -> Image.Image:
     return canvas
 
 
+def viewer_window(photo: Image.Image, _: Image.Image) -> Image.Image:
+    """A desktop photo viewer's window (1600 x 900) showing the photo at its own size (long
+    side at most 450 px) on its dark backdrop, with a sidebar, a toolbar and an info panel."""
+    canvas = Image.new("RGB", (1600, 900), (236, 236, 236))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, 0, 1600, 36), fill=(50, 50, 55))
+    draw.text((700, 8), f"IMG_{photo.width}{photo.height}.jpg - Photos", fill="white",
+              font=text_font(18))  # fmt: skip
+    for row, label in enumerate(["Library", "Memories", "People", "Places", "Favourites"]):
+        draw.text((20, 60 + 40 * row), label, fill=(40, 40, 40), font=text_font(20))
+    draw.rectangle((240, 36, 1600, 84), fill=(250, 250, 250))
+    for k in range(8):
+        draw.rounded_rectangle((270 + 56 * k, 44, 306 + 56 * k, 76), 6, outline=(120, 120, 120))
+    draw.rectangle((240, 84, 1320, 900), fill=(30, 30, 30))
+    draw.text((1340, 110), f"{photo.width} x {photo.height}", fill=(60, 60, 60), font=text_font(20))
+    shown = photo.copy()
+    shown.thumbnail((450, 450))
+    canvas.paste(shown, (780 - shown.width // 2, 492 - shown.height // 2))
+    return canvas
+
+
 SURROUNDS: dict[str, Surround] = {
     "floor": floor,
     "meme": meme,
     "app screen": app_screen,
     "promotion panel": promo,
+    "viewer window": viewer_window,
 }
 
 

@@ -114,7 +114,7 @@ def detail_correlation(a: np.ndarray, b: np.ndarray) -> float:
     background share their silhouette's layout of light and dark, not their detail."""
     x, y = (_shrunk(v, FINE) for v in (a, b))
     side = COARSE // 2
-    return _correlation(
+    return correlation(
         x - cv2.resize(_shrunk(x, side), (FINE, FINE), interpolation=cv2.INTER_LINEAR),
         y - cv2.resize(_shrunk(y, side), (FINE, FINE), interpolation=cv2.INTER_LINEAR),
     )
@@ -124,14 +124,14 @@ def coarse_correlation(a: np.ndarray, b: np.ndarray, side: int = COARSE) -> floa
     """Correlation of two aligned grey pictures area-averaged to ``COARSE`` x ``COARSE``: the
     layout of light and dark, which a copy keeps through a few pixels of misalignment that
     SSIM does not forgive (a star field, solar panels)."""
-    return _correlation(_shrunk(a, side), _shrunk(b, side))
+    return correlation(_shrunk(a, side), _shrunk(b, side))
 
 
 def _shrunk(picture: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(picture.astype(np.float32), (side, side), interpolation=cv2.INTER_AREA)
 
 
-def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of two arrays of one shape (0 when either is flat)."""
     x, y = a.ravel() - a.mean(), b.ravel() - b.mean()
     scale = float(np.sqrt((x * x).sum() * (y * y).sum()))

@@ -54,21 +54,23 @@ EDGE = 0.03  # keypoints landing this near the hit's edge (share of its long sid
 Cells = tuple[tuple[bool, ...], Box]  # the query's cells without inliers (row by row), its box
 
 
-def unmatched_cells(query: Side, hit: Side) -> Cells | None:
-    """The query's cells that hold keypoints but no inlier, and its shared box, when the fit
-    is to be judged further (see above), else None. Each side is (its keypoints, the
-    inliers' points, the shared box) in its own pixels."""
+def unmatched_cells(query: Side, hit: Side) -> tuple[float, Cells | None]:
+    """The share of the keypoints in cells without inliers (the smaller of the two sides'; 0
+    with too few keypoints to judge by), and the query's cells that hold keypoints but no
+    inlier with its shared box when the fit is to be judged further (see above), else None.
+    Each side is (its keypoints, the inliers' points, the shared box) in its own pixels."""
     sides = []
     for points, found, box in (query, hit):
         counts = _cell_counts(points, box)
         if counts.sum() < MIN_KEYPOINTS:
-            return None
+            return 0.0, None
         empty = _cell_counts(found, box) == 0
         sides.append((counts, empty, float(counts[empty].sum() / counts.sum())))
-    if min(share for _, _, share in sides) < UNMATCHED:
-        return None
+    share = min(share for _, _, share in sides)
+    if share < UNMATCHED:
+        return share, None
     counts, empty, _ = sides[0]
-    return tuple(bool(cell) for cell in empty & (counts > 0)), query[2]
+    return share, (tuple(bool(cell) for cell in empty & (counts > 0)), query[2])
 
 
 def repeated_share(

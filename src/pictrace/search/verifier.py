@@ -14,6 +14,8 @@ import numpy as np
 from pictrace.features.keypoints import Keypoints, decode_keypoints
 from pictrace.features.thumbnail import open_thumbnail
 from pictrace.search.candidates import Candidate, Query, Verifier, tries_negative
+from pictrace.search.inset import SIDE as INSET_SIDE
+from pictrace.search.inset import inset_differs, on_canvas
 from pictrace.search.middle import middle_alike
 from pictrace.search.unmatched import unmatched_alike
 from pictrace.search.verify import (
@@ -26,7 +28,14 @@ from pictrace.search.verify import (
     sides_of,
     spread_of,
 )
-from pictrace.search.warped import Sizes, grey_of, grey_thumbnail, warped_pair, warped_ssim
+from pictrace.search.warped import (
+    Sizes,
+    grey_of,
+    grey_thumbnail,
+    thumbnail_of,
+    warped_pair,
+    warped_ssim,
+)
 from pictrace.settings import Settings
 from pictrace.store.base import Store
 
@@ -77,27 +86,23 @@ class GeometricVerifier:
         ``supported`` input (the inliers weighted by their coverage) is then 0
         (``search.middle``, ``search.unmatched``). A hit without a thumbnail to judge it on
         keeps its fit."""
-        flagged = {
-            i: o
-            for i, o in fits.items()
-            if o.fit is not None and (o.fit.middle_missed or o.fit.unmatched)
-        }
+        flagged = {i: o for i, o in fits.items() if o.fit is not None and o.fit.flagged}
         if not flagged:
             return {}
         if other is not None:
-            greys = dict.fromkeys(flagged, grey_of(other.features, other.image))
+            pictures = dict.fromkeys(flagged, thumbnail_of(other.features, other.image))
         else:
             stored = self.store.features("thumbnail", list(flagged))
-            greys = {i: grey_thumbnail(open_thumbnail(blob)) for i, blob in stored.items()}
-        grey = grey_of(query.features, query.image)
+            pictures = {i: open_thumbnail(blob) for i, blob in stored.items()}
+        picture = thumbnail_of(query.features, query.image)
         size = (query.image.width, query.image.height)
         return {
             i: o._replace(fit=replace(o.fit, coverage=0.0))
             for i, o in flagged.items()
             if o.fit is not None
-            and i in greys
+            and i in pictures
             and not _alike(
-                255 - grey if o.negative else grey, greys[i], o.fit, (size, hits[i].size)
+                255 - picture if o.negative else picture, pictures[i], o.fit, (size, hits[i].size)
             )
         }
 
@@ -111,19 +116,21 @@ class GeometricVerifier:
         return {i: decode_keypoints(blob) for i, blob in stored.items()}
 
 
-def _alike(
-    query_grey: np.ndarray,
-    hit_grey: np.ndarray,
-    fit: Fit,
-    sizes: Sizes,
-) -> bool:
-    """Whether a flagged fit's pictures look alike where its inliers are missing."""
+def _alike(query: np.ndarray, hit: np.ndarray, fit: Fit, sizes: Sizes) -> bool:
+    """Whether a flagged fit's pictures (colour thumbnails) look alike where its inliers are
+    missing, and do not differ in a picture of their own placed in one frame (``inset``)."""
+    query_grey, hit_grey = grey_thumbnail(query), grey_thumbnail(hit)
     if fit.middle_missed and not middle_alike(query_grey, hit_grey, fit, sizes):
         return False
-    if not fit.unmatched:
-        return True
-    warped = warped_pair(query_grey, hit_grey, fit, *sizes)
-    return warped is None or unmatched_alike(*warped)  # too small an overlap: alike
+    if fit.unmatched:
+        warped = warped_pair(query_grey, hit_grey, fit, *sizes)
+        if warped is not None and not unmatched_alike(*warped):
+            return False
+    warped = warped_pair(query, hit, fit, *sizes, side=INSET_SIDE)
+    if warped is None:
+        return True  # too small an overlap: alike
+    inliers = on_canvas(fit.query_pts, fit.hit_box_in_query, warped[0].shape)
+    return not inset_differs(*warped, inliers)
 
 
 def warped_ssims(

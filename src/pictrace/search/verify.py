@@ -51,6 +51,7 @@ from pictrace.features.keypoints import (
     unit_rows,
 )
 from pictrace.search.candidates import MIN_VOTES, Candidate
+from pictrace.search.inset import INSET_FROM
 from pictrace.search.middle import middle_missed
 from pictrace.search.overlap import coverage, overlap
 from pictrace.search.unmatched import REPEATED, repeated_share, unmatched_cells
@@ -111,6 +112,14 @@ class Fit:
     coverage: float  # see the module docstring
     middle_missed: bool = False  # the inliers leave out the middle (``search.middle``)
     unmatched: bool = False  # the inliers leave out most of the detail (``search.unmatched``)
+    unmatched_share: float = 0.0  # the share of the detail they leave out (``unmatched_cells``)
+
+    @property
+    def flagged(self) -> bool:
+        """Whether the pictures are to be compared where the inliers are missing: a missed
+        middle, unmatched detail, or enough detail left out for a picture of its own placed
+        in a shared frame (``search.inset``)."""
+        return self.middle_missed or self.unmatched or self.unmatched_share >= INSET_FROM
 
 
 def ratio_matches(
@@ -280,10 +289,10 @@ def accept(
     hit_pts = hit.xy[hi[keep]]
     covered = coverage(hit.xy, hit_pts, boxes[0])
     sides = (query.xy, spots, boxes[1]), (hit.xy, hit_pts, boxes[0])
-    cells = unmatched_cells(*sides)  # judged further unless the detail left out repeats
+    share, cells = unmatched_cells(*sides)  # judged further unless the detail left out repeats
     unmatched = cells is not None and repeated_share(transform, query, hit, cells, spots) < REPEATED
     missed = middle_missed(*sides)
-    fit = Fit(transform, spots, hit_pts, boxes[0], boxes[1], covered, missed, unmatched)
+    fit = Fit(transform, spots, hit_pts, boxes[0], boxes[1], covered, missed, unmatched, share)
     return fit, inliers, spots
 
 
@@ -319,6 +328,7 @@ def unmirror(fit: Fit, width: int) -> Fit:
         fit.coverage,
         fit.middle_missed,
         fit.unmatched,
+        fit.unmatched_share,
     )
 
 

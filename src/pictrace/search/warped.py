@@ -41,11 +41,16 @@ def grey_thumbnail(pixels: np.ndarray, side: int = THUMB_SIZE) -> np.ndarray:
 
 
 def grey_of(features: Mapping[str, FeatureValue], image: DecodedImage) -> np.ndarray:
-    """The grey thumbnail an image is verified with: its stored thumbnail when it has one,
+    """The grey thumbnail an image is verified with (``thumbnail_of``, in grey)."""
+    return grey_thumbnail(thumbnail_of(features, image))
+
+
+def thumbnail_of(features: Mapping[str, FeatureValue], image: DecodedImage) -> np.ndarray:
+    """The colour thumbnail an image is verified with: its stored thumbnail when it has one,
     else its preview (the size thumbnails have, shared with the hashes and colour)."""
     if "thumbnail" in features:
-        return grey_thumbnail(open_thumbnail(features["thumbnail"]))
-    return grey_thumbnail(preview(image))
+        return open_thumbnail(features["thumbnail"])
+    return preview(image)
 
 
 def warped_ssim(

@@ -1,0 +1,134 @@
+"""Different small photos shown in one window are not copies; a copy with a sticker still is.
+
+The window (its menus, side bar and backdrop) matches all around the photo and its pixels agree
+everywhere else, so only the block where the two differ tells: both pictures break off at its
+edges, each showing a photo of its own (``search.inset``).
+"""
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from pictrace import Index
+from pictrace.evaluate.canvas import text_font
+from pictrace.search.inset import differing_block, inset_differs, own_box
+from tests.conftest import load_rgb
+
+PHOTOS = ["baboon.jpg", "butterfly.jpg", "squirrel.jpg", "coffee.jpg", "rocket.jpg"]
+OTHERS = ["chelsea_cat.jpg", "fruits.jpg", "motorcycle.jpg", "flower.jpg", "astronaut.jpg"]
+
+
+def window(photo: Image.Image, long_side: int = 420) -> Image.Image:
+    """``photo`` at most ``long_side`` px, shown at its own size in a 1600 x 900 viewer
+    (a side bar, a tool bar, an info panel: the frame's keypoints fit the identity)."""
+    canvas = Image.new("RGB", (1600, 900), (236, 236, 236))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, 0, 1600, 36), fill=(50, 50, 55))
+    labels = ["Library", "Memories", "People", "Places", "Favourites", "Recents", "Imports"]
+    for row, label in enumerate(labels * 2):
+        draw.text((20, 60 + 56 * row), f"{label} {row}", fill=(40, 40, 40), font=text_font(34))
+    draw.rectangle((240, 36, 1600, 84), fill=(250, 250, 250))
+    for k in range(8):
+        draw.rounded_rectangle((270 + 56 * k, 44, 306 + 56 * k, 76), 6, fill=(90, 90, 200))
+    draw.rectangle((240, 84, 1320, 900), fill=(30, 30, 30))
+    for row, field in enumerate(["Camera", "Lens", "Aperture", "Shutter", "ISO", "Flash"] * 2):
+        draw.text((1340, 110 + 60 * row), field, fill=(60, 60, 60), font=text_font(34))
+    shown = photo.copy()
+    shown.thumbnail((long_side, long_side))
+    canvas.paste(shown, (780 - shown.width // 2, 492 - shown.height // 2))
+    return canvas
+
+
+def canvas(photo: Image.Image | None, at: tuple[int, int] = (100, 60)) -> np.ndarray:
+    """A 320 x 180 frame (a grey backdrop, a dark bar with marks) with ``photo`` pasted."""
+    picture = Image.new("RGB", (320, 180), (30, 30, 30))
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((0, 0, 320, 20), fill=(230, 230, 230))
+    for k in range(10):
+        draw.rectangle((10 + 30 * k, 5, 22 + 30 * k, 15), fill=(60, 60, 200))
+    if photo is not None:
+        picture.paste(photo, at)
+    return np.asarray(picture)
+
+
+FRAME_INLIERS = np.array([[16 + 30 * k, 10] for k in range(10)], float)  # on the bar's marks
+
+
+@pytest.fixture(scope="module")
+def small(photos):
+    return {name: load_rgb(photos / name).resize((110, 80)) for name in PHOTOS + OTHERS}
+
+
+def test_two_photos_in_one_frame_differ_in_a_picture_of_their_own(small):
+    a, b = canvas(small["baboon.jpg"]), canvas(small["squirrel.jpg"])
+    inside = np.ones(a.shape[:2], bool)
+    assert differing_block(a, b, inside, FRAME_INLIERS) == pytest.approx((100, 60, 210, 140), abs=2)
+    assert inset_differs(a, b, inside, FRAME_INLIERS)
+
+
+def test_photos_of_different_shapes_each_have_their_own_part_of_the_block(small):
+    """The two differ in the union of both photos; the narrower one's frame shows beside it."""
+    narrow = small["butterfly.jpg"].resize((60, 80))
+    a, b = canvas(small["coffee.jpg"]), canvas(narrow, (125, 60))
+    inside = np.ones(a.shape[:2], bool)
+    block = differing_block(a, b, inside, FRAME_INLIERS)
+    assert block is not None
+    assert own_box(b, block) == pytest.approx((125, 60, 185, 140), abs=2)
+    assert inset_differs(a, b, inside, FRAME_INLIERS)
+
+
+def test_a_sticker_on_a_copy_is_not_a_picture_of_its_own(photos):
+    """The original carries on across the sticker's edges."""
+    photo = load_rgb(photos / "fruits.jpg").resize((320, 180))
+    sticker = photo.copy()
+    ImageDraw.Draw(sticker).ellipse((120, 50, 200, 130), fill=(250, 210, 0))
+    a, b = np.asarray(sticker), np.asarray(photo)
+    spread = np.array([[x, y] for x in range(10, 320, 40) for y in (20, 160)], float)
+    assert not inset_differs(a, b, np.ones(a.shape[:2], bool), spread)
+
+
+def test_a_block_holding_the_inliers_is_the_copys_own_picture(small):
+    """A copy edited all over agrees with its original in a flat part only: the inliers lie
+    in the block, so it is not judged."""
+    a, b = canvas(small["baboon.jpg"]), canvas(small["squirrel.jpg"])
+    inliers = np.array([[110 + 10 * k, 70 + 6 * k] for k in range(10)], float)
+    assert not inset_differs(a, b, np.ones(a.shape[:2], bool), inliers)
+
+
+def test_a_band_across_the_whole_picture_is_not_judged(small):
+    """A caption band over a copy breaks off where the original shows its own part too (an
+    app screen's text below its photo): a picture with the frame on two sides only is not
+    judged (``ENCLOSED``)."""
+    a = canvas(None)
+    b = a.copy()
+    b[70:120] = (0, 0, 0)
+    b[90:100, 40:280] = (255, 255, 255)
+    assert not inset_differs(a, b, np.ones(a.shape[:2], bool), FRAME_INLIERS)
+
+
+@pytest.fixture(scope="module")
+def windows(photos, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("windows")
+    for name in PHOTOS + OTHERS:
+        window(load_rgb(photos / name)).save(folder / f"window_{name}", quality=90)
+    with Index.open(folder / "index") as index:
+        index.add([str(folder / f"window_{name}") for name in PHOTOS])
+        index.add([str(photos / OTHERS[0])])  # the photo itself, not shown in the index
+    return folder
+
+
+def test_small_photos_in_the_same_viewer_window_are_not_copies(windows):
+    with Index.open(windows / "index", readonly=True) as index:
+        called = [
+            name
+            for name in OTHERS
+            for m in index.search(windows / f"window_{name}").matches
+            if m.tier != "similar" and "window_" in m.source  # not the photo it shows
+        ]
+    assert not called, called
+
+
+def test_a_window_still_finds_the_photo_it_shows(windows, photos):
+    with Index.open(windows / "index", readonly=True) as index:
+        best = index.search(windows / f"window_{OTHERS[0]}", k=1).matches[0]
+    assert best.source == str(photos / OTHERS[0]) and best.tier == "copy"
