@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from pictrace import Index
 from pictrace.evaluate.canvas import text_font
-from pictrace.search.inset import differing_block, inset_differs, own_box
+from pictrace.search.inset import breaks_off_all_round, differing_block, inset_differs, own_box
 from tests.conftest import load_rgb
 
 PHOTOS = ["baboon.jpg", "butterfly.jpg", "squirrel.jpg", "coffee.jpg", "rocket.jpg"]
@@ -40,18 +40,20 @@ def window(photo: Image.Image, long_side: int = 420) -> Image.Image:
 
 
 def canvas(photo: Image.Image | None, at: tuple[int, int] = (100, 60)) -> np.ndarray:
-    """A 320 x 180 frame (a grey backdrop, a dark bar with marks) with ``photo`` pasted."""
+    """A 320 x 180 frame (a dark backdrop, marks along its top and bottom) with ``photo``
+    pasted."""
     picture = Image.new("RGB", (320, 180), (30, 30, 30))
     draw = ImageDraw.Draw(picture)
     draw.rectangle((0, 0, 320, 20), fill=(230, 230, 230))
     for k in range(10):
         draw.rectangle((10 + 30 * k, 5, 22 + 30 * k, 15), fill=(60, 60, 200))
+        draw.rectangle((10 + 30 * k, 165, 22 + 30 * k, 175), fill=(200, 200, 60))
     if photo is not None:
         picture.paste(photo, at)
     return np.asarray(picture)
 
 
-FRAME_INLIERS = np.array([[16 + 30 * k, 10] for k in range(10)], float)  # on the bar's marks
+FRAME_INLIERS = np.array([[16 + 30 * k, y] for k in range(10) for y in (10, 170)], float)
 
 
 @pytest.fixture(scope="module")
@@ -78,12 +80,16 @@ def test_photos_of_different_shapes_each_have_their_own_part_of_the_block(small)
 
 
 def test_a_sticker_on_a_copy_is_not_a_picture_of_its_own(photos):
-    """The original carries on across the sticker's edges."""
+    """The sticker breaks off at its edges, but the original carries on across them."""
     photo = load_rgb(photos / "fruits.jpg").resize((320, 180))
     sticker = photo.copy()
-    ImageDraw.Draw(sticker).ellipse((120, 50, 200, 130), fill=(250, 210, 0))
+    ImageDraw.Draw(sticker).rectangle((120, 50, 199, 129), fill=(250, 210, 0))
     a, b = np.asarray(sticker), np.asarray(photo)
     spread = np.array([[x, y] for x in range(10, 320, 40) for y in (20, 160)], float)
+    block = differing_block(a, b, np.ones(a.shape[:2], bool), spread)
+    assert block == pytest.approx((120, 50, 200, 130), abs=2)
+    assert breaks_off_all_round(a, (120, 50, 200, 130))
+    assert not breaks_off_all_round(b, (120, 50, 200, 130))
     assert not inset_differs(a, b, np.ones(a.shape[:2], bool), spread)
 
 
@@ -92,18 +98,31 @@ def test_a_block_holding_the_inliers_is_the_copys_own_picture(small):
     in the block, so it is not judged."""
     a, b = canvas(small["baboon.jpg"]), canvas(small["squirrel.jpg"])
     inliers = np.array([[110 + 10 * k, 70 + 6 * k] for k in range(10)], float)
-    assert not inset_differs(a, b, np.ones(a.shape[:2], bool), inliers)
+    both = np.vstack([FRAME_INLIERS, inliers])
+    assert differing_block(a, b, np.ones(a.shape[:2], bool), both) is not None
+    assert not inset_differs(a, b, np.ones(a.shape[:2], bool), both)
 
 
-def test_a_band_across_the_whole_picture_is_not_judged(small):
-    """A caption band over a copy breaks off where the original shows its own part too (an
-    app screen's text below its photo): a picture with the frame on two sides only is not
-    judged (``ENCLOSED``)."""
-    a = canvas(None)
-    b = a.copy()
-    b[70:120] = (0, 0, 0)
-    b[90:100, 40:280] = (255, 255, 255)
-    assert not inset_differs(a, b, np.ones(a.shape[:2], bool), FRAME_INLIERS)
+def test_a_band_across_the_whole_picture_is_not_judged(photos):
+    """A caption band over a copy breaks off where the original shows a part of its own too
+    (an app screen's text below its photo): a part with the frame on two sides only is not
+    judged (``ENCLOSED``), though both break off there."""
+    bands = [load_rgb(photos / name).resize((320, 50)) for name in ("baboon.jpg", "coffee.jpg")]
+    a, b = canvas(bands[0], (0, 70)), canvas(bands[1], (0, 70))
+    inside = np.ones(a.shape[:2], bool)
+    assert differing_block(a, b, inside, FRAME_INLIERS) == pytest.approx((0, 70, 320, 120), abs=2)
+    assert not breaks_off_all_round(a, (0, 70, 320, 120))
+    assert breaks_off_all_round(a, (20, 70, 300, 120)) is False  # its ends carry on
+    assert not inset_differs(a, b, inside, FRAME_INLIERS)
+
+
+def test_a_narrow_bar_is_too_small_to_judge():
+    """A bar a few px wide leaves no room for the strips either side of its edges."""
+    hit = canvas(None)
+    query = hit.copy()
+    query[25:175, 100:107] = 0
+    query[25:175, 107:114] = 255
+    assert not inset_differs(query, hit, np.ones(hit.shape[:2], bool), FRAME_INLIERS)
 
 
 @pytest.fixture(scope="module")

@@ -531,3 +531,25 @@ def test_a_thin_white_frame_marks_the_copy_not_the_original(photos, tmp_path):
         assert names[group.keeper] == "original.jpg", (names, group.edited)
         edited = {names[i] for i, count in group.edited.items() if count}
         assert {"framed.jpg", "reduced_framed.jpg"} <= edited
+
+
+def test_a_screenshot_of_a_small_photo_in_a_window_is_the_edited_member(photos):
+    """A 1600 x 900 viewer window showing a 420 x 280 photo at its own size: the window (its
+    side bar, tool bar and info panel) is no padding, but the photo breaks off all round, so
+    the window was made from the photo and the photo is kept, whatever the resolution."""
+    from tests.search.test_inset import window
+
+    photo = load_rgb(photos / "coffee.jpg").resize((420, 280))
+    shot = window(photo)
+    records = {1: record(1, 420, 280), 2: record(2, 1600, 900, 90000)}
+    link = Link(1, 2, shift_scale(1.0, 780 - 210, 492 - 140))  # photo -> window
+    thumbs = {1: np.asarray(photo.resize((320, 213))), 2: np.asarray(shot.resize((320, 180)))}
+    assert edited_member(link, records, thumbs.get) == 2
+    assert keeper_of(records, [link], thumbs.get) == 1
+
+
+def test_a_crop_of_a_photo_is_still_not_judged_by_the_frame_test(picture):
+    """The rest of the photo carries on around the crop: neither is marked."""
+    records = {1: record(1, 300, 200), 2: record(2, 100, 80)}
+    link = Link(2, 1, shift_scale(1.0, 120, 60))
+    assert edited_member(link, records, lambda i: picture if i == 1 else None) is None

@@ -1,10 +1,14 @@
 """A fit whose inliers leave most of the detail unmatched (a shared watermark) is judged."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from pictrace.features.keypoints import Keypoints
-from pictrace.search.unmatched import repeated_share, unmatched_cells
+from pictrace.search.inset import INSET_FROM
+from pictrace.search.unmatched import UNMATCHED, repeated_share, unmatched_cells
+from pictrace.search.verify import Fit, unmirror
 
 BOX = (0.0, 0.0, 400.0, 400.0)
 GRID = np.array([(x, y) for x in range(5, 400, 20) for y in range(5, 400, 20)], np.float64)
@@ -16,10 +20,22 @@ def band(rows: tuple[float, float]) -> np.ndarray:
 
 def test_inliers_in_one_band_leave_the_rest_unmatched():
     letters = band((150, 200))  # a watermark's letters across the middle
-    _, cells = unmatched_cells((GRID, letters, BOX), (GRID, letters, BOX))
+    share, cells = unmatched_cells((GRID, letters, BOX), (GRID, letters, BOX))
     assert cells is not None
     empty, box = cells
     assert box == BOX and sum(empty) == 56  # the 8 x 8 cells but the band's row
+    assert share == pytest.approx(1 - len(letters) / len(GRID))
+
+
+def test_the_share_left_out_flags_a_fit_for_the_inset_judge_below_the_watermark_test():
+    """A photo in a shared frame leaves out some of the detail (from ``INSET_FROM``), less
+    than a shared watermark does: the fit is flagged, and the mirror keeps the share."""
+    frame = GRID[(GRID[:, 1] < 100) | (GRID[:, 1] >= 150)]  # all but one band of 2.5 rows
+    share, cells = unmatched_cells((GRID, frame, BOX), (GRID, frame, BOX))
+    assert INSET_FROM <= share < UNMATCHED and cells is None
+    fit = Fit(np.eye(3), frame, frame, BOX, BOX, 1.0, unmatched_share=share)
+    assert fit.flagged and unmirror(fit, 400).unmatched_share == share
+    assert not replace(fit, unmatched_share=INSET_FROM / 2).flagged
 
 
 def test_inliers_spread_like_the_keypoints_leave_nothing_to_judge():

@@ -34,6 +34,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from pictrace.features.thumbnail import THUMB_SIZE
 from pictrace.search.middle import correlation
 
 # Judged for fits whose inliers leave out at least this share of the keypoints on both sides
@@ -41,9 +42,9 @@ from pictrace.search.middle import correlation
 # median of 0.08 for the development copies.
 INSET_FROM = 0.12
 DIFFERS = 24  # levels (any channel) from which two aligned pixels differ (after a light blur)
-BLOCK = 0.04  # the block's share of the overlap from which it is judged
+BLOCK = 0.04  # the block's share of the canvas from which it is judged
 SOLID = 0.6  # the share of its bounding box the block must fill (text or edges do not)
-SIDE = 320  # px: the canvas the block is found on (the stored thumbnails' size)
+SIDE = THUMB_SIZE  # px: the canvas the block is found on (the stored thumbnails' size)
 # The fit's inliers lie in the frame the two share: a block holding more than this share of
 # them is the copy's own picture, edited all over (blurred, say), and the frame a flat part
 # of it that agrees (a dark stage floor).
@@ -54,9 +55,12 @@ _CLOSE = np.ones((7, 7), np.uint8)  # a photo's few pixels that happen to agree 
 # FRAME_LIKE levels of the frame beside it, at least OWN of the block.
 FRAME_LIKE = 6.0
 OWN = 0.2
-SNAP = 8  # px: how far a side of that box moves to the picture's sharpest straight edge,
-SNAP_STEP = 24.0  # levels: one the picture steps across by this much on average, past
-SNAP_FLAT = 12.0  # lines whose colours vary by at most this (standard deviation) only
+# Each side of that part then moves in by up to SNAP px to the picture's sharpest straight
+# edge, one it steps across by SNAP_STEP levels on average, past lines whose colours vary by
+# at most SNAP_FLAT (standard deviation) only.
+SNAP = 8
+SNAP_STEP = 24.0
+SNAP_FLAT = 12.0
 # Breaking off at a side: strips of STRIP px from GAP px either side of it, their profiles
 # along it smoothed over SMOOTH px, carry on when they correlate at least CARRIED (or as two
 # strips as far apart further in do, less MARGIN), or are both flat (standard deviation
@@ -68,13 +72,15 @@ CARRIED = 0.5
 MARGIN = 0.2
 FLAT = 4.0
 STEP = 8.0
+REACH = GAP + (2 * GAP + STRIP) + STRIP  # px: how far in from a side the strips reach
+MIN_SIDE = 2 * SNAP + REACH  # px: a part's shortest side before snapping
 # A picture placed in a frame has the frame on at least this many sides. A band across the
 # whole picture has it on two at most: a caption band laid over a copy where the original
 # shows a part of its own (an app screen's text below its photo) breaks off there too, and
 # judging bands (a promotion panel's photo beside its text, a meme's between its captions)
 # lost 3 of 20 edited copies for 2-7 of 20 negatives in bench_surround.py.
 ENCLOSED = 3
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in canvas px
+PixelBox = tuple[int, int, int, int]  # x0, y0, x1, y1 in canvas px
 
 
 def inset_differs(
@@ -82,7 +88,7 @@ def inset_differs(
 ) -> bool:
     """Whether the hit warped onto the query (``warped.warped_pair`` of colour thumbnails:
     RGB uint8, and where the hit reaches) differs from it in one solid block that holds
-    hardly any of the fit's ``inliers`` (in canvas px: ``on_canvas``) and at which both
+    hardly any of the fit's ``inliers`` (in canvas px: ``warped.on_canvas``) and at which both
     pictures break off: different pictures in one frame."""
     block = differing_block(query_part, hit_part, inside, inliers)
     if block is None or _share_in(inliers, block) > INLIERS_IN:
@@ -95,14 +101,16 @@ def inset_differs(
     return True
 
 
-def breaks_off_all_round(part: np.ndarray, box: Box) -> bool:
+def breaks_off_all_round(part: np.ndarray, box: PixelBox) -> bool:
     """Whether the picture breaks off at every side of ``box`` inside the canvas, at least
-    ``ENCLOSED`` of them: along each, the strips just inside and just outside neither
-    correlate (a photo carries on across a band laid over it) nor are both flat at one level
-    (a backdrop that carries on): ``_carried_on``."""
+    ``ENCLOSED`` of them, ``box`` being ``REACH`` px across at least: along each, the strips
+    just inside and just outside neither correlate (a photo carries on across a band laid
+    over it) nor are both flat at one level (a backdrop that carries on): ``_carried_on``."""
+    x0, y0, x1, y1 = box
+    if min(x1 - x0, y1 - y0) < REACH:
+        return False
     grey = cv2.cvtColor(np.ascontiguousarray(part), cv2.COLOR_RGB2GRAY).astype(np.float32)
     height, width = grey.shape
-    x0, y0, x1, y1 = box
     sides = [
         (grey[y0:y1].T, x0, -1) if x0 > 0 else None,
         (grey[y0:y1].T, x1, 1) if x1 < width else None,
@@ -139,15 +147,7 @@ def _profile(strip: np.ndarray) -> np.ndarray:
     return cv2.blur(strip.mean(axis=0, keepdims=True), (SMOOTH, 1)).ravel()
 
 
-def on_canvas(points: np.ndarray, region: tuple[float, ...], shape: tuple[int, ...]) -> np.ndarray:
-    """Points in a query's full-size pixels on the canvas ``warped_pair`` made of the
-    ``region`` (the fit's ``hit_box_in_query``) with ``shape``."""
-    x0, y0, x1, y1 = region
-    scale = np.array([shape[1] / max(x1 - x0, 1e-6), shape[0] / max(y1 - y0, 1e-6)])
-    return (points - np.array([x0, y0])) * scale
-
-
-def _share_in(points: np.ndarray, box: Box) -> float:
+def _share_in(points: np.ndarray, box: PixelBox) -> float:
     if not len(points):
         return 0.0
     x0, y0, x1, y1 = box
@@ -157,7 +157,7 @@ def _share_in(points: np.ndarray, box: Box) -> float:
 
 def differing_block(
     query_part: np.ndarray, hit_part: np.ndarray, inside: np.ndarray, inliers: np.ndarray
-) -> Box | None:
+) -> PixelBox | None:
     """The bounding box (x0, y0, x1, y1, canvas px) of what the frame the two aligned colour
     pictures share leaves out: the frame is where they agree, in the regions that hold the
     fit's ``inliers`` (two photos on black both agree where they are black), the block the
@@ -196,20 +196,24 @@ def _largest(mask: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]] | None:
     return labels == largest, tuple(int(v) for v in stats[largest])
 
 
-def own_box(part: np.ndarray, block: Box) -> Box | None:
+def own_box(part: np.ndarray, block: PixelBox) -> PixelBox | None:
     """The part of ``block`` one picture fills with a picture of its own. Two photos of
     different shapes differ in the union of both, and the smaller one's frame shows around
     it: each side inside the canvas moves in past the lines that look like the frame just
     outside the block (within ``FRAME_LIKE`` levels on average), then snaps to the photo's
-    edge (``snapped``). None when that leaves less than ``OWN`` of the block."""
+    edge (``snapped``). None when that leaves less than ``OWN`` of the block, or a side
+    shorter than ``MIN_SIDE`` (snapping leaves it 2 SNAP px shorter at most, room for the
+    strips ``_carried_on`` compares)."""
     picture = part.astype(np.int16)
     height, width = part.shape[:2]
     x0, y0, x1, y1 = block
     x0, x1 = _frame_trimmed(picture[y0:y1], x0, x1, width)
+    if x1 - x0 < MIN_SIDE:
+        return None
     rows = picture[:, x0:x1].transpose(1, 0, 2)
     y0, y1 = _frame_trimmed(rows, y0, y1, height)
     own = (x0, y0, x1, y1)
-    if x1 <= x0 or y1 <= y0 or _area(own) < OWN * _area(block):
+    if y1 - y0 < MIN_SIDE or _area(own) < OWN * _area(block):
         return None
     return snapped(part, own)
 
@@ -232,7 +236,7 @@ def _like(line: np.ndarray, frame: np.ndarray) -> bool:
     return float(np.abs(line - frame).max(axis=1).mean()) <= FRAME_LIKE
 
 
-def snapped(part: np.ndarray, box: Box) -> Box:
+def snapped(part: np.ndarray, box: PixelBox) -> PixelBox:
     """``box`` with each side inside the canvas moved in, by up to ``SNAP`` px, to the line
     across which the picture steps most on average: a placed photo's edge. (The thumbnails
     are JPEG: their 8 px blocks smear a photo's edge into the flat frame beside it, so the
@@ -266,5 +270,5 @@ def _edge_at(picture: np.ndarray, at: int, size: int, inward: int) -> int:
     return lines[best] if steps[best] >= SNAP_STEP else at
 
 
-def _area(box: Box) -> int:
+def _area(box: PixelBox) -> int:
     return (box[2] - box[0]) * (box[3] - box[1])

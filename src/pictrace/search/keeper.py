@@ -39,8 +39,9 @@ import numpy as np
 
 from pictrace.errors import InputError
 from pictrace.search.greyness import colour_look, lost_colour
+from pictrace.search.inset import breaks_off_all_round
 from pictrace.search.overlap import corners, project
-from pictrace.search.padding import on_thumbnail, padded
+from pictrace.search.padding import breaks_off, on_thumbnail, padded
 from pictrace.types import DuplicateGroup, ImageRecord, KeeperReason, KeeperRule, rule_names
 
 LOSSLESS = frozenset({"png", "tiff", "bmp", "webp-lossless", "ppm"})
@@ -55,6 +56,10 @@ FRAMED = 0.04
 # A grey copy of a colour picture is the copy (colour is not added back; ``greyness.py``),
 # when the colour member's canvas is at least COLOUR_FILL the shared part.
 COLOUR_FILL = 0.8
+# A member that shows the shared part in at most PLACED of its canvas, as an upright rectangle
+# (UPRIGHT of its bounding box), where the picture breaks off all round, placed it in a frame.
+PLACED = 0.5
+UPRIGHT = 0.9
 
 Thumbnail = Callable[[int], np.ndarray | None]  # an image id -> its stored thumbnail (RGB)
 Judged = dict[tuple[int, bytes], bool]  # (image id, part on its thumbnail) -> the judgement
@@ -265,15 +270,39 @@ def edited_member(
 def _padded(
     record: ImageRecord, polygon: np.ndarray, thumbnail: Thumbnail, judged: Judged | None
 ) -> bool:
-    """``padding.padded`` on the record's thumbnail, once per part of it (``judged``)."""
+    """``padding.padded`` on the record's thumbnail, or a part placed in a frame: it breaks
+    off all round in its lines (``_placed``) and in the look of its colours
+    (``padding.breaks_off``: a star field around a crop of it passes the first); once per
+    part of it (``judged``)."""
     picture = thumbnail(record.id)
     if picture is None:
         return False
-    key = (record.id, on_thumbnail(picture, polygon, size(record)).tobytes())
+    scaled = on_thumbnail(picture, polygon, size(record))
+    key = (record.id, scaled.tobytes())
     judged = {} if judged is None else judged
     if key not in judged:
-        judged[key] = padded(picture, polygon, size(record))
+        fill = polygon_area(polygon) / max(1, pixels(record))
+        judged[key] = padded(picture, polygon, size(record)) or (
+            fill <= PLACED
+            and _placed(picture, scaled)
+            and breaks_off(picture, polygon, size(record))
+        )
     return judged[key]
+
+
+def _placed(picture: np.ndarray, part: np.ndarray) -> bool:
+    """Whether the upright rectangular ``part`` (thumbnail px) is a picture placed in a frame
+    the rest of ``picture`` is: it breaks off at its sides (``inset.breaks_off_all_round``),
+    where the surroundings of a crop carry on. A screenshot of an app's window around a
+    photo, a page or a collage around it: not padding (the frame has detail), but made from
+    the photo all the same."""
+    height, width = picture.shape[:2]
+    x0, y0 = np.clip(part.min(axis=0), 0, [width, height])
+    x1, y1 = np.clip(part.max(axis=0), 0, [width, height])
+    box = (int(x0), int(y0), int(x1), int(y1))
+    if (x1 - x0) * (y1 - y0) <= 0 or polygon_area(part) < UPRIGHT * (x1 - x0) * (y1 - y0):
+        return False
+    return breaks_off_all_round(picture, box)
 
 
 def shared_parts(

@@ -1,21 +1,22 @@
 """The search's verifier: a query's candidates fitted against their stored keypoints
-(``verify``), with the pixel checks that need pictures: a flagged middle (``middle``) or
-unmatched detail (``unmatched``) judged on stored thumbnails, and compare's warped SSIM
-against its decoded hit."""
+(``verify``), with the pixel checks that need pictures: a flagged middle (``middle``),
+unmatched detail (``unmatched``) or a picture of its own placed in a shared frame (``inset``)
+judged on stored thumbnails, and compare's warped SSIM against its decoded hit."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import replace
+from functools import cache
 
 import numpy as np
 
 from pictrace.features.keypoints import Keypoints, decode_keypoints
 from pictrace.features.thumbnail import open_thumbnail
 from pictrace.search.candidates import Candidate, Query, Verifier, tries_negative
+from pictrace.search.inset import INSET_FROM, inset_differs
 from pictrace.search.inset import SIDE as INSET_SIDE
-from pictrace.search.inset import inset_differs, on_canvas
 from pictrace.search.middle import middle_alike
 from pictrace.search.unmatched import unmatched_alike
 from pictrace.search.verify import (
@@ -32,6 +33,7 @@ from pictrace.search.warped import (
     Sizes,
     grey_of,
     grey_thumbnail,
+    on_canvas,
     thumbnail_of,
     warped_pair,
     warped_ssim,
@@ -81,11 +83,11 @@ class GeometricVerifier:
         fits: dict[int, Outcome],
         hits: dict[int, Keypoints],
     ) -> dict[int, Outcome]:
-        """The fits whose inliers leave out the middle, or most of the detail, and whose
+        """The fits whose inliers leave out the middle, or some of the detail, and whose
         pictures do not look alike there either, with no coverage: the confidence's
         ``supported`` input (the inliers weighted by their coverage) is then 0
-        (``search.middle``, ``search.unmatched``). A hit without a thumbnail to judge it on
-        keeps its fit."""
+        (``search.middle``, ``search.unmatched``, ``search.inset``). A hit without a
+        thumbnail to judge it on keeps its fit."""
         flagged = {i: o for i, o in fits.items() if o.fit is not None and o.fit.flagged}
         if not flagged:
             return {}
@@ -95,15 +97,14 @@ class GeometricVerifier:
             stored = self.store.features("thumbnail", list(flagged))
             pictures = {i: open_thumbnail(blob) for i, blob in stored.items()}
         picture = thumbnail_of(query.features, query.image)
+        mine = cache(lambda negative: _looks(255 - picture if negative else picture))
         size = (query.image.width, query.image.height)
         return {
             i: o._replace(fit=replace(o.fit, coverage=0.0))
             for i, o in flagged.items()
             if o.fit is not None
             and i in pictures
-            and not _alike(
-                255 - picture if o.negative else picture, pictures[i], o.fit, (size, hits[i].size)
-            )
+            and not _alike(mine(o.negative), _looks(pictures[i]), o.fit, (size, hits[i].size))
         }
 
     def _keypoints(self, candidates: list[Candidate], other: Query | None) -> dict[int, Keypoints]:
@@ -116,21 +117,30 @@ class GeometricVerifier:
         return {i: decode_keypoints(blob) for i, blob in stored.items()}
 
 
-def _alike(query: np.ndarray, hit: np.ndarray, fit: Fit, sizes: Sizes) -> bool:
-    """Whether a flagged fit's pictures (colour thumbnails) look alike where its inliers are
-    missing, and do not differ in a picture of their own placed in one frame (``inset``)."""
-    query_grey, hit_grey = grey_thumbnail(query), grey_thumbnail(hit)
+Looks = tuple[np.ndarray, np.ndarray]  # a colour thumbnail and its grey
+
+
+def _looks(picture: np.ndarray) -> Looks:
+    return picture, grey_thumbnail(picture)
+
+
+def _alike(query: Looks, hit: Looks, fit: Fit, sizes: Sizes) -> bool:
+    """Whether a flagged fit's pictures look alike where its inliers are missing, and do not
+    differ in a picture of their own placed in one frame (``inset``, judged from
+    ``INSET_FROM`` of the detail left out)."""
+    (query_colour, query_grey), (hit_colour, hit_grey) = query, hit
     if fit.middle_missed and not middle_alike(query_grey, hit_grey, fit, sizes):
         return False
     if fit.unmatched:
         warped = warped_pair(query_grey, hit_grey, fit, *sizes)
         if warped is not None and not unmatched_alike(*warped):
             return False
-    warped = warped_pair(query, hit, fit, *sizes, side=INSET_SIDE)
+    if fit.unmatched_share < INSET_FROM:
+        return True
+    warped = warped_pair(query_colour, hit_colour, fit, *sizes, side=INSET_SIDE)
     if warped is None:
         return True  # too small an overlap: alike
-    inliers = on_canvas(fit.query_pts, fit.hit_box_in_query, warped[0].shape)
-    return not inset_differs(*warped, inliers)
+    return not inset_differs(*warped, on_canvas(fit.query_pts, fit, warped[0].shape))
 
 
 def warped_ssims(

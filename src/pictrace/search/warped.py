@@ -96,6 +96,14 @@ def warped_pair(
     return _shrunk(query, canvas, size), _shrunk(hit, a @ canvas, size), inside > 0
 
 
+def on_canvas(points: np.ndarray, fit: Placement, shape: tuple[int, ...]) -> np.ndarray:
+    """Points in the query's full-size pixels on the canvas of ``shape`` that ``warped_pair``
+    made of the fit's overlap (``hit_box_in_query``)."""
+    x0, y0, x1, y1 = fit.hit_box_in_query
+    scale = np.array([shape[1] / max(x1 - x0, 1e-6), shape[0] / max(y1 - y0, 1e-6)])
+    return (points - np.array([x0, y0])) * scale
+
+
 def _shrunk(image: np.ndarray, canvas_to_image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``image`` resampled onto a canvas of ``size``, area-averaged first where the canvas is
     coarser than the image (no aliasing either side of the comparison)."""
