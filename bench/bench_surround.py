@@ -15,6 +15,9 @@ copies, and that edited copies of them are still found:
   surrounds are searched (negatives: any copy-tier result from the same surround is false), and
   an edited copy of each indexed one (a 10 % crop, a caption band, JPEG quality 60) is searched
   (positives: the original must be the first result, in the copy tier);
+* **viewer windows**: ``--per-kind`` other development photos (at most 450 px) and a
+  screenshot of each in the same viewer window, ``duplicates`` over all of them: windows of
+  different photos must not be linked, each photo should be linked to its window and kept;
 * **clothing** (``--clothing``, by default ``/work/shared/labelled/clothing16``: 1,512 photos of
   16 kinds of garment, many shot on the same floors): ``duplicates`` over all of them; a link
   between two kinds of garment is certainly false, links within a kind are mostly false too (a
@@ -175,6 +178,41 @@ def template_rows(per_kind: int, work: Path) -> list[str]:
     return rows
 
 
+def window_rows(per_kind: int, work: Path) -> list[str]:
+    """``duplicates`` over ``per_kind`` photos (long side at most 450 px, as files of their
+    own) and a screenshot of each in the same viewer window: a link between two windows is
+    false; each photo should be linked to its window, and kept over it."""
+    split = split_devset(read_manifest())
+    photos = list(split.negatives)[-per_kind:]  # photos the templates above do not use
+    folder = work / "windows"
+    folder.mkdir(parents=True)
+    for k, path in enumerate(photos):
+        photo = load_rgb(path)
+        photo.thumbnail((450, 450))
+        photo.save(folder / f"photo_{k:03d}.jpg", quality=92)
+        viewer_window(photo, photo).save(folder / f"window_{k:03d}.png")
+    with Index.open(folder / "index") as index:
+        index.add([str(folder)])
+        groups = index.duplicates()
+    by_id = {m.id: Path(m.source).stem for g in groups for m in g.members}
+    links = [(by_id[a], by_id[b]) for g in groups for a, b in g.pairs]
+    false = sum(a[-3:] != b[-3:] for a, b in links)
+    found = {a[-3:] for a, b in links if a[-3:] == b[-3:]}
+    kept = sum(
+        Path(g.members[0].source).stem.startswith("photo_")
+        for g in groups
+        if any(m.source.endswith(".jpg") for m in g.members)
+        and any(m.source.endswith(".png") for m in g.members)
+    )
+    biggest = max((len(g.members) for g in groups), default=0)
+    return [
+        "| photos | windows | links between different photos (false) | photos linked to "
+        "their window | groups keeping the photo | largest group |",
+        "|---|---|---|---|---|---|",
+        f"| {per_kind} | {per_kind} | {false} | {len(found)} of {per_kind} | {kept} | {biggest} |",
+    ]
+
+
 def clothing_rows(folder: Path, work: Path) -> list[str]:
     started = time.perf_counter()
     with Index.open(work / "clothing") as index:
@@ -210,6 +248,9 @@ def main() -> int:
         f"Command: `python bench/{Path(sys.argv[0]).name} --per-kind {args.per_kind}`\n",
         "## Templates (development photos)\n",
         *template_rows(args.per_kind, work),
+        "",
+        "## Small photos and screenshots of them in one viewer window, `duplicates`\n",
+        *window_rows(args.per_kind, work),
         "",
         f"## Clothing photos (`{args.clothing}`), `duplicates`\n",
         *(clothing_rows(args.clothing, work) if args.clothing.is_dir() else ["(not found)"]),

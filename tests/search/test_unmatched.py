@@ -30,7 +30,8 @@ def test_inliers_in_one_band_leave_the_rest_unmatched():
 def test_the_share_left_out_flags_a_fit_for_the_inset_judge_below_the_watermark_test():
     """A photo in a shared frame leaves out some of the detail (from ``INSET_FROM``), less
     than a shared watermark does: the fit is flagged, and the mirror keeps the share."""
-    frame = GRID[(GRID[:, 1] < 100) | (GRID[:, 1] >= 150)]  # all but one band of 2.5 rows
+    x, y = GRID[:, 0], GRID[:, 1]
+    frame = GRID[(y < 100) | (y >= 250) | (x >= 350)]  # around a photo on the left
     share, cells = unmatched_cells((GRID, frame, BOX), (GRID, frame, BOX))
     assert INSET_FROM <= share < UNMATCHED and cells is None
     fit = Fit(np.eye(3), frame, frame, BOX, BOX, 1.0, unmatched_share=share)
