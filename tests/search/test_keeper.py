@@ -533,18 +533,35 @@ def test_a_thin_white_frame_marks_the_copy_not_the_original(photos, tmp_path):
         assert {"framed.jpg", "reduced_framed.jpg"} <= edited
 
 
-def test_a_screenshot_of_a_small_photo_in_a_window_is_the_edited_member(photos):
-    """A 1600 x 900 viewer window showing a 420 x 280 photo at its own size: the window (its
-    side bar, tool bar and info panel) is no padding, but the photo breaks off all round, so
-    the window was made from the photo and the photo is kept, whatever the resolution."""
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_a_screenshot_of_a_small_photo_in_a_window_is_the_edited_member(photos, scale):
+    """A 1600 x 900 viewer window showing a 420 x 280 photo (at its own size, or reduced):
+    the window (its side bar, tool bar and info panel) is no padding, but it is mostly flat
+    and the photo breaks off all round, so the window was made from the photo and the photo
+    is kept, whatever the resolution."""
     from tests.search.test_inset import window
 
     photo = load_rgb(photos / "coffee.jpg").resize((420, 280))
-    shot = window(photo)
+    shot = window(photo, round(420 * scale))
     records = {1: record(1, 420, 280), 2: record(2, 1600, 900, 90000)}
-    link = Link(1, 2, shift_scale(1.0, 780 - 210, 492 - 140))  # photo -> window
+    shown = (420 * scale, 280 * scale)
+    link = Link(1, 2, shift_scale(scale, 780 - shown[0] // 2, 492 - shown[1] // 2))
     thumbs = {1: np.asarray(photo.resize((320, 213))), 2: np.asarray(shot.resize((320, 180)))}
     assert edited_member(link, records, thumbs.get) == 2
+    assert keeper_of(records, [link], thumbs.get) == 1
+
+
+def test_a_camera_photo_of_a_framed_painting_is_kept_over_a_crop_of_the_painting(photos):
+    """The painting breaks off at its frame as a photo in a window does, but the room around
+    it is a photo, not a flat frame: neither member is marked, and the room is kept."""
+    room = load_rgb(photos / "fruits.jpg").resize((1280, 960))
+    ImageDraw.Draw(room).rectangle((376, 276, 823, 623), fill=(90, 60, 30))
+    room.paste(load_rgb(photos / "baboon.jpg").resize((400, 300)), (400, 300))
+    crop = room.crop((400, 300, 800, 600))
+    records = {1: record(1, 1280, 960), 2: record(2, 400, 300)}
+    link = Link(2, 1, shift_scale(1.0, 400, 300))  # crop -> room
+    thumbs = {1: np.asarray(room.resize((320, 240))), 2: np.asarray(crop.resize((320, 240)))}
+    assert edited_member(link, records, thumbs.get) is None
     assert keeper_of(records, [link], thumbs.get) == 1
 
 

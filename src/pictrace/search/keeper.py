@@ -14,10 +14,16 @@ the two tells more (``edited_member``):
   and the other shows more, that "more" is either picture or padding (mostly one flat colour
   the picture does not continue in: a border, a caption band, the corners of a rotated copy),
   and then the padded one is the copy. More picture is not judged: the narrower member may
-  be a crop, or the wider one a collage of it (the file rules then keep the larger file).
-  Padding may also be smooth rather than flat (a drop shadow, a bevelled frame, a gradient
-  behind a pasted picture): then the picture must break off at the shared part's edge, where
-  a crop's surroundings (sky, a wall) carry on.
+  be a crop, or the wider one a collage of it (the file rules then keep the larger file),
+  unless the wider one is a flat frame around it (below). Padding may also be smooth rather
+  than flat (a drop shadow, a bevelled frame, a gradient behind a pasted picture): then the
+  picture must break off at the shared part's edge, where a crop's surroundings (sky, a
+  wall) carry on;
+* **placed in a frame**: a member showing the shared part as an upright rectangle in at most
+  half its canvas, in a mostly flat frame (an app's window, a page) at which the part breaks
+  off all round, is the copy, at any resolution: a screenshot of a photo in a viewer. A
+  camera's photo of a room around a framed painting is no flat frame, so a crop of the
+  painting is not kept over it.
 
 Each verified pair is judged once; ``edited`` counts, per member, the pairs that found it made
 from another member. The keeper policy (``settings.keeper_policy``, default ``types.KEEPER_POLICY``)
@@ -57,9 +63,15 @@ FRAMED = 0.04
 # when the colour member's canvas is at least COLOUR_FILL the shared part.
 COLOUR_FILL = 0.8
 # A member that shows the shared part in at most PLACED of its canvas, as an upright rectangle
-# (UPRIGHT of its bounding box), where the picture breaks off all round, placed it in a frame.
+# (UPRIGHT of its bounding box: a part that is not turned), where the picture breaks off all
+# round, placed it in a frame ...
 PLACED = 0.5
 UPRIGHT = 0.9
+# ... in a frame that is mostly flat (app chrome, a page): CHROME of it with a 3 x 3 standard
+# deviation under CHROME_FLAT levels. A viewer window's thumbnail gave 0.78, camera photos
+# of rooms around a framed painting 0.21-0.42 (a review's repro).
+CHROME = 0.6
+CHROME_FLAT = 2.0
 
 Thumbnail = Callable[[int], np.ndarray | None]  # an image id -> its stored thumbnail (RGB)
 Judged = dict[tuple[int, bytes], bool]  # (image id, part on its thumbnail) -> the judgement
@@ -270,10 +282,10 @@ def edited_member(
 def _padded(
     record: ImageRecord, polygon: np.ndarray, thumbnail: Thumbnail, judged: Judged | None
 ) -> bool:
-    """``padding.padded`` on the record's thumbnail, or a part placed in a frame: it breaks
-    off all round in its lines (``_placed``) and in the look of its colours
-    (``padding.breaks_off``: a star field around a crop of it passes the first); once per
-    part of it (``judged``)."""
+    """``padding.padded`` on the record's thumbnail, or, for a part filling at most PLACED of
+    the canvas, a part placed in a flat frame: upright, it breaks off all round in its lines
+    (``_placed``) and in the look of its colours (``padding.breaks_off``: a star field
+    around a crop of it passes the first); once per part of it (``judged``)."""
     picture = thumbnail(record.id)
     if picture is None:
         return False
@@ -292,17 +304,31 @@ def _padded(
 
 def _placed(picture: np.ndarray, part: np.ndarray) -> bool:
     """Whether the upright rectangular ``part`` (thumbnail px) is a picture placed in a frame
-    the rest of ``picture`` is: it breaks off at its sides (``inset.breaks_off_all_round``),
-    where the surroundings of a crop carry on. A screenshot of an app's window around a
-    photo, a page or a collage around it: not padding (the frame has detail), but made from
-    the photo all the same."""
+    the rest of ``picture`` is: a mostly flat one (``_chrome``), at which it breaks off all
+    round (``inset.breaks_off_all_round``), where the surroundings of a crop carry on. A
+    screenshot of an app's window around a photo, a page around it: not padding (the frame
+    has detail), but made from the photo all the same."""
     height, width = picture.shape[:2]
     x0, y0 = np.clip(part.min(axis=0), 0, [width, height])
     x1, y1 = np.clip(part.max(axis=0), 0, [width, height])
     box = (int(x0), int(y0), int(x1), int(y1))
     if (x1 - x0) * (y1 - y0) <= 0 or polygon_area(part) < UPRIGHT * (x1 - x0) * (y1 - y0):
         return False
-    return breaks_off_all_round(picture, box)
+    return _chrome(picture, box) and breaks_off_all_round(picture, box)
+
+
+def _chrome(picture: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Whether the rest of ``picture`` around ``box`` is mostly flat, as an app's window or a
+    page is (at least CHROME of it with a 3 x 3 standard deviation under CHROME_FLAT grey
+    levels): a camera's photo of a room around a framed painting is not, and the painting's
+    crop must not be kept over it."""
+    grey = cv2.cvtColor(np.ascontiguousarray(picture), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mean = cv2.blur(grey, (3, 3))
+    spread = np.sqrt(np.maximum(cv2.blur(grey * grey, (3, 3)) - mean * mean, 0.0))
+    rest = np.ones(grey.shape, bool)
+    x0, y0, x1, y1 = box
+    rest[y0:y1, x0:x1] = False
+    return bool(rest.any()) and float(np.mean(spread[rest] < CHROME_FLAT)) >= CHROME
 
 
 def shared_parts(
