@@ -172,7 +172,7 @@ def differing_block(
     rest = _largest(inside & ~_holding(inside & (differs == 0), inliers))
     if rest is None:
         return None
-    _, (x, y, w, h, area) = rest
+    x, y, w, h, area = rest
     if area < BLOCK * inside.size or area < SOLID * w * h:
         return None
     return x, y, x + w, y + h
@@ -188,14 +188,13 @@ def _holding(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.isin(labels, held[held > 0])
 
 
-def _largest(mask: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]] | None:
-    """The largest connected region of ``mask``: its mask, and x, y, width, height, area."""
+def _largest(mask: np.ndarray) -> tuple[int, ...] | None:
+    """The largest connected region of ``mask``: x, y, width, height, area."""
     mask = mask.astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count < 2:
         return None
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    return labels == largest, tuple(int(v) for v in stats[largest])
+    return tuple(int(v) for v in stats[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))])
 
 
 def own_box(part: np.ndarray, block: PixelBox) -> PixelBox | None:
@@ -203,7 +202,7 @@ def own_box(part: np.ndarray, block: PixelBox) -> PixelBox | None:
     different shapes differ in the union of both, and the smaller one's frame shows around
     it: each side inside the canvas moves in past the lines that look like the frame just
     outside the block (within ``FRAME_LIKE`` levels on average), then snaps to the photo's
-    edge (``snapped``). None when that leaves less than ``OWN`` of the block, or a side
+    edge (``_snapped``). None when that leaves less than ``OWN`` of the block, or a side
     shorter than ``MIN_SIDE`` (snapping leaves it 2 SNAP px shorter at most, room for the
     strips ``_carried_on`` compares)."""
     picture = part.astype(np.int16)
@@ -217,7 +216,7 @@ def own_box(part: np.ndarray, block: PixelBox) -> PixelBox | None:
     own = (x0, y0, x1, y1)
     if y1 - y0 < MIN_SIDE or _area(own) < OWN * _area(block):
         return None
-    return snapped(part, own)
+    return _snapped(picture, own)
 
 
 def _frame_trimmed(picture: np.ndarray, start: int, stop: int, size: int) -> tuple[int, int]:
@@ -238,13 +237,13 @@ def _like(line: np.ndarray, frame: np.ndarray) -> bool:
     return float(np.abs(line - frame).max(axis=1).mean()) <= FRAME_LIKE
 
 
-def snapped(part: np.ndarray, box: PixelBox) -> PixelBox:
+def _snapped(picture: np.ndarray, box: PixelBox) -> PixelBox:
     """``box`` with each side inside the canvas moved in, by up to ``SNAP`` px, to the line
-    across which the picture steps most on average: a placed photo's edge. (The thumbnails
-    are JPEG: their 8 px blocks smear a photo's edge into the flat frame beside it, so the
-    pictures differ a little beyond it; never outwards, onto an edge of the frame.)"""
-    picture = part.astype(np.int16)
-    height, width = part.shape[:2]
+    across which the ``picture`` (int16) steps most on average: a placed photo's edge. (The
+    thumbnails are JPEG: their 8 px blocks smear a photo's edge into the flat frame beside
+    it, so the pictures differ a little beyond it; never outwards, onto an edge of the
+    frame.)"""
+    height, width = picture.shape[:2]
     x0, y0, x1, y1 = box
     x0 = _edge_at(picture[y0:y1], x0, width, 1)
     x1 = _edge_at(picture[y0:y1], x1, width, -1)

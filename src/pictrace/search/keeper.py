@@ -270,22 +270,29 @@ def edited_member(
         return grey
     low, high = sorted((query, hit), key=lambda r: areas[r.id])
     if areas[high.id] > SHARPER * areas[low.id]:
-        padding = fills[low.id] < FULL and _padded(low, polygons[low.id], thumbnail, judged)
+        padding = fills[low.id] < FULL and _padded(
+            low, polygons[low.id], fills[low.id], thumbnail, judged
+        )
         return low.id if padding else None
     low_fill, high_fill = sorted(fills.values())
     if high_fill < FULL or low_fill >= max(FULL, high_fill - FRAMED):
         return None  # each shows something the other does not, or the same canvas
     wider = min((query, hit), key=lambda r: fills[r.id])
-    return wider.id if _padded(wider, polygons[wider.id], thumbnail, judged) else None
+    framed = _padded(wider, polygons[wider.id], fills[wider.id], thumbnail, judged)
+    return wider.id if framed else None
 
 
 def _padded(
-    record: ImageRecord, polygon: np.ndarray, thumbnail: Thumbnail, judged: Judged | None
+    record: ImageRecord,
+    polygon: np.ndarray,
+    fill: float,
+    thumbnail: Thumbnail,
+    judged: Judged | None,
 ) -> bool:
     """``padding.padded`` on the record's thumbnail, or, for a part filling at most PLACED of
-    the canvas, a part placed in a flat frame: upright, it breaks off all round in its lines
-    (``_placed``) and in the look of its colours (``padding.breaks_off``: a star field
-    around a crop of it passes the first); once per part of it (``judged``)."""
+    the canvas (``fill``), a part placed in a flat frame: upright, it breaks off all round in
+    its lines (``_placed``) and in the look of its colours (``padding.breaks_off``: a star
+    field around a crop of it passes the first); once per part of it (``judged``)."""
     picture = thumbnail(record.id)
     if picture is None:
         return False
@@ -293,7 +300,6 @@ def _padded(
     key = (record.id, scaled.tobytes())
     judged = {} if judged is None else judged
     if key not in judged:
-        fill = polygon_area(polygon) / max(1, pixels(record))
         judged[key] = padded(picture, polygon, size(record)) or (
             fill <= PLACED
             and _placed(picture, scaled)

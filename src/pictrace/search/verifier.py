@@ -104,7 +104,7 @@ class GeometricVerifier:
             for i, o in flagged.items()
             if o.fit is not None
             and i in pictures
-            and not _alike(mine(o.negative), _looks(pictures[i]), o.fit, (size, hits[i].size))
+            and not _alike(mine(o.negative), pictures[i], o.fit, (size, hits[i].size))
         }
 
     def _keypoints(self, candidates: list[Candidate], other: Query | None) -> dict[int, Keypoints]:
@@ -124,20 +124,22 @@ def _looks(picture: np.ndarray) -> Looks:
     return picture, grey_thumbnail(picture)
 
 
-def _alike(query: Looks, hit: Looks, fit: Fit, sizes: Sizes) -> bool:
-    """Whether a flagged fit's pictures look alike where its inliers are missing, and do not
-    differ in a picture of their own placed in one frame (``inset``, judged from
-    ``INSET_FROM`` of the detail left out)."""
-    (query_colour, query_grey), (hit_colour, hit_grey) = query, hit
-    if fit.middle_missed and not middle_alike(query_grey, hit_grey, fit, sizes):
-        return False
-    if fit.unmatched:
-        warped = warped_pair(query_grey, hit_grey, fit, *sizes)
+def _alike(query: Looks, hit: np.ndarray, fit: Fit, sizes: Sizes) -> bool:
+    """Whether a flagged fit's pictures (the query's colour and grey thumbnails, the hit's
+    colour one) look alike where its inliers are missing, and do not differ in a picture of
+    their own placed in one frame (``inset``, judged from ``INSET_FROM`` of the detail left
+    out)."""
+    query_colour, query_grey = query
+    if fit.middle_missed or fit.unmatched:
+        hit_grey = grey_thumbnail(hit)
+        if fit.middle_missed and not middle_alike(query_grey, hit_grey, fit, sizes):
+            return False
+        warped = warped_pair(query_grey, hit_grey, fit, *sizes) if fit.unmatched else None
         if warped is not None and not unmatched_alike(*warped):
             return False
     if fit.unmatched_share < INSET_FROM:
         return True
-    warped = warped_pair(query_colour, hit_colour, fit, *sizes, side=INSET_SIDE)
+    warped = warped_pair(query_colour, hit, fit, *sizes, side=INSET_SIDE)
     if warped is None:
         return True  # too small an overlap: alike
     return not inset_differs(*warped, on_canvas(fit.query_pts, fit, warped[0].shape))
