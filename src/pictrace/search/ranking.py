@@ -21,7 +21,26 @@ CLOSE_PHASH = 8
 
 
 def similarity_from(signals: Mapping[str, float]) -> float:
+    """The query's own cosine (the best of its vector features), mapped to 0..1 from
+    COSINE_FLOOR: the order in which candidates are verified, and compare's similarity."""
     cosine = max((v for k, v in signals.items() if k.startswith("cosine")), default=0.0)
+    return _mapped(cosine)
+
+
+def shown_similarity(signals: Mapping[str, float]) -> float:
+    """The similarity a search reports and ranks the ``similar`` tier by: per vector feature,
+    the cosine with the expanded query where the search computed it (``search.expansion``:
+    the signal named like the cosine's, "expanded" for "cosine"), else the query's own;
+    the best of them, mapped as ``similarity_from``."""
+    cosines = (
+        signals.get("expanded" + key.removeprefix("cosine"), value)
+        for key, value in signals.items()
+        if key.startswith("cosine")
+    )
+    return _mapped(max(cosines, default=0.0))
+
+
+def _mapped(cosine: float) -> float:
     return min(max((float(cosine) - COSINE_FLOOR) / (1.0 - COSINE_FLOOR), 0.0), 1.0)
 
 
@@ -35,7 +54,7 @@ def rank(candidates: Sequence[Candidate], copy_threshold: float) -> list[Candida
     """Exact, then copies by confidence, then similar pictures. Within ``similar``, hits with
     partial copy evidence (confidence at least POSSIBLE_COPY: some verified geometry; or a
     pHash within CLOSE_PHASH bits) come first by confidence, the rest by visual
-    similarity."""
+    similarity (``shown_similarity``)."""
 
     def key(c: Candidate) -> tuple[int, int, float]:
         tier = tier_of(c, copy_threshold)
@@ -43,13 +62,13 @@ def rank(candidates: Sequence[Candidate], copy_threshold: float) -> list[Candida
             return (TIER_ORDER[tier], 0, -c.confidence)
         if c.confidence >= POSSIBLE_COPY or c.signals.get("phash", 64.0) <= CLOSE_PHASH:
             return (TIER_ORDER[tier], 0, -c.confidence)
-        return (TIER_ORDER[tier], 1, -similarity_from(c.signals))
+        return (TIER_ORDER[tier], 1, -shown_similarity(c.signals))
 
     return sorted(candidates, key=key)
 
 
 def to_match(candidate: Candidate, record: ImageRecord, copy_threshold: float) -> Match:
-    similarity = 1.0 if candidate.exact else similarity_from(candidate.signals)
+    similarity = 1.0 if candidate.exact else shown_similarity(candidate.signals)
     return Match.of(
         record,
         tier_of(candidate, copy_threshold),

@@ -1,0 +1,90 @@
+"""Query expansion: the similar tier ranked by the query and its nearest few together."""
+
+import numpy as np
+import pytest
+
+from pictrace import Index
+from pictrace.search.expansion import AT_LEAST, NEIGHBOURS, POWER, expanded_query, grown_query
+from pictrace.search.ranking import POSSIBLE_COPY, shown_similarity, similarity_from
+
+
+def _unit(*values: float) -> np.ndarray:
+    vector = np.array(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_the_query_moves_towards_its_nearest_few_weighted_by_their_cosines():
+    query = _unit(1, 0, 0, 0)
+    vectors = np.stack(
+        [
+            _unit(0.6, 0.8, 0, 0),
+            _unit(0.9, 0, 0.3, 0),
+            _unit(0.8, 0, 0, 0.6),
+            _unit(0.7, 0, 0, -0.7),
+        ]
+    )
+    cosines = vectors @ query
+    grown = expanded_query(query, vectors, cosines)
+    nearest = np.argsort(-cosines)[:NEIGHBOURS]  # 0.95, 0.8, 0.71: the fourth (0.6) is left out
+    assert 0 not in nearest
+    total = query + (cosines[nearest] ** POWER) @ vectors[nearest]
+    np.testing.assert_allclose(grown, total / np.linalg.norm(total), atol=1e-6)
+    assert float(np.linalg.norm(grown)) == pytest.approx(1.0)
+    # it lies closer to its neighbours, on the whole, than the query did
+    assert float((vectors[nearest] @ grown).sum()) > float(cosines[nearest].sum())
+    assert float(vectors[nearest[0]] @ grown) > float(cosines[nearest[0]])
+
+
+def test_pictures_less_alike_than_at_least_leave_the_query_as_it_is():
+    query = _unit(1, 0, 0)
+    far = np.stack([_unit(AT_LEAST - 0.05, 1, 0), _unit(0.2, 0, 1)])
+    assert np.all(far @ query < AT_LEAST)
+    np.testing.assert_allclose(expanded_query(query, far, far @ query), query)
+    empty = np.zeros((0, 3), np.float32)
+    np.testing.assert_allclose(expanded_query(query, empty, np.zeros(0, np.float32)), query)
+
+
+def test_the_query_itself_is_no_neighbour_of_its_own():
+    query = _unit(1, 0, 0)
+    rows = np.stack([query, _unit(0.9, 0.3, 0), _unit(0.8, 0, 0.5)])
+    without_itself = grown_query(query, [7, 8, 9], rows, exclude={7})
+    np.testing.assert_allclose(without_itself, expanded_query(query, rows[1:], rows[1:] @ query))
+    assert not np.allclose(without_itself, grown_query(query, [7, 8, 9], rows))
+
+
+def test_shown_similarity_takes_each_features_expanded_cosine_where_there_is_one():
+    plain = {"cosine": 0.8, "cosine_mine": 0.6}
+    assert shown_similarity(plain) == similarity_from(plain)
+    assert shown_similarity({**plain, "expanded": 0.7}) == similarity_from({"cosine": 0.7})
+    both = {**plain, "expanded": 0.5, "expanded_mine": 0.9}
+    assert shown_similarity(both) == similarity_from({"cosine": 0.9})
+    assert similarity_from(both) == similarity_from(plain)  # verification order: own cosines
+
+
+def test_a_search_ranks_its_similar_tier_by_the_expanded_query(built_index, photos):
+    """Through a real search of every bundled photo with one of three hats (the other two
+    are its nearest): each result's similarity is its stored vector's cosine with the query
+    grown by its three nearest stored vectors (not itself), and the plain similar tier is
+    ordered by it."""
+    with Index.open(built_index, readonly=True) as index:
+        everything = index.store.count()
+        result = index.search(photos / "clothing_hat_0.jpg", k=everything)
+        query = index.prepare_query(photos / "clothing_hat_0.jpg").features["cnn"]
+        stored = index.store.stacked(["cnn"], [m.id for m in result.matches])["cnn"]
+        exact = {m.id for m in result.matches if m.tier == "exact"}
+        grown = grown_query(query, stored.ids, stored.values, exact)
+        expected = dict(zip(stored.ids, (stored.values @ grown).tolist(), strict=True))
+    plain = [
+        m
+        for m in result.matches
+        if m.tier == "similar" and m.copy_confidence < POSSIBLE_COPY and m.signals["phash"] > 8
+    ]
+    assert len(plain) >= 5 and exact
+    changed = 0
+    for match in plain:
+        assert match.signals["expanded"] == pytest.approx(expected[match.id], abs=1e-4)
+        assert match.similarity == pytest.approx(similarity_from({"cosine": expected[match.id]}))
+        changed += abs(match.signals["expanded"] - match.signals["cosine"]) > 0.01
+    assert changed >= len(plain) // 2  # expanded: not the plain cosine
+    shown = [m.similarity for m in plain]
+    assert shown == sorted(shown, reverse=True)
