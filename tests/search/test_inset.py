@@ -11,7 +11,13 @@ from PIL import Image, ImageDraw
 
 from pictrace import Index
 from pictrace.evaluate.canvas import text_font
-from pictrace.search.inset import breaks_off_all_round, differing_block, inset_differs, own_box
+from pictrace.search.inset import (
+    BAND,
+    breaks_off_all_round,
+    differing_block,
+    inset_differs,
+    own_box,
+)
 from tests.conftest import load_rgb
 
 PHOTOS = ["baboon.jpg", "butterfly.jpg", "squirrel.jpg", "coffee.jpg", "rocket.jpg"]
@@ -103,10 +109,11 @@ def test_a_block_holding_the_inliers_is_the_copys_own_picture(small):
     assert not inset_differs(a, b, np.ones(a.shape[:2], bool), both)
 
 
-def test_a_band_across_the_whole_picture_is_not_judged(photos):
+def test_a_narrow_band_across_the_whole_picture_is_not_judged(photos):
     """A caption band over a copy breaks off where the original shows a part of its own too
     (an app screen's text below its photo): a part with the frame on two sides only is not
-    judged (``ENCLOSED``), though both break off there."""
+    judged (``ENCLOSED``) while it covers less than ``BAND`` of the picture, though both
+    break off there."""
     bands = [load_rgb(photos / name).resize((320, 50)) for name in ("baboon.jpg", "coffee.jpg")]
     a, b = canvas(bands[0], (0, 70)), canvas(bands[1], (0, 70))
     inside = np.ones(a.shape[:2], bool)
@@ -114,6 +121,34 @@ def test_a_band_across_the_whole_picture_is_not_judged(photos):
     assert not breaks_off_all_round(a, (0, 70, 320, 120))
     assert breaks_off_all_round(a, (20, 70, 300, 120)) is False  # its ends carry on
     assert not inset_differs(a, b, inside, FRAME_INLIERS)
+
+
+def test_a_wide_band_of_two_photos_in_one_frame_is_judged(photos):
+    """A meme's or an app screen's photo between the same bars covers most of the picture:
+    from ``BAND`` of it, a part with the frame on fewer than ``ENCLOSED`` sides is judged."""
+    bands = [load_rgb(photos / name).resize((320, 110)) for name in ("baboon.jpg", "coffee.jpg")]
+    a, b = canvas(bands[0], (0, 40)), canvas(bands[1], (0, 40))
+    inside = np.ones(a.shape[:2], bool)
+    block = differing_block(a, b, inside, FRAME_INLIERS)
+    assert block == pytest.approx((0, 40, 320, 150), abs=2)
+    assert (block[2] - block[0]) * (block[3] - block[1]) >= BAND * inside.size
+    assert not breaks_off_all_round(a, block)  # two sides only
+    assert breaks_off_all_round(a, block, fewest=2)
+    assert inset_differs(a, b, inside, FRAME_INLIERS)
+
+
+def test_a_wide_band_over_a_copy_is_not_a_picture_of_its_own(photos):
+    """A caption band over half of a copy breaks off at its edges, but the original carries
+    on across them."""
+    photo = load_rgb(photos / "fruits.jpg").resize((320, 180))
+    captioned = photo.copy()
+    ImageDraw.Draw(captioned).rectangle((0, 40, 320, 130), fill=(20, 20, 20))
+    a, b = np.asarray(captioned), np.asarray(photo)
+    spread = np.array([[x, y] for x in range(10, 320, 40) for y in (15, 165)], float)
+    inside = np.ones(a.shape[:2], bool)
+    block = differing_block(a, b, inside, spread)
+    assert block is not None and (block[2] - block[0]) * (block[3] - block[1]) >= BAND * a.size / 3
+    assert not inset_differs(a, b, inside, spread)
 
 
 def test_a_narrow_bar_is_too_small_to_judge():

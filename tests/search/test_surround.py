@@ -7,7 +7,7 @@ differ. A copy shares its middle.
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from pictrace import Index
 from pictrace.evaluate.canvas import text_font
@@ -37,6 +37,21 @@ def meme(subject: Image.Image) -> Image.Image:
     return canvas
 
 
+def promo(subject: Image.Image) -> Image.Image:
+    """``subject`` beside the same promotion text: a band of its own reaching three edges."""
+    canvas = Image.new("RGB", (900, 500), (200, 30, 40))
+    canvas.paste(ImageOps.fit(subject, (500, 500)), (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((530, 60), "SUMMER", fill="white", font=text_font(70))
+    draw.text((530, 150), "SALE 50%", fill="yellow", font=text_font(70))
+    draw.text((530, 300), "shop.example.com", fill="white", font=text_font(34))
+    draw.text((530, 380), "Free delivery", fill="white", font=text_font(34))
+    return canvas
+
+
+KINDS = ("floor", "meme", "promo")
+
+
 @pytest.fixture(scope="module")
 def surrounds(photos, tmp_path_factory):
     folder = tmp_path_factory.mktemp("surround")
@@ -45,14 +60,13 @@ def surrounds(photos, tmp_path_factory):
         subject = load_rgb(photos / name)
         on_floor(floor, subject).save(folder / f"floor_{name}", quality=90)
         meme(subject).save(folder / f"meme_{name}", quality=90)
+        promo(subject).save(folder / f"promo_{name}", quality=90)
     with Index.open(folder / "index") as index:
-        index.add(
-            [str(folder / f"{kind}_{name}") for kind in ("floor", "meme") for name in SUBJECTS]
-        )
+        index.add([str(folder / f"{kind}_{name}") for kind in KINDS for name in SUBJECTS])
     return folder
 
 
-@pytest.mark.parametrize("kind", ["floor", "meme"])
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_different_pictures_in_the_same_surround_are_not_copies(surrounds, kind):
     with Index.open(surrounds / "index", readonly=True) as index:
         called = [
@@ -64,7 +78,7 @@ def test_different_pictures_in_the_same_surround_are_not_copies(surrounds, kind)
     assert len(called) <= 1, called
 
 
-@pytest.mark.parametrize("kind", ["floor", "meme"])
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_an_edited_copy_in_a_surround_is_still_a_copy(surrounds, kind, tmp_path):
     picture = Image.open(surrounds / f"{kind}_{SUBJECTS[0]}")
     w, h = picture.size

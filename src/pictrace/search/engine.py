@@ -133,11 +133,14 @@ class Searcher:
         exclude: int | None = None,
         reuse: Mapping[int, Candidate] | None = None,
         depth: int = 0,
+        similar: bool = True,
     ) -> dict[int, Candidate]:
         """Every candidate for ``query`` (but ``exclude``) still in the catalogue, with its
         signals, geometric evidence and calibrated confidence. Every global space gives its
         ``settings.candidates`` nearest, or ``depth`` when more are wanted (a search for the
-        100 most similar pictures needs 100 neighbours).
+        100 most similar pictures needs 100 neighbours). With ``similar``, each also gets its
+        cosine with the expanded query (``_expand``), what the ``similar`` tier is ranked by
+        (``duplicates``, which keeps copies only, has no use for it).
 
         Local-descriptor voting, the slowest way to find candidates, and the verification of
         the best-voted ones run on the pool (``query.look`` when search started them with the
@@ -153,7 +156,7 @@ class Searcher:
         if reuse is None:
             found = self._global_candidates(query, max(depth, self.settings.candidates))
             self._signal(query, found.values())
-            grown = self._expand(query, found)  # while the local look is still running
+            grown = self._expand(query, found) if similar else {}  # while the local look runs
         else:
             found = {i: without_local(c) for i, c in reuse.items()}
             grown = {}
@@ -163,7 +166,8 @@ class Searcher:
         local = look.result()
         fresh = self._merge_local(query, found, local)
         self._signal(query, fresh)
-        self._expand(query, {c.id: c for c in fresh} if grown else found, grown)
+        if similar:
+            self._expand(query, {c.id: c for c in fresh} if grown else found, grown)
         if exclude is not None:
             found.pop(exclude, None)
         alive |= self.store.live(c.id for c in fresh)
