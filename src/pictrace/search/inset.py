@@ -20,12 +20,12 @@ desktop screenshot of a 450 px photo holds it in 7 % of the picture.
   every side of its part inside the canvas, three at least (bands: below): the strips just
   inside and just outside neither correlate nor are flat at one level. An edited copy
   differs in a block too (a sticker, a censored face), but on the original's side the
-  picture carries on across the block's edge. A band across the whole picture (a caption band over a copy, or a meme's or
-  a promotion panel's photo), with the frame on one or two sides only, is judged when it
-  covers at least ``BAND`` of the overlap: where the original shows a part of its own under
-  a caption band (an app screen's text below its photo), it breaks off at the band as well,
-  but such a band covers a fifth of the picture or so, the photos of those templates more
-  than half.
+  picture carries on across the block's edge. A band across the whole picture (a caption
+  band over a copy, or a meme's or a promotion panel's photo), with the frame on one or two
+  sides only, is judged when it covers at least ``BAND`` of the overlap: where the original
+  shows a part of its own under a caption band (an app screen's text below its photo), it
+  breaks off at the band as well, but such a band covers a fifth of the picture or so, the
+  photos of those templates more than half.
 
 Such a fit loses its coverage, as a missed middle does. Judged only for fits whose inliers
 leave out some of the detail (``INSET_FROM``), on the stored thumbnails. Measured in
