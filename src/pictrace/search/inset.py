@@ -31,6 +31,12 @@ Such a fit loses its coverage, as a missed middle does. Judged only for fits who
 leave out some of the detail (``INSET_FROM``), on the stored thumbnails. Measured in
 BENCHMARKS.md ("The previous release: different photos in one window"; for bands, "This
 release: ... photos beside a shared panel").
+
+The same block tells the other judges' mistake apart: a caption band laid over the middle
+of a copy whose own detail it hides (a pyramid under the band, flat sky and sand around it)
+makes the middles differ, but the query breaks off at every side of the band while the
+original carries on across each (``laid_over``, for a block under ``BAND`` of the overlap):
+that fit keeps its weight.
 """
 
 from __future__ import annotations
@@ -117,9 +123,36 @@ def breaks_off_all_round(part: np.ndarray, box: PixelBox, fewest: int = ENCLOSED
     ``fewest`` of them, ``box`` being ``REACH`` px across at least: along each, the strips
     just inside and just outside neither correlate (a photo carries on across a band laid
     over it) nor are both flat at one level (a backdrop that carries on): ``_carried_on``."""
+    judged = carried_at_sides(part, box)
+    return judged is not None and len(judged) >= fewest and not any(judged)
+
+
+def laid_over(
+    query_part: np.ndarray, hit_part: np.ndarray, inside: np.ndarray, inliers: np.ndarray
+) -> bool:
+    """Whether the query is the hit with something laid over it (a caption band, a sticker),
+    on the aligned colour thumbnails as ``inset_differs`` takes them: they differ in one
+    block of less than ``BAND`` of the overlap that holds hardly any of the ``inliers``, at
+    whose every side inside the canvas the query breaks off while the hit carries on."""
+    block = differing_block(query_part, hit_part, inside, inliers)
+    if block is None or _share_in(inliers, block) > INLIERS_IN:
+        return False
+    if _area(block) >= BAND * np.count_nonzero(inside):
+        return False
+    laid = carried_at_sides(query_part, block)
+    under = carried_at_sides(np.where(inside[:, :, None], hit_part, query_part), block)
+    if not laid or not under or len(laid) != len(under):
+        return False
+    return not any(laid) and all(under)
+
+
+def carried_at_sides(part: np.ndarray, box: PixelBox) -> list[bool] | None:
+    """Whether the picture carries on across each side of ``box`` inside the canvas (where
+    the canvas leaves room for the strips): ``_carried_on``, side by side; None when ``box``
+    is less than ``REACH`` px across."""
     x0, y0, x1, y1 = box
     if min(x1 - x0, y1 - y0) < REACH:
-        return False
+        return None
     grey = cv2.cvtColor(np.ascontiguousarray(part), cv2.COLOR_RGB2GRAY).astype(np.float32)
     height, width = grey.shape
     sides = [
@@ -129,8 +162,7 @@ def breaks_off_all_round(part: np.ndarray, box: PixelBox, fewest: int = ENCLOSED
         (grey[:, x0:x1], y1, 1) if y1 < height else None,
     ]  # each: the picture with the side's lines as rows, where the side lies, outward
     judged = [_carried_on(*side) for side in sides if side is not None]
-    judged = [carried for carried in judged if carried is not None]
-    return len(judged) >= fewest and not any(judged)
+    return [carried for carried in judged if carried is not None]
 
 
 def _carried_on(lines: np.ndarray, at: int, outward: int) -> bool | None:

@@ -15,7 +15,7 @@ import numpy as np
 from pictrace.features.keypoints import Keypoints, decode_keypoints
 from pictrace.features.thumbnail import open_thumbnail
 from pictrace.search.candidates import Candidate, Query, Verifier, tries_negative
-from pictrace.search.inset import INSET_FROM, inset_differs
+from pictrace.search.inset import INSET_FROM, inset_differs, laid_over
 from pictrace.search.inset import SIDE as INSET_SIDE
 from pictrace.search.middle import middle_alike
 from pictrace.search.unmatched import unmatched_alike
@@ -126,23 +126,31 @@ def _looks(picture: np.ndarray) -> Looks:
 
 def _alike(query: Looks, hit: np.ndarray, fit: Fit, sizes: Sizes) -> bool:
     """Whether a flagged fit's pictures (the query's colour and grey thumbnails, the hit's
-    colour one) look alike where its inliers are missing, and do not differ in a picture of
-    their own placed in one frame (``inset``, judged from ``INSET_FROM`` of the detail left
-    out)."""
+    colour one) look alike where its inliers are missing, or differ there only by something
+    laid over the query (``inset.laid_over``: a caption band over the middle of a copy whose
+    own detail it hides), and do not differ in a picture of their own placed in one frame
+    (``inset``, judged from ``INSET_FROM`` of the detail left out)."""
     query_colour, query_grey = query
+    coloured = cache(lambda: warped_pair(query_colour, hit, fit, *sizes, side=INSET_SIDE))
     if fit.middle_missed or fit.unmatched:
         hit_grey = grey_thumbnail(hit)
-        if fit.middle_missed and not middle_alike(query_grey, hit_grey, fit, sizes):
-            return False
+        differ = fit.middle_missed and not middle_alike(query_grey, hit_grey, fit, sizes)
         warped = warped_pair(query_grey, hit_grey, fit, *sizes) if fit.unmatched else None
-        if warped is not None and not unmatched_alike(*warped):
+        differ = differ or (warped is not None and not unmatched_alike(*warped))
+        if differ and not _laid_over(coloured(), fit):
             return False
     if fit.unmatched_share < INSET_FROM:
         return True
-    warped = warped_pair(query_colour, hit, fit, *sizes, side=INSET_SIDE)
+    warped = coloured()
     if warped is None:
         return True  # too small an overlap: alike
     return not inset_differs(*warped, on_canvas(fit.query_pts, fit, warped[0].shape))
+
+
+def _laid_over(warped: tuple[np.ndarray, np.ndarray, np.ndarray] | None, fit: Fit) -> bool:
+    if warped is None:
+        return False
+    return laid_over(*warped, on_canvas(fit.query_pts, fit, warped[0].shape))
 
 
 def warped_ssims(
