@@ -4,8 +4,21 @@ import numpy as np
 import pytest
 
 from pictrace import Index
-from pictrace.search.expansion import AT_LEAST, NEIGHBOURS, POWER, expanded_query, grown_query
-from pictrace.search.ranking import POSSIBLE_COPY, shown_similarity, similarity_from
+from pictrace.search.candidates import Candidate
+from pictrace.search.expansion import (
+    AT_LEAST,
+    NEIGHBOURS,
+    POWER,
+    expand,
+    expanded_query,
+    grown_query,
+)
+from pictrace.search.ranking import (
+    CLOSE_PHASH,
+    POSSIBLE_COPY,
+    shown_similarity,
+    similarity_from,
+)
 
 
 def _unit(*values: float) -> np.ndarray:
@@ -52,19 +65,17 @@ def test_the_query_itself_is_no_neighbour_of_its_own():
     assert not np.allclose(without_itself, grown_query(query, [7, 8, 9], rows))
 
 
-def test_shown_similarity_takes_the_better_of_each_features_own_and_expanded_cosine():
+def test_shown_similarity_takes_the_better_of_the_own_and_the_expanded_cosine():
     plain = {"cosine": 0.8, "cosine_mine": 0.6}
     assert shown_similarity(plain) == similarity_from(plain)
     assert shown_similarity({**plain, "expanded": 0.7}) == similarity_from({"cosine": 0.8})
     assert shown_similarity({**plain, "expanded": 0.9}) == similarity_from({"cosine": 0.9})
-    both = {**plain, "expanded": 0.5, "expanded_mine": 0.95}
-    assert shown_similarity(both) == similarity_from({"cosine": 0.95})
-    assert similarity_from(both) == similarity_from(plain)  # verification order: own cosines
+    assert similarity_from({**plain, "expanded": 0.9}) == similarity_from(plain)  # verifying
 
 
 def test_a_search_ranks_its_similar_tier_by_the_expanded_query(built_index, photos):
-    """Through a real search of every bundled photo with one of three hats (the other two
-    are its nearest): each result's similarity comes from its stored vector's cosine with
+    """Through a real search of every bundled photo with a hat (another hat and a shoe are
+    among its nearest): each result's similarity comes from its stored vector's cosine with
     the query grown by its three nearest stored vectors (not itself), where that is higher
     than its own, and the plain similar tier is ordered by it."""
     with Index.open(built_index, readonly=True) as index:
@@ -78,7 +89,9 @@ def test_a_search_ranks_its_similar_tier_by_the_expanded_query(built_index, phot
     plain = [
         m
         for m in result.matches
-        if m.tier == "similar" and m.copy_confidence < POSSIBLE_COPY and m.signals["phash"] > 8
+        if m.tier == "similar"
+        and m.copy_confidence < POSSIBLE_COPY
+        and m.signals["phash"] > CLOSE_PHASH
     ]
     assert len(plain) >= 5 and exact
     changed = 0
@@ -92,12 +105,17 @@ def test_a_search_ranks_its_similar_tier_by_the_expanded_query(built_index, phot
     assert shown == sorted(shown, reverse=True)
 
 
-def test_duplicates_searches_skip_the_expansion(built_index, photos):
-    """``duplicates`` keeps copies only: its searches do not read the candidates' vectors
-    again for a ranking of the similar tier it never shows."""
+def test_the_query_is_expanded_once_among_a_searchs_final_candidates(built_index, photos):
+    """``scored`` (also duplicates' searches) leaves the expansion to ``search``, which makes
+    it once, after its last look; with no stored vector, nothing fails."""
     with Index.open(built_index, readonly=True) as index:
         query = index.prepare_query(photos / "clothing_hat_0.jpg")
-        kept = index.searcher.scored(query, similar=False)
-        ranked = index.searcher.scored(query)
-    assert kept and not any("expanded" in c.signals for c in kept.values())
-    assert all("expanded" in c.signals for c in ranked.values())
+        candidates = index.searcher.scored(query)
+        assert candidates and not any("expanded" in c.signals for c in candidates.values())
+        expand(index.store, query.features, candidates)
+        assert all("expanded" in c.signals for c in candidates.values())
+        unknown = {10_000: Candidate(10_000)}  # no stored vector
+        expand(index.store, query.features, unknown)
+        assert "expanded" not in unknown[10_000].signals
+    query_only = np.array([1.0, 0.0], np.float32)
+    np.testing.assert_allclose(grown_query(query_only, [], np.zeros((0, 0))), query_only)

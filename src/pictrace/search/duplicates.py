@@ -144,7 +144,7 @@ def copies_of(
     searcher: Searcher, query: Query, image_id: int
 ) -> list[tuple[int, np.ndarray | None]]:
     """The copies of a stored image, each with its verified transform (image -> copy) if any."""
-    candidates = searcher.scored(query, exclude=image_id, depth=DEPTH, similar=False)
+    candidates = searcher.scored(query, exclude=image_id, depth=DEPTH)
     threshold = searcher.settings.copy_threshold
     return [
         (c.id, _transform(c.evidence.transform if c.evidence else None))

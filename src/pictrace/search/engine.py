@@ -24,10 +24,10 @@ from pictrace.search.candidates import (
     without_local,
 )
 from pictrace.search.confidence import Calibrator
-from pictrace.search.expansion import grown_query
+from pictrace.search.expansion import expand
 from pictrace.search.ranking import rank, to_match
 from pictrace.search.rounds import Rounds
-from pictrace.search.signals import cosine_key, expanded_key, many_signals, pair_signals
+from pictrace.search.signals import cosine_key, many_signals, pair_signals
 from pictrace.search.zoom import ZOOM_INLIERS, covered_share, inside, zoom_region
 from pictrace.settings import Settings
 from pictrace.store.base import Hits, Store
@@ -84,6 +84,7 @@ class Searcher:
                 zoomed = refine(query, region)
                 if zoomed is not None:
                     candidates = self._looked_again(zoomed, candidates, k)
+        expand(self.store, query.features, candidates)  # the similar tier's order
         ranked = rank(list(candidates.values()), self.settings.copy_threshold)
         kept = [c for c in ranked if c.confidence >= min_confidence][:k]
         records = self.store.records(c.id for c in kept)
@@ -133,14 +134,11 @@ class Searcher:
         exclude: int | None = None,
         reuse: Mapping[int, Candidate] | None = None,
         depth: int = 0,
-        similar: bool = True,
     ) -> dict[int, Candidate]:
         """Every candidate for ``query`` (but ``exclude``) still in the catalogue, with its
         signals, geometric evidence and calibrated confidence. Every global space gives its
         ``settings.candidates`` nearest, or ``depth`` when more are wanted (a search for the
-        100 most similar pictures needs 100 neighbours). With ``similar``, each also gets its
-        cosine with the expanded query (``_expand``), what the ``similar`` tier is ranked by
-        (``duplicates``, which keeps copies only, has no use for it).
+        100 most similar pictures needs 100 neighbours).
 
         Local-descriptor voting, the slowest way to find candidates, and the verification of
         the best-voted ones run on the pool (``query.look`` when search started them with the
@@ -156,18 +154,14 @@ class Searcher:
         if reuse is None:
             found = self._global_candidates(query, max(depth, self.settings.candidates))
             self._signal(query, found.values())
-            grown = self._expand(query, found) if similar else {}  # while the local look runs
         else:
             found = {i: without_local(c) for i, c in reuse.items()}
-            grown = {}
         # checked while the votes are being counted; the voted candidates follow
         alive = self.store.live(i for i in found if reuse is None or i not in reuse)
         query = query.completed()
         local = look.result()
         fresh = self._merge_local(query, found, local)
         self._signal(query, fresh)
-        if similar:
-            self._expand(query, {c.id: c for c in fresh} if grown else found, grown)
         if exclude is not None:
             found.pop(exclude, None)
         alive |= self.store.live(c.id for c in fresh)
@@ -356,33 +350,6 @@ class Searcher:
                 stored.update(self.store.stacked([name], wanted))
         for image_id, signals in many_signals(query.features, stored, self.specs).items():
             chosen[image_id].signals.update(signals)
-
-    def _expand(
-        self,
-        query: Query,
-        candidates: Mapping[int, Candidate],
-        grown: Mapping[str, np.ndarray] | None = None,
-    ) -> dict[str, np.ndarray]:
-        """Give each candidate its cosine with the expanded query, per vector feature: what
-        the ``similar`` tier is ranked by (``search.expansion``). The query is expanded with
-        its nearest ``candidates`` but its exact duplicates (itself), unless ``grown`` has it
-        already (returned: the later candidates of the search are scored with it)."""
-        grown = dict(grown or {})
-        if not candidates:
-            return grown
-        exact = frozenset(i for i, c in candidates.items() if c.exact)
-        for name, spec in self.specs.items():
-            if spec.kind != "vector" or name not in query.features:
-                continue
-            rows = self.store.stacked([name], list(candidates))[name]
-            if name not in grown:
-                own = np.asarray(query.features[name], np.float32).reshape(-1, spec.dim)[0]
-                grown[name] = grown_query(own, rows.ids, rows.values, exact)
-            if rows.ids:
-                scores = (rows.values @ grown[name]).tolist()
-                for image_id, score in zip(rows.ids, scores, strict=True):
-                    candidates[image_id].signals[expanded_key(name)] = score
-        return grown
 
     def pair(self, a: Query, b: Query, refine: Refiner | None = None) -> Candidate:
         """``b`` as a hit of query ``a``: the signals, evidence and confidence search would give

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from pictrace.search.expansion import EXPANDED
 from pictrace.types import TIER_ORDER, ImageRecord, Match, Tier
 
 if TYPE_CHECKING:
@@ -28,18 +29,13 @@ def similarity_from(signals: Mapping[str, float]) -> float:
 
 
 def shown_similarity(signals: Mapping[str, float]) -> float:
-    """The similarity a search reports and ranks the ``similar`` tier by: per vector feature,
-    the better of the query's own cosine and the cosine with the expanded query where the
-    search computed it (``search.expansion``: the signal named like the cosine's, "expanded"
-    for "cosine"); the best of them, mapped as ``similarity_from``. (A picture much like the
-    query keeps its own cosine; on the class-labelled sets, the same P@10 and mAP as the
-    expanded cosine alone.)"""
-    cosines = (
-        max(value, signals.get("expanded" + key.removeprefix("cosine"), value))
-        for key, value in signals.items()
-        if key.startswith("cosine")
-    )
-    return _mapped(max(cosines, default=0.0))
+    """The similarity a search reports and ranks the ``similar`` tier by: the better of the
+    query's own CNN cosine and the candidate's cosine with the expanded query
+    (``search.expansion``), mapped as ``similarity_from`` (the best of any other vector
+    features' own cosines too). A picture much like the query keeps its own; an unrelated
+    one may rise a little when the query has close neighbours."""
+    cosines = [v for k, v in signals.items() if k.startswith("cosine")]
+    return _mapped(max([*cosines, signals.get(EXPANDED, 0.0)], default=0.0))
 
 
 def _mapped(cosine: float) -> float:
@@ -53,20 +49,27 @@ def tier_of(candidate: Candidate, copy_threshold: float) -> Tier:
 
 
 def rank(candidates: Sequence[Candidate], copy_threshold: float) -> list[Candidate]:
-    """Exact, then copies by confidence, then similar pictures. Within ``similar``, hits with
-    partial copy evidence (confidence at least POSSIBLE_COPY: some verified geometry; or a
-    pHash within CLOSE_PHASH bits) come first by confidence, the rest by visual
-    similarity (``shown_similarity``)."""
+    """Exact, then copies by confidence, then similar pictures (``order_key``)."""
+    return sorted(
+        candidates,
+        key=lambda c: order_key(tier_of(c, copy_threshold), c.confidence, c.signals),
+    )
 
-    def key(c: Candidate) -> tuple[int, int, float]:
-        tier = tier_of(c, copy_threshold)
-        if tier != "similar":
-            return (TIER_ORDER[tier], 0, -c.confidence)
-        if c.confidence >= POSSIBLE_COPY or c.signals.get("phash", 64.0) <= CLOSE_PHASH:
-            return (TIER_ORDER[tier], 0, -c.confidence)
-        return (TIER_ORDER[tier], 1, -shown_similarity(c.signals))
 
-    return sorted(candidates, key=key)
+def order_key(
+    tier: Tier,
+    confidence: float,
+    signals: Mapping[str, float],
+    similarity: Callable[[Mapping[str, float]], float] = shown_similarity,
+) -> tuple[int, int, float]:
+    """Where a hit goes: by tier; within ``similar``, hits with partial copy evidence
+    (confidence at least POSSIBLE_COPY: some verified geometry; or a pHash within
+    CLOSE_PHASH bits) first by confidence, the rest by ``similarity``."""
+    if tier != "similar":
+        return (TIER_ORDER[tier], 0, -confidence)
+    if confidence >= POSSIBLE_COPY or signals.get("phash", 64.0) <= CLOSE_PHASH:
+        return (TIER_ORDER[tier], 0, -confidence)
+    return (TIER_ORDER[tier], 1, -similarity(signals))
 
 
 def to_match(candidate: Candidate, record: ImageRecord, copy_threshold: float) -> Match:

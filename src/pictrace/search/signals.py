@@ -62,12 +62,6 @@ def cosine_key(name: str) -> str:
     return "cosine" if name == "cnn" else f"cosine_{name}"
 
 
-def expanded_key(name: str) -> str:
-    """The signal of a ``vector`` feature's cosine with the expanded query
-    (``search.expansion``): what the ``similar`` tier is ranked by."""
-    return "expanded" if name == "cnn" else f"expanded_{name}"
-
-
 def min_hamming(query_codes: FeatureValue, codes: np.ndarray) -> np.ndarray:
     """Per row of ``codes`` (n, bytes), its Hamming distance to the nearest query code (query
     hashes may hold several rows: test-time variants such as the mirror)."""
