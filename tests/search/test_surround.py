@@ -74,8 +74,9 @@ def test_different_pictures_in_the_same_surround_are_not_copies(surrounds, kind)
             for name in OTHERS
             if any(m.tier != "similar" for m in index.search(surrounds / f"{kind}_{name}").matches)
         ]
-    # all five were copies before; a middle that happens to look alike may still pass
-    assert len(called) <= 1, called
+    # floors and memes: all five were copies before the middle judge, and a middle that
+    # happens to look alike may still pass; promotion panels: 2 of 5 before BAND
+    assert len(called) <= (0 if kind == "promo" else 1), called
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

@@ -20,12 +20,12 @@ desktop screenshot of a 450 px photo holds it in 7 % of the picture.
   every side of its part inside the canvas, three at least (bands: below): the strips just
   inside and just outside neither correlate nor are flat at one level. An edited copy
   differs in a block too (a sticker, a censored face), but on the original's side the
-  picture carries on across the block's edge. A band across the whole picture (a caption
-  band over a copy, or a meme's or a promotion panel's photo), with the frame on one or two
-  sides only, is judged when it covers at least ``BAND`` of the overlap: where the original
-  shows a part of its own under a caption band (an app screen's text below its photo), it
-  breaks off at the band as well, but such a band covers a fifth of the picture or so, the
-  photos of those templates more than half.
+  picture carries on across the block's edge. A block covering at least ``BAND`` of the
+  overlap is judged however many sides of it lie inside the canvas (a promotion panel's photo
+  beside its text has one, an app screen's between its bars two). A smaller band is not:
+  where the original shows a part of its own under a caption band (an app screen's text
+  below its photo), it breaks off at the band as well; such a band covers a fifth of the
+  picture or so.
 
 Such a fit loses its coverage, as a missed middle does. Judged only for fits whose inliers
 leave out some of the detail (``INSET_FROM``), on the stored thumbnails. Measured in
@@ -91,10 +91,9 @@ MIN_SIDE = 2 * SNAP + REACH  # px: a part's shortest side before snapping
 # shows a part of its own (an app screen's text below its photo) breaks off there too, and
 # judging every band lost 3 of 20 edited copies in bench_surround.py.
 ENCLOSED = 3
-# A block with the frame on fewer sides (a meme's photo between its captions, an app
-# screen's between its bars, a promotion panel's beside its text) is judged when it covers
-# at least this share of the overlap: those photos cover more than half of it, a caption
-# band laid over a copy a fifth or so.
+# A block covering at least this share of the overlap is judged from one side inside the
+# canvas: an app screen's photo between its bars or a promotion panel's beside its text
+# covers more than half of it, a caption band laid over a copy a fifth or so.
 BAND = 0.4
 PixelBox = tuple[int, int, int, int]  # x0, y0, x1, y1 in canvas px
 
