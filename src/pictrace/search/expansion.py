@@ -14,7 +14,7 @@ The query is expanded once per search, among its final candidates. Only the ship
 embedding is expanded: the limits below suit its cosines (another model's unrelated pictures
 may lie far above 0.5). Measured in BENCHMARKS.md, "Semantic similarity"
 (``bench/semantic_product.py``): on the class-labelled sets mAP rises by 0.04 (flowers) and
-0.01 (clothing), for ~2 % more time per search; among the natural near-duplicates of the
+0.01 (clothing), for a few per cent more time per search; among the natural near-duplicates of the
 development set, a few whose original only the CNN's weak likeness finds move among
 look-alikes (R@10 0.851 -> 0.845).
 """
