@@ -43,30 +43,23 @@ from workspace import ROOT, publish
 
 from pictrace import Index
 from pictrace.evaluate.canvas import load_rgb, text_font
+from pictrace.evaluate.surrounds import cover, promotion_panel
 
 CLOTHING = Path("/work/shared/labelled/clothing16")
 OUT = Path(__file__).parent / "results" / "surround.md"
 Surround = Callable[[Image.Image, Image.Image], Image.Image]
 
 
-def _fit(img: Image.Image, width: int, height: int) -> Image.Image:
-    """``img`` scaled to cover width x height and cut to it, centred."""
-    scale = max(width / img.width, height / img.height)
-    img = img.resize((max(width, round(img.width * scale)), max(height, round(img.height * scale))))
-    left, top = (img.width - width) // 2, (img.height - height) // 2
-    return img.crop((left, top, left + width, top + height))
-
-
 def floor(photo: Image.Image, ground: Image.Image) -> Image.Image:
     """The photo as a product (58 % of each side) in the middle of the same floor."""
-    canvas = _fit(ground, 640, 640)
-    canvas.paste(_fit(photo, 370, 370), (135, 135))
+    canvas = cover(ground, 640, 640)
+    canvas.paste(cover(photo, 370, 370), (135, 135))
     return canvas
 
 
 def meme(photo: Image.Image, _: Image.Image) -> Image.Image:
     canvas = Image.new("RGB", (600, 700), "white")
-    canvas.paste(_fit(photo, 600, 460), (0, 120))
+    canvas.paste(cover(photo, 600, 460), (0, 120))
     draw = ImageDraw.Draw(canvas)
     draw.text((24, 28), "WHEN THE MONDAY MEETING", fill="black", font=text_font(46))
     draw.text((24, 612), "COULD HAVE BEEN AN EMAIL", fill="black", font=text_font(46))
@@ -80,7 +73,7 @@ def app_screen(photo: Image.Image, _: Image.Image) -> Image.Image:
     draw.text((20, 15), "9:41   LTE  87%", fill="white", font=text_font(26))
     draw.rectangle((0, 60, 540, 160), fill=(59, 89, 152))
     draw.text((20, 85), "PhotoShare  Feed", fill="white", font=text_font(40))
-    canvas.paste(_fit(photo, 540, 540), (0, 200))
+    canvas.paste(cover(photo, 540, 540), (0, 200))
     draw.text((20, 760), "Liked by anna_k and 1,204 others", fill="black", font=text_font(26))
     draw.text((20, 810), "#weekend #travel #nofilter", fill=(0, 60, 160), font=text_font(26))
     draw.rectangle((0, 900, 540, 1000), fill=(230, 230, 235))
@@ -89,14 +82,7 @@ def app_screen(photo: Image.Image, _: Image.Image) -> Image.Image:
 
 
 def promo(photo: Image.Image, _: Image.Image) -> Image.Image:
-    canvas = Image.new("RGB", (900, 500), (200, 30, 40))
-    canvas.paste(_fit(photo, 500, 500), (0, 0))
-    draw = ImageDraw.Draw(canvas)
-    draw.text((530, 60), "SUMMER", fill="white", font=text_font(70))
-    draw.text((530, 150), "SALE 50%", fill="yellow", font=text_font(70))
-    draw.text((530, 300), "shop.example.com", fill="white", font=text_font(34))
-    draw.text((530, 380), "Free delivery", fill="white", font=text_font(34))
-    return canvas
+    return promotion_panel(photo)
 
 
 def viewer_window(photo: Image.Image, _: Image.Image) -> Image.Image:

@@ -138,17 +138,23 @@ def test_a_wide_band_of_two_photos_in_one_frame_is_judged(photos):
     assert inset_differs(a, b, inside, FRAME_INLIERS)
 
 
+def _banded(photos, box: tuple[int, int, int, int], fill: tuple[int, int, int]):
+    """A 320 x 180 copy of a photo with a band drawn over ``box``, the photo itself, keypoints
+    spread along its top and bottom, and the whole canvas as the overlap."""
+    photo = load_rgb(photos / "fruits.jpg").resize((320, 180))
+    captioned = photo.copy()
+    ImageDraw.Draw(captioned).rectangle(box, fill=fill)
+    spread = np.array([[x, y] for x in range(10, 320, 40) for y in (15, 165)], float)
+    return np.asarray(captioned), np.asarray(photo), spread, np.ones((180, 320), bool)
+
+
 def test_a_wide_band_over_a_copy_is_not_a_picture_of_its_own(photos):
     """A caption band over half of a copy breaks off at its edges, but the original carries
     on across them."""
-    photo = load_rgb(photos / "fruits.jpg").resize((320, 180))
-    captioned = photo.copy()
-    ImageDraw.Draw(captioned).rectangle((0, 40, 320, 130), fill=(20, 20, 20))
-    a, b = np.asarray(captioned), np.asarray(photo)
-    spread = np.array([[x, y] for x in range(10, 320, 40) for y in (15, 165)], float)
-    inside = np.ones(a.shape[:2], bool)
+    a, b, spread, inside = _banded(photos, (0, 40, 320, 130), (20, 20, 20))
     block = differing_block(a, b, inside, spread)
-    assert block is not None and (block[2] - block[0]) * (block[3] - block[1]) >= BAND * a.size / 3
+    assert block is not None
+    assert (block[2] - block[0]) * (block[3] - block[1]) >= BAND * inside.size
     assert not inset_differs(a, b, inside, spread)
 
 
@@ -156,21 +162,15 @@ def test_a_caption_band_laid_over_a_copy_is_told_from_a_photo_of_its_own(photos)
     """What the middle and unmatched-detail judges find different may be a band laid over a
     copy's middle: the query breaks off at its edges, the original carries on across them.
     Two photos in one frame both break off; a photo beside a panel covers too much of it."""
-    photo = load_rgb(photos / "fruits.jpg").resize((320, 180))
-    captioned = photo.copy()
-    ImageDraw.Draw(captioned).rectangle((0, 70, 320, 110), fill=(250, 0, 250))
-    a, b = np.asarray(captioned), np.asarray(photo)
-    spread = np.array([[x, y] for x in range(10, 320, 40) for y in (20, 160)], float)
-    inside = np.ones(a.shape[:2], bool)
+    a, b, spread, inside = _banded(photos, (0, 70, 320, 110), (250, 0, 250))
     assert laid_over(a, b, inside, spread)
     assert not laid_over(b, b, inside, spread)  # nothing differs
     small_photos = [
         canvas(load_rgb(photos / n).resize((110, 80))) for n in ("baboon.jpg", "squirrel.jpg")
     ]
     assert not laid_over(*small_photos, inside, FRAME_INLIERS)  # the hit breaks off too
-    wide = photo.copy()
-    ImageDraw.Draw(wide).rectangle((0, 30, 320, 150), fill=(250, 0, 250))
-    assert not laid_over(np.asarray(wide), b, inside, spread)  # BAND of it or more
+    wide, _, _, _ = _banded(photos, (0, 30, 320, 150), (250, 0, 250))
+    assert not laid_over(wide, b, inside, spread)  # BAND of it or more
 
 
 def test_a_narrow_bar_is_too_small_to_judge():

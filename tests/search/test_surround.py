@@ -7,10 +7,11 @@ differ. A copy shares its middle.
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw
 
 from pictrace import Index
 from pictrace.evaluate.canvas import text_font
+from pictrace.evaluate.surrounds import promotion_panel
 from pictrace.search.middle import middle_missed
 from tests.conftest import load_rgb
 
@@ -38,15 +39,8 @@ def meme(subject: Image.Image) -> Image.Image:
 
 
 def promo(subject: Image.Image) -> Image.Image:
-    """``subject`` beside the same promotion text: a band of its own reaching three edges."""
-    canvas = Image.new("RGB", (900, 500), (200, 30, 40))
-    canvas.paste(ImageOps.fit(subject, (500, 500)), (0, 0))
-    draw = ImageDraw.Draw(canvas)
-    draw.text((530, 60), "SUMMER", fill="white", font=text_font(70))
-    draw.text((530, 150), "SALE 50%", fill="yellow", font=text_font(70))
-    draw.text((530, 300), "shop.example.com", fill="white", font=text_font(34))
-    draw.text((530, 380), "Free delivery", fill="white", font=text_font(34))
-    return canvas
+    """``subject`` beside the same promotion text: a part of its own reaching three edges."""
+    return promotion_panel(subject)
 
 
 KINDS = ("floor", "meme", "promo")

@@ -132,19 +132,26 @@ def _alike(query: Looks, hit: np.ndarray, fit: Fit, sizes: Sizes) -> bool:
     (``inset``, judged from ``INSET_FROM`` of the detail left out)."""
     query_colour, query_grey = query
     coloured = cache(lambda: warped_pair(query_colour, hit, fit, *sizes, side=INSET_SIDE))
-    if fit.middle_missed or fit.unmatched:
-        hit_grey = grey_thumbnail(hit)
-        differ = fit.middle_missed and not middle_alike(query_grey, hit_grey, fit, sizes)
-        warped = warped_pair(query_grey, hit_grey, fit, *sizes) if fit.unmatched else None
-        differ = differ or (warped is not None and not unmatched_alike(*warped))
-        if differ and not _laid_over(coloured(), fit):
-            return False
+    if _differ(query_grey, hit, fit, sizes) and not _laid_over(coloured(), fit):
+        return False
     if fit.unmatched_share < INSET_FROM:
         return True
     warped = coloured()
     if warped is None:
         return True  # too small an overlap: alike
     return not inset_differs(*warped, on_canvas(fit.query_pts, fit, warped[0].shape))
+
+
+def _differ(query_grey: np.ndarray, hit: np.ndarray, fit: Fit, sizes: Sizes) -> bool:
+    """Whether the middle judge or the unmatched-detail judge, where the fit flagged for
+    either, finds the grey pictures different."""
+    if not (fit.middle_missed or fit.unmatched):
+        return False
+    hit_grey = grey_thumbnail(hit)
+    if fit.middle_missed and not middle_alike(query_grey, hit_grey, fit, sizes):
+        return True
+    warped = warped_pair(query_grey, hit_grey, fit, *sizes) if fit.unmatched else None
+    return warped is not None and not unmatched_alike(*warped)
 
 
 def _laid_over(warped: tuple[np.ndarray, np.ndarray, np.ndarray] | None, fit: Fit) -> bool:
