@@ -129,17 +129,20 @@ def _alike(query: Looks, hit: np.ndarray, fit: Fit, sizes: Sizes) -> bool:
     colour one) look alike where its inliers are missing, or differ there only by something
     laid over the query (``inset.laid_over``: a caption band over the middle of a copy whose
     own detail it hides), and do not differ in a picture of their own placed in one frame
-    (``inset``, judged from ``INSET_FROM`` of the detail left out)."""
+    (``inset``, judged from ``INSET_FROM`` of the detail left out). The colour pair both
+    ``inset`` judges read is made once, and only when one of them is asked (the frame is
+    still judged after a band laid over: the window of a small photo shows both)."""
     query_colour, query_grey = query
-    coloured = cache(lambda: warped_pair(query_colour, hit, fit, *sizes, side=INSET_SIDE))
-    if _differ(query_grey, hit, fit, sizes) and not _laid_over(coloured(), fit):
-        return False
-    if fit.unmatched_share < INSET_FROM:
+    differ = _differ(query_grey, hit, fit, sizes)
+    if not differ and fit.unmatched_share < INSET_FROM:
         return True
-    warped = coloured()
+    warped = warped_pair(query_colour, hit, fit, *sizes, side=INSET_SIDE)
     if warped is None:
-        return True  # too small an overlap: alike
-    return not inset_differs(*warped, on_canvas(fit.query_pts, fit, warped[0].shape))
+        return not differ  # too small an overlap to judge
+    inliers = on_canvas(fit.query_pts, fit, warped[0].shape)
+    if differ and not laid_over(*warped, inliers):
+        return False
+    return fit.unmatched_share < INSET_FROM or not inset_differs(*warped, inliers)
 
 
 def _differ(query_grey: np.ndarray, hit: np.ndarray, fit: Fit, sizes: Sizes) -> bool:
@@ -152,12 +155,6 @@ def _differ(query_grey: np.ndarray, hit: np.ndarray, fit: Fit, sizes: Sizes) -> 
         return True
     warped = warped_pair(query_grey, hit_grey, fit, *sizes) if fit.unmatched else None
     return warped is not None and not unmatched_alike(*warped)
-
-
-def _laid_over(warped: tuple[np.ndarray, np.ndarray, np.ndarray] | None, fit: Fit) -> bool:
-    if warped is None:
-        return False
-    return laid_over(*warped, on_canvas(fit.query_pts, fit, warped[0].shape))
 
 
 def warped_ssims(
