@@ -114,6 +114,15 @@ def test_decompression_bomb_is_refused_before_decoding(settings, side, pixels):
     )
 
 
+def test_a_pixel_limit_above_pillows_own_is_the_one_that_decides():
+    # 182 MP: over Pillow's default refusal (twice 89.5 MP), under the limit asked for
+    raised = load_settings(max_pixels=300_000_000)
+    with pytest.raises(NotAnImage, match="truncated or corrupt"):  # read past the size check
+        decode(Source("big.png", _png_header_only(13_500, 13_500)), raised)
+    with pytest.raises(ImageTooLarge, match="exceeds the limit of 300,000,000 pixels"):
+        decode(Source("bigger.png", _png_header_only(18_000, 18_000)), raised)
+
+
 def test_byte_limit(photos):
     small = load_settings(max_bytes=1000)
     with pytest.raises(ImageTooLarge, match="exceeds the limit"):
@@ -178,6 +187,25 @@ def test_a_16_bit_grey_picture_is_scaled_to_8_bits_by_its_maximum():
     assert decoded.pixels.shape == (600, 300, 3)
     assert np.abs(decoded.pixels[..., 0].astype(int) - expected).max() <= 1
     assert (decoded.pixels[..., 0] == decoded.pixels[..., 2]).all()
+
+
+@pytest.mark.parametrize(
+    ("values", "low"),
+    [
+        (np.linspace(0.0, 1.0, 64 * 48, dtype=np.float32), 0.0),  # a float picture of 0..1
+        (np.linspace(-100.0, 155.0, 64 * 48, dtype=np.float32), -100.0),
+        (np.linspace(-100, 155, 64 * 48).astype(np.int32), -100.0),
+    ],
+)
+def test_float_and_signed_grey_pictures_span_0_to_255_from_their_lowest_value(values, low):
+    buffer = io.BytesIO()
+    Image.fromarray(values.reshape(48, 64)).save(buffer, "TIFF")
+    decoded = decode(Source(uri="deep.tif", data=buffer.getvalue()), load_settings())
+    grey = decoded.pixels[..., 0].astype(int).ravel()
+    expected = (values.astype(np.float64) - low) * 255 / (values.max() - low)
+    assert grey.min() == 0 and grey.max() == 255
+    assert np.abs(grey - expected).max() <= 1
+    assert (np.diff(grey) >= 0).all()  # no value wraps around
 
 
 def test_exif_counts_metadata_not_a_tiffs_layout(settings, photos):

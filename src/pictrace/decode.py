@@ -128,6 +128,7 @@ def pixel_digest(pixels: np.ndarray) -> str:
 
 
 def _open(uri: str, data: bytes, max_pixels: int) -> Image.Image:
+    _pillow_allows(max_pixels)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
@@ -145,6 +146,16 @@ def _open(uri: str, data: bytes, max_pixels: int) -> Image.Image:
         except _CORRUPT as exc:
             raise NotAnImage(f"{uri}: truncated or corrupt image data ({_short(exc)})") from exc
     return image
+
+
+def _pillow_allows(max_pixels: int) -> None:
+    """Raise Pillow's own decompression-bomb limit (it refuses twice its ``MAX_IMAGE_PIXELS``,
+    ~179 MP by default) to ``max_pixels`` when that is higher, so PICTRACE_MAX_PIXELS decides
+    (``_open`` checks it right after reading the size). Never lowered, nor set when a user
+    turned Pillow's check off."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and 2 * limit < max_pixels:
+        Image.MAX_IMAGE_PIXELS = max_pixels
 
 
 def _too_many_pixels(uri: str, pixels: str, max_pixels: int) -> ImageTooLarge:
@@ -182,21 +193,24 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         canvas = Image.new("RGB", rgba.size, (255, 255, 255))
         canvas.paste(rgba, mask=rgba.getchannel("A"))
         return canvas
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         return Image.fromarray(_to_8bit(image)).convert("RGB")
     return image.convert("RGB")
 
 
 def _to_8bit(image: Image.Image, strip: int = 256) -> np.ndarray:
-    """A 16- or 32-bit grey picture scaled to 0..255 by its maximum, a strip of rows at a
-    time: one float array of the whole picture took 8 bytes per pixel (1.6 GB for 80 MP)."""
-    extrema = image.getextrema()  # (low, high) of a one-band picture
-    high = float(extrema[1]) if isinstance(extrema[1], int | float) else 255.0
-    scale = np.float32(255.0 / max(high, 1.0))
+    """A 16- or 32-bit grey picture (integer or float) scaled to 0..255 from its minimum
+    (or 0, when that is lower) to its maximum (at least 1: a float picture of 0..1 spans all
+    of it), a strip of rows at a time: one float array of the whole picture took 8 bytes per
+    pixel (1.6 GB for 80 MP)."""
+    low, high = (float(v) if np.isfinite(v) else 0.0 for v in image.getextrema())
+    low = min(low, 0.0)
+    scale = np.float32(255.0 / max(high - low, 1.0))
     out = np.empty((image.height, image.width), dtype=np.uint8)
     for top in range(0, image.height, strip):
         rows = np.asarray(image.crop((0, top, image.width, min(top + strip, image.height))))
-        out[top : top + strip] = (rows.astype(np.float32) * scale).astype(np.uint8)
+        scaled = (np.nan_to_num(rows.astype(np.float32)) - np.float32(low)) * scale
+        out[top : top + strip] = np.clip(scaled, 0.0, 255.0).astype(np.uint8)
     return out
 
 

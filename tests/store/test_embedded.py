@@ -84,6 +84,23 @@ def test_hnsw_past_the_threshold(tmp_path):
     reopened.close()
 
 
+def test_an_index_grown_past_the_threshold_by_adding_turns_hnsw_when_closed(tmp_path):
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=4)
+    store.add([_entry(n) for n in range(1, 4)])
+    store.close()
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=4)
+    assert not store.spaces["v"].hnsw  # 3 images: flat
+    store.add([_entry(n) for n in range(4, 7)])
+    query = store.features("v", [2])[2][None]
+    flat = store.nearest("v", query, k=3)
+    store.close()
+    reopened = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=4, readonly=True)
+    assert reopened.spaces["v"].hnsw and reopened.spaces["r"].hnsw
+    assert reopened.spaces["v"].size == 6 and reopened.spaces["r"].size == 18
+    assert [i for i, _ in reopened.nearest("v", query, k=3)[0]] == [i for i, _ in flat[0]]
+    reopened.close()
+
+
 def test_second_writer_is_refused_but_readers_work(tmp_path):
     store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
     store.add([_entry(1)])

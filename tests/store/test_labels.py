@@ -61,3 +61,19 @@ def test_a_label_named_by_the_words_counts_more_than_one_with_them_in_a_synonym(
     assert [hit for hit, _ in catalogue.label_hits(["cat"], 10)] == [ids[1], ids[0]]
     assert [hit for hit, _ in catalogue.label_hits(["panda"], 10)] == [ids[0]]
     catalogue.close()
+
+
+def test_records_of_more_ids_than_one_statement_may_bind_come_with_their_labels(tmp_path):
+    import sqlite3
+
+    catalogue = Catalogue(tmp_path / "catalogue.sqlite")
+    with catalogue.transaction() as db:
+        for n in range(1_200):
+            labels = (("tabby, tabby cat", 0.5),) if n % 2 else ()
+            image = NewImage(f"{n}.jpg", None, f"b{n}", f"p{n}", 10, 10, "jpeg", 100, 0, {}, labels)
+            catalogue.insert(db, image)
+    catalogue._db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # SQLite's old default
+    records = catalogue.records(catalogue.all_ids())
+    assert len(records) == 1_200
+    assert sum(1 for r in records.values() if r.labels == ("tabby, tabby cat",)) == 600
+    catalogue.close()

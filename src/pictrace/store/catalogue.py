@@ -389,13 +389,10 @@ class Catalogue:
         return sorted(scores.items(), key=lambda hit: (-hit[1], hit[0]))[:limit]
 
     def _labels(self, records: dict[int, ImageRecord]) -> dict[int, tuple[str, ...]]:
-        if not records:
-            return {}
-        marks = ",".join("?" * len(records))
-        rows = self._query(
-            f"SELECT image_id, label FROM labels WHERE image_id IN ({marks}) "
+        rows = self._by_ids(
+            "SELECT image_id, label FROM labels WHERE image_id IN ({marks}) "
             "ORDER BY image_id, rank",
-            list(records),
+            records,
         )
         out: dict[int, list[str]] = {}
         for image_id, label in rows:

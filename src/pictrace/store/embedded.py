@@ -277,6 +277,10 @@ class EmbeddedStore(Store):
         with self._saving, self._guard.writing() if final else self._guard.reading():
             try:
                 if final:
+                    for name in self._outgrown():
+                        log.info("index %s: %s holds over %d images, built as HNSW now",
+                                 self.folder, name, self.hnsw_threshold)  # fmt: skip
+                        self._stale.add(name)
                     for name in self._stale:
                         self.spaces[name] = self._rebuild_space(self.specs[name])
                     self._stale.clear()
@@ -294,6 +298,18 @@ class EmbeddedStore(Store):
                 self._dirty = False
                 raise
             self._dirty = bool(self._stale)  # saved at close
+
+    def _outgrown(self) -> set[str]:
+        """The flat embedding spaces grown past ``hnsw_threshold`` images: rebuilt as HNSW
+        when the store closes (a space is only built as HNSW when it is rebuilt; rebuilding
+        one at the add that crosses the threshold would hold that add up for minutes)."""
+        return {
+            name
+            for name, space in self.spaces.items()
+            if isinstance(space, VectorSpace)
+            and not space.hnsw
+            and self.catalogue.value_count(name, self.specs[name].version) >= self.hnsw_threshold
+        }
 
     def close(self) -> None:
         """Save the searchable copies and let go of the folder, also when saving fails (the
