@@ -1,6 +1,7 @@
 """The library facade end to end, on the bundled photos."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -223,6 +224,30 @@ def test_a_moved_file_keeps_its_entry_beside_a_copy_that_sorts_first(photos, tmp
             assert report.moved == (first,) and len(report.added) == 1
             assert index.resolve(str(renamed / "p.jpg")).id == first
             assert index.get(report.added[0]).source == str(renamed / "a copy.jpg")
+
+
+def test_a_renamed_folder_of_identical_files_gives_each_file_its_own_entry(photos, tmp_path):
+    """Nine files, three pictures each saved three times, in a folder renamed with one file
+    deleted: every file keeps the entry it had under its name, and only the deleted one's
+    entry is missing (the oldest entry of the same bytes used to go first, and shift the
+    rest), in one batch or across batches."""
+    names = ("coffee.jpg", "rocket.jpg", "astronaut.jpg")
+    for batch in (2, 16):
+        folder, renamed = tmp_path / f"a{batch}", tmp_path / f"b{batch}"
+        folder.mkdir()
+        for n in range(9):
+            (folder / f"{n:03d}.jpg").write_bytes((photos / names[n % 3]).read_bytes())
+        with Index.open(tmp_path / f"index{batch}", batch_size=batch) as index:
+            index.add([folder])
+            before = {r.id: Path(r.source).name for r in index.list()}
+        folder.rename(renamed)
+        (renamed / "001.jpg").unlink()
+        with Index.open(tmp_path / f"index{batch}", batch_size=batch) as index:
+            report = index.add([renamed])
+            assert len(report.moved) == 8 and not report.added
+            after = {r.id: Path(r.source).name for r in index.list()}
+            assert after == before
+            assert [Path(r.source).name for r in index.missing()] == ["001.jpg"]
 
 
 def test_a_file_moved_in_beside_an_indexed_copy_of_itself_keeps_its_entry(photos, tmp_path):

@@ -215,15 +215,21 @@ class Adder:
     def _moved(self, digest: str, location: str) -> tuple[tuple[int, str], ...]:
         """The images a new local file (its bytes' ``digest``) may have been catalogued as
         before it moved: those with the same bytes added from a path where no file is any
-        more, or only a symlink to this one, oldest first. (Features an older release
-        computed move along as they are: adding the folder again brings them up to date.)"""
+        more, or only a symlink to this one; those of the same file name first (a renamed
+        folder of identical files: each file takes its own entry), then oldest first.
+        (Features an older release computed move along as they are: adding the folder
+        again brings them up to date.)"""
         located = self.store.locations(self.store.by_bytes(digest))
+        name = os.path.basename(location)
         found = sorted(
-            i
-            for i, path in located.items()
-            if path != location
-            and _left(path, location)
-            and not self._namesake_moved(path, location, digest)
+            (
+                i
+                for i, path in located.items()
+                if path != location
+                and _left(path, location)
+                and not self._namesake_moved(path, location, digest)
+            ),
+            key=lambda i: (os.path.basename(located[i]) != name, i),
         )
         records = self.store.records(found) if found else {}
         return tuple((i, records[i].source) for i in found if i in records)
