@@ -178,3 +178,28 @@ def test_a_file_damaged_inside_or_unwritable_costs_searches_not_the_run(tmp_path
     broken._db.execute("PRAGMA query_only = ON")  # as a file this user cannot write
     broken.record([(2, [])])  # in memory from here on
     assert broken.searched() == {2}
+
+
+def test_kept_searches_do_not_outlive_a_catalogue_restored_from_a_backup(photos, tmp_path):
+    """A catalogue put back from a backup gives out again the ids it had not given then:
+    the links kept for the image that had such an id are not another image's."""
+    from PIL import Image
+
+    folder = tmp_path / "a"
+    folder.mkdir()
+    for name in ("coffee.jpg", "rocket.jpg"):
+        shutil.copy(photos / name, folder / name)
+    index_dir = tmp_path / "index"
+    with Index.open(index_dir) as index:
+        index.add([folder])
+    shutil.copy(index_dir / "catalogue.sqlite", tmp_path / "backup.sqlite")
+    Image.open(folder / "coffee.jpg").resize((200, 150)).save(tmp_path / "small.jpg")
+    with Index.open(index_dir) as index:
+        (copy,) = index.add([tmp_path / "small.jpg"]).added
+        assert [len(g.members) for g in index.duplicates()] == [2]
+    for suffix in ("", "-wal", "-shm"):
+        (index_dir / f"catalogue.sqlite{suffix}").unlink(missing_ok=True)
+    shutil.copy(tmp_path / "backup.sqlite", index_dir / "catalogue.sqlite")
+    with Index.open(index_dir) as index:
+        assert index.add([photos / "astronaut.jpg"]).added == (copy,)  # the same id again
+        assert index.duplicates() == []

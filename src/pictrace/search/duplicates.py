@@ -62,6 +62,9 @@ def find_duplicates(
     ids = store.all_ids()
     live = set(ids)
     seen = kept.searched()
+    if _restored(store, kept, seen & live):
+        kept.clear()
+        seen = set()
     kept.forget(seen - live)
     _search([i for i in ids if i not in seen], store, specs, searcher, kept, progress)
     links: list[Link] = []
@@ -81,6 +84,20 @@ def find_duplicates(
     for a, b in pairs:
         _union(parent, a, b)
     return apply_policy(_groups(store, parent, links, pairs, set(composites)), policy)
+
+
+def _restored(store: Store, kept: CopyLinks, seen: set[int]) -> bool:
+    """Whether the catalogue went back to a backup since ``kept`` was searched: its newest
+    searched image is now another one (ids only grow, but a restored catalogue gives out
+    again those it had not yet given then). A catalogue restored to a time before one of
+    the searched images is told by that image: it is missing (forgotten), or another image
+    took its id."""
+    if not seen:
+        return False
+    newest = max(seen)
+    record = store.records([newest]).get(newest)
+    recorded = kept.added(newest)
+    return record is None or (recorded is not None and recorded != record.added_at)
 
 
 def _search(
@@ -107,7 +124,7 @@ def _search(
                 found.append((image_id, copies))
                 if progress is not None:
                     progress(done + 1, len(ids))
-            kept.record(found)
+            kept.record(found, {i: r.added_at for i, r in records.items()})
     finally:  # an interrupted run does not wait for the chunk's queued searches
         searches.shutdown(wait=True, cancel_futures=True)
 

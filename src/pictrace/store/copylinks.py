@@ -24,7 +24,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -36,12 +36,12 @@ from pictrace.store.readonly import immutable, pending_log, writable_folder
 log = logging.getLogger("pictrace")
 T = TypeVar("T")
 Found = tuple[int, np.ndarray | None]  # a copy's id and the transform (image -> copy), if any
-LAYOUT = 2  # PRAGMA user_version of the file; another layout is dropped and made again
+LAYOUT = 3  # PRAGMA user_version of the file; another layout is dropped and made again
 KEEP_KEYS = 4  # keys whose rows are kept (other settings, other processes, older releases)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, used REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS searched (
-    key TEXT NOT NULL, image_id INTEGER NOT NULL, PRIMARY KEY (key, image_id)
+    key TEXT NOT NULL, image_id INTEGER NOT NULL, added REAL, PRIMARY KEY (key, image_id)
 );
 CREATE TABLE IF NOT EXISTS links (
     key TEXT NOT NULL,
@@ -81,6 +81,16 @@ class CopyLinks:
         )
         return {row[0] for row in rows}
 
+    def added(self, image_id: int) -> float | None:
+        """When the image searched under ``image_id`` was added to the catalogue, as it was
+        recorded (None: not searched, or recorded without it)."""
+        rows = self._guarded(
+            lambda db: db.execute(
+                "SELECT added FROM searched WHERE key = ? AND image_id = ?", (self.key, image_id)
+            ).fetchall()
+        )
+        return rows[0][0] if rows else None
+
     def links(self, live: set[int]) -> list[tuple[int, int, np.ndarray | None]]:
         """Every kept link between two ``live`` images: (image, copy, transform or None)."""
         rows = self._guarded(
@@ -90,15 +100,20 @@ class CopyLinks:
         )
         return [(a, b, _matrix(t)) for a, b, t in rows if a in live and b in live]
 
-    def record(self, found: Sequence[tuple[int, Sequence[Found]]]) -> None:
+    def record(
+        self, found: Sequence[tuple[int, Sequence[Found]]], added: Mapping[int, float] | None = None
+    ) -> None:
         """Searched images with their copies, in one transaction (an interrupted search for
-        duplicates keeps every chunk it finished)."""
-        searched = [(self.key, i) for i, _ in found]
+        duplicates keeps every chunk it finished); ``added``: when each image was added to
+        the catalogue (``ImageRecord.added_at``: an id given again after a catalogue was
+        restored from a backup is another image)."""
+        added = added or {}
+        searched = [(self.key, i, added.get(i)) for i, _ in found]
         links = [(self.key, i, c, _blob(t)) for i, copies in found for c, t in copies]
 
         def write(db: sqlite3.Connection) -> None:
             with db:
-                db.executemany("INSERT OR IGNORE INTO searched VALUES (?, ?)", searched)
+                db.executemany("INSERT OR IGNORE INTO searched VALUES (?, ?, ?)", searched)
                 db.executemany("INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?)", links)
 
         self._guarded(write)
