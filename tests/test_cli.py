@@ -182,6 +182,13 @@ def test_a_mistyped_index_is_an_error_for_remove_and_calibrate(run, tmp_path):
     assert not (tmp_path / "typo").exists()
 
 
+def test_calibrate_says_what_it_needs(run, built_index, tmp_path):
+    code, _, err = run("--index", str(built_index), "calibrate")
+    assert code == 2 and "give a CSV of labelled pairs" in err and "not both" not in err
+    code, _, err = run("--index", str(built_index), "calibrate", "pairs.csv", "--reset")
+    assert code == 2 and "not both" in err
+
+
 def test_eval_with_unreadable_queries_names_them_and_exits_1(run, built_index, tmp_path):
     (tmp_path / "cases.csv").write_text("query,expected\ngone.jpg,coffee\n")
     code, out, err = run("--index", str(built_index), "eval", str(tmp_path / "cases.csv"))

@@ -788,3 +788,32 @@ def test_an_index_given_as_a_file_uri_or_from_home_is_its_folder(tmp_path, monke
         with Index.open(given) as index:
             assert index.location == str(tmp_path / "a")
             assert index.uploads == tmp_path / "a" / "uploads"
+
+
+def test_one_path_given_alone_is_added_as_one_path(photos, tmp_path):
+    """A string is not a list of one-letter paths (the first, "/", was the whole disk)."""
+    with Index.open(tmp_path / "index") as index:
+        assert len(index.add(str(photos / "coffee.jpg")).added) == 1
+        assert len(index.add(photos / "rocket.jpg").added) == 1
+        assert index.stats().images == 2
+
+
+def test_an_index_used_after_it_is_closed_says_so(photos, tmp_path):
+    from pictrace.errors import IndexClosed
+
+    index = Index.open(tmp_path / "index")
+    index.add([photos / "coffee.jpg"])
+    index.close()
+    for use in (
+        lambda: index.search(photos / "coffee.jpg"),
+        lambda: index.add([photos / "rocket.jpg"]),
+        lambda: index.stats(),
+        lambda: index.search_text("cup"),
+    ):
+        with pytest.raises(IndexClosed, match="closed: open it again"):
+            use()
+
+
+def test_a_text_search_for_something_not_text_is_bad_input(built_index):
+    with Index.open(built_index, readonly=True) as index, pytest.raises(InputError, match="string"):
+        index.search_text(None)  # type: ignore[arg-type]

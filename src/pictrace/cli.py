@@ -326,8 +326,10 @@ def calibrate(
     ] = False,
 ) -> None:
     """Refit copy_confidence from your labelled pairs; stored in the index folder."""
-    if (pairs is None) != reset:
+    if pairs is not None and reset:
         raise typer.BadParameter("give either a CSV of labelled pairs or --reset, not both")
+    if pairs is None and not reset:
+        raise typer.BadParameter("give a CSV of labelled pairs (a,b,is_copy), or --reset")
     with _open(existing=True) as index:
         if pairs is None:
             index.reset_calibration()

@@ -203,7 +203,7 @@ def _to_8bit(image: Image.Image, strip: int = 256) -> np.ndarray:
     (or 0, when that is lower) to its maximum (at least 1: a float picture of 0..1 spans all
     of it), a strip of rows at a time: one float array of the whole picture took 8 bytes per
     pixel (1.6 GB for 80 MP)."""
-    low, high = (float(v) if np.isfinite(v) else 0.0 for v in image.getextrema())
+    low, high = (_finite(v) for v in image.getextrema()[:2])  # of a one-band picture
     low = min(low, 0.0)
     scale = np.float32(255.0 / max(high - low, 1.0))
     out = np.empty((image.height, image.width), dtype=np.uint8)
@@ -212,6 +212,10 @@ def _to_8bit(image: Image.Image, strip: int = 256) -> np.ndarray:
         scaled = (np.nan_to_num(rows.astype(np.float32)) - np.float32(low)) * scale
         out[top : top + strip] = np.clip(scaled, 0.0, 255.0).astype(np.uint8)
     return out
+
+
+def _finite(value: object) -> float:
+    return float(value) if isinstance(value, int | float) and np.isfinite(value) else 0.0
 
 
 def _working_copy(image: Image.Image, long_side: int) -> np.ndarray:

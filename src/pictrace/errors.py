@@ -104,6 +104,12 @@ class IndexCorrupt(IndexError_):
     code = "index_corrupt"
 
 
+class IndexClosed(IndexError_):
+    """The index was used after ``Index.close`` (or its ``with`` block) ended."""
+
+    code = "index_closed"
+
+
 class ConfigError(PicTraceError):
     code = "config_error"
 

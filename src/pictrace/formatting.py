@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 
 from pictrace.search.keeper import reason_label
-from pictrace.types import AddReport, DuplicateGroup, ImageRecord, Match, SearchResult, Stats
+from pictrace.types import (
+    AddFailure,
+    AddReport,
+    DuplicateGroup,
+    ImageRecord,
+    Match,
+    SearchResult,
+    Stats,
+)
 
 FEW_PAIRS = 200  # a calibration fitted on fewer pairs is said to be uncertain
 
@@ -113,8 +121,16 @@ def add_lines(report: AddReport) -> list[str]:
             f"  changed: image {old} is now image {new}"
             for new, old in zip(report.replaced, report.previous, strict=True)
         ),
-        *(f"  failed: {failure.reason}" for failure in report.failed),
+        *(f"  failed: {_named(failure)}" for failure in report.failed),
     ]
+
+
+def _named(failure: AddFailure) -> str:
+    """A failure's reason with what failed: a file's reason names it already, a download's
+    (the server sent a web page, say) does not."""
+    if failure.source and not failure.reason.startswith(failure.source):
+        return f"{failure.source}: {failure.reason}"
+    return failure.reason
 
 
 def calibration_lines(report: CalibrationReport) -> list[str]:

@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from typing import TypeVar
 
+from pictrace.errors import IndexClosed
+
 T = TypeVar("T")
 U = TypeVar("U")
 
@@ -29,7 +31,7 @@ def then(future: Future[T], fn: Callable[[T], U], pool: Executor | None = None) 
             try:
                 pool.submit(settle, done)
                 return
-            except RuntimeError:  # the pool is shut down: settle here rather than never
+            except (RuntimeError, IndexClosed):  # the pool is shut down: settle here, not never
                 pass
         settle(done)
 

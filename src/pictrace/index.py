@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import numbers
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -47,7 +48,7 @@ from pictrace.search.kept import KeptDuplicates
 from pictrace.settings import Settings, load_settings
 from pictrace.store.base import Store, local_folder, open_store, stats_of
 from pictrace.store.embedded import EmbeddedStore
-from pictrace.threads import quiet_this_thread
+from pictrace.threads import Pool
 from pictrace.types import (
     AddFailure,
     AddReport,
@@ -78,7 +79,7 @@ class Index:
             text if "://" in text and not text.startswith("file:") else str(local_folder(text))
         )
         self.readonly = readonly
-        self.pool = ThreadPoolExecutor(WORKERS, "pictrace", initializer=quiet_this_thread)
+        self.pool = Pool(WORKERS, "pictrace")
         self.extractors = build_extractors(settings)
         self.query_extractors = [e for e in self.extractors if e.for_queries]
         looks = [e.first_look() for e in self.query_extractors]
@@ -141,9 +142,14 @@ class Index:
             self._duplicates.close()
 
     # --- adding -----------------------------------------------------------------------------
-    def add(self, items: Iterable[str | Path], progress: Progress | None = None) -> AddReport:
-        """Add files, folders (recursively) and URLs; unchanged files are skipped."""
+    def add(
+        self, items: str | Path | Iterable[str | Path], progress: Progress | None = None
+    ) -> AddReport:
+        """Add files, folders (recursively) and URLs (a web page's images: it is crawled);
+        unchanged files are skipped. ``items``: one of them, or several."""
         self._writable()
+        if isinstance(items, str | os.PathLike):
+            items = [items]  # one path (a string is not a list of one-letter paths)
         paths = list(expand(items))
         urls = [p for p in paths if is_url(p)]
         files = [p for p in paths if not is_url(p)]
@@ -209,6 +215,8 @@ class Index:
     def search_text(self, text: str, k: int = 10) -> SearchResult:
         """Images whose predicted ImageNet labels match every word of ``text``."""
         _check_k(k)
+        if not isinstance(text, str):
+            raise InputError(f"the text must be a string of words, not {type(text).__name__}")
         started = time.perf_counter()
         terms = [t for t in text.lower().replace(",", " ").split() if t]
         if not terms:

@@ -24,7 +24,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
+from typing import Any, TypeVar
+
+from pictrace.errors import IndexClosed
+
+T = TypeVar("T")
 
 _OPENCV_WAIT = (
     "OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER",
@@ -61,3 +68,17 @@ def quiet_this_thread() -> None:
         import faiss
 
         faiss.omp_set_num_threads(1)
+
+
+class Pool(ThreadPoolExecutor):
+    """An index's pool: its threads quiet (``quiet_this_thread``), and work asked of it once
+    the index is closed refused as ``IndexClosed`` (not the executor's RuntimeError)."""
+
+    def __init__(self, workers: int, name: str) -> None:
+        super().__init__(workers, name, initializer=quiet_this_thread)
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        try:
+            return super().submit(fn, *args, **kwargs)
+        except RuntimeError as exc:  # shut down: the index was closed
+            raise IndexClosed("the index is closed: open it again to use it") from exc

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pictrace.errors import IndexCorrupt, IndexError_, NotFound
+from pictrace.errors import IndexClosed, IndexCorrupt, IndexError_, NotFound
 from pictrace.labelwords import forms, label_weight, words
 from pictrace.store.readonly import connect, read_only
 from pictrace.types import ImageRecord
@@ -92,6 +92,7 @@ class Catalogue:
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = path
         self._lock = threading.RLock()
+        self._closed = False
         try:
             self._db = self._connect(path, readonly)
             if not readonly:
@@ -123,12 +124,19 @@ class Catalogue:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._db.close()
+
+    def _open(self) -> None:
+        """Refuse work once closed (sqlite3 would say "Cannot operate on a closed database")."""
+        if self._closed:
+            raise IndexClosed(f"the index of {self.path.parent} is closed: open it again")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic write: everything inside lands, or nothing does."""
         with self._lock:
+            self._open()
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
@@ -156,6 +164,7 @@ class Catalogue:
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
+            self._open()
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.DatabaseError as exc:
