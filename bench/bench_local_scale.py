@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_local_scale.py [--multiples 1 10 50 100]
 
 The keypoint votes are the one part of a search whose cost grows with the collection: every
-query descriptor scans one inverted list of the shipped 1,024-word vocabulary, and those lists
+query descriptor scans one inverted list of the shipped 4,096-word vocabulary, and those lists
 lengthen with every image added (the hash space is exact at a million codes in ~1 ms, see
 ``bench_hash.py``; the embeddings switch to HNSW past ``PICTRACE_HNSW_THRESHOLD``).
 

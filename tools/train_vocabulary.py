@@ -59,10 +59,12 @@ def vocabulary(data: np.ndarray, lists: int, seed: int) -> np.ndarray:
     return kmeans.centroids.astype(np.float32)
 
 
-def codebook(data: np.ndarray, seed: int) -> np.ndarray:
+def codebook(data: np.ndarray, seed: int, words: np.ndarray | None = None) -> np.ndarray:
     """(CODE_PARTS, 2**CODE_BITS, dim / CODE_PARTS) centroids of the parts of the descriptors'
-    residuals from the shipped vocabulary's words (as the index stores them)."""
-    space = LocalSpace(data.shape[1], local_centroids(), None)
+    residuals from the vocabulary's words (as the index stores them; ``words``: the shipped
+    vocabulary unless given)."""
+    words = local_centroids() if words is None else words
+    space = LocalSpace(data.shape[1], words, None)
     space.index.pq.cp.seed = seed
     space.index.pq.cp.max_points_per_centroid = len(data)  # every descriptor, not a sample
     space.index.train(data)
@@ -74,7 +76,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("photos", type=Path)
     parser.add_argument("--codebook", action="store_true", help="train the codebook instead")
-    parser.add_argument("--lists", type=int, default=1024)
+    parser.add_argument("--lists", type=int, default=4096)
     parser.add_argument("--limit", type=int, default=0, help="at most this many photos")
     parser.add_argument("--seed", type=int, default=1234)
     args = parser.parse_args()

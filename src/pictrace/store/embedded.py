@@ -278,8 +278,9 @@ class EmbeddedStore(Store):
             try:
                 if final:
                     for name in self._outgrown():
-                        log.info("index %s: %s holds over %d images, built as HNSW now",
-                                 self.folder, name, self.hnsw_threshold)  # fmt: skip
+                        log.info(
+                            "index %s: building %s as HNSW (past its threshold)", self.folder, name
+                        )
                         self._stale.add(name)
                     for name in self._stale:
                         self.spaces[name] = self._rebuild_space(self.specs[name])

@@ -147,11 +147,12 @@ VOTE_RATIO = 0.74
 
 # The coarse quantizer's centroids are themselves grouped (k-means, seeded): a descriptor is
 # routed to the nearest centroid among the GROUP_PROBE nearest groups' members instead of
-# among all of them. On the development index that routes 192 query descriptors in 0.34 ms
-# instead of 1.9 ms (and an indexed image's 384 in ~0.7 ms instead of 2.3 ms), agreeing with
-# the exact nearest centroid for 92 % of descriptors; query and index route alike, so votes
-# hold (BENCHMARKS.md, "Speed").
-GROUPS = 32
+# among all of them (3 of 64 groups of the 4,096 words: ~256 distances instead of 4,096);
+# query and index route alike, so votes hold. With the earlier 1,024 words and 32 groups this
+# routed 192 query descriptors in 0.34 ms instead of 1.9 ms (BENCHMARKS.md, "Speed"); the
+# 4,096 words cost ~0.2 ms more per search at 530 images and scan a quarter as many stored
+# descriptors, so votes at 106,000 images take 5.8 instead of 17.6 ms ("Collection size").
+GROUPS = 64
 GROUP_PROBE = 3
 # Stored descriptors are product-quantised residuals from their word, for faiss's fast scan:
 # CODE_PARTS parts of 128/64 = 2 dimensions, 4 bits each (32 bytes instead of the previous
