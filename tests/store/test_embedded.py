@@ -410,3 +410,22 @@ def test_a_write_the_disk_refuses_leaves_every_image_searchable(tmp_path, monkey
     assert all(space.size == 3 for name, space in reopened.spaces.items() if name != "r")
     assert reopened.nearest("h", np.frombuffer(bytes([1]) * 8, np.uint8)[None], 1)[0][0][1] == 0
     reopened.close()
+
+
+def test_a_small_local_space_scans_more_lists_so_a_copy_still_votes():
+    """Three images' descriptors spread over many words: each list holds one or two, no third
+    neighbour for the ratio test in a query descriptor's own list; a small space scans more
+    lists, a large one one (``LocalSpace.probes``)."""
+    from pictrace.store.embedded import local_centroids, local_codebook
+    from pictrace.store.vectors import LIST_SCAN, LocalSpace
+
+    words = local_centroids()
+    space = LocalSpace(128, words, local_codebook())
+    rng = np.random.default_rng(3)
+    images = [words[rng.choice(len(words), 100, replace=False)] for _ in range(3)]
+    for n, rows in enumerate(images, start=1):
+        noisy = np.clip(np.rint(rows + rng.normal(0.0, 10.0, rows.shape)), 0, 255)
+        space.add(np.arange(100) + n * 1024, noisy.astype(np.float32))
+    assert space.probes() == min(len(words), -(-LIST_SCAN * len(words) // 300))
+    votes = space.votes(np.clip(np.rint(images[1]), 0, 255).astype(np.float32), 1024)
+    assert votes.get(2, 0) >= 50 and max(votes.get(1, 0), votes.get(3, 0)) < 5

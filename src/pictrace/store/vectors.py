@@ -9,6 +9,7 @@ inner-product index while small and HNSW past ``hnsw_threshold`` vectors. Local 
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,10 @@ def _atomic(path: Path, write) -> None:
 
 
 VOTE_DEPTH = 6  # neighbours per query descriptor: ties of up to 4 copies still vote
+# Stored descriptors a query descriptor meets at least, on average: more lists are scanned
+# while the collection is small (a 4,096-word vocabulary holds ~2 descriptors per list for 30
+# images; from ~350 images on one list is enough).
+LIST_SCAN = 24
 # Lowe's ratio test. Product-quantised distances are not wrapped the way the earlier 8-bit
 # codes wrapped negative residual components around, so more chance matches pass at the
 # classic 0.8: 0.74 keeps as many copies voted for with fewer voting negatives (BENCHMARKS.md).
@@ -235,7 +240,9 @@ class LocalSpace(_Space):
         closer than neighbour j + 2 (one vote per query descriptor and image)."""
         if self.size < 3 or not len(rows):
             return {}
-        dist, ids = self.index.search(np.ascontiguousarray(rows, np.float32), min(depth, self.size))
+        probes = faiss.SearchParametersIVF(nprobe=self.probes())
+        query = np.ascontiguousarray(rows, np.float32)
+        dist, ids = self.index.search(query, min(depth, self.size), params=probes)
         clear = (ids[:, 2:] >= 0) & (dist[:, :-2] < (ratio**2) * dist[:, 2:])
         deepest = np.where(clear.any(axis=1), clear.shape[1] - 1 - np.argmax(clear[:, ::-1], 1), -1)
         good = np.arange(ids.shape[1])[None, :] <= deepest[:, None]
@@ -243,6 +250,14 @@ class LocalSpace(_Space):
         pairs = np.unique(np.column_stack([row, ids[row, col] // slots]), axis=0)
         owners, counts = np.unique(pairs[:, 1], return_counts=True)
         return {int(o): int(c) for o, c in zip(owners, counts, strict=True)}
+
+    def probes(self) -> int:
+        """Lists a query descriptor scans: one in a collection large enough that a list holds
+        LIST_SCAN descriptors on average, more in a smaller one (its ratio test needs a third
+        neighbour, and a list of a few hundred images' descriptors often holds fewer)."""
+        lists = int(self.index.nlist)
+        wanted = math.ceil(LIST_SCAN * lists / max(self.size, 1))
+        return min(lists, max(int(self.index.nprobe), wanted))
 
     def save(self, path: Path) -> None:
         _atomic(path, lambda tmp: faiss.write_index(self.index, tmp))
