@@ -469,3 +469,24 @@ def test_remove_missing_removes_the_images_whose_files_are_gone(run, tmp_path, p
     code, out, _ = run("--index", folder, "stats", "--json")
     assert json.loads(out)["images"] == 1
     assert run("--index", folder, "remove")[0] == 2  # nothing named: a usage error
+
+
+def test_names_print_as_they_are_neither_markup_nor_emoji_codes(run, tmp_path, photos):
+    folder = tmp_path / "odd["
+    folder.mkdir()
+    bracket, emoji = folder / "y][red]w.png", folder / "a:cat:b.jpg"  # the path holds "[/y]"
+    bracket.write_bytes((photos / "box.png").read_bytes())
+    emoji.write_bytes((photos / "baboon.jpg").read_bytes())
+    index = str(tmp_path / "lib")
+    assert run("--index", index, "add", str(folder))[0] == 0
+    code, out, _ = run("--index", index, "search", str(bracket), "-k", "1")
+    assert code == 0 and "odd[/y][red]w.png" in out.replace("\n", "")
+    code, out, _ = run("--index", index, "search", str(emoji), "-k", "1", "--json")
+    assert code == 0 and json.loads(out)["results"][0]["source"] == str(emoji)
+    code, out, _ = run("--index", index, "compare", str(bracket), str(emoji))
+    assert code == 0 and "odd[/y][red]w.png" in out.replace("\n", "")
+
+
+def test_serve_refuses_a_port_out_of_range(run, tmp_path):
+    code, _, err = run("--index", str(tmp_path / "lib"), "serve", "--port", "99999")
+    assert code == 2 and "65535" in err

@@ -817,3 +817,37 @@ def test_an_index_used_after_it_is_closed_says_so(photos, tmp_path):
 def test_a_text_search_for_something_not_text_is_bad_input(built_index):
     with Index.open(built_index, readonly=True) as index, pytest.raises(InputError, match="string"):
         index.search_text(None)  # type: ignore[arg-type]
+
+
+def test_an_id_given_as_a_number_is_that_image_even_beside_a_file_named_like_it(
+    photos, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "2").write_bytes((photos / "box.png").read_bytes())
+    (tmp_path / "b.jpg").write_bytes((photos / "baboon.jpg").read_bytes())
+    with Index.open(tmp_path / "index") as index:
+        first, second = index.add(["2", "b.jpg"]).added
+        assert index.resolve("2").id == first  # a string is a source first
+        assert index.remove(second).source == "b.jpg"  # a number is an id only
+        with pytest.raises(NotFound):
+            index.get(10**30)
+        with pytest.raises(NotFound):
+            index.resolve("99999999999999999999999")
+        with pytest.raises(NotFound):
+            index.resolve("²")
+
+
+def test_a_file_name_that_is_not_utf8_fails_alone(photos, tmp_path):
+    import os
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "ok.png").write_bytes((photos / "box.png").read_bytes())
+    odd = os.fsdecode(bytes(folder) + b"/q\xff.jpg")
+    with open(odd, "wb") as handle:
+        handle.write((photos / "baboon.jpg").read_bytes())
+    with Index.open(tmp_path / "index") as index:
+        report = index.add([folder])
+        assert len(report.added) == 1 and len(report.failed) == 1
+        assert "not valid UTF-8" in report.failed[0].reason
+        report.failed[0].reason.encode("utf-8")  # printable, storable

@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pictrace.decode import byte_digest, decode
-from pictrace.errors import IndexError_, InputError, PicTraceError, Unprocessable
+from pictrace.errors import (
+    IndexError_,
+    InputError,
+    PicTraceError,
+    SourceUnreadable,
+    Unprocessable,
+)
 from pictrace.features.base import Extractor, FeatureSpec, FeatureValue
 from pictrace.features.pipeline import (
     PICTURE_FAILURES,
@@ -173,6 +179,10 @@ class Adder:
         folders again brings an index up to date after an upgrade."""
         if isinstance(item, AddFailure):
             return item
+        if not _storable(item.uri):
+            shown = item.uri.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            reason = f"{shown}: the name is not valid UTF-8 (rename the file to keep it)"
+            return AddFailure(shown, reason, SourceUnreadable.code)
         named = self.store.by_source(item.uri)
         existing = self.known(item, named)
         digest = byte_digest(item.data)  # once: the checks below and decode share it
@@ -378,6 +388,16 @@ class _Tally:
             tuple(old for _, old in self.replaced),
             tuple(self.moved),
         )
+
+
+def _storable(uri: str) -> bool:
+    """Whether a source's name can be catalogued: a file name that is not valid UTF-8 comes
+    with lone surrogates, which SQLite cannot store."""
+    try:
+        uri.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _left(recorded: str, location: str) -> bool:

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from pictrace.errors import NotFound, PicTraceError
 from pictrace.formatting import (
@@ -46,8 +47,9 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Reverse image search: exact files, edited copies and similar pictures.",
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No emoji codes: a file named "a:cat:b.jpg" is printed (and emitted in JSON) as it is.
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 class State:
@@ -201,7 +203,7 @@ def compare(
     if as_json:
         _emit_json(comparison.as_dict())
         return
-    table = Table(title=f"{a}  vs  {b}", title_justify="left")
+    table = Table(title=Text(f"{a}  vs  {b}"), title_justify="left")  # names, not markup
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in comparison.metrics.items():
@@ -394,7 +396,9 @@ def evaluate_cmd(
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    port: Annotated[
+        int, typer.Option(help="Port to bind (0: any free one).", min=0, max=65535)
+    ] = 8000,
     server_name: Annotated[
         list[str] | None,
         typer.Option(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.table import Table
+from rich.text import Text
 
 from pictrace.search.keeper import reason_label
 from pictrace.types import (
@@ -100,13 +101,16 @@ def filesize(size: int) -> str:
 def result_table(result: SearchResult, copies: bool = True) -> Table:
     """The ranked matches as a table; without ``copies`` (a search of predicted labels,
     which measures no copy confidence) the tier and copy columns are left out."""
-    table = Table(title=f"{result.query}  ({result.elapsed_ms:.0f} ms)", title_justify="left")
+    # Text, not markup: a source may hold "[/...]" or "[red]"
+    title = Text(f"{result.query}  ({result.elapsed_ms:.0f} ms)")
+    table = Table(title=title, title_justify="left")
     columns = ("#", "id", "tier", "copy", "similar", "source")
     for column in columns if copies else ("#", "id", "similar", "source"):
         table.add_column(column, overflow="fold")
     for rank, match in enumerate(result.matches, 1):
         scores = (match.tier, f"{match.copy_confidence:.1%}") if copies else ()
-        table.add_row(str(rank), str(match.id), *scores, f"{match.similarity:.1%}", match.source)
+        similar = f"{match.similarity:.1%}"
+        table.add_row(str(rank), str(match.id), *scores, similar, Text(match.source))
     return table
 
 

@@ -122,3 +122,15 @@ def test_sniffing_reads_bytes_not_names():
         "an SVG"
     )
     assert describe(b'{"a": 1}') == "JSON"
+
+
+def test_a_broken_link_or_size_leaves_out_only_itself():
+    page = (
+        '<base href="http://[::1/broken"><img src="/a.jpg"><img width="²" src="/b.jpg">'
+        '<a href="http://[::1/x">broken</a><a href="/next.html">next</a>'
+        '<img src="http://[::1/c.jpg">'
+    )
+    media = extract(page, "http://example.org/gallery/")
+    assert media.images == ("http://example.org/a.jpg", "http://example.org/b.jpg")
+    assert media.links == ("http://example.org/next.html",)
+    assert normalise("http://[::1/x") is None

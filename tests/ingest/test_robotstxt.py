@@ -128,3 +128,25 @@ def test_a_product_token_is_read_as_the_user_agent_line_is():
 def test_a_literal_dollar_in_a_path_is_its_escape():
     rules = parse("User-agent: *\nDisallow: /foo-%24\nDisallow: /bar$x\n", "PicTrace")
     assert not rules.allows(SITE + "/foo-$") and not rules.allows(SITE + "/bar%24x")
+
+
+def test_a_host_pictrace_refuses_fails_its_urls_as_refused_not_as_robots_disallowed():
+    import asyncio
+
+    from pictrace.errors import BlockedURL, FetchError
+    from pictrace.ingest.robots import Robots
+
+    class Getter:
+        async def robots_txt(self, url: str, max_bytes: int) -> tuple[int, bytes]:
+            if "127.0.0.2" in url:
+                raise BlockedURL(f"{url}: 127.0.0.2 is a loopback address")
+            raise FetchError(f"{url}: connection refused")
+
+    robots = Robots(Getter(), "PicTrace/1")
+    blocked = asyncio.run(robots.refusal("http://127.0.0.2:8000/x.png", "this image"))
+    assert blocked == (
+        "http://127.0.0.2:8000/x.png: 127.0.0.2 is a loopback address",
+        "blocked_url",
+    )
+    offline = asyncio.run(robots.refusal("http://example.org/x.png", "this image"))
+    assert offline is not None and offline[1] == "fetch_failed"

@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from pictrace.decode import byte_digest, decode
-from pictrace.errors import InputError
+from pictrace.errors import InputError, NotFound
 from pictrace.index import Index
 from pictrace.ingest.files import is_url, read_file
 from pictrace.types import Comparison, ImageRecord, Source
@@ -55,6 +55,8 @@ def hit_source(index: Index, record: ImageRecord) -> tuple[Source, str]:
             pass  # unreadable now (or no longer the image indexed): the thumbnail stands in
     thumbs = index.store.features("thumbnail", [record.id])
     if record.id not in thumbs:
+        if record.id not in index.store.live([record.id]):  # removed meanwhile
+            raise NotFound(f"no image with id {record.id} in the index")
         raise InputError(f"image {record.id} has neither a readable original nor a thumbnail")
     return Source(f"thumbnail of image {record.id}", bytes(thumbs[record.id])), "stored thumbnail"
 

@@ -43,8 +43,8 @@ class PageMedia:
 
 def normalise(url: str) -> str | None:
     """An absolute http(s) URL without fragment, lower-case scheme/host; None if unusable."""
-    url = urldefrag(url.strip())[0]
     try:
+        url = urldefrag(url.strip())[0]
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
@@ -84,7 +84,7 @@ def extract(html: str | bytes, url: str) -> PageMedia:
     links: list[str] = []
     for node in tree.css("a[href]"):
         href = node.attributes.get("href") or ""
-        (images if is_image_path(urljoin(base, href)) else links).append(href)
+        (images if is_image_path(_joined(base, href) or "") else links).append(href)
     title_node = tree.css_first("title")
     title = title_node.text(strip=True) if title_node is not None else ""
     return PageMedia(url, title, _absolute(base, images), _absolute(base, links))
@@ -93,17 +93,27 @@ def extract(html: str | bytes, url: str) -> PageMedia:
 def _base(tree: HTMLParser, url: str) -> str:
     node = tree.css_first("base[href]")
     href = node.attributes.get("href") if node is not None else None
-    return urljoin(url, href) if href else url
+    return (_joined(url, href) or url) if href else url
 
 
 def _absolute(base: str, urls: list[str]) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for raw in urls:
         if raw and not raw.strip().lower().startswith(("data:", "javascript:", "mailto:")):
-            absolute = normalise(urljoin(base, raw.strip()))
+            joined = _joined(base, raw.strip())
+            absolute = normalise(joined) if joined else None
             if absolute:
                 seen.setdefault(absolute, None)
     return tuple(seen)
+
+
+def _joined(base: str, href: str) -> str | None:
+    """``href`` made absolute against ``base``, or None when it is no URL at all (a broken
+    IPv6 host such as ``http://[::1/x``): that link is left out, not the whole page."""
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None
 
 
 def _img(node: Node) -> str | None:
@@ -210,6 +220,6 @@ def _declared_size(descriptor: str) -> float:
 def _tiny(node: Node) -> bool:
     for name in ("width", "height"):
         value = (node.attributes.get(name) or "").strip().removesuffix("px")
-        if value.isdigit() and int(value) < MIN_SIDE:
+        if value.isascii() and value.isdigit() and int(value) < MIN_SIDE:
             return True
     return False

@@ -18,6 +18,7 @@ ROBOTS_MAX_BYTES = 512 * 1024
 
 
 SILENT = frozenset({"fetch_failed", "fetch_timeout"})  # errors of a site that did not answer
+REFUSED = frozenset({"blocked_url", "bad_url"})  # a host or URL PicTrace itself refuses
 
 
 class TextGetter(Protocol):
@@ -28,21 +29,24 @@ class Robots:
     def __init__(self, getter: TextGetter, user_agent: str) -> None:
         self.getter = getter
         self.agent = user_agent.split("/", 1)[0]
-        self._rules: dict[str, asyncio.Task[tuple[RobotRules, str, bool]]] = {}
+        self._rules: dict[str, asyncio.Task[tuple[RobotRules, str, str]]] = {}
 
     async def refusal(self, url: str, what: str) -> tuple[str, str] | None:
         """None when the site's robots.txt lets us fetch ``url``, else why not and its error
         code (``what`` names the thing refused: "this image", "this page"). A site that could
-        not be reached at all fails ``url`` as a download would ("fetch_failed")."""
+        not be reached at all fails ``url`` as a download would ("fetch_failed"), and so does
+        a host PicTrace refuses to fetch from ("blocked_url")."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._rules:
             self._rules[origin] = asyncio.ensure_future(self._load(origin))
-        rules, unreachable, offline = await asyncio.shield(self._rules[origin])
+        rules, unreachable, failed = await asyncio.shield(self._rules[origin])
         if rules.allows(url):
             return None
-        if offline:
-            return f"{url}: the site could not be reached ({unreachable})", "fetch_failed"
+        if failed in REFUSED:
+            return f"{url}: {unreachable}", failed
+        if failed:
+            return f"{url}: the site could not be reached ({unreachable})", failed
         if unreachable:
             return (
                 f"{origin}/robots.txt could not be read ({unreachable}), and a crawler must "
@@ -50,18 +54,21 @@ class Robots:
             ), "robots_disallowed"
         return f"robots.txt disallows {what}", "robots_disallowed"
 
-    async def _load(self, origin: str) -> tuple[RobotRules, str, bool]:
-        """The rules, why robots.txt was unreachable ("" when it was read), and whether the
-        site could not be reached at all (no answer, rather than an error status)."""
-        unreachable, offline = "", False
+    async def _load(self, origin: str) -> tuple[RobotRules, str, str]:
+        """The rules, why robots.txt was unreachable ("" when it was read), and the error code
+        for the site's URLs when it could not be reached at all (no answer, rather than an
+        error status) or is a host PicTrace refuses ("" otherwise)."""
+        unreachable, failed = "", ""
         try:
             status, body = await self.getter.robots_txt(origin + "/robots.txt", ROBOTS_MAX_BYTES)
         except PicTraceError as exc:  # any failure means "unreachable" for RFC 9309
             status, body = 503, b""
-            offline = exc.code in SILENT  # no answer at all (not a refused or oversized one)
+            failed = (
+                "fetch_failed" if exc.code in SILENT else exc.code if exc.code in REFUSED else ""
+            )
             unreachable = exc.message.removeprefix(origin + "/robots.txt: ")
         if status >= 500:
-            return DISALLOW_ALL, unreachable or f"HTTP {status}", offline
+            return DISALLOW_ALL, unreachable or f"HTTP {status}", failed
         if status >= 400:
-            return RobotRules(), unreachable, offline
-        return parse(body.decode("utf-8", "replace"), self.agent), unreachable, offline
+            return RobotRules(), unreachable, failed
+        return parse(body.decode("utf-8", "replace"), self.agent), unreachable, failed
