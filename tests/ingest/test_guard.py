@@ -28,6 +28,9 @@ from pictrace.ingest.guard import Guard, refusal
         ("ff02::1", "multicast"),
         ("0.0.0.0", "private"),
         ("::ffff:127.0.0.1", "loopback"),
+        ("2002:7f00:1::1", "loopback"),  # 6to4 of 127.0.0.1
+        ("2002:c0a8:101::1", "private"),  # 6to4 of 192.168.1.1
+        ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 of 169.254.169.254
         ("100.64.0.1", "non-public"),
         ("fc00::1", "private"),
     ],
@@ -36,7 +39,9 @@ def test_private_and_special_addresses_are_refused(address, reason):
     assert refusal(ipaddress.ip_address(address)) == reason
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "93.184.216.34", "2606:4700::1111"])
+@pytest.mark.parametrize(
+    "address", ["8.8.8.8", "1.1.1.1", "93.184.216.34", "2606:4700::1111", "2002:808:808::1"]
+)
 def test_public_addresses_pass(address):
     assert refusal(ipaddress.ip_address(address)) is None
 

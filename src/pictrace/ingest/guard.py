@@ -33,9 +33,11 @@ _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?", re.IGNORECASE)
 
 
 def refusal(address: Address) -> str | None:
-    """Why ``address`` must not be contacted, or None when it is a public address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Why ``address`` must not be contacted, or None when it is a public address. An IPv6
+    address that carries an IPv4 one (mapped, 6to4, or NAT64's well-known prefix: a relay or
+    gateway would deliver to that IPv4 address) is judged by it."""
+    if isinstance(address, ipaddress.IPv6Address):
+        address = _embedded(address) or address
     for name, flag in (
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
@@ -47,6 +49,19 @@ def refusal(address: Address) -> str | None:
         if flag:
             return name
     return None if address.is_global else "non-public"
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _embedded(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
 
 
 def _valid_name(host: str) -> bool:
