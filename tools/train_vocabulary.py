@@ -32,8 +32,8 @@ from pictrace.errors import InputError
 from pictrace.features.keypoints import detect
 from pictrace.ingest.files import expand, read_file
 from pictrace.settings import load_settings
-from pictrace.store.embedded import local_centroids
 from pictrace.store.vectors import CODE_BITS, CODE_PARTS, LocalSpace
+from pictrace.store.vocabulary import local_centroids
 
 MODELS = Path(__file__).resolve().parents[1] / "src" / "pictrace" / "models"
 

@@ -179,7 +179,7 @@ def _descriptors(n: int, rows: int) -> np.ndarray:
     The stored codes cover residuals of that size; uniformly random rows lie far from every
     word, and there even an exact copy is encoded too coarsely to pass the ratio test (see
     ``LocalSpace``). A few words, so that their lists hold the third neighbour it needs."""
-    from pictrace.store.embedded import local_centroids
+    from pictrace.store.vocabulary import local_centroids
 
     rng = np.random.default_rng(n)
     words = local_centroids()[rng.integers(0, 8, rows)]
@@ -223,29 +223,29 @@ def test_a_local_space_saved_with_another_codebook_is_rebuilt(tmp_path, monkeypa
 
     import faiss
 
-    from pictrace.store import embedded
+    from pictrace.store import vocabulary
 
     specs = {"k": FeatureSpec("k", 1, "local", 128)}
     store = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
     store.add([_local_entry(1, 30)])
     store.close()
     meta_path = tmp_path / "vectors" / "k.json"
-    assert json.loads(meta_path.read_text())["layout"] == embedded.local_layout()
-    shipped = embedded.local_codebook()
-    monkeypatch.setattr(embedded, "local_codebook", lambda: shipped * 1.01)
-    embedded.local_layout.cache_clear()
+    assert json.loads(meta_path.read_text())["layout"] == vocabulary.local_layout()
+    shipped = vocabulary.local_codebook()
+    monkeypatch.setattr(vocabulary, "local_codebook", lambda: shipped * 1.01)
+    vocabulary.local_layout.cache_clear()
     try:
         rebuilt = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
         assert rebuilt.spaces["k"].size == 30
         in_use = faiss.vector_to_array(rebuilt.spaces["k"].index.pq.centroids)
         assert np.array_equal(in_use, (shipped * 1.01).astype(np.float32).ravel())
         rebuilt.close()
-        assert json.loads(meta_path.read_text())["layout"] == embedded.local_layout()
-        assert embedded.local_layout().startswith(embedded.LOCAL_LAYOUT)
+        assert json.loads(meta_path.read_text())["layout"] == vocabulary.local_layout()
+        assert vocabulary.local_layout().startswith(vocabulary.LOCAL_LAYOUT)
     finally:
         monkeypatch.undo()
-        embedded.local_layout.cache_clear()
-    assert json.loads(meta_path.read_text())["layout"] != embedded.local_layout()
+        vocabulary.local_layout.cache_clear()
+    assert json.loads(meta_path.read_text())["layout"] != vocabulary.local_layout()
 
 
 def test_a_space_from_the_shipped_codebook_is_the_one_faiss_would_train():
@@ -253,8 +253,8 @@ def test_a_space_from_the_shipped_codebook_is_the_one_faiss_would_train():
     very index faiss's own training gives: the same bytes, so the same codes and distances."""
     import faiss
 
-    from pictrace.store.embedded import local_centroids
     from pictrace.store.vectors import LocalSpace
+    from pictrace.store.vocabulary import local_centroids
 
     rows = _descriptors(7, 6000).astype(np.float32)
     trained = LocalSpace(128, local_centroids(), None)
@@ -289,8 +289,8 @@ def test_a_saved_local_space_loads_ready_to_encode_fast(tmp_path, monkeypatch):
 
 def test_a_codebook_of_the_wrong_shape_is_a_configuration_error():
     from pictrace.errors import ConfigError
-    from pictrace.store.embedded import local_centroids
     from pictrace.store.vectors import LocalSpace
+    from pictrace.store.vocabulary import local_centroids
 
     with pytest.raises(ConfigError, match="codebook"):
         LocalSpace(128, local_centroids(), np.zeros((32, 16, 4), np.float32))
@@ -303,8 +303,8 @@ def test_a_real_local_index_file_of_an_older_layout_is_rebuilt(tmp_path, routing
     loaded as it is: rebuilt, searched, saved anew with product-quantised codes."""
     import faiss
 
-    from pictrace.store.embedded import local_centroids
     from pictrace.store.vectors import grouped_quantizer
+    from pictrace.store.vocabulary import local_centroids
 
     specs = {"k": FeatureSpec("k", 1, "local", 128)}
     store = EmbeddedStore(tmp_path, specs, hnsw_threshold=1000)
@@ -416,8 +416,8 @@ def test_a_small_local_space_scans_more_lists_so_a_copy_still_votes():
     """Three images' descriptors spread over many words: each list holds one or two, no third
     neighbour for the ratio test in a query descriptor's own list; a small space scans more
     lists, a large one one (``LocalSpace.probes``)."""
-    from pictrace.store.embedded import local_centroids, local_codebook
     from pictrace.store.vectors import LIST_SCAN, LocalSpace
+    from pictrace.store.vocabulary import local_centroids, local_codebook
 
     words = local_centroids()
     space = LocalSpace(128, words, local_codebook())

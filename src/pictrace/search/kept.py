@@ -21,7 +21,7 @@ from pictrace.search.engine import Searcher
 from pictrace.search.keeper import apply_policy
 from pictrace.store.base import Store
 from pictrace.store.copylinks import CopyLinks
-from pictrace.store.embedded import local_layout
+from pictrace.store.vocabulary import local_layout
 from pictrace.types import DuplicateGroup, KeeperRule
 
 Basis = tuple[object, object]  # (catalogue generation, calibrator)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +20,7 @@ from pictrace.features.base import (
     decode_value,
     local_descriptors,
 )
+from pictrace.store import vocabulary
 from pictrace.store.base import Hits, Store
 from pictrace.store.catalogue import Catalogue, NewImage
 from pictrace.store.rwlock import ReadWriteLock
@@ -34,7 +32,7 @@ from pictrace.store.saved import (
     space_paths,
     write_meta,
 )
-from pictrace.store.vectors import LOCAL_LAYOUT, HashSpace, LocalSpace, VectorSpace
+from pictrace.store.vectors import HashSpace, LocalSpace, VectorSpace
 from pictrace.store.writelock import NAME as LOCK_NAME
 from pictrace.store.writelock import take_soon, writer_active
 from pictrace.threads import quiet_native_threads
@@ -148,7 +146,7 @@ class EmbeddedStore(Store):
     def _space_meta(
         self, spec: FeatureSpec, space: Space, written: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        layout = local_layout() if spec.kind == "local" else None
+        layout = vocabulary.local_layout() if spec.kind == "local" else None
         return space_meta(written or self._written(), spec, space, layout)
 
     def _rebuild_space(self, spec: FeatureSpec) -> Space:
@@ -165,7 +163,7 @@ class EmbeddedStore(Store):
         if spec.kind == "bits":
             return HashSpace(spec.dim)
         if spec.kind == "local":
-            return LocalSpace(spec.dim, local_centroids(), local_codebook())
+            return LocalSpace(spec.dim, vocabulary.local_centroids(), vocabulary.local_codebook())
         return VectorSpace(spec.dim, hnsw=expected >= self.hnsw_threshold)
 
     @staticmethod
@@ -417,33 +415,6 @@ def _checked(spec: FeatureSpec, blob: bytes) -> FeatureValue:
     if width != spec.dim:
         raise ValueError(f"feature {spec.name}: value has width {width}, expected {spec.dim}")
     return value
-
-
-def local_centroids() -> np.ndarray:
-    """The shipped coarse quantizer of the local-descriptor index (tools/train_vocabulary.py)."""
-    return _shipped("local_centroids.npy")
-
-
-def local_codebook() -> np.ndarray:
-    """The shipped product-quantizer codebook of stored local descriptors' residuals from
-    their words (tools/train_vocabulary.py --codebook)."""
-    return _shipped("local_codebook.npy")
-
-
-@lru_cache(maxsize=2)
-def _shipped(name: str) -> np.ndarray:
-    with (resources.files("pictrace") / "models" / name).open("rb") as handle:
-        return np.load(handle, allow_pickle=False)
-
-
-@lru_cache(maxsize=1)
-def local_layout() -> str:
-    """How a saved local space was built: the layout and the shipped vocabulary and codebook
-    (a release that ships others rebuilds the space from the catalogue)."""
-    digest = hashlib.sha256()
-    for array in (local_centroids(), local_codebook()):
-        digest.update(f"{array.dtype}{array.shape}".encode() + array.tobytes())
-    return f"{LOCAL_LAYOUT}-{digest.hexdigest()[:12]}"
 
 
 def _best_per_image(hits: Hits, k: int) -> Hits:
