@@ -21,7 +21,6 @@ from pictrace.errors import (
     IndexError_,
     IndexLocked,
     InputError,
-    NotFound,
     PicTraceError,
     Unprocessable,
 )
@@ -35,8 +34,9 @@ from pictrace.features.pipeline import (
     start_local,
 )
 from pictrace.features.registry import all_specs, build_extractors
-from pictrace.ingest.files import expand, is_url, path_aliases, read_file
+from pictrace.ingest.files import expand, is_url, read_file
 from pictrace.ingest.queries import QueryInput, load_query
+from pictrace.lookup import resolve
 from pictrace.search.calibrate import CalibrationReport, read_pairs, refit
 from pictrace.search.candidates import Query, Verifier
 from pictrace.search.compare import compare_images, query_first, reversed_comparison
@@ -367,8 +367,6 @@ class Index:
 
     # --- catalogue ------------------------------------------------------------------------
     def get(self, image_id: int) -> ImageRecord:
-        if not _an_id(image_id):
-            raise NotFound(f"no image with id {image_id} in the index")
         return self.store.get(image_id)
 
     def list(self, offset: int = 0, limit: int | None = None) -> list[ImageRecord]:
@@ -377,28 +375,7 @@ class Index:
         return self.store.page(offset, self.store.count() if limit is None else limit)
 
     def resolve(self, id_or_source: str | int) -> ImageRecord:
-        """The image with this id (an int is an id only), or added from this source (a
-        string: its source as added, another spelling of its file's path, or its id)."""
-        if isinstance(id_or_source, int):
-            found = (
-                self.store.records([id_or_source]).get(id_or_source)
-                if _an_id(id_or_source)
-                else None
-            )
-            if found is None:
-                raise NotFound(f"no image with id {id_or_source} in the index")
-            return found
-        text = str(id_or_source)
-        record = self.store.by_source(text)
-        if record is None and text.isascii() and text.isdigit() and _an_id(int(text)):
-            record = self.store.records([int(text)]).get(int(text))
-        for alias in path_aliases(text):
-            record = record or self.store.by_source(alias)
-        if record is None and Path(text).expanduser().is_file():  # another spelling of a file
-            record = self.store.by_location(str(Path(text).expanduser().resolve()))
-        if record is None:
-            raise NotFound(f"no image with id or source {text!r} in the index")
-        return record
+        return resolve(self.store, id_or_source)
 
     def remove(self, id_or_source: str | int) -> ImageRecord:
         """Remove an image; a file kept for it in the index folder (an upload) goes too."""
@@ -463,8 +440,3 @@ def _check_k(k: object) -> None:
     """``k``: a whole number of matches, at least one (bool is not one)."""
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
         raise InputError(f"k must be a whole number of matches, at least 1, not {k!r}")
-
-
-def _an_id(value: int) -> bool:
-    """Whether a number can be an image id (SQLite's integers are 64-bit)."""
-    return 0 < value < 2**63

@@ -173,7 +173,7 @@ class Catalogue:
     def _by_ids(self, sql: str, ids: Iterable[int], *params: Any) -> list[tuple[Any, ...]]:
         """Rows of ``sql`` (``{marks}`` standing for the ids' placeholders, after ``params``),
         asked in chunks of ids: SQLite limits the parameters of one statement."""
-        id_list = [int(i) for i in ids]
+        id_list = [int(i) for i in ids if 0 < int(i) < 2**63]  # others are no id (SQLite: 64-bit)
         rows: list[tuple[Any, ...]] = []
         for start in range(0, len(id_list), 500):
             chunk = id_list[start : start + 500]
