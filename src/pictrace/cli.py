@@ -18,15 +18,13 @@ import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
 
 from pictrace.errors import NotFound, PicTraceError
 from pictrace.formatting import (
     add_lines,
     calibration_lines,
+    comparison_table,
     group_lines,
-    metric,
     removed_line,
     result_table,
     stats_lines,
@@ -203,12 +201,7 @@ def compare(
     if as_json:
         _emit_json(comparison.as_dict())
         return
-    table = Table(title=Text(f"{a}  vs  {b}"), title_justify="left")  # names, not markup
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for name, value in comparison.metrics.items():
-        table.add_row(name, metric(name, value))
-    out.print(table)
+    out.print(comparison_table(a, b, comparison))
     out.print(
         f"similarity {comparison.similarity:.1%}, copy confidence "
         f"{comparison.copy_confidence:.1%}, verdict: [bold]{comparison.verdict}[/bold]"

@@ -12,6 +12,7 @@ from pictrace.search.keeper import reason_label
 from pictrace.types import (
     AddFailure,
     AddReport,
+    Comparison,
     DuplicateGroup,
     ImageRecord,
     Match,
@@ -111,6 +112,16 @@ def result_table(result: SearchResult, copies: bool = True) -> Table:
         scores = (match.tier, f"{match.copy_confidence:.1%}") if copies else ()
         similar = f"{match.similarity:.1%}"
         table.add_row(str(rank), str(match.id), *scores, similar, Text(match.source))
+    return table
+
+
+def comparison_table(a: str, b: str, comparison: Comparison) -> Table:
+    """``compare``'s metrics of a pair as a table titled with both names (text, not markup)."""
+    table = Table(title=Text(f"{a}  vs  {b}"), title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in comparison.metrics.items():
+        table.add_row(name, metric(name, value))
     return table
 
 
