@@ -127,7 +127,7 @@ class Catalogue:
             self._closed = True
             self._db.close()
 
-    def _open(self) -> None:
+    def _refuse_if_closed(self) -> None:
         """Refuse work once closed (sqlite3 would say "Cannot operate on a closed database")."""
         if self._closed:
             raise IndexClosed(f"the index of {self.path.parent} is closed: open it again")
@@ -136,7 +136,7 @@ class Catalogue:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic write: everything inside lands, or nothing does."""
         with self._lock:
-            self._open()
+            self._refuse_if_closed()
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
@@ -164,7 +164,7 @@ class Catalogue:
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            self._open()
+            self._refuse_if_closed()
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.DatabaseError as exc:
