@@ -91,6 +91,17 @@ def bbox(pts: np.ndarray, size: tuple[int, int]) -> Box:
     )
 
 
+def shared_share(boxes: tuple[Box, Box], a_size: tuple[int, int], b_size: tuple[int, int]) -> float:
+    """The larger of the two shares of its picture the overlap ``boxes`` (in b, in a) take: a
+    copy is (nearly) all of one of the two pictures, a crop all of the query, a pasted copy
+    all of the hit."""
+    return max(_box_share(boxes[0], b_size), _box_share(boxes[1], a_size))
+
+
+def _box_share(box: Box, size: tuple[int, int]) -> float:
+    return (box[2] - box[0]) * (box[3] - box[1]) / max(1.0, float(size[0]) * float(size[1]))
+
+
 def coverage(keypoints: np.ndarray, inliers: np.ndarray, box: Box) -> float:
     """The area of the inliers' convex hull over that of the ``keypoints`` inside ``box``
     (all in one image's pixels), at most 1."""

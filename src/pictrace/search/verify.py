@@ -53,7 +53,7 @@ from pictrace.features.keypoints import (
 from pictrace.search.candidates import MIN_VOTES, Candidate
 from pictrace.search.inset import INSET_FROM
 from pictrace.search.middle import middle_missed
-from pictrace.search.overlap import coverage, overlap
+from pictrace.search.overlap import coverage, overlap, shared_share
 from pictrace.search.unmatched import REPEATED, repeated_share, unmatched_cells
 from pictrace.search.warped import jacobians
 from pictrace.types import Box, Evidence
@@ -70,6 +70,13 @@ RATIO_FLOOR = 16  # denominator floor of inlier_ratio
 MAX_ANGLE = 30.0  # degrees an inlier's keypoint orientation may deviate from the transform's
 MAX_SCALE = 2.0  # factor an inlier's keypoint size may deviate from the transform's
 MAX_MATCHES = 50  # inlier pairs reported as evidence
+# A copy shows most of one of the two pictures (the query is a crop: all of it; a copy pasted
+# into a larger picture: all of the hit). A fit whose shared part is less than this share of
+# either picture matched a strip both happen to show: two memes with the same caption text,
+# at other sizes and places. Such a fit spans none of what a copy would share (coverage 0).
+# On the development copies the smallest share is 0.45; on memes sharing caption words, 19 of
+# 21 false copies were under 0.26 (BENCHMARKS.md, "Memes").
+SHARED_MIN = 0.3
 _ITERS = 2000
 _NONE = np.empty((0, 0), np.float32)  # gemm's absent third operand
 
@@ -287,13 +294,19 @@ def accept(
     if boxes is None:
         return None, 0, None
     hit_pts = hit.xy[hi[keep]]
-    covered = coverage(hit.xy, hit_pts, boxes[0])
+    covered = coverage(hit.xy, hit_pts, boxes[0]) if shows_most(boxes, query, hit) else 0.0
     sides = (query.xy, spots, boxes[1]), (hit.xy, hit_pts, boxes[0])
     share, cells = unmatched_cells(*sides)  # judged further unless the detail left out repeats
     unmatched = cells is not None and repeated_share(transform, query, hit, cells, spots) < REPEATED
     missed = middle_missed(*sides)
     fit = Fit(transform, spots, hit_pts, boxes[0], boxes[1], covered, missed, unmatched, share)
     return fit, inliers, spots
+
+
+def shows_most(boxes: tuple[Box, Box], query: Keypoints, hit: Keypoints) -> bool:
+    """Whether the overlap ``boxes`` (in the hit, in the query) take at least SHARED_MIN of
+    one of the two pictures."""
+    return shared_share(boxes, query.size, hit.size) >= SHARED_MIN
 
 
 def consistent(
