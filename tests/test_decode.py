@@ -176,17 +176,28 @@ def test_working_copy_is_capped(settings):
     assert (decoded.width, decoded.height) == (3000, 1500)
 
 
-def test_a_16_bit_grey_picture_is_scaled_to_8_bits_by_its_maximum():
+def test_a_16_bit_grey_picture_is_scaled_to_8_bits_over_the_16_bit_range():
     # taller than one strip of rows, so the strips are stitched in order
-    values = (np.arange(300 * 600).reshape(600, 300) % 4000).astype(np.uint16)
-    values[0, 0] = 4000
+    values = (np.arange(300 * 600).reshape(600, 300) % 40000).astype(np.uint16)
     buffer = io.BytesIO()
     Image.fromarray(values).save(buffer, "PNG")
     decoded = decode(Source(uri="deep.png", data=buffer.getvalue()), load_settings())
-    expected = (values.astype(np.float64) * 255 / 4000).astype(np.uint8)
+    expected = (values.astype(np.float64) * 255 / 65535).astype(np.uint8)
     assert decoded.pixels.shape == (600, 300, 3)
     assert np.abs(decoded.pixels[..., 0].astype(int) - expected).max() <= 1
     assert (decoded.pixels[..., 0] == decoded.pixels[..., 2]).all()
+
+
+def test_a_darker_16_bit_picture_is_no_exact_copy_of_a_brighter_one():
+    values = (np.arange(64 * 48).reshape(48, 64) % 256).astype(np.uint16)
+    digests = set()
+    for bright in (64, 128):
+        buffer = io.BytesIO()
+        Image.fromarray(values * bright).save(buffer, "PNG")
+        digests.add(
+            decode(Source(uri="deep.png", data=buffer.getvalue()), load_settings()).pixel_sha256
+        )
+    assert len(digests) == 2
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,10 @@
 """How numbers are shown to people."""
 
 import pytest
+from rich.console import Console
 
-from pictrace.formatting import label_name, percent
+from pictrace.formatting import label_name, percent, result_table
+from pictrace.types import Match, SearchResult
 
 
 @pytest.mark.parametrize(
@@ -42,3 +44,13 @@ def test_each_failed_add_names_what_failed_once():
         "  failed: http://127.0.0.1:8000/page: the server sent a web page, not an image",
         "  failed: bad/x.jpg: not a readable image",
     ]
+
+
+def test_a_search_table_shows_no_edited_copy_as_certain():
+    edited = Match(1, "copy.jpg", "copy", 0.9996, 0.9996, 10, 10, "JPEG", 100)
+    exact = Match(2, "same.jpg", "exact", 1.0, 1.0, 10, 10, "JPEG", 100)
+    console = Console(width=120, record=True)
+    console.print(result_table(SearchResult("q.jpg", 1.0, (exact, edited))))
+    rows = console.export_text().splitlines()
+    assert "100.0%" in next(r for r in rows if "same.jpg" in r)
+    assert ">99.9%" in next(r for r in rows if "copy.jpg" in r)

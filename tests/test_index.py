@@ -380,6 +380,14 @@ def test_remove_by_id_and_source(index_copy, photos):
     assert top.tier != "exact"
 
 
+def test_true_is_no_image_id(index_copy):
+    first = min(r.id for r in index_copy.list())
+    for call in (index_copy.resolve, index_copy.remove):
+        with pytest.raises(InputError, match="id or source"):
+            call(True)
+    assert index_copy.get(first).id == first
+
+
 def test_reopening_gives_the_same_results(index_copy, photos):
     first = index_copy.search(photos / "graf3.jpg", k=5)
     folder = index_copy.location

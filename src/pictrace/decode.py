@@ -200,11 +200,15 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 def _to_8bit(image: Image.Image, strip: int = 256) -> np.ndarray:
     """A 16- or 32-bit grey picture (integer or float) scaled to 0..255 from its minimum
-    (or 0, when that is lower) to its maximum (at least 1: a float picture of 0..1 spans all
-    of it), a strip of rows at a time: one float array of the whole picture took 8 bytes per
-    pixel (1.6 GB for 80 MP)."""
+    (or 0, when that is lower) to the top of its range, a strip of rows at a time: one float
+    array of the whole picture took 8 bytes per pixel (1.6 GB for 80 MP). The range of an
+    integer picture is 8 or 16 bits when its values fit (so a darker picture stays darker, and
+    is no exact copy of a brighter one), else its maximum; a float picture's is at least 1 (a
+    picture of 0..1 spans all of it)."""
     low, high = (_finite(v) for v in image.getextrema()[:2])  # of a one-band picture
     low = min(low, 0.0)
+    if image.mode != "F" and low >= 0.0:
+        high = next((top for top in (255.0, 65535.0) if high <= top), high)
     scale = np.float32(255.0 / max(high - low, 1.0))
     out = np.empty((image.height, image.width), dtype=np.uint8)
     for top in range(0, image.height, strip):

@@ -109,8 +109,8 @@ def result_table(result: SearchResult, copies: bool = True) -> Table:
     for column in columns if copies else ("#", "id", "similar", "source"):
         table.add_column(column, overflow="fold")
     for rank, match in enumerate(result.matches, 1):
-        scores = (match.tier, f"{match.copy_confidence:.1%}") if copies else ()
-        similar = f"{match.similarity:.1%}"
+        scores = (match.tier, percent(match.copy_confidence, 1)) if copies else ()
+        similar = percent(match.similarity, 1)
         table.add_row(str(rank), str(match.id), *scores, similar, Text(match.source))
     return table
 

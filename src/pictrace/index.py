@@ -48,6 +48,7 @@ from pictrace.search.kept import KeptDuplicates
 from pictrace.settings import Settings, load_settings
 from pictrace.store.base import Store, local_folder, open_store, stats_of
 from pictrace.store.embedded import EmbeddedStore
+from pictrace.store.saved import write_whole
 from pictrace.threads import Pool
 from pictrace.types import (
     AddFailure,
@@ -177,11 +178,12 @@ class Index:
         except InputError as exc:
             return AddFailure(path, exc.message, exc.code)
 
-    def _writable(self) -> None:
-        """Refuse to add before any work, not when the first batch is stored."""
+    def _writable(self, action: str = "add images") -> None:
+        """Refuse to change the index before any work (to add: not when the first batch is
+        stored)."""
         if self.readonly:
             raise IndexLocked(
-                f"index {self.location} is open read-only: open it for writing to add images"
+                f"index {self.location} is open read-only: open it for writing to {action}"
             )
 
     # --- searching --------------------------------------------------------------------------
@@ -314,21 +316,21 @@ class Index:
             return reversed_comparison(other), query, hit
         return comparison, query, hit
 
-    def calibrate(self, pairs_csv: Path) -> CalibrationReport:
+    def calibrate(self, pairs_csv: Path | str) -> CalibrationReport:
         """Refit copy_confidence on labelled pairs; saved as ``<index>/calibration.json``."""
-        pairs = read_pairs(pairs_csv)
+        self._writable("calibrate it")
+        pairs = read_pairs(Path(pairs_csv))
         calibrator, rows, labels, skipped = refit(
             pairs, (self.prepare_query, self.prepare_hit), self.searcher, origin=str(pairs_csv)
         )
         if isinstance(self.store, EmbeddedStore):
-            target = self.store.folder / "calibration.json"
-            target.write_text(calibrator.to_json(), encoding="utf-8")
+            write_whole(self.store.folder / "calibration.json", calibrator.to_json())
         self.searcher.calibrator = calibrator
         return CalibrationReport.of(calibrator, rows, labels, skipped, self.settings.copy_threshold)
 
     def reset_calibration(self) -> None:
         """Go back to the shipped calibration (``calibrate`` undone)."""
-        self._writable()
+        self._writable("reset its calibration")
         if isinstance(self.store, EmbeddedStore):
             (self.store.folder / "calibration.json").unlink(missing_ok=True)
         self.searcher.calibrator = load_calibrator(None, self.settings.local_features)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pictrace.errors import NotFound
+from pictrace.errors import InputError, NotFound
 from pictrace.ingest.files import path_aliases
 from pictrace.store.base import Store
 from pictrace.types import ImageRecord
@@ -14,6 +14,8 @@ def resolve(store: Store, id_or_source: str | int) -> ImageRecord:
     """The image with this id (a number is an id only), or added from this source (a string:
     its source as added, another spelling of its file's path, or else its id: a file named
     ``2`` comes before image 2)."""
+    if isinstance(id_or_source, bool):  # an int to Python, but no id
+        raise InputError(f"an image is named by its id or source, not {id_or_source!r}")
     if isinstance(id_or_source, int):
         return store.get(id_or_source)
     text = str(id_or_source)

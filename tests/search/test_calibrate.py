@@ -2,8 +2,12 @@
 
 import itertools
 import json
+from pathlib import Path
+
+import pytest
 
 from pictrace import Index
+from pictrace.errors import IndexLocked
 from pictrace.search.confidence import load_calibrator
 from tests.conftest import load_rgb
 
@@ -99,3 +103,30 @@ def test_a_reset_goes_back_to_the_shipped_calibration(photos, tmp_path, run):
         assert index.searcher.calibrator == load_calibrator(None)
     code, _, err = run("--index", str(index_dir), "calibrate")
     assert code == 2 and "--reset" in err
+
+
+def test_a_spreadsheet_list_with_a_byte_order_mark_and_paths_beside_it_is_read(photos, tmp_path):
+    """Excel's "CSV UTF-8" starts with a byte-order mark; a list named by a string finds its
+    relative paths beside it as one named by a Path does."""
+    index_dir = tmp_path / "index"
+    with Index.open(index_dir) as index:
+        index.add([str(photos / name) for name in NAMES])
+    listed = Path(_pairs(photos, tmp_path))
+    rows = listed.read_text(encoding="utf-8").replace(f"{tmp_path}/", "")  # beside the list
+    listed.write_text("\ufeff" + rows, encoding="utf-8")
+    with Index.open(index_dir) as index:
+        report = index.calibrate(str(listed))
+    assert report.pairs == 2 * len(NAMES) and report.skipped == 0
+
+
+def test_an_index_open_read_only_is_not_calibrated(photos, tmp_path):
+    index_dir = tmp_path / "index"
+    with Index.open(index_dir) as index:
+        index.add([str(photos / name) for name in NAMES])
+    pairs = _pairs(photos, tmp_path)
+    with (
+        Index.open(index_dir, readonly=True) as index,
+        pytest.raises(IndexLocked, match="calibrate"),
+    ):
+        index.calibrate(pairs)
+    assert not (index_dir / "calibration.json").exists()

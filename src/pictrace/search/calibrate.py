@@ -35,8 +35,10 @@ class LabelledPair:
 
 
 def read_pairs(path: Path) -> list[LabelledPair]:
+    """The labelled pairs of a CSV file (a spreadsheet's "CSV UTF-8" starts with a byte-order
+    mark); relative paths in it are relative to the file."""
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))
     except OSError as exc:
         raise ConfigError(f"cannot read pairs file {path}: {exc.strerror or exc}") from exc

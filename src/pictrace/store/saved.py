@@ -59,9 +59,15 @@ def load_space(spec: FeatureSpec, path: Path) -> Space:
 
 def write_meta(path: Path, meta: dict[str, Any]) -> None:
     """Write a space's description through a temporary file (IndexError_ when it cannot)."""
-    tmp = path.with_suffix(".json.tmp")
+    write_whole(path, json.dumps(meta))
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write ``text`` through a temporary file, so a reader meanwhile finds the old file or
+    the new one, never half of it (IndexError_ when it cannot)."""
+    tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(meta))
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
