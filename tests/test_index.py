@@ -743,8 +743,13 @@ def test_a_moved_folder_added_again_from_its_new_place_is_the_same_images(
     archive.rename(moved)
     monkeypatch.chdir(moved)
     with Index.open("idx") as index:
+        assert not index.missing()  # still there, under the names they were added by
         again = index.add(["photos"])
         assert not again.added and len(again.skipped) == 2 and index.stats().images == 2
+        assert len(again.moved) == 2 and not index.missing()
+        monkeypatch.chdir(tmp_path)  # from anywhere now: their new places are catalogued
+        assert not index.remove_missing()
+        assert index.resolve(str(moved / "photos" / "coffee.jpg")).source == "photos/coffee.jpg"
 
 
 def test_an_empty_path_is_a_failure_not_the_current_folder(tmp_path, photos, monkeypatch):

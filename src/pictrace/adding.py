@@ -187,7 +187,7 @@ class Adder:
         existing = self.known(item, named)
         digest = byte_digest(item.data)  # once: the checks below and decode share it
         if existing is not None and existing.byte_sha256 == digest and self._current(existing.id):
-            return item.uri
+            return self._unchanged(existing, item)
         if existing is not None and existing.source != item.uri:  # changed: replace that one
             item = Source(existing.source, item.data, item.page, item.location)
         elif existing is None and item.location and named is not None:
@@ -206,6 +206,15 @@ class Adder:
             log.debug("features of %s failed", item.uri, exc_info=True)
             failure = Unprocessable.of(item.uri, exc)
             return AddFailure(item.uri, failure.message, failure.code)
+
+    def _unchanged(self, existing: ImageRecord, item: Source) -> str | Moved:
+        """A local file known unchanged: skipped, and when it was catalogued at a place
+        where it is no more (its folder moved with the index, say), ``Moved`` to where it
+        is now, so its entry is not taken for a missing file."""
+        if item.location is None or self.store.location_of(existing.id) == item.location:
+            return item.uri
+        kept = Source(existing.source, item.data, item.page, item.location)  # its name stays
+        return Moved(((existing.id, existing.source),), kept, item.location)
 
     def known(self, source: Source, named: ImageRecord | None) -> ImageRecord | None:
         """The record of a source, also of a local file added before under another spelling

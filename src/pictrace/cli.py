@@ -283,7 +283,7 @@ def remove(
     if not items and not gone:
         raise typer.BadParameter("name images to remove, or give --missing")
     unknown = 0
-    with _open(existing=True) as index:
+    with _open(readonly=dry, existing=True) as index:  # a dry run only reads: beside a server too
         found = (index.missing() if dry else index.remove_missing()) if gone else ()
         for record in found:
             out.print(removed_line(record, dry, "file missing"), markup=False)

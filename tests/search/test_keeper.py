@@ -425,29 +425,31 @@ def test_each_group_says_which_rule_chose_its_keeper():
 
 def test_a_lossless_file_of_a_lossy_ones_very_pixels_gains_nothing():
     """A camera JPEG saved again as PNG: the same pixels, bigger, without the EXIF. The
-    lossless rule leaves them tied and the richer EXIF keeps the JPEG; a PNG whose pixels
-    differ (the original a JPEG was made from) still wins."""
+    JPEG is kept before any rule (the PNG adds nothing); a PNG whose pixels differ (the
+    original a JPEG was made from) still wins."""
     camera = ImageRecord(1, "a.jpg", None, "b1", "same", 400, 300, "jpeg", 900, 12, 0.0)
     resaved = ImageRecord(2, "a.png", None, "b2", "same", 400, 300, "png", 5000, 0, 0.0)
     ruled = apply_policy([DuplicateGroup((resaved, camera), 2)], KEEPER_POLICY)[0]
-    assert ruled.keeper == 1 and ruled.reason == "exif"
+    assert ruled.keeper == 1 and ruled.reason == "resave"
     master = ImageRecord(3, "m.png", None, "b3", "other", 400, 300, "png", 5000, 0, 0.0)
     ruled = apply_policy([DuplicateGroup((camera, master), 1)], KEEPER_POLICY)[0]
     assert ruled.keeper == 3 and ruled.reason == "lossless"
 
 
-def test_a_lossless_resave_of_a_lossy_files_pixels_is_made_from_it():
+@pytest.mark.parametrize("policy", [KEEPER_POLICY, ("newest",), ("bytes", "lossless")])
+def test_a_lossless_resave_of_a_lossy_files_pixels_comes_after_it_and_is_no_edit(policy):
     """Without EXIF to tell them apart, a JPEG's pixels saved again as lossless WebP would
-    win on bytes; no lossy encoder gives back a lossless file's pixels, so the lossless one
-    is the copy (the ``original`` rule)."""
+    win on bytes (or as the newest); no lossy encoder gives back a lossless file's pixels,
+    so the lossless one adds nothing and comes after the JPEG, whatever the policy. Nothing
+    was edited: neither is marked so."""
     jpeg = ImageRecord(1, "a.jpg", None, "b1", "same", 400, 300, "jpeg", 900, 0, 0.0)
-    webp = ImageRecord(2, "a.webp", None, "b2", "same", 400, 300, "webp-lossless", 5000, 0, 0.0)
+    webp = ImageRecord(2, "a.webp", None, "b2", "same", 400, 300, "webp-lossless", 5000, 0, 1.0)
     other = ImageRecord(3, "b.png", None, "b3", "other", 400, 300, "png", 5000, 0, 0.0)
     records = {r.id: r for r in (jpeg, webp, other)}
-    assert edited_counts(records, [], lambda i: None) == {2: 1}
+    assert edited_counts(records, [], lambda i: None) == {}
     group = DuplicateGroup((webp, jpeg), 2, edited_counts(records, [], lambda i: None))
-    ruled = apply_policy([group], KEEPER_POLICY)[0]
-    assert ruled.keeper == 1 and ruled.reason == "original"
+    ruled = apply_policy([group], policy)[0]
+    assert ruled.keeper == 1 and ruled.reason == "resave" and not ruled.edited
 
 
 def test_a_keeper_tied_with_its_own_copy_names_the_rule_that_set_them_before_the_rest():

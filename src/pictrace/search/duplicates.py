@@ -250,6 +250,10 @@ def with_missing(store: Store, groups: Iterable[DuplicateGroup]) -> list[Duplica
 
 def missing_files(store: Store, ids: Iterable[int]) -> frozenset[int]:
     """The images added from a local file that is no longer there (moved or deleted; a
-    symlink left pointing nowhere counts as gone)."""
+    symlink left pointing nowhere counts as gone). Not one whose source, as given, still
+    names a file from here: a folder moved with its index, not added again yet, is still
+    there under its relative names (what ``remove --missing`` removes must be gone)."""
     located = store.locations(ids)  # one read for a group
-    return frozenset(i for i, path in located.items() if not os.path.exists(path))
+    gone = [i for i, path in located.items() if not os.path.exists(path)]
+    records = store.records(gone) if gone else {}
+    return frozenset(i for i in gone if i in records and not os.path.isfile(records[i].source))

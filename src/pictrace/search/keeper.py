@@ -89,6 +89,7 @@ class Link:
 # --- the keeper policy ------------------------------------------------------------------------
 KEEPER_LABELS: dict[KeeperReason, str] = {
     "present": "the only file still on disk",
+    "resave": "the others save its very pixels again losslessly",
     "original": "not an edited copy",
     "resolution": "largest resolution",
     "lossless": "lossless format",
@@ -109,9 +110,14 @@ _RULES: dict[KeeperRule, Rule] = {
     "oldest": lambda r, g, peers: r.added_at,
     "newest": lambda r, g, peers: -r.added_at,
 }
-# Before every policy: a member whose file is gone comes after those whose file is there.
+# Before every policy: a member whose file is gone comes after those whose file is there, and
+# a lossless file of the very pixels a lossy member holds (a decoded JPEG saved again as PNG or
+# lossless WebP: no lossy encoder gives back the pixels of a lossless file) after that member,
+# which is as good a keeper (smaller, with its camera's metadata). Not an edit: nothing changed.
+BEFORE_POLICY: tuple[KeeperReason, ...] = ("present", "resave")
 _ORDERED: dict[KeeperReason, Rule] = {
     "present": lambda r, g, peers: 1.0 if r.id in g.missing else 0.0,
+    "resave": lambda r, g, peers: 1.0 if r.id in resaved(peers) else 0.0,
     **cast(dict[KeeperReason, Rule], _RULES),
 }
 
@@ -142,8 +148,7 @@ def apply_policy(
     """Each group's members ordered by ``policy``, the first one its keeper. A member whose
     file is gone (``DuplicateGroup.missing``) comes after those whose file is there, whatever
     the policy: deleting the others on its advice would lose the picture."""
-    order: list[KeeperReason] = ["present", *policy]
-    rules = [_ORDERED[name] for name in order]
+    rules = [_ORDERED[name] for name in (*BEFORE_POLICY, *policy)]
     ordered = []
     for group in groups:
         members = tuple(ranked(list(group.members), rules, group))
@@ -162,7 +167,7 @@ def _reason(
     present = [m for m in members if m.id not in group.missing]
     if len(present) == 1 and len(members) > 1:
         return "present"
-    return deciding_rule(present if len(present) > 1 else members, policy, group)
+    return deciding_rule(present if len(present) > 1 else members, ("resave", *policy), group)
 
 
 def deciding_rule(
@@ -204,8 +209,7 @@ def ranked(
 
 def lossless_gain(record: ImageRecord, peers: Sequence[ImageRecord]) -> bool:
     """Whether ``record`` is stored losslessly where a peer is not: a lossless file of the
-    very pixels a lossy peer holds (a JPEG saved again as PNG or TIFF) gains nothing, and
-    the lossy file (smaller, with its camera's metadata) is as good a keeper."""
+    very pixels a lossy peer holds (a JPEG saved again as PNG or TIFF) gains nothing."""
     return record.format in LOSSLESS and record.id not in resaved(peers)
 
 
@@ -221,12 +225,9 @@ def most_pixels(records: Iterable[ImageRecord]) -> int:
 def edited_counts(
     records: Mapping[int, ImageRecord], links: Iterable[Link], thumbnail: Thumbnail
 ) -> dict[int, int]:
-    """Per member, how many verified pairs (each judged once) found it made from another;
-    and a lossless file with the very pixels of a lossy member counts as made from it (a
-    decoded JPEG saved again as PNG or lossless WebP: no lossy encoder gives back the
-    pixels of a lossless file)."""
+    """Per member, how many verified pairs (each judged once) found it made from another."""
     seen: set[frozenset[int]] = set()
-    counts: Counter[int] = Counter(resaved(records.values()))
+    counts: Counter[int] = Counter()
     thumbnail = cache(thumbnail)
     looks = cache(lambda image_id: colour_look(thumbnail(image_id)))
     judged: Judged = {}  # a copy in a group of many shows each of them in the same place
