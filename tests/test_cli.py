@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import ImageOps
 
-from pictrace import Index
+from pictrace import Index, __version__
 from pictrace.cli import main
 from tests.conftest import PHOTOS, jpeg_bytes, load_rgb
 
@@ -448,6 +448,29 @@ def test_add_says_which_added_images_were_changed_files(run, tmp_path, photos):
     assert "changed: image 1 is now image 2" in out
 
 
+def test_add_says_how_many_files_of_a_folder_it_left_out_and_when_it_found_none(
+    run, tmp_path, photos
+):
+    """Files that are not images by name are left out of a folder (named, they are tried);
+    the add says so, as JSON too, and an empty folder is no silent success."""
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    (pics / "a.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
+    (pics / "noext").write_bytes((photos / "rocket.jpg").read_bytes())
+    (pics / "notes.txt").write_text("a list", encoding="utf-8")
+    index = str(tmp_path / "lib")
+    code, out, _ = run("--index", index, "add", str(pics))
+    assert code == 0 and out.startswith("added 1, ")
+    assert f"left out 2 files in {pics} that are not images by name" in out
+    code, out, _ = run("--index", index, "add", str(pics), "--json")
+    assert json.loads(out)["left_out"] == {str(pics): 2}
+    code, out, _ = run("--index", index, "add", str(pics / "noext"))
+    assert code == 0 and out.startswith("added 1, ")
+    (tmp_path / "empty").mkdir()
+    code, out, _ = run("--index", index, "add", str(tmp_path / "empty"))
+    assert code == 0 and "no image files found" in out
+
+
 def test_searching_a_folder_says_it_is_one(run, built_index, photos):
     code, _, err = run("--index", str(built_index), "search", str(photos))
     assert code == 1 and "a folder, not an image file (add takes folders)" in err
@@ -493,3 +516,8 @@ def test_names_print_as_they_are_neither_markup_nor_emoji_codes(run, tmp_path, p
 def test_serve_refuses_a_port_out_of_range(run, tmp_path):
     code, _, err = run("--index", str(tmp_path / "lib"), "serve", "--port", "99999")
     assert code == 2 and "65535" in err
+
+
+def test_the_version_is_printed(run):
+    code, out, _ = run("--version")
+    assert code == 0 and out.strip() == f"pictrace {__version__}"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pictrace import decode as decode_module
 from pictrace.decode import _orient, decode, decode_pixels, pixel_digest
 from pictrace.errors import ImageTooLarge, NotAnImage
 from pictrace.settings import load_settings
@@ -246,3 +247,11 @@ def test_a_lossless_webp_is_told_from_a_lossy_one(settings, photos, options, nam
     data = io.BytesIO()
     picture.save(data, format="WEBP", **options)
     assert decode(Source("a.webp", data.getvalue()), settings).format == name
+
+
+def test_a_heic_picture_without_the_extra_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(decode_module, "HEIF_READABLE", False)
+    box = b"ftypheic\0\0\0\0mif1heic"
+    data = (len(box) + 4).to_bytes(4, "big") + box + bytes(200)
+    with pytest.raises(NotAnImage, match=r"install pictrace\[heif\]"):
+        decode(Source(uri="photo.heic", data=data), load_settings())

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pictrace import __version__
 from pictrace.errors import NotFound, PicTraceError
 from pictrace.formatting import (
     add_lines,
@@ -57,6 +58,12 @@ class State:
 STATE = State()
 
 
+def _version(asked: bool) -> None:
+    if asked:
+        out.print(f"pictrace {__version__}", markup=False, highlight=False)
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _options(
     index: Annotated[
@@ -65,6 +72,12 @@ def _options(
             "--index", "-i", envvar="PICTRACE_INDEX", help="Index folder (or PICTRACE_INDEX)."
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_version, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     STATE.index = index
 

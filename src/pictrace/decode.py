@@ -13,6 +13,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from pictrace.errors import ImageTooLarge, NotAnImage
+from pictrace.ingest.sniff import image_format
 from pictrace.settings import Settings
 from pictrace.types import DecodedImage, Source
 
@@ -20,15 +21,17 @@ DIGEST_ROWS = 32  # rows per strip of a large picture's pixel digest (~0.5 MB at
 _CORRUPT = (OSError, SyntaxError, ValueError, EOFError, UnidentifiedImageError)
 
 
-def _register_heif() -> None:
+def _register_heif() -> bool:
+    """Whether HEIC/HEIF/AVIF pictures can be read (the optional extra ``pictrace[heif]``)."""
     try:
-        import pillow_heif  # optional extra: pictrace[heif]
+        import pillow_heif
     except ImportError:
-        return
+        return False
     pillow_heif.register_heif_opener()
+    return True
 
 
-_register_heif()
+HEIF_READABLE = _register_heif()
 
 
 def decode(
@@ -136,7 +139,7 @@ def _open(uri: str, data: bytes, max_pixels: int) -> Image.Image:
         except Image.DecompressionBombError as exc:
             raise _too_many_pixels(uri, _bomb_pixels(exc), max_pixels) from exc
         except _CORRUPT as exc:
-            raise NotAnImage(f"{uri}: not a readable image ({_short(exc)})") from exc
+            raise NotAnImage(f"{uri}: not a readable image ({_unreadable(data, exc)})") from exc
         if image.size[0] * image.size[1] > max_pixels:
             raise _too_many_pixels(uri, "{}x{} pixels".format(*image.size), max_pixels)
         try:
@@ -146,6 +149,14 @@ def _open(uri: str, data: bytes, max_pixels: int) -> Image.Image:
         except _CORRUPT as exc:
             raise NotAnImage(f"{uri}: truncated or corrupt image data ({_short(exc)})") from exc
     return image
+
+
+def _unreadable(data: bytes, exc: BaseException) -> str:
+    """Why Pillow could not open a picture: for a HEIC/HEIF or AVIF file without the extra
+    that reads them, what to install."""
+    if not HEIF_READABLE and image_format(data[:16]) in ("heif", "avif"):
+        return "a HEIC/HEIF or AVIF picture: install pictrace[heif] to read it"
+    return _short(exc)
 
 
 def _pillow_allows(max_pixels: int) -> None:

@@ -137,6 +137,16 @@ def add_lines(report: AddReport) -> list[str]:
             for new, old in zip(report.replaced, report.previous, strict=True)
         ),
         *(f"  failed: {_named(failure)}" for failure in report.failed),
+        *(
+            f"  left out {count} files in {folder} that are not images by name (name a file "
+            "to add it)"
+            for folder, count in report.left_out
+        ),
+        *(
+            ["  no image files found"]
+            if not (report.added or report.skipped or report.failed)
+            else []
+        ),
     ]
 
 

@@ -6,6 +6,8 @@ import logging
 import numbers
 import os
 import time
+from collections import Counter
+from dataclasses import replace
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -151,10 +153,12 @@ class Index:
         self._writable()
         if isinstance(items, str | os.PathLike):
             items = [items]  # one path (a string is not a list of one-letter paths)
-        paths = list(expand(items))
+        left_out: Counter[str] = Counter()
+        paths = list(expand(items, left_out))
         urls = [p for p in paths if is_url(p)]
         files = [p for p in paths if not is_url(p)]
         report = self.adder.add((self._read(p) for p in files), len(files), progress, ahead=2)
+        report = replace(report, left_out=tuple(left_out.items()))
         if urls:
             from pictrace.ingest.web import fetch_sources
 

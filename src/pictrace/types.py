@@ -217,6 +217,8 @@ class AddReport:
     # of ``skipped``: images whose local file moved (the same bytes under a new path, the old
     # path gone), now catalogued under the new one
     moved: tuple[int, ...] = ()
+    # (folder as named, files under it left out: not images by name, such as .txt or .mov)
+    left_out: tuple[tuple[str, int], ...] = ()
 
     def merged(self, other: AddReport) -> AddReport:
         return AddReport(
@@ -226,6 +228,7 @@ class AddReport:
             self.replaced + other.replaced,
             self.previous + other.previous,
             self.moved + other.moved,
+            self.left_out + other.left_out,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -236,6 +239,7 @@ class AddReport:
             "added_ids": list(self.added),
             "replaced_ids": list(self.replaced),
             "moved_ids": list(self.moved),
+            "left_out": dict(self.left_out),
             "replaced": [
                 {"id": new, "previous_id": old}
                 for new, old in zip(self.replaced, self.previous, strict=True)

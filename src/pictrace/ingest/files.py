@@ -1,10 +1,12 @@
-"""Files and folders -> Sources. Folders are walked recursively for image extensions;
-files named explicitly are always tried, whatever their extension."""
+"""Files and folders -> Sources. Folders are walked recursively for image extensions (the
+other files are counted: an add says how many it left out); files named explicitly are always
+tried, whatever their extension."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -38,8 +40,10 @@ def is_url(item: str) -> bool:
     return item.startswith(("http://", "https://"))
 
 
-def expand(items: Iterable[str | Path]) -> Iterator[str]:
-    """Yield file paths (as given or found under folders, sorted) and URLs untouched."""
+def expand(items: Iterable[str | Path], left_out: Counter[str] | None = None) -> Iterator[str]:
+    """Yield file paths (as given or found under folders, sorted) and URLs untouched; with
+    ``left_out``, count the files under folders that are not images by name, per folder
+    named."""
     for item in items:
         text = str(item)
         if not text.strip():
@@ -50,17 +54,21 @@ def expand(items: Iterable[str | Path]) -> Iterator[str]:
             continue
         path = Path(os.path.expanduser(text))
         if path.is_dir():
-            yield from (str(p) for p in _walk(path))
+            yield from (str(p) for p in _walk(path, text, left_out))
         else:
             yield str(path) if text.startswith("~") else text
 
 
-def _walk(folder: Path) -> Iterator[Path]:
+def _walk(folder: Path, named: str, left_out: Counter[str] | None) -> Iterator[Path]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+            if name.startswith("."):
+                continue
+            if Path(name).suffix.lower() in IMAGE_EXTENSIONS:
                 yield Path(root) / name
+            elif left_out is not None:
+                left_out[named] += 1
 
 
 def path_aliases(text: str) -> list[str]:
