@@ -7,9 +7,9 @@ import numbers
 import os
 import time
 from collections import Counter
-from dataclasses import replace
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
