@@ -431,6 +431,16 @@ def test_global_features_only_profile(tmp_path, photos):
         top = index.search(jpeg_bytes(edited, 50), k=3).matches[0]
         assert top.source.endswith("fruits.jpg") and top.tier == "copy"
         assert all(m.tier == "similar" for m in index.search(noise_image(3), k=5).matches)
+    query = jpeg_bytes(edited, 50)
+    with Index.open(tmp_path / "idx", readonly=True) as again:  # the default settings
+        assert not again.settings.local_features and "keypoints" not in again.specs
+        top = again.search(query, k=1).matches[0]
+        assert top.source.endswith("fruits.jpg") and top.tier == "copy"
+    with Index.open(tmp_path / "idx", local_features=True) as switched:  # said explicitly
+        assert "keypoints" in switched.specs
+        assert switched.stats().outdated["keypoints"] == len(switched.list())
+    with Index.open(tmp_path / "idx", readonly=True) as again:
+        assert again.settings.local_features
 
 
 def test_concurrent_searches_share_the_pool_and_agree(built_index, photos):

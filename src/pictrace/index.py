@@ -50,6 +50,7 @@ from pictrace.search.kept import KeptDuplicates
 from pictrace.settings import Settings, load_settings
 from pictrace.store.base import Store, local_folder, open_store, stats_of
 from pictrace.store.embedded import EmbeddedStore
+from pictrace.store.mode import record_choice, settled
 from pictrace.store.saved import write_whole
 from pictrace.threads import Pool
 from pictrace.types import (
@@ -76,11 +77,12 @@ class Index:
     """A persistent image index in one folder (or behind a store URI)."""
 
     def __init__(self, location: str | Path, settings: Settings, readonly: bool = False) -> None:
-        self.settings = settings
         text = str(location)  # a folder, ~/folder or file:// URI is kept as the folder itself
         self.location = (
             text if "://" in text and not text.startswith("file:") else str(local_folder(text))
         )
+        folder = None if "://" in self.location else Path(self.location)
+        self.settings = settings = settled(folder, settings)  # the index's own local features
         self.readonly = readonly
         self.pool = Pool(WORKERS, "pictrace")
         self.extractors = build_extractors(settings)
@@ -92,8 +94,8 @@ class Index:
         self.specs = all_specs(self.extractors)
 
         self.store = open_store(location, self.specs, settings.hnsw_threshold, readonly=readonly)
+        record_choice(self.store, settings)
         self.adder = Adder(self.store, self.extractors, self.specs, self.pool, settings)
-        folder = None if self.location.startswith("milvus://") else Path(self.location)
         self.searcher = Searcher(
             self.store,
             self.specs,
