@@ -471,6 +471,14 @@ def test_add_says_how_many_files_of_a_folder_it_left_out_and_when_it_found_none(
     assert code == 0 and "no image files found" in out
 
 
+def test_a_file_name_with_a_line_break_stays_on_its_failure_line(run, tmp_path):
+    odd = tmp_path / "a.jpg\n  failed: b.jpg"
+    odd.write_text("not a picture", encoding="utf-8")
+    code, out, _ = run("--index", str(tmp_path / "lib"), "add", str(odd))
+    lines = out.splitlines()
+    assert code == 1 and len(lines) == 2 and "a.jpg\\n  failed: b.jpg" in lines[1]
+
+
 def test_searching_a_folder_says_it_is_one(run, built_index, photos):
     code, _, err = run("--index", str(built_index), "search", str(photos))
     assert code == 1 and "a folder, not an image file (add takes folders)" in err

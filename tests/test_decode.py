@@ -6,7 +6,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, features
 
 from pictrace import decode as decode_module
 from pictrace.decode import _orient, decode, decode_pixels, pixel_digest
@@ -255,3 +255,33 @@ def test_a_heic_picture_without_the_extra_says_what_to_install(monkeypatch):
     data = (len(box) + 4).to_bytes(4, "big") + box + bytes(200)
     with pytest.raises(NotAnImage, match=r"install pictrace\[heif\]"):
         decode(Source(uri="photo.heic", data=data), load_settings())
+
+
+def _damaged_avif() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(buffer, "AVIF")
+    data = bytearray(buffer.getvalue())
+    data[data.find(b"pitm") + 8] ^= 0x55  # the primary item is one the file does not hold
+    return bytes(data)
+
+
+def _unknown_blp() -> bytes:
+    header = b"BLP2" + (0xFF0001).to_bytes(4, "little") + (1).to_bytes(4, "little")
+    return header + (64).to_bytes(4, "little") + (48).to_bytes(4, "little") + bytes(4000)
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        pytest.param(
+            "bad.avif",
+            _damaged_avif,
+            marks=pytest.mark.skipif(not features.check("avif"), reason="Pillow reads no AVIF"),
+        ),
+        ("bad.blp", _unknown_blp),
+    ],
+)
+def test_a_damaged_file_a_format_plugin_raises_on_is_not_an_image(name, data):
+    """Pillow's AVIF plugin raises RuntimeError, its BLP one NotImplementedError."""
+    with pytest.raises(NotAnImage, match=name):
+        decode(Source(uri=name, data=data()), load_settings())

@@ -10,7 +10,7 @@ from concurrent.futures import Executor
 from functools import partial
 
 import numpy as np
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError, features
 
 from pictrace.errors import ImageTooLarge, NotAnImage
 from pictrace.ingest.sniff import image_format
@@ -18,7 +18,9 @@ from pictrace.settings import Settings
 from pictrace.types import DecodedImage, Source
 
 DIGEST_ROWS = 32  # rows per strip of a large picture's pixel digest (~0.5 MB at 4,000 px)
-_CORRUPT = (OSError, SyntaxError, ValueError, EOFError, UnidentifiedImageError)
+# What Pillow raises on a damaged file: a format plugin may also raise RuntimeError (a damaged
+# AVIF) or NotImplementedError, a RuntimeError too (a BLP of an unknown compression).
+_CORRUPT = (OSError, SyntaxError, ValueError, EOFError, RuntimeError, UnidentifiedImageError)
 
 
 def _register_heif() -> bool:
@@ -154,7 +156,8 @@ def _open(uri: str, data: bytes, max_pixels: int) -> Image.Image:
 def _unreadable(data: bytes, exc: BaseException) -> str:
     """Why Pillow could not open a picture: for a HEIC/HEIF or AVIF file without the extra
     that reads them, what to install."""
-    if not HEIF_READABLE and image_format(data[:16]) in ("heif", "avif"):
+    kind = image_format(data[:16])
+    if not HEIF_READABLE and (kind == "heif" or (kind == "avif" and not features.check("avif"))):
         return "a HEIC/HEIF or AVIF picture: install pictrace[heif] to read it"
     return _short(exc)
 

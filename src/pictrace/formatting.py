@@ -138,8 +138,8 @@ def add_lines(report: AddReport) -> list[str]:
         ),
         *(f"  failed: {_named(failure)}" for failure in report.failed),
         *(
-            f"  left out {count} files in {folder} that are not images by name (name a file "
-            "to add it)"
+            f"  left out {count} files in {one_line(folder)} that are not images by name "
+            "(name a file to add it)"
             for folder, count in report.left_out
         ),
         *(
@@ -151,11 +151,19 @@ def add_lines(report: AddReport) -> list[str]:
 
 
 def _named(failure: AddFailure) -> str:
-    """A failure's reason with what failed: a file's reason names it already, a download's
-    (the server sent a web page, say) does not."""
+    """A failure's reason with what failed, on one line: a file's reason names it already, a
+    download's (the server sent a web page, say) does not. A file name may hold a line break:
+    it is shown escaped, so no name can pass for a line of the report."""
     if failure.source and not failure.reason.startswith(failure.source):
-        return f"{failure.source}: {failure.reason}"
-    return failure.reason
+        return one_line(f"{failure.source}: {failure.reason}")
+    return one_line(failure.reason)
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters escaped (a line break as ``\\n``)."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
 
 
 def calibration_lines(report: CalibrationReport) -> list[str]:

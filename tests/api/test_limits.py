@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from pictrace import Index, load_settings
 from pictrace.api.app import create_app
 from tests.api.conftest import TestClient
+from tests.api.live import live_server
 
 CAP = 100_000
 
@@ -77,3 +80,36 @@ def test_streamed_multipart_upload_over_the_cap_is_stopped(small_client):
         headers={"content-type": f"multipart/form-data; boundary={boundary}"},
     )
     assert answer.status_code == 413 and answer.json()["code"] == "image_too_large"
+
+
+def test_the_connection_closes_after_an_endless_upload_is_refused(built_index):
+    """A chunked upload without end: after the 413 the server reads no more of it."""
+    settings = load_settings(max_bytes=CAP, max_upload_bytes=3 * CAP)
+    with (
+        Index.open(built_index, readonly=True, settings=settings) as index,
+        live_server(create_app(index, settings)) as url,
+    ):
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"POST /api/search HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
+            chunk = b"%x\r\n%s\r\n" % (65_536, b"x" * 65_536)
+            answer, deadline = b"", time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    sock.sendall(chunk)
+                except OSError:  # closed while we were still sending: what is wanted
+                    break
+                sock.setblocking(False)
+                try:
+                    got = sock.recv(65_536)
+                except BlockingIOError:
+                    got = None
+                sock.setblocking(True)
+                if got == b"":
+                    break  # the server closed the connection
+                answer += got or b""
+            assert b" 413 " in answer.split(b"\r\n", 1)[0] or answer == b""
+            assert time.monotonic() < deadline, "the server kept reading the refused upload"

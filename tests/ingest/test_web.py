@@ -134,6 +134,19 @@ def test_encoded_bodies_arrive_in_any_chunks():
         _fed(CappedBody("gzip", 10**6, "u"), gzipped[: len(gzipped) // 2], 64)
 
 
+def test_bytes_after_the_end_of_an_encoded_body_are_ignored_up_to_the_cap():
+    """A few stray bytes after the end are ignored; megabytes of them are a hostile server
+    (zlib would keep them all, and copy them again with every chunk)."""
+    for encoding, body in (("deflate", zlib.compress(b"tiny")), ("gzip", gzip.compress(b"tiny"))):
+        assert _fed(CappedBody(encoding, 1000, "u"), body + b"junk" * 100, 64) == b"tiny"
+        flooded = CappedBody(encoding, 10_000, "u")
+        flooded.feed(body)
+        with pytest.raises(ImageTooLarge, match="after the end"):
+            for _ in range(1000):
+                flooded.feed(b"\xff" * 4096)
+        assert flooded.after <= 10_000 + 4096
+
+
 def test_waiting_for_a_download_slot_does_not_count_against_the_deadline(site):
     """6 answers of 0.3 s, one at a time: the last starts ~1.5 s after it was asked for,
     past a 1 s deadline, yet each answer itself is quick."""

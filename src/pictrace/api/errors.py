@@ -157,7 +157,10 @@ async def handle(request: Request, exc: Exception) -> Response:
             {"status": status, "code": code, "message": message},
             status_code=status,
         )
-    return JSONResponse({"code": code, "message": message, **extra}, status_code=status)
+    answer = JSONResponse({"code": code, "message": message, **extra}, status_code=status)
+    if status == 413:  # the rest of the body is not wanted: the connection is not read on
+        answer.headers["connection"] = "close"
+    return answer
 
 
 def install(app: FastAPI) -> None:

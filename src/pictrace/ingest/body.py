@@ -37,6 +37,7 @@ class CappedBody:
         self.encoding = layers[0] if layers else ""
         self.inflater: zlib._Decompress | None = None
         self.head = b""  # a deflate body's first bytes, until its wrapping can be told
+        self.after = 0  # raw bytes sent after the end of an encoded body (ignored)
 
     def feed(self, raw: bytes) -> None:
         if not self.encoding:
@@ -48,6 +49,9 @@ class CappedBody:
                 return
             raw, self.head = self.head, b""
             self.inflater = zlib.decompressobj(self._wbits(raw))
+        if self.inflater.eof:  # zlib would hold them all, copied again with every chunk
+            self._ignore(len(raw))
+            return
         self._inflate(self.inflater, raw)
 
     def finish(self) -> bytes:
@@ -82,11 +86,21 @@ class CappedBody:
             if inflater.eof:
                 rest = inflater.unused_data
                 if self.encoding == "deflate" or not rest.startswith(b"\x1f\x8b"):
-                    return  # anything after the end is ignored
+                    self._ignore(len(rest))  # anything after the end is ignored
+                    return
                 self.inflater = inflater = zlib.decompressobj(GZIP)
                 data = rest
             elif not data and len(out) < step:
                 return
+
+    def _ignore(self, count: int) -> None:
+        """Count bytes sent after the end of the body: as many as the limit at most."""
+        self.after += count
+        if self.after > self.limit:
+            raise ImageTooLarge(
+                f"{self.url}: more than {self.limit} bytes after the end of the "
+                f"{self.encoding} body; the download was stopped"
+            )
 
     def _keep(self, data: bytes) -> None:
         self.size += len(data)
