@@ -29,8 +29,8 @@ desktop screenshot of a 450 px photo holds it in 7 % of the picture.
 
 Such a fit loses its coverage, as a missed middle does. Judged only for fits whose inliers
 leave out some of the detail (``INSET_FROM``), on the stored thumbnails. Measured in
-BENCHMARKS.md ("The previous release: different photos in one window"; for bands, "This
-release: ... photos beside a shared panel").
+BENCHMARKS.md ("Three releases ago: different photos in one window"; for bands, "Two
+releases ago: ... photos beside a shared panel").
 
 The same block tells the other judges' mistake apart: a caption band laid over the middle
 of a copy whose own detail it hides (a pyramid under the band, flat sky and sand around it)
