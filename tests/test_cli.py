@@ -9,6 +9,7 @@ from PIL import ImageOps
 
 from pictrace import Index, __version__
 from pictrace.cli import main
+from pictrace.formatting import percent
 from tests.conftest import PHOTOS, jpeg_bytes, load_rgb
 
 
@@ -64,6 +65,16 @@ def test_compare_prints_metrics_and_verdict(run, photos):
     data = json.loads(out)
     assert code == 0 and data["verdict"] in ("different", "similar")
     assert {"ssim", "orb_matches", "colour", "phash", "cosine"} <= set(data["metrics"])
+
+
+def test_compare_never_shows_an_edited_copy_as_certain(run, photos, tmp_path):
+    picture = load_rgb(photos / "coffee.jpg")
+    picture.crop((4, 4, picture.width, picture.height)).save(tmp_path / "c.jpg", quality=95)
+    pair = (str(photos / "coffee.jpg"), str(tmp_path / "c.jpg"))
+    data = json.loads(run("compare", *pair, "--json")[1])
+    code, out, _ = run("compare", *pair)
+    shown = f"copy confidence {percent(data['copy_confidence'], 1)}, verdict: {data['verdict']}"
+    assert code == 0 and data["verdict"] == "copy" and shown in out
 
 
 def test_duplicates_remove_and_text(run, built_index, tmp_path, photos):

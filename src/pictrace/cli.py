@@ -17,7 +17,6 @@ from typing import Annotated, Any
 import click
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pictrace import __version__
 from pictrace.errors import NotFound, PicTraceError
@@ -26,6 +25,8 @@ from pictrace.formatting import (
     calibration_lines,
     comparison_table,
     group_lines,
+    percent,
+    progress_bar,
     removed_line,
     result_table,
     stats_lines,
@@ -107,7 +108,7 @@ def add(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Add images to the index; unchanged files are skipped, failures are listed with reasons."""
-    with _open() as index, _progress() as bar:
+    with _open() as index, progress_bar(err) as bar:
         task = bar.add_task("indexing", total=None)
         report = index.add(
             paths, progress=lambda done, total: bar.update(task, completed=done, total=total)
@@ -119,18 +120,6 @@ def add(
             out.print(line, markup=False)
     if report.failed and not report.added and not report.skipped:
         raise typer.Exit(1)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,  # a log file gets the report, not a blank line
-    )
 
 
 @app.command()
@@ -216,8 +205,8 @@ def compare(
         return
     out.print(comparison_table(a, b, comparison))
     out.print(
-        f"similarity {comparison.similarity:.1%}, copy confidence "
-        f"{comparison.copy_confidence:.1%}, verdict: [bold]{comparison.verdict}[/bold]"
+        f"similarity {percent(comparison.similarity, 1)}, copy confidence "
+        f"{percent(comparison.copy_confidence, 1)}, verdict: [bold]{comparison.verdict}[/bold]"
     )
 
 
@@ -266,7 +255,7 @@ def duplicates(
     ] = False,
 ) -> None:
     """Groups of copies, each with a suggested keeper (a run searches only images added since)."""
-    with _open(readonly=True) as index, _progress() as bar:
+    with _open(readonly=True) as index, progress_bar(err) as bar:
         policy = checked_policy(keeper or [], index.settings.keeper_policy)
         task = bar.add_task("searching", total=None)
         groups = index.duplicates(

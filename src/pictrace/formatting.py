@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -123,6 +125,20 @@ def comparison_table(a: str, b: str, comparison: Comparison) -> Table:
     for name, value in comparison.metrics.items():
         table.add_row(name, metric(name, value))
     return table
+
+
+def progress_bar(console: Console) -> Progress:
+    """A bar of done out of total on ``console``, shown only on a terminal: a log file gets
+    the report, not a blank line."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
 
 
 def add_lines(report: AddReport) -> list[str]:
