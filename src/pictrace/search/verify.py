@@ -74,8 +74,8 @@ MAX_MATCHES = 50  # inlier pairs reported as evidence
 # into a larger picture: all of the hit). A fit whose shared part is less than this share of
 # either picture matched a strip both happen to show: two memes with the same caption text,
 # at other sizes and places. Such a fit spans none of what a copy would share (coverage 0).
-# On the development copies the smallest share is 0.45; on memes sharing caption words, 19 of
-# 21 false copies were under 0.26 (BENCHMARKS.md, "Memes").
+# Measured once: the smallest share of a development copy was 0.45; of 21 false copies among
+# captioned memes, 19 were under 0.26 (bench_memes.py: 34 -> 3 of 150; BENCHMARKS.md, "Memes").
 SHARED_MIN = 0.3
 _ITERS = 2000
 _NONE = np.empty((0, 0), np.float32)  # gemm's absent third operand
