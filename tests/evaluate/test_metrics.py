@@ -128,6 +128,13 @@ def test_evaluate_report_per_family_and_rendering() -> None:
     assert report.overall.cost_ratio is None and "decoding and embedding" not in table
 
 
+def test_a_family_of_negatives_only_shows_no_recall() -> None:
+    lone = outcome("q5", None, [("g", 0.2)], "unknown", 0.1)
+    row = next(r for r in report_markdown(evaluate([*ALL, lone])).splitlines() if "unknown" in r)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:4] == ["1", "0", "1"] and cells[4:8] == ["–"] * 4
+
+
 def test_cost_ratio_is_search_p50_over_decode_and_embed_p50() -> None:
     timed = [
         QueryOutcome(f"q{i}", frozenset({"a"}), (("a", 0.9),), "crop", search, alone)

@@ -277,9 +277,12 @@ def _fmt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:
 
 
 def _row(name: str, s: Summary) -> str:
+    """A summary's table row; a family of negatives only has no recall or precision ("–")."""
     cells = [name, str(s.n_queries), str(s.n_positive), str(s.n_negative)]
-    cells += [_fmt(value) for _, value in s.recall_at]
-    cells += [_fmt(s.micro_ap), _fmt(s.at_precision.recall), _fmt(s.at_precision.threshold)]
+    found = s.n_positive > 0
+    cells += [_fmt(value if found else None) for _, value in s.recall_at]
+    cells += [_fmt(s.micro_ap if found else None), _fmt(s.at_precision.recall if found else None)]
+    cells += [_fmt(s.at_precision.threshold)]
     cells += [_fmt(s.latency.p50_s, 1000, 1), _fmt(s.latency.p95_s, 1000, 1)]
     return "| " + " | ".join(cells) + " |"
 
