@@ -99,8 +99,8 @@ class Fetcher:
         fetched = await self.get(url)
         if fetched.kind == "html":
             raise NotAnImage(
-                f"{url}: this is a web page, not an image; paste the address of "
-                "one of its images, or crawl the page to add its images"
+                f"{url}: this is a web page, not an image; search with the address of "
+                "one of its images (adding the page adds the images it shows)"
             )
         if fetched.kind == "other" and describe(fetched.data) != "not an image":
             raise NotAnImage(f"{url}: the server sent {describe(fetched.data)}, not an image")
