@@ -88,3 +88,15 @@ def test_a_read_only_copy_with_a_writers_log_is_not_read_as_if_complete(photos, 
             Index.open(seen, readonly=True)
     finally:
         _make_writable(folder, seen)
+
+
+def test_a_read_only_folder_keeps_the_features_it_was_built_with(photos, tmp_path):
+    folder = tmp_path / "global"
+    with Index.open(folder, local_features=False) as index:
+        index.add([photos / "coffee.jpg", photos / "rocket.jpg"])
+    seen = _make_read_only(folder, tmp_path / "mounted")
+    try:
+        with Index.open(seen, readonly=True) as index:
+            assert not index.settings.local_features and "keypoints" not in index.specs
+    finally:
+        _make_writable(folder, seen)

@@ -29,11 +29,12 @@ def settled(folder: Path | None, settings: Settings) -> Settings:
         return settings
     if KEY in settings.model_fields_set:
         log.warning(
-            "index %s was built %s local features; it now uses %s them (add its folders "
-            "again to compute them for the images it holds)",
+            "index %s was built %s",
             folder,
-            "with" if stored else "without",
-            "" if settings.local_features else "no more of",
+            "without local features; it uses them from now on (add its folders again to "
+            "compute them for the images it holds)"
+            if settings.local_features
+            else "with local features; it goes on without them from now on",
         )
         return settings
     return settings.model_copy(update={KEY: stored})
@@ -45,14 +46,16 @@ def stored_choice(folder: Path) -> bool | None:
     path = folder / CATALOGUE
     if not path.is_file():
         return None
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    for opening in ("mode=ro", "mode=ro&immutable=1"):  # the second: a folder nobody may write
         try:
-            return _choice(db)
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return None  # the store says what is wrong when it opens the catalogue
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?{opening}", uri=True)
+            try:
+                return _choice(db)
+            finally:
+                db.close()
+        except sqlite3.Error:
+            continue
+    return None  # the store says what is wrong when it opens the catalogue
 
 
 def _choice(db: sqlite3.Connection) -> bool | None:
