@@ -89,7 +89,7 @@ class Link:
 # --- the keeper policy ------------------------------------------------------------------------
 KEEPER_LABELS: dict[KeeperReason, str] = {
     "present": "the only file still on disk",
-    "resave": "the others save its very pixels again losslessly",
+    "resave": "the lossy original of a lossless re-save",
     "original": "not an edited copy",
     "resolution": "largest resolution",
     "lossless": "lossless format",
