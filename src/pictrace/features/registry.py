@@ -29,14 +29,12 @@ def registered() -> tuple[str, ...]:
 def build_extractors(settings: Settings) -> list[Extractor]:
     """Instantiate every registered extractor plus the user's extra ONNX models."""
     _load_builtins()
-    extractors = [
-        factory(settings)
-        for name, factory in _FACTORIES.items()
-        if settings.local_features or name != "keypoints"
-    ]
+    built = {name: factory(settings) for name, factory in _FACTORIES.items()}
+    extractors = [e for name, e in built.items() if settings.local_features or name != "keypoints"]
     from pictrace.features.onnx_model import extra_model_extractors
 
-    extractors.extend(extra_model_extractors(settings))
+    # no model may take a registered feature's name, in use or not (keypoints)
+    extractors.extend(extra_model_extractors(settings, frozenset(all_specs(list(built.values())))))
     return extractors
 
 
