@@ -334,6 +334,25 @@ def test_the_match_view_of_an_image_itself_is_exact_also_from_its_thumbnail(phot
     assert view.hit_from == "stored thumbnail" and view.comparison.verdict == "exact"
 
 
+def test_the_match_view_reads_an_original_added_by_a_relative_path_from_any_folder(
+    photos, tmp_path, monkeypatch
+):
+    """Added as "pics/coffee.jpg" from one folder, served from another: the catalogued
+    location finds the original (the thumbnail would blur the evidence)."""
+    from pictrace import Index
+    from pictrace.api.matchview import hit_source
+
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "coffee.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    with Index.open(tmp_path / "index") as index:
+        image_id = index.add(["pics/coffee.jpg"]).added[0]
+    monkeypatch.chdir(photos)  # the server's folder
+    with Index.open(tmp_path / "index", readonly=True) as index:
+        source, kind = hit_source(index, index.get(image_id))
+    assert kind == "original file" and source.uri == "pics/coffee.jpg"
+
+
 def test_removing_the_images_whose_files_are_gone(client, app_index, photos, tmp_path):
     for name in ("kept.jpg", "gone.jpg"):
         load_rgb(photos / "fruits.jpg").rotate(90 if name == "gone.jpg" else 0).save(

@@ -43,7 +43,13 @@ class MatchView:
 
 
 def hit_source(index: Index, record: ImageRecord) -> tuple[Source, str]:
+    """An indexed image's original file when it is still there unchanged (an upload kept in
+    the index folder; a local file where the catalogue located it, whatever folder the
+    server runs from, else its source as given), or else its stored thumbnail."""
     local = index.kept_file(record.source)  # an upload, also in a moved index folder
+    located = index.store.location_of(record.id)
+    if local is None and located is not None and Path(located).is_file():
+        local = Path(located)
     if local is None and not is_url(record.source) and Path(record.source).is_file():
         local = Path(record.source)
     if local is not None:
