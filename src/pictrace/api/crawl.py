@@ -11,7 +11,6 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import anyio.from_thread
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
@@ -39,7 +38,9 @@ Progress = Callable[[int, int], None]
 async def index_stream(
     state: AppState, produce: Produce, progress: Progress | None = None
 ) -> AddReport:
-    """Run ``produce`` (downloads) and index what it emits, as it arrives."""
+    """Run ``produce`` (downloads) and index what it emits, as it arrives: each batch that
+    has arrived is stored in a write of its own, so other writes (an upload, a removal) go
+    on between them instead of waiting for the slowest download."""
     channel: Channel[Source | AddFailure] = Channel(2 * state.settings.fetch_concurrency)
 
     async def producer() -> None:
@@ -56,13 +57,24 @@ async def index_stream(
     task = asyncio.create_task(producer())
     state.producers.add(task)
     task.add_done_callback(state.producers.discard)
+    report, stored = AddReport(), 0
     try:
-        return await state.write(
-            lambda: state.index.add_sources(channel.drain(anyio.from_thread.run), 0, progress)
-        )
+        while (batch := await channel.batch(state.settings.batch_size)) is not None:
+            part = await state.write(
+                state.index.add_sources, batch, len(batch), _offset(progress, stored)
+            )
+            report, stored = report.merged(part), stored + len(batch)
+        return report
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def _offset(progress: Progress | None, before: int) -> Progress | None:
+    """``progress`` of one batch counted after the ``before`` items of the earlier ones."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(before + done, before + total)
 
 
 async def add_urls(
@@ -100,11 +112,15 @@ def start_add(state: AppState, uploads: list[tuple[str, bytes]], urls: list[str]
     target += f" and {extra} more" if extra > 0 else ""
 
     async def work(job: Job) -> AddReport:
-        job.total = len(uploads) + len(urls)
+        whole = job.total = len(uploads) + len(urls)  # the uploads' part never shows it done
         report = AddReport()
         if uploads:
             report = await state.write(
-                add_uploads, state.index, state.uploads, uploads, job.progress
+                add_uploads,
+                state.index,
+                state.uploads,
+                uploads,
+                lambda done, total: job.progress(done, max(total, whole)),
             )
         if urls:
             base = job.done
@@ -114,7 +130,7 @@ def start_add(state: AppState, uploads: list[tuple[str, bytes]], urls: list[str]
                 urls,
                 limits,
                 job.crawl,
-                lambda done, total: job.progress(base + done, base + total),
+                lambda done, total: job.progress(base + done, max(base + total, whole)),
             )
             report = report.merged(more)
         return report

@@ -46,6 +46,19 @@ class Channel(Generic[T]):
             self._ready.clear()
             await self._ready.wait()
 
+    async def batch(self, most: int) -> list[T] | None:
+        """The items there are, at most ``most``, once there is one; None at the end (or its
+        error raised)."""
+        first = await self._next()
+        if isinstance(first, _End):
+            if first.error is not None:
+                raise first.error
+            return None
+        items = [first]
+        while len(items) < most and not self._queue.empty():
+            items.append(self._queue.get_nowait())
+        return items
+
     def drain(self, call: LoopCall) -> Iterator[T]:
         """Items in order, then the end (or its error), in the consumer's thread."""
         while True:
