@@ -169,6 +169,48 @@ def test_bulk_add_shows_progress_then_the_report(browser, base_url, files, shots
     page.close()
 
 
+def test_a_job_page_polls_on_through_a_busy_server_and_reloads_for_a_job_it_lost(
+    browser, base_url, files
+):
+    """A 503 (the server busy or closing) is asked again; a 404 (the server restarted and no
+    longer knows the job) reloads the page, which says so, instead of "running" for ever."""
+    page = browser.new_page()
+    answers = {"busy": 2}
+
+    def busy_then_real(route):
+        if answers["busy"]:
+            answers["busy"] -= 1
+            route.fulfill(status=503, json={"code": "stopped", "message": "busy"})
+        else:
+            route.continue_()
+
+    page.route("**/api/jobs/*", busy_then_real)
+    page.goto(base_url + "/collection")
+    page.set_input_files("input[name=files]", [str(files["edited_cat"])])
+    page.click("form[action='/collection/add'] button[type=submit]")
+    page.wait_for_url("**/jobs/*")
+    page.wait_for_selector(".report", timeout=60_000)
+    assert answers["busy"] == 0
+    page.unroute("**/api/jobs/*")
+    page.route("**/api/jobs/*", lambda route: route.fulfill(status=404, json={"code": "x"}))
+    shown = []
+
+    def job_page(route):  # first as running (so it polls), then as the restarted server has it
+        shown.append(route.request.url)
+        if len(shown) > 1:
+            route.fulfill(status=404, content_type="text/html", body="<p id=gone>no such job</p>")
+            return
+        answer = route.fetch()
+        body = answer.text().replace('data-state="done"', 'data-state="running"')
+        route.fulfill(response=answer, body=body)
+
+    page.route(lambda url: "/jobs/" in url and "/api/" not in url, job_page)
+    page.reload()
+    page.wait_for_selector("#gone", timeout=10_000)
+    assert len(shown) == 2
+    page.close()
+
+
 def test_pages_fit_a_phone_screen(browser, base_url, files, shots):
     context = browser.new_context(
         viewport={"width": 390, "height": 844},

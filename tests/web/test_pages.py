@@ -10,6 +10,7 @@ from PIL import ImageOps
 from selectolax.lexbor import LexborHTMLParser
 
 from pictrace.types import KEEPER_POLICY
+from pictrace.web import short_name
 from tests.conftest import jpeg_bytes, load_rgb, png_bytes
 
 HTML = {"accept": "text/html"}
@@ -286,3 +287,9 @@ def test_duplicates_page_marks_a_member_whose_file_is_gone(client, app_index, ph
     assert tile.css_first(".missing").text() == "file missing"
     assert "keeper" not in tile.attributes["class"]
     app_index.remove(image_id)
+
+
+def test_captions_keep_a_file_name_with_a_question_mark_and_drop_a_urls_query():
+    assert short_name("/photos/is it a cat?.png") == "is it a cat?.png"
+    assert short_name("https://example.org/img/cat.jpg?w=200") == "cat.jpg"
+    assert short_name("https://example.org/") == "example.org"

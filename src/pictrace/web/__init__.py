@@ -19,8 +19,9 @@ def is_web(text: str | None) -> bool:
 
 
 def short_name(source: str) -> str:
-    """The last path segment of a file path or URL, for captions."""
-    tail = PurePath(source.split("?", 1)[0].rstrip("/")).name
+    """The last path segment of a file path or URL (without a URL's query), for captions."""
+    path = source.split("?", 1)[0] if is_web(source) else source
+    tail = PurePath(path.rstrip("/")).name
     return tail or source
 
 

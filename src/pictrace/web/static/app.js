@@ -56,7 +56,10 @@ if (job && (job.dataset.state === "queued" || job.dataset.state === "running")) 
     let data;
     try {
       const answer = await fetch(`/api/jobs/${job.dataset.job}`, { headers: { Accept: "application/json" } });
-      if (!answer.ok) return;
+      // A job the server no longer knows (it restarted): the page says so once reloaded.
+      // Busy or shutting down (503, 500): ask again a little later.
+      if (answer.status === 404) { location.reload(); return; }
+      if (!answer.ok) { setTimeout(poll, 2000); return; }
       data = await answer.json();
     } catch (error) {
       setTimeout(poll, 2000);
