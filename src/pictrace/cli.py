@@ -371,7 +371,8 @@ def evaluate_cmd(
         unknown = unknown_expected(loaded, index)
         known = [case for case in loaded if case.expected not in unknown]
         baseline = decode_and_embed(index) if cost else None
-        run = run_cases(known, lambda q: index.search(q, k), baseline=baseline)
+        ks = tuple(sorted({1, min(k, 10)}))  # recall at 10 needs 10 results
+        run = run_cases(known, lambda q: index.search(q, k), baseline=baseline, ks=ks)
     left_out = {name: sum(c.expected == name for c in loaded) for name in unknown}
     for line in unknown_lines(left_out):
         err.print(line, markup=False)

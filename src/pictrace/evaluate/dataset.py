@@ -159,7 +159,7 @@ def _relative(path: Path, base: Path) -> str:
 def load_cases(csv_path: Path) -> list[QueryCase]:
     """Read a ``query,expected,family`` CSV; relative query paths as ``listed_path`` says."""
     try:
-        with csv_path.open(newline="", encoding="utf-8") as handle:
+        with csv_path.open(newline="", encoding="utf-8-sig") as handle:  # a BOM too
             reader = csv.DictReader(handle)
             rows = list(reader)
             header = set(reader.fieldnames or ())

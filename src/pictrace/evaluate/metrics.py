@@ -92,8 +92,12 @@ class Summary:
         return self.latency.p50_s / self.baseline.p50_s
 
     def as_dict(self) -> dict[str, Any]:
+        """As JSON; queries without positives have no recall or precision (null)."""
         out = asdict(self)
-        out["recall_at"] = {str(k): value for k, value in self.recall_at}
+        found = self.n_positive > 0
+        out["recall_at"] = {str(k): value if found else None for k, value in self.recall_at}
+        out["micro_ap"] = self.micro_ap if found else None
+        out["at_precision"]["recall"] = self.at_precision.recall if found else None
         out["cost_ratio"] = self.cost_ratio
         return out
 

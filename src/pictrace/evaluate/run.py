@@ -1,7 +1,9 @@
 """Run an index against labelled queries: the engine behind ``pictrace eval``.
 
-A case's ``expected`` names the source it should find: the exact source string as added, its
-file name, or its file name without extension all count (so a CSV can say ``coffee``).
+A case's ``expected`` names the source it should find: the exact source string as added (or
+its end, from a folder on), its file name, or its file name without extension (so a CSV can
+say ``coffee``); a result counts when it is what the name says as far as it says it (``a/x``
+is not ``b/x``). A query listed on several rows should find any of their expected names.
 """
 
 from __future__ import annotations
@@ -48,12 +50,26 @@ def source_key(source: str) -> str:
     return Path(source.split("?", 1)[0].rstrip("/")).stem
 
 
+def names(expected: str, source: str) -> bool:
+    """Whether ``source`` is the image the ``expected`` name names, as far as it says: a path
+    (the source, or its end from a folder on), a file name, or either without its extension."""
+    if source == expected:
+        return True
+    wanted = expected.replace("\\", "/")
+    path = source.split("?", 1)[0].rstrip("/").replace("\\", "/")
+    if not Path(wanted).suffix:
+        path = path[: len(path) - len(Path(path).suffix)]
+    if "/" in wanted:
+        return path == wanted or path.endswith("/" + wanted.lstrip("/"))
+    return Path(path).name == wanted
+
+
 def unknown_expected(cases: Sequence[QueryCase], index: Index) -> list[str]:
     """The expected names that no indexed image has (a typo in a label file would otherwise
     only lower recall)."""
-    held = {source_key(record.source) for record in index.list()}
+    sources = [record.source for record in index.list()]
     wanted = {case.expected for case in cases if case.expected}
-    return sorted(name for name in wanted if source_key(name) not in held)
+    return sorted(name for name in wanted if not any(names(name, s) for s in sources))
 
 
 def run_cases(
@@ -61,6 +77,7 @@ def run_cases(
     search: Search,
     progress: Callable[[int, int], None] | None = None,
     baseline: Baseline | None = None,
+    ks: Sequence[int] = (1, 10),
 ) -> EvalRun:
     """Search every case; with ``baseline``, also time decoding and embedding each query
     alone right after its search (the reference cost search latency is judged against; after,
@@ -68,6 +85,8 @@ def run_cases(
     outcomes: list[QueryOutcome] = []
     failed: list[str] = []
     negatives_as_copy = 0
+    wanted = _wanted(cases)
+    cases = _once(cases)
     for done, case in enumerate(cases, start=1):
         started = time.perf_counter()
         try:
@@ -78,16 +97,37 @@ def run_cases(
             named = exc.message.startswith(f"{case.query}:")  # most messages name their file
             failed.append(exc.message if named else f"{case.query}: {exc.message}")
             continue
-        if case.expected is None and any(m.tier == "copy" for m in result.matches):
+        expected = wanted[case.query]
+        if not expected and any(m.tier == "copy" for m in result.matches):
             negatives_as_copy += 1
-        ranked = tuple((source_key(m.source), m.copy_confidence) for m in result.matches)
-        expected = frozenset({source_key(case.expected)} if case.expected else set())
+        ranked = tuple((_key(expected, m.source), m.copy_confidence) for m in result.matches)
         outcomes.append(
             QueryOutcome(str(case.query), expected, ranked, case.family, elapsed, alone)
         )
         if progress:
             progress(done, len(cases))
-    return EvalRun(evaluate(outcomes), tuple(outcomes), negatives_as_copy, tuple(failed))
+    return EvalRun(evaluate(outcomes, ks), tuple(outcomes), negatives_as_copy, tuple(failed))
+
+
+def _wanted(cases: Sequence[QueryCase]) -> dict[Path, frozenset[str]]:
+    """Per query, the expected names of all its rows (none: a negative)."""
+    found: dict[Path, set[str]] = {}
+    for case in cases:
+        found.setdefault(case.query, set()).update([case.expected] if case.expected else [])
+    return {query: frozenset(expected) for query, expected in found.items()}
+
+
+def _once(cases: Sequence[QueryCase]) -> list[QueryCase]:
+    """Each query's first row (its family), in order."""
+    first: dict[Path, QueryCase] = {}
+    for case in cases:
+        first.setdefault(case.query, case)
+    return list(first.values())
+
+
+def _key(expected: frozenset[str], source: str) -> str:
+    """A result as the outcome ranks it: the expected name it is, else its source."""
+    return next((name for name in sorted(expected) if names(name, source)), f"\0{source}")
 
 
 def _timed(fn: Baseline, query: Path) -> float:
