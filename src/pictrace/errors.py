@@ -104,6 +104,12 @@ class IndexCorrupt(IndexError_):
     code = "index_corrupt"
 
 
+class IndexTooNew(IndexError_):
+    """A catalogue a newer release made (another layout): this one must not write to it."""
+
+    code = "index_too_new"
+
+
 class IndexClosed(IndexError_):
     """The index was used after ``Index.close`` (or its ``with`` block) ended."""
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pictrace.errors import IndexClosed, IndexCorrupt, IndexError_, NotFound
+from pictrace.errors import IndexClosed, IndexCorrupt, IndexError_, IndexTooNew, NotFound
 from pictrace.labelwords import forms, label_weight, words
 from pictrace.store.readonly import connect, read_only
 from pictrace.types import ImageRecord
@@ -95,11 +95,30 @@ class Catalogue:
         self._closed = False
         try:
             self._db = self._connect(path, readonly)
+            self._refuse_newer()
             if not readonly:
                 self._db.executescript(_SCHEMA)
                 self._init_meta()
         except sqlite3.DatabaseError as exc:
             raise IndexCorrupt(f"cannot open catalogue {path}: {exc}") from exc
+
+    def _refuse_newer(self) -> None:
+        """IndexTooNew for a catalogue of a newer layout than this release writes (its
+        tables may have other names: writing to it would make empty ones beside them)."""
+        has_meta = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        row = (
+            self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if has_meta
+            else None
+        )
+        if row is not None and str(row[0]).isdigit() and int(row[0]) > SCHEMA_VERSION:
+            self._db.close()
+            raise IndexTooNew(
+                f"catalogue {self.path} was made by a newer PicTrace (layout {row[0]}; this "
+                f"release reads layout {SCHEMA_VERSION}): upgrade PicTrace to open it"
+            )
 
     @staticmethod
     def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
