@@ -252,7 +252,7 @@ def test_duplicates_page_says_when_a_member_is_a_copy_of_another_member(client, 
 def test_errors_render_as_pages_for_browsers(client):
     answer = client.get("/match/no-such-query/1", headers=HTML)
     assert answer.status_code == 404 and "text/html" in answer.headers["content-type"]
-    assert "no longer kept" in answer.text
+    assert "no longer kept" in answer.text and "latest 32 searches" in answer.text
     bad = client.post("/search", files={"file": ("x.txt", b"plain text")}, headers=HTML)
     assert bad.status_code == 415 and "x.txt" in bad.text
     empty = client.post("/search", data={"url": "", "k": "10"}, headers=HTML)

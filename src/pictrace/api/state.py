@@ -106,8 +106,8 @@ class RecentQueries:
         self._expire()
         if token not in self._items:
             raise NotFound(
-                "this query is no longer kept (queries are forgotten after 30 "
-                "minutes); search again"
+                f"this query is no longer kept (the server keeps the latest {self.slots} "
+                f"searches, of everyone's, for {self.ttl / 60:.0f} minutes at most); search again"
             )
         return self._items[token]
 
