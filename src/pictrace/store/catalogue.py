@@ -17,51 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pictrace.errors import IndexClosed, IndexCorrupt, IndexError_, IndexTooNew, NotFound
+from pictrace.errors import IndexClosed, IndexCorrupt, IndexError_, NotFound
 from pictrace.labelwords import forms, label_weight, words
+from pictrace.store.layout import SCHEMA, SCHEMA_VERSION, refuse_newer
 from pictrace.store.readonly import connect, read_only
 from pictrace.types import ImageRecord
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS images (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    source TEXT NOT NULL UNIQUE,
-    page TEXT,
-    byte_sha256 TEXT NOT NULL,
-    pixel_sha256 TEXT NOT NULL,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    format TEXT NOT NULL,
-    byte_size INTEGER NOT NULL,
-    exif_tags INTEGER NOT NULL,
-    added_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS images_byte ON images(byte_sha256);
-CREATE INDEX IF NOT EXISTS images_pixel ON images(pixel_sha256);
-CREATE TABLE IF NOT EXISTS features (
-    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    value BLOB NOT NULL,
-    PRIMARY KEY (image_id, name)
-);
-DROP INDEX IF EXISTS features_name;  -- an older release's: features_version covers it
-CREATE INDEX IF NOT EXISTS features_version ON features(name, version);  -- counted at open
-CREATE TABLE IF NOT EXISTS labels (
-    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
-    rank INTEGER NOT NULL,
-    label TEXT NOT NULL,
-    prob REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS labels_image ON labels(image_id);
-CREATE TABLE IF NOT EXISTS locations (
-    image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
-    path TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS locations_path ON locations(path);
-"""
 _COLUMNS = (
     "id, source, page, byte_sha256, pixel_sha256, width, height, format, byte_size, "
     "exif_tags, added_at"
@@ -95,30 +56,12 @@ class Catalogue:
         self._closed = False
         try:
             self._db = self._connect(path, readonly)
-            self._refuse_newer()
+            refuse_newer(self._db, path)
             if not readonly:
-                self._db.executescript(_SCHEMA)
+                self._db.executescript(SCHEMA)
                 self._init_meta()
         except sqlite3.DatabaseError as exc:
             raise IndexCorrupt(f"cannot open catalogue {path}: {exc}") from exc
-
-    def _refuse_newer(self) -> None:
-        """IndexTooNew for a catalogue of a newer layout than this release writes (its
-        tables may have other names: writing to it would make empty ones beside them)."""
-        has_meta = self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-        ).fetchone()
-        row = (
-            self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            if has_meta
-            else None
-        )
-        if row is not None and str(row[0]).isdigit() and int(row[0]) > SCHEMA_VERSION:
-            self._db.close()
-            raise IndexTooNew(
-                f"catalogue {self.path} was made by a newer PicTrace (layout {row[0]}; this "
-                f"release reads layout {SCHEMA_VERSION}): upgrade PicTrace to open it"
-            )
 
     @staticmethod
     def _connect(path: Path, readonly: bool) -> sqlite3.Connection:

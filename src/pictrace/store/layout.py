@@ -1,0 +1,68 @@
+"""The catalogue's layout: its tables, and the version of that layout it records.
+
+A release that changes the layout raises ``SCHEMA_VERSION``; a catalogue made by a newer
+release is refused before anything writes to it (its tables may have other names: writing
+would make empty ones beside them).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from pictrace.errors import IndexTooNew
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS images (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL UNIQUE,
+    page TEXT,
+    byte_sha256 TEXT NOT NULL,
+    pixel_sha256 TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    byte_size INTEGER NOT NULL,
+    exif_tags INTEGER NOT NULL,
+    added_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS images_byte ON images(byte_sha256);
+CREATE INDEX IF NOT EXISTS images_pixel ON images(pixel_sha256);
+CREATE TABLE IF NOT EXISTS features (
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (image_id, name)
+);
+DROP INDEX IF EXISTS features_name;  -- an older release's: features_version covers it
+CREATE INDEX IF NOT EXISTS features_version ON features(name, version);  -- counted at open
+CREATE TABLE IF NOT EXISTS labels (
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    rank INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    prob REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS labels_image ON labels(image_id);
+CREATE TABLE IF NOT EXISTS locations (
+    image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+    path TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS locations_path ON locations(path);
+"""
+
+
+def refuse_newer(db: sqlite3.Connection, path: Path) -> None:
+    """IndexTooNew (``db`` closed) for a catalogue of a newer layout than ``SCHEMA_VERSION``."""
+    has_meta = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() if has_meta else None
+    if row is not None and str(row[0]).isdigit() and int(row[0]) > SCHEMA_VERSION:
+        db.close()
+        raise IndexTooNew(
+            f"catalogue {path} was made by a newer PicTrace (layout {row[0]}; this release "
+            f"reads layout {SCHEMA_VERSION}): upgrade PicTrace to open it"
+        )
