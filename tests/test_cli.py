@@ -540,3 +540,15 @@ def test_serve_refuses_a_port_out_of_range(run, tmp_path):
 def test_the_version_is_printed(run):
     code, out, _ = run("--version")
     assert code == 0 and out.strip() == f"pictrace {__version__}"
+
+
+def test_list_shows_each_image_once_in_pages(run, built_index):
+    code, out, _ = run("--index", str(built_index), "list")
+    rows = out.splitlines()
+    assert code == 0 and len(rows) == len({row.split()[0] for row in rows}) > 3
+    code, out, _ = run(
+        "--index", str(built_index), "list", "--offset", "1", "--limit", "2", "--json"
+    )
+    page = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [p["id"] for p in page] == [int(r.split()[0]) for r in rows[1:3]]
+    assert run("--index", str(built_index.parent / "none"), "list")[0] == 2  # no index there

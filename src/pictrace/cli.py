@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from pictrace.formatting import (
     calibration_lines,
     comparison_table,
     group_lines,
+    image_line,
     percent,
     progress_bar,
     removed_line,
@@ -212,27 +214,16 @@ def compare(
 
 @contextmanager
 def _compare_index() -> Iterator[Index]:
-    if _has_index():
+    """The index, read-only, when there is one; else a throwaway one (compare works without
+    an index: the features are computed there)."""
+    settings = _settings()
+    if settings.index is not None and (local_folder(settings.index) / CATALOGUE).exists():
         with _open(readonly=True) as index:
             yield index
-    else:
-        with _scratch() as index:
-            yield index
-
-
-def _has_index() -> bool:
-    settings = _settings()
-    return settings.index is not None and (settings.index / "catalogue.sqlite").is_file()
-
-
-@contextmanager
-def _scratch() -> Iterator[Index]:
-    """compare works without an index: features are computed in a throwaway one."""
-    import tempfile
-
+        return
     with (
         tempfile.TemporaryDirectory(prefix="pictrace-") as tmp,
-        Index.open(Path(tmp), settings=_settings()) as index,
+        Index.open(Path(tmp), settings=settings) as index,
     ):
         yield index
 
@@ -302,6 +293,21 @@ def remove(
         raise typer.Exit(1)
 
 
+@app.command("list")
+def list_images(
+    offset: Annotated[int, typer.Option(help="Skip this many images.", min=0)] = 0,
+    limit: Annotated[int | None, typer.Option(help="At most this many.", min=1)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per image.")] = False,
+) -> None:
+    """The images, in the order they were added: id, size, format, source."""
+    with _open(readonly=True, existing=True) as index:
+        for record in index.list(offset, limit):
+            if as_json:
+                _emit_json(record.as_dict())
+            else:
+                out.print(image_line(record), markup=False, highlight=False)
+
+
 @app.command()
 def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """What the index holds."""
@@ -357,35 +363,23 @@ def evaluate_cmd(
     ] = True,
 ) -> None:
     """Measure recall@1/@10, micro-AP, recall at 90% precision and latency on labelled queries."""
-    from pictrace.evaluate import (
-        decode_and_embed,
-        load_cases,
-        load_folder_cases,
-        report_markdown,
-        run_cases,
-        unknown_expected,
-    )
+    from pictrace.evaluate import report_markdown
+    from pictrace.evaluate.run import eval_listed
 
-    loaded = load_folder_cases(cases) if cases.is_dir() else load_cases(cases)
     with _open(readonly=True) as index:
-        unknown = unknown_expected(loaded, index)
-        known = [case for case in loaded if case.expected not in unknown]
-        baseline = decode_and_embed(index) if cost else None
-        ks = tuple(sorted({1, min(k, 10)}))  # recall at 10 needs 10 results
-        run = run_cases(known, lambda q: index.search(q, k), baseline=baseline, ks=ks)
-    left_out = {name: sum(c.expected == name for c in loaded) for name in unknown}
+        run, left_out, searched = eval_listed(index, cases, k, cost)
     for line in unknown_lines(left_out):
         err.print(line, markup=False)
     if as_json:
         _emit_json(run.as_dict(left_out))
-        if run.failed or unknown:
+        if run.failed or left_out:
             raise typer.Exit(1)
         return
     out.print(report_markdown(run.report), markup=False)
     out.print(f"negative queries with a copy-tier result: {run.negatives_as_copy}")
-    for line in unreadable_lines(run.failed, len(known)):
+    for line in unreadable_lines(run.failed, searched):
         err.print(line, markup=False)
-    if run.failed or unknown:
+    if run.failed or left_out:
         raise typer.Exit(1)
 
 

@@ -67,6 +67,12 @@ def group_lines(number: int, group: DuplicateGroup) -> list[str]:
     return lines
 
 
+def image_line(record: ImageRecord) -> str:
+    """An image as ``list`` shows it: id, size, format and file size, source."""
+    size = f"{record.width}x{record.height} {record.format} {filesize(record.byte_size)}"
+    return f"{record.id:>6}  {size:<28} {one_line(record.source)}"
+
+
 def removed_line(record: ImageRecord, dry: bool, note: str = "") -> str:
     """A removed image (or one ``remove --dry-run`` would remove), with a note."""
     line = f"{'would remove' if dry else 'removed'} {record.id} {record.source}"

@@ -136,6 +136,25 @@ def _timed(fn: Baseline, query: Path) -> float:
     return time.perf_counter() - started
 
 
+def eval_listed(
+    index: Index, listed: Path, k: int, cost: bool
+) -> tuple[EvalRun, dict[str, int], int]:
+    """``pictrace eval``: the queries of a CSV or a folder (``dataset``) searched for ``k``
+    results (recall at 1 and at ``k`` up to 10), with ``cost`` each query's decode+embed timed
+    too; with the count of each expected name no indexed image has (left out), and how many
+    queries were searched."""
+    from pictrace.evaluate.dataset import load_cases, load_folder_cases
+
+    loaded = load_folder_cases(listed) if listed.is_dir() else load_cases(listed)
+    unknown = unknown_expected(loaded, index)
+    known = [case for case in loaded if case.expected not in unknown]
+    baseline = decode_and_embed(index) if cost else None
+    ks = tuple(sorted({1, min(k, 10)}))  # recall at 10 needs 10 results
+    run = run_cases(known, lambda q: index.search(q, k), baseline=baseline, ks=ks)
+    left_out = {name: sum(c.expected == name for c in loaded) for name in unknown}
+    return run, left_out, len(known)
+
+
 def decode_and_embed(index: Index) -> Baseline:
     """The reference cost of a query: reading, decoding and embedding it with the index's
     CNN(s), as fast as they run alone (all cores), and nothing else (no identity digests)."""
