@@ -160,7 +160,8 @@ def add_lines(report: AddReport) -> list[str]:
         ),
         *(f"  failed: {_named(failure)}" for failure in report.failed),
         *(
-            f"  left out {count} files in {one_line(folder)} that are not images by name "
+            f"  left out {count} file{'s' * (count != 1)} in {one_line(folder)} that are not "
+            "images by name "
             "(name a file to add it)"
             for folder, count in report.left_out
         ),
