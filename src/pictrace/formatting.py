@@ -161,8 +161,7 @@ def add_lines(report: AddReport) -> list[str]:
         *(f"  failed: {_named(failure)}" for failure in report.failed),
         *(
             f"  left out {count} file{'s' * (count != 1)} in {one_line(folder)} that are not "
-            "images by name "
-            "(name a file to add it)"
+            "images by name (name a file to add it)"
             for folder, count in report.left_out
         ),
         *(
