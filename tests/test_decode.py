@@ -189,6 +189,16 @@ def test_a_16_bit_grey_picture_is_scaled_to_8_bits_over_the_16_bit_range():
     assert (decoded.pixels[..., 0] == decoded.pixels[..., 2]).all()
 
 
+def test_a_12_bit_picture_in_16_bits_is_read_over_its_12_bits():
+    """A sensor's or a scanner's 12 bits in a 16-bit file: as bright as the same picture in
+    8 bits, not almost black."""
+    values = (np.arange(64 * 48).reshape(48, 64) % 4096).astype(np.uint16)
+    buffer = io.BytesIO()
+    Image.fromarray(values).save(buffer, "PNG")
+    grey = decode(Source(uri="deep.png", data=buffer.getvalue()), load_settings()).pixels[..., 0]
+    assert np.abs(grey.astype(int) - values.astype(np.int64) * 255 // 4095).max() <= 1
+
+
 def test_a_darker_16_bit_picture_is_no_exact_copy_of_a_brighter_one():
     values = (np.arange(64 * 48).reshape(48, 64) % 256).astype(np.uint16)
     digests = set()

@@ -17,6 +17,7 @@ from pictrace.ingest.sniff import image_format
 from pictrace.settings import Settings
 from pictrace.types import DecodedImage, Source
 
+BIT_DEPTHS = (8, 10, 12, 14, 16)  # the ranges a deep grey picture's values are read in
 DIGEST_ROWS = 32  # rows per strip of a large picture's pixel digest (~0.5 MB at 4,000 px)
 # What Pillow raises on a damaged file: a format plugin may also raise RuntimeError (a damaged
 # AVIF) or NotImplementedError, a RuntimeError too (a BLP of an unknown compression).
@@ -216,13 +217,14 @@ def _to_8bit(image: Image.Image, strip: int = 256) -> np.ndarray:
     """A 16- or 32-bit grey picture (integer or float) scaled to 0..255 from its minimum
     (or 0, when that is lower) to the top of its range, a strip of rows at a time: one float
     array of the whole picture took 8 bytes per pixel (1.6 GB for 80 MP). The range of an
-    integer picture is 8 or 16 bits when its values fit (so a darker picture stays darker, and
-    is no exact copy of a brighter one), else its maximum; a float picture's is at least 1 (a
-    picture of 0..1 spans all of it)."""
+    integer picture is the fewest of 8, 10, 12, 14 or 16 bits its values fit in, as a sensor
+    or a scanner writes them (so a darker picture stays darker, and is no exact copy of a
+    brighter one), else its maximum; a float picture's is at least 1 (a picture of 0..1
+    spans all of it)."""
     low, high = (_finite(v) for v in image.getextrema()[:2])  # of a one-band picture
     low = min(low, 0.0)
     if image.mode != "F" and low >= 0.0:
-        high = next((top for top in (255.0, 65535.0) if high <= top), high)
+        high = next((float(2**bits - 1) for bits in BIT_DEPTHS if high < 2**bits), high)
     scale = np.float32(255.0 / max(high - low, 1.0))
     out = np.empty((image.height, image.width), dtype=np.uint8)
     for top in range(0, image.height, strip):

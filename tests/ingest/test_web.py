@@ -129,6 +129,11 @@ def test_encoded_bodies_arrive_in_any_chunks():
         assert _fed(CappedBody("gzip", 10**6, "u"), gzipped, chunk) == data
     two_members = gzip.compress(b"first ") + gzip.compress(b"second")
     assert _fed(CappedBody("gzip", 100, "u"), two_members, 5) == b"first second"
+    for cut in range(1, len(two_members)):  # a chunk may end anywhere, a member's end too
+        body = CappedBody("gzip", 100, "u")
+        body.feed(two_members[:cut])
+        body.feed(two_members[cut:])
+        assert body.finish() == b"first second"
     assert _fed(CappedBody("gzip", 100, "u"), b"", 1) == b""  # no body at all
     with pytest.raises(FetchError, match="ended early"):
         _fed(CappedBody("gzip", 10**6, "u"), gzipped[: len(gzipped) // 2], 64)

@@ -18,6 +18,7 @@ ZLIB = zlib.MAX_WBITS
 RAW_DEFLATE = -zlib.MAX_WBITS
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
 STEP = 1 << 20  # bytes inflated per call: a bomb is stopped within a few of them
 
 
@@ -38,6 +39,7 @@ class CappedBody:
         self.inflater: zlib._Decompress | None = None
         self.head = b""  # a deflate body's first bytes, until its wrapping can be told
         self.after = 0  # raw bytes sent after the end of an encoded body (ignored)
+        self.between = b""  # a gzip member's first byte, when a chunk ended after it
 
     def feed(self, raw: bytes) -> None:
         if not self.encoding:
@@ -50,9 +52,23 @@ class CappedBody:
             raw, self.head = self.head, b""
             self.inflater = zlib.decompressobj(self._wbits(raw))
         if self.inflater.eof:  # zlib would hold them all, copied again with every chunk
-            self._ignore(len(raw))
-            return
+            raw = self._next_member(raw)
+            if not raw:
+                return
         self._inflate(self.inflater, raw)
+
+    def _next_member(self, raw: bytes) -> bytes:
+        """After the end of a gzip member (a chunk ended there): the next member's bytes,
+        with a new inflater for them; anything else is ignored (b"")."""
+        data, self.between = self.between + raw, b""
+        if self.encoding == "deflate" or self.after or not _GZIP_MAGIC.startswith(data[:2]):
+            self._ignore(len(data))
+            return b""
+        if len(data) < 2:
+            self.between = data  # the member's first byte only: its second comes next
+            return b""
+        self.inflater = zlib.decompressobj(GZIP)
+        return data
 
     def finish(self) -> bytes:
         """The whole body; an encoded one must have ended where its encoding says."""
@@ -85,8 +101,8 @@ class CappedBody:
             data = inflater.unconsumed_tail
             if inflater.eof:
                 rest = inflater.unused_data
-                if self.encoding == "deflate" or not rest.startswith(b"\x1f\x8b"):
-                    self._ignore(len(rest))  # anything after the end is ignored
+                if self.encoding == "deflate" or not rest.startswith(_GZIP_MAGIC):
+                    self._next_member(rest)  # ignored, but a gzip member's first byte waits
                     return
                 self.inflater = inflater = zlib.decompressobj(GZIP)
                 data = rest
