@@ -443,6 +443,19 @@ def test_global_features_only_profile(tmp_path, photos):
         assert again.settings.local_features
 
 
+def test_an_index_settings_open_another_index_with_its_own_features(tmp_path, photos):
+    with Index.open(tmp_path / "global", local_features=False) as index:
+        index.add([photos / "coffee.jpg"])
+    with Index.open(tmp_path / "local") as index:
+        index.add([photos / "rocket.jpg"])
+    with Index.open(tmp_path / "global", readonly=True) as first:
+        borrowed = first.settings  # settled to the global index's own choice, not given
+    with Index.open(tmp_path / "local", settings=borrowed) as other:
+        assert other.settings.local_features and "keypoints" in other.specs
+    with Index.open(tmp_path / "local", readonly=True) as again:
+        assert again.settings.local_features
+
+
 def test_concurrent_searches_share_the_pool_and_agree(built_index, photos):
     """Searches from several threads (as the HTTP server runs them) use the index's one
     worker pool for voting, extraction and verification: no deadlock, same answers."""
@@ -760,6 +773,28 @@ def test_a_moved_folder_added_again_from_its_new_place_is_the_same_images(
         monkeypatch.chdir(tmp_path)  # from anywhere now: their new places are catalogued
         assert not index.remove_missing()
         assert index.resolve(str(moved / "photos" / "coffee.jpg")).source == "photos/coffee.jpg"
+
+
+def test_a_copy_beside_a_folder_moved_with_its_index_does_not_take_its_entry(
+    tmp_path, photos, monkeypatch
+):
+    """After the move, a copy of a file in a folder that sorts first is a new image; the file
+    keeps its own entry (it was reported as neither added, skipped nor failed)."""
+    archive = tmp_path / "archive"
+    (archive / "photos").mkdir(parents=True)
+    (archive / "photos" / "x.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
+    monkeypatch.chdir(archive)
+    with Index.open("idx") as index:
+        (first,) = index.add(["photos"]).added
+    archive.rename(tmp_path / "moved")
+    monkeypatch.chdir(tmp_path / "moved")
+    (tmp_path / "moved" / "a_copy").mkdir()
+    (tmp_path / "moved" / "a_copy" / "x.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
+    with Index.open("idx") as index:
+        report = index.add(["a_copy", "photos"])
+        assert report.moved == (first,) and len(report.added) == 1
+        assert index.get(first).source == "photos/x.jpg"
+        assert index.get(report.added[0]).source == "a_copy/x.jpg"
 
 
 def test_an_empty_path_is_a_failure_not_the_current_folder(tmp_path, photos, monkeypatch):

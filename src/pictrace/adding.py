@@ -187,7 +187,7 @@ class Adder:
         existing = self.known(item, named)
         digest = byte_digest(item.data)  # once: the checks below and decode share it
         if existing is not None and existing.byte_sha256 == digest and self._current(existing.id):
-            return self._unchanged(existing, item)
+            return self._unchanged(existing, item, moves)
         if existing is not None and existing.source != item.uri:  # changed: replace that one
             item = Source(existing.source, item.data, item.page, item.location)
         elif existing is None and item.location and named is not None:
@@ -207,11 +207,13 @@ class Adder:
             failure = Unprocessable.of(item.uri, exc)
             return AddFailure(item.uri, failure.message, failure.code)
 
-    def _unchanged(self, existing: ImageRecord, item: Source) -> str | Moved:
-        """A local file known unchanged: skipped, and when it was catalogued at a place
-        where it is no more (its folder moved with the index, say), ``Moved`` to where it
-        is now, so its entry is not taken for a missing file."""
-        if item.location is None or self.store.location_of(existing.id) == item.location:
+    def _unchanged(self, existing: ImageRecord, item: Source, moves: bool) -> str | Moved:
+        """A local file known unchanged: skipped, and with ``moves``, when it was catalogued
+        at a place where it is no more (its folder moved with the index, say), ``Moved`` to
+        where it is now, so its entry is not taken for a missing file."""
+        if item.location is None or not moves:
+            return item.uri
+        if self.store.location_of(existing.id) == item.location:
             return item.uri
         kept = Source(existing.source, item.data, item.page, item.location)  # its name stays
         return Moved(((existing.id, existing.source),), kept, item.location)
@@ -251,7 +253,11 @@ class Adder:
             key=lambda i: (os.path.basename(located[i]) != name, i),
         )
         records = self.store.records(found) if found else {}
-        return tuple((i, records[i].source) for i in found if i in records)
+        return tuple(
+            (i, records[i].source)
+            for i in found
+            if i in records and not _held(records[i].source, location)
+        )
 
     def _namesake_moved(self, recorded: str, location: str, digest: str) -> bool:
         """Whether the file catalogued at ``recorded`` moved to a file beside ``location``
@@ -413,6 +419,12 @@ def _left(recorded: str, location: str) -> bool:
     """Whether a file catalogued at ``recorded`` has left it for ``location``: nothing is
     there any more (a symlink pointing nowhere counts as nothing), or a symlink to it."""
     return not os.path.exists(recorded) or os.path.realpath(recorded) == location
+
+
+def _held(source: str, location: str) -> bool:
+    """Whether an entry's source, as given, still names another file from here (a folder
+    moved with its index): that file is the entry's, not one for a copy to take."""
+    return os.path.isfile(source) and os.path.realpath(source) != location
 
 
 def _identity(source: Source) -> str:

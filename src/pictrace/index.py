@@ -82,7 +82,7 @@ class Index:
             text if "://" in text and not text.startswith("file:") else str(local_folder(text))
         )
         folder = None if "://" in self.location else Path(self.location)
-        self.settings = settings = settled(folder, settings)  # the index's own local features
+        self.settings = settings = settled(folder, settings, readonly)  # its local features
         self.readonly = readonly
         self.pool = Pool(WORKERS, "pictrace")
         self.extractors = build_extractors(settings)

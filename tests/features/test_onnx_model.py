@@ -26,7 +26,9 @@ def _tiny_model(path, batch="N", last="Relu"):
     graph = helper.make_graph(
         [
             helper.make_node("Conv", ["input", "w"], ["conv"], pads=[1, 1, 1, 1]),
-            helper.make_node(last, ["conv"], ["features"]),
+            helper.make_node(
+                last, ["conv"], ["features"], **({"axes": [0]} if last == "ReduceMean" else {})
+            ),
         ],
         "tiny",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, 32, 32])],
@@ -120,6 +122,7 @@ def test_a_model_exported_for_one_image_at_a_time_indexes_many(tmp_path, photos)
         ({"size": [16, 16]}, "Relu", "model tiny failed"),  # the model takes 32 x 32
         ({"layout": "NHWC"}, "Relu", "model tiny failed"),
         ({}, "Log", "not finite"),  # log of a negative input
+        ({}, "ReduceMean", "one row per picture"),  # one row for the whole batch
         ({"size": [32]}, "Relu", "two positive numbers"),
         ({"std": [1.0, 0.0, 1.0]}, "Relu", "must not be 0"),
         ({"scale": 0}, "Relu", "must not be 0"),

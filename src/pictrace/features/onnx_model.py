@@ -141,8 +141,10 @@ class OnnxModelExtractor(Extractor):
             raise ConfigError(f"model {self.config.name} failed: {_last_line(exc)}") from exc
         if out.ndim == 4:
             out = out.mean(axis=(2, 3) if self.config.layout == "NCHW" else (1, 2))
-        if out.ndim != 2:
-            raise ConfigError(f"model {self.config.name}: output must be 2-D or 4-D")
+        if out.ndim != 2 or len(out) != len(batch):
+            raise ConfigError(
+                f"model {self.config.name}: output must be 2-D or 4-D, one row per picture"
+            )
         return l2_normalise(out)
 
     def extract(self, images: Sequence[DecodedImage]) -> list[dict[str, object]]:

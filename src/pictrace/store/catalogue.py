@@ -56,7 +56,6 @@ class Catalogue:
         self._closed = False
         try:
             self._db = self._connect(path, readonly)
-            refuse_newer(self._db, path)
             if not readonly:
                 self._db.executescript(SCHEMA)
                 self._init_meta()
@@ -68,6 +67,7 @@ class Catalogue:
         db = read_only(path) if readonly else connect(f"file:{path}")
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA busy_timeout = 10000")
+        refuse_newer(db, path)  # before anything writes to it
         if not readonly:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")

@@ -22,22 +22,27 @@ KEY = "local_features"
 log = logging.getLogger("pictrace")
 
 
-def settled(folder: Path | None, settings: Settings) -> Settings:
-    """``settings`` with the index's own choice of local features, unless they give one."""
+def settled(folder: Path | None, settings: Settings, readonly: bool = False) -> Settings:
+    """``settings`` with the index's own choice of local features, unless they give one (an
+    index's settings so settled give none: they open another index with its own)."""
     stored = stored_choice(folder) if folder is not None else None
     if stored is None or stored == settings.local_features:
         return settings
     if KEY in settings.model_fields_set:
+        now = "this read-only open uses" if readonly else "it uses from now on"
         log.warning(
-            "index %s was built %s",
+            "index %s was built %s local features; %s %s",
             folder,
-            "without local features; it uses them from now on (add its folders again to "
-            "compute them for the images it holds)"
+            "with" if stored else "without",
+            now,
+            "them (add its folders again to compute them for the images it holds)"
             if settings.local_features
-            else "with local features; it goes on without them from now on",
+            else "none",
         )
         return settings
-    return settings.model_copy(update={KEY: stored})
+    own = settings.model_copy(update={KEY: stored})
+    own.model_fields_set.discard(KEY)  # the index's, not given
+    return own
 
 
 def stored_choice(folder: Path) -> bool | None:
