@@ -2,7 +2,8 @@
 
 The letters' keypoints of two memes match and fit a transform that maps a strip of one
 picture onto a strip of the other (the caption at the top of one, at the bottom of the other,
-in another size): a copy shows most of one of the two pictures.
+in another size), its inliers along a line: a copy shows most of one of the two pictures, or
+shares a picture, not a line of text.
 """
 
 import pytest
@@ -52,6 +53,16 @@ def test_a_meme_captioned_again_is_still_a_copy(index, photos, name):
     first = meme(picture, "WHEN YOU FINALLY SEE IT", 0.1, 60, 640)
     again = meme(picture, "NOBODY:", 0.88, 36, 500)
     assert index.compare(first, again).verdict == "copy"
+
+
+def test_one_photo_pasted_small_into_two_pictures_still_makes_them_copies(index, photos):
+    """A shared part under 0.3 of both pictures, but a picture, not a line of text."""
+    photo = load_rgb(photos / "coffee.jpg").resize((400, 300))
+    one = load_rgb(photos / "building.jpg").resize((1200, 900))
+    one.paste(photo, (20, 20))
+    two = load_rgb(photos / "fruits.jpg").resize((1200, 900))
+    two.paste(photo, (780, 580))
+    assert index.compare(jpeg_bytes(one), jpeg_bytes(two)).verdict == "copy"
 
 
 def test_the_shared_share_is_the_larger_share_of_either_picture():

@@ -72,11 +72,13 @@ MAX_SCALE = 2.0  # factor an inlier's keypoint size may deviate from the transfo
 MAX_MATCHES = 50  # inlier pairs reported as evidence
 # A copy shows most of one of the two pictures (the query is a crop: all of it; a copy pasted
 # into a larger picture: all of the hit). A fit whose shared part is less than this share of
-# either picture matched a strip both happen to show: two memes with the same caption text,
-# at other sizes and places. Such a fit spans none of what a copy would share (coverage 0).
+# either picture, with its inliers along one line, matched a line of text both happen to show:
+# two memes with the same caption words, at other sizes and places. Such a fit spans none of
+# what a copy would share (coverage 0); one photo pasted small into two pictures still does.
 # Measured once: the smallest share of a development copy was 0.45; of 21 false copies among
 # captioned memes, 19 were under 0.26 (bench_memes.py: 34 -> 3 of 150; BENCHMARKS.md, "Memes").
 SHARED_MIN = 0.3
+LINE = 0.45  # spread across over along under which inliers lie on a line (4:3 photo: 0.75)
 _ITERS = 2000
 _NONE = np.empty((0, 0), np.float32)  # gemm's absent third operand
 
@@ -294,13 +296,21 @@ def accept(
     if boxes is None:
         return None, 0, None
     hit_pts = hit.xy[hi[keep]]
-    covered = coverage(hit.xy, hit_pts, boxes[0]) if shows_most(boxes, query, hit) else 0.0
+    strip = not shows_most(boxes, query, hit) and along_a_line(spots)
+    covered = 0.0 if strip else coverage(hit.xy, hit_pts, boxes[0])
     sides = (query.xy, spots, boxes[1]), (hit.xy, hit_pts, boxes[0])
     share, cells = unmatched_cells(*sides)  # judged further unless the detail left out repeats
     unmatched = cells is not None and repeated_share(transform, query, hit, cells, spots) < REPEATED
     missed = middle_missed(*sides)
     fit = Fit(transform, spots, hit_pts, boxes[0], boxes[1], covered, missed, unmatched, share)
     return fit, inliers, spots
+
+
+def along_a_line(points: np.ndarray) -> bool:
+    """Whether points spread along one line (a line of text) more than ``1 / LINE`` times as
+    far as across it."""
+    spread = np.linalg.eigvalsh(np.cov(np.asarray(points, np.float64).T))
+    return bool(spread[1] > 0 and np.sqrt(max(spread[0], 0.0) / spread[1]) < LINE)
 
 
 def shows_most(boxes: tuple[Box, Box], query: Keypoints, hit: Keypoints) -> bool:
