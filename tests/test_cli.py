@@ -167,7 +167,11 @@ def test_eval_names_an_expected_image_the_index_does_not_hold(run, built_index, 
     (tmp_path / "cases.csv").write_text("query,expected\n" + rows)
     code, _, err = run("--index", str(built_index), "eval", str(tmp_path / "cases.csv"))
     assert code == 1 and "expected image 'cofee' is in no indexed file's name" in err
-    assert "its 1 queries are left out" in err
+    assert "1 query left out of the measures" in err
+    rows += f"{photos / 'rocket.jpg'},rockett\n"  # a second name of a measured query
+    (tmp_path / "cases.csv").write_text("query,expected\n" + rows)
+    code, _, err = run("--index", str(built_index), "eval", str(tmp_path / "cases.csv"))
+    assert code == 1 and "'rockett'" in err and "measured by their other expected names" in err
     code, out, _ = run("--index", str(built_index), "eval", str(tmp_path / "cases.csv"), "--json")
     overall = json.loads(out)["report"]["overall"]  # the typo is not counted as a miss
     assert overall["n_queries"] == 1 and overall["recall_at"]["1"] == 1.0
@@ -473,8 +477,8 @@ def test_add_says_how_many_files_of_a_folder_it_left_out_and_when_it_found_none(
     code, out, _ = run("--index", index, "add", str(pics))
     assert code == 0 and out.startswith("added 1, ")
     assert f"left out 2 files in {pics} that are not images by name" in out
-    code, out, _ = run("--index", index, "add", str(pics), "--json")
-    assert json.loads(out)["left_out"] == {str(pics): 2}
+    code, out, _ = run("--index", index, "add", str(pics), str(pics), "--json")
+    assert json.loads(out)["left_out"] == {str(pics): 2}  # each file once
     code, out, _ = run("--index", index, "add", str(pics / "noext"))
     assert code == 0 and out.startswith("added 1, ")
     (tmp_path / "empty").mkdir()

@@ -107,10 +107,7 @@ class Adder:
         except IndexError_ as exc:  # a full disk, say: say what is stored all the same
             if not tally.added:
                 raise
-            raise type(exc)(
-                f"{exc.message}; {len(tally.added)} images of this add were stored before it "
-                "(adding the same sources again goes on from there)"
-            ) from exc
+            raise stored_before(exc, len(tally.added)) from exc
         return tally.report()
 
     def _add_batches(
@@ -403,6 +400,15 @@ class _Tally:
             tuple(old for _, old in self.replaced),
             tuple(self.moved),
         )
+
+
+def stored_before(exc: IndexError_, count: int) -> IndexError_:
+    """``exc`` (the index could not store a batch) saying how many images of the add were
+    stored before it."""
+    return type(exc)(
+        f"{exc.message}; {count} images of this add were stored before it "
+        "(adding the same sources again goes on from there)"
+    )
 
 
 def _storable(uri: str) -> bool:

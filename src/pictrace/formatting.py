@@ -209,10 +209,15 @@ def calibration_lines(report: CalibrationReport) -> list[str]:
 
 
 def unknown_lines(left_out: dict[str, int]) -> list[str]:
-    """What ``eval`` says of expected names no indexed file has (name -> its queries)."""
+    """What ``eval`` says of expected names no indexed file has (name -> its queries left out
+    of the measures: those without another expected name that is indexed)."""
     return [
-        f"expected image {name!r} is in no indexed file's name: its {count} queries are left "
-        "out of the measures"
+        f"expected image {name!r} is in no indexed file's name: "
+        + (
+            f"{count} quer{'ies' if count != 1 else 'y'} left out of the measures"
+            if count
+            else "its queries were measured by their other expected names"
+        )
         for name, count in left_out.items()
     ]
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
+import types
+
+import anyio.to_thread
 
 from pictrace import Index, load_settings
 from pictrace.api.app import create_app
+from pictrace.api.crawl import index_stream
+from pictrace.errors import IndexError_
+from pictrace.types import Source
 from tests.api.conftest import TestClient
 from tests.conftest import load_rgb, png_bytes
 from tests.ingest.site import Reply, Site
@@ -87,3 +94,37 @@ def test_a_bulk_add_never_shows_done_before_its_urls_are(built_index, tmp_path, 
             time.sleep(0.05)
     assert state["state"] == "done" and (state["done"], state["total"]) == (2, 2)
     assert all(total == 2 for _, total in seen), seen  # never "1 of 1" while a URL waits
+
+
+def test_a_write_failing_mid_crawl_says_what_the_earlier_batches_stored(tmp_path, photos):
+    """Each arrived batch is its own write: a full disk at the third still names the two
+    images stored before it, as one add's error does."""
+    names = ["coffee.jpg", "rocket.jpg", "fruits.jpg", "flower.jpg"]
+    with Index.open(tmp_path / "index", local_features=False) as index:
+        real, calls = index.store.add, []
+
+        def full_at_third(images):
+            calls.append(1)
+            if len(calls) == 3:
+                raise IndexError_("cannot write the catalogue: database or disk is full")
+            return real(images)
+
+        index.store.add = full_at_third
+
+        async def write(fn, *args):
+            return await anyio.to_thread.run_sync(lambda: fn(*args))
+
+        async def produce(emit):
+            for name in names:  # one at a time: each is a batch of its own
+                await emit(Source(f"http://127.0.0.1/{name}", (photos / name).read_bytes()))
+                await asyncio.sleep(0.3)
+
+        state = types.SimpleNamespace(
+            settings=index.settings, producers=set(), write=write, index=index
+        )
+        try:
+            asyncio.run(index_stream(state, produce))
+        except IndexError_ as exc:
+            message = exc.message
+        assert "2 images of this add were stored before it" in message
+        assert len(index.list()) == 2

@@ -22,6 +22,9 @@ from pictrace.types import Match, SearchResult
         ("a/img", "/lib/a/img.jpg", True),
         ("photos/coffee.jpg", "photos/coffee.jpg", True),
         ("https://example.org/x.jpg?w=2", "https://example.org/x.jpg?w=2", True),
+        ("2020.01.05", "/lib/2020.01.05.jpg", True),  # dots, but no image extension
+        ("./photos/x.jpg", "photos/x.jpg", True),
+        ("photos/x.jpg", "./photos/x.jpg", True),
     ],
 )
 def test_an_expected_name_names_a_source_as_far_as_it_says(expected, source, named):

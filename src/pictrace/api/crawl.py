@@ -14,13 +14,14 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from pictrace.adding import stored_before
 from pictrace.api.collection import add_uploads
 from pictrace.api.errors import ERROR_RESPONSES
 from pictrace.api.inputs import CrawlFields
 from pictrace.api.jobs import Job
 from pictrace.api.origin import same_origin
 from pictrace.api.state import AppState, StateDep
-from pictrace.errors import FetchError
+from pictrace.errors import FetchError, IndexError_
 from pictrace.ingest.channel import Channel
 from pictrace.ingest.crawl import CrawlLimits, CrawlProgress, Emit, crawl, crawl_many
 from pictrace.types import AddFailure, AddReport, Source
@@ -60,9 +61,14 @@ async def index_stream(
     report, stored = AddReport(), 0
     try:
         while (batch := await channel.batch(state.settings.batch_size)) is not None:
-            part = await state.write(
-                state.index.add_sources, batch, len(batch), _offset(progress, stored)
-            )
+            try:
+                part = await state.write(
+                    state.index.add_sources, batch, len(batch), _offset(progress, stored)
+                )
+            except IndexError_ as exc:  # a full disk, say: with what earlier batches stored
+                if not report.added:
+                    raise
+                raise stored_before(exc, len(report.added)) from exc
             report, stored = report.merged(part), stored + len(batch)
         return report
     finally:

@@ -18,6 +18,7 @@ from pictrace.decode import decode_pixels
 from pictrace.errors import PicTraceError
 from pictrace.evaluate.dataset import QueryCase
 from pictrace.evaluate.metrics import QueryOutcome, Report, evaluate
+from pictrace.ingest.files import IMAGE_EXTENSIONS
 from pictrace.types import SearchResult
 
 if TYPE_CHECKING:
@@ -55,13 +56,21 @@ def names(expected: str, source: str) -> bool:
     (the source, or its end from a folder on), a file name, or either without its extension."""
     if source == expected:
         return True
-    wanted = expected.replace("\\", "/")
-    path = source.split("?", 1)[0].rstrip("/").replace("\\", "/")
-    if not Path(wanted).suffix:
+    wanted = _plain(expected)
+    path = _plain(source.split("?", 1)[0].rstrip("/"))
+    if Path(wanted).suffix.lower() not in IMAGE_EXTENSIONS:  # "2020.01.05" has none
         path = path[: len(path) - len(Path(path).suffix)]
     if "/" in wanted:
         return path == wanted or path.endswith("/" + wanted.lstrip("/"))
     return Path(path).name == wanted
+
+
+def _plain(name: str) -> str:
+    """A path with forward slashes and no leading "./"."""
+    text = name.replace("\\", "/")
+    while text.startswith("./"):
+        text = text[2:]
+    return text
 
 
 def unknown_expected(cases: Sequence[QueryCase], index: Index) -> list[str]:
@@ -151,8 +160,11 @@ def eval_listed(
     baseline = decode_and_embed(index) if cost else None
     ks = tuple(sorted({1, min(k, 10)}))  # recall at 10 needs 10 results
     run = run_cases(known, lambda q: index.search(q, k), baseline=baseline, ks=ks)
-    left_out = {name: sum(c.expected == name for c in loaded) for name in unknown}
-    return run, left_out, len(known)
+    measured = {case.query for case in known}
+    left_out = {
+        name: len({c.query for c in loaded if c.expected == name} - measured) for name in unknown
+    }
+    return run, left_out, len(measured)
 
 
 def decode_and_embed(index: Index) -> Baseline:

@@ -43,7 +43,8 @@ def is_url(item: str) -> bool:
 def expand(items: Iterable[str | Path], left_out: Counter[str] | None = None) -> Iterator[str]:
     """Yield file paths (as given or found under folders, sorted) and URLs untouched; with
     ``left_out``, count the files under folders that are not images by name, per folder
-    named."""
+    named (each file once: under the first folder named that holds it)."""
+    counted: set[Path] = set()
     for item in items:
         text = str(item)
         if not text.strip():
@@ -54,12 +55,14 @@ def expand(items: Iterable[str | Path], left_out: Counter[str] | None = None) ->
             continue
         path = Path(os.path.expanduser(text))
         if path.is_dir():
-            yield from (str(p) for p in _walk(path, text, left_out))
+            yield from (str(p) for p in _walk(path, text, left_out, counted))
         else:
             yield str(path) if text.startswith("~") else text
 
 
-def _walk(folder: Path, named: str, left_out: Counter[str] | None) -> Iterator[Path]:
+def _walk(
+    folder: Path, named: str, left_out: Counter[str] | None, counted: set[Path]
+) -> Iterator[Path]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
@@ -67,7 +70,8 @@ def _walk(folder: Path, named: str, left_out: Counter[str] | None) -> Iterator[P
                 continue
             if Path(name).suffix.lower() in IMAGE_EXTENSIONS:
                 yield Path(root) / name
-            elif left_out is not None:
+            elif left_out is not None and (found := Path(root, name).resolve()) not in counted:
+                counted.add(found)
                 left_out[named] += 1
 
 
