@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from pictrace import Index, load_settings
 from pictrace.errors import ConfigError, InputError
@@ -277,6 +277,28 @@ def test_duplicates_keeps_the_original_over_larger_edited_copies(index_copy, pho
     plain = index_copy.duplicates(["resolution"])  # the largest canvas, without the evidence
     group = next(g for g in plain if any(m.source.endswith("coffee.jpg") for m in g.members))
     assert group.keeper != keeper.id
+
+
+def test_a_copy_turned_on_its_own_canvas_is_the_edited_member(tmp_path, photos):
+    """Turned without growing the canvas: each shows something the other does not, the copy
+    flat corners, the original the picture's own. A blurred JPEG of it outweighs a small
+    lossy original in bytes, yet the original is kept (it was the other way round)."""
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for name in ("coffee.jpg", "rocket.jpg", "fruits.jpg"):
+        original = load_rgb(photos / name)
+        original.save(folder / f"{name}.webp", quality=70)
+        turned = original.rotate(17, Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(1))
+        turned.save(folder / f"turned_{name}", quality=60)
+    with Index.open(tmp_path / "index") as index:
+        index.add([folder])
+        groups = index.duplicates()
+    assert len(groups) == 3
+    for group in groups:
+        keeper = next(m for m in group.members if m.id == group.keeper)
+        assert keeper.source.endswith(".webp") and group.reason == "original"
+        turned = next(m for m in group.members if m.id != group.keeper)
+        assert group.edited.get(turned.id) == 1
 
 
 def test_members_reached_through_another_say_so():

@@ -276,11 +276,27 @@ def edited_member(
         )
         return low.id if padding else None
     low_fill, high_fill = sorted(fills.values())
-    if high_fill < FULL or low_fill >= max(FULL, high_fill - FRAMED):
-        return None  # each shows something the other does not, or the same canvas
+    if high_fill < FULL:  # each shows something the other does not: picture, or padding?
+        return _only_padded((query, hit), polygons, fills, thumbnail, judged)
+    if low_fill >= max(FULL, high_fill - FRAMED):
+        return None  # the same canvas
     wider = min((query, hit), key=lambda r: fills[r.id])
     framed = _padded(wider, polygons[wider.id], fills[wider.id], thumbnail, judged)
     return wider.id if framed else None
+
+
+def _only_padded(
+    pair: tuple[ImageRecord, ImageRecord],
+    polygons: Mapping[int, np.ndarray],
+    fills: Mapping[int, float],
+    thumbnail: Thumbnail,
+    judged: Judged | None,
+) -> int | None:
+    """Of two members that each show something the other does not, the one whose extra is
+    padding while the other's is picture (a copy turned on its own canvas: its corners are
+    flat, the original's are picture); None when both or neither are padded (two crops)."""
+    padded_ids = [r.id for r in pair if _padded(r, polygons[r.id], fills[r.id], thumbnail, judged)]
+    return padded_ids[0] if len(padded_ids) == 1 else None
 
 
 def _padded(
