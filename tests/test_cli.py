@@ -122,6 +122,10 @@ def test_stats_names_features_an_older_version_computed(run, tmp_path, photos):
     assert code == 0 and "colour: 1 images without a current value" in out
     code, out, _ = run("--index", index_dir, "stats", "--json")
     assert json.loads(out)["outdated"] == {"colour": 1}
+    code, out, _ = run("--index", index_dir, "add", str(photos / "coffee.jpg"))
+    assert code == 0 and out.startswith("added 0, skipped unchanged 0, updated 1 (features")
+    code, out, _ = run("--index", index_dir, "stats", "--json")
+    assert json.loads(out)["outdated"] == {} and json.loads(out)["images"] == 1
 
 
 def test_compare_overlay_writes_a_picture_or_says_why_not(run, photos, tmp_path):

@@ -1,6 +1,7 @@
 """The library facade end to end, on the bundled photos."""
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -46,13 +47,33 @@ def test_adding_again_refreshes_features_an_older_version_computed(tmp_path, pho
             db.execute("UPDATE features SET version = 0 WHERE name = 'keypoints'")
         assert index.stats().outdated == {"keypoints": 1}
         assert "keypoints" not in index.stats().extractors
-        report = index.add([path])
-        assert len(report.added) == 1 and report.added[0] != first and not report.skipped
-        assert index.store.feature_versions(report.added[0])["keypoints"] == (
-            index.specs["keypoints"].version
-        )
+        added_at = index.get(first).added_at
+        report = index.add([path])  # the same image, its id and time added kept
+        assert report.updated == (first,) and not report.added and not report.replaced
+        assert index.get(first).added_at == added_at and len(index.list()) == 1
+        assert index.store.feature_versions(first)["keypoints"] == index.specs["keypoints"].version
+        assert index.search(path, k=1).matches[0].id == first
         assert index.add([path]).skipped == (str(path),)
         assert index.stats().outdated == {} and index.stats().extractors["keypoints"] == 1
+
+
+def test_features_computed_again_keep_the_ids_in_a_space_past_hnsw(tmp_path, photos, run):
+    """An upgrade's new CNN version (or a user model added): the images keep their ids in an
+    HNSW space too (it cannot remove the old vectors until it is rebuilt, at close)."""
+    names = ["coffee.jpg", "rocket.jpg", "fruits.jpg", "flower.jpg"]
+    with Index.open(tmp_path / "idx", hnsw_threshold=2) as index:
+        ids = index.add([photos / n for n in names]).added
+        with index.store.catalogue.transaction() as db:  # as if an older release wrote it
+            db.execute("UPDATE features SET version = 0 WHERE name = 'cnn'")
+        report = index.add([photos / n for n in names])
+        assert sorted(report.updated) == sorted(ids) and not report.added
+        assert [index.search(photos / n, k=1).matches[0].id for n in names] == list(ids)
+    code, out, _ = run("--index", str(tmp_path / "idx"), "stats", "--json")
+    assert code == 0 and json.loads(out)["images"] == 4 and not json.loads(out)["outdated"]
+    with Index.open(tmp_path / "idx", readonly=True) as index:
+        found = [index.search(photos / n, k=4).matches for n in names]
+    assert [m[0].id for m in found] == list(ids)
+    assert all(len({x.id for x in m}) == len(m) for m in found)  # each image once
 
 
 def test_changed_file_replaces_its_record(tmp_path, photos):

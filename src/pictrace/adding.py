@@ -60,7 +60,8 @@ class Moved:
 Prepared = AddFailure | str | Moved | Decoded  # failed, unchanged (its uri), moved, or new
 Progress = Callable[[int, int], None]
 log = logging.getLogger("pictrace")
-Stored = tuple[list[int], list[tuple[int, int]]]  # new ids; (new id, previous id) of changed files
+# new ids; (new id, previous id) of changed files; ids whose features were computed again
+Stored = tuple[list[int], list[tuple[int, int]], list[int]]
 # a batch's items, their preparation, and whether nothing more is read ahead after it
 Batch = tuple[list[Source | AddFailure], list[Future[Prepared]], bool]
 
@@ -145,7 +146,9 @@ class Adder:
             self.store.relocate([(m.image_id, m.source.uri, m.location) for m in moves])
         before = [self.store.by_source(e.source) for e in entries]
         ids = self.store.add(entries) if entries else []
-        return ids, [(i, old.id) for i, old in zip(ids, before, strict=True) if old is not None]
+        pairs = [(i, old.id) for i, old in zip(ids, before, strict=True) if old is not None]
+        again = [i for i, old in pairs if i == old]  # unchanged bytes: the same id
+        return [i for i in ids if i not in again], [p for p in pairs if p[0] != p[1]], again
 
     def _prepared_batches(
         self, loaded: Iterator[Source | AddFailure], ahead: int
@@ -340,6 +343,7 @@ class _Tally:
     replaced: list[tuple[int, int]] = field(default_factory=list)  # (new id, previous id)
     skipped: list[str] = field(default_factory=list)
     moved: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)  # features computed again, same ids
     claimed: set[int] = field(default_factory=set)  # images a moved file was matched with
     # sources of the images decoded; a changed file's is the one it replaces, so a moved
     # file met later is not that image
@@ -385,9 +389,10 @@ class _Tally:
         """A batch of ``size`` items is done: its write's ids (raising its error)."""
         self.done += size
         if write is not None:
-            ids, replaced = write.result()
+            ids, replaced, again = write.result()
             self.added.extend(ids)
             self.replaced.extend(replaced)
+            self.updated.extend(again)
         if self.progress:
             self.progress(self.done, max(self.total, self.done))
 
@@ -399,6 +404,7 @@ class _Tally:
             tuple(new for new, _ in self.replaced),
             tuple(old for _, old in self.replaced),
             tuple(self.moved),
+            updated=tuple(self.updated),
         )
 
 

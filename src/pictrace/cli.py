@@ -120,7 +120,7 @@ def add(
     else:
         for line in add_lines(report):
             out.print(line, markup=False)
-    if report.failed and not report.added and not report.skipped:
+    if report.failed and not (report.added or report.skipped or report.updated):
         raise typer.Exit(1)
 
 

@@ -151,9 +151,10 @@ def add_lines(report: AddReport) -> list[str]:
     """What ``add`` says: the counts, each changed file's old and new id, each failure."""
     changed = f" ({len(report.replaced)} of them changed files)" if report.replaced else ""
     moved = f" ({len(report.moved)} of them moved files)" if report.moved else ""
+    updated = f", updated {len(report.updated)} (features computed again)" if report.updated else ""
     return [
-        f"added {len(report.added)}{changed}, skipped unchanged {len(report.skipped)}{moved}, "
-        f"failed {len(report.failed)}",
+        f"added {len(report.added)}{changed}, skipped unchanged {len(report.skipped)}{moved}"
+        f"{updated}, failed {len(report.failed)}",
         *(
             f"  changed: image {old} is now image {new}"
             for new, old in zip(report.replaced, report.previous, strict=True)
@@ -166,7 +167,7 @@ def add_lines(report: AddReport) -> list[str]:
         ),
         *(
             ["  no image files found"]
-            if not (report.added or report.skipped or report.failed)
+            if not (report.added or report.skipped or report.failed or report.updated)
             else []
         ),
     ]

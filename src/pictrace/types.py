@@ -219,6 +219,9 @@ class AddReport:
     moved: tuple[int, ...] = ()
     # (folder as named, files under it left out: not images by name, such as .txt or .mov)
     left_out: tuple[tuple[str, int], ...] = ()
+    # unchanged files whose features an older release (or another user model) computed,
+    # computed again under the same ids
+    updated: tuple[int, ...] = ()
 
     def merged(self, other: AddReport) -> AddReport:
         return AddReport(
@@ -229,6 +232,7 @@ class AddReport:
             self.previous + other.previous,
             self.moved + other.moved,
             self.left_out + other.left_out,
+            self.updated + other.updated,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -239,6 +243,8 @@ class AddReport:
             "added_ids": list(self.added),
             "replaced_ids": list(self.replaced),
             "moved_ids": list(self.moved),
+            "updated": len(self.updated),
+            "updated_ids": list(self.updated),
             "left_out": dict(self.left_out),
             "replaced": [
                 {"id": new, "previous_id": old}

@@ -396,7 +396,7 @@ def test_a_write_the_disk_refuses_leaves_every_image_searchable(tmp_path, monkey
     store.add([_entry(1), _entry(2)])
     insert = Catalogue.insert
 
-    def full(self, db, image):
+    def full(self, db, image, same=None):
         raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(Catalogue, "insert", full)

@@ -137,7 +137,7 @@ async def add_images(state: StateDep, request: Request) -> JSONResponse:
         report = report.merged(more)
     answer = report.as_dict()
     answer["unchanged"] = await state.compute(_unchanged, state.index, report.skipped)
-    if report.failed and not report.added and not report.skipped:
+    if report.failed and not (report.added or report.skipped or report.updated):
         return _all_failed(answer, report)
     return JSONResponse(answer, status_code=201 if report.added else 200)
 

@@ -28,7 +28,9 @@ class Store(ABC):
 
     @abstractmethod
     def add(self, images: Sequence[NewImage]) -> list[int]:
-        """Catalogue images atomically (all or none) and make them searchable."""
+        """Catalogue images atomically (all or none) and make them searchable. An image of a
+        source already catalogued replaces it: under a new id when its bytes changed, under
+        the same id (and time added) when they did not (its features computed again)."""
 
     @abstractmethod
     def remove(self, ids: Sequence[int]) -> None: ...

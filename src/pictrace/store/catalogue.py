@@ -144,10 +144,15 @@ class Catalogue:
         return rows
 
     # --- writes -------------------------------------------------------------------------
-    def insert(self, db: sqlite3.Connection, image: NewImage) -> int:
+    def insert(
+        self, db: sqlite3.Connection, image: NewImage, same: ImageRecord | None = None
+    ) -> int:
+        """Catalogue an image: a new id, or ``same``'s id and time added (the record of the
+        same bytes it replaces, deleted in this transaction: its features computed again)."""
         cursor = db.execute(
-            f"INSERT INTO images ({_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO images ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                same.id if same is not None else None,
                 image.source,
                 image.page,
                 image.byte_sha256,
@@ -157,7 +162,7 @@ class Catalogue:
                 image.format,
                 image.byte_size,
                 image.exif_tags,
-                time.time(),
+                same.added_at if same is not None else time.time(),
             ),
         )
         image_id = int(cursor.lastrowid or 0)

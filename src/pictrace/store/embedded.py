@@ -203,14 +203,16 @@ class EmbeddedStore(Store):
     def add(self, images: Sequence[NewImage]) -> list[int]:
         self._writable()
         with self._guard.writing():
-            replaced = []
+            replaced, same = [], {}
             with self.catalogue.transaction() as db:
                 for image in images:
                     old = self.catalogue.by_source(image.source)
                     if old is not None:
                         self.catalogue.delete(db, old.id)
                         replaced.append(old.id)
-                ids = [self.catalogue.insert(db, image) for image in images]
+                        if old.byte_sha256 == image.byte_sha256:  # features computed again
+                            same[image.source] = old
+                ids = [self.catalogue.insert(db, image, same.get(image.source)) for image in images]
                 # Decode every searchable value before committing: a bad value rolls back.
                 pending = {
                     name: [
