@@ -211,9 +211,7 @@ class Adder:
         """A local file known unchanged: skipped, and with ``moves``, when it was catalogued
         at a place where it is no more (its folder moved with the index, say), ``Moved`` to
         where it is now, so its entry is not taken for a missing file."""
-        if item.location is None or not moves:
-            return item.uri
-        if self.store.location_of(existing.id) == item.location:
+        if not moves or item.location in (None, self.store.location_of(existing.id)):
             return item.uri
         kept = Source(existing.source, item.data, item.page, item.location)  # its name stays
         return Moved(((existing.id, existing.source),), kept, item.location)
@@ -409,8 +407,7 @@ class _Tally:
 
 
 def stored_before(exc: IndexError_, count: int) -> IndexError_:
-    """``exc`` (the index could not store a batch) saying how many images of the add were
-    stored before it."""
+    """``exc`` (a batch could not be stored) saying how many images were stored before it."""
     return type(exc)(
         f"{exc.message}; {count} images of this add were stored before it "
         "(adding the same sources again goes on from there)"
