@@ -19,8 +19,8 @@ from pictrace.types import DecodedImage, Source
 
 BIT_DEPTHS = (8, 10, 12, 14, 16)  # the ranges a deep grey picture's values are read in
 DIGEST_ROWS = 32  # rows per strip of a large picture's pixel digest (~0.5 MB at 4,000 px)
-# What Pillow raises on a damaged file: a format plugin may also raise RuntimeError (a damaged
-# AVIF) or NotImplementedError, a RuntimeError too (a BLP of an unknown compression).
+# What Pillow raises on a damaged file: a format plugin may also raise RuntimeError or one of
+# its subclasses (a damaged AVIF; a BLP of a compression Pillow does not know).
 _CORRUPT = (OSError, SyntaxError, ValueError, EOFError, RuntimeError, UnidentifiedImageError)
 
 
