@@ -87,8 +87,7 @@ def main() -> int:
         f"| {args.photos} | {false} of {args.photos} | {twinned} of {args.photos} | "
         f"{found} of {args.photos} |",
     ]
-    publish("\n".join(lines), args.out)
-    shutil.rmtree(work, ignore_errors=True)
+    publish("\n".join(lines), args.out, scratch=work)
     return 0
 
 

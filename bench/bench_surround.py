@@ -241,8 +241,7 @@ def main() -> int:
         f"## Clothing photos (`{args.clothing}`), `duplicates`\n",
         *(clothing_rows(args.clothing, work) if args.clothing.is_dir() else ["(not found)"]),
     ]
-    publish("\n".join(lines), args.out)
-    shutil.rmtree(work, ignore_errors=True)
+    publish("\n".join(lines), args.out, scratch=work)
     return 0
 
 

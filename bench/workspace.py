@@ -94,9 +94,12 @@ def attacked(
     )
 
 
-def publish(text: str, out: Path) -> None:
-    """Write a bench's report to ``out`` (its folder made if need be) and print it."""
+def publish(text: str, out: Path, scratch: Path | None = None) -> None:
+    """Write a bench's report to ``out`` (its folder made if need be) and print it; then
+    remove the bench's ``scratch`` folder, if any."""
     text = text if text.endswith("\n") else text + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     print(text, end="")
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)

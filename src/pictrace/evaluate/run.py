@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from pictrace.decode import decode_pixels
 from pictrace.errors import PicTraceError
-from pictrace.evaluate.dataset import QueryCase
+from pictrace.evaluate.dataset import QueryCase, load_cases, load_folder_cases
 from pictrace.evaluate.metrics import QueryOutcome, Report, evaluate
 from pictrace.ingest.files import IMAGE_EXTENSIONS
 from pictrace.types import SearchResult
@@ -77,8 +77,11 @@ def unknown_expected(cases: Sequence[QueryCase], index: Index) -> list[str]:
     """The expected names that no indexed image has (a typo in a label file would otherwise
     only lower recall)."""
     sources = [record.source for record in index.list()]
+    held = {part for s in sources for part in (s, Path(s).name, Path(s).stem)}  # most names
     wanted = {case.expected for case in cases if case.expected}
-    return sorted(name for name in wanted if not any(names(name, s) for s in sources))
+    return sorted(
+        name for name in wanted if name not in held and not any(names(name, s) for s in sources)
+    )
 
 
 def run_cases(
@@ -152,8 +155,6 @@ def eval_listed(
     results (recall at 1 and at ``k`` up to 10), with ``cost`` each query's decode+embed timed
     too; with the count of each expected name no indexed image has (left out), and how many
     queries were searched."""
-    from pictrace.evaluate.dataset import load_cases, load_folder_cases
-
     loaded = load_folder_cases(listed) if listed.is_dir() else load_cases(listed)
     unknown = unknown_expected(loaded, index)
     known = [case for case in loaded if case.expected not in unknown]

@@ -176,11 +176,12 @@ class OnnxModelExtractor(Extractor):
 def extra_model_extractors(settings: Settings, taken: frozenset[str]) -> list[Extractor]:
     """The extractors of the user's models; ``taken``: the built-in features' names, which
     no model may have (nor two models one name)."""
-    models: list[OnnxModelExtractor] = []
+    models: list[Extractor] = []
     for path in settings.extra_models:
-        config = load_config(path, taken | {m.config.name for m in models})
+        config = load_config(path, taken)
+        taken |= {config.name}
         models.append(OnnxModelExtractor(config, settings.threads))
-    return list(models)
+    return models
 
 
 def _last_line(exc: Exception) -> str:

@@ -44,7 +44,7 @@ def expand(items: Iterable[str | Path], left_out: Counter[str] | None = None) ->
     """Yield file paths (as given or found under folders, sorted) and URLs untouched; with
     ``left_out``, count the files under folders that are not images by name, per folder
     named (each file once: under the first folder named that holds it)."""
-    counted: set[Path] = set()
+    counted: set[str] = set()
     for item in items:
         text = str(item)
         if not text.strip():
@@ -61,7 +61,7 @@ def expand(items: Iterable[str | Path], left_out: Counter[str] | None = None) ->
 
 
 def _walk(
-    folder: Path, named: str, left_out: Counter[str] | None, counted: set[Path]
+    folder: Path, named: str, left_out: Counter[str] | None, counted: set[str]
 ) -> Iterator[Path]:
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -70,7 +70,7 @@ def _walk(
                 continue
             if Path(name).suffix.lower() in IMAGE_EXTENSIONS:
                 yield Path(root) / name
-            elif left_out is not None and (found := Path(root, name).resolve()) not in counted:
+            elif left_out is not None and (found := os.path.join(root, name)) not in counted:
                 counted.add(found)
                 left_out[named] += 1
 

@@ -104,7 +104,8 @@ Rule = Callable[[ImageRecord, DuplicateGroup, Sequence[ImageRecord]], float]
 _RULES: dict[KeeperRule, Rule] = {
     "original": lambda r, g, peers: g.edited.get(r.id, 0),
     "resolution": lambda r, g, peers: -min(pixels(r) * RESOLUTION_BAND, most_pixels(peers)),
-    "lossless": lambda r, g, peers: -1.0 if lossless_gain(r, peers) else 0.0,
+    # (a lossless re-save of a lossy peer's pixels is set apart before, by "resave")
+    "lossless": lambda r, g, peers: -1.0 if r.format in LOSSLESS else 0.0,
     "exif": lambda r, g, peers: -r.exif_tags,
     "bytes": lambda r, g, peers: -r.byte_size,
     "oldest": lambda r, g, peers: r.added_at,
@@ -205,12 +206,6 @@ def ranked(
         for score in sorted(set(scores.values()))
         for record in ranked([r for r in members if scores[r.id] == score], rules[1:], group)
     ]
-
-
-def lossless_gain(record: ImageRecord, peers: Sequence[ImageRecord]) -> bool:
-    """Whether ``record`` is stored losslessly where a peer is not: a lossless file of the
-    very pixels a lossy peer holds (a JPEG saved again as PNG or TIFF) gains nothing."""
-    return record.format in LOSSLESS and record.id not in resaved(peers)
 
 
 def pixels(record: ImageRecord) -> int:
