@@ -526,6 +526,21 @@ def test_adding_in_overlapping_batches_stores_every_batch_in_order(tmp_path, pho
         assert index.search(files[5], k=1).matches[0].tier == "exact"
 
 
+def test_two_threads_adding_the_same_files_to_one_index_take_turns(tmp_path, photos):
+    """Each file is added once, by whichever add comes first; the other skips it (it does
+    not call it new too, nor re-extract it as if an older release had)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = sorted(photos.glob("*.jpg"))[:12]
+    with Index.open(tmp_path / "idx", batch_size=2) as index:
+        with ThreadPoolExecutor(2) as two:
+            reports = list(two.map(index.add, [files, files[::-1]]))
+        assert index.store.count() == len(files)
+    assert sum(len(r.added) for r in reports) == len(files)
+    assert sum(len(r.skipped) for r in reports) == len(files)
+    assert not any(r.updated for r in reports)
+
+
 def test_sources_that_arrive_slowly_are_stored_batch_by_batch(tmp_path, photos):
     from pictrace.types import Source
 

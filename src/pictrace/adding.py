@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -82,6 +83,7 @@ class Adder:
         self.specs = specs
         self.pool = pool
         self.settings = settings
+        self._one_add = threading.Lock()  # two at once would both take a file for new
 
     def add(
         self,
@@ -94,10 +96,12 @@ class Adder:
         needed. Only local files are read ahead: sources that arrive slowly (downloads,
         crawls, uploads) are stored as soon as their batch is complete. Every batch is stored
         in one transaction, in order; progress counts stored batches; a failure to store
-        stops the add with that error (the batches before it stay stored)."""
+        stops the add with that error (the batches before it stay stored). One add at a
+        time: another thread's waits."""
         tally = _Tally(total, progress)
         try:
-            self._add_batches(tally, loaded, ahead)
+            with self._one_add:
+                self._add_batches(tally, loaded, ahead)
         except KeyboardInterrupt:
             log.warning(
                 "interrupted: %d images of this add were stored (adding the same sources "

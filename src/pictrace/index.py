@@ -199,6 +199,7 @@ class Index:
         if not isinstance(min_confidence, numbers.Real) or not 0.0 <= min_confidence <= 1.0:
             raise InputError(f"min_confidence must lie in 0..1, not {min_confidence!r}")
         started = time.perf_counter()
+        self.store.catch_up()  # what a writer added since this reader opened
         prepared = self.start_query(query, max(k, self.settings.candidates))
         matches = self.searcher.search(prepared, k, min_confidence, refine=self._refine)
         elapsed = (time.perf_counter() - started) * 1000.0

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import faiss
 import httpx
 import pytest
 
@@ -29,11 +30,17 @@ def free_port() -> int:
 
 
 def test_sigterm_saves_the_searchable_copies(built_index, tmp_path, photos):
+    """... as closing the index would: an embedding space grown past the HNSW threshold
+    (here 3 images) is saved as HNSW (it was kept flat, and rebuilt by every open)."""
     folder = tmp_path / "index"
     shutil.copytree(built_index, folder)
     port = free_port()
     command = [sys.executable, "-m", "pictrace.cli", "--index", str(folder), "serve"]
-    server = subprocess.Popen([*command, "--port", str(port)], stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [*command, "--port", str(port)],
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PICTRACE_HNSW_THRESHOLD": "3"},
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -66,6 +73,8 @@ def test_sigterm_saves_the_searchable_copies(built_index, tmp_path, photos):
     saved = [json.loads(p.read_text())["generation"] for p in (folder / "vectors").glob("*.json")]
     assert saved and all(g == generation for g in saved)
     assert Path(folder / "write.lock").exists()
+    saved_cnn = faiss.read_index(str(folder / "vectors" / "cnn.faiss"))
+    assert "HNSW" in type(faiss.downcast_index(saved_cnn.index)).__name__
 
 
 def test_a_read_only_open_of_stale_files_warns_once(built_index, tmp_path, photos):

@@ -203,3 +203,41 @@ def test_kept_searches_do_not_outlive_a_catalogue_restored_from_a_backup(photos,
     with Index.open(index_dir) as index:
         assert index.add([photos / "astronaut.jpg"]).added == (copy,)  # the same id again
         assert index.duplicates() == []
+
+
+def test_a_file_that_fails_during_a_run_costs_searches_not_the_groups(
+    index_copy, photos, tmp_path, monkeypatch
+):
+    """The file locked too long (or a full disk) as a run records what it found: the links
+    kept until then are lost, so every image is searched again, in memory, and the groups
+    (which later requests are answered with) are whole, not only this run's."""
+    before = members(counted(index_copy)[0])
+    turned = tmp_path / "turned_rocket.jpg"
+    turned.write_bytes(jpeg_bytes(load_rgb(photos / "rocket.jpg").rotate(90, expand=True)))
+    (added,) = index_copy.add([turned]).added
+    record = CopyLinks.record
+
+    def locked_once(self, *args):
+        if not getattr(self, "locked_once", False):
+            self.locked_once, real = True, self._db
+
+            class Locked:
+                def __enter__(self):
+                    raise sqlite3.OperationalError("database is locked")
+
+                def __exit__(self, *exc):
+                    return False
+
+                def __getattr__(self, name):
+                    return getattr(real, name)
+
+            self._db = Locked()
+        return record(self, *args)
+
+    monkeypatch.setattr(CopyLinks, "record", locked_once)
+    groups, searched = counted(index_copy)
+    assert searched == index_copy.store.count()  # the new image, then every image again
+    assert all(group in members(groups) for group in before)  # the earlier runs' groups too
+    assert any(added in g for g in members(groups))
+    assert members(index_copy.known_duplicates()) == members(groups)
+    assert members(counted(index_copy, fresh=True)[0]) == members(groups)

@@ -58,10 +58,12 @@ def create_app(
             yield
         finally:
             await app.state.pictrace.aclose()
-            # Save the searchable copies now: uvicorn ends a SIGTERM'd process by raising the
-            # signal again once the app has shut down, before the caller could close it.
+            # Save the searchable copies now, as closing would (rebuilding a space that kept
+            # removed images, or grew past the HNSW threshold): uvicorn ends a SIGTERM'd
+            # process by raising the signal again once the app has shut down, before the
+            # caller could close it.
             try:
-                opened.store.flush()
+                opened.store.flush(final=True)
             except PicTraceError as exc:  # a full disk: the catalogue has every image
                 log.error("%s (rebuilt from the catalogue when next opened)", exc.message)
             if opened is not index:

@@ -59,6 +59,7 @@ def find_duplicates(
     runs found), only images it has not seen are searched, and what they find is added to
     it. ``progress(done, total)`` follows the searched images."""
     kept = kept or CopyLinks(None, "")
+    store.catch_up()
     ids = store.all_ids()
     live = set(ids)
     seen = kept.searched()
@@ -66,7 +67,14 @@ def find_duplicates(
         kept.clear()
         seen = set()
     kept.forget(seen - live)
-    _search([i for i in ids if i not in seen], store, specs, searcher, kept, progress)
+    # a reader searches the images its spaces hold: one a writer added since is searched by
+    # the next run (it would find no copy of what the spaces lack, and be called searched)
+    held = store.searchable_ids()
+    failures = kept.failures
+    _search([i for i in held if i not in seen], store, specs, searcher, kept, progress)
+    if kept.failures > failures:  # the file failed: what it held (and this run wrote) is lost
+        seen = kept.searched()
+        _search([i for i in held if i not in seen], store, specs, searcher, kept, progress)
     links: list[Link] = []
     pairs: set[tuple[int, int]] = set()
     for image_id, other, transform in kept.links(live):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,21 @@ class Store(ABC):
     @abstractmethod
     def all_ids(self) -> list[int]: ...
 
+    def searchable_ids(self) -> list[int]:
+        """The images every search space holds (``all_ids`` but those a reader has not
+        caught up with yet: ``catch_up``): what a search for duplicates may search, and
+        call searched."""
+        return self.all_ids()
+
+    def catch_up(self) -> None:
+        """Make the search spaces hold what another process wrote since they were read (a
+        store opened read-only beside a writer); a writing store holds it already."""
+        return None
+
+    def consistent(self) -> AbstractContextManager[None]:
+        """Reads inside see the store as of one moment (where the store can promise it)."""
+        return nullcontext()
+
     def live(self, ids: Iterable[int]) -> set[int]:
         """Which of ``ids`` the catalogue holds (a vector space may lag behind a removal)."""
         return set(self.records(ids))
@@ -124,7 +140,9 @@ class Store(ABC):
         """Stored values per (feature name, extractor version)."""
 
     @abstractmethod
-    def flush(self) -> None: ...
+    def flush(self, final: bool = False) -> None:
+        """Save what is not saved yet; ``final``: as the store closes, also what is worth
+        saving only then (a space rebuilt in another shape)."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -161,8 +179,10 @@ def local_folder(uri: str | Path) -> Path:
 def stats_of(store: Store, specs: dict[str, FeatureSpec], location: str) -> Stats:
     """What ``store`` holds: its images, and per feature how many have the current version
     (``outdated``: how many an older PicTrace computed)."""
-    images = store.count()
-    counts = store.feature_counts()
+    with store.consistent():  # a write between the two counts is no outdated feature
+        images = store.count()
+        counts = store.feature_counts()
+        total = store.total_bytes()
     current = {
         name: counts.get((name, spec.version), 0)
         for name, spec in specs.items()
@@ -173,7 +193,7 @@ def stats_of(store: Store, specs: dict[str, FeatureSpec], location: str) -> Stat
     }
     return Stats(
         images=images,
-        bytes_indexed=store.total_bytes(),
+        bytes_indexed=total,
         extractors=current,
         index_dir=location,
         store=type(store).__name__,

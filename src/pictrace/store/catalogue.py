@@ -118,6 +118,21 @@ class Catalogue:
                 self._rollback()
                 raise IndexError_(f"cannot write the catalogue {self.path}: {exc}") from exc
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see the catalogue as of one moment (one read transaction), also while
+        another connection writes; inside a transaction already, that one's."""
+        with self._lock:
+            self._refuse_if_closed()
+            if self._db.in_transaction:
+                yield
+                return
+            self._db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._rollback()  # a read: nothing to keep
+
     def _rollback(self) -> None:
         """Roll back unless SQLite already has (it does on a full disk or an I/O error)."""
         if self._db.in_transaction:

@@ -57,7 +57,9 @@ class CopyLinks:
     """The searched images and their copy links found under one ``key``."""
 
     def __init__(self, path: Path | None, key: str) -> None:
-        """Kept at ``path`` (in memory when None, or when the file cannot be written)."""
+        """Kept at ``path`` (in memory when None, or when the file cannot be written).
+        ``failures`` counts the switches to memory: what was kept until then is lost."""
+        self.failures = 0
         self.key = key
         self._lock = threading.Lock()
         self._db = _memory()
@@ -156,6 +158,7 @@ class CopyLinks:
                 log.warning("duplicate links: %s; keeping them in memory for this run", exc)
                 self._db.close()
                 self._db = _memory()
+                self.failures += 1
                 return work(self._db)
 
     def _guarded_open(self, path: Path, key: str) -> sqlite3.Connection:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +24,7 @@ from pictrace.features.base import (
 from pictrace.store import vocabulary
 from pictrace.store.base import Hits, Store
 from pictrace.store.catalogue import Catalogue, NewImage
+from pictrace.store.following import Following
 from pictrace.store.rwlock import ReadWriteLock
 from pictrace.store.saved import (
     Space,
@@ -65,6 +67,8 @@ class EmbeddedStore(Store):
         quiet_native_threads()
         self._prepare_folder()
         self.catalogue = Catalogue(folder / CATALOGUE, readonly=readonly)
+        self._following = Following(self.catalogue) if readonly else None
+        self._catching_up = threading.Lock()
         self.spaces: dict[str, Space] = {}
         self._dirty = False
         rebuilt = []
@@ -158,6 +162,11 @@ class EmbeddedStore(Store):
             chunk = rows[start : start + 20_000]
             self._add_to_space(space, spec, [(i, decode_value(spec, b)) for i, _, b in chunk])
         return space
+
+    def _values(self, spec: FeatureSpec, ids: Sequence[int]) -> list[tuple[int, FeatureValue]]:
+        """The current version's values of one feature for ``ids``, decoded."""
+        found = self.catalogue.feature_values(spec.name, ids)
+        return [(i, decode_value(spec, b)) for i, v, b in found if v == spec.version]
 
     def _new_space(self, spec: FeatureSpec, expected: int) -> Space:
         if spec.kind == "bits":
@@ -362,6 +371,29 @@ class EmbeddedStore(Store):
 
     def all_ids(self) -> list[int]:
         return self.catalogue.all_ids()
+
+    def searchable_ids(self) -> list[int]:
+        ids = self.all_ids()
+        return ids if self._following is None else self._following.holding(ids)
+
+    def catch_up(self) -> None:
+        """A reader's spaces given the images a writer added since (their stored features
+        only) and rid of the removed ones (an HNSW space keeps them: the catalogue decides)."""
+        if self._following is None:
+            return
+        with self._catching_up:
+            changes = self._following.changes(self.catalogue)
+            if changes is None:
+                return
+            added = {name: self._values(self.specs[name], changes.added) for name in self.spaces}
+            with self._guard.writing():
+                self._drop_from_spaces(changes.removed)
+                for name, items in added.items():
+                    self._add_to_space(self.spaces[name], self.specs[name], items)
+                self._following.caught_up(changes)
+
+    def consistent(self) -> AbstractContextManager[None]:
+        return self.catalogue.snapshot()
 
     def feature_counts(self) -> dict[tuple[str, int], int]:
         return self.catalogue.feature_counts()
