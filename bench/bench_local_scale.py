@@ -36,7 +36,7 @@ from pictrace import Index
 from pictrace.features.base import local_descriptors
 from pictrace.features.keypoints import mirror_descriptors
 from pictrace.search.engine import VOTE_KEYPOINTS
-from pictrace.store.embedded import LOCAL_SLOTS
+from pictrace.store.rows import LOCAL_SLOTS
 from pictrace.store.vectors import LocalSpace
 from pictrace.store.vocabulary import local_centroids, local_codebook
 

@@ -40,7 +40,7 @@ from pictrace.features.base import local_descriptors
 from pictrace.features.keypoints import mirror_descriptors
 from pictrace.search.candidates import MIN_VOTES
 from pictrace.search.engine import VOTE_KEYPOINTS
-from pictrace.store.embedded import LOCAL_SLOTS
+from pictrace.store.rows import LOCAL_SLOTS
 from pictrace.store.vectors import VOTE_RATIO, LocalSpace
 from pictrace.store.vocabulary import local_centroids, local_codebook
 

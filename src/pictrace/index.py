@@ -8,7 +8,6 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -16,7 +15,7 @@ from typing import Any
 
 from PIL import Image
 
-from pictrace.adding import Adder, Progress
+from pictrace.adding import Adder
 from pictrace.decode import decode
 from pictrace.errors import (
     ConfigError,
@@ -40,18 +39,20 @@ from pictrace.ingest.files import expand, is_url, read_file
 from pictrace.ingest.queries import QueryInput, load_query
 from pictrace.lookup import resolve
 from pictrace.search.calibrate import CalibrationReport, read_pairs, refit
-from pictrace.search.candidates import Query, Verifier
+from pictrace.search.candidates import Query
 from pictrace.search.compare import compare_images, query_first, reversed_comparison
 from pictrace.search.confidence import load_calibrator
 from pictrace.search.duplicates import missing_files
 from pictrace.search.engine import Searcher
 from pictrace.search.keeper import checked_policy
 from pictrace.search.kept import KeptDuplicates
+from pictrace.search.verifier import make_verifier
 from pictrace.settings import Settings, load_settings
-from pictrace.store.base import Store, local_folder, open_store, stats_of
+from pictrace.store.base import local_folder, open_store, stats_of
 from pictrace.store.embedded import EmbeddedStore
 from pictrace.store.mode import record_choice, settled
 from pictrace.store.saved import write_whole
+from pictrace.tally import Progress
 from pictrace.threads import Pool
 from pictrace.types import (
     AddFailure,
@@ -101,7 +102,9 @@ class Index:
             self.specs,
             load_calibrator(folder, settings.local_features),
             settings,
-            verifier=_default_verifier(settings, self.store, self.pool),
+            verifier=make_verifier(settings, self.store, self.pool)
+            if settings.verify_top
+            else None,
             pool=self.pool,
         )
         self._duplicates = KeptDuplicates(self.store, self.specs, self.searcher, folder)
@@ -433,16 +436,6 @@ class Index:
 
     def flush(self) -> None:
         self.store.flush()
-
-
-def _default_verifier(
-    settings: Settings, store: Store, pool: ThreadPoolExecutor
-) -> Verifier | None:
-    if settings.verify_top <= 0:
-        return None
-    from pictrace.search.verifier import make_verifier
-
-    return make_verifier(settings, store, pool)
 
 
 def _check_k(k: object) -> None:

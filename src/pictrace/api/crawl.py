@@ -14,7 +14,6 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from pictrace.adding import stored_before
 from pictrace.api.collection import add_uploads
 from pictrace.api.errors import ERROR_RESPONSES
 from pictrace.api.inputs import CrawlFields
@@ -24,6 +23,7 @@ from pictrace.api.state import AppState, StateDep
 from pictrace.errors import FetchError, IndexError_
 from pictrace.ingest.channel import Channel
 from pictrace.ingest.crawl import CrawlLimits, CrawlProgress, Emit, crawl, crawl_many
+from pictrace.tally import stored_before
 from pictrace.types import AddFailure, AddReport, Source
 
 router = APIRouter(

@@ -19,12 +19,12 @@ from pictrace.features.base import (
     FeatureValue,
     decode_rows,
     decode_value,
-    local_descriptors,
 )
 from pictrace.store import vocabulary
 from pictrace.store.base import Hits, Store
 from pictrace.store.catalogue import Catalogue, NewImage
 from pictrace.store.following import Following
+from pictrace.store.rows import LOCAL_SLOTS, add_values, best_per_image, checked, space_ids
 from pictrace.store.rwlock import ReadWriteLock
 from pictrace.store.saved import (
     Space,
@@ -42,9 +42,6 @@ from pictrace.types import ImageRecord
 
 CATALOGUE = "catalogue.sqlite"  # the index folder's catalogue file
 log = logging.getLogger("pictrace.store")
-
-REGION_SLOTS = 64  # regional vectors per image are stored under id * REGION_SLOTS + region
-LOCAL_SLOTS = 1024  # local descriptors per image are stored under id * LOCAL_SLOTS + row
 
 
 class EmbeddedStore(Store):
@@ -160,7 +157,7 @@ class EmbeddedStore(Store):
         space = self._new_space(spec, len(rows))
         for start in range(0, len(rows), 20_000):
             chunk = rows[start : start + 20_000]
-            self._add_to_space(space, spec, [(i, decode_value(spec, b)) for i, _, b in chunk])
+            add_values(space, spec, [(i, decode_value(spec, b)) for i, _, b in chunk])
         return space
 
     def _values(self, spec: FeatureSpec, ids: Sequence[int]) -> list[tuple[int, FeatureValue]]:
@@ -174,39 +171,6 @@ class EmbeddedStore(Store):
         if spec.kind == "local":
             return LocalSpace(spec.dim, vocabulary.local_centroids(), vocabulary.local_codebook())
         return VectorSpace(spec.dim, hnsw=expected >= self.hnsw_threshold)
-
-    @staticmethod
-    def _add_to_space(
-        space: Space, spec: FeatureSpec, items: list[tuple[int, FeatureValue]]
-    ) -> None:
-        if not items:
-            return
-        if spec.kind == "local":
-            rows = [local_descriptors(v)[:LOCAL_SLOTS] for _, v in items]
-            ids = np.concatenate(
-                [i * LOCAL_SLOTS + np.arange(len(r)) for (i, _), r in zip(items, rows, strict=True)]
-            )
-            space.add(ids, np.concatenate(rows))
-            return
-        if spec.kind == "vectors":
-            ids = np.concatenate(
-                [
-                    image_id * REGION_SLOTS + np.arange(min(len(v), REGION_SLOTS))
-                    for image_id, v in items
-                ]
-            )
-            matrix = np.concatenate([np.asarray(v)[:REGION_SLOTS] for _, v in items])
-            space.add(ids, matrix)
-            return
-        ids = np.array([i for i, _ in items], dtype=np.int64)
-        space.add(ids, np.stack([np.asarray(v) for _, v in items]))
-
-    def _space_ids(self, spec: FeatureSpec, image_ids: Sequence[int]) -> np.ndarray:
-        if spec.kind not in ("vectors", "local"):
-            return np.array(image_ids, dtype=np.int64)
-        width = LOCAL_SLOTS if spec.kind == "local" else REGION_SLOTS
-        slots = np.arange(width)
-        return np.concatenate([i * width + slots for i in image_ids]).astype(np.int64)
 
     # --- writes -----------------------------------------------------------------------------
     def add(self, images: Sequence[NewImage]) -> list[int]:
@@ -225,7 +189,7 @@ class EmbeddedStore(Store):
                 # Decode every searchable value before committing: a bad value rolls back.
                 pending = {
                     name: [
-                        (i, _checked(self.specs[name], img.features[name][1]))
+                        (i, checked(self.specs[name], img.features[name][1]))
                         for i, img in zip(ids, images, strict=True)
                         if name in img.features
                     ]
@@ -236,7 +200,7 @@ class EmbeddedStore(Store):
             self._dirty = True
             try:
                 for name, items in pending.items():
-                    self._add_to_space(self.spaces[name], self.specs[name], items)
+                    add_values(self.spaces[name], self.specs[name], items)
             except Exception:
                 self._rebuild_all()  # the catalogue is committed: make the spaces match it
                 raise
@@ -267,7 +231,7 @@ class EmbeddedStore(Store):
         if not ids:
             return
         for name, space in self.spaces.items():
-            if not space.remove(self._space_ids(self.specs[name], ids)):
+            if not space.remove(space_ids(self.specs[name], ids)):
                 # HNSW cannot remove: stale ids are filtered against the catalogue on search,
                 # and the space is rebuilt when the store closes (``flush``)
                 self._stale.add(name)
@@ -389,7 +353,7 @@ class EmbeddedStore(Store):
             with self._guard.writing():
                 self._drop_from_spaces(changes.removed)
                 for name, items in added.items():
-                    self._add_to_space(self.spaces[name], self.specs[name], items)
+                    add_values(self.spaces[name], self.specs[name], items)
                 self._following.caught_up(changes)
 
     def consistent(self) -> AbstractContextManager[None]:
@@ -430,30 +394,7 @@ class EmbeddedStore(Store):
             if spec.kind != "vectors":
                 return space.search(queries, k)
             raw = space.search(queries, k * 4)
-        return [_best_per_image(hits, k) for hits in raw]
+        return [best_per_image(hits, k) for hits in raw]
 
     def label_hits(self, terms: Sequence[str], limit: int) -> Hits:
         return self.catalogue.label_hits(terms, limit)
-
-
-def _checked(spec: FeatureSpec, blob: bytes) -> FeatureValue:
-    """Decode a searchable value and check it fits its space (else ValueError)."""
-    value = decode_value(spec, blob)
-    if spec.kind == "local":
-        rows = local_descriptors(value)
-        width = rows.shape[1] if len(rows) else spec.dim
-    elif spec.kind == "bits":
-        width = np.asarray(value).size * 8
-    else:
-        width = np.asarray(value).shape[-1]
-    if width != spec.dim:
-        raise ValueError(f"feature {spec.name}: value has width {width}, expected {spec.dim}")
-    return value
-
-
-def _best_per_image(hits: Hits, k: int) -> Hits:
-    best: dict[int, float] = {}
-    for raw_id, score in hits:
-        image_id = raw_id // REGION_SLOTS
-        best[image_id] = max(score, best.get(image_id, -np.inf))
-    return sorted(best.items(), key=lambda kv: -kv[1])[:k]

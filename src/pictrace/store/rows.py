@@ -1,0 +1,73 @@
+"""Where an image's values lie in a search space: one row per image for hashes and
+embeddings, several for regional vectors and local descriptors (``id * slots + row``, so a
+row's image is ``row_id // slots``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from pictrace.features.base import FeatureSpec, FeatureValue, decode_value, local_descriptors
+from pictrace.store.base import Hits
+from pictrace.store.saved import Space
+
+REGION_SLOTS = 64  # regional vectors per image are stored under id * REGION_SLOTS + region
+LOCAL_SLOTS = 1024  # local descriptors per image are stored under id * LOCAL_SLOTS + row
+
+
+def add_values(space: Space, spec: FeatureSpec, items: list[tuple[int, FeatureValue]]) -> None:
+    """Add images' values (image id, value) to the space of their feature."""
+    if not items:
+        return
+    if spec.kind == "local":
+        rows = [local_descriptors(v)[:LOCAL_SLOTS] for _, v in items]
+        ids = np.concatenate(
+            [i * LOCAL_SLOTS + np.arange(len(r)) for (i, _), r in zip(items, rows, strict=True)]
+        )
+        space.add(ids, np.concatenate(rows))
+        return
+    if spec.kind == "vectors":
+        ids = np.concatenate(
+            [
+                image_id * REGION_SLOTS + np.arange(min(len(v), REGION_SLOTS))
+                for image_id, v in items
+            ]
+        )
+        space.add(ids, np.concatenate([np.asarray(v)[:REGION_SLOTS] for _, v in items]))
+        return
+    ids = np.array([i for i, _ in items], dtype=np.int64)
+    space.add(ids, np.stack([np.asarray(v) for _, v in items]))
+
+
+def space_ids(spec: FeatureSpec, image_ids: Sequence[int]) -> np.ndarray:
+    """Every row id the images' values may have in the space of ``spec``."""
+    if spec.kind not in ("vectors", "local"):
+        return np.array(image_ids, dtype=np.int64)
+    width = LOCAL_SLOTS if spec.kind == "local" else REGION_SLOTS
+    slots = np.arange(width)
+    return np.concatenate([i * width + slots for i in image_ids]).astype(np.int64)
+
+
+def best_per_image(hits: Hits, k: int) -> Hits:
+    """Regional hits as the ``k`` best images, each by its best region."""
+    best: dict[int, float] = {}
+    for raw_id, score in hits:
+        image_id = raw_id // REGION_SLOTS
+        best[image_id] = max(score, best.get(image_id, -np.inf))
+    return sorted(best.items(), key=lambda kv: -kv[1])[:k]
+
+
+def checked(spec: FeatureSpec, blob: bytes) -> FeatureValue:
+    """Decode a searchable value and check it fits its space (else ValueError)."""
+    value = decode_value(spec, blob)
+    if spec.kind == "local":
+        rows = local_descriptors(value)
+        width = rows.shape[1] if len(rows) else spec.dim
+    elif spec.kind == "bits":
+        width = np.asarray(value).size * 8
+    else:
+        width = np.asarray(value).shape[-1]
+    if width != spec.dim:
+        raise ValueError(f"feature {spec.name}: value has width {width}, expected {spec.dim}")
+    return value
