@@ -115,3 +115,21 @@ def test_the_connection_closes_after_an_endless_upload_is_refused(built_index):
                 answer += got or b""
             assert b" 413 " in answer.split(b"\r\n", 1)[0] or answer == b""
             assert time.monotonic() < deadline, "the server kept reading the refused upload"
+
+
+def test_kept_query_images_are_held_within_a_byte_budget():
+    """The match views' query images live in memory: the oldest go once they pass the
+    budget (32 uploads of 64 MB would have held 2 GB), the newest always stays."""
+    from pictrace.api.state import RecentQueries
+    from pictrace.errors import NotFound
+
+    kept = RecentQueries(slots=32, budget=100)
+    first = kept.keep("a", b"x" * 60, b"")
+    second = kept.keep("b", b"y" * 60, b"")
+    assert kept.get(second.token).data == b"y" * 60
+    with pytest.raises(NotFound):
+        kept.get(first.token)
+    huge = kept.keep("c", b"z" * 500, b"")  # larger than the budget: kept alone
+    assert kept.get(huge.token).label == "c"
+    with pytest.raises(NotFound):
+        kept.get(second.token)

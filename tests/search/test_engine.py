@@ -90,3 +90,14 @@ def test_near_identical_copies_are_verified_after_the_rounds_stop(tmp_path, phot
         assert len(index.add([str(tmp_path)]).added) == 10
         matches = index.search(photos / "coffee.jpg", k=10).matches
     assert len(matches) == 10 and all(m.tier == "copy" for m in matches)
+
+
+def test_an_image_met_twice_in_an_embedding_space_keeps_its_nearest_cosine(built_index, photos):
+    """An HNSW space keeps the vector an image had before its features were computed again
+    (under the same id) until it is rebuilt: the search meets that id twice, nearest first,
+    and the candidate's cosine is the nearest's, not whichever came last."""
+    with Index.open(built_index, readonly=True) as index:
+        query = index.prepare_query(photos / "astronaut.jpg")
+        index.store.nearest = lambda *args, **kwargs: [[(7, 0.93), (3, 0.5), (7, 0.21)]]
+        found = index.searcher._global_candidates(query, 3)
+    assert found[7].signals["cosine"] == pytest.approx(0.93)

@@ -38,6 +38,9 @@ from pictrace.threads import quiet_this_thread
 T = TypeVar("T")
 QUERY_TTL = 30 * 60.0
 QUERY_SLOTS = 32
+# ... and at most this many bytes of them (the newest is always kept): 32 uploads of the
+# 64 MB a request may carry would hold 2 GB for half an hour
+QUERY_BYTES = 256 * 2**20
 SAVE_IDLE = 2.0  # seconds without a write before the searchable copies are saved
 SAVE_LATEST = 60.0  # ... but no later than this after the first write they do not hold
 log = logging.getLogger("pictrace.api")
@@ -88,17 +91,22 @@ QueryRef = KeptQuery | IndexedQuery  # what a results or match page was searched
 
 
 class RecentQueries:
-    """The last few query images, forgotten after ``QUERY_TTL`` seconds."""
+    """The last few query images (``slots``, ``budget`` bytes), forgotten after ``ttl``
+    seconds."""
 
-    def __init__(self, slots: int = QUERY_SLOTS, ttl: float = QUERY_TTL) -> None:
-        self.slots, self.ttl = slots, ttl
+    def __init__(
+        self, slots: int = QUERY_SLOTS, ttl: float = QUERY_TTL, budget: int = QUERY_BYTES
+    ) -> None:
+        self.slots, self.ttl, self.budget = slots, ttl, budget
         self._items: OrderedDict[str, KeptQuery] = OrderedDict()
 
     def keep(self, label: str, data: bytes, preview: bytes) -> KeptQuery:
         self._expire()
         query = KeptQuery(secrets.token_urlsafe(12), label, data, preview, time.monotonic())
         self._items[query.token] = query
-        while len(self._items) > self.slots:
+        while len(self._items) > self.slots or (
+            len(self._items) > 1 and sum(len(q.data) for q in self._items.values()) > self.budget
+        ):
             self._items.popitem(last=False)
         return query
 

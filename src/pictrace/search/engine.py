@@ -251,7 +251,9 @@ class Searcher:
             for image_id, score in hits:
                 cand = found.setdefault(image_id, Candidate(image_id))
                 if spec.kind == "vector" and row == 0:
-                    cand.signals[cosine_key(name)] = score
+                    # the nearest first: an HNSW space keeps the vector an image had before
+                    # its features were computed again (under its id) until it is rebuilt
+                    cand.signals.setdefault(cosine_key(name), score)
 
     def _votes(self, query: Query, negatives: bool = False) -> dict[int, Votes]:
         """Matching local descriptors per image, for images with at least MIN_VOTES of them:
