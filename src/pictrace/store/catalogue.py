@@ -297,6 +297,15 @@ class Catalogue:
     def all_ids(self) -> list[int]:
         return [int(r[0]) for r in self._query("SELECT id FROM images ORDER BY id")]
 
+    def newest_id(self) -> int:
+        """The largest image id in the catalogue (0 for none): ids only grow."""
+        rows = self._query("SELECT MAX(id) FROM images")
+        return int(rows[0][0] or 0)
+
+    def ids_after(self, image_id: int) -> list[int]:
+        rows = self._query("SELECT id FROM images WHERE id > ? ORDER BY id", (image_id,))
+        return [int(r[0]) for r in rows]
+
     def feature_values(
         self, name: str, ids: Iterable[int] | None = None
     ) -> Iterator[tuple[int, int, bytes]]:

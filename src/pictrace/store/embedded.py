@@ -342,19 +342,19 @@ class EmbeddedStore(Store):
 
     def catch_up(self) -> None:
         """A reader's spaces given the images a writer added since (their stored features
-        only) and rid of the removed ones (an HNSW space keeps them: the catalogue decides)."""
+        only); removed ones stay, as in an HNSW space (the catalogue decides)."""
         if self._following is None:
             return
         with self._catching_up:
-            changes = self._following.changes(self.catalogue)
-            if changes is None:
+            found = self._following.added(self.catalogue)
+            if found is None:
                 return
-            added = {name: self._values(self.specs[name], changes.added) for name in self.spaces}
+            added, generation = found
+            values = {name: self._values(self.specs[name], added) for name in self.spaces}
             with self._guard.writing():
-                self._drop_from_spaces(changes.removed)
-                for name, items in added.items():
+                for name, items in values.items():
                     add_values(self.spaces[name], self.specs[name], items)
-                self._following.caught_up(changes)
+                self._following.caught_up(added, generation)
 
     def consistent(self) -> AbstractContextManager[None]:
         return self.catalogue.snapshot()
