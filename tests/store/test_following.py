@@ -1,4 +1,4 @@
-"""A store opened read-only beside a writer follows what the writer adds and removes: its
+"""A store opened read-only beside a writer follows what the writer adds: its
 searches find copies of images added after it opened, and a search for duplicates never
 calls an image searched that its spaces did not hold."""
 
