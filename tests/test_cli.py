@@ -233,6 +233,9 @@ def test_tables_read_as_a_person_would_write_them(run, built_index, photos, monk
     code, out, _ = run("search", "--text", "tabby cat", "-k", "1")
     header = next(line for line in out.splitlines() if "source" in line)
     assert code == 0 and "chelsea_cat" in out and "copy" not in header  # labels: no copies
+    assert "label probability" in header and "similar" not in header  # not a weak match
+    code, _, err = run("search", "--text", "tabby cat", "--min-confidence", "0.5")
+    assert code == 2 and "does not measure" in err  # not silently ignored
 
 
 def test_add_writes_nothing_to_stderr_when_it_is_not_a_terminal(run, tmp_path, photos):
@@ -480,9 +483,13 @@ def test_add_says_how_many_files_of_a_folder_it_left_out_and_when_it_found_none(
     index = str(tmp_path / "lib")
     code, out, _ = run("--index", index, "add", str(pics))
     assert code == 0 and out.startswith("added 1, ")
-    assert f"left out 2 files in {pics} that are not images by name" in out
+    assert f"left out 2 files that are not images by name under {pics}" in out
     code, out, _ = run("--index", index, "add", str(pics), str(pics), "--json")
     assert json.loads(out)["left_out"] == {str(pics): 2}  # each file once
+    (pics / "more").mkdir()
+    (pics / "more" / "clip.mov").write_bytes(b"not looked at")
+    code, out, _ = run("--index", index, "add", str(pics / "more"))
+    assert f"left out 1 file that is not an image by name under {pics / 'more'}" in out
     code, out, _ = run("--index", index, "add", str(pics / "noext"))
     assert code == 0 and out.startswith("added 1, ")
     (tmp_path / "empty").mkdir()

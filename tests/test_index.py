@@ -744,6 +744,25 @@ def test_many_copies_of_one_picture_are_all_verified(tmp_path, photos):
     assert all(tiers.get(name) == "copy" for name in copies), tiers
 
 
+def test_a_crop_of_a_picture_indexed_in_a_dozen_re_encodes_finds_them_all(tmp_path, photos):
+    """The re-encodes' descriptors tie, so a crop's ratio test gives most of them no votes
+    (and its global signals, far from a crop's, none a verification): the twins of the copy
+    verified (both stored hashes alike) are verified too. Before, 7 of the 11 were copies."""
+    cat = load_rgb(photos / "chelsea_cat.jpg")
+    for quality in range(50, 100, 5):
+        cat.save(tmp_path / f"cat_q{quality}.jpg", quality=quality)
+    w, h = cat.size
+    crop = cat.crop((w // 4, h // 4, w // 4 + int(w * 0.45), h // 4 + int(h * 0.45)))
+    with Index.open(tmp_path / "idx") as index:
+        index.add([photos, *sorted(tmp_path.glob("cat_q*.jpg"))])
+        result = index.search(crop, k=20)
+    copies = [m.source.rsplit("/", 1)[-1] for m in result.matches if m.tier == "copy"]
+    assert sorted(copies) == sorted(
+        ["chelsea_cat.jpg", *(f"cat_q{q}.jpg" for q in range(50, 100, 5))]
+    )
+    assert all(m.tier == "similar" for m in result.matches[len(copies) :])
+
+
 def test_a_file_added_again_under_another_spelling_of_its_path_is_the_same_image(
     tmp_path, photos, monkeypatch
 ):

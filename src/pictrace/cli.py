@@ -142,6 +142,11 @@ def search(
     """Find the index's best matches for each query image (or for --text)."""
     if not queries and text is None:
         raise typer.BadParameter("give query images or --text")
+    if not queries and min_confidence > 0:
+        raise typer.BadParameter(
+            "--min-confidence drops image matches below a copy confidence, which a --text "
+            "search does not measure"
+        )
     failures = 0
     with _open(readonly=True) as index:
         # a label search measures no copy confidence: its table leaves those columns out

@@ -109,12 +109,13 @@ def filesize(size: int) -> str:
 
 def result_table(result: SearchResult, copies: bool = True) -> Table:
     """The ranked matches as a table; without ``copies`` (a search of predicted labels,
-    which measures no copy confidence) the tier and copy columns are left out."""
+    which measures no copy confidence) the tier and copy columns are left out, and the
+    score is the matching labels' probability, not a similarity."""
     # Text, not markup: a source may hold "[/...]" or "[red]"
     title = Text(f"{result.query}  ({result.elapsed_ms:.0f} ms)")
     table = Table(title=title, title_justify="left")
     columns = ("#", "id", "tier", "copy", "similar", "source")
-    for column in columns if copies else ("#", "id", "similar", "source"):
+    for column in columns if copies else ("#", "id", "label probability", "source"):
         table.add_column(column, overflow="fold")
     for rank, match in enumerate(result.matches, 1):
         scores = (match.tier, percent(match.copy_confidence, 1)) if copies else ()
@@ -161,8 +162,9 @@ def add_lines(report: AddReport) -> list[str]:
         ),
         *(f"  failed: {_named(failure)}" for failure in report.failed),
         *(
-            f"  left out {count} file{'s' * (count != 1)} in {one_line(folder)} that are not "
-            "images by name (name a file to add it)"
+            f"  left out {count} "
+            f"{'file that is not an image' if count == 1 else 'files that are not images'} "
+            f"by name under {one_line(folder)} (name a file to add it)"
             for folder, count in report.left_out
         ),
         *(

@@ -67,6 +67,24 @@ def test_results_say_how_many_copies_were_found(client, photos):
     assert f"{len(tiers) - copies} similar pictures" in tree.css_first(".query").text()
 
 
+def test_the_match_view_says_when_it_finds_otherwise_than_the_search(client, photos):
+    """The results link says what the search found; the match view compares the pair at
+    full detail, and a verdict that differs (a screenshot the search called similar) is
+    explained, not left to contradict the results page."""
+    answer = client.post(
+        "/search", files={"file": ("box.png", (photos / "box.png").read_bytes())}, data={"k": "3"}
+    )
+    href = page(answer).css_first("li.tile a.thumb").attributes["href"]
+    assert "tier=exact" in href and "conf=1.0000" in href
+    assert page(client.get(href)).css_first("[data-search-said]") is None  # they agree
+    said = re.sub(r"tier=\w+&conf=[0-9.]+", "tier=similar&conf=0.0990", href)
+    note = page(client.get(said)).css_first("[data-search-said]")
+    text = " ".join(note.text().split()) if note is not None else ""
+    assert "listed this match as similar (10% copy confidence)" in text and "is a copy" in text
+    odd = client.get(re.sub(r"conf=[0-9.]+", "conf=7", href), headers=HTML)
+    assert odd.status_code == 422
+
+
 def test_copy_match_view_draws_the_evidence(client, photos):
     picture = load_rgb(photos / "chelsea_cat.jpg")
     edited = picture.crop((20, 10, picture.width - 30, picture.height - 20)).resize((300, 220))

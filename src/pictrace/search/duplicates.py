@@ -33,7 +33,7 @@ from pictrace.types import KEEPER_POLICY, DecodedImage, DuplicateGroup, ImageRec
 CHUNK = 200  # images whose stored features are read, and whose copies are kept, at a time
 # What a search for duplicates calls a copy, as kept between runs (store/copylinks.py): change
 # it when the search changes what it finds, so indexes search every image again once.
-LINKS_VERSION = 4
+LINKS_VERSION = 5
 # Images searched at once. One search keeps ~1.2 cores busy (its votes and verification run on
 # the index's pool beside it, its calling thread waits for them half of its time): two took the
 # 1,329 images of bench/bench_duplicates.py in 10.1-10.9 s instead of 12.3 s; four, 10.7-10.8 s.

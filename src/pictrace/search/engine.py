@@ -7,7 +7,13 @@ from concurrent.futures import Executor, Future
 
 import numpy as np
 
-from pictrace.features.base import SEARCHABLE, FeatureSpec, FeatureValue, local_descriptors
+from pictrace.features.base import (
+    SEARCHABLE,
+    FeatureRows,
+    FeatureSpec,
+    FeatureValue,
+    local_descriptors,
+)
 from pictrace.features.keypoints import mirror_descriptors, negative_descriptors
 from pictrace.futures import gathered, resolved, then
 from pictrace.search.candidates import (
@@ -26,7 +32,7 @@ from pictrace.search.candidates import (
 from pictrace.search.confidence import Calibrator
 from pictrace.search.expansion import expand
 from pictrace.search.ranking import rank, to_match
-from pictrace.search.rounds import Rounds
+from pictrace.search.rounds import TWIN_HASHES, Rounds
 from pictrace.search.signals import cosine_key, many_signals, pair_signals
 from pictrace.search.zoom import ZOOM_INLIERS, covered_share, inside, zoom_region
 from pictrace.settings import Settings
@@ -169,7 +175,9 @@ class Searcher:
         live = {i: c for i, c in found.items() if i in alive or (reuse and i in reuse)}
         self._confide(live.values())
         if self.verifier is not None and self.settings.verify_top > 0:
-            chosen = Rounds(self.verifier, query, self._confide, self.settings.verify_top)
+            chosen = Rounds(
+                self.verifier, query, self._confide, self.settings.verify_top, self._hashes
+            )
             chosen.run(list(live.values()), depth, set(local.verified))
             if negatives:
                 chosen.negative(list(live.values()))
@@ -385,6 +393,11 @@ class Searcher:
             self.verifier(a, [candidate], b)
         self._confide([candidate])
         return candidate
+
+    def _hashes(self, ids: Sequence[int]) -> Mapping[str, FeatureRows]:
+        """The stored perceptual hashes of ``ids`` (``Rounds`` compares a copy's twins)."""
+        names = [n for n in TWIN_HASHES if n in self.specs]
+        return self.store.stacked(names, ids)
 
     def _confide(self, candidates: Iterable[Candidate]) -> None:
         for cand in candidates:

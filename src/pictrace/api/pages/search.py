@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
 
 from pictrace.api.inputs import (
     CompareFields,
@@ -25,6 +26,17 @@ from pictrace.errors import InputError
 from pictrace.types import Source
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin)])
+
+
+class SearchSaid(BaseModel):
+    """What the search that listed a match said of it (the results page's link carries it):
+    the match view compares the pair more closely, and says so when it finds otherwise."""
+
+    tier: Literal["exact", "copy", "similar"] | None = None
+    conf: float | None = Field(None, ge=0.0, le=1.0)  # its copy confidence
+
+
+Found = Annotated[SearchSaid, Depends()]
 
 
 def render(
@@ -79,14 +91,13 @@ async def search_indexed(
 
 @router.get("/collection/{query_id}/match/{image_id}", response_class=HTMLResponse)
 async def match_indexed(
-    state: StateDep, request: Request, query_id: int, image_id: int
+    state: StateDep, request: Request, query_id: int, image_id: int, found: Found
 ) -> HTMLResponse:
     """The match view of a hit of ``search_indexed``."""
     record = await state.compute(state.index.get, query_id)
     source, _ = await state.compute(hit_source, state.index, record)
-    return await _match_page(
-        state, request, IndexedQuery(query_id, record.source), source, image_id
-    )
+    query = IndexedQuery(query_id, record.source)
+    return await _match_page(state, request, query, source, image_id, found)
 
 
 @router.get("/queries/{token}/preview.jpg")
@@ -98,13 +109,21 @@ async def query_preview(state: StateDep, token: str) -> Response:
 
 
 @router.get("/match/{token}/{image_id}", response_class=HTMLResponse)
-async def match(state: StateDep, request: Request, token: str, image_id: int) -> HTMLResponse:
+async def match(
+    state: StateDep, request: Request, token: str, image_id: int, found: Found
+) -> HTMLResponse:
     kept = state.queries.get(token)
-    return await _match_page(state, request, kept, Source(kept.label, kept.data), image_id)
+    source = Source(kept.label, kept.data)
+    return await _match_page(state, request, kept, source, image_id, found)
 
 
 async def _match_page(
-    state: AppState, request: Request, query: QueryRef, source: Source, image_id: int
+    state: AppState,
+    request: Request,
+    query: QueryRef,
+    source: Source,
+    image_id: int,
+    found: SearchSaid,
 ) -> HTMLResponse:
     view = await state.compute(match_view, state.index, source, image_id)
     return render(
@@ -115,6 +134,7 @@ async def _match_page(
         view=view,
         metrics=metric_rows(view.comparison),
         record=view.record,
+        found=found if found.tier is not None and found.conf is not None else None,
     )
 
 
