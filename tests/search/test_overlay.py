@@ -105,3 +105,15 @@ def test_the_caption_says_when_the_query_matched_as_a_negative():
 
     assert "negative" not in _caption(_evidence())
     assert "matched as a negative" in _caption(replace(_evidence(), negative=True))
+
+
+def test_the_hit_outline_is_drawn_on_the_query_when_turned():
+    """A hit turned inside the query (a copy pasted at 30 degrees): its outline is drawn on
+    the query as the turned rectangle it is, not only as the box around it."""
+    c, s = np.cos(np.radians(30)), np.sin(np.radians(30))
+    into_query = np.array([[c, -s, 150.0], [s, c, 100.0], [0.0, 0.0, 1.0]])
+    t = tuple(map(tuple, np.linalg.inv(into_query)))
+    ev = Evidence(10, 0.5, 0.8, t, None, (100.0, 100.0, 240.0, 240.0))
+    image = draw_overlay(_grey(400, 300, 0), _grey(100, 100, 0), ev, height=300)
+    edge = (150 + 50 * c, 100 + 50 * s)  # the middle of the hit's top edge, in the query
+    assert _colour_near(image, edge[0], HEADER + edge[1], OUTLINE_COLOUR)

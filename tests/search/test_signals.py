@@ -54,3 +54,13 @@ def test_no_shared_features_no_signals():
     assert (
         pair_signals({"cnn": np.ones(8, np.float32)}, {"phash": np.zeros(8, np.uint8)}, SPECS) == {}
     )
+
+
+def test_a_cosine_stays_within_minus_one_and_one():
+    """Stored vectors are float16: a unit vector read back may be a little longer, and its
+    cosine with itself came out as 1.000016."""
+    query = np.zeros(8, np.float32)
+    query[0] = 1.0
+    stored = np.array([[1.0002, 0, 0, 0, 0, 0, 0, 0], [-1.0002, 0, 0, 0, 0, 0, 0, 0]], np.float32)
+    found = many_signals({"cnn": query}, {"cnn": FeatureRows((1, 2), stored)}, SPECS)
+    assert found[1]["cosine"] == 1.0 and found[2]["cosine"] == -1.0

@@ -261,7 +261,7 @@ class Searcher:
                 if spec.kind == "vector" and row == 0:
                     # the nearest first: an HNSW space keeps the vector an image had before
                     # its features were computed again (under its id) until it is rebuilt
-                    cand.signals.setdefault(cosine_key(name), score)
+                    cand.signals.setdefault(cosine_key(name), min(1.0, max(-1.0, score)))
 
     def _votes(self, query: Query, negatives: bool = False) -> dict[int, Votes]:
         """Matching local descriptors per image, for images with at least MIN_VOTES of them:

@@ -1,6 +1,7 @@
 """A picture of the evidence: query and hit side by side, inlier matches as lines, and each
 image's overlap box drawn on it (``hit_box_in_query`` on the query, ``query_box_in_hit`` on the
-hit, plus the query's outline as the transform maps it into the hit).
+hit), with the other picture's outline as the transform maps it there (a turned copy's is a
+turned rectangle, which the box only bounds).
 
 Evidence coordinates are in each image's full-size pixels; pass ``query_size``/``hit_size``
 (width, height) when the pixel arrays are downscaled working copies of larger images.
@@ -48,9 +49,11 @@ def draw_overlay(
     left, fq = _panel(query_pixels, query_size, height)
     right, fh = _panel(hit_pixels, hit_size, height)
     if evidence is not None and evidence.transform is not None:
-        outline = _query_outline(evidence, query_size or _size(query_pixels))
-        _shapes(left, evidence.hit_box_in_query, None, fq)
-        _shapes(right, evidence.query_box_in_hit, outline, fh)
+        t = np.asarray(evidence.transform, dtype=np.float64)
+        into_hit = _outline(t, query_size or _size(query_pixels))
+        into_query = _outline(np.linalg.inv(t), hit_size or _size(hit_pixels))
+        _shapes(left, evidence.hit_box_in_query, into_query, fq)
+        _shapes(right, evidence.query_box_in_hit, into_hit, fh)
     canvas = Image.new("RGB", (left.width + GAP + right.width, height + HEADER), BACKGROUND)
     offset = left.width + GAP
     canvas.paste(left, (0, HEADER))
@@ -113,14 +116,10 @@ def _shapes(
         )
 
 
-def _query_outline(
-    evidence: Evidence, query_size: tuple[int, int]
-) -> list[tuple[float, float]] | None:
-    """The query's corners mapped into the hit, if they all lie in front of the camera."""
-    if evidence.transform is None:
-        return None
-    t = np.asarray(evidence.transform, dtype=np.float64)
-    w, h = query_size
+def _outline(t: np.ndarray, size: tuple[int, int]) -> list[tuple[float, float]] | None:
+    """A picture's corners mapped by ``t`` into the other, if they all lie in front of the
+    camera."""
+    w, h = size
     pts = np.array([[0.0, 0.0, 1.0], [w, 0.0, 1.0], [w, h, 1.0], [0.0, h, 1.0]]) @ t.T
     if np.any(pts[:, 2] <= 1e-9):
         return None

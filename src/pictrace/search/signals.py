@@ -45,8 +45,10 @@ def many_signals(
         if spec.kind == "bits":
             key, scores = name, min_hamming(query[name], rows.values.astype(np.uint8, copy=False))
         elif spec.kind == "vector":
-            key = cosine_key(name)
-            scores = rows.values.astype(np.float32, copy=False) @ _rows(query[name])[0]
+            key = cosine_key(name)  # unit vectors in float16: rounding may pass 1
+            scores = np.clip(
+                rows.values.astype(np.float32, copy=False) @ _rows(query[name])[0], -1, 1
+            )
         elif name == "colour":
             key = "colour"
             scores = correlations(query[name], rows.values.astype(np.float64, copy=False))
