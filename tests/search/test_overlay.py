@@ -117,3 +117,9 @@ def test_the_hit_outline_is_drawn_on_the_query_when_turned():
     image = draw_overlay(_grey(400, 300, 0), _grey(100, 100, 0), ev, height=300)
     edge = (150 + 50 * c, 100 + 50 * s)  # the middle of the hit's top edge, in the query
     assert _colour_near(image, edge[0], HEADER + edge[1], OUTLINE_COLOUR)
+
+
+def test_a_transform_that_cannot_be_turned_back_still_draws():
+    flat = ((1.0, 2.0, 0.0), (2.0, 4.0, 0.0), (0.0, 0.0, 1.0))
+    ev = Evidence(10, 0.5, 0.8, flat, None, (0.0, 0.0, 20.0, 20.0))
+    assert draw_overlay(_grey(200, 150, 0), _grey(100, 100, 0), ev, height=150).size[1] > 150

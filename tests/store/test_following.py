@@ -2,6 +2,8 @@
 searches find copies of images added after it opened, and a search for duplicates never
 calls an image searched that its spaces did not hold."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from pictrace import Index
@@ -71,5 +73,45 @@ def test_reads_in_one_snapshot_see_one_moment_of_the_catalogue(tmp_path):
         writer.add([_entry(2)])
         assert (reader.count(), reader.feature_counts()) == before
     assert reader.count() == 2
+    reader.close()
+    writer.close()
+
+
+def test_a_write_while_a_reader_opens_is_caught_up_once(tmp_path, monkeypatch):
+    """The reader reads its spaces and notes what they hold in one read of the catalogue: a
+    write in between used to be in the spaces already and then added again."""
+    writer = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    writer.add([_entry(1)])  # not saved: the reader rebuilds its spaces from the catalogue
+    load = EmbeddedStore._load_space
+
+    def load_beside_a_write(self, spec):
+        if self.readonly and not writer.catalogue.newest_id() > 1:
+            writer.add([_entry(2)])
+        return load(self, spec)
+
+    monkeypatch.setattr(EmbeddedStore, "_load_space", load_beside_a_write)
+    reader = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000, readonly=True)
+    reader.catch_up()
+    assert {name: space.size for name, space in reader.spaces.items()} == {"h": 2, "v": 2, "r": 6}
+    assert len(_hits(reader, 2)) == 1
+    reader.close()
+    writer.close()
+
+
+def test_features_computed_again_under_the_same_id_are_read_again(tmp_path):
+    """An upgrade computes an image's features again and keeps its id: no new id tells the
+    reader, but more current values than new images explain do."""
+    older = {name: replace(spec, version=0) for name, spec in SPECS.items()}
+    stale = _entry(1)
+    stale = replace(stale, features={n: (0, blob) for n, (_, blob) in stale.features.items()})
+    first = EmbeddedStore(tmp_path, older, hnsw_threshold=1000)
+    first.add([stale])
+    first.close()
+    writer = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    reader = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000, readonly=True)
+    assert reader.spaces["h"].size == 0  # its values are an older version's
+    (same,) = writer.add([_entry(1)])  # the same bytes: the same id, current values
+    reader.catch_up()
+    assert _hits(reader, 1) == [same] and reader.searchable_ids() == [same]
     reader.close()
     writer.close()

@@ -34,6 +34,7 @@ from pictrace.index import Index
 from pictrace.ingest.web import Fetcher
 from pictrace.settings import Settings
 from pictrace.threads import quiet_this_thread
+from pictrace.types import Match
 
 T = TypeVar("T")
 QUERY_TTL = 30 * 60.0
@@ -62,8 +63,8 @@ class KeptQuery:
     def preview_url(self) -> str:
         return f"/queries/{self.token}/preview.jpg"
 
-    def match_url(self, image_id: int) -> str:
-        return f"/match/{self.token}/{image_id}"
+    def match_url(self, match: Match) -> str:
+        return f"/match/{self.token}/{match.id}?{search_said(match)}"
 
 
 @dataclass(frozen=True)
@@ -83,11 +84,16 @@ class IndexedQuery:
     def preview_url(self) -> str:
         return f"/api/images/{self.image_id}/thumbnail"
 
-    def match_url(self, image_id: int) -> str:
-        return f"/collection/{self.image_id}/match/{image_id}"
+    def match_url(self, match: Match) -> str:
+        return f"/collection/{self.image_id}/match/{match.id}?{search_said(match)}"
 
 
 QueryRef = KeptQuery | IndexedQuery  # what a results or match page was searched with
+
+
+def search_said(match: Match) -> str:
+    """What the search said of a match, as a match view's query string (``SearchSaid``)."""
+    return f"tier={match.tier}&conf={match.copy_confidence:.4f}"
 
 
 class RecentQueries:

@@ -62,25 +62,11 @@ def find_duplicates(
     store.catch_up()
     ids = store.all_ids()
     live = set(ids)
-    seen = kept.searched()
-    if _restored(store, kept, seen & live):
-        kept.clear()
-        seen = set()
-    kept.forget(seen - live)
-    # a reader searches the images its spaces hold: one a writer added since is searched by
-    # the next run (it would find no copy of what the spaces lack, and be called searched)
-    held = store.searchable_ids()
-    failures = kept.failures
-    _search([i for i in held if i not in seen], store, specs, searcher, kept, progress)
-    if kept.failures > failures:  # the file failed: what it held (and this run wrote) is lost
-        seen = kept.searched()
-        _search([i for i in held if i not in seen], store, specs, searcher, kept, progress)
-    links: list[Link] = []
-    pairs: set[tuple[int, int]] = set()
-    for image_id, other, transform in kept.links(live):
-        pairs.add((min(image_id, other), max(image_id, other)))
-        if transform is not None:
-            links.append(Link(image_id, other, transform))
+    for _ in range(2):  # the file failing at any step loses what it held: again, in memory
+        failures = kept.failures
+        links, pairs = _kept_links(store, specs, searcher, kept, live, progress)
+        if kept.failures == failures:
+            break
     linked = {i for link in links for i in (link.query, link.hit)}
     composites = bridges(links, store.records(linked), pairs, _thumbnails(store))
     for dropped in composites.values():  # a collage joins none of its parts' groups
@@ -92,6 +78,34 @@ def find_duplicates(
     for a, b in pairs:
         _union(parent, a, b)
     return apply_policy(_groups(store, parent, links, pairs, set(composites)), policy)
+
+
+def _kept_links(
+    store: Store,
+    specs: Mapping[str, FeatureSpec],
+    searcher: Searcher,
+    kept: CopyLinks,
+    live: set[int],
+    progress: Callable[[int, int], None] | None,
+) -> tuple[list[Link], set[tuple[int, int]]]:
+    """Search the images ``kept`` has not seen, and the links between ``live`` images it
+    holds then (with their transforms, and as pairs). A reader searches the images its spaces
+    hold: one a writer added since is searched by the next run (it would find no copy of what
+    the spaces lack, and be called searched)."""
+    seen = kept.searched()
+    if _restored(store, kept, seen & live):
+        kept.clear()
+        seen = set()
+    kept.forget(seen - live)
+    held = store.searchable_ids()
+    _search([i for i in held if i not in seen], store, specs, searcher, kept, progress)
+    links: list[Link] = []
+    pairs: set[tuple[int, int]] = set()
+    for image_id, other, transform in kept.links(live):
+        pairs.add((min(image_id, other), max(image_id, other)))
+        if transform is not None:
+            links.append(Link(image_id, other, transform))
+    return links, pairs
 
 
 def _restored(store: Store, kept: CopyLinks, seen: set[int]) -> bool:

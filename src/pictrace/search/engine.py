@@ -174,14 +174,24 @@ class Searcher:
         # A space may still hold a removed image (HNSW cannot delete): the catalogue decides.
         live = {i: c for i, c in found.items() if i in alive or (reuse and i in reuse)}
         self._confide(live.values())
-        if self.verifier is not None and self.settings.verify_top > 0:
-            chosen = Rounds(
-                self.verifier, query, self._confide, self.settings.verify_top, self._hashes
-            )
-            chosen.run(list(live.values()), depth, set(local.verified))
-            if negatives:
-                chosen.negative(list(live.values()))
+        self._verify(query, list(live.values()), depth, set(local.verified), negatives)
         return live
+
+    def _verify(
+        self,
+        query: Query,
+        candidates: list[Candidate],
+        depth: int,
+        verified: set[int],
+        negatives: bool,
+    ) -> None:
+        """The verification rounds (``Rounds``) over a look's candidates."""
+        if self.verifier is None or self.settings.verify_top <= 0:
+            return
+        rounds = Rounds(self.verifier, query, self._confide, self.settings.verify_top, self._hashes)
+        rounds.run(candidates, depth, verified)
+        if negatives:
+            rounds.negative(candidates)
 
     def _merge_local(
         self, query: Query, found: dict[int, Candidate], local: LocalLook

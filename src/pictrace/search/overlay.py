@@ -51,7 +51,10 @@ def draw_overlay(
     if evidence is not None and evidence.transform is not None:
         t = np.asarray(evidence.transform, dtype=np.float64)
         into_hit = _outline(t, query_size or _size(query_pixels))
-        into_query = _outline(np.linalg.inv(t), hit_size or _size(hit_pixels))
+        turned_back = np.linalg.inv(t) if abs(np.linalg.det(t)) > 1e-12 else None
+        into_query = (
+            None if turned_back is None else _outline(turned_back, hit_size or _size(hit_pixels))
+        )
         _shapes(left, evidence.hit_box_in_query, into_query, fq)
         _shapes(right, evidence.query_box_in_hit, into_hit, fh)
     canvas = Image.new("RGB", (left.width + GAP + right.width, height + HEADER), BACKGROUND)

@@ -93,7 +93,8 @@ class Rounds:
 
     def _twins(self, candidates: list[Candidate], wanted: int) -> None:
         """Verify the candidates that are the same picture as a sure copy (both stored
-        hashes within NEAR_HAMMING of its), as many as the matches asked for. A collection
+        hashes within NEAR_HAMMING of its), as many as the matches asked for (at least a
+        round's ``verify_top``). A collection
         holding many re-encodes of one picture gives a crop of it no votes for most of
         them: their descriptors tie, and the ratio test lets ties of a few copies vote, not
         of a dozen (a 20 % crop found 7 of 11 such copies); nor do its global signals, far

@@ -121,13 +121,18 @@ class Catalogue:
     @contextmanager
     def snapshot(self) -> Iterator[None]:
         """Reads inside see the catalogue as of one moment (one read transaction), also while
-        another connection writes; inside a transaction already, that one's."""
+        another connection writes; inside a transaction already, that one's. The catalogue's
+        lock is held throughout: take no other lock inside (a write takes the spaces' lock,
+        then this one)."""
         with self._lock:
             self._refuse_if_closed()
             if self._db.in_transaction:
                 yield
                 return
-            self._db.execute("BEGIN")
+            try:
+                self._db.execute("BEGIN")
+            except sqlite3.DatabaseError as exc:
+                raise IndexCorrupt(f"catalogue {self.path}: {exc}") from exc
             try:
                 yield
             finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import IO, Any
 
@@ -64,16 +64,19 @@ class EmbeddedStore(Store):
         quiet_native_threads()
         self._prepare_folder()
         self.catalogue = Catalogue(folder / CATALOGUE, readonly=readonly)
-        self._following = Following(self.catalogue) if readonly else None
+        self._following: Following | None = None
         self._catching_up = threading.Lock()
         self.spaces: dict[str, Space] = {}
         self._dirty = False
         rebuilt = []
-        for spec in specs.values():
-            if spec.kind in SEARCHABLE:
-                self.spaces[spec.name], fresh = self._load_space(spec)
-                if not fresh and self.spaces[spec.name].size:
-                    rebuilt.append(spec.name)
+        with self.catalogue.snapshot() if readonly else nullcontext():  # one moment's spaces
+            for spec in specs.values():
+                if spec.kind in SEARCHABLE:
+                    self.spaces[spec.name], fresh = self._load_space(spec)
+                    if not fresh and self.spaces[spec.name].size:
+                        rebuilt.append(spec.name)
+            if readonly:
+                self._following = Following(self.catalogue, self._versions())
         if rebuilt and self.readonly:
             self._tell_rebuilt(rebuilt)
 
@@ -342,19 +345,35 @@ class EmbeddedStore(Store):
 
     def catch_up(self) -> None:
         """A reader's spaces given the images a writer added since (their stored features
-        only); removed ones stay, as in an HNSW space (the catalogue decides)."""
+        only), or read again when that does not account for what it wrote; removed ones
+        stay, as in an HNSW space (the catalogue decides)."""
         if self._following is None:
             return
         with self._catching_up:
-            found = self._following.added(self.catalogue)
-            if found is None:
+            written = self._following.written(self.catalogue)
+            if written is None:
                 return
-            added, generation = found
-            values = {name: self._values(self.specs[name], added) for name in self.spaces}
-            with self._guard.writing():
-                for name, items in values.items():
-                    add_values(self.spaces[name], self.specs[name], items)
-                self._following.caught_up(added, generation)
+            values = {n: self._values(self.specs[n], written.added) for n in self.spaces}
+            whole = False
+            try:
+                with self._guard.writing():
+                    for name, items in values.items():
+                        add_values(self.spaces[name], self.specs[name], items)
+                    added = {name: len(items) for name, items in values.items()}
+                    whole = self._following.caught_up(written, added)
+            finally:
+                if not whole:  # some added and not noted, or features computed again
+                    self._read_again()
+
+    def _read_again(self) -> None:
+        """Rebuild a reader's spaces from the catalogue, in one read of it."""
+        with self._guard.writing(), self.catalogue.snapshot():
+            for name in self.spaces:
+                self.spaces[name] = self._rebuild_space(self.specs[name])
+            self._following = Following(self.catalogue, self._versions())
+
+    def _versions(self) -> dict[str, int]:
+        return {name: self.specs[name].version for name in self.spaces}
 
     def consistent(self) -> AbstractContextManager[None]:
         return self.catalogue.snapshot()
