@@ -94,12 +94,12 @@ class Rounds:
     def _twins(self, candidates: list[Candidate], wanted: int) -> None:
         """Verify the candidates that are the same picture as a sure copy (both stored
         hashes within NEAR_HAMMING of its), as many as the matches asked for (at least a
-        round's ``verify_top``). A collection
-        holding many re-encodes of one picture gives a crop of it no votes for most of
-        them: their descriptors tie, and the ratio test lets ties of a few copies vote, not
-        of a dozen (a 20 % crop found 7 of 11 such copies); nor do its global signals, far
-        from a crop's, get them verified. Only candidates whose signals match a sure copy's
-        (the query meets twins alike) have their hashes read."""
+        round's ``verify_top``). A collection holding many re-encodes of one picture gives a
+        crop of it no votes for most of them: their descriptors tie, and the ratio test lets
+        ties of a few copies vote, not of a dozen (a 20 % crop found 7 of 11 such copies);
+        nor do its global signals, far from a crop's, get them verified. Only candidates
+        whose signals match a sure copy's (the query meets twins alike) have their hashes
+        read."""
         sure = [c for c in candidates if c.confidence >= SURE_COPY and c.evidence is not None]
         left = [c for c in candidates if "inliers" not in c.signals and not c.exact]  # unverified
         alike = [c for c in left if any(_met_alike(c, s) for s in sure)]
