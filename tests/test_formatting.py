@@ -54,3 +54,24 @@ def test_a_search_table_shows_no_edited_copy_as_certain():
     rows = console.export_text().splitlines()
     assert "100.0%" in next(r for r in rows if "same.jpg" in r)
     assert ">99.9%" in next(r for r in rows if "copy.jpg" in r)
+
+
+def test_a_results_heading_says_at_least_when_every_result_listed_is_a_copy():
+    """With as many copies as results asked for, more may be in the index ("20 copies" read
+    as all of them); with other pictures listed too, the count is the count."""
+    from pictrace.formatting import match_heading
+    from pictrace.types import Match
+
+    def listed(*tiers: str) -> list[Match]:
+        return [
+            Match(i, f"{i}.jpg", tier, 0.9 if tier != "similar" else 0.0, 0.5, 9, 9, "png", 99)
+            for i, tier in enumerate(tiers)
+        ]
+
+    assert match_heading(listed("copy", "copy", "copy")) == (
+        "At least 3 copies",
+        "ask for more results to see whether there are others",
+    )
+    assert match_heading(listed("exact", "copy", "similar")) == ("2 copies", "1 similar picture")
+    assert match_heading(listed("copy")) == ("1 copy", "")
+    assert match_heading(listed("similar")) == ("No copies", "1 similar picture")

@@ -251,4 +251,6 @@ def match_heading(matches: Sequence[Match]) -> tuple[str, str]:
     copies = sum(m.tier in ("exact", "copy") for m in matches)
     rest = len(matches) - copies
     heading = f"{copies} cop{'y' if copies == 1 else 'ies'}" if copies else "No copies"
+    if copies > 1 and not rest:  # every result listed is a copy: the index may hold more
+        return f"At least {heading}", "ask for more results to see whether there are others"
     return heading, (f"{rest} similar picture{'' if rest == 1 else 's'}" if rest else "")

@@ -119,7 +119,7 @@ def test_adding_without_files_or_urls_names_the_fields(client):
     answer = client.post("/api/images", files=[("file", ("a.png", b"x"))])
     assert answer.status_code == 422
     assert answer.json()["message"] == (
-        "body.files: give image files in the multipart field 'files', or 'urls' (page or "
+        "files: give image files in the multipart field 'files', or 'urls' (page or "
         "image URLs) (this request has file)"
     )
 

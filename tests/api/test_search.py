@@ -76,10 +76,13 @@ def test_a_page_url_is_not_an_image_but_lists_its_images(client, site):
 
 def test_a_malformed_url_is_explained_in_words(client):
     answer = client.post("/api/search", json={"url": "ftp://example.org/a.jpg"})
-    expected = "body.url: give a whole http:// or https:// URL (a host name, no spaces)"
+    expected = "url: give a whole http:// or https:// URL (a host name, no spaces)"
     assert answer.json()["message"] == expected
+    assert answer.json()["errors"][0]["loc"] == ["body", "url"]  # the machine's form kept
     keeper = client.get("/api/duplicates", params={"keeper": "prettiest"}).json()["message"]
-    assert keeper.startswith("query.keeper.0: keeper rules are original, resolution")
+    assert keeper.startswith("keeper, line 1: keeper rules are original, resolution")
+    lines = client.post("/api/images", json={"urls": ["https://example.org/a.jpg", "ftp://b"]})
+    assert lines.json()["message"].startswith("urls, line 2: ")
 
 
 @pytest.mark.parametrize(

@@ -140,6 +140,18 @@ def test_drop_an_image_on_the_search_page(browser, base_url, photos):
     page.close()
 
 
+def test_the_drop_zone_shows_where_the_keyboard_is(browser, base_url):
+    """Tabbing to the (invisible) file input outlines its drop zone, as other fields are."""
+    page = browser.new_page()
+    page.goto(base_url + "/")
+    zone = page.locator("[data-drop]").first
+    before = zone.evaluate("z => getComputedStyle(z).outlineStyle")
+    page.focus("[data-drop] input[type=file]")
+    after = zone.evaluate("z => getComputedStyle(z).outlineStyle")
+    assert before == "none" and after == "solid"
+    page.close()
+
+
 def test_bulk_add_shows_progress_then_the_report(browser, base_url, files, shots):
     page = browser.new_page()
     problems = watch(page)

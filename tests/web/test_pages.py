@@ -65,6 +65,7 @@ def test_results_say_how_many_copies_were_found(client, photos):
     heading = tree.css_first(".query h1").text()
     assert heading == (f"{copies} cop{'y' if copies == 1 else 'ies'}" if copies else "No copies")
     assert f"{len(tiers) - copies} similar pictures" in tree.css_first(".query").text()
+    assert "open for 30 minutes" in tree.css_first("[data-kept-note]").text()  # not a surprise 404
 
 
 def test_the_match_view_says_when_it_finds_otherwise_than_the_search(client, photos):
@@ -311,3 +312,20 @@ def test_captions_keep_a_file_name_with_a_question_mark_and_drop_a_urls_query():
     assert short_name("/photos/is it a cat?.png") == "is it a cat?.png"
     assert short_name("https://example.org/img/cat.jpg?w=200") == "cat.jpg"
     assert short_name("https://example.org/") == "example.org"
+
+
+def test_a_pair_no_transform_fits_says_so_instead_of_zeros(client, photos):
+    """Unrelated pictures: "0 keypoints agree on one transform (0 % ...); SSIM after
+    alignment 0.00" read as measurements of an alignment that was never found."""
+    answer = client.post(
+        "/compare",
+        files={
+            "a": ("coffee.jpg", (photos / "coffee.jpg").read_bytes()),
+            "b": ("rocket.jpg", (photos / "rocket.jpg").read_bytes()),
+        },
+    )
+    tree = page(answer)
+    assert tree.css_first("[data-no-fit]") is not None
+    assert "no transform fits" in tree.css_first("[data-no-fit]").text()
+    assert tree.css_first("tr[data-metric=warped_ssim]") is None
+    assert "agree on one transform" not in tree.text()

@@ -118,13 +118,23 @@ def describe(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:
             [_plain(e) for e in exc.errors()], exclude={"input", "ctx", "url"}
         )
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        where = ".".join(str(part) for part in first.get("loc", ()))
+        where = _where(first.get("loc", ()))
         message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
         return 422, "validation_error", message, {"errors": errors}
     if isinstance(exc, HTTPException):
         return (exc.status_code, HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail), {})
     log.exception("unexpected error", exc_info=exc)
     return 500, "internal_error", "an unexpected error happened; the server log has details", {}
+
+
+def _where(loc: Any) -> str:
+    """A field's place as a person names it: the field ("url", not "body.url"), and a line
+    of a list counted from 1 ("urls, line 2", not "body.urls.1"). The errors' ``loc`` in the
+    JSON keeps the machine's form."""
+    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    named = [str(p) for p in parts if not isinstance(p, int)]
+    lines = [f"line {p + 1}" for p in parts if isinstance(p, int)]
+    return ", ".join([".".join(named), *lines]) if named else ", ".join(lines)
 
 
 # What a field's pattern asks for, in words (pydantic says "String should match pattern ...").

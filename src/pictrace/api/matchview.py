@@ -102,7 +102,10 @@ def _jpeg(picture: Image.Image | None) -> bytes | None:
 
 
 def metric_rows(comparison: Comparison) -> list[tuple[str, str, float]]:
-    """(key, label, value) in a stable, readable order."""
-    known = [k for k in METRIC_LABELS if k in comparison.metrics]
-    rest = sorted(k for k in comparison.metrics if k not in METRIC_LABELS)
-    return [(k, METRIC_LABELS.get(k, k), float(comparison.metrics[k])) for k in known + rest]
+    """(key, label, value) in a stable, readable order; without a fitted transform, no
+    "SSIM after alignment" (nothing was aligned: its 0 is no measurement)."""
+    fitted = comparison.evidence is not None and comparison.evidence.transform is not None
+    shown = {k: v for k, v in comparison.metrics.items() if fitted or k != "warped_ssim"}
+    known = [k for k in METRIC_LABELS if k in shown]
+    rest = sorted(k for k in shown if k not in METRIC_LABELS)
+    return [(k, METRIC_LABELS.get(k, k), float(shown[k])) for k in known + rest]

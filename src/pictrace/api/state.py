@@ -58,6 +58,10 @@ class KeptQuery:
     kept_at: float
 
     name = "your image"  # what the pages call it
+    kept_note = (  # when a results page's match links stop working
+        f"Match views of this search open for {QUERY_TTL / 60:.0f} minutes (the server keeps "
+        f"everyone's latest {QUERY_SLOTS} searches)."
+    )
 
     @property
     def preview_url(self) -> str:
@@ -75,6 +79,7 @@ class IndexedQuery:
 
     image_id: int
     label: str
+    kept_note = ""  # its match views read the image again: they do not expire
 
     @property
     def name(self) -> str:
