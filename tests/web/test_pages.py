@@ -329,3 +329,19 @@ def test_a_pair_no_transform_fits_says_so_instead_of_zeros(client, photos):
     assert "no transform fits" in tree.css_first("[data-no-fit]").text()
     assert tree.css_first("tr[data-metric=warped_ssim]") is None
     assert "agree on one transform" not in tree.text()
+
+
+def test_a_compare_of_a_file_that_is_no_picture_names_it(client, photos):
+    answer = client.post(
+        "/compare",
+        files={
+            "a": ("coffee.jpg", (photos / "coffee.jpg").read_bytes()),
+            "b": ("notes.jpg", b"not a picture at all"),
+        },
+        headers=HTML,
+    )
+    assert (
+        answer.status_code == 415
+        and "notes.jpg" in answer.text
+        and "&lt;bytes&gt;" not in answer.text
+    )

@@ -89,7 +89,7 @@ def _same(index: Index, query: Source, record: ImageRecord) -> bool:
 
 
 def compare_view(index: Index, a: Source, b: Source) -> MatchView:
-    comparison, picture = index.compare_overlay(a.data, b.data)
+    comparison, picture = index.compare_overlay(a, b)  # named: a failure says which
     return MatchView(comparison, _jpeg(picture), "upload")
 
 
