@@ -219,6 +219,12 @@ def test_crawl_form_starts_a_job(client, site):
     assert answer.status_code == 303
     job = page(client.get(answer.headers["location"])).css_first("[data-job]")
     assert job.css_first("[data-field='crawl.pages']") is not None
+    deadline = time.monotonic() + 60
+    while job.attributes["data-state"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = page(client.get(answer.headers["location"])).css_first("[data-job]")
+    assert job.attributes["data-state"] == "done"
+    assert job.css_first("h1").text().startswith("Crawled ")  # not "Crawling" once done
 
 
 def test_duplicates_page_marks_the_keeper(client, photos):
