@@ -345,8 +345,8 @@ class EmbeddedStore(Store):
 
     def catch_up(self) -> None:
         """A reader's spaces given the images a writer added since (their stored features
-        only), or read again when that does not account for what it wrote; removed ones
-        stay, as in an HNSW space (the catalogue decides)."""
+        only) and rid of those it removed, or read again when they then hold other than
+        the catalogue's current values (features computed again under the same ids)."""
         if self._following is None:
             return
         with self._catching_up:
@@ -357,13 +357,31 @@ class EmbeddedStore(Store):
             whole = False
             try:
                 with self._guard.writing():
+                    if written.ids is not None:
+                        self._drop_from_spaces(self._removed(written.ids))
                     for name, items in values.items():
                         add_values(self.spaces[name], self.specs[name], items)
-                    added = {name: len(items) for name, items in values.items()}
-                    whole = self._following.caught_up(written, added)
+                    whole = self._holds(written.values)
+                    self._following.caught_up(written)
             finally:
                 if not whole:  # some added and not noted, or features computed again
                     self._read_again()
+
+    def _removed(self, ids: list[int]) -> list[int]:
+        """The images a reader's spaces hold that are not among ``ids`` (the catalogue's)."""
+        for space in self.spaces.values():
+            held = space.held() if space.size else None
+            if held is not None:
+                return np.setdiff1d(held, np.asarray(ids, np.int64)).tolist()
+        return []
+
+    def _holds(self, values: dict[str, int]) -> bool:
+        """Whether every space of one row per image holds the catalogue's current values."""
+        return all(
+            self.spaces[name].size == count
+            for name, count in values.items()
+            if self.specs[name].kind in ("bits", "vector") and name not in self._stale
+        )
 
     def _read_again(self) -> None:
         """Rebuild a reader's spaces from the catalogue, in one read of it."""

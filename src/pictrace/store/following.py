@@ -5,12 +5,12 @@ catalogue). A writer (a server, an add) goes on adding images meanwhile, and a r
 kept using those spaces would never find copies of the images added after it opened; a
 search for duplicates would even call them searched, copy of nothing, for good. So a reader
 reads its spaces and notes, in the same read of the catalogue, its generation, the newest
-image id (ids of new images only grow) and how many current values each feature has. Before
-each search (``EmbeddedStore.catch_up``) it adds the images written since, reading only
-their features. A writer that computed an image's features again under the same id (an
-upgrade's new versions) leaves more current values than new images explain: the reader then
-reads its spaces again. Removed images stay in its spaces, as in an HNSW space: the catalogue
-decides what a search may return.
+image id (ids of new images only grow) and how many images it holds. Before each search
+(``EmbeddedStore.catch_up``) it adds the images written since, reading only their
+features, and drops those removed since (fewer images than it holds plus the new ones: many
+removed versions of one picture would take its votes); a space that then holds other than
+the catalogue's count of current values (features computed again under the same ids, as an
+upgrade does) has the reader read its spaces again.
 """
 
 from __future__ import annotations
@@ -23,10 +23,13 @@ from pictrace.store.catalogue import Catalogue
 
 @dataclass(frozen=True)
 class Written:
-    """What a writer wrote since: the new images, and the catalogue as it is now."""
+    """What a writer wrote since: the new images, the catalogue's images when some were
+    removed (else None), and the catalogue as it is now."""
 
     added: list[int]
+    ids: list[int] | None
     generation: int
+    count: int
     values: dict[str, int]  # current values per feature
 
 
@@ -40,7 +43,7 @@ class Following:
         with catalogue.snapshot():
             self.generation = catalogue.generation()
             self.newest = catalogue.newest_id()
-            self.values = self._values(catalogue)
+            self.count = catalogue.count()
 
     def written(self, catalogue: Catalogue) -> Written | None:
         """What was written since, or None when nothing was (one cheap read)."""
@@ -49,20 +52,15 @@ class Following:
             if generation == self.generation:
                 return None
             added = catalogue.ids_after(self.newest)
-            return Written(added, generation, self._values(catalogue))
+            count = catalogue.count()
+            ids = catalogue.all_ids() if count < self.count + len(added) else None
+            values = {name: catalogue.value_count(name, v) for name, v in self.versions.items()}
+            return Written(added, ids, generation, count, values)
 
-    def caught_up(self, written: Written, added: Mapping[str, int]) -> bool:
-        """Note the images added (``added``: values per feature); False when the spaces
-        still lack values that the new images do not explain (read them again)."""
-        self.generation = written.generation
+    def caught_up(self, written: Written) -> None:
+        self.generation, self.count = written.generation, written.count
         self.newest = max([self.newest, *written.added])
-        for name, count in added.items():
-            self.values[name] += count
-        return all(written.values[name] <= self.values[name] for name in self.values)
 
     def holding(self, ids: list[int]) -> list[int]:
         """Those of ``ids`` the spaces hold."""
         return [i for i in ids if i <= self.newest]
-
-    def _values(self, catalogue: Catalogue) -> dict[str, int]:
-        return {name: catalogue.value_count(name, v) for name, v in self.versions.items()}

@@ -44,6 +44,11 @@ class _Space:
             marks["id_xor"] = int(np.bitwise_xor.reduce(ids)) if len(ids) else 0
         return marks
 
+    def held(self) -> np.ndarray | None:
+        """The ids a space of one row per id holds (None for other spaces)."""
+        id_map = getattr(self.index, "id_map", None)
+        return None if id_map is None else faiss.vector_to_array(id_map).astype(np.int64)
+
     def add(self, ids: np.ndarray, rows: np.ndarray) -> None:
         if len(ids):
             self.index.add_with_ids(np.ascontiguousarray(rows, self.dtype), ids.astype(np.int64))
