@@ -110,15 +110,15 @@ def test_a_page_url_offers_its_images(client, site):
     assert chosen.css_first("li.tile .source").text().strip().startswith("rocket.jpg")
 
 
+def compared(client, a: tuple[str, bytes], b: tuple[str, bytes], **options):
+    """The compare page's answer for two uploaded files (name, bytes)."""
+    return client.post("/compare", files={"a": a, "b": b}, **options)
+
+
 def test_compare_page_shows_metrics_and_verdict(client, photos):
     assert page(client.get("/compare")).css_first("input[name=a_url]") is not None
-    answer = client.post(
-        "/compare",
-        files={
-            "a": ("coffee.jpg", (photos / "coffee.jpg").read_bytes()),
-            "b": ("coffee-again.jpg", (photos / "coffee.jpg").read_bytes()),
-        },
-    )
+    coffee = (photos / "coffee.jpg").read_bytes()
+    answer = compared(client, ("coffee.jpg", coffee), ("coffee-again.jpg", coffee))
     tree = page(answer)
     assert tree.css_first(".verdict .badge").text() == "exact"
     assert len(tree.css("tr[data-metric]")) >= 5
@@ -323,12 +323,10 @@ def test_captions_keep_a_file_name_with_a_question_mark_and_drop_a_urls_query():
 def test_a_pair_no_transform_fits_says_so_instead_of_zeros(client, photos):
     """Unrelated pictures: "0 keypoints agree on one transform (0 % ...); SSIM after
     alignment 0.00" read as measurements of an alignment that was never found."""
-    answer = client.post(
-        "/compare",
-        files={
-            "a": ("coffee.jpg", (photos / "coffee.jpg").read_bytes()),
-            "b": ("rocket.jpg", (photos / "rocket.jpg").read_bytes()),
-        },
+    answer = compared(
+        client,
+        ("coffee.jpg", (photos / "coffee.jpg").read_bytes()),
+        ("rocket.jpg", (photos / "rocket.jpg").read_bytes()),
     )
     tree = page(answer)
     assert tree.css_first("[data-no-fit]") is not None
@@ -338,12 +336,10 @@ def test_a_pair_no_transform_fits_says_so_instead_of_zeros(client, photos):
 
 
 def test_a_compare_of_a_file_that_is_no_picture_names_it(client, photos):
-    answer = client.post(
-        "/compare",
-        files={
-            "a": ("coffee.jpg", (photos / "coffee.jpg").read_bytes()),
-            "b": ("notes.jpg", b"not a picture at all"),
-        },
+    answer = compared(
+        client,
+        ("coffee.jpg", (photos / "coffee.jpg").read_bytes()),
+        ("notes.jpg", b"not a picture at all"),
         headers=HTML,
     )
     assert (

@@ -41,6 +41,7 @@ from pictrace.threads import quiet_native_threads
 from pictrace.types import ImageRecord
 
 CATALOGUE = "catalogue.sqlite"  # the index folder's catalogue file
+ONE_ROW = ("bits", "vector")  # kinds whose spaces hold one row per image
 log = logging.getLogger("pictrace.store")
 
 
@@ -126,11 +127,14 @@ class EmbeddedStore(Store):
         """The catalogue's write marks a saved space must carry."""
         return {"generation": self.catalogue.generation(), "stamp": self.catalogue.stamp()}
 
-    def _complete(self, spec: FeatureSpec, space: Space) -> bool:
-        """A space of one row per image holds as many as the catalogue has values for."""
-        if spec.kind not in ("bits", "vector"):
+    def _complete(self, spec: FeatureSpec, space: Space, count: int | None = None) -> bool:
+        """A space of one row per image holds as many as the catalogue has current values
+        for (``count``, when read already)."""
+        if spec.kind not in ONE_ROW:
             return True
-        return space.size == self.catalogue.value_count(spec.name, spec.version)
+        if count is None:
+            count = self.catalogue.value_count(spec.name, spec.version)
+        return space.size == count
 
     def _tell_rebuilt(self, names: list[str]) -> None:
         """One line on searchable copies a read-only open rebuilt in memory. A process
@@ -376,11 +380,12 @@ class EmbeddedStore(Store):
         return []
 
     def _holds(self, values: dict[str, int]) -> bool:
-        """Whether every space of one row per image holds the catalogue's current values."""
+        """Whether every space of one row per image (but an HNSW space that kept removed
+        ones) holds the catalogue's current values, as ``values`` counts them."""
         return all(
-            self.spaces[name].size == count
+            self._complete(self.specs[name], self.spaces[name], count)
             for name, count in values.items()
-            if self.specs[name].kind in ("bits", "vector") and name not in self._stale
+            if name not in self._stale
         )
 
     def _read_again(self) -> None:
@@ -391,7 +396,9 @@ class EmbeddedStore(Store):
             self._following = Following(self.catalogue, self._versions())
 
     def _versions(self) -> dict[str, int]:
-        return {name: self.specs[name].version for name in self.spaces}
+        """The versions of the features whose spaces hold one row per image (the ones a
+        reader counts: ``_holds``)."""
+        return {n: self.specs[n].version for n in self.spaces if self.specs[n].kind in ONE_ROW}
 
     def consistent(self) -> AbstractContextManager[None]:
         return self.catalogue.snapshot()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -23,7 +23,7 @@ from pictrace.api.origin import same_origin
 from pictrace.api.search import page_or_image, preview, search_source
 from pictrace.api.state import AppState, IndexedQuery, QueryRef, StateDep
 from pictrace.errors import InputError
-from pictrace.types import Source
+from pictrace.types import Source, Tier
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin)])
 
@@ -32,7 +32,7 @@ class SearchSaid(BaseModel):
     """What the search that listed a match said of it (the results page's link carries it):
     the match view compares the pair more closely, and says so when it finds otherwise."""
 
-    tier: Literal["exact", "copy", "similar"] | None = None
+    tier: Tier | None = None
     conf: float | None = Field(None, ge=0.0, le=1.0)  # its copy confidence
 
 
