@@ -225,3 +225,31 @@ def test_an_indexed_collage_still_finds_its_cells(index_copy, photos, tmp_path):
     assert matches[0].tier == "exact" and matches[0].source.endswith("collage.jpg")
     cells = {m.source.rsplit("/", 1)[-1] for m in matches[1:] if m.tier == "copy"}
     assert len(cells) >= 3, matches
+
+
+SUBJECTS = ["clothing_shoes_1.jpg", "clothing_shoes_2.jpg", "rocket.jpg", "chelsea_cat.jpg"]
+
+
+def _pasted_into(photos, background: str, name: str) -> Image.Image:
+    """``name`` at 30% width right of the middle of ``background``, a photo not in the index."""
+    canvas = load_rgb(photos / background).resize((960, 720))
+    piece = load_rgb(photos / name)
+    height = round(288 * piece.height / piece.width)
+    canvas.paste(piece.resize((288, height)), (528, 360 - height // 2))
+    return canvas
+
+
+def test_a_photo_pasted_into_another_is_found_by_the_second_looks_votes(photos, tmp_path):
+    """A search's second look votes with all of its keypoints: of a spread-out prefix, the
+    few on a piece pasted into a busy photo were too few to vote for it (each was missed)."""
+    with Index.open(tmp_path / "index") as index:
+        index.add([str(photos / name) for name in SUBJECTS])
+        for background, name in [
+            ("baboon.jpg", "rocket.jpg"),
+            ("building.jpg", "clothing_shoes_2.jpg"),
+            ("china_temple.jpg", "chelsea_cat.jpg"),
+            ("china_temple.jpg", "clothing_shoes_1.jpg"),
+        ]:
+            found = index.search(_pasted_into(photos, background, name), k=3).matches
+            assert found and found[0].source.endswith(name), (background, name, found)
+            assert found[0].tier == "copy", (background, name, found[0])

@@ -43,6 +43,10 @@ RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
 GLOBAL_KINDS = SEARCHABLE - {"local"}  # spaces searched for global candidates
 EXPLAINED = 0.5  # share of a query its copies must show in for a search to stop looking
 VOTE_KEYPOINTS = 96  # query keypoints (a spread-out prefix) that vote, each also mirrored
+# ... and in a search's second look, all of its finer look's: a copy pasted small into a larger
+# picture holds a few of any spread-out prefix (one cell of the grid in 16 holds 6 of 96, and
+# a flat garment yields few of them), too few to be voted for (BENCHMARKS.md, last section)
+AGAIN_VOTE_KEYPOINTS = 384
 
 
 class Searcher:
@@ -152,11 +156,11 @@ class Searcher:
         other candidates; the rest of ``verify_top`` is verified here. With
         ``reuse`` (the same query's candidates from a search with other local features) their
         global signals are kept and only the local part is redone."""
-        negatives = reuse is not None  # a search's second look also votes with its negative
+        again = reuse is not None  # a search's second look votes with more, and its negative
         if reuse is None and exclude is None and query.look is not None:
             look = query.look
         else:
-            look = self._local_later(query, exclude, negatives)
+            look = self._local_later(query, exclude, again)
         if reuse is None:
             found = self._global_candidates(query, max(depth, self.settings.candidates))
             self._signal(query, found.values())
@@ -174,7 +178,7 @@ class Searcher:
         # A space may still hold a removed image (HNSW cannot delete): the catalogue decides.
         live = {i: c for i, c in found.items() if i in alive or (reuse and i in reuse)}
         self._confide(live.values())
-        self._verify(query, list(live.values()), depth, set(local.verified), negatives)
+        self._verify(query, list(live.values()), depth, set(local.verified), again)
         return live
 
     def _verify(
@@ -183,14 +187,15 @@ class Searcher:
         candidates: list[Candidate],
         depth: int,
         verified: set[int],
-        negatives: bool,
+        again: bool,
     ) -> None:
-        """The verification rounds (``Rounds``) over a look's candidates."""
+        """The verification rounds (``Rounds``) over a look's candidates (``again``: of a
+        search's second look, which also verifies what the query's negative voted for)."""
         if self.verifier is None or self.settings.verify_top <= 0:
             return
         rounds = Rounds(self.verifier, query, self._confide, self.settings.verify_top, self._hashes)
         rounds.run(candidates, depth, verified)
-        if negatives:
+        if again:
             rounds.negative(candidates)
 
     def _merge_local(
@@ -273,16 +278,18 @@ class Searcher:
                     # its features were computed again (under its id) until it is rebuilt
                     cand.signals.setdefault(cosine_key(name), min(1.0, max(-1.0, score)))
 
-    def _votes(self, query: Query, negatives: bool = False) -> dict[int, Votes]:
+    def _votes(self, query: Query, again: bool = False) -> dict[int, Votes]:
         """Matching local descriptors per image, for images with at least MIN_VOTES of them:
         the query's own, its mirrored ones (the verifier matches only the side that has the
-        votes) and, with ``negatives``, those of its negative, mirrored or not (two more
-        searches of the space: a search's second look only)."""
+        votes) and, ``again`` (a search's second look), of all AGAIN_VOTE_KEYPOINTS, with
+        those of its negative, mirrored or not (two more searches of the space, of the
+        VOTE_KEYPOINTS prefix)."""
         votes: dict[int, Votes] = {}
         for name, spec in self.specs.items():
             if name not in query.features or spec.kind != "local":
                 continue
-            desc = local_descriptors(query.features[name])[:VOTE_KEYPOINTS]
+            voting = AGAIN_VOTE_KEYPOINTS if again else VOTE_KEYPOINTS
+            desc = local_descriptors(query.features[name])[:voting]
 
             def count(rows: np.ndarray, name: str = name) -> dict[int, float]:
                 return dict(self.store.nearest(name, rows, self.settings.candidates)[0])
@@ -290,8 +297,8 @@ class Searcher:
             direct, mirror, negative = count(desc), {}, {}
             if name == "keypoints":  # a mirrored copy matches the mirrored descriptors
                 mirror = count(mirror_descriptors(desc))
-                if negatives:
-                    inverted = negative_descriptors(desc)
+                if again:  # a negative is a whole picture inverted: a prefix finds it
+                    inverted = negative_descriptors(desc[:VOTE_KEYPOINTS])
                     negative = count(np.vstack([inverted, mirror_descriptors(inverted)]))
             for image_id in direct.keys() | mirror.keys() | negative.keys():
                 got = Votes(*(side.get(image_id, 0.0) for side in (direct, mirror, negative)))
@@ -302,11 +309,11 @@ class Searcher:
                     votes[image_id] = got
         return votes
 
-    def _local(self, query: Query, exclude: int | None, negatives: bool = False) -> LocalLook:
+    def _local(self, query: Query, exclude: int | None, again: bool = False) -> LocalLook:
         """Votes, then the geometric verification of the best-voted candidates: as many as
         ``to_verify`` takes by votes in its first round (half of ``verify_top``), leaving out
         ``exclude`` and exact duplicates (rank 1 without verification)."""
-        votes = self._votes(query, negatives)
+        votes = self._votes(query, again)
         if self.verifier is None or self.settings.verify_top <= 0:
             return LocalLook(votes, {})
         image = query.image
@@ -326,7 +333,7 @@ class Searcher:
         return self._local_later(query, None)
 
     def _local_later(
-        self, query: Query, exclude: int | None, negatives: bool = False
+        self, query: Query, exclude: int | None, again: bool = False
     ) -> Future[LocalLook]:
         """The local look, the slowest part of a search, off this thread: right after the
         query's local features on the thread that computes them while they are pending, else
@@ -334,12 +341,12 @@ class Searcher:
         if query.pending is not None and not query.pending.done():
             return then(
                 query.pending,
-                lambda _: self._local(query.completed(), exclude, negatives),
+                lambda _: self._local(query.completed(), exclude, again),
                 self.pool,
             )
         if self.pool is not None:
-            return self.pool.submit(self._local, query.completed(), exclude, negatives)
-        return resolved(self._local(query.completed(), exclude, negatives))
+            return self.pool.submit(self._local, query.completed(), exclude, again)
+        return resolved(self._local(query.completed(), exclude, again))
 
     def _neighbours(
         self, name: str, spec: FeatureSpec, value: FeatureValue, depth: int
