@@ -41,7 +41,11 @@ from pictrace.types import DecodedImage, Match
 
 RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
 GLOBAL_KINDS = SEARCHABLE - {"local"}  # spaces searched for global candidates
-EXPLAINED = 0.5  # share of a query its copies must show in for a search to stop looking
+# The share of a query its copies must show in for a search to stop looking while other
+# candidates' keypoints agree elsewhere in it: a 2 x 2 collage of indexed photos stopped at
+# two cells found with half (a held-out trial's 60 collages: 162 of their 240 cells found as
+# copies, 176 with three quarters; every development bench unchanged).
+EXPLAINED = 0.75
 VOTE_KEYPOINTS = 96  # query keypoints (a spread-out prefix) that vote, each also mirrored
 # ... and in a search's second look, all of its finer look's: a copy pasted small into a larger
 # picture holds a few of any spread-out prefix (one cell of the grid in 16 holds 6 of 96, and
@@ -80,7 +84,7 @@ class Searcher:
         candidate's keypoints agreed in one small part of the query (a picture in a phone
         screenshot, a story frame or a grid), the search looks a third time, at that part
         alone (``zoom_region``). The second look also runs when the copies found show in
-        less than half of the query (a collage of several indexed pictures: the others are
+        less than EXPLAINED of the query (a collage of several indexed pictures: the others are
         as small in it as the first)."""
         candidates = self.scored(query, depth=k)
         query = query.completed()
