@@ -69,10 +69,14 @@ def test_different_pictures_in_the_same_surround_are_not_copies(surrounds, kind)
             if any(m.tier != "similar" for m in index.search(surrounds / f"{kind}_{name}").matches)
         ]
     # floors and memes: all five were copies before the middle judge, and a middle that
-    # happens to look alike may still pass; promotion panels: 2 of 5 before BAND, and the
-    # rocket's (black space, which the judge takes for the panel's frame where the other
-    # photo is dark too) is called a copy since a second look votes with all its keypoints
-    assert len(called) <= 1, called
+    # happens to look alike may still pass; promotion panels: 2 of 5 before BAND, and since
+    # a second look votes with all its keypoints the flower's panel is called a copy of the
+    # rocket's (a known weakness: the rocket's black space agrees with the flower's dark
+    # background, and the judge takes that for the panel's frame)
+    if kind == "promo":
+        assert called in ([], ["flower.jpg"]), called
+    else:
+        assert len(called) <= 1, called
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

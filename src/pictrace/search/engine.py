@@ -14,7 +14,7 @@ from pictrace.features.base import (
     FeatureValue,
     local_descriptors,
 )
-from pictrace.features.keypoints import mirror_descriptors, negative_descriptors
+from pictrace.features.keypoints import COUNT, mirror_descriptors, negative_descriptors
 from pictrace.futures import gathered, resolved, then
 from pictrace.search.candidates import (
     MIN_VOTES,
@@ -47,10 +47,13 @@ GLOBAL_KINDS = SEARCHABLE - {"local"}  # spaces searched for global candidates
 # copies, 176 with three quarters; every development bench unchanged).
 EXPLAINED = 0.75
 VOTE_KEYPOINTS = 96  # query keypoints (a spread-out prefix) that vote, each also mirrored
-# ... and in a search's second look, all of its finer look's: a copy pasted small into a larger
-# picture holds a few of any spread-out prefix (one cell of the grid in 16 holds 6 of 96, and
-# a flat garment yields few of them), too few to be voted for (BENCHMARKS.md, last section)
-AGAIN_VOTE_KEYPOINTS = 384
+# ... and in a search's second and third looks, all of theirs: a copy pasted small into a
+# larger picture holds a few of any spread-out prefix (one cell of the grid in 16 holds 6 of
+# 96, and a flat garment yields few of them), too few to be voted for (BENCHMARKS.md, last
+# section). MIN_VOTES stays as set for 96: more voters give chance votes more often, so more
+# candidates are verified, and a template the verifier is fooled by (a shared panel, a meme's
+# caption) is met more often too.
+AGAIN_VOTE_KEYPOINTS = COUNT
 
 
 class Searcher:
@@ -136,11 +139,11 @@ class Searcher:
     ) -> dict[int, Candidate]:
         """The candidates scored with the query's finer local features; each keeps the
         better of its two results."""
-        again = self.scored(finer, reuse=candidates, depth=k)
+        looked = self.scored(finer, reuse=candidates, depth=k)
         for image_id, cand in candidates.items():
-            if cand.confidence >= again[image_id].confidence:
-                again[image_id] = cand
-        return again
+            if cand.confidence >= looked[image_id].confidence:
+                looked[image_id] = cand
+        return looked
 
     def scored(
         self,
@@ -160,7 +163,7 @@ class Searcher:
         other candidates; the rest of ``verify_top`` is verified here. With
         ``reuse`` (the same query's candidates from a search with other local features) their
         global signals are kept and only the local part is redone."""
-        again = reuse is not None  # a search's second look votes with more, and its negative
+        again = reuse is not None  # a second or third look votes with more, and its negative
         if reuse is None and exclude is None and query.look is not None:
             look = query.look
         else:
@@ -194,7 +197,8 @@ class Searcher:
         again: bool,
     ) -> None:
         """The verification rounds (``Rounds``) over a look's candidates (``again``: of a
-        search's second look, which also verifies what the query's negative voted for)."""
+        search's second or third look, which also verifies what the query's negative voted
+        for)."""
         if self.verifier is None or self.settings.verify_top <= 0:
             return
         rounds = Rounds(self.verifier, query, self._confide, self.settings.verify_top, self._hashes)
@@ -285,7 +289,7 @@ class Searcher:
     def _votes(self, query: Query, again: bool = False) -> dict[int, Votes]:
         """Matching local descriptors per image, for images with at least MIN_VOTES of them:
         the query's own, its mirrored ones (the verifier matches only the side that has the
-        votes) and, ``again`` (a search's second look), of all AGAIN_VOTE_KEYPOINTS, with
+        votes) and, ``again`` (a search's second or third look), of all AGAIN_VOTE_KEYPOINTS, with
         those of its negative, mirrored or not (two more searches of the space, of the
         VOTE_KEYPOINTS prefix)."""
         votes: dict[int, Votes] = {}
