@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pictrace.features.base import FeatureRows
+from pictrace.features.hashes import hamming
 from pictrace.search.candidates import (
     MIN_VOTES,
     NEAR_HAMMING,
@@ -169,6 +170,6 @@ def _twins(rows: Mapping[str, Mapping[int, np.ndarray]], a: int, b: int) -> bool
     for name in TWIN_HASHES:
         if a not in rows[name] or b not in rows[name]:
             return False
-        if int(np.unpackbits(np.bitwise_xor(rows[name][a], rows[name][b])).sum()) > NEAR_HAMMING:
+        if hamming(rows[name][a], rows[name][b]) > NEAR_HAMMING:
             return False
     return True
