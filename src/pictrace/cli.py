@@ -306,11 +306,14 @@ def list_images(
 ) -> None:
     """The images, in the order they were added: id, size, format, source."""
     with _open(readonly=True, existing=True) as index:
-        for record in index.list(offset, limit):
+        records = index.list(offset, limit)
+        for record in records:
             if as_json:
                 _emit_json(record.as_dict())
             else:
                 out.print(image_line(record), markup=False, highlight=False)
+        if not records and offset:  # past the end: say so, rather than print nothing
+            err.print(f"no images from offset {offset}: the index holds {index.stats().images}")
 
 
 @app.command()

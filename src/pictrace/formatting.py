@@ -215,7 +215,8 @@ def unknown_lines(left_out: dict[str, int]) -> list[str]:
     """What ``eval`` says of expected names no indexed file has (name -> its queries left out
     of the measures: those without another expected name that is indexed)."""
     return [
-        f"expected image {name!r} is in no indexed file's name: "
+        f"no indexed file is named {name!r} (an expected name is a file's name, with or "
+        "without its extension, or the end of its path): "
         + (
             f"{count} quer{'ies' if count != 1 else 'y'} left out of the measures"
             if count

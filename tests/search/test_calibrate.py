@@ -130,3 +130,13 @@ def test_an_index_open_read_only_is_not_calibrated(photos, tmp_path):
     ):
         index.calibrate(pairs)
     assert not (index_dir / "calibration.json").exists()
+
+
+def test_too_few_pairs_are_counted_in_words_that_fit_one(photos, tmp_path):
+    from pictrace.errors import ConfigError
+
+    listed = tmp_path / "pairs.csv"
+    listed.write_text(f"a,b,is_copy\n{photos / 'rocket.jpg'},{photos / 'rocket.jpg'},1\n")
+    with Index.open(tmp_path / "index") as index, pytest.raises(ConfigError) as caught:
+        index.calibrate(listed)
+    assert "1 readable pair with 1 copy;" in str(caught.value)

@@ -2,6 +2,8 @@
 
 import shutil
 import sqlite3
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -105,7 +107,7 @@ def test_second_writer_is_refused_but_readers_work(tmp_path):
     store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
     store.add([_entry(1)])
     store.flush()
-    with pytest.raises(IndexLocked, match="open for writing by another process"):
+    with pytest.raises(IndexLocked, match="open for writing in this process already"):
         EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
     reader = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000, readonly=True)
     assert reader.count() == 1
@@ -113,6 +115,33 @@ def test_second_writer_is_refused_but_readers_work(tmp_path):
         reader.add([_entry(2)])
     reader.close()
     store.close()
+
+
+def test_a_writer_in_another_process_is_named_as_such_and_this_ones_close_frees_it(tmp_path):
+    holder = subprocess.Popen(  # another process takes the folder's write lock and waits
+        [sys.executable, "-c", _HOLD_LOCK, str(tmp_path / "write.lock")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(IndexLocked, match="open for writing by another process"):
+            EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    finally:
+        holder.kill()
+        holder.communicate()  # also closes its pipe
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)  # this process's own, now
+    store.close()
+    EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000).close()  # closed: free for the next
+
+
+_HOLD_LOCK = """
+import fcntl, sys, time
+lock = open(sys.argv[1], "w")
+fcntl.flock(lock, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(60)
+"""
 
 
 def test_a_failed_batch_leaves_nothing_behind(tmp_path):

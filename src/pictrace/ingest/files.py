@@ -102,7 +102,7 @@ def read_file(path: str, max_bytes: int) -> Source:
             raise ImageTooLarge(f"{path}: {size} bytes exceeds the limit of {max_bytes} bytes")
         data = target.read_bytes()
     except FileNotFoundError as exc:
-        raise SourceUnreadable(f"{path}: no such file") from exc
+        raise SourceUnreadable(f"{path}: no such file or folder") from exc
     except PermissionError as exc:
         raise SourceUnreadable(f"{path}: permission denied") from exc
     except IsADirectoryError as exc:

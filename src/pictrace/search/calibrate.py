@@ -78,7 +78,8 @@ def refit(
         labels.append(int(pair.is_copy))
     if len(rows) < MIN_PAIRS or min(sum(labels), len(labels) - sum(labels)) < MIN_PER_CLASS:
         raise ConfigError(
-            f"{origin}: {len(rows)} readable pairs with {sum(labels)} copies; calibration needs "
+            f"{origin}: {len(rows)} readable pair{'s' if len(rows) != 1 else ''} with "
+            f"{sum(labels)} cop{'ies' if sum(labels) != 1 else 'y'}; calibration needs "
             f"at least {MIN_PAIRS} pairs and {MIN_PER_CLASS} of each kind"
             + (f" ({len(skipped)} pairs unreadable, the first: {skipped[0]})" if skipped else "")
         )

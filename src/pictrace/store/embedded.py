@@ -36,7 +36,7 @@ from pictrace.store.saved import (
 )
 from pictrace.store.vectors import HashSpace, LocalSpace, VectorSpace
 from pictrace.store.writelock import NAME as LOCK_NAME
-from pictrace.store.writelock import take_soon, writer_active
+from pictrace.store.writelock import hold, refusal, release, take_soon, writer_active
 from pictrace.threads import quiet_native_threads
 from pictrace.types import ImageRecord
 
@@ -80,6 +80,8 @@ class EmbeddedStore(Store):
                 self._following = Following(self.catalogue, self._versions())
         if rebuilt and self.readonly:
             self._tell_rebuilt(rebuilt)
+        if self._lock_file is not None:  # open: a second writer here is told it is this one
+            hold(self.folder)
 
     # --- folder and lock ------------------------------------------------------------------
     def _prepare_folder(self) -> None:
@@ -101,11 +103,7 @@ class EmbeddedStore(Store):
             take_soon(self._lock_file)
         except BlockingIOError as exc:
             self._lock_file.close()
-            raise IndexLocked(
-                f"index {self.folder} is open for writing by another process (a server, or "
-                "an add); wait for it or stop it (a running server adds images with POST "
-                "/api/images); searches and compares work beside it"
-            ) from exc
+            raise IndexLocked(refusal(self.folder)) from exc
 
     # --- spaces: loaded from files when fresh, else rebuilt from the catalogue -------------
     def _load_space(self, spec: FeatureSpec) -> tuple[Space, bool]:
@@ -302,6 +300,7 @@ class EmbeddedStore(Store):
             if self._lock_file is not None:
                 self._lock_file.close()
                 self._lock_file = None
+                release(self.folder)
 
     # --- reads ------------------------------------------------------------------------------
     def records(self, ids: Iterable[int]) -> dict[int, ImageRecord]:

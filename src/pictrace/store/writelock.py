@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import IO
 
 NAME = "write.lock"
+# Index folders whose lock this process holds: a second open here is refused too (flock locks
+# each open of the file), and should say so rather than blame another process.
+_HELD: set[Path] = set()
 
 
 def take_soon(lock: IO[str], tries: int = 5) -> None:
@@ -36,3 +39,27 @@ def writer_active(folder: Path) -> bool:
     except OSError:
         return False
     return False
+
+
+def hold(folder: Path) -> None:
+    """Remember that this process holds ``folder``'s lock (``refusal`` names it)."""
+    _HELD.add(folder.resolve())
+
+
+def release(folder: Path) -> None:
+    _HELD.discard(folder.resolve())
+
+
+def refusal(folder: Path) -> str:
+    """Why a writer cannot open ``folder``: this process has it open for writing already, or
+    another process does."""
+    if folder.resolve() in _HELD:
+        return (
+            f"index {folder} is open for writing in this process already: use that Index, "
+            "close it first, or open this one read-only (readonly=True) to search beside it"
+        )
+    return (
+        f"index {folder} is open for writing by another process (a server, or an add); wait "
+        "for it or stop it (a running server adds images with POST /api/images); searches "
+        "and compares work beside it"
+    )
