@@ -259,6 +259,14 @@ def test_a_lossless_webp_is_told_from_a_lossy_one(settings, photos, options, nam
     assert decode(Source("a.webp", data.getvalue()), settings).format == name
 
 
+@pytest.mark.parametrize(("mode", "name"), [("1", "pbm"), ("L", "pgm"), ("RGB", "ppm")])
+def test_each_netpbm_file_is_named_for_its_own_kind(settings, photos, mode, name):
+    """Pillow calls every Netpbm file "PPM": a grey PGM was listed as a ppm."""
+    data = io.BytesIO()
+    load_rgb(photos / "coffee.jpg").resize((64, 48)).convert(mode).save(data, format="PPM")
+    assert decode(Source(f"a.{name}", data.getvalue()), settings).format == name
+
+
 def test_a_heic_picture_without_the_extra_says_what_to_install(monkeypatch):
     monkeypatch.setattr(decode_module, "HEIF_READABLE", False)
     box = b"ftypheic\0\0\0\0mif1heic"

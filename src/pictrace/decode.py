@@ -97,7 +97,12 @@ def _format(image: Image.Image, data: bytes) -> str:
     losslessly is "webp-lossless" (the keeper policy's lossless rule tells it from a lossy
     one)."""
     name = (image.format or "unknown").lower()
+    if name == "ppm":  # Pillow's name for the whole Netpbm family: say which one it is
+        return _NETPBM.get(data[:2], name)
     return "webp-lossless" if name == "webp" and _webp_coding(data) == b"VP8L" else name
+
+
+_NETPBM = {b"P1": "pbm", b"P4": "pbm", b"P2": "pgm", b"P5": "pgm", b"P3": "ppm", b"P6": "ppm"}
 
 
 def _webp_coding(data: bytes) -> bytes | None:

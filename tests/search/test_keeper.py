@@ -458,6 +458,20 @@ def test_a_lossless_file_of_a_lossy_ones_very_pixels_gains_nothing():
     assert ruled.keeper == 3 and ruled.reason == "lossless"
 
 
+def test_of_two_lossless_files_of_the_same_pixels_the_smaller_is_kept():
+    """A PNG and an uncompressed PPM of its very pixels (a new user's Klimt pair): the PPM is
+    only bigger, and "largest file" kept it. The smaller file is kept, before any rule; a
+    third lossless file of other pixels still wins on the policy as before."""
+    png = ImageRecord(1, "k.png", None, "b1", "same", 400, 300, "png", 90_000, 0, 0.0)
+    ppm = ImageRecord(2, "k.ppm", None, "b2", "same", 400, 300, "ppm", 360_000, 0, 0.0)
+    ruled = apply_policy([DuplicateGroup((ppm, png), 2)], KEEPER_POLICY)[0]
+    assert ruled.keeper == 1 and ruled.reason == "resave"
+    master = ImageRecord(3, "m.tiff", None, "b3", "other", 400, 300, "tiff", 500_000, 0, 0.0)
+    ruled = apply_policy([DuplicateGroup((png, ppm, master), 1)], KEEPER_POLICY)[0]
+    assert ruled.keeper == 3 and ruled.reason == "bytes"
+    assert [m.id for m in ruled.members] == [3, 1, 2]
+
+
 @pytest.mark.parametrize("policy", [KEEPER_POLICY, ("newest",), ("bytes", "lossless")])
 def test_a_lossless_resave_of_a_lossy_files_pixels_comes_after_it_and_is_no_edit(policy):
     """Without EXIF to tell them apart, a JPEG's pixels saved again as lossless WebP would

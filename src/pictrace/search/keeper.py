@@ -50,7 +50,7 @@ from pictrace.search.overlap import corners, project
 from pictrace.search.padding import breaks_off, on_thumbnail, padded
 from pictrace.types import DuplicateGroup, ImageRecord, KeeperReason, KeeperRule, rule_names
 
-LOSSLESS = frozenset({"png", "tiff", "bmp", "webp-lossless", "ppm"})
+LOSSLESS = frozenset({"png", "tiff", "bmp", "webp-lossless", "ppm", "pgm", "pbm"})
 RESOLUTION_BAND = 1.1  # within this factor of a group's most pixels counts as its resolution
 SHARPER = 1.3  # this many times the shared part's pixels make the other member a reduced copy
 FULL = 0.92  # a member whose shared part fills this share of its canvas shows nothing else
@@ -89,7 +89,7 @@ class Link:
 # --- the keeper policy ------------------------------------------------------------------------
 KEEPER_LABELS: dict[KeeperReason, str] = {
     "present": "the only file still on disk",
-    "resave": "the lossy original of a lossless re-save",
+    "resave": "the same pixels as a lossless re-save of them",
     "original": "not an edited copy",
     "resolution": "largest resolution",
     "lossless": "lossless format",
@@ -114,7 +114,8 @@ _RULES: dict[KeeperRule, Rule] = {
 # Before every policy: a member whose file is gone comes after those whose file is there, and
 # a lossless file of the very pixels a lossy member holds (a decoded JPEG saved again as PNG or
 # lossless WebP: no lossy encoder gives back the pixels of a lossless file) after that member,
-# which is as good a keeper (smaller, with its camera's metadata). Not an edit: nothing changed.
+# which is as good a keeper (smaller, with its camera's metadata); so does a lossless file of
+# the pixels a smaller lossless one holds (a PPM of a PNG). Not an edit: nothing changed.
 BEFORE_POLICY: tuple[KeeperReason, ...] = ("present", "resave")
 _ORDERED: dict[KeeperReason, Rule] = {
     "present": lambda r, g, peers: 1.0 if r.id in g.missing else 0.0,
@@ -237,9 +238,19 @@ def edited_counts(
 
 
 def resaved(records: Collection[ImageRecord]) -> list[int]:
-    """The lossless members whose pixels a lossy member holds as they are."""
+    """The lossless members whose pixels a lossy member holds as they are, or another
+    lossless member in a smaller file (an uncompressed PPM or BMP of a PNG's pixels: the same
+    picture, more bytes; of equal sizes, the later id)."""
     lossy = {r.pixel_sha256 for r in records if r.format not in LOSSLESS}
-    return [r.id for r in records if r.format in LOSSLESS and r.pixel_sha256 in lossy]
+    smallest: dict[str, ImageRecord] = {}
+    for r in sorted(records, key=lambda r: (r.byte_size, r.id)):
+        if r.format in LOSSLESS:
+            smallest.setdefault(r.pixel_sha256, r)
+    return [
+        r.id
+        for r in records
+        if r.format in LOSSLESS and (r.pixel_sha256 in lossy or smallest[r.pixel_sha256].id != r.id)
+    ]
 
 
 def edited_member(
