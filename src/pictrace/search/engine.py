@@ -50,9 +50,9 @@ VOTE_KEYPOINTS = 96  # query keypoints (a spread-out prefix) that vote, each als
 # ... and in a search's second and third looks, all of theirs: a copy pasted small into a
 # larger picture holds a few of any spread-out prefix (one cell of the grid in 16 holds 6 of
 # 96, and a flat garment yields few of them), too few to be voted for (BENCHMARKS.md, "A second
-# look that votes with all its keypoints"). MIN_VOTES stays as set for 96: more voters give chance votes more often, so more
-# candidates are verified, and a template the verifier is fooled by (a shared panel, a meme's
-# caption) is met more often too.
+# look that votes with all its keypoints"). MIN_VOTES stays as set for 96: more voters give
+# chance votes more often, so more candidates are verified, and a template the verifier is
+# fooled by (a shared panel, a meme's caption) is met more often too.
 AGAIN_VOTE_KEYPOINTS = COUNT
 
 
