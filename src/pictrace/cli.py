@@ -313,7 +313,10 @@ def list_images(
             else:
                 out.print(image_line(record), markup=False, highlight=False)
         if not records and offset:  # past the end: say so, rather than print nothing
-            err.print(f"no images from offset {offset}: the index holds {index.stats().images}")
+            err.print(
+                f"no images from offset {offset}: the index holds {index.stats().images}",
+                markup=False,
+            )
 
 
 @app.command()

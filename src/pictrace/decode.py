@@ -102,7 +102,12 @@ def _format(image: Image.Image, data: bytes) -> str:
     return "webp-lossless" if name == "webp" and _webp_coding(data) == b"VP8L" else name
 
 
-_NETPBM = {b"P1": "pbm", b"P4": "pbm", b"P2": "pgm", b"P5": "pgm", b"P3": "ppm", b"P6": "ppm"}
+_NETPBM = {
+    **dict.fromkeys((b"P1", b"P4"), "pbm"),
+    **dict.fromkeys((b"P2", b"P5"), "pgm"),
+    **dict.fromkeys((b"P3", b"P6"), "ppm"),
+    **dict.fromkeys((b"Pf", b"PF"), "pfm"),
+}
 
 
 def _webp_coding(data: bytes) -> bytes | None:

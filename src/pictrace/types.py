@@ -17,7 +17,8 @@ SIMILAR_AT = 0.5  # similarity from which a pair that is not a copy is "similar"
 # How a duplicate group chooses its keeper: rules in order (search/keeper.py).
 KeeperRule = Literal["original", "resolution", "lossless", "exif", "bytes", "oldest", "newest"]
 # what put a keeper first: a rule, or before every rule "present" (the others' files are gone)
-# or "resave" (the others are lossless files of its very pixels: a JPEG saved again as PNG)
+# or "resave" (the others are lossless files of its very pixels: a JPEG saved again as PNG, a
+# PNG's pixels saved as a bigger Netpbm file)
 KeeperReason = KeeperRule | Literal["present", "resave"]
 KEEPER_POLICY: tuple[KeeperRule, ...] = ("original", "resolution", "lossless", "exif", "bytes")
 

@@ -458,10 +458,10 @@ def test_a_lossless_file_of_a_lossy_ones_very_pixels_gains_nothing():
     assert ruled.keeper == 3 and ruled.reason == "lossless"
 
 
-def test_of_two_lossless_files_of_the_same_pixels_the_smaller_is_kept():
+def test_a_netpbm_file_of_a_smaller_files_pixels_comes_after_it():
     """A PNG and an uncompressed PPM of its very pixels (a new user's Klimt pair): the PPM is
-    only bigger, and "largest file" kept it. The smaller file is kept, before any rule; a
-    third lossless file of other pixels still wins on the policy as before."""
+    only bigger, and "largest file" kept it. The PNG is kept, before any rule; a third
+    lossless file of other pixels still wins on the policy as before."""
     png = ImageRecord(1, "k.png", None, "b1", "same", 400, 300, "png", 90_000, 0, 0.0)
     ppm = ImageRecord(2, "k.ppm", None, "b2", "same", 400, 300, "ppm", 360_000, 0, 0.0)
     ruled = apply_policy([DuplicateGroup((ppm, png), 2)], KEEPER_POLICY)[0]
@@ -470,6 +470,20 @@ def test_of_two_lossless_files_of_the_same_pixels_the_smaller_is_kept():
     ruled = apply_policy([DuplicateGroup((png, ppm, master), 1)], KEEPER_POLICY)[0]
     assert ruled.keeper == 3 and ruled.reason == "bytes"
     assert [m.id for m in ruled.members] == [3, 1, 2]
+
+
+def test_lossless_files_that_may_hold_more_than_the_pixels_are_left_to_the_policy():
+    """The pixel digest leaves out metadata, transparency and bit depth: a PNG with EXIF
+    against the same PNG stripped keeps the EXIF one; two copies of one file (the same
+    bytes) stay the policy's (``newest`` keeps the newer)."""
+    tagged = ImageRecord(1, "a.png", None, "b1", "same", 400, 300, "png", 9_000, 12, 0.0)
+    bare = ImageRecord(2, "b.png", None, "b2", "same", 400, 300, "png", 8_000, 0, 1.0)
+    ruled = apply_policy([DuplicateGroup((bare, tagged), 2)], KEEPER_POLICY)[0]
+    assert ruled.keeper == 1 and ruled.reason == "exif"
+    first = ImageRecord(3, "c.ppm", None, "b3", "same", 400, 300, "ppm", 360_000, 0, 0.0)
+    again = ImageRecord(4, "d.ppm", None, "b3", "same", 400, 300, "ppm", 360_000, 0, 1.0)
+    ruled = apply_policy([DuplicateGroup((first, again), 3)], ("newest",))[0]
+    assert ruled.keeper == 4 and ruled.reason == "newest"
 
 
 @pytest.mark.parametrize("policy", [KEEPER_POLICY, ("newest",), ("bytes", "lossless")])

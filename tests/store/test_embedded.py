@@ -1,5 +1,6 @@
 """The embedded store with a real SQLite file and real faiss files."""
 
+import gc
 import shutil
 import sqlite3
 import subprocess
@@ -117,22 +118,29 @@ def test_second_writer_is_refused_but_readers_work(tmp_path):
     store.close()
 
 
-def test_a_writer_in_another_process_is_named_as_such_and_this_ones_close_frees_it(tmp_path):
-    holder = subprocess.Popen(  # another process takes the folder's write lock and waits
-        [sys.executable, "-c", _HOLD_LOCK, str(tmp_path / "write.lock")],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with pytest.raises(IndexLocked, match="open for writing by another process"):
-            EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
-    finally:
-        holder.kill()
-        holder.communicate()  # also closes its pipe
-    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)  # this process's own, now
-    store.close()
-    EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000).close()  # closed: free for the next
+@pytest.mark.filterwarnings("ignore::ResourceWarning")  # the store dropped unclosed, on purpose
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_writer_in_another_process_is_named_as_such_once_this_ones_are_gone(tmp_path):
+    """This process's writers, closed or dropped unclosed, are forgotten: a lock another
+    process takes afterwards is that process's."""
+    EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000).close()
+    dropped = EmbeddedStore(tmp_path / "other", SPECS, hnsw_threshold=1000)
+    del dropped  # never closed: collected, its lock file closes
+    gc.collect()
+    for folder in (tmp_path, tmp_path / "other"):
+        holder = subprocess.Popen(  # another process takes the folder's write lock and waits
+            [sys.executable, "-c", _HOLD_LOCK, str(folder / "write.lock")],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+            with pytest.raises(IndexLocked, match="open for writing by another process"):
+                EmbeddedStore(folder, SPECS, hnsw_threshold=1000)
+        finally:
+            holder.kill()
+            holder.communicate()  # also closes its pipe
+        EmbeddedStore(folder, SPECS, hnsw_threshold=1000).close()  # free again
 
 
 _HOLD_LOCK = """

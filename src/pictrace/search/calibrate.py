@@ -78,10 +78,14 @@ def refit(
         labels.append(int(pair.is_copy))
     if len(rows) < MIN_PAIRS or min(sum(labels), len(labels) - sum(labels)) < MIN_PER_CLASS:
         raise ConfigError(
-            f"{origin}: {len(rows)} readable pair{'s' if len(rows) != 1 else ''} with "
+            f"{origin}: {len(rows)} readable pair{_plural(len(rows))} with "
             f"{sum(labels)} cop{'ies' if sum(labels) != 1 else 'y'}; calibration needs "
             f"at least {MIN_PAIRS} pairs and {MIN_PER_CLASS} of each kind"
-            + (f" ({len(skipped)} pairs unreadable, the first: {skipped[0]})" if skipped else "")
+            + (
+                f" ({len(skipped)} pair{_plural(len(skipped))} unreadable, the first: {skipped[0]})"
+                if skipped
+                else ""
+            )
         )
     # the shipped model's inputs, not those of an older calibration the index may hold
     names = load_calibrator(None, searcher.settings.local_features).names
@@ -129,3 +133,7 @@ class CalibrationReport:
             bins.append((low, low + 0.2, len(inside), precision))
         accuracy = right / max(1, len(rows))
         return cls(calibrator, len(rows), len(skipped), accuracy, tuple(bins), skipped)
+
+
+def _plural(count: int) -> str:
+    return "s" if count != 1 else ""

@@ -50,7 +50,8 @@ from pictrace.search.overlap import corners, project
 from pictrace.search.padding import breaks_off, on_thumbnail, padded
 from pictrace.types import DuplicateGroup, ImageRecord, KeeperReason, KeeperRule, rule_names
 
-LOSSLESS = frozenset({"png", "tiff", "bmp", "webp-lossless", "ppm", "pgm", "pbm"})
+NETPBM = frozenset({"ppm", "pgm", "pbm", "pfm"})
+LOSSLESS = frozenset({"png", "tiff", "bmp", "webp-lossless"}) | NETPBM
 RESOLUTION_BAND = 1.1  # within this factor of a group's most pixels counts as its resolution
 SHARPER = 1.3  # this many times the shared part's pixels make the other member a reduced copy
 FULL = 0.92  # a member whose shared part fills this share of its canvas shows nothing else
@@ -114,7 +115,7 @@ _RULES: dict[KeeperRule, Rule] = {
 # Before every policy: a member whose file is gone comes after those whose file is there, and
 # a lossless file of the very pixels a lossy member holds (a decoded JPEG saved again as PNG or
 # lossless WebP: no lossy encoder gives back the pixels of a lossless file) after that member,
-# which is as good a keeper (smaller, with its camera's metadata); so does a lossless file of
+# which is as good a keeper (smaller, with its camera's metadata); so does a Netpbm file of
 # the pixels a smaller lossless one holds (a PPM of a PNG). Not an edit: nothing changed.
 BEFORE_POLICY: tuple[KeeperReason, ...] = ("present", "resave")
 _ORDERED: dict[KeeperReason, Rule] = {
@@ -238,19 +239,30 @@ def edited_counts(
 
 
 def resaved(records: Collection[ImageRecord]) -> list[int]:
-    """The lossless members whose pixels a lossy member holds as they are, or another
-    lossless member in a smaller file (an uncompressed PPM or BMP of a PNG's pixels: the same
-    picture, more bytes; of equal sizes, the later id)."""
+    """The lossless members whose pixels a lossy member holds as they are, or a smaller
+    lossless file of other bytes does when they are a Netpbm file (uncompressed, without
+    metadata or transparency: a PPM of a PNG's pixels adds nothing but bytes) with no more
+    EXIF than it. (Another lossless format may hold what the pixel digest leaves out: more
+    bits, transparency, metadata.)"""
     lossy = {r.pixel_sha256 for r in records if r.format not in LOSSLESS}
-    smallest: dict[str, ImageRecord] = {}
-    for r in sorted(records, key=lambda r: (r.byte_size, r.id)):
-        if r.format in LOSSLESS:
-            smallest.setdefault(r.pixel_sha256, r)
+    lossless = [r for r in records if r.format in LOSSLESS]
     return [
         r.id
-        for r in records
-        if r.format in LOSSLESS and (r.pixel_sha256 in lossy or smallest[r.pixel_sha256].id != r.id)
+        for r in lossless
+        if r.pixel_sha256 in lossy
+        or (r.format in NETPBM and any(_holds_as_much(s, r) for s in lossless))
     ]
+
+
+def _holds_as_much(smaller: ImageRecord, netpbm: ImageRecord) -> bool:
+    """Whether another lossless file holds ``netpbm``'s pixels in fewer bytes, and as much
+    metadata."""
+    return (
+        smaller.pixel_sha256 == netpbm.pixel_sha256
+        and smaller.byte_sha256 != netpbm.byte_sha256
+        and smaller.byte_size < netpbm.byte_size
+        and smaller.exif_tags >= netpbm.exif_tags
+    )
 
 
 def edited_member(

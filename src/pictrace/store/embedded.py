@@ -80,8 +80,6 @@ class EmbeddedStore(Store):
                 self._following = Following(self.catalogue, self._versions())
         if rebuilt and self.readonly:
             self._tell_rebuilt(rebuilt)
-        if self._lock_file is not None:  # open: a second writer here is told it is this one
-            hold(self.folder)
 
     # --- folder and lock ------------------------------------------------------------------
     def _prepare_folder(self) -> None:
@@ -104,6 +102,7 @@ class EmbeddedStore(Store):
         except BlockingIOError as exc:
             self._lock_file.close()
             raise IndexLocked(refusal(self.folder)) from exc
+        hold(self.folder, self._lock_file)  # a second writer here is told it is this process
 
     # --- spaces: loaded from files when fresh, else rebuilt from the catalogue -------------
     def _load_space(self, spec: FeatureSpec) -> tuple[Space, bool]:
