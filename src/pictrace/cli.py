@@ -27,6 +27,7 @@ from pictrace.formatting import (
     comparison_table,
     group_lines,
     image_line,
+    past_the_end,
     percent,
     progress_bar,
     removed_line,
@@ -313,10 +314,7 @@ def list_images(
             else:
                 out.print(image_line(record), markup=False, highlight=False)
         if not records and offset:  # past the end: say so, rather than print nothing
-            err.print(
-                f"no images from offset {offset}: the index holds {index.stats().images}",
-                markup=False,
-            )
+            err.print(past_the_end(offset, index.stats().images), markup=False)
 
 
 @app.command()

@@ -255,3 +255,8 @@ def match_heading(matches: Sequence[Match]) -> tuple[str, str]:
     if copies > 1 and not rest:  # every result listed is a copy: the index may hold more
         return f"At least {heading}", "ask for more results to see whether there are others"
     return heading, (f"{rest} similar picture{'' if rest == 1 else 's'}" if rest else "")
+
+
+def past_the_end(offset: int, held: int) -> str:
+    """What ``list`` says when ``offset`` is past the last of the ``held`` images."""
+    return f"no images from offset {offset}: the index holds {held}"
