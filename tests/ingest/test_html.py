@@ -116,6 +116,10 @@ def test_sniffing_reads_bytes_not_names():
     assert image_format(b"RIFF\0\0\0\0WEBPVP8 ") == "webp"
     assert image_format(b"\0\0\0\x1cftypavif") == "avif"
     assert image_format(b"<html>") is None
+    netpbm = {b"P1\n": "pbm", b"P4 ": "pbm", b"P2\n": "pgm", b"P5\n": "pgm", b"P3\r\n": "ppm"}
+    for start, name in {**netpbm, b"P6\n": "ppm", b"Pf\n": "pfm"}.items():
+        assert image_format(start + b"640 480\n255\n") == name
+    assert image_format(b"P1: the plan") is None  # no whitespace after the kind: text
     assert kind_of(b"  <!DOCTYPE html><html>") == "html"
     assert kind_of(b"GIF89a....") == "image"
     assert describe(b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg">').startswith(

@@ -16,9 +16,10 @@ _MAGIC: tuple[tuple[int, bytes, str], ...] = (
     (0, b"II*\x00", "tiff"),
     (0, b"MM\x00*", "tiff"),
     (0, b"\x00\x00\x01\x00", "ico"),
-    (0, b"P6", "ppm"),
-    (0, b"P5", "pgm"),
 )
+# Netpbm: "P" and a kind, then whitespace (two letters alone start many a text)
+_NETPBM = {b"1": "pbm", b"4": "pbm", b"2": "pgm", b"5": "pgm", b"3": "ppm", b"6": "ppm"}
+_NETPBM |= {b"f": "pfm", b"F": "pfm"}
 _HEIF_BRANDS = {
     b"heic": "heif",
     b"heix": "heif",
@@ -50,6 +51,8 @@ EXTENSIONS = {
     "ico": "ico",
     "ppm": "ppm",
     "pgm": "pgm",
+    "pbm": "pbm",
+    "pfm": "pfm",
     "webp": "webp",
     "heif": "heic",
     "avif": "avif",
@@ -65,6 +68,8 @@ def image_format(data: bytes) -> str | None:
     for offset, magic, name in _MAGIC:
         if data[offset : offset + len(magic)] == magic:
             return name
+    if data[:1] == b"P" and data[2:3] in (b" ", b"\t", b"\r", b"\n"):
+        return _NETPBM.get(data[1:2])
     return None
 
 
