@@ -25,6 +25,7 @@ from pictrace.formatting import (
     add_lines,
     calibration_lines,
     comparison_table,
+    failure_json,
     group_lines,
     image_line,
     past_the_end,
@@ -158,13 +159,7 @@ def search(
                 failures += 1
                 err.print(f"error: {outcome.message}", markup=False)
                 if as_json:
-                    _emit_json(
-                        {
-                            "query": outcome.query,
-                            "error": {"code": outcome.code, "message": outcome.message},
-                            "results": [],
-                        }
-                    )
+                    _emit_json(failure_json(outcome))
             elif as_json:
                 data = outcome.as_dict()
                 if not copies and not outcome.matches:

@@ -98,16 +98,8 @@ def _format(image: Image.Image, data: bytes) -> str:
     one)."""
     name = (image.format or "unknown").lower()
     if name == "ppm":  # Pillow's name for the whole Netpbm family: say which one it is
-        return _NETPBM.get(data[:2], name)
+        return image_format(data[:3]) or name
     return "webp-lossless" if name == "webp" and _webp_coding(data) == b"VP8L" else name
-
-
-_NETPBM = {
-    **dict.fromkeys((b"P1", b"P4"), "pbm"),
-    **dict.fromkeys((b"P2", b"P5"), "pgm"),
-    **dict.fromkeys((b"P3", b"P6"), "ppm"),
-    **dict.fromkeys((b"Pf", b"PF"), "pfm"),
-}
 
 
 def _webp_coding(data: bytes) -> bytes | None:

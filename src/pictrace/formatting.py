@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from pictrace.errors import PicTraceError
 from pictrace.search.keeper import reason_label
 from pictrace.types import (
     AddFailure,
@@ -260,3 +261,12 @@ def match_heading(matches: Sequence[Match]) -> tuple[str, str]:
 def past_the_end(offset: int, held: int) -> str:
     """What ``list`` says when ``offset`` is past the last of the ``held`` images."""
     return f"no images from offset {offset}: the index holds {held}"
+
+
+def failure_json(error: PicTraceError) -> dict[str, object]:
+    """``search --json``'s line for a query that failed: its error, and no results."""
+    return {
+        "query": error.query,
+        "error": {"code": error.code, "message": error.message},
+        "results": [],
+    }

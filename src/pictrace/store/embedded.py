@@ -36,7 +36,7 @@ from pictrace.store.saved import (
 )
 from pictrace.store.vectors import HashSpace, LocalSpace, VectorSpace
 from pictrace.store.writelock import NAME as LOCK_NAME
-from pictrace.store.writelock import hold, refusal, release, take_soon, writer_active
+from pictrace.store.writelock import hold, refusal, take_soon, writer_active
 from pictrace.threads import quiet_native_threads
 from pictrace.types import ImageRecord
 
@@ -299,7 +299,6 @@ class EmbeddedStore(Store):
             if self._lock_file is not None:
                 self._lock_file.close()
                 self._lock_file = None
-                release(self.folder)
 
     # --- reads ------------------------------------------------------------------------------
     def records(self, ids: Iterable[int]) -> dict[int, ImageRecord]:

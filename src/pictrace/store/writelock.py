@@ -14,8 +14,8 @@ from typing import IO
 NAME = "write.lock"
 # Index folders whose lock this process holds, with the lock file that holds it: a second open
 # here is refused too (flock locks each open of the file), and should say so rather than blame
-# another process. Held while that file is open (a store never closed but collected closes it).
-_HELD: dict[Path, weakref.ref[IO[str]]] = {}
+# another process. Held while that file is open (a store closed, or collected unclosed, is not).
+_HELD: weakref.WeakValueDictionary[Path, IO[str]] = weakref.WeakValueDictionary()
 
 
 def take_soon(lock: IO[str], tries: int = 5) -> None:
@@ -45,23 +45,14 @@ def writer_active(folder: Path) -> bool:
 
 def hold(folder: Path, lock: IO[str]) -> None:
     """Remember that this process holds ``folder``'s lock through ``lock`` (``refusal``)."""
-    _HELD[folder.resolve()] = weakref.ref(lock)
-
-
-def release(folder: Path) -> None:
-    _HELD.pop(folder.resolve(), None)
-
-
-def _held_here(folder: Path) -> bool:
-    ref = _HELD.get(folder.resolve())
-    lock = ref() if ref is not None else None
-    return lock is not None and not lock.closed
+    _HELD[folder.resolve()] = lock
 
 
 def refusal(folder: Path) -> str:
     """Why a writer cannot open ``folder``: this process has it open for writing already, or
     another process does."""
-    if _held_here(folder):
+    lock = _HELD.get(folder.resolve())
+    if lock is not None and not lock.closed:
         return (
             f"index {folder} is open for writing in this process already: use that Index, "
             "close it first, or open this one read-only (readonly=True) to search beside it"
