@@ -41,3 +41,23 @@ def test_nothing_outside_the_uploads_is_named_or_deleted(tmp_path):
     assert kept_file(uploads, f"/gone/uploads/{DIGEST}/..") is None
     discard_kept(uploads, kept)
     assert not kept.exists() and not kept.parent.exists()
+
+
+def test_only_a_file_kept_under_the_images_own_digest_is_its_upload(tmp_path):
+    """Given the image's digest, a kept file under another digest is not its upload: the
+    same name under another image's folder is never deleted for it."""
+    uploads, kept = _layout(tmp_path)
+    assert kept_file(uploads, str(kept), DIGEST) == kept
+    assert kept_file(uploads, str(kept), "cd" * 32) is None
+    assert kept_file(uploads, f"/gone/uploads/{DIGEST}/kept.png", "cd" * 32) is None
+    discard_kept(uploads, kept, "cd" * 32)
+    assert kept.is_file()
+    loose = uploads / "holiday.png"  # in uploads, but not as PicTrace keeps uploads
+    loose.write_bytes(b"png")
+    nested = uploads / "2023" / "x.png"
+    nested.parent.mkdir()
+    nested.write_bytes(b"png")
+    for path in (loose, nested):
+        assert kept_file(uploads, str(path)) is None
+        discard_kept(uploads, path)
+        assert path.is_file()

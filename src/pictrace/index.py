@@ -410,7 +410,7 @@ class Index:
     def _remove(self, records: Sequence[ImageRecord]) -> None:
         self.store.remove([r.id for r in records])
         for record in records:
-            self.discard_kept(Path(record.source))
+            self.discard_kept(Path(record.source), record.byte_sha256)
         try:
             self.store.flush()
         except IndexError_ as exc:  # removed all the same: the catalogue says so
@@ -425,9 +425,10 @@ class Index:
         """The file kept in ``uploads`` for an upload's source (``uploads.kept_file``)."""
         return kept_file(self.uploads, source)
 
-    def discard_kept(self, path: Path) -> None:
-        """Delete the file kept in ``uploads`` for ``path``, and its own folder once empty."""
-        discard_kept(self.uploads, path)
+    def discard_kept(self, path: Path, byte_sha256: str | None = None) -> None:
+        """Delete the file kept in ``uploads`` for ``path`` (of ``byte_sha256`` when given),
+        and its own folder once empty."""
+        discard_kept(self.uploads, path, byte_sha256)
 
     def stats(self) -> Stats:
         """Counts, including images whose features an older PicTrace computed (``outdated``:

@@ -365,3 +365,33 @@ def test_removing_the_images_whose_files_are_gone(client, app_index, photos, tmp
     assert [r["source"] for r in answer.json()["removed"]] == [str(tmp_path / "gone.jpg")]
     assert app_index.store.by_source(str(tmp_path / "kept.jpg")) is not None
     assert client.delete("/api/images/missing").json() == {"removed": []}
+
+
+def test_a_users_own_uploads_folder_in_the_index_folder_is_theirs(built_index, photos, tmp_path):
+    """A folder the user called ``uploads`` inside the index folder, added as any other
+    folder: neither a server start nor removing its images deletes a file of it (only files
+    laid out as PicTrace keeps uploads, ``<sha256>/<name>``, are PicTrace's)."""
+    import shutil
+
+    from pictrace import Index
+    from pictrace.api.app import create_app
+    from tests.api.conftest import TestClient
+
+    folder = tmp_path / "site"
+    shutil.copytree(built_index, folder)
+    mine = folder / "uploads"
+    (mine / "2023").mkdir(parents=True)
+    shutil.copy(photos / "box.png", mine / "holiday.png")
+    shutil.copy(photos / "coffee.jpg", mine / "2023" / "coffee.jpg")
+    (mine / "notes.txt").write_text("not an image", encoding="utf-8")
+    with Index.open(folder) as index:
+        assert len(index.add([str(mine)]).added) == 2
+    with TestClient(create_app(folder)) as client:
+        assert client.get("/api/health").status_code == 200
+    files = sorted(str(p.relative_to(mine)) for p in mine.rglob("*") if p.is_file())
+    assert files == ["2023/coffee.jpg", "holiday.png", "notes.txt"]
+    with Index.open(folder) as index:
+        assert index.kept_file(str(mine / "holiday.png")) is None
+        index.remove(str(mine / "holiday.png"))
+        index.remove(str(mine / "2023" / "coffee.jpg"))
+    assert (mine / "holiday.png").is_file() and (mine / "2023" / "coffee.jpg").is_file()

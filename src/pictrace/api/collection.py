@@ -16,6 +16,7 @@ from typing import Any, get_args
 from pictrace.index import Index
 from pictrace.ingest.sniff import EXTENSIONS, image_format
 from pictrace.types import AddFailure, AddReport, DuplicateGroup, ImageRecord, KeeperRule, Source
+from pictrace.uploads import is_digest, kept_digest, kept_name, temporary_name
 
 KEEPER_RULES: tuple[str, ...] = get_args(KeeperRule)
 
@@ -55,23 +56,29 @@ _SAME_FORMAT = {"jpg": {"jpg", "jpeg", "jpe"}, "tif": {"tif", "tiff"}, "heic": {
 def discard_orphans(index: Index) -> int:
     """Delete the files in ``uploads`` that no catalogued image is: an upload written just
     before the server was killed (uploads are kept before they are indexed), or a temporary
-    file a crash left. Run when a server opens its index for writing, before any upload;
-    returns how many were deleted."""
+    file a crash left. Only files laid out as PicTrace keeps uploads are looked at
+    (``uploads.kept_name``): anything else there is a user's own (a folder called
+    ``uploads`` inside the index folder). Run when a server opens its index for writing,
+    before any upload; returns how many were deleted."""
     folder, gone = index.uploads, 0
     if not folder.is_dir():
         return 0
     for path in [*folder.glob("*"), *folder.glob("*/*")]:
-        # kept files are named by their bytes' digest (uploads/<sha256>/<name>, or an older
-        # release's uploads/<sha256>.<ext>): that, not the path, says whether an image holds
-        # them, so a moved index folder keeps all of its uploads
-        digest = path.parent.name if path.parent != folder else path.name.split(".")[0]
-        if path.is_file() and (path.name.startswith(".") or not index.store.by_bytes(digest)):
+        tail = path.relative_to(folder).parts
+        if path.is_file() and (temporary_name(tail) or _orphan(index, tail)):
             path.unlink(missing_ok=True)
             gone += 1
     for box in folder.iterdir():
-        if box.is_dir() and not any(box.iterdir()):
+        if box.is_dir() and is_digest(box.name) and not any(box.iterdir()):
             box.rmdir()
     return gone
+
+
+def _orphan(index: Index, tail: tuple[str, ...]) -> bool:
+    """A kept upload no catalogued image holds the bytes of. Kept files are named by their
+    bytes' digest: that, not the path, says whether an image holds them, so a moved index
+    folder keeps all of its uploads."""
+    return kept_name(tail) and not index.store.by_bytes(kept_digest(tail))
 
 
 def _kept_files(box: Path) -> Iterator[Path]:
