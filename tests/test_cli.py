@@ -573,3 +573,41 @@ def test_list_past_the_end_says_how_many_images_there_are(run, built_index):
     code, out, err = run("--index", str(built_index), "list", "--offset", "500")
     held = len(run("--index", str(built_index), "list")[1].splitlines())
     assert code == 0 and out == "" and f"no images from offset 500: the index holds {held}" in err
+
+
+def test_an_image_named_twice_or_missing_too_is_removed_once_without_an_error(
+    run, tmp_path, photos
+):
+    for name in ("coffee.jpg", "rocket.jpg", "fruits.jpg"):
+        (tmp_path / name).write_bytes((photos / name).read_bytes())
+    folder = str(tmp_path / "index")
+    assert run("--index", folder, "add", str(tmp_path))[0] == 0
+    (tmp_path / "coffee.jpg").unlink()
+    code, out, err = run("--index", folder, "remove", "--missing", str(tmp_path / "coffee.jpg"))
+    assert code == 0 and out.count("coffee.jpg") == 1 and not err
+    listed = [json.loads(line) for line in run("--index", folder, "list", "--json")[1].splitlines()]
+    rocket = next(str(r["id"]) for r in listed if r["source"].endswith("rocket.jpg"))
+    code, out, err = run("--index", folder, "remove", rocket, str(tmp_path / "rocket.jpg"))
+    assert code == 0 and out.count("removed") == 1 and not err
+    code, out, _ = run("--index", folder, "stats", "--json")
+    assert json.loads(out)["images"] == 1
+
+
+def test_a_file_named_as_another_folders_file_is_its_own_image(run, tmp_path, photos, monkeypatch):
+    """``a.jpg`` added from two folders: in each folder, ``remove a.jpg`` and adding it again
+    mean that folder's file, also once the other folder's file is gone."""
+    first, second = tmp_path / "d1", tmp_path / "d2"
+    for folder, photo in ((first, "coffee.jpg"), (second, "box.png")):
+        folder.mkdir()
+        (folder / "a.jpg").write_bytes((photos / photo).read_bytes())
+    index = str(tmp_path / "index")
+    for folder in (first, second):
+        monkeypatch.chdir(folder)
+        assert run("--index", index, "add", "a.jpg")[0] == 0
+    (first / "a.jpg").unlink()
+    code, out, _ = run("--index", index, "add", "a.jpg")  # d2's file, unchanged
+    assert code == 0 and "skipped unchanged 1" in out and "added 0" in out
+    code, out, _ = run("--index", index, "remove", "a.jpg")
+    assert code == 0 and str(second / "a.jpg") in out
+    code, out, _ = run("--index", index, "list", "--json")
+    assert [json.loads(line)["source"] for line in out.splitlines()] == ["a.jpg"]

@@ -204,11 +204,13 @@ class Adder:
         """The record of a source, also of a local file added before under another spelling
         of its path (relative from any folder, absolute, through a symlink). ``named``: the
         record added under the source's name, if any (``store.by_source``)."""
-        record = named
         if source.location is None:
-            return record
-        if record is None or not self._same_file(record, source.location):
-            record = self.store.by_location(source.location)
+            return named
+        # the entry of this very file first: a namesake whose file is gone may be another
+        # folder's file of the same relative name (it was added under its absolute path)
+        record = self.store.by_location(source.location)
+        if record is None and named is not None and self._same_file(named, source.location):
+            record = named
         for alias in path_aliases(source.uri) if record is None else ():
             found = self.store.by_source(alias)  # added before locations were recorded
             if found is not None and self._same_file(found, source.location):

@@ -44,7 +44,7 @@ from pictrace.search.overlay import check_overlay_target, save_overlay
 from pictrace.settings import Settings, load_settings
 from pictrace.store.base import local_folder
 from pictrace.store.embedded import CATALOGUE
-from pictrace.types import KEEPER_POLICY, SearchResult
+from pictrace.types import KEEPER_POLICY, ImageRecord, SearchResult
 
 app = typer.Typer(
     add_completion=False,
@@ -278,18 +278,22 @@ def remove(
         raise typer.BadParameter("name images to remove, or give --missing")
     unknown = 0
     with _open(readonly=dry, existing=True) as index:  # a dry run only reads: beside a server too
-        found = (index.missing() if dry else index.remove_missing()) if gone else ()
-        for record in found:
-            out.print(removed_line(record, dry, "file missing"), markup=False)
-        if gone and not found:
-            out.print("no image's local file is missing")
-        for item in dict.fromkeys(items or []):  # each once
+        named: dict[int, ImageRecord] = {}  # found first: named twice, or missing too, goes once
+        for item in dict.fromkeys(items or []):
             try:
-                record = index.resolve(item) if dry else index.remove(item)
-                out.print(removed_line(record, dry), markup=False)
+                record = index.resolve(item)
+                named.setdefault(record.id, record)
             except NotFound as exc:
                 unknown += 1
                 err.print(f"error: {exc.message}", markup=False)
+        found = (index.missing() if dry else index.remove_missing()) if gone else ()
+        for record in found:
+            named.pop(record.id, None)
+            out.print(removed_line(record, dry, "file missing"), markup=False)
+        if gone and not found:
+            out.print("no image's local file is missing")
+        for record in named.values():
+            out.print(removed_line(record if dry else index.remove(record.id), dry), markup=False)
     if unknown:
         raise typer.Exit(1)
 
