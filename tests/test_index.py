@@ -964,3 +964,35 @@ def test_a_file_name_that_is_not_utf8_fails_alone(photos, tmp_path):
         assert len(report.added) == 1 and len(report.failed) == 1
         assert "not valid UTF-8" in report.failed[0].reason
         report.failed[0].reason.encode("utf-8")  # printable, storable
+
+
+def test_a_pil_image_of_an_indexed_file_is_its_exact_duplicate(tmp_path, photos):
+    """A PIL image is decoded as the file it came from: a 16-bit grey picture scaled as
+    one (it was all white), a transparent one laid on white and an EXIF-turned photo turned
+    (both were only copies)."""
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    grey = np.asarray(Image.open(photos / "coffee.jpg").convert("L")).astype(np.uint16) * 256
+    Image.fromarray(grey).save(folder / "depth16.png")
+    rgba = np.asarray(Image.open(photos / "butterfly.jpg").convert("RGBA")).copy()
+    rgba[:, : rgba.shape[1] // 2, 3] = 0
+    Image.fromarray(rgba).save(folder / "cutout.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned 90 degrees
+    Image.open(photos / "motorcycle.jpg").save(folder / "phone.jpg", exif=exif.tobytes())
+    with Index.open(tmp_path / "index") as index:
+        assert len(index.add([str(folder)]).added) == 3
+        for name in ("depth16.png", "cutout.png", "phone.jpg"):
+            with Image.open(folder / name) as picture:
+                top = index.search(picture, k=1).matches[0]
+            assert top.source.endswith(name) and top.tier == "exact", name
+
+
+def test_adding_bytes_or_a_pil_image_is_a_clear_error(tmp_path, photos):
+    """Bytes were taken for a list of paths (one per byte value), a PIL image raised a bare
+    TypeError; both are refused before any work, with what add takes."""
+    with Index.open(tmp_path / "index") as index, Image.open(photos / "box.png") as picture:
+        for item in ((photos / "box.png").read_bytes(), picture):
+            with pytest.raises(InputError, match="add takes files, folders or URLs"):
+                index.add(item)
+        assert index.stats().images == 0

@@ -158,6 +158,11 @@ class Index:
         self._writable()
         if isinstance(items, str | os.PathLike):
             items = [items]  # one path (a string is not a list of one-letter paths)
+        elif isinstance(items, bytes | bytearray | memoryview | Image.Image | Source):
+            raise InputError(  # a list of byte values is no list of paths either
+                f"add takes files, folders or URLs (one, or a list of them), not "
+                f"{type(items).__name__}: save the picture to a file and add that"
+            )
         left_out: Counter[str] = Counter()
         paths = list(expand(items, left_out))
         urls = [p for p in paths if is_url(p)]

@@ -25,9 +25,7 @@ def load_query(query: QueryInput, settings: Settings) -> Source:
     if hasattr(query, "read"):  # a binary file object: at most one byte over the limit
         return _from_stream(cast(BinaryIO, query), settings.max_bytes)
     if isinstance(query, Image.Image):
-        buffer = io.BytesIO()
-        query.convert("RGB").save(buffer, format="PNG")
-        return Source("<image>", buffer.getvalue())
+        return Source("<image>", _lossless(query))
     if isinstance(query, bytes | bytearray):
         return Source("<bytes>", bytes(query))
     if not isinstance(query, str | Path):
@@ -43,6 +41,26 @@ def load_query(query: QueryInput, settings: Settings) -> Source:
     if "://" in text:
         raise InputError(f"{text}: unsupported URL scheme (use http:// or https://)")
     return read_file(os.path.expanduser(text), settings.max_bytes)
+
+
+# modes a PNG keeps as they are; any other (32-bit, float, CMYK, ...) goes into a TIFF
+_PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I;16", "I;16B"})
+
+
+def _lossless(picture: Image.Image) -> bytes:
+    """A PIL image as a lossless file of its own mode, transparency and EXIF block, so that
+    decoding it is decoding the file it came from: a 16-bit grey picture scaled as one, a
+    transparent one laid on white, a photo turned as its EXIF says (a query that is the
+    picture of an indexed file is its exact duplicate). A mode neither format writes is
+    converted to RGB first."""
+    buffer = io.BytesIO()
+    try:
+        kind = "PNG" if picture.mode in _PNG_MODES else "TIFF"
+        picture.save(buffer, format=kind, exif=picture.getexif())
+    except (OSError, ValueError, KeyError):
+        buffer = io.BytesIO()
+        picture.convert("RGB").save(buffer, format="PNG", exif=picture.getexif())
+    return buffer.getvalue()
 
 
 def _from_stream(stream: BinaryIO, max_bytes: int) -> Source:
