@@ -395,3 +395,21 @@ def test_a_users_own_uploads_folder_in_the_index_folder_is_theirs(built_index, p
         index.remove(str(mine / "holiday.png"))
         index.remove(str(mine / "2023" / "coffee.jpg"))
     assert (mine / "holiday.png").is_file() and (mine / "2023" / "coffee.jpg").is_file()
+
+
+def test_an_upload_whose_only_other_file_is_gone_is_kept(index_copy, photos, tmp_path):
+    """The same bytes as an image whose file was deleted: the upload is kept and indexed
+    (it was "unchanged", held by the missing image), so removing the missing images does
+    not lose the picture."""
+    from pictrace.api.collection import add_uploads
+
+    gone = tmp_path / "gone.png"
+    data = png_bytes(load_rgb(photos / "rocket.jpg").rotate(90, expand=True))
+    gone.write_bytes(data)
+    (missing_id,) = index_copy.add([str(gone)]).added
+    gone.unlink()
+    report = add_uploads(index_copy, index_copy.uploads, [("turned.png", data)])
+    assert len(report.added) == 1 and not report.skipped
+    assert [r.id for r in index_copy.remove_missing()] == [missing_id]
+    top = index_copy.search(data, k=1).matches[0]
+    assert top.tier == "exact" and top.id == report.added[0]

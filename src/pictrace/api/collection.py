@@ -15,6 +15,7 @@ from typing import Any, get_args
 
 from pictrace.index import Index
 from pictrace.ingest.sniff import EXTENSIONS, image_format
+from pictrace.search.duplicates import missing_files
 from pictrace.types import AddFailure, AddReport, DuplicateGroup, ImageRecord, KeeperRule, Source
 from pictrace.uploads import is_digest, kept_digest, kept_name, temporary_name
 
@@ -151,10 +152,14 @@ def add_uploads(
 
 
 def _holder(index: Index, data: bytes) -> str | None:
-    """The source of the image already indexed with exactly these bytes, if any."""
+    """The source of an image already indexed with exactly these bytes whose file is still
+    there, if any (the upload of a picture whose only file is gone is kept: removing the
+    missing images must not lose it)."""
     held = index.store.by_bytes(hashlib.sha256(data).hexdigest())
-    records = index.store.records(held[:1])
-    return records[held[0]].source if held and held[0] in records else None
+    gone = missing_files(index.store, held) if held else frozenset()
+    there = [i for i in held if i not in gone]
+    records = index.store.records(there[:1])
+    return records[there[0]].source if there and there[0] in records else None
 
 
 def _named(report: AddReport, written: dict[str, str]) -> AddReport:
