@@ -138,3 +138,24 @@ def test_a_broken_link_or_size_leaves_out_only_itself():
     assert media.images == ("http://example.org/a.jpg", "http://example.org/b.jpg")
     assert media.links == ("http://example.org/next.html",)
     assert normalise("http://[::1/x") is None
+
+
+def test_a_page_is_known_by_any_tag_a_page_opens_with():
+    """A page without a doctype that opens with a script, a style, a table, a heading, a
+    link, an iframe or a link tag broken over lines was "not an image" and fetched as one;
+    so was a UTF-16 page. Text that merely starts with "<" and a word is none."""
+    for page in (
+        b"<script>var x = 1;</script><img src='a.jpg'>",
+        b"<style>body {}</style><img src='a.jpg'>",
+        b"<table><tr><td><img src='a.jpg'></td></tr></table>",
+        b"\n  <H1>Gallery</H1><img src='a.jpg'>",
+        b"<link rel=stylesheet href=s.css><img src='a.jpg'>",
+        b"<iframe src=x></iframe><img src='a.jpg'>",
+        b"<a\nhref=x>pic</a><img src='a.jpg'>",
+        b"<br/><img src='a.jpg'>",
+        "<!doctype html><img src=a.jpg>".encode("utf-16"),
+    ):
+        assert kind_of(page) == "html", page
+        assert extract(page, "http://example.com/g/").images == ("http://example.com/g/a.jpg",)
+    for text in (b"<pre>plain</pre>", b"<svg xmlns='http://www.w3.org/2000/svg'/>", b"<tr>"):
+        assert kind_of(text) == "other", text

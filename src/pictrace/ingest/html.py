@@ -20,6 +20,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from selectolax.lexbor import LexborNode as Node
 
 from pictrace.ingest.files import IMAGE_EXTENSIONS
+from pictrace.ingest.sniff import as_text
 
 MIN_SIDE = 48
 _META_IMAGES = (
@@ -67,7 +68,7 @@ def is_image_path(url: str) -> bool:
 
 
 def extract(html: str | bytes, url: str) -> PageMedia:
-    tree = HTMLParser(html)
+    tree = HTMLParser(as_text(html) if isinstance(html, bytes) else html)
     base = _base(tree, url)
     images: list[str] = []
     for name in _META_IMAGES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 Kind = Literal["image", "html", "other"]
@@ -28,19 +29,16 @@ _HEIF_BRANDS = {
     b"avif": "avif",
     b"avis": "avif",
 }
-_HTML_STARTS = (
-    b"<!doctype html",
-    b"<html",
-    b"<head",
-    b"<body",
-    b"<meta",
-    b"<title",
-    b"<!--",
-    b"<div",
-    b"<p",
-    b"<a ",
-    b"<img",
+# The tags a page may open with (the WHATWG sniffing algorithm's, and the other elements of a
+# page's head or body a page without a doctype starts with), each ended by whitespace, "/" or
+# ">": "<p" opens a page, "<pre" or "<svg" does not.
+_HTML_TAGS = frozenset(
+    b"""html head body meta title link base script noscript style iframe table font div
+    span p br b a i em strong img picture figure h1 h2 h3 h4 h5 h6 header nav main section
+    article aside footer ul ol li form center""".split()
 )
+_HTML_OPENING = re.compile(rb"<(!doctype\s*html|[a-z][a-z0-9]*)(?:[\s/>]|$)")
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 EXTENSIONS = {
     "jpeg": "jpg",
@@ -74,10 +72,30 @@ def image_format(data: bytes) -> str | None:
 
 
 def looks_like_html(data: bytes) -> bool:
-    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    """Whether bytes are a web page: they open (after a byte-order mark and whitespace) with
+    a doctype, a comment or a tag a page starts with (``_HTML_TAGS``); UTF-16 pages too."""
+    head = utf8_head(data).lstrip(b"\xef\xbb\xbf \t\r\n\x0c").lower()
     if head.startswith(b"<?xml"):
         return b"<html" in head
-    return head.startswith(_HTML_STARTS)
+    if head.startswith(b"<!--"):
+        return True
+    opening = _HTML_OPENING.match(head)
+    return opening is not None and (
+        opening.group(1).startswith(b"!doctype") or opening.group(1) in _HTML_TAGS
+    )
+
+
+def utf8_head(data: bytes, size: int = 1024) -> bytes:
+    """The first ``size`` bytes, as UTF-8 when they are UTF-16 with a byte-order mark."""
+    if data[:2] in _UTF16_BOMS:
+        return data[: 2 * size].decode("utf-16", "ignore").encode("utf-8")[:size]
+    return data[:size]
+
+
+def as_text(data: bytes) -> str | bytes:
+    """A page's bytes for the HTML parser: decoded when UTF-16 (which it would take for
+    UTF-8), else as they are (it reads their own charset)."""
+    return data.decode("utf-16", "replace") if data[:2] in _UTF16_BOMS else data
 
 
 def kind_of(data: bytes) -> Kind:
