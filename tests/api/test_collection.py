@@ -413,3 +413,16 @@ def test_an_upload_whose_only_other_file_is_gone_is_kept(index_copy, photos, tmp
     assert [r.id for r in index_copy.remove_missing()] == [missing_id]
     top = index_copy.search(data, k=1).matches[0]
     assert top.tier == "exact" and top.id == report.added[0]
+
+
+def test_bytes_sent_twice_that_fail_fail_twice(client, app_index):
+    """The same non-image bytes twice in one request: both fail (415, as once), where the
+    second was "unchanged", held by an upload that was never added."""
+    before = app_index.stats().images
+    files = [("files", (name, b"not an image at all")) for name in ("a.jpg", "b.jpg")]
+    answer = client.post("/api/images", files=files)
+    assert answer.status_code == 415, answer.text
+    body = answer.json()
+    assert [f["source"] for f in body["failed"]] == ["a.jpg", "b.jpg"]
+    assert body["skipped_unchanged"] == 0 and body["added"] == 0
+    assert app_index.stats().images == before

@@ -118,10 +118,11 @@ def add_uploads(
 
     Bytes the index already holds (added from a folder, a URL or an earlier upload), or sent
     twice in one request, are "unchanged": reported under the source of the image that holds
-    them, and not kept again."""
+    them, and not kept again (bytes sent twice that fail, fail twice)."""
     sources: list[Source | AddFailure] = []
     written: dict[str, str] = {}
     repeated: list[str] = []
+    again: list[tuple[str, str]] = []  # (kept path, uploaded name) of bytes sent again
     seen: set[str] = set()
     for name, data in uploads:
         if not data:
@@ -136,8 +137,8 @@ def add_uploads(
             reason = f"{name}: cannot be kept in the index folder ({exc.strerror})"
             sources.append(AddFailure(name, reason, "index_error"))
             continue
-        if str(path) in seen:  # sent twice in this request: the first copy's image holds it
-            repeated.append(str(path))
+        if str(path) in seen:  # sent twice in this request: as the first copy goes, it goes
+            again.append((str(path), name))
             continue
         seen.add(str(path))
         if new:
@@ -148,7 +149,14 @@ def add_uploads(
         if failure.source in written:
             index.discard_kept(Path(failure.source))
     named = _named(report, written)
-    return replace(named, skipped=named.skipped + tuple(repeated))
+    failed = {f.source: f for f in report.failed}
+    twice = tuple(
+        AddFailure(name, failed[path].reason.replace(path, name), failed[path].code)
+        for path, name in again
+        if path in failed
+    )
+    repeated += [path for path, _ in again if path not in failed]
+    return replace(named, skipped=named.skipped + tuple(repeated), failed=named.failed + twice)
 
 
 def _holder(index: Index, data: bytes) -> str | None:
