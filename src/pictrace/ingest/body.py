@@ -23,9 +23,13 @@ STEP = 1 << 20  # bytes inflated per call: a bomb is stopped within a few of the
 
 
 class CappedBody:
-    def __init__(self, encoding: str, limit: int, url: str) -> None:
+    def __init__(self, encoding: str, limit: int, url: str, truncate: bool = False) -> None:
+        """``truncate``: a body longer than ``limit`` is its first ``limit`` bytes (``full``
+        once they are in) instead of an error."""
         self.limit = limit
         self.url = url
+        self.truncate = truncate
+        self.full = False
         self.chunks: list[bytes] = []
         self.size = 0
         layers = [e.strip().lower() for e in encoding.split(",") if e.strip()]
@@ -42,6 +46,8 @@ class CappedBody:
         self.between = b""  # a gzip member's first byte, when a chunk ended after it
 
     def feed(self, raw: bytes) -> None:
+        if self.full:
+            return
         if not self.encoding:
             self._keep(raw)
             return
@@ -72,7 +78,7 @@ class CappedBody:
 
     def finish(self) -> bytes:
         """The whole body; an encoded one must have ended where its encoding says."""
-        if self.encoding and (self.inflater is not None or self.head):
+        if self.encoding and not self.full and (self.inflater is not None or self.head):
             if self.inflater is None:  # one byte of a deflate body
                 self.inflater = zlib.decompressobj(self._wbits(self.head))
                 self._inflate(self.inflater, self.head)
@@ -98,6 +104,8 @@ class CappedBody:
                 damaged = f"the {self.encoding} body is damaged ({exc})"
                 raise FetchError(f"{self.url}: {damaged}") from exc
             self._keep(out)
+            if self.full:
+                return
             data = inflater.unconsumed_tail
             if inflater.eof:
                 rest = inflater.unused_data
@@ -119,6 +127,8 @@ class CappedBody:
             )
 
     def _keep(self, data: bytes) -> None:
+        if self.truncate and self.size + len(data) >= self.limit:
+            data, self.full = data[: self.limit - self.size], True
         self.size += len(data)
         if self.size > self.limit:
             raise ImageTooLarge(

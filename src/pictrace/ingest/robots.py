@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from pictrace.errors import PicTraceError
 from pictrace.ingest.robotstxt import DISALLOW_ALL, RobotRules, parse
 
-ROBOTS_MAX_BYTES = 512 * 1024
+# RFC 9309 2.5: a crawler parses at least 500 KiB of a robots.txt (and may ignore the rest)
+ROBOTS_MAX_BYTES = 500 * 1024
 
 
 SILENT = frozenset({"fetch_failed", "fetch_timeout"})  # errors of a site that did not answer
@@ -71,4 +72,6 @@ class Robots:
             return DISALLOW_ALL, unreachable or f"HTTP {status}", failed
         if status >= 400:
             return RobotRules(), unreachable, failed
+        if len(body) >= ROBOTS_MAX_BYTES:  # the first ROBOTS_MAX_BYTES: no line cut short
+            body = body[: body.rfind(b"\n") + 1]
         return parse(body.decode("utf-8", "replace"), self.agent), unreachable, failed

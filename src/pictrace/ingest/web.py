@@ -107,13 +107,14 @@ class Fetcher:
         return Source(uri=url, data=fetched.data)
 
     async def robots_txt(self, url: str, max_bytes: int) -> tuple[int, bytes]:
-        fetched = await self._get(url, max_bytes)
+        """A robots.txt's status and its first ``max_bytes`` (the rest is left unread)."""
+        fetched = await self._get(url, max_bytes, truncate=True)
         return fetched.status, fetched.data
 
-    async def _get(self, url: str, max_bytes: int) -> Fetched:
+    async def _get(self, url: str, max_bytes: int, truncate: bool = False) -> Fetched:
         deadline = self.settings.fetch_timeout
         try:
-            return await self._follow(url, max_bytes)
+            return await self._follow(url, max_bytes, truncate)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise FetchTimeout(
                 f"{url}: no complete answer within {deadline:g} s; the server "
@@ -124,7 +125,7 @@ class Fetcher:
         except (httpx.InvalidURL, UnicodeError) as exc:
             raise BadURL(f"{url}: not a valid URL ({exc})") from exc
 
-    async def _follow(self, url: str, max_bytes: int) -> Fetched:
+    async def _follow(self, url: str, max_bytes: int, truncate: bool = False) -> Fetched:
         """Follow redirects by hand. The deadline counts only the time spent holding a
         download slot: a URL queued behind others (a crawl of a page with hundreds of
         images) is not timed out for waiting its turn."""
@@ -136,7 +137,7 @@ class Fetcher:
                 with anyio.fail_after(left):
                     async with self.client.stream("GET", current) as response:
                         if not response.is_redirect:
-                            data = await _read_capped(response, max_bytes, url)
+                            data = await _read_capped(response, max_bytes, url, truncate)
                             return Fetched(url, current, response.status_code, data, kind_of(data))
                         location = response.headers["location"]
                 left -= anyio.current_time() - started
@@ -176,15 +177,20 @@ def _redirect_target(current: str, location: str) -> str:
         raise FetchError(f"{current}: the server redirected to an invalid URL") from exc
 
 
-async def _read_capped(response: httpx.Response, limit: int, url: str) -> bytes:
+async def _read_capped(
+    response: httpx.Response, limit: int, url: str, truncate: bool = False
+) -> bytes:
     """The body, decoded (gzip or deflate, one layer) in bounded steps: a few kilobytes of
-    compressed zeros never expand past ``limit`` in memory."""
+    compressed zeros never expand past ``limit`` in memory. With ``truncate``, a longer body
+    is its first ``limit`` bytes (the rest is not read)."""
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if not truncate and declared.isdigit() and int(declared) > limit:
         raise ImageTooLarge(f"{url}: {declared} bytes exceeds the limit of {limit} bytes")
-    body = CappedBody(response.headers.get("content-encoding", ""), limit, url)
+    body = CappedBody(response.headers.get("content-encoding", ""), limit, url, truncate)
     async for chunk in response.aiter_raw():
         body.feed(chunk)
+        if body.full:
+            break
     return body.finish()
 
 
