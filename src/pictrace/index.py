@@ -335,8 +335,9 @@ class Index:
         """Refit copy_confidence on labelled pairs; saved as ``<index>/calibration.json``."""
         self._writable("calibrate it")
         pairs = read_pairs(Path(pairs_csv))
+        prepare = (self.prepare_query, self.prepare_hit)
         calibrator, rows, labels, skipped = refit(
-            pairs, (self.prepare_query, self.prepare_hit), self.searcher, origin=str(pairs_csv)
+            pairs, prepare, self.searcher, str(pairs_csv), self.load_query
         )
         if isinstance(self.store, EmbeddedStore):
             write_whole(self.store.folder / "calibration.json", calibrator.to_json())

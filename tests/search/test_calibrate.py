@@ -140,3 +140,20 @@ def test_too_few_pairs_are_counted_in_words_that_fit_one(photos, tmp_path):
     with Index.open(tmp_path / "index") as index, pytest.raises(ConfigError) as caught:
         index.calibrate(listed)
     assert "1 readable pair with 1 copy;" in str(caught.value)
+
+
+def test_the_order_of_a_pairs_columns_does_not_change_the_fit(photos, tmp_path):
+    """Each pair is taken as compare takes it, the smaller picture as the query: a list
+    written as (original, copy) fitted another model than the same list as (copy, original)."""
+    pairs = Path(_pairs(photos, tmp_path))
+    rows = pairs.read_text(encoding="utf-8").splitlines()
+    flipped = tmp_path / "flipped.csv"
+    swapped = [",".join([b, a, label]) for a, b, label in (r.split(",") for r in rows[1:])]
+    flipped.write_text("\n".join([rows[0], *swapped]) + "\n", encoding="utf-8")
+    fitted = []
+    for listed in (pairs, flipped):
+        with Index.open(tmp_path / f"index-{listed.stem}") as index:
+            index.add([str(photos / name) for name in NAMES])
+            calibrator = index.calibrate(listed).calibrator
+            fitted.append((calibrator.weights, calibrator.bias))
+    assert fitted[0] == fitted[1]

@@ -17,9 +17,11 @@ from pathlib import Path
 from pictrace.errors import ConfigError, PicTraceError
 from pictrace.ingest.queries import listed_path
 from pictrace.search.candidates import Query
+from pictrace.search.compare import query_first
 from pictrace.search.confidence import Calibrator, fit, load_calibrator
 from pictrace.search.engine import Searcher
 from pictrace.search.signals import Signals
+from pictrace.types import Source
 
 MIN_PAIRS = 10
 MIN_PER_CLASS = 3
@@ -60,17 +62,21 @@ def refit(
     prepare: tuple[Callable[[str], Query], Callable[[str], Query]],
     searcher: Searcher,
     origin: str,
+    load: Callable[[str], Source] | None = None,
 ) -> tuple[Calibrator, list[Signals], list[int], tuple[str, ...]]:
     """Fit a calibrator on the pairs; returns it, the signal rows, their labels and why the
-    pairs skipped could not be read ("path: why"). ``prepare`` makes ``a`` a query as search
-    sees it and ``b`` an image as the index holds it."""
+    pairs skipped could not be read ("path: why"). ``prepare`` makes one side a query as
+    search sees it and the other an image as the index holds it: ``a`` the query, or with
+    ``load`` (which reads a picture), the smaller of the two, as compare takes it (so the
+    columns' order does not matter)."""
     rows: list[Signals] = []
     labels: list[int] = []
     skipped: list[str] = []
     as_query, as_hit = (lru_cache(maxsize=256)(fn) for fn in prepare)
     for pair in pairs:
         try:
-            qa, qb = as_query(pair.a), as_hit(pair.b)
+            swapped = load is not None and query_first(load(pair.b), load(pair.a))
+            qa, qb = as_query(pair.b if swapped else pair.a), as_hit(pair.a if swapped else pair.b)
         except PicTraceError as exc:
             skipped.append(exc.message)
             continue
