@@ -611,3 +611,22 @@ def test_a_file_named_as_another_folders_file_is_its_own_image(run, tmp_path, ph
     assert code == 0 and str(second / "a.jpg") in out
     code, out, _ = run("--index", index, "list", "--json")
     assert [json.loads(line)["source"] for line in out.splitlines()] == ["a.jpg"]
+
+
+def test_a_file_here_that_is_not_indexed_is_not_another_folders_namesake(
+    run, tmp_path, photos, monkeypatch
+):
+    """``remove a.jpg`` where this folder's a.jpg was never added named another folder's
+    image added as ``a.jpg``, whose file is still there; it now says so and removes nothing."""
+    first, second = tmp_path / "d1", tmp_path / "d2"
+    for folder, photo in ((first, "coffee.jpg"), (second, "box.png")):
+        folder.mkdir()
+        (folder / "a.jpg").write_bytes((photos / photo).read_bytes())
+    index = str(tmp_path / "index")
+    monkeypatch.chdir(first)
+    assert run("--index", index, "add", "a.jpg")[0] == 0
+    monkeypatch.chdir(second)
+    code, _, err = run("--index", index, "remove", "a.jpg")
+    assert code == 1 and "name it by its id" in err and str(first / "a.jpg") in err
+    monkeypatch.chdir(first)
+    assert run("--index", index, "remove", "a.jpg")[0] == 0

@@ -990,9 +990,23 @@ def test_a_pil_image_of_an_indexed_file_is_its_exact_duplicate(tmp_path, photos)
 
 def test_adding_bytes_or_a_pil_image_is_a_clear_error(tmp_path, photos):
     """Bytes were taken for a list of paths (one per byte value), a PIL image raised a bare
-    TypeError; both are refused before any work, with what add takes."""
+    TypeError, and so did either in a list, or a file object; all are refused before any
+    work, with what add takes."""
+    data = (photos / "box.png").read_bytes()
     with Index.open(tmp_path / "index") as index, Image.open(photos / "box.png") as picture:
-        for item in ((photos / "box.png").read_bytes(), picture):
+        for item in (data, picture, [data], [picture], io.BytesIO(b"a\nb"), [str(photos), data]):
             with pytest.raises(InputError, match="add takes files, folders or URLs"):
                 index.add(item)
         assert index.stats().images == 0
+
+
+def test_a_pil_query_in_cmyk_is_as_small_as_its_pixels_allow(tmp_path, photos):
+    """A CMYK picture went into an uncompressed TIFF (4 bytes a pixel): a large one passed
+    the size limit and was refused. It is decoded as its RGB conversion, so it goes as that."""
+    from pictrace import load_settings
+
+    settings = load_settings(max_bytes=2_000_000)
+    with Index.open(tmp_path / "index", settings=settings) as index:
+        index.add([str(photos / "box.png")])
+        picture = Image.new("CMYK", (1000, 800), (20, 40, 60, 0))  # 3.2 MB as a TIFF
+        assert index.search(picture, k=1).matches

@@ -37,6 +37,7 @@ from pictrace.features.pipeline import (
     per_image_values,
 )
 from pictrace.ingest.files import path_aliases, read_file
+from pictrace.lookup import may_be
 from pictrace.settings import Settings
 from pictrace.store.base import Store
 from pictrace.store.catalogue import NewImage
@@ -209,11 +210,11 @@ class Adder:
         # the entry of this very file first: a namesake whose file is gone may be another
         # folder's file of the same relative name (it was added under its absolute path)
         record = self.store.by_location(source.location)
-        if record is None and named is not None and self._same_file(named, source.location):
+        if record is None and named is not None and may_be(self.store, named, source.location):
             record = named
         for alias in path_aliases(source.uri) if record is None else ():
             found = self.store.by_source(alias)  # added before locations were recorded
-            if found is not None and self._same_file(found, source.location):
+            if found is not None and may_be(self.store, found, source.location):
                 return found
         return record
 
@@ -262,13 +263,6 @@ class Adder:
             return byte_digest(read_file(namesake, self.settings.max_bytes).data) == digest
         except InputError:
             return False  # unreadable: it cannot be the file that moved
-
-    def _same_file(self, record: ImageRecord, location: str) -> bool:
-        """Whether a record can be the local file at ``location``: it was added from there,
-        or from a place where no file is any more (the folder was moved: the same relative
-        name is the same file), or before locations were recorded (an older release)."""
-        recorded = self.store.location_of(record.id)
-        return recorded is None or recorded == location or not os.path.lexists(recorded)
 
     def _current(self, image_id: int) -> bool:
         stored = self.store.feature_versions(image_id)

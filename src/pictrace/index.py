@@ -414,8 +414,9 @@ class Index:
         return records
 
     def _remove(self, records: Sequence[ImageRecord]) -> None:
+        uploads = [r for r in records if self.store.location_of(r.id) is None]  # no user file
         self.store.remove([r.id for r in records])
-        for record in records:
+        for record in uploads:
             self.discard_kept(Path(record.source), record.byte_sha256)
         try:
             self.store.flush()
@@ -432,8 +433,7 @@ class Index:
         return kept_file(self.uploads, source)
 
     def discard_kept(self, path: Path, byte_sha256: str | None = None) -> None:
-        """Delete the file kept in ``uploads`` for ``path`` (of ``byte_sha256`` when given),
-        and its own folder once empty."""
+        """Delete the upload kept for ``path`` (of ``byte_sha256``, if given), its folder too."""
         discard_kept(self.uploads, path, byte_sha256)
 
     def stats(self) -> Stats:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pictrace.errors import InputError, NotFound
@@ -12,22 +13,40 @@ from pictrace.types import ImageRecord
 
 def resolve(store: Store, id_or_source: str | int) -> ImageRecord:
     """The image with this id (a number is an id only), or added from this source (a string:
-    an existing file's own entry under any spelling of its path, else the source as added
-    (another folder's ``a.jpg`` only when this folder has none), or else its id: a file named
-    ``2`` comes before image 2)."""
+    an existing file's own entry under any spelling of its path, or the entry added under its
+    name that may be it (``may_be``: not another folder's ``a.jpg`` whose file is there);
+    else the source as added, or else its id: a file added as ``2`` comes before image 2)."""
     if isinstance(id_or_source, bool):  # an int to Python, but no id
         raise InputError(f"an image is named by its id or source, not {id_or_source!r}")
     if isinstance(id_or_source, int):
         return store.get(id_or_source)
     text = str(id_or_source)
-    record = None
-    if Path(text).expanduser().is_file():  # this file's own entry, under any spelling
-        record = store.by_location(str(Path(text).expanduser().resolve()))
-    record = record or store.by_source(text)
+    path = Path(text).expanduser()
+    location = str(path.resolve()) if path.is_file() else None
+    record = store.by_location(location) if location else None  # this file's own entry
+    other = None  # an entry under this name that is another file
+    for name in (text, *path_aliases(text)) if record is None else ():
+        found = store.by_source(name)  # as added; for a file here, only an entry it may be
+        if found is not None and (location is None or may_be(store, found, location)):
+            record = found
+            break
+        other = other or found
     if record is None and text.isascii() and text.isdigit():
         record = store.records([int(text)]).get(int(text))
-    for alias in path_aliases(text):
-        record = record or store.by_source(alias)
     if record is None:
-        raise NotFound(f"no image with id or source {text!r} in the index")
+        elsewhere = (
+            f" (the file here is not; image {other.id} was added under that name from "
+            f"{store.location_of(other.id)}: name it by its id)"
+            if other is not None
+            else ""
+        )
+        raise NotFound(f"no image with id or source {text!r} in the index{elsewhere}")
     return record
+
+
+def may_be(store: Store, record: ImageRecord, location: str) -> bool:
+    """Whether a record can be the local file at ``location``: it was added from there,
+    or from a place where no file is any more (the folder was moved: the same relative
+    name is the same file), or before locations were recorded (an older release)."""
+    recorded = store.location_of(record.id)
+    return recorded is None or recorded == location or not os.path.lexists(recorded)

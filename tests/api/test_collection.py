@@ -426,3 +426,44 @@ def test_bytes_sent_twice_that_fail_fail_twice(client, app_index):
     assert [f["source"] for f in body["failed"]] == ["a.jpg", "b.jpg"]
     assert body["skipped_unchanged"] == 0 and body["added"] == 0
     assert app_index.stats().images == before
+
+
+def test_a_users_file_named_as_an_upload_is_still_theirs(built_index, photos, tmp_path):
+    """Only an upload (an image with no location of its own) takes its kept file along when
+    removed, and a server start deletes only files whose bytes their digest names: a user's
+    own picture under uploads/<its sha256>/, a file named as an upload with other bytes and
+    an empty folder of theirs stay."""
+    import shutil
+
+    from pictrace import Index
+    from pictrace.api.app import create_app
+    from tests.api.conftest import TestClient
+
+    folder = tmp_path / "site"
+    shutil.copytree(built_index, folder)
+    data = (photos / "box.png").read_bytes()
+    mine = folder / "uploads" / hashlib.sha256(data).hexdigest() / "mine.png"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(data)
+    lookalike = folder / "uploads" / f"{'ab' * 32}.pdf"
+    lookalike.write_bytes(b"%PDF- a document of the user's")
+    (folder / "uploads" / "empty").mkdir()
+    with Index.open(folder) as index:
+        (added,) = index.add([str(mine)]).added
+        index.remove(added)
+    assert mine.is_file()
+    with TestClient(create_app(folder)) as client:
+        assert client.get("/api/health").status_code == 200
+    assert mine.is_file() and lookalike.is_file() and (folder / "uploads" / "empty").is_dir()
+
+
+def test_an_upload_named_with_dots_and_spaces_first_is_kept_and_removed(index_copy, photos):
+    from pictrace.api.collection import add_uploads, upload_name
+
+    assert upload_name(". ..x.png", "png") == "x.png"
+    data = png_bytes(load_rgb(photos / "rocket.jpg").rotate(270, expand=True))
+    (image_id,) = add_uploads(index_copy, index_copy.uploads, [(". ..x.png", data)]).added
+    kept = Path(index_copy.get(image_id).source)
+    assert kept.name == "x.png"
+    index_copy.remove(image_id)
+    assert not kept.exists() and not kept.parent.exists()

@@ -155,17 +155,17 @@ def test_an_image_url_redirecting_to_a_fetched_one_is_not_emitted_twice():
     assert not failures and progress.images_fetched == progress.images_found == 1
 
 
-@pytest.mark.parametrize("encoding", ["", "gzip"])
-def test_a_robots_txt_past_500_kib_is_read_to_there(encoding):
+@pytest.mark.parametrize(("encoding", "end"), [("", b"\n"), ("gzip", b"\n"), ("", b"\r")])
+def test_a_robots_txt_past_500_kib_is_read_to_there(encoding, end):
     """RFC 9309 asks a crawler to parse at least 500 KiB: a longer robots.txt (comments, a
     long list of rules) was "unreachable", so the whole site was refused. Its rules up to
     there hold (a line cut at the limit is left out), those past it are ignored."""
     import gzip
 
-    rules = b"User-agent: *\nDisallow: /private/\n"
+    rules = b"User-agent: *" + end + b"Disallow: /private/" + end
     cut = b"Disallow: /im"  # the limit falls here: read, this line would refuse /img/
     padding = 500 * 1024 - len(rules) - len(cut)
-    body = rules + b"#" * (padding - 1) + b"\n" + cut + b"g/\nDisallow: /\n"
+    body = rules + b"#" * (padding - 1) + end + cut + b"g/" + end + b"Disallow: /" + end
     headers = {"Content-Encoding": encoding} if encoding else {}
     web = build_site(Reply(gzip.compress(body) if encoding else body, "text/plain", 200, headers))
     with web.running():

@@ -143,7 +143,8 @@ def test_a_broken_link_or_size_leaves_out_only_itself():
 def test_a_page_is_known_by_any_tag_a_page_opens_with():
     """A page without a doctype that opens with a script, a style, a table, a heading, a
     link, an iframe or a link tag broken over lines was "not an image" and fetched as one;
-    so was a UTF-16 page. Text that merely starts with "<" and a word is none."""
+    so was a UTF-16 page. Text that merely starts with "<" and a word is none, and a UTF-16
+    drawing is still described as one."""
     for page in (
         b"<script>var x = 1;</script><img src='a.jpg'>",
         b"<style>body {}</style><img src='a.jpg'>",
@@ -157,5 +158,7 @@ def test_a_page_is_known_by_any_tag_a_page_opens_with():
     ):
         assert kind_of(page) == "html", page
         assert extract(page, "http://example.com/g/").images == ("http://example.com/g/a.jpg",)
-    for text in (b"<pre>plain</pre>", b"<svg xmlns='http://www.w3.org/2000/svg'/>", b"<tr>"):
+    for text in (b"<param name=x>", b"<svg xmlns='http://www.w3.org/2000/svg'/>", b"<tr>"):
         assert kind_of(text) == "other", text
+    drawing = "<svg xmlns='http://www.w3.org/2000/svg'/>".encode("utf-16")
+    assert describe(drawing).startswith("an SVG")

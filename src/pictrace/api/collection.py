@@ -78,8 +78,13 @@ def discard_orphans(index: Index) -> int:
 def _orphan(index: Index, tail: tuple[str, ...]) -> bool:
     """A kept upload no catalogued image holds the bytes of. Kept files are named by their
     bytes' digest: that, not the path, says whether an image holds them, so a moved index
-    folder keeps all of its uploads."""
-    return kept_name(tail) and not index.store.by_bytes(kept_digest(tail))
+    folder keeps all of its uploads; and a file so named whose bytes are other (a user's
+    own) is none."""
+    if not kept_name(tail) or index.store.by_bytes(digest := kept_digest(tail)):
+        return False
+    with contextlib.suppress(OSError):
+        return hashlib.sha256(index.uploads.joinpath(*tail).read_bytes()).hexdigest() == digest
+    return False
 
 
 def _kept_files(box: Path) -> Iterator[Path]:
@@ -94,7 +99,7 @@ def upload_name(name: str, ext: str) -> str:
     of the format its bytes are (appended when it says otherwise)."""
     base = re.split(r"[\\/]", name)[-1]
     base = "".join(c for c in base if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF)
-    base = base.strip().lstrip(".").strip()
+    base = re.sub(r"^[.\s]+", "", base).strip()  # no leading dots, however spaced
     stem, dot, given = base.rpartition(".")
     if dot and given.lower() in _SAME_FORMAT.get(ext, {ext}):
         return f"{_short(stem)}.{given}"

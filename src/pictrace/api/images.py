@@ -159,7 +159,7 @@ def _all_failed(answer: dict[str, Any], report: AddReport) -> JSONResponse:
 def _unchanged(index: Index, sources: Sequence[str]) -> list[dict[str, Any]]:
     """The images already indexed with the bytes a request sent again: the source each is
     kept under and its id (a file sent twice in one request: the image its first copy made;
-    None when that copy could not be added)."""
+    None when that image was removed meanwhile)."""
     found = [index.store.by_source(source) for source in sources]
     return [
         {"source": source, "id": record.id if record else None}

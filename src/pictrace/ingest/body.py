@@ -77,7 +77,8 @@ class CappedBody:
         return data
 
     def finish(self) -> bytes:
-        """The whole body; an encoded one must have ended where its encoding says."""
+        """The whole body (or its first ``limit`` bytes, when ``truncate`` cut it); an
+        encoded one must have ended where its encoding says, unless it was cut."""
         if self.encoding and not self.full and (self.inflater is not None or self.head):
             if self.inflater is None:  # one byte of a deflate body
                 self.inflater = zlib.decompressobj(self._wbits(self.head))

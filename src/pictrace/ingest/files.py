@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from pictrace.errors import ImageTooLarge, SourceUnreadable
+from pictrace.errors import ImageTooLarge, InputError, SourceUnreadable
 from pictrace.types import Source
 
 IMAGE_EXTENSIONS = frozenset(
@@ -46,6 +46,11 @@ def expand(items: Iterable[str | Path], left_out: Counter[str] | None = None) ->
     named (each file once: under the first folder named that holds it)."""
     counted: set[str] = set()
     for item in items:
+        if not isinstance(item, str | os.PathLike):  # bytes, an image, a line of a file, ...
+            raise InputError(
+                f"add takes files, folders or URLs (one, or a list of them), not a "
+                f"{type(item).__name__} in the list: save pictures held in memory to files"
+            )
         text = str(item)
         if not text.strip():
             yield text  # never the current folder: reading it fails as an empty path

@@ -43,24 +43,32 @@ def load_query(query: QueryInput, settings: Settings) -> Source:
     return read_file(os.path.expanduser(text), settings.max_bytes)
 
 
-# modes a PNG keeps as they are; any other (32-bit, float, CMYK, ...) goes into a TIFF
+# modes a PNG keeps as they are, and those decoding scales from their own range (a TIFF,
+# compressed); any other (CMYK, YCbCr, ...) decodes as its RGB conversion does
 _PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I;16", "I;16B"})
+_TIFF_MODES = frozenset({"I", "I;16L", "F"})
 
 
 def _lossless(picture: Image.Image) -> bytes:
     """A PIL image as a lossless file of its own mode, transparency and EXIF block, so that
     decoding it is decoding the file it came from: a 16-bit grey picture scaled as one, a
     transparent one laid on white, a photo turned as its EXIF says (a query that is the
-    picture of an indexed file is its exact duplicate). A mode neither format writes is
-    converted to RGB first."""
+    picture of an indexed file is its exact duplicate)."""
+    if picture.mode not in _PNG_MODES | _TIFF_MODES:
+        kept = "RGBA" if picture.mode == "PA" else "RGB"
+        return _lossless(_with_exif(picture.convert(kept), picture))
     buffer = io.BytesIO()
-    try:
-        kind = "PNG" if picture.mode in _PNG_MODES else "TIFF"
-        picture.save(buffer, format=kind, exif=picture.getexif())
-    except (OSError, ValueError, KeyError):
-        buffer = io.BytesIO()
-        picture.convert("RGB").save(buffer, format="PNG", exif=picture.getexif())
+    if picture.mode in _TIFF_MODES:
+        picture.save(buffer, format="TIFF", exif=picture.getexif(), compression="tiff_deflate")
+    else:
+        picture.save(buffer, format="PNG", exif=picture.getexif())
     return buffer.getvalue()
+
+
+def _with_exif(converted: Image.Image, original: Image.Image) -> Image.Image:
+    """A converted picture that keeps the original's EXIF block (its orientation)."""
+    converted.info["exif"] = original.getexif().tobytes()
+    return converted
 
 
 def _from_stream(stream: BinaryIO, max_bytes: int) -> Source:

@@ -61,7 +61,8 @@ class Robots:
         error status) or is a host PicTrace refuses ("" otherwise)."""
         unreachable, failed = "", ""
         try:
-            status, body = await self.getter.robots_txt(origin + "/robots.txt", ROBOTS_MAX_BYTES)
+            url = origin + "/robots.txt"
+            status, body = await self.getter.robots_txt(url, ROBOTS_MAX_BYTES + 1)
         except PicTraceError as exc:  # any failure means "unreachable" for RFC 9309
             status, body = 503, b""
             failed = (
@@ -72,6 +73,7 @@ class Robots:
             return DISALLOW_ALL, unreachable or f"HTTP {status}", failed
         if status >= 400:
             return RobotRules(), unreachable, failed
-        if len(body) >= ROBOTS_MAX_BYTES:  # the first ROBOTS_MAX_BYTES: no line cut short
-            body = body[: body.rfind(b"\n") + 1]
+        if len(body) > ROBOTS_MAX_BYTES:  # longer: its first ROBOTS_MAX_BYTES, no line cut short
+            body = body[:ROBOTS_MAX_BYTES]
+            body = body[: max(body.rfind(b"\n"), body.rfind(b"\r")) + 1]
         return parse(body.decode("utf-8", "replace"), self.agent), unreachable, failed

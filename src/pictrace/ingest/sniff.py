@@ -31,11 +31,11 @@ _HEIF_BRANDS = {
 }
 # The tags a page may open with (the WHATWG sniffing algorithm's, and the other elements of a
 # page's head or body a page without a doctype starts with), each ended by whitespace, "/" or
-# ">": "<p" opens a page, "<pre" or "<svg" does not.
+# ">": "<p" or "<pre" opens a page, "<svg" or "<param" does not.
 _HTML_TAGS = frozenset(
     b"""html head body meta title link base script noscript style iframe table font div
     span p br b a i em strong img picture figure h1 h2 h3 h4 h5 h6 header nav main section
-    article aside footer ul ol li form center""".split()
+    article aside footer ul ol li form center pre""".split()
 )
 _HTML_OPENING = re.compile(rb"<(!doctype\s*html|[a-z][a-z0-9]*)(?:[\s/>]|$)")
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -106,7 +106,7 @@ def kind_of(data: bytes) -> Kind:
 
 def describe(data: bytes) -> str:
     """A short human description of bytes that are not an image, for error messages."""
-    head = data[:512].lstrip().lower()
+    head = utf8_head(data, 512).lstrip(b"\xef\xbb\xbf \t\r\n\x0c").lower()
     if not data:
         return "an empty body"
     if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head):

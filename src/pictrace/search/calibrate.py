@@ -67,15 +67,16 @@ def refit(
     """Fit a calibrator on the pairs; returns it, the signal rows, their labels and why the
     pairs skipped could not be read ("path: why"). ``prepare`` makes one side a query as
     search sees it and the other an image as the index holds it: ``a`` the query, or with
-    ``load`` (which reads a picture), the smaller of the two, as compare takes it (so the
-    columns' order does not matter)."""
+    ``load`` (which reads a picture), the smaller of the two, as compare orients a pair (so
+    the columns' order does not matter)."""
     rows: list[Signals] = []
     labels: list[int] = []
     skipped: list[str] = []
     as_query, as_hit = (lru_cache(maxsize=256)(fn) for fn in prepare)
+    read = lru_cache(maxsize=256)(load) if load is not None else None
     for pair in pairs:
         try:
-            swapped = load is not None and query_first(load(pair.b), load(pair.a))
+            swapped = read is not None and query_first(read(pair.b), read(pair.a))
             qa, qb = as_query(pair.b if swapped else pair.a), as_hit(pair.a if swapped else pair.b)
         except PicTraceError as exc:
             skipped.append(exc.message)
