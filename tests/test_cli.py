@@ -139,9 +139,10 @@ def test_compare_overlay_writes_a_picture_or_says_why_not(run, photos, tmp_path)
     for target, reason in (
         (tmp_path / "missing" / "out.png", "does not exist"),
         (tmp_path / "out.xyz", "name an image file"),
+        (tmp_path / "out.psd", "name an image file"),  # a format Pillow reads, not writes
     ):
         code, _, err = run("compare", a, b, "--overlay", str(target))
-        assert code != 0 and reason in err and "Traceback" not in err
+        assert code == 2 and reason in err and "Traceback" not in err
 
 
 def test_eval_reports_quality_and_cost_over_decode_and_embed(run, built_index, tmp_path, photos):

@@ -202,17 +202,40 @@ def _orient(image: Image.Image) -> Image.Image:
     return oriented if oriented is not None else image
 
 
+_DEEP = ("I;16", "I;16B", "I;16L", "I", "F")  # grey pictures of more than 8 bits
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "RGB":
         return image
+    if image.mode in _DEEP:  # scaled to 8 bits first: Pillow's conversions clip at 255
+        grey = Image.fromarray(_to_8bit(image))
+        key = image.info.get("transparency")
+        return (
+            _on_white(grey.convert("RGB"), _keyed(image, key))
+            if key is not None
+            else (grey.convert("RGB"))
+        )
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
-        canvas = Image.new("RGB", rgba.size, (255, 255, 255))
-        canvas.paste(rgba, mask=rgba.getchannel("A"))
-        return canvas
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        return Image.fromarray(_to_8bit(image)).convert("RGB")
+        return _on_white(rgba, rgba.getchannel("A"))
     return image.convert("RGB")
+
+
+def _on_white(picture: Image.Image, mask: Image.Image) -> Image.Image:
+    canvas = Image.new("RGB", picture.size, (255, 255, 255))
+    canvas.paste(picture.convert("RGB"), mask=mask)
+    return canvas
+
+
+def _keyed(image: Image.Image, key: object, strip: int = 256) -> Image.Image:
+    """The opacity of a deep grey picture with a transparency key: 0 where a pixel is the
+    key, 255 elsewhere (a strip of rows at a time, as ``_to_8bit``)."""
+    mask = np.empty((image.height, image.width), dtype=np.uint8)
+    for top in range(0, image.height, strip):
+        rows = np.asarray(image.crop((0, top, image.width, min(top + strip, image.height))))
+        mask[top : top + strip] = np.where(rows == key, 0, 255)
+    return Image.fromarray(mask)
 
 
 def _to_8bit(image: Image.Image, strip: int = 256) -> np.ndarray:
@@ -223,7 +246,7 @@ def _to_8bit(image: Image.Image, strip: int = 256) -> np.ndarray:
     or a scanner writes them (so a darker picture stays darker, and is no exact copy of a
     brighter one), else its maximum; a float picture's is at least 1 (a picture of 0..1
     spans all of it)."""
-    low, high = (_finite(v) for v in image.getextrema()[:2])  # of a one-band picture
+    low, high = _finite_range(image, strip)
     low = min(low, 0.0)
     if image.mode != "F" and low >= 0.0:
         high = next((float(2**bits - 1) for bits in BIT_DEPTHS if high < 2**bits), high)
@@ -231,13 +254,26 @@ def _to_8bit(image: Image.Image, strip: int = 256) -> np.ndarray:
     out = np.empty((image.height, image.width), dtype=np.uint8)
     for top in range(0, image.height, strip):
         rows = np.asarray(image.crop((0, top, image.width, min(top + strip, image.height))))
-        scaled = (np.nan_to_num(rows.astype(np.float32)) - np.float32(low)) * scale
+        finite = np.nan_to_num(rows.astype(np.float32), nan=low, posinf=high, neginf=low)
+        scaled = (finite - np.float32(low)) * scale
         out[top : top + strip] = np.clip(scaled, 0.0, 255.0).astype(np.uint8)
     return out
 
 
-def _finite(value: object) -> float:
-    return float(value) if isinstance(value, int | float) and np.isfinite(value) else 0.0
+def _finite_range(image: Image.Image, strip: int) -> tuple[float, float]:
+    """The lowest and highest value of a one-band picture, of its finite values only (a
+    float picture's no-data NaN or an infinity must not set its range)."""
+    first, last = image.getextrema()[:2]
+    numbers = isinstance(first, int | float) and isinstance(last, int | float)
+    if numbers and np.isfinite(first) and np.isfinite(last):
+        return float(first), float(last)  # type: ignore[arg-type]
+    low, high = np.inf, -np.inf
+    for top in range(0, image.height, strip):
+        rows = np.asarray(image.crop((0, top, image.width, min(top + strip, image.height))))
+        finite = rows[np.isfinite(rows)]
+        if finite.size:
+            low, high = min(low, float(finite.min())), max(high, float(finite.max()))
+    return (low, high) if low <= high else (0.0, 0.0)
 
 
 def _working_copy(image: Image.Image, long_side: int) -> np.ndarray:

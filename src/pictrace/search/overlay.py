@@ -143,8 +143,10 @@ def _caption(evidence: Evidence | None) -> str:
 
 
 def check_overlay_target(path: Path) -> None:
-    """InputError unless ``path`` can take an overlay picture (before any work is done)."""
-    if path.suffix.lower() not in Image.registered_extensions():
+    """InputError unless ``path`` can take an overlay picture (before any work is done): its
+    extension names a format Pillow writes (it reads some it cannot write, PSD say)."""
+    kind = Image.registered_extensions().get(path.suffix.lower())
+    if kind is None or kind not in Image.SAVE:
         raise InputError(f"overlay {path}: name an image file, e.g. out.png or out.jpg")
     if not path.parent.is_dir():
         raise InputError(f"overlay {path}: folder {path.parent} does not exist")
@@ -153,5 +155,5 @@ def check_overlay_target(path: Path) -> None:
 def save_overlay(picture: Image.Image, path: Path) -> None:
     try:
         picture.save(path)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, KeyError) as exc:  # KeyError: a format Pillow cannot write
         raise InputError(f"overlay {path}: cannot write it ({exc})") from exc

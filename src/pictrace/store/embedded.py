@@ -27,11 +27,14 @@ from pictrace.store.following import Following
 from pictrace.store.rows import LOCAL_SLOTS, add_values, best_per_image, checked, space_ids
 from pictrace.store.rwlock import ReadWriteLock
 from pictrace.store.saved import (
+    ONE_ROW,
     Space,
+    intact,
     load_space,
     read_meta,
     space_meta,
     space_paths,
+    with_check,
     write_meta,
 )
 from pictrace.store.vectors import HashSpace, LocalSpace, VectorSpace
@@ -41,7 +44,6 @@ from pictrace.threads import quiet_native_threads
 from pictrace.types import ImageRecord
 
 CATALOGUE = "catalogue.sqlite"  # the index folder's catalogue file
-ONE_ROW = ("bits", "vector")  # kinds whose spaces hold one row per image
 log = logging.getLogger("pictrace.store")
 
 
@@ -110,9 +112,12 @@ class EmbeddedStore(Store):
         index_path, meta_path = space_paths(self.folder, spec)
         try:
             saved, written = read_meta(meta_path), self._written()
-            if {key: saved.get(key) for key in written} == written:
+            if {key: saved.get(key) for key in written} == written and intact(saved, index_path):
                 space = load_space(spec, index_path)
-                if saved == self._space_meta(spec, space, written) and self._complete(spec, space):
+                described = {k: v for k, v in saved.items() if k != "file"}  # intact: checked
+                if described == self._space_meta(spec, space, written) and self._complete(
+                    spec, space
+                ):
                     return space, True
                 log.info("index %s: %s does not match its catalogue", self.folder, index_path)
         except (OSError, ValueError, IndexCorrupt):
@@ -141,9 +146,9 @@ class EmbeddedStore(Store):
             log.info("index %s: searchable copies rebuilt while a writer holds it", self.folder)
             return
         log.warning(
-            "index %s: the searchable copies of %s are missing, stale or from an older "
-            "release; rebuilt in memory from the catalogue (open the index for writing once, "
-            "e.g. `pictrace add` on a folder already added, to save them)",
+            "index %s: the searchable copies of %s are missing, stale, damaged or from an "
+            "older release; rebuilt in memory from the catalogue (open the index for writing "
+            "once, e.g. `pictrace add` on a folder already added, to save them)",
             self.folder,
             ", ".join(names),
         )
@@ -269,7 +274,9 @@ class EmbeddedStore(Store):
                         meta_path.unlink(missing_ok=True)
                         continue
                     space.save(index_path)
-                    write_meta(meta_path, self._space_meta(spec, space))
+                    write_meta(
+                        meta_path, with_check(self._space_meta(spec, space), spec, index_path)
+                    )
             except BaseException:
                 # a failed save is not tried again (at close, say): what it did not write is
                 # stale on disk and rebuilt from the catalogue when the index is next opened
