@@ -113,7 +113,7 @@ def test_json_search_reports_a_failed_query_on_its_own_line(run, built_index, ph
     assert lines[1]["results"][0]["tier"] == "exact"
 
 
-def test_stats_names_features_an_older_version_computed(run, tmp_path, photos):
+def test_stats_names_features_an_older_version_computed(run, tmp_path, photos, caplog):
     index_dir = str(tmp_path / "lib")
     assert run("--index", index_dir, "add", str(photos / "coffee.jpg"))[0] == 0
     with Index.open(index_dir) as index, index.store.catalogue.transaction() as db:
@@ -122,10 +122,15 @@ def test_stats_names_features_an_older_version_computed(run, tmp_path, photos):
     assert code == 0 and "colour: 1 images without a current value" in out
     code, out, _ = run("--index", index_dir, "stats", "--json")
     assert json.loads(out)["outdated"] == {"colour": 1}
+    assert run("--index", index_dir, "search", str(photos / "coffee.jpg"))[0] == 0
+    assert "colour were computed by another release" in caplog.text  # searches say so
+    caplog.clear()
     code, out, _ = run("--index", index_dir, "add", str(photos / "coffee.jpg"))
     assert code == 0 and out.startswith("added 0, skipped unchanged 0, updated 1 (features")
+    assert "another release" not in caplog.text  # the add that updates them is not told
     code, out, _ = run("--index", index_dir, "stats", "--json")
     assert json.loads(out)["outdated"] == {} and json.loads(out)["images"] == 1
+    assert "another release" not in caplog.text
 
 
 def test_compare_overlay_writes_a_picture_or_says_why_not(run, photos, tmp_path):

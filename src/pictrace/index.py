@@ -46,9 +46,10 @@ from pictrace.search.duplicates import missing_files
 from pictrace.search.engine import Searcher
 from pictrace.search.keeper import checked_policy
 from pictrace.search.kept import KeptDuplicates
+from pictrace.search.text import text_matches
 from pictrace.search.verifier import make_verifier
 from pictrace.settings import Settings, load_settings
-from pictrace.store.base import local_folder, open_store, stats_of
+from pictrace.store.base import local_folder, open_store, stats_of, tell_outdated
 from pictrace.store.embedded import EmbeddedStore
 from pictrace.store.mode import record_choice, settled
 from pictrace.store.saved import write_whole
@@ -96,6 +97,8 @@ class Index:
 
         self.store = open_store(location, self.specs, settings.hnsw_threshold, readonly=readonly)
         record_choice(self.store, settings)
+        if readonly:  # searches, lists, duplicates: an add updates them, so it is not told
+            tell_outdated(self.store, self.specs, self.location)
         self.adder = Adder(self.store, self.extractors, self.specs, self.pool, settings)
         self.searcher = Searcher(
             self.store,
@@ -239,10 +242,7 @@ class Index:
         if not terms:
             raise InputError("the text is empty: give words of ImageNet labels, e.g. 'tabby cat'")
         hits = self.store.label_hits(terms, k)
-        records = self.store.records(i for i, _ in hits)
-        from pictrace.search.text import text_matches
-
-        matches = text_matches(hits, records)
+        matches = text_matches(hits, self.store.records(i for i, _ in hits))
         return SearchResult(text, (time.perf_counter() - started) * 1000.0, matches)
 
     def _refine(

@@ -157,3 +157,19 @@ def test_the_order_of_a_pairs_columns_does_not_change_the_fit(photos, tmp_path):
             calibrator = index.calibrate(listed).calibrator
             fitted.append((calibrator.weights, calibrator.bias))
     assert fitted[0] == fitted[1]
+
+
+def test_a_calibration_on_inputs_a_search_no_longer_computes_is_not_used(tmp_path, caplog):
+    """An older release's refit on compare's warped SSIM (and "geometry" made of it) scored
+    every copy a search found as if its warping had failed: a crop was "similar"."""
+    stale = {
+        "names": ["cosine", "phash", "dhash", "colour", "inlier_ratio", "geometry"],
+        "weights": [1.0, -2.0, -0.5, 1.5, 4.0, 2.0],
+        "bias": -6.0,
+        "fitted_on": "a release that searched with the warped SSIM",
+    }
+    (tmp_path / "calibration.json").write_text(json.dumps(stale), encoding="utf-8")
+    assert load_calibrator(tmp_path) == load_calibrator(None)
+    assert "geometry" in caplog.text and "pictrace calibrate" in caplog.text
+    (tmp_path / "calibration.json").write_text(json.dumps(OLDER), encoding="utf-8")
+    assert list(load_calibrator(tmp_path).names) == OLDER["names"]  # inputs a search has

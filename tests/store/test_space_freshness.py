@@ -112,3 +112,18 @@ def test_damaged_vectors_with_their_ids_and_size_intact_are_rebuilt(tmp_path, ca
     assert store.nearest("v", store.stacked(["v"], [3])["v"].values, 5)[0] == before
     assert "damaged" in caplog.text
     store.close()
+
+
+def test_features_of_another_version_are_named_by_both_ways_of_finding_them(tmp_path):
+    """The catalogue's two index lookups per feature agree with counting every value (the
+    way any store can tell), for a version older and one newer than the current."""
+    from pictrace.store.base import Store
+
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    store.add([_entry(n) for n in range(1, 4)])
+    versions = {name: spec.version for name, spec in SPECS.items()}
+    assert store.outdated(versions) == Store.outdated(store, versions) == []
+    for shift, name in ((-1, "h"), (1, "v")):
+        changed = {**versions, name: versions[name] + shift}
+        assert store.outdated(changed) == Store.outdated(store, changed) == [name]
+    store.close()

@@ -9,6 +9,7 @@ index folder, where it takes precedence.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from pictrace.errors import ConfigError
+
+log = logging.getLogger("pictrace")
 
 # Signal -> (value used when the signal is missing, transform to a model input)
 NEUTRAL: dict[str, float] = {
@@ -35,6 +38,13 @@ NEUTRAL: dict[str, float] = {
     "warped_ssim": 0.0,
 }
 
+
+# The inputs a search computes for its candidates (and each extra model's "cosine_<name>"); a
+# model on others (compare's warped SSIM, an older release's "geometry" made of it) is not used.
+SEARCHED = frozenset(
+    {"cosine", "phash", "dhash", "colour", "votes", "inliers", "inlier_ratio", "coverage"}
+    | {"supported"}
+)
 
 FULL_COVERAGE = 0.3  # chosen with tools/fit_calibration.py's pairs (BENCHMARKS.md)
 
@@ -115,13 +125,25 @@ def shipped_name(local_features: bool) -> str:
 
 
 def load_calibrator(index_dir: Path | None, local_features: bool = True) -> Calibrator:
-    """The index's own calibration if it has one, else the shipped parameters."""
-    if index_dir is not None and (index_dir / "calibration.json").is_file():
-        path = index_dir / "calibration.json"
-        return Calibrator.from_json(path.read_text("utf-8"), str(path))
+    """The index's own calibration if it has one (and this release computes its inputs),
+    else the shipped parameters."""
     name = shipped_name(local_features)
-    shipped = resources.files("pictrace") / "search" / name
-    return Calibrator.from_json(shipped.read_text("utf-8"), f"shipped {name}")
+    text = (resources.files("pictrace") / "search" / name).read_text("utf-8")
+    shipped = Calibrator.from_json(text, f"shipped {name}")
+    if index_dir is None or not (index_dir / "calibration.json").is_file():
+        return shipped
+    path = index_dir / "calibration.json"
+    own = Calibrator.from_json(path.read_text("utf-8"), str(path))
+    foreign = sorted(n for n in own.names if n not in SEARCHED and not n.startswith("cosine_"))
+    if not foreign:
+        return own
+    log.warning(  # they would count as missing: copies scored as look-alikes
+        "%s was fitted by an older release on inputs a search does not compute (%s); the "
+        "shipped calibration is used: run `pictrace calibrate` with your pairs again",
+        path,
+        ", ".join(foreign),
+    )
+    return shipped
 
 
 def fit(

@@ -7,6 +7,7 @@ plugs in here behind the same interface.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -18,6 +19,8 @@ from pictrace.errors import ConfigError
 from pictrace.features.base import FeatureRows, FeatureSpec, FeatureValue
 from pictrace.store.catalogue import NewImage
 from pictrace.types import ImageRecord, Stats
+
+log = logging.getLogger("pictrace")
 
 Hits = list[tuple[int, float]]
 
@@ -139,6 +142,10 @@ class Store(ABC):
     def feature_counts(self) -> dict[tuple[str, int], int]:
         """Stored values per (feature name, extractor version)."""
 
+    def outdated(self, versions: dict[str, int]) -> list[str]:
+        """The features some image holds at another version than ``versions`` says."""
+        return sorted({n for n, v in self.feature_counts() if n in versions and v != versions[n]})
+
     @abstractmethod
     def flush(self, final: bool = False) -> None:
         """Save what is not saved yet; ``final``: as the store closes, also what is worth
@@ -174,6 +181,20 @@ def local_folder(uri: str | Path) -> Path:
     """The folder of an embedded index given as a path or a file:// URI (also once a Path
     has folded its slashes: ``file:/srv/index``)."""
     return Path(str(uri).removeprefix("file:")).expanduser()
+
+
+def tell_outdated(store: Store, specs: dict[str, FeatureSpec], location: str) -> None:
+    """Warn when an older (or newer) release computed some stored features: searches and
+    duplicates use them as they are until their sources are added again."""
+    names = store.outdated({name: spec.version for name, spec in specs.items()})
+    if names:
+        log.warning(
+            "index %s: some images' %s were computed by another release of PicTrace; searches "
+            "and duplicates use them as they are until you add those images' files, folders "
+            "or URLs again (`pictrace add` updates them; `pictrace stats` counts them)",
+            location,
+            ", ".join(names),
+        )
 
 
 def stats_of(store: Store, specs: dict[str, FeatureSpec], location: str) -> Stats:

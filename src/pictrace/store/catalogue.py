@@ -367,6 +367,19 @@ class Catalogue:
         )
         return int(rows[0][0])
 
+    def other_versions(self, versions: dict[str, int]) -> list[str]:
+        """The features some image holds at another version than ``versions`` says (two
+        lookups in the (name, version) index per feature: no values are counted)."""
+        query = (
+            "SELECT EXISTS(SELECT 1 FROM features WHERE name = ? AND version < ?) "
+            "OR EXISTS(SELECT 1 FROM features WHERE name = ? AND version > ?)"
+        )
+        return [
+            name
+            for name, version in versions.items()
+            if self._query(query, (name, version, name, version))[0][0]
+        ]
+
     def feature_counts(self) -> dict[tuple[str, int], int]:
         """Stored values per (feature name, extractor version)."""
         rows = self._query(

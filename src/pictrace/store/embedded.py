@@ -410,6 +410,9 @@ class EmbeddedStore(Store):
     def feature_counts(self) -> dict[tuple[str, int], int]:
         return self.catalogue.feature_counts()
 
+    def outdated(self, versions: dict[str, int]) -> list[str]:
+        return self.catalogue.other_versions(versions)
+
     def feature_versions(self, image_id: int) -> dict[str, int]:
         return self.catalogue.feature_versions(image_id)
 
