@@ -636,3 +636,23 @@ def test_a_file_here_that_is_not_indexed_is_not_another_folders_namesake(
     assert code == 1 and "name it by its id" in err and str(first / "a.jpg") in err
     monkeypatch.chdir(first)
     assert run("--index", index, "remove", "a.jpg")[0] == 0
+
+
+def test_a_deleted_file_here_is_its_own_entry_not_another_folders(
+    run, tmp_path, photos, monkeypatch
+):
+    """This folder's a.jpg deleted: ``remove a.jpg`` here removed the other folder's image
+    (the first added as a.jpg), whose file is still there; it now removes this one's."""
+    first, second = tmp_path / "d1", tmp_path / "d2"
+    for folder, photo in ((first, "coffee.jpg"), (second, "box.png")):
+        folder.mkdir()
+        (folder / "a.jpg").write_bytes((photos / photo).read_bytes())
+    index = str(tmp_path / "index")
+    for folder in (first, second):
+        monkeypatch.chdir(folder)
+        assert run("--index", index, "add", "a.jpg")[0] == 0
+    (second / "a.jpg").unlink()
+    code, out, _ = run("--index", index, "remove", "a.jpg")
+    assert code == 0 and str(second / "a.jpg") in out
+    code, out, _ = run("--index", index, "list", "--json")
+    assert [json.loads(line)["source"] for line in out.splitlines()] == ["a.jpg"]

@@ -210,12 +210,10 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         return image
     if image.mode in _DEEP:  # scaled to 8 bits first: Pillow's conversions clip at 255
         grey = Image.fromarray(_to_8bit(image))
-        key = image.info.get("transparency")
-        return (
-            _on_white(grey.convert("RGB"), _keyed(image, key))
-            if key is not None
-            else (grey.convert("RGB"))
-        )
+        key = image.info.get("transparency")  # a grey value (a file's key is never a tuple)
+        if isinstance(key, int | float) and not isinstance(key, bool):
+            return _on_white(grey.convert("RGB"), _keyed(image, key))
+        return grey.convert("RGB")
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         return _on_white(rgba, rgba.getchannel("A"))
@@ -224,7 +222,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 def _on_white(picture: Image.Image, mask: Image.Image) -> Image.Image:
     canvas = Image.new("RGB", picture.size, (255, 255, 255))
-    canvas.paste(picture.convert("RGB"), mask=mask)
+    canvas.paste(picture, mask=mask)  # its colour bands only: the mask says where
     return canvas
 
 

@@ -35,7 +35,7 @@ from pictrace.features.pipeline import (
     start_local,
 )
 from pictrace.features.registry import all_specs, build_extractors
-from pictrace.ingest.files import expand, is_url, read_file
+from pictrace.ingest.files import expand, is_url, not_paths, read_file
 from pictrace.ingest.queries import QueryInput, load_query
 from pictrace.lookup import resolve
 from pictrace.search.calibrate import CalibrationReport, read_pairs, refit
@@ -162,10 +162,7 @@ class Index:
         if isinstance(items, str | os.PathLike):
             items = [items]  # one path (a string is not a list of one-letter paths)
         elif isinstance(items, bytes | bytearray | memoryview | Image.Image | Source):
-            raise InputError(  # a list of byte values is no list of paths either
-                f"add takes files, folders or URLs (one, or a list of them), not "
-                f"{type(items).__name__}: save the picture to a file and add that"
-            )
+            raise not_paths(type(items).__name__)  # nor a list of byte values
         left_out: Counter[str] = Counter()
         paths = list(expand(items, left_out))
         urls = [p for p in paths if is_url(p)]
@@ -414,7 +411,8 @@ class Index:
         return records
 
     def _remove(self, records: Sequence[ImageRecord]) -> None:
-        uploads = [r for r in records if self.store.location_of(r.id) is None]  # no user file
+        located = self.store.locations(r.id for r in records)  # a user's file has one
+        uploads = [r for r in records if r.id not in located and not is_url(r.source)]
         self.store.remove([r.id for r in records])
         for record in uploads:
             self.discard_kept(Path(record.source), record.byte_sha256)

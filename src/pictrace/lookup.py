@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from pictrace.errors import InputError, NotFound
-from pictrace.ingest.files import path_aliases
+from pictrace.ingest.files import is_url, path_aliases
 from pictrace.store.base import Store
 from pictrace.types import ImageRecord
 
@@ -22,12 +22,13 @@ def resolve(store: Store, id_or_source: str | int) -> ImageRecord:
         return store.get(id_or_source)
     text = str(id_or_source)
     path = Path(text).expanduser()
-    location = str(path.resolve()) if path.is_file() else None
-    record = store.by_location(location) if location else None  # this file's own entry
+    location = None if is_url(text) else str(path.resolve())
+    record = store.by_location(location) if location else None  # this path's own entry
+    here = path.is_file()  # (its entry may be of a file deleted since: found all the same)
     other = None  # an entry under this name that is another file
     for name in (text, *path_aliases(text)) if record is None else ():
         found = store.by_source(name)  # as added; for a file here, only an entry it may be
-        if found is not None and (location is None or may_be(store, found, location)):
+        if found is not None and (not here or may_be(store, found, str(location))):
             record = found
             break
         other = other or found

@@ -430,9 +430,10 @@ def test_bytes_sent_twice_that_fail_fail_twice(client, app_index):
 
 def test_a_users_file_named_as_an_upload_is_still_theirs(built_index, photos, tmp_path):
     """Only an upload (an image with no location of its own) takes its kept file along when
-    removed, and a server start deletes only files whose bytes their digest names: a user's
-    own picture under uploads/<its sha256>/, a file named as an upload with other bytes and
-    an empty folder of theirs stay."""
+    removed: a user's own picture added from uploads/<its sha256>/ stays. A server start
+    deletes only files laid out as uploads whose bytes their digest names and no image holds:
+    that picture (an image of the index holds its bytes), a file named as an upload with
+    other bytes and an empty folder of theirs stay."""
     import shutil
 
     from pictrace import Index
@@ -467,3 +468,18 @@ def test_an_upload_named_with_dots_and_spaces_first_is_kept_and_removed(index_co
     assert kept.name == "x.png"
     index_copy.remove(image_id)
     assert not kept.exists() and not kept.parent.exists()
+
+
+def test_removing_a_url_image_leaves_an_upload_of_its_bytes(index_copy, photos):
+    """A URL image has no location either, and its path read as a file's named the kept
+    upload of the same bytes (its folder is their digest), which removing it deleted."""
+    from pictrace.api.collection import add_uploads
+    from pictrace.types import Source
+
+    data = png_bytes(load_rgb(photos / "rocket.jpg").rotate(45))
+    (upload,) = add_uploads(index_copy, index_copy.uploads, [("mine.png", data)]).added
+    kept = Path(index_copy.get(upload).source)
+    url = f"https://example.com/uploads/{kept.parent.name}/mine.png"
+    (remote,) = index_copy.add_sources([Source(url, data)]).added  # the same bytes online
+    index_copy.remove(remote)
+    assert kept.is_file()

@@ -173,3 +173,7 @@ def test_a_calibration_on_inputs_a_search_no_longer_computes_is_not_used(tmp_pat
     assert "geometry" in caplog.text and "pictrace calibrate" in caplog.text
     (tmp_path / "calibration.json").write_text(json.dumps(OLDER), encoding="utf-8")
     assert list(load_calibrator(tmp_path).names) == OLDER["names"]  # inputs a search has
+    # ... but not one without local features: its keypoint inputs would all read 0
+    assert load_calibrator(tmp_path, False) == load_calibrator(None, False)
+    for local in (True, False):  # the shipped ones are always used
+        assert load_calibrator(None, local).names == load_calibrator(tmp_path / "none", local).names

@@ -40,6 +40,14 @@ def is_url(item: str) -> bool:
     return item.startswith(("http://", "https://"))
 
 
+def not_paths(given: str) -> InputError:
+    """What ``Index.add`` says of what is no file, folder or URL (``given``: what it was)."""
+    return InputError(
+        f"add takes files, folders or URLs (one, or a list of them), not {given}: save "
+        "pictures held in memory to files and add those"
+    )
+
+
 def expand(items: Iterable[str | Path], left_out: Counter[str] | None = None) -> Iterator[str]:
     """Yield file paths (as given or found under folders, sorted) and URLs untouched; with
     ``left_out``, count the files under folders that are not images by name, per folder
@@ -47,10 +55,7 @@ def expand(items: Iterable[str | Path], left_out: Counter[str] | None = None) ->
     counted: set[str] = set()
     for item in items:
         if not isinstance(item, str | os.PathLike):  # bytes, an image, a line of a file, ...
-            raise InputError(
-                f"add takes files, folders or URLs (one, or a list of them), not a "
-                f"{type(item).__name__} in the list: save pictures held in memory to files"
-            )
+            raise not_paths(f"a {type(item).__name__} in the list")
         text = str(item)
         if not text.strip():
             yield text  # never the current folder: reading it fails as an empty path

@@ -58,10 +58,13 @@ def _lossless(picture: Image.Image) -> bytes:
         kept = "RGBA" if picture.mode == "PA" else "RGB"
         return _lossless(_with_exif(picture.convert(kept), picture))
     buffer = io.BytesIO()
-    if picture.mode in _TIFF_MODES:
-        picture.save(buffer, format="TIFF", exif=picture.getexif(), compression="tiff_deflate")
-    else:
-        picture.save(buffer, format="PNG", exif=picture.getexif())
+    try:
+        if picture.mode in _TIFF_MODES:
+            picture.save(buffer, format="TIFF", exif=picture.getexif(), compression="tiff_deflate")
+        else:
+            picture.save(buffer, format="PNG", exif=picture.getexif())
+    except (OSError, ValueError, TypeError):  # what a file could not hold (a tuple key, say)
+        return _lossless(_with_exif(picture.convert("RGB"), picture))
     return buffer.getvalue()
 
 

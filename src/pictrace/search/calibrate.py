@@ -17,7 +17,7 @@ from pathlib import Path
 from pictrace.errors import ConfigError, PicTraceError
 from pictrace.ingest.queries import listed_path
 from pictrace.search.candidates import Query
-from pictrace.search.compare import query_first
+from pictrace.search.compare import query_order
 from pictrace.search.confidence import Calibrator, fit, load_calibrator
 from pictrace.search.engine import Searcher
 from pictrace.search.signals import Signals
@@ -73,10 +73,10 @@ def refit(
     labels: list[int] = []
     skipped: list[str] = []
     as_query, as_hit = (lru_cache(maxsize=256)(fn) for fn in prepare)
-    read = lru_cache(maxsize=256)(load) if load is not None else None
+    order = lru_cache(maxsize=None)(lambda path: query_order(load(path))) if load else None
     for pair in pairs:
         try:
-            swapped = read is not None and query_first(read(pair.b), read(pair.a))
+            swapped = order is not None and order(pair.b) < order(pair.a)  # compare's order
             qa, qb = as_query(pair.b if swapped else pair.a), as_hit(pair.a if swapped else pair.b)
         except PicTraceError as exc:
             skipped.append(exc.message)

@@ -127,10 +127,12 @@ def query_first(x: Source, y: Source) -> bool:
     """Whether ``x`` is compared as the query against ``y``: the one with fewer pixels (read
     from the headers), then the lower byte digest, so the order of the arguments never
     matters. Unreadable sizes count as 0 (decoding then says what is wrong)."""
-    px, py = _pixels(x), _pixels(y)
-    if px != py:
-        return px < py
-    return hashlib.sha256(x.data).digest() < hashlib.sha256(y.data).digest()
+    return query_order(x) < query_order(y)
+
+
+def query_order(source: Source) -> tuple[int, bytes]:
+    """What ``query_first`` orders a picture by: its pixel count, then its bytes' digest."""
+    return _pixels(source), hashlib.sha256(source.data).digest()
 
 
 def _pixels(source: Source) -> int:

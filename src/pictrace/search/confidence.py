@@ -41,10 +41,8 @@ NEUTRAL: dict[str, float] = {
 
 # The inputs a search computes for its candidates (and each extra model's "cosine_<name>"); a
 # model on others (compare's warped SSIM, an older release's "geometry" made of it) is not used.
-SEARCHED = frozenset(
-    {"cosine", "phash", "dhash", "colour", "votes", "inliers", "inlier_ratio", "coverage"}
-    | {"supported"}
-)
+GLOBAL_SEARCHED = frozenset({"cosine", "phash", "dhash", "colour"})  # without local features
+SEARCHED = GLOBAL_SEARCHED | {"votes", "inliers", "inlier_ratio", "coverage", "supported"}
 
 FULL_COVERAGE = 0.3  # chosen with tools/fit_calibration.py's pairs (BENCHMARKS.md)
 
@@ -134,7 +132,8 @@ def load_calibrator(index_dir: Path | None, local_features: bool = True) -> Cali
         return shipped
     path = index_dir / "calibration.json"
     own = Calibrator.from_json(path.read_text("utf-8"), str(path))
-    foreign = sorted(n for n in own.names if n not in SEARCHED and not n.startswith("cosine_"))
+    searched = SEARCHED if local_features else GLOBAL_SEARCHED
+    foreign = sorted(n for n in own.names if n not in searched and not n.startswith("cosine_"))
     if not foreign:
         return own
     log.warning(  # they would count as missing: copies scored as look-alikes

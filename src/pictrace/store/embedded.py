@@ -114,7 +114,7 @@ class EmbeddedStore(Store):
             saved, written = read_meta(meta_path), self._written()
             if {key: saved.get(key) for key in written} == written and intact(saved, index_path):
                 space = load_space(spec, index_path)
-                described = {k: v for k, v in saved.items() if k != "file"}  # intact: checked
+                described = {k: v for k, v in saved.items() if k != "file"}  # checked above
                 if described == self._space_meta(spec, space, written) and self._complete(
                     spec, space
                 ):
