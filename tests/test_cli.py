@@ -599,14 +599,19 @@ def test_an_image_named_twice_or_missing_too_is_removed_once_without_an_error(
     assert json.loads(out)["images"] == 1
 
 
-def test_a_file_named_as_another_folders_file_is_its_own_image(run, tmp_path, photos, monkeypatch):
-    """``a.jpg`` added from two folders: in each folder, ``remove a.jpg`` and adding it again
-    mean that folder's file, also once the other folder's file is gone."""
+def _namesakes(tmp_path, photos) -> tuple[Path, Path, str]:
+    """Two folders, each with another picture named a.jpg, and an index folder beside them."""
     first, second = tmp_path / "d1", tmp_path / "d2"
     for folder, photo in ((first, "coffee.jpg"), (second, "box.png")):
         folder.mkdir()
         (folder / "a.jpg").write_bytes((photos / photo).read_bytes())
-    index = str(tmp_path / "index")
+    return first, second, str(tmp_path / "index")
+
+
+def test_a_file_named_as_another_folders_file_is_its_own_image(run, tmp_path, photos, monkeypatch):
+    """``a.jpg`` added from two folders: in each folder, ``remove a.jpg`` and adding it again
+    mean that folder's file, also once the other folder's file is gone."""
+    first, second, index = _namesakes(tmp_path, photos)
     for folder in (first, second):
         monkeypatch.chdir(folder)
         assert run("--index", index, "add", "a.jpg")[0] == 0
@@ -624,11 +629,7 @@ def test_a_file_here_that_is_not_indexed_is_not_another_folders_namesake(
 ):
     """``remove a.jpg`` where this folder's a.jpg was never added named another folder's
     image added as ``a.jpg``, whose file is still there; it now says so and removes nothing."""
-    first, second = tmp_path / "d1", tmp_path / "d2"
-    for folder, photo in ((first, "coffee.jpg"), (second, "box.png")):
-        folder.mkdir()
-        (folder / "a.jpg").write_bytes((photos / photo).read_bytes())
-    index = str(tmp_path / "index")
+    first, second, index = _namesakes(tmp_path, photos)
     monkeypatch.chdir(first)
     assert run("--index", index, "add", "a.jpg")[0] == 0
     monkeypatch.chdir(second)
@@ -643,11 +644,7 @@ def test_a_deleted_file_here_is_its_own_entry_not_another_folders(
 ):
     """This folder's a.jpg deleted: ``remove a.jpg`` here removed the other folder's image
     (the first added as a.jpg), whose file is still there; it now removes this one's."""
-    first, second = tmp_path / "d1", tmp_path / "d2"
-    for folder, photo in ((first, "coffee.jpg"), (second, "box.png")):
-        folder.mkdir()
-        (folder / "a.jpg").write_bytes((photos / photo).read_bytes())
-    index = str(tmp_path / "index")
+    first, second, index = _namesakes(tmp_path, photos)
     for folder in (first, second):
         monkeypatch.chdir(folder)
         assert run("--index", index, "add", "a.jpg")[0] == 0
