@@ -653,3 +653,11 @@ def test_a_deleted_file_here_is_its_own_entry_not_another_folders(
     assert code == 0 and str(second / "a.jpg") in out
     code, out, _ = run("--index", index, "list", "--json")
     assert [json.loads(line)["source"] for line in out.splitlines()] == ["a.jpg"]
+
+
+def test_a_path_that_names_no_place_is_not_found(run, built_index, tmp_path, monkeypatch):
+    """A symlink loop made resolving the path raise, and remove printed a traceback."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    code, _, err = run("--index", str(built_index), "remove", "--dry-run", "loop")
+    assert code == 1 and "no image with id or source 'loop'" in err

@@ -1010,6 +1010,10 @@ def test_a_pil_query_in_cmyk_is_as_small_as_its_pixels_allow(tmp_path, photos):
         index.add([str(photos / "box.png")])
         picture = Image.new("CMYK", (1000, 800), (20, 40, 60, 0))  # 3.2 MB as a TIFF
         assert index.search(picture, k=1).matches
-        deep = Image.new("I;16", (64, 48), 1000)
-        deep.info["transparency"] = (1, 2, 3)  # no file holds such a key: not saved with it
-        assert index.search(deep, k=1).matches
+        deep = Image.fromarray((np.arange(64 * 48).reshape(48, 64) * 20).astype(np.uint16))
+        deep.save(tmp_path / "deep.png")
+        index.add([str(tmp_path / "deep.png")])
+        deep.info["transparency"] = (1, 2, 3)  # no file holds such a key: left out, still 16-bit
+        assert index.search(deep, k=1).matches[0].tier == "exact"
+        with pytest.raises(InputError, match="cannot read the query picture"):
+            index.search(Image.new("RGB", (0, 0)))  # no file holds no pixels (it recursed)

@@ -13,18 +13,21 @@ from pictrace.types import ImageRecord
 
 def resolve(store: Store, id_or_source: str | int) -> ImageRecord:
     """The image with this id (a number is an id only), or added from this source (a string:
-    an existing file's own entry under any spelling of its path, or the entry added under its
-    name that may be it (``may_be``: not another folder's ``a.jpg`` whose file is there);
-    else the source as added, or else its id: a file added as ``2`` comes before image 2)."""
+    the entry of the place its path names, under any spelling, also of a file deleted since;
+    else the entry added under its name that may be it (``may_be``: not another folder's
+    ``a.jpg`` when this folder has a file of that name); else its id)."""
     if isinstance(id_or_source, bool):  # an int to Python, but no id
         raise InputError(f"an image is named by its id or source, not {id_or_source!r}")
     if isinstance(id_or_source, int):
         return store.get(id_or_source)
     text = str(id_or_source)
     path = Path(text).expanduser()
-    location = None if is_url(text) else str(path.resolve())
+    try:  # a symlink loop or a NUL byte names no file, nor an entry by its place
+        location = None if is_url(text) else str(path.resolve())
+        here = path.is_file()  # (its entry may be of a file deleted since: found all the same)
+    except (OSError, RuntimeError, ValueError):
+        location, here = None, False
     record = store.by_location(location) if location else None  # this path's own entry
-    here = path.is_file()  # (its entry may be of a file deleted since: found all the same)
     other = None  # an entry under this name that is another file
     for name in (text, *path_aliases(text)) if record is None else ():
         found = store.by_source(name)  # as added; for a file here, only an entry it may be

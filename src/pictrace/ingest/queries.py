@@ -53,24 +53,38 @@ def _lossless(picture: Image.Image) -> bytes:
     """A PIL image as a lossless file of its own mode, transparency and EXIF block, so that
     decoding it is decoding the file it came from: a 16-bit grey picture scaled as one, a
     transparent one laid on white, a photo turned as its EXIF says (a query that is the
-    picture of an indexed file is its exact duplicate)."""
+    picture of an indexed file is its exact duplicate). What no file holds (a grey picture's
+    key given as a tuple) is left out; a picture that still cannot be written goes as plain
+    RGB, once, and InputError when even that fails (an empty picture, say)."""
     if picture.mode not in _PNG_MODES | _TIFF_MODES:
-        kept = "RGBA" if picture.mode == "PA" else "RGB"
-        return _lossless(_with_exif(picture.convert(kept), picture))
-    buffer = io.BytesIO()
+        picture = _plain(picture, "RGBA" if picture.mode == "PA" else "RGB")
+    key = picture.info.get("transparency")
+    if key is not None and not isinstance(key, int | bytes) and picture.mode != "RGB":
+        picture = picture.copy()
+        del picture.info["transparency"]  # a file's key is a value: a tuple fits no file
     try:
-        if picture.mode in _TIFF_MODES:
-            picture.save(buffer, format="TIFF", exif=picture.getexif(), compression="tiff_deflate")
-        else:
-            picture.save(buffer, format="PNG", exif=picture.getexif())
-    except (OSError, ValueError, TypeError):  # what a file could not hold (a tuple key, say)
-        return _lossless(_with_exif(picture.convert("RGB"), picture))
+        return _saved(picture)
+    except (OSError, ValueError, TypeError):
+        try:
+            return _saved(_plain(picture, "RGB"))
+        except (OSError, ValueError, TypeError) as exc:
+            raise InputError(f"cannot read the query picture ({exc})") from exc
+
+
+def _saved(picture: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    if picture.mode in _TIFF_MODES:
+        picture.save(buffer, format="TIFF", exif=picture.getexif(), compression="tiff_deflate")
+    else:
+        picture.save(buffer, format="PNG", exif=picture.getexif())
     return buffer.getvalue()
 
 
-def _with_exif(converted: Image.Image, original: Image.Image) -> Image.Image:
-    """A converted picture that keeps the original's EXIF block (its orientation)."""
-    converted.info["exif"] = original.getexif().tobytes()
+def _plain(picture: Image.Image, mode: str) -> Image.Image:
+    """A picture converted to ``mode`` with only the original's EXIF block (its orientation)
+    of what Pillow keeps beside the pixels."""
+    converted = picture.convert(mode)
+    converted.info = {"exif": picture.getexif().tobytes()}
     return converted
 
 
