@@ -281,8 +281,7 @@ def remove(
         named: dict[int, ImageRecord] = {}  # found first: named twice, or missing too, goes once
         for item in dict.fromkeys(items or []):
             try:
-                record = index.resolve(item)
-                named.setdefault(record.id, record)
+                named.setdefault((record := index.resolve(item)).id, record)
             except NotFound as exc:
                 unknown += 1
                 err.print(f"error: {exc.message}", markup=False)

@@ -115,9 +115,8 @@ class EmbeddedStore(Store):
             if {key: saved.get(key) for key in written} == written and intact(saved, index_path):
                 space = load_space(spec, index_path)
                 described = {k: v for k, v in saved.items() if k != "file"}  # checked above
-                if described == self._space_meta(spec, space, written) and self._complete(
-                    spec, space
-                ):
+                current = described == self._space_meta(spec, space, written)
+                if current and self._complete(spec, space):
                     return space, True
                 log.info("index %s: %s does not match its catalogue", self.folder, index_path)
         except (OSError, ValueError, IndexCorrupt):
@@ -274,9 +273,8 @@ class EmbeddedStore(Store):
                         meta_path.unlink(missing_ok=True)
                         continue
                     space.save(index_path)
-                    write_meta(
-                        meta_path, with_check(self._space_meta(spec, space), spec, index_path)
-                    )
+                    meta = with_check(self._space_meta(spec, space), spec, index_path)
+                    write_meta(meta_path, meta)
             except BaseException:
                 # a failed save is not tried again (at close, say): what it did not write is
                 # stale on disk and rebuilt from the catalogue when the index is next opened
