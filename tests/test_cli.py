@@ -1,6 +1,7 @@
 """The pictrace command, run in-process through its real entry point."""
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -661,3 +662,38 @@ def test_a_path_that_names_no_place_is_not_found(run, built_index, tmp_path, mon
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     code, _, err = run("--index", str(built_index), "remove", "--dry-run", "loop")
     assert code == 1 and "no image with id or source 'loop'" in err
+
+
+@pytest.mark.parametrize(
+    ("blocked", "args", "hint"),
+    [
+        ("httpx", ["search", "http://127.0.0.1:9/a.jpg"], "httpx is not installed"),
+        ("httpx", ["add", "http://127.0.0.1:9/a.jpg"], "httpx is not installed"),
+        ("fastapi", ["serve", "--port", "9"], "fastapi is not installed"),
+        ("httpx", ["stats"], None),  # an allow-list is read without the web extra
+    ],
+)
+def test_without_the_web_extra_the_error_says_what_to_install(tmp_path, blocked, args, hint):
+    """A real process in which the web extra's module cannot be imported."""
+    import subprocess
+    import sys
+
+    index = tmp_path / "lib"
+    Index.open(index).close()
+    script = (
+        f"import sys; sys.modules[{blocked!r}] = None; from pictrace.cli import main; "
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "--index", str(index), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PICTRACE_ALLOW_HOSTS": "127.0.0.1,intranet.example"},
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    if hint is None:
+        assert done.returncode == 0 and "images 0" in done.stdout
+    else:
+        assert done.returncode != 0
+        assert f"error: {hint}; install it with: pip install 'pictrace[web]'" in done.stderr

@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 
 from pictrace import __version__
-from pictrace.errors import NotFound, PicTraceError
+from pictrace.errors import NotFound, PicTraceError, needs_extra
 from pictrace.formatting import (
     add_lines,
     calibration_lines,
@@ -406,7 +406,8 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the web app and HTTP API."""
-    from pictrace.api.app import serve as run_server
+    with needs_extra("web"):
+        from pictrace.api.app import serve as run_server
 
     settings = _settings()
     if server_name:

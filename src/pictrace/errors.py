@@ -17,7 +17,9 @@ onnxruntime, sqlite3, httpx) are translated at the edge with ``raise ... from``:
     ├── NotFound                   no image with that id or source in the index
     ├── IndexError_                the index folder itself is a problem
     │   ├── IndexLocked            another process is writing to this index
-    │   └── IndexCorrupt           the catalogue or a vector file cannot be read
+    │   ├── IndexCorrupt           the catalogue or a vector file cannot be read
+    │   ├── IndexTooNew            a newer release laid the catalogue out: not written to
+    │   └── IndexClosed            the index was used after it was closed
     ├── ConfigError                bad settings, a bad model config, or a bad calibration file
     └── MissingExtra               an optional dependency is not installed (message has the hint)
 
@@ -25,6 +27,9 @@ Each error carries a stable ``code`` used by the CLI exit message and the HTTP A
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class PicTraceError(Exception):
@@ -126,3 +131,16 @@ class MissingExtra(PicTraceError):
     @classmethod
     def for_module(cls, module: str, extra: str) -> MissingExtra:
         return cls(f"{module} is not installed; install it with: pip install 'pictrace[{extra}]'")
+
+
+@contextmanager
+def needs_extra(extra: str) -> Iterator[None]:
+    """Around the lazy import of a module that needs an optional extra: a third-party module
+    it cannot find raises ``MissingExtra`` with the install hint, not a traceback."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        missing = exc.name or "a module"
+        if missing.split(".")[0] == "pictrace":
+            raise
+        raise MissingExtra.for_module(missing.split(".")[0], extra) from exc

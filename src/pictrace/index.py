@@ -24,6 +24,7 @@ from pictrace.errors import (
     InputError,
     PicTraceError,
     Unprocessable,
+    needs_extra,
 )
 from pictrace.features.base import Extractor
 from pictrace.features.pipeline import (
@@ -170,7 +171,8 @@ class Index:
         report = self.adder.add((self._read(p) for p in files), len(files), progress, ahead=2)
         report = replace(report, left_out=tuple(left_out.items()))
         if urls:
-            from pictrace.ingest.web import fetch_sources
+            with needs_extra("web"):
+                from pictrace.ingest.web import fetch_sources
 
             fetched = self.adder.add(fetch_sources(urls, self.settings), len(urls), progress)
             report = report.merged(fetched)

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from pictrace.errors import ConfigError
+from pictrace.hosts import allowed_entry_problem
 from pictrace.types import KEEPER_POLICY, KeeperRule, rule_names
 
 
@@ -97,8 +98,6 @@ class Settings(BaseSettings):
     @classmethod
     def _hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         """An entry that could never match is a mistake to say at once, not a refusal later."""
-        from pictrace.ingest.guard import allowed_entry_problem
-
         problems = [p for p in map(allowed_entry_problem, value) if p]
         if problems:
             raise ValueError("; ".join(problems))

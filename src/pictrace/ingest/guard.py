@@ -25,11 +25,11 @@ import httpcore
 import httpx
 
 from pictrace.errors import BadURL, BlockedURL
+from pictrace.hosts import valid_name
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 SCHEMES = ("http", "https")
-_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?", re.IGNORECASE)
 
 
 def refusal(address: Address) -> str | None:
@@ -62,29 +62,6 @@ def _embedded(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     if address in _NAT64:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
-
-
-def _valid_name(host: str) -> bool:
-    try:
-        ascii_host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return False
-    labels = ascii_host.rstrip(".").split(".")
-    return all(0 < len(label) <= 63 and _LABEL.fullmatch(label) for label in labels)
-
-
-def allowed_entry_problem(entry: str) -> str | None:
-    """Why ``entry`` of ``allow_hosts`` can never match (None when it is a host name, an
-    address or a network): a port, a malformed network, a URL."""
-    text = entry.strip().lower().strip("[]")
-    try:
-        ipaddress.ip_network(text, strict=False)
-        return None
-    except ValueError:
-        pass
-    if "/" in text or ":" in text:
-        return f"{entry!r} is neither a host name, an address nor a network (no ports or URLs)"
-    return None if _valid_name(text) else f"{entry!r} is not a valid host name"
 
 
 class Guard:
@@ -126,7 +103,7 @@ class Guard:
         try:
             literal = ipaddress.ip_address(host)
         except ValueError:
-            if not _valid_name(host):
+            if not valid_name(host):
                 raise BadURL(f"{shown}: {host!r} is not a valid host name") from None
             return host
         try:

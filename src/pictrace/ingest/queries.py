@@ -9,7 +9,7 @@ from typing import BinaryIO, cast
 
 from PIL import Image
 
-from pictrace.errors import InputError
+from pictrace.errors import InputError, needs_extra
 from pictrace.ingest.files import is_url, read_file
 from pictrace.settings import Settings
 from pictrace.types import Source
@@ -35,7 +35,8 @@ def load_query(query: QueryInput, settings: Settings) -> Source:
         )
     text = str(query)
     if is_url(text):
-        from pictrace.ingest.web import fetch_one
+        with needs_extra("web"):
+            from pictrace.ingest.web import fetch_one
 
         return fetch_one(text, settings)
     if "://" in text:
