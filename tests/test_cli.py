@@ -697,3 +697,31 @@ def test_without_the_web_extra_the_error_says_what_to_install(tmp_path, blocked,
     else:
         assert done.returncode != 0
         assert f"error: {hint}; install it with: pip install 'pictrace[web]'" in done.stderr
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_verbose_shows_why_a_picture_failed(tmp_path, photos, verbose):
+    """A real process in which one feature fails on every picture (as a library might)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from pictrace.features.colour import ColourExtractor\n"
+        "def broken(self, image): raise ValueError('a library failed')\n"
+        "ColourExtractor.extract_one = broken\n"
+        "from pictrace.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    flags = ["-v"] if verbose else []
+    picture = str(photos / "coffee.jpg")
+    done = subprocess.run(
+        [sys.executable, "-c", script, *flags, "-i", str(tmp_path / "lib"), "add", picture],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1 and "failed: " in done.stdout
+    shown = "ValueError: a library failed" in done.stderr and "Traceback" in done.stderr
+    assert shown == verbose, done.stderr
+    assert ("DEBUG pictrace: features of" in done.stderr) == verbose

@@ -3,11 +3,14 @@ damaged file and removals from HNSW all lead to a rebuild, never to wrong neighb
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
+from pictrace.errors import ConfigError
 from pictrace.store.embedded import EmbeddedStore
 from tests.store.test_embedded import SPECS, _entry
 
@@ -126,4 +129,30 @@ def test_features_of_another_version_are_named_by_both_ways_of_finding_them(tmp_
     for shift, name in ((-1, "h"), (1, "v")):
         changed = {**versions, name: versions[name] + shift}
         assert store.outdated(changed) == Store.outdated(store, changed) == [name]
+    store.close()
+
+
+def test_a_damaged_stored_value_is_left_out_of_a_rebuilt_space_with_a_warning(tmp_path, caplog):
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    ids = store.add([_entry(n) for n in (1, 2, 3)])
+    store.close()
+    with sqlite3.connect(tmp_path / "catalogue.sqlite") as db:  # a disk error in one blob
+        db.execute(
+            "UPDATE features SET value = x'0102' WHERE image_id = ? AND name = 'v'", (ids[1],)
+        )
+    shutil.rmtree(tmp_path / "vectors")  # the spaces are rebuilt from the catalogue
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000, readonly=True)
+    assert _sizes(store)["v"] == 2 and _sizes(store)["h"] == 3
+    assert len(_hits(store, 2)) == 1  # the image itself is still found by its other values
+    assert f"the stored v of 1 images cannot be read (ids {ids[1]})" in caplog.text
+    store.close()
+
+
+def test_an_extractor_whose_values_do_not_fit_its_space_is_a_config_error(tmp_path):
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    wrong = _entry(1)
+    wrong.features["v"] = (1, np.zeros(5, np.float16).tobytes())  # declared 4 wide
+    with pytest.raises(ConfigError, match="extractor of feature 'v' gave a value"):
+        store.add([wrong])
+    assert store.count() == 0  # nothing half-written
     store.close()

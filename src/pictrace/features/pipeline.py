@@ -12,8 +12,10 @@ from pictrace.features.base import Extractor, FeatureSpec, FeatureValue, encode
 from pictrace.types import Box, DecodedImage
 
 # What an image library raises when it fails on one picture (an unforeseen shape, say): that
-# picture fails (``errors.Unprocessable``), the others of an add or of a run of queries go on.
-# Anything else (a broken model, a full disk, our own bugs) stops the work.
+# picture fails (``errors.Unprocessable``, its reason in the report; the traceback is logged at
+# debug level, `pictrace -v`), the others of an add or of a run of queries go on. A bug of ours
+# that raises one of these fails each picture the same way; anything else (a broken model, a
+# full disk, a TypeError) stops the work.
 PICTURE_FAILURES: tuple[type[Exception], ...] = (cv2.error, ValueError, ArithmeticError)
 
 

@@ -24,7 +24,15 @@ from pictrace.store import vocabulary
 from pictrace.store.base import Hits, Store
 from pictrace.store.catalogue import Catalogue, NewImage
 from pictrace.store.following import Following
-from pictrace.store.rows import LOCAL_SLOTS, add_values, best_per_image, checked, space_ids
+from pictrace.store.rows import (
+    LOCAL_SLOTS,
+    add_values,
+    best_per_image,
+    new_values,
+    readable,
+    space_ids,
+    tell_damaged,
+)
 from pictrace.store.rwlock import ReadWriteLock
 from pictrace.store.saved import (
     ONE_ROW,
@@ -163,9 +171,10 @@ class EmbeddedStore(Store):
             (i, v, b) for i, v, b in self.catalogue.feature_values(spec.name) if v == spec.version
         ]
         space = self._new_space(spec, len(rows))
+        damaged: list[int] = []
         for start in range(0, len(rows), 20_000):
-            chunk = rows[start : start + 20_000]
-            add_values(space, spec, [(i, decode_value(spec, b)) for i, _, b in chunk])
+            add_values(space, spec, list(readable(spec, rows[start : start + 20_000], damaged)))
+        tell_damaged(self.folder, spec.name, damaged)
         return space
 
     def _values(self, spec: FeatureSpec, ids: Sequence[int]) -> list[tuple[int, FeatureValue]]:
@@ -195,14 +204,7 @@ class EmbeddedStore(Store):
                             same[image.source] = old
                 ids = [self.catalogue.insert(db, image, same.get(image.source)) for image in images]
                 # Decode every searchable value before committing: a bad value rolls back.
-                pending = {
-                    name: [
-                        (i, checked(self.specs[name], img.features[name][1]))
-                        for i, img in zip(ids, images, strict=True)
-                        if name in img.features
-                    ]
-                    for name in self.spaces
-                }
+                pending = {name: new_values(self.specs[name], ids, images) for name in self.spaces}
             # only once committed: a rolled-back write must leave the spaces as they were
             self._drop_from_spaces(replaced)
             self._dirty = True

@@ -4,16 +4,21 @@ row's image is ``row_id // slots``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
+from pictrace.errors import ConfigError
 from pictrace.features.base import FeatureSpec, FeatureValue, decode_value, local_descriptors
 from pictrace.store.base import Hits
+from pictrace.store.catalogue import NewImage
 from pictrace.store.saved import Space
 
 REGION_SLOTS = 64  # regional vectors per image are stored under id * REGION_SLOTS + region
 LOCAL_SLOTS = 1024  # local descriptors per image are stored under id * LOCAL_SLOTS + row
+log = logging.getLogger("pictrace.store")
 
 
 def add_values(space: Space, spec: FeatureSpec, items: list[tuple[int, FeatureValue]]) -> None:
@@ -56,6 +61,48 @@ def best_per_image(hits: Hits, k: int) -> Hits:
         image_id = raw_id // REGION_SLOTS
         best[image_id] = max(score, best.get(image_id, -np.inf))
     return sorted(best.items(), key=lambda kv: -kv[1])[:k]
+
+
+def new_values(
+    spec: FeatureSpec, ids: Sequence[int], images: Sequence[NewImage]
+) -> list[tuple[int, FeatureValue]]:
+    """The values of ``spec`` that images being added bring, checked against its space: one
+    it cannot hold comes from an extractor that declared another width (``ConfigError``)."""
+    try:
+        return [
+            (i, checked(spec, image.features[spec.name][1]))
+            for i, image in zip(ids, images, strict=True)
+            if spec.name in image.features
+        ]
+    except ValueError as exc:
+        raise ConfigError(
+            f"the extractor of feature {spec.name!r} gave a value its space cannot hold: {exc}"
+        ) from exc
+
+
+def readable(
+    spec: FeatureSpec, rows: Iterable[tuple[int, int, bytes]], damaged: list[int]
+) -> Iterator[tuple[int, FeatureValue]]:
+    """The values of stored (id, version, blob) rows that decode and fit the space of
+    ``spec``; the ids of those that do not (a damaged catalogue) go to ``damaged``."""
+    for image_id, _, blob in rows:
+        try:
+            yield image_id, checked(spec, blob)
+        except ValueError:
+            damaged.append(image_id)
+
+
+def tell_damaged(folder: Path, name: str, damaged: Sequence[int]) -> None:
+    """Warn of the images whose stored ``name`` values ``readable`` left out."""
+    if damaged:
+        log.warning(
+            "index %s: the stored %s of %d images cannot be read (ids %s); they are left out "
+            "of its search space until their files are added again",
+            folder,
+            name,
+            len(damaged),
+            ", ".join(map(str, damaged[:5])) + (", ..." if len(damaged) > 5 else ""),
+        )
 
 
 def checked(spec: FeatureSpec, blob: bytes) -> FeatureValue:

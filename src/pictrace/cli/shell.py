@@ -1,0 +1,93 @@
+"""What every ``pictrace`` command shares: the typer app and its global options, the consoles,
+and the index the options name."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from pictrace import __version__
+from pictrace.errors import NotFound
+from pictrace.index import Index
+from pictrace.settings import Settings, load_settings
+from pictrace.store.base import local_folder
+from pictrace.store.embedded import CATALOGUE
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Reverse image search: exact files, edited copies and similar pictures.",
+)
+# No emoji codes: a file named "a:cat:b.jpg" is printed (and emitted in JSON) as it is.
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+
+class State:
+    index: Path | None = None
+
+
+STATE = State()
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        out.print(f"pictrace {__version__}", markup=False, highlight=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    index: Annotated[
+        Path | None,
+        typer.Option(
+            "--index", "-i", envvar="PICTRACE_INDEX", help="Index folder (or PICTRACE_INDEX)."
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_version, help="Print the version and exit."
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Also log details, such as the traceback of a picture that failed, on stderr.",
+        ),
+    ] = False,
+) -> None:
+    STATE.index = index
+    if verbose:  # PicTrace's own log only: the libraries' debug output is not the user's
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logging.getLogger("pictrace").addHandler(handler)
+        logging.getLogger("pictrace").setLevel(logging.DEBUG)
+
+
+def current_settings() -> Settings:
+    return load_settings(index=STATE.index)
+
+
+@contextmanager
+def open_index(readonly: bool = False, existing: bool = False) -> Iterator[Index]:
+    """The index of --index / PICTRACE_INDEX; with ``existing``, only one already there (a
+    mistyped folder is an error, not a new empty index)."""
+    settings = current_settings()
+    if existing and settings.index and not (local_folder(settings.index) / CATALOGUE).exists():
+        raise NotFound(f"no PicTrace index at {settings.index}")
+    with Index.open(settings=settings, readonly=readonly) as index:
+        yield index
+
+
+def emit_json(data: Any) -> None:
+    out.print(json.dumps(data, ensure_ascii=False), markup=False, highlight=False)
