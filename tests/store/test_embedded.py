@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pictrace import Index
-from pictrace.errors import IndexLocked, NotFound
+from pictrace.errors import ConfigError, IndexLocked, NotFound
 from pictrace.features.base import FeatureSpec
 from pictrace.store.catalogue import NewImage
 from pictrace.store.embedded import EmbeddedStore
@@ -189,7 +189,7 @@ def test_a_value_the_space_rejects_leaves_catalogue_and_spaces_consistent(tmp_pa
     store.add([_entry(1)])
     bad = _entry(2)
     bad = NewImage(**{**bad.__dict__, "features": {**bad.features, "v": (1, b"\x00\x01")}})
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="extractor of feature 'v' gave a value"):
         store.add([bad])
     assert store.count() == 1
     assert {name: space.size for name, space in store.spaces.items()} == {"h": 1, "v": 1, "r": 3}

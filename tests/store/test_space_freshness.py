@@ -8,9 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
-from pictrace.errors import ConfigError
 from pictrace.store.embedded import EmbeddedStore
 from tests.store.test_embedded import SPECS, _entry
 
@@ -145,14 +143,4 @@ def test_a_damaged_stored_value_is_left_out_of_a_rebuilt_space_with_a_warning(tm
     assert _sizes(store)["v"] == 2 and _sizes(store)["h"] == 3
     assert len(_hits(store, 2)) == 1  # the image itself is still found by its other values
     assert f"the stored v of 1 images cannot be read (ids {ids[1]})" in caplog.text
-    store.close()
-
-
-def test_an_extractor_whose_values_do_not_fit_its_space_is_a_config_error(tmp_path):
-    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
-    wrong = _entry(1)
-    wrong.features["v"] = (1, np.zeros(5, np.float16).tobytes())  # declared 4 wide
-    with pytest.raises(ConfigError, match="extractor of feature 'v' gave a value"):
-        store.add([wrong])
-    assert store.count() == 0  # nothing half-written
     store.close()
