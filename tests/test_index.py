@@ -429,6 +429,18 @@ def test_the_same_file_twice_in_one_call(tmp_path, photos):
         assert len(report.added) == 1 and index.stats().images == 1
 
 
+def test_a_file_named_and_under_a_folder_named_is_counted_once(tmp_path, photos, monkeypatch):
+    folder = tmp_path / "pics" / "sub"
+    folder.mkdir(parents=True)
+    for name in ("coffee.jpg", "rocket.jpg"):
+        (folder / name).write_bytes((photos / name).read_bytes())
+    monkeypatch.chdir(tmp_path)
+    with Index.open(tmp_path / "idx") as index:
+        report = index.add(["pics/sub/coffee.jpg", "./pics/sub", "pics/sub/../sub"])
+        assert len(report.added) == 2 and not report.skipped
+        assert {r.source for r in index.list()} == {"pics/sub/coffee.jpg", "pics/sub/rocket.jpg"}
+
+
 def test_unsupported_schemes_and_path_spellings(tmp_path, photos, monkeypatch):
     from pictrace.errors import InputError
 
@@ -871,6 +883,21 @@ def test_search_checks_its_numbers(built_index, photos):
             index.search(photos / "coffee.jpg", min_confidence=1.5)
         with pytest.raises(InputError, match="k must be"):
             index.search_text("cat", k=0)
+        with pytest.raises(InputError, match="min_confidence must be a number"):
+            index.search(photos / "coffee.jpg", min_confidence=True)
+
+
+def test_get_and_list_check_their_numbers(built_index):
+    with Index.open(built_index, readonly=True) as index:
+        first = index.list(0, 1)[0]
+        assert index.get(str(first.id)) == index.get(first.id) == first  # as a URL gives it
+        for wrong in ("one", 1.5, True, None):
+            with pytest.raises(InputError, match="an image id is a whole number"):
+                index.get(wrong)
+        for offset, limit in ((-1, 5), (0, -2), ("2", 3), (0, 1.5)):
+            with pytest.raises(InputError, match="must be a whole number, 0 or more"):
+                index.list(offset, limit)
+        assert index.list(0, 0) == [] and len(index.list(1, None)) == len(index.list()) - 1
 
 
 def test_a_removal_the_disk_cannot_save_the_spaces_of_is_still_a_removal(

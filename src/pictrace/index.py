@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import numbers
 import os
 import time
 from collections import Counter
@@ -16,6 +15,7 @@ from typing import Any
 from PIL import Image
 
 from pictrace.adding import Adder
+from pictrace.arguments import checked_confidence, checked_id, checked_k, checked_page
 from pictrace.decode import decode
 from pictrace.errors import (
     ConfigError,
@@ -51,7 +51,6 @@ from pictrace.search.text import text_matches
 from pictrace.search.verifier import make_verifier
 from pictrace.settings import Settings, load_settings
 from pictrace.store.base import local_folder, open_store, stats_of, tell_outdated
-from pictrace.store.embedded import EmbeddedStore
 from pictrace.store.mode import record_choice, settled
 from pictrace.store.saved import write_whole
 from pictrace.tally import Progress
@@ -84,7 +83,7 @@ class Index:
         self.location = (
             text if "://" in text and not text.startswith("file:") else str(local_folder(text))
         )
-        folder = None if "://" in self.location else Path(self.location)
+        self.folder = folder = None if "://" in self.location else Path(self.location)
         self.settings = settings = settled(folder, settings, readonly)  # its local features
         self.readonly = readonly
         self.pool = Pool(WORKERS, "pictrace")
@@ -205,9 +204,7 @@ class Index:
     # --- searching --------------------------------------------------------------------------
     def search(self, query: QueryInput, k: int = 10, min_confidence: float = 0.0) -> SearchResult:
         """Rank the index against one query image (path, URL, bytes or PIL image)."""
-        _check_k(k)
-        if not isinstance(min_confidence, numbers.Real) or not 0.0 <= min_confidence <= 1.0:
-            raise InputError(f"min_confidence must lie in 0..1, not {min_confidence!r}")
+        k, min_confidence = checked_k(k), checked_confidence(min_confidence)
         started = time.perf_counter()
         self.store.catch_up()  # what a writer added since this reader opened
         prepared = self.start_query(query, max(k, self.settings.candidates))
@@ -233,7 +230,7 @@ class Index:
 
     def search_text(self, text: str, k: int = 10) -> SearchResult:
         """Images whose predicted ImageNet labels match every word of ``text``."""
-        _check_k(k)
+        k = checked_k(k)
         if not isinstance(text, str):
             raise InputError(f"the text must be a string of words, not {type(text).__name__}")
         started = time.perf_counter()
@@ -338,16 +335,16 @@ class Index:
         calibrator, rows, labels, skipped = refit(
             pairs, prepare, self.searcher, str(pairs_csv), self.load_query
         )
-        if isinstance(self.store, EmbeddedStore):
-            write_whole(self.store.folder / "calibration.json", calibrator.to_json())
+        if self.folder is not None:
+            write_whole(self.folder / "calibration.json", calibrator.to_json())
         self.searcher.calibrator = calibrator
         return CalibrationReport.of(calibrator, rows, labels, skipped, self.settings.copy_threshold)
 
     def reset_calibration(self) -> None:
         """Go back to the shipped calibration (``calibrate`` undone)."""
         self._writable("reset its calibration")
-        if isinstance(self.store, EmbeddedStore):
-            (self.store.folder / "calibration.json").unlink(missing_ok=True)
+        if self.folder is not None:
+            (self.folder / "calibration.json").unlink(missing_ok=True)
         self.searcher.calibrator = load_calibrator(None, self.settings.local_features)
 
     def duplicates(
@@ -383,12 +380,13 @@ class Index:
         return self._duplicates.basis()
 
     # --- catalogue ------------------------------------------------------------------------
-    def get(self, image_id: int) -> ImageRecord:
-        return self.store.get(image_id)
+    def get(self, image_id: int | str) -> ImageRecord:
+        return self.store.get(checked_id(image_id))
 
     def list(self, offset: int = 0, limit: int | None = None) -> list[ImageRecord]:
         """The images in the order they were added: all of them, or ``limit`` from the
         ``offset``-th on (a page, as the HTTP API and the web pages ask)."""
+        offset, limit = checked_page(offset, limit)
         return self.store.page(offset, self.store.count() if limit is None else limit)
 
     def resolve(self, id_or_source: str | int) -> ImageRecord:
@@ -443,9 +441,3 @@ class Index:
 
     def flush(self) -> None:
         self.store.flush()
-
-
-def _check_k(k: object) -> None:
-    """``k``: a whole number of matches, at least one (bool is not one)."""
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise InputError(f"k must be a whole number of matches, at least 1, not {k!r}")

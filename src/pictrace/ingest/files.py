@@ -49,10 +49,22 @@ def not_paths(given: str) -> InputError:
 
 
 def expand(items: Iterable[str | Path], left_out: Counter[str] | None = None) -> Iterator[str]:
-    """Yield file paths (as given or found under folders, sorted) and URLs untouched; with
-    ``left_out``, count the files under folders that are not images by name, per folder
+    """Yield file paths (as given or found under folders, sorted) and URLs untouched, each
+    once (a file named and found under a folder named too goes under its first spelling);
+    with ``left_out``, count the files under folders that are not images by name, per folder
     named (each file once: under the first folder named that holds it)."""
     counted: set[str] = set()
+    seen: set[str] = set()
+    for found in _expanded(items, left_out, counted):
+        key = found if "://" in found or not found.strip() else os.path.abspath(found)
+        if key not in seen:
+            seen.add(key)
+            yield found
+
+
+def _expanded(
+    items: Iterable[str | Path], left_out: Counter[str] | None, counted: set[str]
+) -> Iterator[str]:
     for item in items:
         if not isinstance(item, str | os.PathLike):  # bytes, an image, a line of a file, ...
             raise not_paths(f"a {type(item).__name__} in the list")
