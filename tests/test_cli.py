@@ -65,6 +65,7 @@ def test_compare_prints_metrics_and_verdict(run, photos):
     code, out, _ = run("compare", str(photos / "graf1.jpg"), str(photos / "coffee.jpg"), "--json")
     data = json.loads(out)
     assert code == 0 and data["verdict"] in ("different", "similar")
+    assert (data["a"], data["b"]) == (str(photos / "graf1.jpg"), str(photos / "coffee.jpg"))
     assert {"ssim", "orb_matches", "colour", "phash", "cosine"} <= set(data["metrics"])
 
 
@@ -725,3 +726,15 @@ def test_verbose_shows_why_a_picture_failed(tmp_path, photos, verbose):
     shown = "ValueError: a library failed" in done.stderr and "Traceback" in done.stderr
     assert shown == verbose, done.stderr
     assert ("DEBUG pictrace: features of" in done.stderr) == verbose
+
+
+def test_an_index_made_in_a_folder_of_other_files_is_pointed_out(run, tmp_path, photos):
+    pictures = tmp_path / "Pictures"
+    pictures.mkdir()
+    (pictures / "holiday.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
+    code, _, err = run("--index", str(pictures), "add", str(photos / "rocket.jpg"))
+    assert code == 0 and f"note: {pictures} held no PicTrace index but 1 other" in err
+    code, _, err = run("--index", str(pictures), "add", str(photos / "box.png"))
+    assert code == 0 and "note:" not in err  # an index now: nothing to point out
+    code, _, err = run("--index", str(tmp_path / "new"), "add", str(photos / "box.png"))
+    assert code == 0 and "note:" not in err

@@ -86,9 +86,7 @@ def _picture(source: Source, settings: Settings) -> tuple[Image.Image, Image.Ima
     if not data:
         raise NotAnImage(f"{source.uri}: zero-byte file")
     if len(data) > settings.max_bytes:
-        raise ImageTooLarge(
-            f"{source.uri}: {len(data)} bytes exceeds the limit of {settings.max_bytes} bytes"
-        )
+        raise ImageTooLarge.of_bytes(source.uri, len(data), settings.max_bytes)
     image = _open(source.uri, data, settings.max_pixels)
     return image, _to_rgb(_orient(image))
 

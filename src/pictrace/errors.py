@@ -70,6 +70,12 @@ class NotAnImage(InputError):
 class ImageTooLarge(InputError):
     code = "image_too_large"
 
+    @classmethod
+    def of_bytes(cls, name: str, size: int | None, limit: int) -> ImageTooLarge:
+        """A file (or download, or upload) of more bytes than ``settings.max_bytes`` allows."""
+        found = f"{size:,} bytes" if size is not None else "more bytes than that"
+        return cls(f"{name}: {found} exceeds the limit of {limit:,} bytes (PICTRACE_MAX_BYTES)")
+
 
 class FetchError(InputError):
     code = "fetch_failed"

@@ -125,7 +125,9 @@ class Index:
         settings = settings or load_settings(**overrides)
         target = location if location is not None else settings.index
         if target is None:
-            raise ConfigError("no index given: pass a folder or set PICTRACE_INDEX")
+            raise ConfigError(
+                "no index given: pass a folder (the CLI's --index) or set PICTRACE_INDEX"
+            )
         return cls(target, settings, readonly=readonly)
 
     def __enter__(self) -> Index:

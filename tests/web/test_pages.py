@@ -154,6 +154,23 @@ def test_collection_paginates_and_adds_with_a_progress_page(client, photos):
     assert f"{total} images" in page(client.get("/collection")).css_first("h1").text()
 
 
+def test_a_job_page_says_when_nothing_could_be_added(client):
+    answer = client.post(
+        "/collection/add",
+        files=[("files", ("notes.jpg", b"not a picture at all"))],
+        follow_redirects=False,
+    )
+    job_url = answer.headers["location"]
+    deadline = time.monotonic() + 30
+    while client.get("/api" + job_url).json()["state"] not in ("done", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    done = page(client.get(job_url))
+    assert done.css_first("h1").text().startswith("Could not add")
+    assert done.css_first("h2").text() == "Failed"
+    assert "1</b> failed" in done.css_first(".report").html
+
+
 def test_a_collection_tile_searches_with_its_image(client, app_index, photos, tmp_path):
     """A tile links to the copies of its image, found without the image itself."""
     box = app_index.resolve(str(photos / "box.png"))

@@ -192,7 +192,7 @@ async def delete_image(state: StateDep, image_id: ImageId) -> dict[str, Any]:
 
 @router.get(
     "/images/{image_id}/thumbnail",
-    summary="The stored 320 px JPEG thumbnail",
+    summary="The stored JPEG thumbnail (at most 320 px long and 224 px short)",
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}, "description": "JPEG thumbnail"}},
 )

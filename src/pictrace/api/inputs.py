@@ -115,10 +115,10 @@ async def _read_upload(key: str, value: UploadFile, max_bytes: int) -> Upload | 
         return None  # a file input left empty
     name = value.filename or key
     if value.size is not None and value.size > max_bytes:
-        raise ImageTooLarge(f"{name}: {value.size} bytes exceeds the limit of {max_bytes} bytes")
+        raise ImageTooLarge.of_bytes(name, value.size, max_bytes)
     data = await value.read()
     if len(data) > max_bytes:
-        raise ImageTooLarge(f"{name}: {len(data)} bytes exceeds the limit of {max_bytes} bytes")
+        raise ImageTooLarge.of_bytes(name, len(data), max_bytes)
     return Upload(name, data)
 
 

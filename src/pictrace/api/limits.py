@@ -46,19 +46,26 @@ class BodyLimit:
         async def capped() -> Message:
             nonlocal seen
             if declared is not None and declared > cap:
-                raise ImageTooLarge(
-                    f"the request body ({declared} bytes) exceeds the limit of {cap} bytes"
-                )
+                raise _too_large(scope["path"], f"the request body ({declared:,} bytes)", cap)
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > cap:
-                    raise ImageTooLarge(
-                        f"the request body exceeds the limit of {cap} bytes; the upload was stopped"
-                    )
+                    raise _too_large(scope["path"], "the request body", cap, stopped=True)
             return message
 
         await self.app(scope, capped, send)
+
+
+def _too_large(path: str, what: str, cap: int, stopped: bool = False) -> ImageTooLarge:
+    """The refusal of a body over ``cap``, naming the setting the cap comes from."""
+    setting = (
+        "PICTRACE_MAX_UPLOAD_BYTES"
+        if path in BULK_PATHS
+        else "PICTRACE_MAX_BYTES per picture, and 64 KiB for the rest of the form"
+    )
+    end = "; the upload was stopped" if stopped else ""
+    return ImageTooLarge(f"{what} exceeds the limit of {cap:,} bytes ({setting}){end}")
 
 
 def _content_length(scope: Scope) -> int | None:

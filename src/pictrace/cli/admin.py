@@ -15,7 +15,7 @@ from pictrace.formatting import calibration_lines, unknown_lines, unreadable_lin
 @app.command()
 def calibrate(
     pairs: Annotated[Path | None, typer.Argument(help="CSV with columns a,b,is_copy.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the fit as JSON.")] = False,
     reset: Annotated[
         bool, typer.Option("--reset", help="Go back to the shipped calibration.")
     ] = False,
@@ -43,8 +43,8 @@ def calibrate(
 @app.command("eval")
 def evaluate_cmd(
     cases: Annotated[Path, typer.Argument(help="queries.csv (query,expected,family) or a folder")],
-    k: Annotated[int, typer.Option("-k", min=1)] = 10,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    k: Annotated[int, typer.Option("-k", min=1, help="Results per query.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the measures as JSON.")] = False,
     cost: Annotated[
         bool,
         typer.Option(

@@ -92,7 +92,9 @@ def list_images(
 
 
 @app.command()
-def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def stats(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
     """What the index holds."""
     with open_index(readonly=True) as index:
         summary = index.stats()

@@ -86,12 +86,12 @@ def _print_result(result: SearchResult, copies: bool = True) -> None:
 
 @app.command()
 def compare(
-    a: str,
-    b: str,
+    a: Annotated[str, typer.Argument(help="One picture (path or URL).")],
+    b: Annotated[str, typer.Argument(help="The other picture.")],
     overlay: Annotated[
         Path | None, typer.Option("--overlay", help="Write a side-by-side picture of the evidence.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
 ) -> None:
     """Compare two images: every metric, the similarity % and a verdict."""
     if overlay is not None:
@@ -107,7 +107,7 @@ def compare(
             else:
                 err.print("no geometric match to draw: overlay not written", markup=False)
     if as_json:
-        emit_json(comparison.as_dict())
+        emit_json({"a": a, "b": b, **comparison.as_dict()})  # as POST /api/compare answers
         return
     out.print(comparison_table(a, b, comparison))
     out.print(
@@ -134,7 +134,7 @@ def _compare_index() -> Iterator[Index]:
 
 @app.command()
 def duplicates(
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the groups as JSON.")] = False,
     keeper: Annotated[
         list[str] | None,
         typer.Option(

@@ -3,6 +3,7 @@ and the index the options name."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import Iterator
@@ -85,8 +86,27 @@ def open_index(readonly: bool = False, existing: bool = False) -> Iterator[Index
     settings = current_settings()
     if existing and settings.index and not (local_folder(settings.index) / CATALOGUE).exists():
         raise NotFound(f"no PicTrace index at {settings.index}")
+    if not readonly and settings.index and (note := _foreign_folder(settings.index)):
+        err.print(note, markup=False)
     with Index.open(settings=settings, readonly=readonly) as index:
         yield index
+
+
+def _foreign_folder(index: Path | str) -> str | None:
+    """What to say when a writer is about to make an index in a folder that holds other
+    things (a mistyped --index, say ~/Pictures): it is made there all the same."""
+    if "://" in str(index) and not str(index).startswith("file:"):
+        return None
+    folder = local_folder(index)
+    if not folder.is_dir() or (folder / CATALOGUE).exists():
+        return None
+    others = sum(1 for _ in itertools.islice(folder.iterdir(), 1000))
+    if not others:
+        return None
+    return (
+        f"note: {folder} held no PicTrace index but {others}{'+' if others == 1000 else ''} "
+        "other files or folders; the index is made there beside them (was --index mistyped?)"
+    )
 
 
 def emit_json(data: Any) -> None:

@@ -121,7 +121,7 @@ def read_file(path: str, max_bytes: int) -> Source:
         if not target.is_file():
             raise SourceUnreadable(f"{path}: not a regular file")
         if size > max_bytes:
-            raise ImageTooLarge(f"{path}: {size} bytes exceeds the limit of {max_bytes} bytes")
+            raise ImageTooLarge.of_bytes(path, size, max_bytes)
         data = target.read_bytes()
     except FileNotFoundError as exc:
         raise SourceUnreadable(f"{path}: no such file or folder") from exc

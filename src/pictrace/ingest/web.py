@@ -185,7 +185,7 @@ async def _read_capped(
     is its first ``limit`` bytes (the rest is not read)."""
     declared = response.headers.get("content-length", "")
     if not truncate and declared.isdigit() and int(declared) > limit:
-        raise ImageTooLarge(f"{url}: {declared} bytes exceeds the limit of {limit} bytes")
+        raise ImageTooLarge.of_bytes(url, int(declared), limit)
     body = CappedBody(response.headers.get("content-encoding", ""), limit, url, truncate)
     async for chunk in response.aiter_raw():
         body.feed(chunk)
