@@ -738,3 +738,14 @@ def test_an_index_made_in_a_folder_of_other_files_is_pointed_out(run, tmp_path, 
     assert code == 0 and "note:" not in err  # an index now: nothing to point out
     code, _, err = run("--index", str(tmp_path / "new"), "add", str(photos / "box.png"))
     assert code == 0 and "note:" not in err
+
+
+def test_a_misspelt_setting_is_pointed_out(run, built_index, monkeypatch, caplog):
+    monkeypatch.setenv("PICTRACE_MAX_BYTE", "5")  # PICTRACE_MAX_BYTES
+    monkeypatch.setenv("PICTRACE_MY_OWN_NOTE", "x")  # no setting is close: not ours to judge
+    code, _, _ = run("--index", str(built_index), "stats")
+    assert code == 0
+    assert "PICTRACE_MAX_BYTE is no PicTrace setting, so it is ignored: PICTRACE_MAX_BYTES?" in (
+        caplog.text
+    )
+    assert "PICTRACE_MY_OWN_NOTE" not in caplog.text

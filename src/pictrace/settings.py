@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import logging
+import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,11 +18,16 @@ from pictrace.errors import ConfigError
 from pictrace.hosts import allowed_entry_problem
 from pictrace.types import KEEPER_POLICY, KeeperRule, rule_names
 
+log = logging.getLogger("pictrace")
+PREFIX = "PICTRACE_"
+
 
 class Settings(BaseSettings):
-    """Everything tunable. CLI options mirror these fields; nothing reads env vars elsewhere."""
+    """Everything tunable, each field from its ``PICTRACE_<FIELD>`` environment variable (the
+    CLI's ``--index`` and a few serve and duplicates options give some of them too); nothing
+    else in PicTrace reads the environment for a setting."""
 
-    model_config = SettingsConfigDict(env_prefix="PICTRACE_", frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=PREFIX, frozen=True, extra="forbid")
 
     index: Path | None = Field(None, description="Index folder (PICTRACE_INDEX).")
     max_bytes: int = Field(64 * 1024 * 1024, ge=1, description="Largest accepted image file.")
@@ -117,12 +126,24 @@ def _listed(value: Any) -> Any:
 def load_settings(**overrides: Any) -> Settings:
     """Build settings from the environment plus explicit overrides (``None`` values ignored)."""
     clean = {k: v for k, v in overrides.items() if v is not None}
+    _tell_misspelt(frozenset(name for name in os.environ if name.startswith(PREFIX)))
     try:
         return Settings(**clean)
     except ValidationError as exc:
         raise ConfigError(f"invalid settings: {_one_line(exc)}") from exc
     except (SettingsError, ValueError) as exc:
         raise ConfigError(f"invalid settings: {exc}") from exc
+
+
+@lru_cache(maxsize=8)
+def _tell_misspelt(names: frozenset[str]) -> None:
+    """Warn (once per set of names) of a PICTRACE_ variable that is no setting but close to
+    one: a misspelt name is otherwise ignored without a word."""
+    known = [PREFIX + field.upper() for field in Settings.model_fields]
+    for name in sorted(names - set(known)):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
+        if close:
+            log.warning("%s is no PicTrace setting, so it is ignored: %s?", name, close[0])
 
 
 def _one_line(exc: ValidationError) -> str:

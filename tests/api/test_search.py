@@ -61,6 +61,19 @@ def test_search_by_url_uses_the_shared_client(client, site):
     assert body["results"][0]["source"].endswith("rocket.jpg")
 
 
+def test_an_upload_and_a_url_at_once_is_refused(client, site, photos):
+    url = site.url("/img/rocket.jpg")
+    answer = client.post("/api/search", files=upload(photos / "coffee.jpg"), data={"url": url})
+    assert answer.status_code == 422
+    assert answer.json()["message"].endswith("as an uploaded file or as a URL, not both")
+    pair = {"b": ("b.png", (photos / "box.png").read_bytes())}
+    answer = client.post("/api/compare", files=pair, data={"a": url, "b": url})
+    assert (
+        answer.status_code == 422
+        and "image b as an uploaded file or as a URL" in (answer.json()["message"])
+    )
+
+
 def test_a_page_url_is_not_an_image_but_lists_its_images(client, site):
     answer = client.post("/api/search", json={"url": site.url("/gallery.html")})
     assert answer.status_code == 415 and answer.json()["code"] == "not_an_image"

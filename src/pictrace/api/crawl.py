@@ -162,7 +162,7 @@ def limits_of(state: AppState, fields: CrawlFields) -> CrawlLimits:
 async def start_crawl_job(state: StateDep, fields: CrawlFields) -> JSONResponse:
     job = start_crawl(state, fields.url, limits_of(state, fields))
     return JSONResponse(
-        {"job": job.id, "status": f"/api/jobs/{job.id}"},
+        {"job": job.id, "status": f"/api/jobs/{job.id}", "state": job.state},
         status_code=202,
         headers={"Location": f"/api/jobs/{job.id}"},
     )

@@ -145,7 +145,18 @@ def invalid(errors: Any) -> RequestValidationError:
 async def load_image(
     fetcher: Fetcher, upload: Upload | None, url: str | None, what: str = "image"
 ) -> Source:
-    """The bytes of an uploaded file or of an image URL (fetched with the shared client)."""
+    """The bytes of an uploaded file or of an image URL (fetched with the shared client);
+    both at once is a mistake to say, not a choice to make silently."""
+    if upload is not None and url:
+        raise invalid(
+            [
+                {
+                    "type": "value_error",
+                    "loc": (what,),
+                    "msg": f"give image {what} as an uploaded file or as a URL, not both",
+                }
+            ]
+        )
     if upload is not None:
         if not upload.data:
             raise NotAnImage(f"{upload.name}: zero-byte file")

@@ -29,15 +29,15 @@ def settled(folder: Path | None, settings: Settings, readonly: bool = False) -> 
     if stored is None or stored == settings.local_features:
         return settings
     if KEY in settings.model_fields_set:
-        now = "this read-only open uses" if readonly else "it uses from now on"
+        who = "this read-only open" if readonly else "from now on it"
         log.warning(
             "index %s was built %s local features; %s %s",
             folder,
             "with" if stored else "without",
-            now,
-            "them (add its folders again to compute them for the images it holds)"
+            who,
+            "uses them (add its folders again to compute them for the images it holds)"
             if settings.local_features
-            else "none",
+            else "uses none",
         )
         return settings
     own = settings.model_copy(update={KEY: stored})
