@@ -14,6 +14,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError, features
 
 from pictrace.errors import ImageTooLarge, NotAnImage
+from pictrace.heif import HEIF_READABLE
 from pictrace.ingest.sniff import image_format
 from pictrace.settings import Settings
 from pictrace.types import DecodedImage, Source
@@ -23,19 +24,6 @@ DIGEST_ROWS = 32  # rows per strip of a large picture's pixel digest (~0.5 MB at
 # What Pillow raises on a damaged file: a format plugin may also raise RuntimeError or one of
 # its subclasses (a damaged AVIF; a BLP of a compression Pillow does not know).
 _CORRUPT = (OSError, SyntaxError, ValueError, EOFError, RuntimeError, UnidentifiedImageError)
-
-
-def _register_heif() -> bool:
-    """Whether HEIC/HEIF/AVIF pictures can be read (the optional extra ``pictrace[heif]``)."""
-    try:
-        import pillow_heif
-    except ImportError:
-        return False
-    pillow_heif.register_heif_opener()
-    return True
-
-
-HEIF_READABLE = _register_heif()
 
 
 def decode(

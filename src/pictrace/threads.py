@@ -7,13 +7,14 @@ after each call their idle workers spin-wait for more work, burning the cores th
 needs. Measured on the 2-core dev machine over 138 queries: 114 ms CPU per query for 59 ms wall
 before, 59 ms CPU for 41 ms wall with this policy (BENCHMARKS.md, "Speed").
 
-* OpenBLAS (numpy's, scipy's, OpenCV's and faiss's copies) and faiss's OpenMP: one thread. (faiss's
-  OpenMP workers next to onnxruntime's threads made a 1-query search over one million 64-bit
-  codes take 68 ms instead of 1.2 ms.) OpenMP keeps that setting per thread: a thread started
-  later takes OMP_NUM_THREADS (set here when faiss is not loaded yet; a user's own setting
-  wins) or else one per core, so the threads PicTrace starts or runs work on (its pool, the
-  add's writer, the HTTP API's workers) also call ``quiet_this_thread``. (A search's
-  votes on a pool thread used two OpenMP threads: 0.96x the search time with one.)
+* OpenBLAS (numpy's, scipy's, OpenCV's and faiss's copies) and faiss's OpenMP: one thread.
+  (faiss's OpenMP workers spinning next to onnxruntime's threads made a 1-query search over one
+  million 64-bit codes many times slower, in an early measurement whose script was not kept.)
+  OpenMP keeps that setting per thread: a thread started later takes OMP_NUM_THREADS (set here
+  when faiss is not loaded yet; a user's own setting wins) or else one per core, so the threads
+  PicTrace starts or runs work on (its pool, the add's writer, the HTTP API's workers) also call
+  ``quiet_this_thread``. (A search's votes on a pool thread used two OpenMP threads: 0.96x the
+  search time with one.)
 * OpenCV's own pool keeps its threads (SIFT uses both cores) but they sleep when idle; its
   settings are read when the pool starts, so ``quiet_native_threads`` must run before the first
   OpenCV call (``pictrace`` runs it on import). (Keeping OpenCV on one thread while adding,

@@ -60,7 +60,7 @@ def test_a_crawl_waiting_on_a_slow_download_leaves_other_writes_free(built_index
             time.sleep(0.5)  # the fast one arrived (and is being stored)
             started = time.monotonic()
             assert client.delete(f"/api/images/{gone}").status_code == 200
-            assert time.monotonic() - started < 2  # not after the slow download's 4 s
+            assert time.monotonic() - started < 3.5  # not after the slow download's 4 s
             while client.get(f"/api/jobs/{job}").json()["state"] == "running":
                 assert time.monotonic() < deadline
                 time.sleep(0.1)

@@ -403,8 +403,8 @@ def test_stacked_features_equal_the_values_one_by_one(tmp_path, caplog):
     store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
     ids = store.add([_entry(n) for n in range(1, 5)])
     with store.catalogue.transaction() as db:  # a stale value and a damaged one are left out
-        store.catalogue.set_feature(db, ids[1], "v", 0, bytes(8))
-        store.catalogue.set_feature(db, ids[2], "h", 1, b"x")
+        for values in ((ids[1], "v", 0, bytes(8)), (ids[2], "h", 1, b"x")):
+            db.execute("INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?)", values)
     asked = [*range(10_000, 10_600), *ids]  # more than one chunk of ids, most unknown
     stacked = store.stacked(["h", "v"], asked)
     for name in ("h", "v"):

@@ -95,5 +95,6 @@ def test_an_error_inside_releases_the_lock():
                 raise ValueError("boom")
         except ValueError:
             pass
-    with lock.writing():
-        pass  # neither a reader count nor the writer flag was left behind
+    writer = _in_thread(lambda: lock.writing().__enter__())  # the test fails, not hangs
+    writer.join(WAIT)
+    assert not writer.is_alive()  # neither a reader count nor the writer flag was left behind

@@ -36,7 +36,6 @@ Kind = Literal["bits", "vector", "vectors", "array", "labels", "blob", "local"]
 SEARCHABLE: frozenset[str] = frozenset({"bits", "vector", "vectors", "local"})
 FIXED_WIDTH: frozenset[str] = frozenset({"bits", "vector", "array"})  # one row per image
 FeatureValue = Any
-Features = Mapping[str, FeatureValue]
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pictrace.errors import ConfigError
 
 
 @lru_cache(maxsize=8)
-def session(model_path: str, threads: int):
+def session(model_path: str, threads: int) -> Any:
     """An InferenceSession for ``model_path``; ``threads=0`` means one per core."""
     import onnxruntime as ort
 

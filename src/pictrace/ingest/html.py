@@ -168,8 +168,8 @@ def _readable(mime: str) -> bool:
 @cache
 def _decoded_types() -> frozenset[str]:
     """The MIME types of the formats Pillow opens here (HEIF too when pillow-heif is
-    installed: importing ``decode`` registers it)."""
-    import pictrace.decode  # noqa: F401
+    installed: importing ``heif`` registers it)."""
+    import pictrace.heif  # noqa: F401
 
     Image.init()
     opened = {Image.MIME.get(name, "") for name in Image.OPEN}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pictrace.errors import ConfigError
+from pictrace.errors import ConfigError, NotFound
 from pictrace.features.base import FeatureRows, FeatureSpec, FeatureValue
 from pictrace.store.catalogue import NewImage
 from pictrace.types import ImageRecord, Stats
@@ -155,8 +155,6 @@ class Store(ABC):
     def close(self) -> None: ...
 
     def get(self, image_id: int) -> ImageRecord:
-        from pictrace.errors import NotFound
-
         found = self.records([image_id])
         if image_id not in found:
             raise NotFound(f"no image with id {image_id} in the index")

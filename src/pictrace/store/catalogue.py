@@ -206,13 +206,6 @@ class Catalogue:
     def delete(self, db: sqlite3.Connection, image_id: int) -> None:
         db.execute("DELETE FROM images WHERE id = ?", (image_id,))
 
-    def set_feature(
-        self, db: sqlite3.Connection, image_id: int, name: str, ver: int, blob: bytes
-    ) -> None:
-        db.execute(
-            "INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?)", (image_id, name, ver, blob)
-        )
-
     # --- reads --------------------------------------------------------------------------
     def generation(self) -> int:
         rows = self._query("SELECT value FROM meta WHERE key = 'generation'")

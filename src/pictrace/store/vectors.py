@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,7 @@ class VectorSpace(_Space):
         return space
 
 
-def _atomic(path: Path, write) -> None:
+def _atomic(path: Path, write: Callable[[str], object]) -> None:
     """Write through a temporary file, so a crash or a full disk leaves the old file whole
     (and no temporary file behind)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
