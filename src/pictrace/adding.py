@@ -41,7 +41,16 @@ from pictrace.lookup import may_be
 from pictrace.settings import Settings
 from pictrace.store.base import Store
 from pictrace.store.catalogue import NewImage
-from pictrace.tally import Decoded, Moved, Prepared, Progress, Stored, Tally, stored_before
+from pictrace.tally import (
+    Decoded,
+    Moved,
+    Prepared,
+    Progress,
+    Stored,
+    Tally,
+    Unchanged,
+    stored_before,
+)
 from pictrace.threads import quiet_this_thread
 from pictrace.types import AddFailure, AddReport, DecodedImage, ImageRecord, Source
 
@@ -133,7 +142,7 @@ class Adder:
         ids = self.store.add(entries) if entries else []
         pairs = [(i, old.id) for i, old in zip(ids, before, strict=True) if old is not None]
         again = [i for i, old in pairs if i == old]  # unchanged bytes: the same id
-        return [i for i in ids if i not in again], [p for p in pairs if p[0] != p[1]], again
+        return Stored([i for i in ids if i not in again], [p for p in pairs if p[0] != p[1]], again)
 
     def _prepared_batches(
         self, loaded: Iterator[Source | AddFailure], ahead: int
@@ -157,7 +166,7 @@ class Adder:
                     future.cancel()
 
     def prepare(self, item: Source | AddFailure, moves: bool = True) -> Prepared:
-        """Failure, the uri of an unchanged image (skip), or the decoded image with its
+        """Failure, an unchanged image (skipped), or the decoded image with its
         per-image features (the batched ones follow in ``_entries``); with ``moves``, a
         local file catalogued before under a place it left is ``Moved``. An unchanged
         image whose features an older PicTrace computed is re-extracted, so adding the same
@@ -184,7 +193,7 @@ class Adder:
                 return Moved(moved, item, item.location)
         try:
             image = decode(item, self.settings, byte_sha256=digest)
-            return item, image, per_image_values(self.extractors, image)
+            return Decoded(item, image, per_image_values(self.extractors, image))
         except InputError as exc:
             return AddFailure(item.uri, exc.message, exc.code)
         except PICTURE_FAILURES as exc:  # a library failed on this picture: the others go on
@@ -192,12 +201,12 @@ class Adder:
             failure = Unprocessable.of(item.uri, exc)
             return AddFailure(item.uri, failure.message, failure.code)
 
-    def _unchanged(self, existing: ImageRecord, item: Source, moves: bool) -> str | Moved:
+    def _unchanged(self, existing: ImageRecord, item: Source, moves: bool) -> Unchanged | Moved:
         """A local file known unchanged: skipped, and with ``moves``, when it was catalogued
         at a place where it is no more (its folder moved with the index, say), ``Moved`` to
         where it is now, so its entry is not taken for a missing file."""
         if not moves or item.location in (None, self.store.location_of(existing.id)):
-            return item.uri
+            return Unchanged(item.uri)
         kept = Source(existing.source, item.data, item.page, item.location)  # its name stays
         return Moved(((existing.id, existing.source),), kept, item.location)
 
@@ -278,17 +287,17 @@ class Adder:
         if not images:
             return []
         try:
-            values = batched_values(self.extractors, [d for _, d, _ in images], pool)
+            values = batched_values(self.extractors, [d.image for d in images], pool)
         except PicTraceError as exc:
             if len(images) > 1:
                 return [entry for one in images for entry in self._entries([one], failed)]
             if not isinstance(exc, InputError):
                 raise
-            failed.append(AddFailure(images[0][0].uri, exc.message, exc.code))
+            failed.append(AddFailure(images[0].source.uri, exc.message, exc.code))
             return []
         return [
-            self._entry(s, d, {**single, **v})
-            for (s, d, single), v in zip(images, values, strict=True)
+            self._entry(d.source, d.image, {**d.values, **v})
+            for d, v in zip(images, values, strict=True)
         ]
 
     def _entry(

@@ -11,7 +11,32 @@ from pictrace.errors import IndexError_
 from pictrace.features.base import FeatureValue
 from pictrace.types import AddFailure, AddReport, DecodedImage, Source
 
-Decoded = tuple[Source, DecodedImage, dict[str, FeatureValue]]  # with its per-image features
+
+@dataclass(frozen=True, eq=False)
+class Decoded:
+    """A new picture of an add, decoded, with its per-image features (the batched ones, the
+    CNNs', follow for a whole batch)."""
+
+    source: Source
+    image: DecodedImage
+    values: dict[str, FeatureValue]
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A file the index holds as it is: skipped."""
+
+    uri: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What one batch's write did: new ids, (new id, previous id) of changed files, and ids
+    whose features were computed again."""
+
+    added: list[int]
+    replaced: list[tuple[int, int]]
+    updated: list[int]
 
 
 @dataclass(frozen=True)
@@ -25,10 +50,8 @@ class Moved:
     image_id: int = 0  # the one it is taken as (``Tally.new_images``)
 
 
-Prepared = AddFailure | str | Moved | Decoded  # failed, unchanged (its uri), moved, or new
+Prepared = AddFailure | Unchanged | Moved | Decoded
 Progress = Callable[[int, int], None]
-# new ids; (new id, previous id) of changed files; ids whose features were computed again
-Stored = tuple[list[int], list[tuple[int, int]], list[int]]
 
 
 @dataclass
@@ -76,11 +99,13 @@ class Tally:
                 self.skipped.append(item.source.uri)
                 self.moved.append(free[0])
                 moves.append(Moved(item.candidates, item.source, item.location, free[0]))
-            elif isinstance(item, str) or identity(item[0]) in self.seen:
-                self.skipped.append(item if isinstance(item, str) else item[0].uri)
+            elif isinstance(item, Unchanged):
+                self.skipped.append(item.uri)
+            elif identity(item.source) in self.seen:
+                self.skipped.append(item.source.uri)  # given twice
             else:
-                self.seen.add(identity(item[0]))
-                self.sources.add(item[0].uri)
+                self.seen.add(identity(item.source))
+                self.sources.add(item.source.uri)
                 images.append(item)
         return images, moves, again
 
@@ -88,10 +113,10 @@ class Tally:
         """A batch of ``size`` items is done: its write's ids (raising its error)."""
         self.done += size
         if write is not None:
-            ids, replaced, again = write.result()
-            self.added.extend(ids)
-            self.replaced.extend(replaced)
-            self.updated.extend(again)
+            stored = write.result()
+            self.added.extend(stored.added)
+            self.replaced.extend(stored.replaced)
+            self.updated.extend(stored.updated)
         if self.progress:
             self.progress(self.done, max(self.total, self.done))
 
