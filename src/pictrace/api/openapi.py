@@ -19,7 +19,8 @@ def body_doc(
     """``openapi_extra`` for a body that is multipart (``files`` + fields) or JSON (fields).
 
     In JSON the URL fields are required when ``url_required``; in multipart the file fields
-    are (a URL field may replace a file there too)."""
+    are, and then the URL fields are left out of it (an image is a file or a URL, not both;
+    a form may still send a URL field instead of the file)."""
     schema = model.model_json_schema()
     properties = {name: _plain(prop) for name, prop in schema.get("properties", {}).items()}
     url_fields = [n for n in properties if n in ("url", "a", "b", "urls")]
@@ -34,7 +35,11 @@ def body_doc(
     file_schema: dict[str, Any] = (
         {"type": "array", "items": BINARY, "minItems": 1} if multiple else BINARY
     )
-    form_properties = {n: p for n, p in properties.items() if n not in files}
+    form_properties = {
+        n: p
+        for n, p in properties.items()
+        if n not in files and not (url_required and n in url_fields)
+    }
     form_properties.update({name: file_schema for name in files})
     form_schema = {
         "type": "object",
