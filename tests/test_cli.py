@@ -749,3 +749,17 @@ def test_a_misspelt_setting_is_pointed_out(run, built_index, monkeypatch, caplog
         caplog.text
     )
     assert "PICTRACE_MY_OWN_NOTE" not in caplog.text
+
+
+def test_verbose_lasts_one_run_of_the_command(run, built_index, monkeypatch, caplog):
+    """In one process (as here): -v twice logs each record once, and a run without it none."""
+    import logging
+
+    def detail() -> None:
+        logging.getLogger("pictrace.test").debug("a detail only -v shows")
+
+    monkeypatch.setattr("pictrace.cli.collection.stats_lines", lambda s: detail() or [])
+    seen = [run("-v", "--index", str(built_index), "stats")[2] for _ in range(2)]
+    assert [err.count("DEBUG pictrace.test: a detail only -v shows") for err in seen] == [1, 1]
+    assert "a detail only -v shows" not in run("--index", str(built_index), "stats")[2]
+    assert logging.getLogger("pictrace").level == logging.NOTSET

@@ -142,5 +142,28 @@ def test_a_damaged_stored_value_is_left_out_of_a_rebuilt_space_with_a_warning(tm
     store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000, readonly=True)
     assert _sizes(store)["v"] == 2 and _sizes(store)["h"] == 3
     assert len(_hits(store, 2)) == 1  # the image itself is still found by its other values
-    assert f"the stored v of 1 images cannot be read (ids {ids[1]})" in caplog.text
+    assert f"the stored v of 1 image cannot be read (ids {ids[1]}); they are left out" in (
+        caplog.text
+    )
     store.close()
+    caplog.clear()
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)  # a writer drops the value
+    assert "they are dropped: add their files again" in caplog.text
+    assert store.feature_versions(ids[1]).get("v") is None  # so an add computes it anew
+    store.close()
+    caplog.clear()
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000, readonly=True)
+    assert not caplog.text and _sizes(store)["v"] == 2  # saved whole: no rebuild any more
+    store.close()
+
+
+def test_damaged_containers_of_every_kind_are_unreadable_values():
+    from pictrace.features.arrays import MAGIC, save_arrays
+    from pictrace.features.base import FeatureSpec
+    from pictrace.store.rows import readable
+
+    local = FeatureSpec("k", 1, "local", 128)
+    blobs = [MAGIC + b"\x01", b"nonsense", save_arrays(other=np.zeros((2, 2), np.float32))]
+    damaged: list[int] = []
+    assert list(readable(local, [(i, 1, b) for i, b in enumerate(blobs)], damaged)) == []
+    assert damaged == [0, 1, 2]

@@ -68,11 +68,25 @@ def _options(
     ] = False,
 ) -> None:
     STATE.index = index
-    if verbose:  # PicTrace's own log only: the libraries' debug output is not the user's
+    _log_verbosely(verbose)
+
+
+VERBOSE = "pictrace-verbose"  # the name of the handler ``-v`` adds
+
+
+def _log_verbosely(verbose: bool) -> None:
+    """With ``-v``, PicTrace's own log (not the libraries' debug output) down to debug on
+    the stderr of this run; without, none of it (a process may run the command again, as
+    tests do: a run without ``-v`` after one with it is not verbose)."""
+    logger = logging.getLogger("pictrace")
+    for handler in [h for h in logger.handlers if h.get_name() == VERBOSE]:
+        logger.removeHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.NOTSET)
+    if verbose:
         handler = logging.StreamHandler()
+        handler.set_name(VERBOSE)
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        logging.getLogger("pictrace").addHandler(handler)
-        logging.getLogger("pictrace").setLevel(logging.DEBUG)
+        logger.addHandler(handler)
 
 
 def current_settings() -> Settings:

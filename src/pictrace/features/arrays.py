@@ -46,9 +46,9 @@ def load_arrays(blob: bytes) -> dict[str, np.ndarray]:
     view = memoryview(blob)
     if bytes(view[:4]) != MAGIC:
         raise ValueError("not a PicTrace array container")
-    (count,), pos = struct.unpack_from("<H", view, 4), 6
     arrays: dict[str, np.ndarray] = {}
     try:
+        (count,), pos = struct.unpack_from("<H", view, 4), 6
         for _ in range(count):
             name, pos = _text(view, pos)
             dtype_text, pos = _text(view, pos)

@@ -167,7 +167,10 @@ def decode_rows(spec: FeatureSpec, ids: Sequence[int], blobs: Sequence[bytes]) -
 
 def local_descriptors(blob: bytes) -> np.ndarray:
     """The (n, dim) uint8 descriptors inside a ``local`` feature's blob."""
-    desc = np.asarray(load_arrays(blob)["desc"], dtype=np.uint8)
+    arrays = load_arrays(blob)
+    if "desc" not in arrays:
+        raise ValueError("a local feature's blob holds no descriptors")
+    desc = np.asarray(arrays["desc"], dtype=np.uint8)
     if desc.ndim != 2:
         raise ValueError(f"local descriptors must be a 2-D array, got shape {desc.shape}")
     return desc

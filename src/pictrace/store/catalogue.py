@@ -206,6 +206,13 @@ class Catalogue:
     def delete(self, db: sqlite3.Connection, image_id: int) -> None:
         db.execute("DELETE FROM images WHERE id = ?", (image_id,))
 
+    def drop_values(self, name: str, ids: Sequence[int]) -> None:
+        """Forget the (damaged) stored values of ``name`` of ``ids``: an add computes them anew."""
+        with self.transaction() as db:
+            db.executemany(
+                "DELETE FROM features WHERE image_id = ? AND name = ?", [(i, name) for i in ids]
+            )
+
     # --- reads --------------------------------------------------------------------------
     def generation(self) -> int:
         rows = self._query("SELECT value FROM meta WHERE key = 'generation'")

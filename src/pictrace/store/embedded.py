@@ -137,8 +137,7 @@ class EmbeddedStore(Store):
         return {"generation": self.catalogue.generation(), "stamp": self.catalogue.stamp()}
 
     def _complete(self, spec: FeatureSpec, space: Space, count: int | None = None) -> bool:
-        """A space of one row per image holds as many as the catalogue has current values
-        for (``count``, when read already)."""
+        """A one-row space holds as many as the catalogue has current values (``count``)."""
         if spec.kind not in ONE_ROW:
             return True
         if count is None:
@@ -146,9 +145,8 @@ class EmbeddedStore(Store):
         return space.size == count
 
     def _tell_rebuilt(self, names: list[str]) -> None:
-        """One line on searchable copies a read-only open rebuilt in memory. A process
-        writing to the index right now (a server, an add) saves them when it stops: that is
-        expected, not worth a warning."""
+        """One line on searchable copies a read-only open rebuilt in memory (a process writing
+        to the index right now saves them when it stops: expected, not worth a warning)."""
         if writer_active(self.folder):
             log.info("index %s: searchable copies rebuilt while a writer holds it", self.folder)
             return
@@ -167,14 +165,14 @@ class EmbeddedStore(Store):
         return space_meta(written or self._written(), spec, space, layout)
 
     def _rebuild_space(self, spec: FeatureSpec) -> Space:
-        rows = [
-            (i, v, b) for i, v, b in self.catalogue.feature_values(spec.name) if v == spec.version
-        ]
+        rows = [r for r in self.catalogue.feature_values(spec.name) if r[1] == spec.version]
         space = self._new_space(spec, len(rows))
         damaged: list[int] = []
         for start in range(0, len(rows), 20_000):
             add_values(space, spec, list(readable(spec, rows[start : start + 20_000], damaged)))
-        tell_damaged(self.folder, spec.name, damaged)
+        tell_damaged(self.folder, spec.name, damaged, dropped=not self.readonly)
+        if damaged and not self.readonly:
+            self.catalogue.drop_values(spec.name, damaged)
         return space
 
     def _values(self, spec: FeatureSpec, ids: Sequence[int]) -> list[tuple[int, FeatureValue]]:

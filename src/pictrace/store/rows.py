@@ -92,17 +92,26 @@ def readable(
             damaged.append(image_id)
 
 
-def tell_damaged(folder: Path, name: str, damaged: Sequence[int]) -> None:
-    """Warn of the images whose stored ``name`` values ``readable`` left out."""
-    if damaged:
-        log.warning(
-            "index %s: the stored %s of %d images cannot be read (ids %s); they are left out "
-            "of its search space until their files are added again",
-            folder,
-            name,
-            len(damaged),
-            ", ".join(map(str, damaged[:5])) + (", ..." if len(damaged) > 5 else ""),
-        )
+def tell_damaged(folder: Path, name: str, damaged: Sequence[int], dropped: bool) -> None:
+    """Warn of the images whose stored ``name`` values ``readable`` left out: ``dropped``
+    from the catalogue (an add of their files computes them again), or, on a read-only open,
+    left out until the index is opened for writing."""
+    if not damaged:
+        return
+    remedy = (
+        "they are dropped: add their files again to compute them anew"
+        if dropped
+        else "they are left out of searches; open the index for writing once (`pictrace add` "
+        "of their files) to drop them and compute them anew"
+    )
+    log.warning(
+        "index %s: the stored %s of %s cannot be read (ids %s); %s",
+        folder,
+        name,
+        f"{len(damaged)} image" + ("s" if len(damaged) > 1 else ""),
+        ", ".join(map(str, damaged[:5])) + (", ..." if len(damaged) > 5 else ""),
+        remedy,
+    )
 
 
 def checked(spec: FeatureSpec, blob: bytes) -> FeatureValue:
