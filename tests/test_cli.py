@@ -671,6 +671,8 @@ def test_a_path_that_names_no_place_is_not_found(run, built_index, tmp_path, mon
         ("httpx", ["search", "http://127.0.0.1:9/a.jpg"], "httpx is not installed"),
         ("httpx", ["add", "http://127.0.0.1:9/a.jpg"], "httpx is not installed"),
         ("fastapi", ["serve", "--port", "9"], "fastapi is not installed"),
+        ("uvicorn", ["serve", "--port", "9"], "uvicorn is not installed"),
+        ("selectolax", ["add", "http://127.0.0.1:9/a.jpg"], "selectolax is not installed"),
         ("httpx", ["stats"], None),  # an allow-list is read without the web extra
     ],
 )
@@ -733,7 +735,7 @@ def test_an_index_made_in_a_folder_of_other_files_is_pointed_out(run, tmp_path, 
     pictures.mkdir()
     (pictures / "holiday.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
     code, _, err = run("--index", str(pictures), "add", str(photos / "rocket.jpg"))
-    assert code == 0 and f"note: {pictures} held no PicTrace index but 1 other" in err
+    assert code == 0 and f"note: {pictures} held no PicTrace index but 1 file or folder;" in err
     code, _, err = run("--index", str(pictures), "add", str(photos / "box.png"))
     assert code == 0 and "note:" not in err  # an index now: nothing to point out
     code, _, err = run("--index", str(tmp_path / "new"), "add", str(photos / "box.png"))
@@ -743,12 +745,15 @@ def test_an_index_made_in_a_folder_of_other_files_is_pointed_out(run, tmp_path, 
 def test_a_misspelt_setting_is_pointed_out(run, built_index, monkeypatch, caplog):
     monkeypatch.setenv("PICTRACE_MAX_BYTE", "5")  # PICTRACE_MAX_BYTES
     monkeypatch.setenv("PICTRACE_MY_OWN_NOTE", "x")  # no setting is close: not ours to judge
+    monkeypatch.setenv("PICTRACE_INDEX_OLD", "x")  # a user's own name built on a setting's
+    monkeypatch.setenv("PICTRACE_Max_Bytes", str(64 << 20))  # read whatever its case
     code, _, _ = run("--index", str(built_index), "stats")
     assert code == 0
     assert "PICTRACE_MAX_BYTE is no PicTrace setting, so it is ignored: PICTRACE_MAX_BYTES?" in (
         caplog.text
     )
-    assert "PICTRACE_MY_OWN_NOTE" not in caplog.text
+    for own in ("PICTRACE_MY_OWN_NOTE", "PICTRACE_INDEX_OLD", "PICTRACE_Max_Bytes"):
+        assert own not in caplog.text
 
 
 def test_verbose_lasts_one_run_of_the_command(run, built_index, monkeypatch, caplog):

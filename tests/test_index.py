@@ -437,9 +437,29 @@ def test_a_file_named_and_under_a_folder_named_is_counted_once(tmp_path, photos,
         (folder / name).write_bytes((photos / name).read_bytes())
     monkeypatch.chdir(tmp_path)
     with Index.open(tmp_path / "idx") as index:
-        report = index.add(["pics/sub/coffee.jpg", "./pics/sub", "pics/sub/../sub"])
+        report = index.add(["pics/sub/coffee.jpg", "./pics/sub"])
         assert len(report.added) == 2 and not report.skipped
         assert {r.source for r in index.list()} == {"pics/sub/coffee.jpg", "pics/sub/rocket.jpg"}
+
+
+def test_a_dot_dot_after_a_symlinked_folder_names_another_file(tmp_path, photos, monkeypatch):
+    (tmp_path / "other" / "inner").mkdir(parents=True)
+    (tmp_path / "coffee.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
+    (tmp_path / "other" / "coffee.jpg").write_bytes((photos / "rocket.jpg").read_bytes())
+    (tmp_path / "sub").symlink_to(tmp_path / "other" / "inner")
+    monkeypatch.chdir(tmp_path)
+    with Index.open(tmp_path / "idx") as index:  # sub/.. is other/, not this folder
+        assert len(index.add(["coffee.jpg", "sub/../coffee.jpg"]).added) == 2
+
+
+def test_a_relative_path_from_a_folder_since_deleted_is_a_failure(tmp_path, monkeypatch):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    with Index.open(tmp_path / "idx") as index:
+        report = index.add(["x.jpg"])
+        assert not report.added and "x.jpg" in report.failed[0].reason
 
 
 def test_unsupported_schemes_and_path_spellings(tmp_path, photos, monkeypatch):
@@ -893,12 +913,14 @@ def test_get_and_list_check_their_numbers(built_index):
     with Index.open(built_index, readonly=True) as index:
         first = index.list(0, 1)[0]
         assert index.get(str(first.id)) == index.get(first.id) == first  # as a URL gives it
-        for wrong in ("one", 1.5, True, None):
+        for wrong in ("one", 1.5, True, None, "²", " 7 ", "١٢"):
             with pytest.raises(InputError, match="an image id is a whole number"):
                 index.get(wrong)
         for offset, limit in ((-1, 5), (0, -2), ("2", 3), (0, 1.5)):
             with pytest.raises(InputError, match="must be a whole number, 0 or more"):
                 index.list(offset, limit)
+        with pytest.raises(InputError, match="offset must be at most"):
+            index.list(2**70, 1)
         assert index.list(0, 0) == [] and len(index.list(1, None)) == len(index.list()) - 1
 
 

@@ -7,6 +7,8 @@ import numbers
 
 from pictrace.errors import InputError
 
+LARGEST = 2**63 - 1  # what SQLite's integers hold
+
 
 def checked_k(k: object) -> int:
     """``k``: a whole number of matches, at least one (bool is not one)."""
@@ -24,8 +26,9 @@ def checked_confidence(value: object) -> float:
 
 
 def checked_id(value: object) -> int:
-    """An image id: a whole number, or a string of digits (as a URL or a form gives one)."""
-    if isinstance(value, str) and value.strip().isdigit():
+    """An image id: a whole number, or a string of ASCII digits (as a URL or a form gives
+    one; "²" or " 7 " is none)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputError(
@@ -36,9 +39,12 @@ def checked_id(value: object) -> int:
 
 def checked_page(offset: object, limit: object) -> tuple[int, int | None]:
     """``list``'s page: an offset of 0 or more, a limit of 0 or more (or None: all)."""
-    for name, value in (("offset", offset), ("limit", limit)):
-        if value is None and name == "limit":
-            continue
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-            raise InputError(f"{name} must be a whole number, 0 or more, not {value!r}")
-    return int(offset), None if limit is None else int(limit)  # type: ignore[call-overload]
+    return _count("offset", offset), None if limit is None else _count("limit", limit)
+
+
+def _count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 0:
+        raise InputError(f"{name} must be a whole number, 0 or more, not {value!r}")
+    if int(value) > LARGEST:
+        raise InputError(f"{name} must be at most {LARGEST:,}, not {int(value):,}")
+    return int(value)

@@ -72,9 +72,10 @@ class ImageTooLarge(InputError):
 
     @classmethod
     def of_bytes(cls, name: str, size: int | None, limit: int) -> ImageTooLarge:
-        """A file (or download, or upload) of more bytes than ``settings.max_bytes`` allows."""
-        found = f"{size:,} bytes" if size is not None else "more bytes than that"
-        return cls(f"{name}: {found} exceeds the limit of {limit:,} bytes (PICTRACE_MAX_BYTES)")
+        """A file (or download, or upload) of more bytes than ``settings.max_bytes`` allows
+        (``size`` None: a download stopped at the limit, its length not known)."""
+        found = f"{size:,} bytes exceeds" if size is not None else "more than"
+        return cls(f"{name}: {found} the limit of {limit:,} bytes (PICTRACE_MAX_BYTES)")
 
 
 class FetchError(InputError):

@@ -24,8 +24,7 @@ PREFIX = "PICTRACE_"
 
 class Settings(BaseSettings):
     """Everything tunable, each field from its ``PICTRACE_<FIELD>`` environment variable (the
-    CLI's ``--index`` and a few serve and duplicates options give some of them too); nothing
-    else in PicTrace reads the environment for a setting."""
+    CLI's ``--index`` and a few serve and duplicates options give some of them too)."""
 
     model_config = SettingsConfigDict(env_prefix=PREFIX, frozen=True, extra="forbid")
 
@@ -138,11 +137,13 @@ def load_settings(**overrides: Any) -> Settings:
 @lru_cache(maxsize=8)
 def _tell_misspelt(names: frozenset[str]) -> None:
     """Warn (once per set of names) of a PICTRACE_ variable that is no setting but close to
-    one: a misspelt name is otherwise ignored without a word."""
+    one (a letter missing, two swapped): a misspelt name is otherwise ignored without a word.
+    Names are read as pydantic reads them, whatever their case; one that extends a setting's
+    name (``PICTRACE_INDEX_OLD``) is a user's own, not a slip."""
     known = [PREFIX + field.upper() for field in Settings.model_fields]
-    for name in sorted(names - set(known)):
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
-        if close:
+    for name in sorted(n for n in names if n.upper() not in known):
+        close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.85)
+        if close and not name.upper().startswith(close[0]):
             log.warning("%s is no PicTrace setting, so it is ignored: %s?", name, close[0])
 
 

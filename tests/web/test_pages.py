@@ -11,7 +11,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from pictrace.types import KEEPER_POLICY
 from pictrace.web import short_name
-from tests.conftest import jpeg_bytes, load_rgb, png_bytes
+from tests.conftest import PHOTOS, jpeg_bytes, load_rgb, png_bytes
 
 HTML = {"accept": "text/html"}
 
@@ -302,6 +302,14 @@ def test_errors_render_as_pages_for_browsers(client):
     assert "body.file" not in empty.text
     one = client.post("/compare", data={"a_url": "", "b_url": "https://x.example/b.jpg"})
     assert one.status_code == 400 and "Choose picture A" in one.text
+    picture = ("q.png", (PHOTOS / "box.png").read_bytes())
+    url = "https://x.example/a.jpg"
+    for where, files, form in (
+        ("/search", {"file": picture}, {"url": url}),
+        ("/compare", {"a": picture, "b": picture}, {"a_url": url}),
+    ):
+        both = client.post(where, files=files, data=form, headers=HTML)
+        assert both.status_code == 422 and "not both" in both.text  # one rule on both pages
 
 
 def test_cross_site_posts_are_refused(client):

@@ -14,7 +14,7 @@ import warnings
 import click
 import typer
 
-# The command modules register their commands with the app, in --help's order.
+# The command modules register their commands with the app (--help: one panel each).
 # isort: off
 from pictrace.cli import collection  # noqa: F401  add, remove, list, stats
 from pictrace.cli import searching  # noqa: F401  search, compare, duplicates

@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from pictrace.cli.shell import app, current_settings, emit_json, err, open_index, out
+from pictrace.cli.shell import ADMIN, app, current_settings, emit_json, err, open_index, out
 from pictrace.errors import needs_extra
 from pictrace.formatting import calibration_lines, unknown_lines, unreadable_lines
 
 
-@app.command()
+@app.command(rich_help_panel=ADMIN)
 def calibrate(
     pairs: Annotated[Path | None, typer.Argument(help="CSV with columns a,b,is_copy.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the fit as JSON.")] = False,
@@ -40,7 +40,7 @@ def calibrate(
         err.print(f"skipped pair: {reason}", markup=False)
 
 
-@app.command("eval")
+@app.command("eval", rich_help_panel=ADMIN)
 def evaluate_cmd(
     cases: Annotated[Path, typer.Argument(help="queries.csv (query,expected,family) or a folder")],
     k: Annotated[int, typer.Option("-k", min=1, help="Results per query.")] = 10,
@@ -75,7 +75,7 @@ def evaluate_cmd(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(rich_help_panel=ADMIN)
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[
@@ -100,4 +100,5 @@ def serve(
         settings = settings.model_copy(update={"server_names": names})
     if settings.index is None:
         raise typer.BadParameter("give --index or set PICTRACE_INDEX")
-    run_server(settings.index, host, port, settings)
+    with needs_extra("web"):  # the server's own imports (uvicorn) come as it starts
+        run_server(settings.index, host, port, settings)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pictrace.cli.shell import app, emit_json, err, open_index, out
+from pictrace.cli.shell import COLLECTION, app, emit_json, err, open_index, out
 from pictrace.errors import NotFound
 from pictrace.formatting import (
     add_lines,
@@ -19,7 +19,7 @@ from pictrace.formatting import (
 from pictrace.types import ImageRecord
 
 
-@app.command()
+@app.command(rich_help_panel=COLLECTION)
 def add(
     paths: Annotated[list[str], typer.Argument(help="Files, folders (recursive) or URLs.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -39,7 +39,7 @@ def add(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(rich_help_panel=COLLECTION)
 def remove(
     items: Annotated[list[str] | None, typer.Argument(help="Image ids or sources.")] = None,
     gone: Annotated[
@@ -51,9 +51,8 @@ def remove(
     if not items and not gone:
         raise typer.BadParameter("name images to remove, or give --missing")
     unknown = 0
-    with open_index(
-        readonly=dry, existing=True
-    ) as index:  # a dry run only reads: beside a server too
+    # a dry run only reads: it works beside a server too
+    with open_index(readonly=dry, existing=True) as index:
         named: dict[int, ImageRecord] = {}  # found first: named twice, or missing too, goes once
         for item in dict.fromkeys(items or []):
             try:
@@ -73,7 +72,7 @@ def remove(
         raise typer.Exit(1)
 
 
-@app.command("list")
+@app.command("list", rich_help_panel=COLLECTION)
 def list_images(
     offset: Annotated[int, typer.Option(help="Skip this many images.", min=0)] = 0,
     limit: Annotated[int | None, typer.Option(help="At most this many.", min=1)] = None,
@@ -91,7 +90,7 @@ def list_images(
             err.print(past_the_end(offset, index.stats().images), markup=False)
 
 
-@app.command()
+@app.command(rich_help_panel=COLLECTION)
 def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:

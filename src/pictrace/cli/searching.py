@@ -10,7 +10,16 @@ from typing import Annotated
 
 import typer
 
-from pictrace.cli.shell import app, current_settings, emit_json, err, open_index, out
+from pictrace.cli.shell import (
+    SEARCHING,
+    app,
+    current_settings,
+    emit_json,
+    err,
+    holds_index,
+    open_index,
+    out,
+)
 from pictrace.errors import PicTraceError
 from pictrace.formatting import (
     comparison_table,
@@ -24,12 +33,10 @@ from pictrace.index import Index
 from pictrace.labelwords import label_hint
 from pictrace.search.keeper import checked_policy
 from pictrace.search.overlay import check_overlay_target, save_overlay
-from pictrace.store.base import local_folder
-from pictrace.store.embedded import CATALOGUE
 from pictrace.types import KEEPER_POLICY, SearchResult
 
 
-@app.command()
+@app.command(rich_help_panel=SEARCHING)
 def search(
     queries: Annotated[
         list[str] | None, typer.Argument(help="Query images (paths or URLs).")
@@ -84,7 +91,7 @@ def _print_result(result: SearchResult, copies: bool = True) -> None:
     out.print(result_table(result, copies))
 
 
-@app.command()
+@app.command(rich_help_panel=SEARCHING)
 def compare(
     a: Annotated[str, typer.Argument(help="One picture (path or URL).")],
     b: Annotated[str, typer.Argument(help="The other picture.")],
@@ -121,7 +128,7 @@ def _compare_index() -> Iterator[Index]:
     """The index, read-only, when there is one; else a throwaway one (compare works without
     an index: the features are computed there)."""
     settings = current_settings()
-    if settings.index is not None and (local_folder(settings.index) / CATALOGUE).exists():
+    if settings.index is not None and holds_index(settings.index):
         with open_index(readonly=True) as index:
             yield index
         return
@@ -132,7 +139,7 @@ def _compare_index() -> Iterator[Index]:
         yield index
 
 
-@app.command()
+@app.command(rich_help_panel=SEARCHING)
 def duplicates(
     as_json: Annotated[bool, typer.Option("--json", help="Print the groups as JSON.")] = False,
     keeper: Annotated[

@@ -21,6 +21,8 @@ from pictrace.settings import Settings, load_settings
 from pictrace.store.base import local_folder
 from pictrace.store.embedded import CATALOGUE
 
+# --help shows the commands in these panels, each in the order its module defines them
+COLLECTION, SEARCHING, ADMIN = "The collection", "Searching", "Tuning and serving"
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -98,7 +100,7 @@ def open_index(readonly: bool = False, existing: bool = False) -> Iterator[Index
     """The index of --index / PICTRACE_INDEX; with ``existing``, only one already there (a
     mistyped folder is an error, not a new empty index)."""
     settings = current_settings()
-    if existing and settings.index and not (local_folder(settings.index) / CATALOGUE).exists():
+    if existing and settings.index and not holds_index(settings.index):
         raise NotFound(f"no PicTrace index at {settings.index}")
     if not readonly and settings.index and (note := _foreign_folder(settings.index)):
         err.print(note, markup=False)
@@ -112,15 +114,23 @@ def _foreign_folder(index: Path | str) -> str | None:
     if "://" in str(index) and not str(index).startswith("file:"):
         return None
     folder = local_folder(index)
-    if not folder.is_dir() or (folder / CATALOGUE).exists():
+    if not folder.is_dir() or holds_index(folder):
         return None
-    others = sum(1 for _ in itertools.islice(folder.iterdir(), 1000))
+    others = sum(1 for _ in itertools.islice(folder.iterdir(), 1001))
     if not others:
         return None
+    count = "over 1,000 files or folders" if others > 1000 else f"{others} files or folders"
+    if others == 1:
+        count = "1 file or folder"
     return (
-        f"note: {folder} held no PicTrace index but {others}{'+' if others == 1000 else ''} "
-        "other files or folders; the index is made there beside them (was --index mistyped?)"
+        f"note: {folder} held no PicTrace index but {count}; the index is made there beside "
+        "them (was --index mistyped?)"
     )
+
+
+def holds_index(index: Path | str) -> bool:
+    """Whether the folder of ``index`` (a path or file:// URI) holds a PicTrace catalogue."""
+    return (local_folder(index) / CATALOGUE).exists()
 
 
 def emit_json(data: Any) -> None:

@@ -123,7 +123,7 @@ class CappedBody:
         self.after += count
         if self.after > self.limit:
             raise ImageTooLarge(
-                f"{self.url}: more than {self.limit} bytes after the end of the "
+                f"{self.url}: more than {self.limit:,} bytes after the end of the "
                 f"{self.encoding} body; the download was stopped"
             )
 
@@ -132,8 +132,7 @@ class CappedBody:
             data, self.full = data[: self.limit - self.size], True
         self.size += len(data)
         if self.size > self.limit:
-            raise ImageTooLarge(
-                f"{self.url}: more than {self.limit} bytes; the download was stopped"
-            )
+            stopped = ImageTooLarge.of_bytes(self.url, None, self.limit)
+            raise ImageTooLarge(f"{stopped.message}; the download was stopped")
         if data:
             self.chunks.append(data)

@@ -56,10 +56,22 @@ def expand(items: Iterable[str | Path], left_out: Counter[str] | None = None) ->
     counted: set[str] = set()
     seen: set[str] = set()
     for found in _expanded(items, left_out, counted):
-        key = found if "://" in found or not found.strip() else os.path.abspath(found)
+        key = _spelling(found)
         if key not in seen:
             seen.add(key)
             yield found
+
+
+def _spelling(path: str) -> str:
+    """A path as the same text whatever the folder it is given from (``./a`` or ``a``); a
+    ``..`` stays, as a symlinked folder before it leads elsewhere (the add tells such
+    spellings of one file apart by the file itself)."""
+    if "://" in path or not path.strip():
+        return path
+    try:
+        return str(Path(path).absolute())
+    except OSError:  # the current folder is gone: reading the path says so
+        return path
 
 
 def _expanded(

@@ -25,7 +25,14 @@ import anyio
 import httpx
 from anyio.from_thread import start_blocking_portal
 
-from pictrace.errors import BadURL, FetchError, FetchTimeout, ImageTooLarge, NotAnImage
+from pictrace.errors import (
+    BadURL,
+    FetchError,
+    FetchTimeout,
+    ImageTooLarge,
+    NotAnImage,
+    needs_extra,
+)
 from pictrace.ingest.body import CappedBody
 from pictrace.ingest.channel import Channel
 from pictrace.ingest.guard import Guard, GuardedTransport
@@ -231,10 +238,11 @@ def fetch_sources(urls: Sequence[str], settings: Settings) -> Iterator[Source | 
 async def _download_all(
     urls: list[str], settings: Settings, channel: Channel[Source | AddFailure]
 ) -> None:
-    from pictrace.ingest.crawl import CrawlLimits, crawl_many
+    try:  # whatever fails (the page reader's extra, even) ends the channel, or add waits on
+        with needs_extra("web"):
+            from pictrace.ingest.crawl import CrawlLimits, crawl_many
 
-    limits = CrawlLimits(depth=0, max_pages=1, max_images=settings.crawl_max_images)
-    try:
+        limits = CrawlLimits(depth=0, max_pages=1, max_images=settings.crawl_max_images)
         async with Fetcher(settings) as fetcher:
             await crawl_many(fetcher, urls, limits, channel.put)
     except Exception as exc:

@@ -64,7 +64,7 @@ async def search(state: StateDep, request: Request) -> HTMLResponse:
             return render(state, request, "pick.html", page=found, k=fields.k)
         source = found
     else:
-        source = await load_image(state.fetcher, upload, None, "file")
+        source = await load_image(state.fetcher, upload, fields.url, "file")  # not both
     result = await search_source(state, source, fields.k, fields.min_confidence)
     kept = state.queries.keep(
         source.uri, source.data, await state.compute(preview, source, state.settings)
