@@ -483,3 +483,20 @@ def test_removing_a_url_image_leaves_an_upload_of_its_bytes(index_copy, photos):
     (remote,) = index_copy.add_sources([Source(url, data)]).added  # the same bytes online
     index_copy.remove(remote)
     assert kept.is_file()
+
+
+def test_a_server_says_when_features_of_another_release_are_stored(
+    tmp_path, photos, app_settings, caplog
+):
+    from pictrace import Index
+    from pictrace.api.app import create_app
+    from tests.api.conftest import TestClient
+
+    folder = tmp_path / "lib"
+    with Index.open(folder) as index:
+        index.add([photos / "coffee.jpg"])
+        with index.store.catalogue.transaction() as db:
+            db.execute("UPDATE features SET version = 0 WHERE name = 'colour'")
+    with TestClient(create_app(folder, app_settings)) as client:  # opened for writing
+        assert client.get("/api/health").status_code == 200
+    assert "colour were computed by another release" in caplog.text

@@ -29,6 +29,7 @@ from pictrace.errors import InputError, PicTraceError
 from pictrace.index import Index
 from pictrace.ingest.web import Fetcher
 from pictrace.settings import Settings, load_settings
+from pictrace.store.base import tell_outdated
 from pictrace.web import STATIC, make_templates
 
 log = logging.getLogger("pictrace.api")
@@ -52,6 +53,8 @@ def create_app(
         opened = index if isinstance(index, Index) else Index.open(index, settings=settings)
         if not opened.readonly and (orphans := discard_orphans(opened)):
             log.info("deleted %d uploaded files no image was made of (an earlier crash)", orphans)
+        if not opened.readonly:  # a reader is told as it opens; a server's log says so here
+            tell_outdated(opened.store, opened.specs, opened.location)
         fetcher = Fetcher(settings)
         app.state.pictrace = AppState(opened, settings, fetcher, make_templates())
         try:
