@@ -121,7 +121,7 @@ def test_stats_names_features_an_older_version_computed(run, tmp_path, photos, c
     with Index.open(index_dir) as index, index.store.catalogue.transaction() as db:
         db.execute("UPDATE features SET version = 0 WHERE name = 'colour'")
     code, out, _ = run("--index", index_dir, "stats")
-    assert code == 0 and "colour: 1 images without a current value" in out
+    assert code == 0 and "colour: 1 image without a current value" in out
     code, out, _ = run("--index", index_dir, "stats", "--json")
     assert json.loads(out)["outdated"] == {"colour": 1}
     assert run("--index", index_dir, "search", str(photos / "coffee.jpg"))[0] == 0
@@ -672,6 +672,8 @@ def test_a_path_that_names_no_place_is_not_found(run, built_index, tmp_path, mon
         ("httpx", ["add", "http://127.0.0.1:9/a.jpg"], "httpx is not installed"),
         ("fastapi", ["serve", "--port", "9"], "fastapi is not installed"),
         ("uvicorn", ["serve", "--port", "9"], "uvicorn is not installed"),
+        ("python_multipart", ["serve", "--port", "9"], "python_multipart is not installed"),
+        ("jinja2", ["serve", "--port", "9"], "jinja2 must be installed"),
         ("selectolax", ["add", "http://127.0.0.1:9/a.jpg"], "selectolax is not installed"),
         ("httpx", ["stats"], None),  # an allow-list is read without the web extra
     ],
@@ -699,7 +701,9 @@ def test_without_the_web_extra_the_error_says_what_to_install(tmp_path, blocked,
         assert done.returncode == 0 and "images 0" in done.stdout
     else:
         assert done.returncode != 0
-        assert f"error: {hint}; install it with: pip install 'pictrace[web]'" in done.stderr
+        assert hint in done.stderr and "install it with: pip install 'pictrace[web]'" in (
+            done.stderr
+        )
 
 
 @pytest.mark.parametrize("verbose", [False, True])
@@ -730,7 +734,9 @@ def test_verbose_shows_why_a_picture_failed(tmp_path, photos, verbose):
     assert ("DEBUG pictrace: features of" in done.stderr) == verbose
 
 
-def test_an_index_made_in_a_folder_of_other_files_is_pointed_out(run, tmp_path, photos):
+def test_an_index_made_in_a_folder_of_other_files_is_pointed_out(
+    run, tmp_path, photos, monkeypatch
+):
     pictures = tmp_path / "Pictures"
     pictures.mkdir()
     (pictures / "holiday.jpg").write_bytes((photos / "coffee.jpg").read_bytes())
@@ -740,6 +746,12 @@ def test_an_index_made_in_a_folder_of_other_files_is_pointed_out(run, tmp_path, 
     assert code == 0 and "note:" not in err  # an index now: nothing to point out
     code, _, err = run("--index", str(tmp_path / "new"), "add", str(photos / "box.png"))
     assert code == 0 and "note:" not in err
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "notes.txt").write_text("mine")
+    monkeypatch.setattr("pictrace.api.app.serve", lambda *args: None)
+    code, _, err = run("--index", str(served), "serve")
+    assert code == 0 and f"note: {served} held no PicTrace index but 1 file or folder;" in err
 
 
 def test_a_misspelt_setting_is_pointed_out(run, built_index, monkeypatch, caplog):

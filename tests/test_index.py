@@ -452,14 +452,14 @@ def test_a_dot_dot_after_a_symlinked_folder_names_another_file(tmp_path, photos,
         assert len(index.add(["coffee.jpg", "sub/../coffee.jpg"]).added) == 2
 
 
-def test_a_relative_path_from_a_folder_since_deleted_is_a_failure(tmp_path, monkeypatch):
+def test_a_relative_path_from_a_folder_since_deleted_is_a_failure(tmp_path, photos, monkeypatch):
     gone = tmp_path / "gone"
     gone.mkdir()
     monkeypatch.chdir(gone)
     gone.rmdir()
     with Index.open(tmp_path / "idx") as index:
-        report = index.add(["x.jpg"])
-        assert not report.added and "x.jpg" in report.failed[0].reason
+        report = index.add(["x.jpg", photos / "box.png"])  # an absolute path is still read
+        assert len(report.added) == 1 and "x.jpg" in report.failed[0].reason
 
 
 def test_unsupported_schemes_and_path_spellings(tmp_path, photos, monkeypatch):
@@ -1068,3 +1068,35 @@ def test_a_pil_query_in_cmyk_is_as_small_as_its_pixels_allow(tmp_path, photos):
         assert index.search(deep, k=1).matches[0].tier == "exact"
         with pytest.raises(InputError, match="cannot read the query picture"):
             index.search(Image.new("RGB", (0, 0)))  # no file holds no pixels (it recursed)
+
+
+def test_a_damaged_stored_value_under_saved_spaces_fails_no_search_nor_duplicates(
+    built_index, tmp_path, photos, caplog
+):
+    """The spaces on disk are whole (no rebuild notices anything); one image's stored CNN
+    vector and another's keypoints are damaged in the catalogue: searches and duplicates
+    read around them and name them."""
+    import shutil
+    import sqlite3
+
+    folder = tmp_path / "index"
+    shutil.copytree(built_index, folder)
+    with Index.open(folder, readonly=True) as index:
+        box, scene = (
+            index.resolve(str(photos / "box.png")),
+            index.resolve(str(photos / "box_in_scene.png")),
+        )
+    with sqlite3.connect(folder / "catalogue.sqlite") as db:
+        db.execute(
+            "UPDATE features SET value = x'010203' WHERE name = 'cnn' AND image_id = ?", (scene.id,)
+        )
+        db.execute(
+            "UPDATE features SET value = x'0102' WHERE name = 'keypoints' AND image_id = ?",
+            (box.id,),
+        )
+    with Index.open(folder, readonly=True) as index:
+        result = index.search(photos / "box_in_scene.png", k=5)
+        assert result.matches[0].tier == "exact"
+        assert f"the stored keypoints of 1 image cannot be read (ids {box.id})" in caplog.text
+        index.duplicates(fresh=True)
+        assert f"the stored cnn of 1 image cannot be read (ids {scene.id})" in caplog.text

@@ -151,3 +151,5 @@ def needs_extra(extra: str) -> Iterator[None]:
         if missing.split(".")[0] == "pictrace":
             raise
         raise MissingExtra.for_module(missing.split(".")[0], extra) from exc
+    except ImportError as exc:  # a library that says itself what it lacks (Starlette's jinja2)
+        raise MissingExtra(f"{exc}; install it with: pip install 'pictrace[{extra}]'") from exc

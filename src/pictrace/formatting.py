@@ -241,8 +241,8 @@ def stats_lines(summary: Stats) -> list[str]:
         f"images {summary.images}, {filesize(summary.bytes_indexed)} of image files",
         *(f"  {name}: {count}" for name, count in summary.extractors.items()),
         *(
-            f"  {name}: {count} images without a current value; add their sources again to "
-            "refresh them"
+            f"  {name}: {count} image{'' if count == 1 else 's'} without a current value; add "
+            "their sources again to refresh them"
             for name, count in summary.outdated.items()
         ),
     ]

@@ -153,7 +153,11 @@ async def load_image(
                 {
                     "type": "value_error",
                     "loc": (what,),
-                    "msg": f"give image {what} as an uploaded file or as a URL, not both",
+                    "msg": (
+                        "give the image as an uploaded file or as a URL, not both"
+                        if what in ("image", "file")
+                        else f"give image {what} as an uploaded file or as a URL, not both"
+                    ),
                 }
             ]
         )

@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from pictrace.cli.shell import ADMIN, app, current_settings, emit_json, err, open_index, out
+from pictrace.cli.shell import (
+    ADMIN,
+    app,
+    current_settings,
+    emit_json,
+    err,
+    foreign_folder,
+    open_index,
+    out,
+)
 from pictrace.errors import needs_extra
 from pictrace.formatting import calibration_lines, unknown_lines, unreadable_lines
 
@@ -92,6 +101,8 @@ def serve(
 ) -> None:
     """Serve the web app and HTTP API."""
     with needs_extra("web"):
+        import python_multipart  # noqa: F401  (Starlette reads uploads with it, at the first)
+
         from pictrace.api.app import serve as run_server
 
     settings = current_settings()
@@ -100,5 +111,7 @@ def serve(
         settings = settings.model_copy(update={"server_names": names})
     if settings.index is None:
         raise typer.BadParameter("give --index or set PICTRACE_INDEX")
+    if note := foreign_folder(settings.index):
+        err.print(note, markup=False)
     with needs_extra("web"):  # the server's own imports (uvicorn) come as it starts
         run_server(settings.index, host, port, settings)

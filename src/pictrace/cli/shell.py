@@ -102,13 +102,13 @@ def open_index(readonly: bool = False, existing: bool = False) -> Iterator[Index
     settings = current_settings()
     if existing and settings.index and not holds_index(settings.index):
         raise NotFound(f"no PicTrace index at {settings.index}")
-    if not readonly and settings.index and (note := _foreign_folder(settings.index)):
+    if not readonly and settings.index and (note := foreign_folder(settings.index)):
         err.print(note, markup=False)
     with Index.open(settings=settings, readonly=readonly) as index:
         yield index
 
 
-def _foreign_folder(index: Path | str) -> str | None:
+def foreign_folder(index: Path | str) -> str | None:
     """What to say when a writer is about to make an index in a folder that holds other
     things (a mistyped --index, say ~/Pictures): it is made there all the same."""
     if "://" in str(index) and not str(index).startswith("file:"):

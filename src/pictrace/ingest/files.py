@@ -113,8 +113,10 @@ def path_aliases(text: str) -> list[str]:
     """Other spellings a file source may have been added under (relative vs absolute, from
     the current folder)."""
     path = Path(text).expanduser()
-    aliases = [str(path), str(path.absolute())]
-    with contextlib.suppress(ValueError):  # another drive on Windows
+    aliases = [str(path)]
+    # another drive on Windows (ValueError); the current folder deleted (OSError)
+    with contextlib.suppress(ValueError, OSError):
+        aliases.append(str(path.absolute()))
         aliases.append(os.path.relpath(path.absolute()))
     return aliases
 

@@ -5,13 +5,15 @@ judged on stored thumbnails, and compare's warped SSIM against its decoded hit."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import replace
 from functools import cache
 
 import numpy as np
 
+from pictrace.errors import IndexCorrupt
 from pictrace.features.keypoints import Keypoints, decode_keypoints
 from pictrace.features.thumbnail import open_thumbnail
 from pictrace.search.candidates import Candidate, Query, Verifier, tries_negative
@@ -40,6 +42,8 @@ from pictrace.search.warped import (
 )
 from pictrace.settings import Settings
 from pictrace.store.base import Store
+
+log = logging.getLogger("pictrace")
 
 
 class GeometricVerifier:
@@ -114,7 +118,21 @@ class GeometricVerifier:
             kp = decode_keypoints(other.features["keypoints"])
             return {c.id: kp for c in candidates}
         stored = self.store.features("keypoints", [c.id for c in candidates])
-        return {i: decode_keypoints(blob) for i, blob in stored.items()}
+        return dict(_readable(stored))
+
+
+def _readable(stored: dict[int, bytes]) -> Iterator[tuple[int, Keypoints]]:
+    """Stored keypoints, decoded; an image whose keypoints are damaged is not verified (its
+    global signals still rank it), and the log names it, instead of failing the search."""
+    for image_id, blob in stored.items():
+        try:
+            yield image_id, decode_keypoints(blob)
+        except IndexCorrupt as exc:
+            log.warning(
+                "image %d: %s (it is not verified; remove it and add its file again)",
+                image_id,
+                exc.message,
+            )
 
 
 Looks = tuple[np.ndarray, np.ndarray]  # a colour thumbnail and its grey

@@ -18,21 +18,12 @@ from pictrace.features.base import (
     FeatureSpec,
     FeatureValue,
     decode_rows,
-    decode_value,
 )
-from pictrace.store import vocabulary
+from pictrace.store import rows, vocabulary
 from pictrace.store.base import Hits, Store
 from pictrace.store.catalogue import Catalogue, NewImage
 from pictrace.store.following import Following
-from pictrace.store.rows import (
-    LOCAL_SLOTS,
-    add_values,
-    best_per_image,
-    new_values,
-    readable,
-    space_ids,
-    tell_damaged,
-)
+from pictrace.store.rows import LOCAL_SLOTS, add_values, best_per_image, space_ids
 from pictrace.store.rwlock import ReadWriteLock
 from pictrace.store.saved import (
     ONE_ROW,
@@ -165,20 +156,25 @@ class EmbeddedStore(Store):
         return space_meta(written or self._written(), spec, space, layout)
 
     def _rebuild_space(self, spec: FeatureSpec) -> Space:
-        rows = [r for r in self.catalogue.feature_values(spec.name) if r[1] == spec.version]
-        space = self._new_space(spec, len(rows))
+        stored = [r for r in self.catalogue.feature_values(spec.name) if r[1] == spec.version]
+        space = self._new_space(spec, len(stored))
         damaged: list[int] = []
-        for start in range(0, len(rows), 20_000):
-            add_values(space, spec, list(readable(spec, rows[start : start + 20_000], damaged)))
-        tell_damaged(self.folder, spec.name, damaged, dropped=not self.readonly)
+        for start in range(0, len(stored), 20_000):
+            chunk = stored[start : start + 20_000]
+            add_values(space, spec, list(rows.readable(spec, chunk, damaged)))
+        remedy = rows.LEFT_OUT if self.readonly else rows.REBUILT
+        rows.tell_damaged(self.folder, spec.name, damaged, remedy)
         if damaged and not self.readonly:
             self.catalogue.drop_values(spec.name, damaged)
         return space
 
     def _values(self, spec: FeatureSpec, ids: Sequence[int]) -> list[tuple[int, FeatureValue]]:
         """The current version's values of one feature for ``ids``, decoded."""
+        damaged: list[int] = []
         found = self.catalogue.feature_values(spec.name, ids)
-        return [(i, decode_value(spec, b)) for i, v, b in found if v == spec.version]
+        values = list(rows.decodable(spec, found, damaged))
+        rows.tell_damaged(self.folder, spec.name, damaged, rows.READ_AROUND)
+        return values
 
     def _new_space(self, spec: FeatureSpec, expected: int) -> Space:
         if spec.kind == "bits":
@@ -202,7 +198,9 @@ class EmbeddedStore(Store):
                             same[image.source] = old
                 ids = [self.catalogue.insert(db, image, same.get(image.source)) for image in images]
                 # Decode every searchable value before committing: a bad value rolls back.
-                pending = {name: new_values(self.specs[name], ids, images) for name in self.spaces}
+                pending = {
+                    name: rows.new_values(self.specs[name], ids, images) for name in self.spaces
+                }
             # only once committed: a rolled-back write must leave the spaces as they were
             self._drop_from_spaces(replaced)
             self._dirty = True
@@ -415,20 +413,15 @@ class EmbeddedStore(Store):
         return self.catalogue.feature_versions(image_id)
 
     def features(self, name: str, ids: Iterable[int]) -> dict[int, FeatureValue]:
-        spec = self.specs[name]
-        return {
-            i: decode_value(spec, blob)
-            for i, ver, blob in self.catalogue.feature_values(name, ids)
-            if ver == spec.version
-        }
+        return dict(self._values(self.specs[name], list(ids)))
 
     def stacked(self, names: Sequence[str], ids: Iterable[int]) -> dict[str, FeatureRows]:
-        rows: dict[str, tuple[list[int], list[bytes]]] = {name: ([], []) for name in names}
+        found: dict[str, tuple[list[int], list[bytes]]] = {name: ([], []) for name in names}
         for image_id, name, version, blob in self.catalogue.feature_rows(names, ids):
             if version == self.specs[name].version:
-                rows[name][0].append(image_id)
-                rows[name][1].append(blob)
-        return {name: decode_rows(self.specs[name], *rows[name]) for name in names}
+                found[name][0].append(image_id)
+                found[name][1].append(blob)
+        return {name: decode_rows(self.specs[name], *found[name]) for name in names}
 
     def nearest(self, name: str, queries: np.ndarray, k: int, radius: int = 64) -> list[Hits]:
         spec = self.specs[name]

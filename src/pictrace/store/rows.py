@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from pictrace.errors import ConfigError
-from pictrace.features.base import FeatureSpec, FeatureValue, decode_value, local_descriptors
+from pictrace.features.base import (
+    FIXED_WIDTH,
+    FeatureSpec,
+    FeatureValue,
+    decode_value,
+    local_descriptors,
+)
 from pictrace.store.base import Hits
 from pictrace.store.catalogue import NewImage
 from pictrace.store.saved import Space
@@ -92,18 +98,39 @@ def readable(
             damaged.append(image_id)
 
 
-def tell_damaged(folder: Path, name: str, damaged: Sequence[int], dropped: bool) -> None:
-    """Warn of the images whose stored ``name`` values ``readable`` left out: ``dropped``
-    from the catalogue (an add of their files computes them again), or, on a read-only open,
-    left out until the index is opened for writing."""
+def decodable(
+    spec: FeatureSpec, rows: Iterable[tuple[int, int, bytes]], damaged: list[int]
+) -> Iterator[tuple[int, FeatureValue]]:
+    """The current values of stored (id, version, blob) rows, decoded, one-row ones of their
+    declared width; the ids of those that cannot be (a damaged catalogue) go to ``damaged``."""
+    for image_id, version, blob in rows:
+        if version != spec.version:
+            continue
+        try:
+            value = decode_value(spec, blob)
+            if spec.kind in FIXED_WIDTH and np.asarray(value).size * _BITS[spec.kind] != spec.dim:
+                raise ValueError("another width")
+            if spec.kind == "local":
+                local_descriptors(value)  # a container that holds descriptors
+        except ValueError:
+            damaged.append(image_id)
+            continue
+        yield image_id, value
+
+
+_BITS = {"bits": 8, "vector": 1, "array": 1}  # a one-row value's size -> its declared dim
+REBUILT = "they are dropped: add their files again to compute them anew"
+LEFT_OUT = (
+    "they are left out of searches; open the index for writing once (`pictrace add` of their "
+    "files) to drop them and compute them anew"
+)
+READ_AROUND = "they are left out here; remove those images and add their files again"
+
+
+def tell_damaged(folder: Path, name: str, damaged: Sequence[int], remedy: str) -> None:
+    """Warn of the images whose stored ``name`` values could not be read, and what to do."""
     if not damaged:
         return
-    remedy = (
-        "they are dropped: add their files again to compute them anew"
-        if dropped
-        else "they are left out of searches; open the index for writing once (`pictrace add` "
-        "of their files) to drop them and compute them anew"
-    )
     log.warning(
         "index %s: the stored %s of %s cannot be read (ids %s); %s",
         folder,
