@@ -148,38 +148,21 @@ async def load_image(
     """The bytes of an uploaded file or of an image URL (fetched with the shared client);
     both at once is a mistake to say, not a choice to make silently."""
     if upload is not None and url:
-        raise invalid(
-            [
-                {
-                    "type": "value_error",
-                    "loc": (what,),
-                    "msg": (
-                        "give the image as an uploaded file or as a URL, not both"
-                        if what in ("image", "file")
-                        else f"give image {what} as an uploaded file or as a URL, not both"
-                    ),
-                }
-            ]
-        )
+        raise _one_image(what, "value_error", "as an uploaded file or as a URL, not both")
     if upload is not None:
         if not upload.data:
             raise NotAnImage(f"{upload.name}: zero-byte file")
         return Source(upload.name, upload.data)
     if url:
         return await fetcher.image(url)
-    raise invalid(
-        [
-            {
-                "type": "missing",
-                "loc": (what,),
-                "msg": (
-                    "give the image as an uploaded file (field 'file') or a URL (field 'url')"
-                    if what in ("image", "file")
-                    else f"give image {what} as an uploaded file or a URL"
-                ),
-            }
-        ]
-    )
+    fields = " (field 'file') or a URL (field 'url')" if what in ("image", "file") else " or a URL"
+    raise _one_image(what, "missing", "as an uploaded file" + fields)
+
+
+def _one_image(what: str, kind: str, how: str) -> RequestValidationError:
+    """The 422 about image ``what`` of a form: give it ``how``."""
+    named = "the image" if what in ("image", "file") else f"image {what}"
+    return invalid([{"type": kind, "loc": (what,), "msg": f"give {named} {how}"}])
 
 
 def first(files: Mapping[str, list[Upload]], key: str) -> Upload | None:
