@@ -1097,6 +1097,7 @@ def test_a_damaged_stored_value_under_saved_spaces_fails_no_search_nor_duplicate
     with Index.open(folder, readonly=True) as index:
         result = index.search(photos / "box_in_scene.png", k=5)
         assert result.matches[0].tier == "exact"
-        assert f"the stored keypoints of 1 image cannot be read (ids {box.id})" in caplog.text
+        assert f"image {box.id}: stored keypoints cannot be read" in caplog.text
         index.duplicates(fresh=True)
+        assert f"image {box.id}: its stored keypoints cannot be read" in caplog.text
         assert f"the stored cnn of 1 image cannot be read (ids {scene.id})" in caplog.text

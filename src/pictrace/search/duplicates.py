@@ -11,6 +11,7 @@ different picture to keep, and nothing tells which of the two is the original.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,7 @@ from functools import partial
 
 import numpy as np
 
-from pictrace.features.base import FeatureSpec, FeatureValue
+from pictrace.features.base import FeatureSpec, FeatureValue, local_descriptors
 from pictrace.features.thumbnail import open_thumbnail
 from pictrace.search.candidates import Query
 from pictrace.search.composite import bridges
@@ -30,6 +31,7 @@ from pictrace.store.copylinks import CopyLinks
 from pictrace.threads import quiet_this_thread
 from pictrace.types import KEEPER_POLICY, DecodedImage, DuplicateGroup, ImageRecord, KeeperRule
 
+log = logging.getLogger("pictrace")
 CHUNK = 200  # images whose stored features are read, and whose copies are kept, at a time
 # What a search for duplicates calls a copy, as kept between runs (store/copylinks.py): change
 # it when the search changes what it finds, so indexes search every image again once.
@@ -176,6 +178,12 @@ def _copies_of_stored(
 ) -> list[tuple[int, np.ndarray | None]]:
     """``copies_of`` a stored image, its query (a decoded thumbnail) built here and freed."""
     features = {n: v[image_id] for n, v in stored.items() if image_id in v}
+    for name in [n for n in features if searcher.specs[n].kind == "local"]:
+        try:
+            local_descriptors(features[name])
+        except ValueError:  # damaged in the catalogue: searched for without its keypoints
+            log.warning("image %d: its stored %s cannot be read", image_id, name)
+            del features[name]
     return copies_of(searcher, stored_query(records[image_id], features), image_id)
 
 

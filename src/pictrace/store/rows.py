@@ -110,8 +110,6 @@ def decodable(
             value = decode_value(spec, blob)
             if spec.kind in FIXED_WIDTH and np.asarray(value).size * _BITS[spec.kind] != spec.dim:
                 raise ValueError("another width")
-            if spec.kind == "local":
-                local_descriptors(value)  # a container that holds descriptors
         except ValueError:
             damaged.append(image_id)
             continue
