@@ -780,3 +780,12 @@ def test_verbose_lasts_one_run_of_the_command(run, built_index, monkeypatch, cap
     assert [err.count("DEBUG pictrace.test: a detail only -v shows") for err in seen] == [1, 1]
     assert "a detail only -v shows" not in run("--index", str(built_index), "stats")[2]
     assert logging.getLogger("pictrace").level == logging.NOTSET
+
+
+def test_a_failing_import_of_pictrace_itself_is_no_missing_extra():
+    """A bug of ours (a name gone from a module) must show as itself, not as an install hint."""
+    from pictrace.errors import MissingExtra, needs_extra
+
+    with pytest.raises(ImportError) as caught, needs_extra("web"):
+        from pictrace.settings import no_such_name  # noqa: F401
+    assert not isinstance(caught.value, MissingExtra)

@@ -146,10 +146,10 @@ def needs_extra(extra: str) -> Iterator[None]:
     it cannot find raises ``MissingExtra`` with the install hint, not a traceback."""
     try:
         yield
-    except ModuleNotFoundError as exc:
-        missing = exc.name or "a module"
-        if missing.split(".")[0] == "pictrace":
+    except ImportError as exc:  # a module not found, or a library saying what it lacks
+        missing = (exc.name or "").split(".")[0]
+        if missing == "pictrace":  # our own import failing is a bug, not a missing extra
             raise
-        raise MissingExtra.for_module(missing.split(".")[0], extra) from exc
-    except ImportError as exc:  # a library that says itself what it lacks (Starlette's jinja2)
+        if isinstance(exc, ModuleNotFoundError) and missing:
+            raise MissingExtra.for_module(missing, extra) from exc
         raise MissingExtra(f"{exc}; install it with: pip install 'pictrace[{extra}]'") from exc

@@ -172,7 +172,7 @@ class EmbeddedStore(Store):
         """The current version's values of one feature for ``ids``, decoded."""
         damaged: list[int] = []
         found = self.catalogue.feature_values(spec.name, ids)
-        values = list(rows.decodable(spec, found, damaged))
+        values = list(rows.readable(spec, found, damaged, whole=False))
         rows.tell_damaged(self.folder, spec.name, damaged, rows.READ_AROUND)
         return values
 

@@ -87,36 +87,25 @@ def new_values(
 
 
 def readable(
-    spec: FeatureSpec, rows: Iterable[tuple[int, int, bytes]], damaged: list[int]
+    spec: FeatureSpec,
+    rows: Iterable[tuple[int, int, bytes]],
+    damaged: list[int],
+    whole: bool = True,
 ) -> Iterator[tuple[int, FeatureValue]]:
-    """The values of stored (id, version, blob) rows that decode and fit the space of
-    ``spec``; the ids of those that do not (a damaged catalogue) go to ``damaged``."""
-    for image_id, _, blob in rows:
-        try:
-            yield image_id, checked(spec, blob)
-        except ValueError:
-            damaged.append(image_id)
-
-
-def decodable(
-    spec: FeatureSpec, rows: Iterable[tuple[int, int, bytes]], damaged: list[int]
-) -> Iterator[tuple[int, FeatureValue]]:
-    """The current values of stored (id, version, blob) rows, decoded, one-row ones of their
-    declared width; the ids of those that cannot be (a damaged catalogue) go to ``damaged``."""
+    """The current values of stored (id, version, blob) rows, decoded; the ids of those that
+    cannot be (a damaged catalogue) go to ``damaged``. ``whole``: each checked to fit the
+    space of ``spec`` (a rebuild); else only one-row values' widths (a read: a local blob is
+    checked by what decodes it, not on every read of a search)."""
     for image_id, version, blob in rows:
         if version != spec.version:
             continue
         try:
-            value = decode_value(spec, blob)
-            if spec.kind in FIXED_WIDTH and np.asarray(value).size * _BITS[spec.kind] != spec.dim:
-                raise ValueError("another width")
+            fits = whole or spec.kind in FIXED_WIDTH
+            yield image_id, checked(spec, blob) if fits else decode_value(spec, blob)
         except ValueError:
             damaged.append(image_id)
-            continue
-        yield image_id, value
 
 
-_BITS = {"bits": 8, "vector": 1, "array": 1}  # a one-row value's size -> its declared dim
 REBUILT = "they are dropped: add their files again to compute them anew"
 LEFT_OUT = (
     "they are left out of searches; open the index for writing once (`pictrace add` of their "
