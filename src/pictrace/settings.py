@@ -125,7 +125,7 @@ def _listed(value: Any) -> Any:
 def load_settings(**overrides: Any) -> Settings:
     """Build settings from the environment plus explicit overrides (``None`` values ignored)."""
     clean = {k: v for k, v in overrides.items() if v is not None}
-    _tell_misspelt(frozenset(name for name in os.environ if name.startswith(PREFIX)))
+    _tell_misspelt(frozenset(name for name in os.environ if name.upper().startswith(PREFIX)))
     try:
         return Settings(**clean)
     except ValidationError as exc:
