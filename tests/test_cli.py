@@ -505,6 +505,33 @@ def test_add_says_how_many_files_of_a_folder_it_left_out_and_when_it_found_none(
     assert code == 0 and "no image files found" in out
 
 
+def test_add_says_what_hidden_entries_and_symlinked_folders_it_passed_over(run, tmp_path, photos):
+    """A folder's hidden images and folders and its symlinked folders are not added: the add
+    counts them (a hidden file that is no image by name, such as .DS_Store, is no news)."""
+    data = (photos / "coffee.jpg").read_bytes()
+    pics, elsewhere = tmp_path / "pics", tmp_path / "elsewhere"
+    for folder in (pics / ".thumbnails", pics / "trip", elsewhere):
+        folder.mkdir(parents=True)
+    (pics / ".secret.jpg").write_bytes(data)
+    (pics / ".DS_Store").write_bytes(b"finder")
+    (pics / ".thumbnails" / "a.jpg").write_bytes(data)
+    (pics / "trip" / "b.jpg").write_bytes(data)
+    (elsewhere / "c.jpg").write_bytes((photos / "rocket.jpg").read_bytes())
+    (pics / "trip" / "linked").symlink_to(elsewhere, target_is_directory=True)
+    index = str(tmp_path / "lib")
+    code, out, _ = run("--index", index, "add", str(pics))
+    assert code == 0 and out.startswith("added 1, ")
+    assert f"left out 2 hidden images or folders (names starting with a dot) under {pics}" in out
+    assert f"did not follow 1 symlinked folder under {pics}" in out
+    assert "not an image" not in out
+    code, out, _ = run("--index", index, "add", str(pics), "--json")
+    report = json.loads(out)
+    assert report["left_out_hidden"] == {str(pics): 2}
+    assert report["left_out_symlinked"] == {str(pics): 1}
+    code, out, _ = run("--index", index, "add", str(pics / "trip" / "linked"))
+    assert code == 0 and out.startswith("added 1, ")  # named, a symlinked folder is walked
+
+
 def test_a_file_name_with_a_line_break_stays_on_its_failure_line(run, tmp_path):
     odd = tmp_path / "a.jpg\n  failed: b.jpg"
     odd.write_text("not a picture", encoding="utf-8")

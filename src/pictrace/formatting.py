@@ -169,6 +169,16 @@ def add_lines(report: AddReport) -> list[str]:
             for folder, count in report.left_out
         ),
         *(
+            f"  left out {count} hidden {'image or folder' if count == 1 else 'images or folders'}"
+            f" (names starting with a dot) under {one_line(folder)} (name one to add it)"
+            for folder, count in report.hidden
+        ),
+        *(
+            f"  did not follow {count} symlinked {'folder' if count == 1 else 'folders'} "
+            f"under {one_line(folder)} (name one to add it)"
+            for folder, count in report.linked
+        ),
+        *(
             ["  no image files found"]
             if not (report.added or report.skipped or report.failed or report.updated)
             else []

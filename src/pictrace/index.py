@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -36,7 +35,7 @@ from pictrace.features.pipeline import (
     start_local,
 )
 from pictrace.features.registry import all_specs, build_extractors
-from pictrace.ingest.files import expand, is_url, not_paths, read_file
+from pictrace.ingest.files import LeftOut, expand, is_url, not_paths, read_file
 from pictrace.ingest.queries import QueryInput, load_query
 from pictrace.lookup import resolve
 from pictrace.search.calibrate import CalibrationReport, read_pairs, refit
@@ -165,12 +164,17 @@ class Index:
             items = [items]  # one path (a string is not a list of one-letter paths)
         elif isinstance(items, bytes | bytearray | memoryview | Image.Image | Source):
             raise not_paths(type(items).__name__)  # nor a list of byte values
-        left_out: Counter[str] = Counter()
+        left_out = LeftOut()
         paths = list(expand(items, left_out))
         urls = [p for p in paths if is_url(p)]
         files = [p for p in paths if not is_url(p)]
         report = self.adder.add((self._read(p) for p in files), len(files), progress, ahead=2)
-        report = replace(report, left_out=tuple(left_out.items()))
+        report = replace(
+            report,
+            left_out=tuple(left_out.not_images.items()),
+            hidden=tuple(left_out.hidden.items()),
+            linked=tuple(left_out.linked.items()),
+        )
         if urls:
             with needs_extra("web"):
                 from pictrace.ingest.web import fetch_sources

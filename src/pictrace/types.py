@@ -223,6 +223,10 @@ class AddReport:
     # unchanged files whose features an older release (or another user model) computed,
     # computed again under the same ids
     updated: tuple[int, ...] = ()
+    # (folder as named, hidden images and folders under it: names starting with a dot)
+    hidden: tuple[tuple[str, int], ...] = ()
+    # (folder as named, symlinked folders under it: a walk does not follow them)
+    linked: tuple[tuple[str, int], ...] = ()
 
     def merged(self, other: AddReport) -> AddReport:
         return AddReport(
@@ -234,6 +238,8 @@ class AddReport:
             self.moved + other.moved,
             self.left_out + other.left_out,
             self.updated + other.updated,
+            self.hidden + other.hidden,
+            self.linked + other.linked,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -247,6 +253,8 @@ class AddReport:
             "updated": len(self.updated),
             "updated_ids": list(self.updated),
             "left_out": dict(self.left_out),
+            "left_out_hidden": dict(self.hidden),
+            "left_out_symlinked": dict(self.linked),
             "replaced": [
                 {"id": new, "previous_id": old}
                 for new, old in zip(self.replaced, self.previous, strict=True)

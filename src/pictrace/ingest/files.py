@@ -1,5 +1,5 @@
-"""Files and folders -> Sources. Folders are walked recursively for image extensions (the
-other files are counted: an add says how many it left out); files named explicitly are always
+"""Files and folders -> Sources. Folders are walked recursively for image extensions (what a
+walk passes over is counted: an add says what it left out); files named explicitly are always
 tried, whatever their extension."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import contextlib
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pictrace.errors import ImageTooLarge, InputError, SourceUnreadable
@@ -48,14 +49,28 @@ def not_paths(given: str) -> InputError:
     )
 
 
-def expand(items: Iterable[str | Path], left_out: Counter[str] | None = None) -> Iterator[str]:
+@dataclass
+class LeftOut:
+    """What walking the folders named passed over, counted per folder named (each entry once:
+    under the first folder named that holds it)."""
+
+    not_images: Counter[str] = field(default_factory=Counter)  # files not images by name
+    hidden: Counter[str] = field(default_factory=Counter)  # images and folders named ".x"
+    linked: Counter[str] = field(default_factory=Counter)  # symlinked folders, not followed
+    counted: set[str] = field(default_factory=set)
+
+    def count(self, kind: Counter[str], named: str, found: str) -> None:
+        if found not in self.counted:
+            self.counted.add(found)
+            kind[named] += 1
+
+
+def expand(items: Iterable[str | Path], left_out: LeftOut | None = None) -> Iterator[str]:
     """Yield file paths (as given or found under folders, sorted) and URLs untouched, each
     once (a file named and found under a folder named too goes under its first spelling);
-    with ``left_out``, count the files under folders that are not images by name, per folder
-    named (each file once: under the first folder named that holds it)."""
-    counted: set[str] = set()
+    with ``left_out``, count what the walks passed over."""
     seen: set[str] = set()
-    for found in _expanded(items, left_out, counted):
+    for found in _expanded(items, left_out if left_out is not None else LeftOut()):
         key = _spelling(found)
         if key not in seen:
             seen.add(key)
@@ -74,9 +89,7 @@ def _spelling(path: str) -> str:
         return path
 
 
-def _expanded(
-    items: Iterable[str | Path], left_out: Counter[str] | None, counted: set[str]
-) -> Iterator[str]:
+def _expanded(items: Iterable[str | Path], left_out: LeftOut) -> Iterator[str]:
     for item in items:
         if not isinstance(item, str | os.PathLike):  # bytes, an image, a line of a file, ...
             raise not_paths(f"a {type(item).__name__} in the list")
@@ -89,24 +102,34 @@ def _expanded(
             continue
         path = Path(os.path.expanduser(text))
         if path.is_dir():
-            yield from (str(p) for p in _walk(path, text, left_out, counted))
+            yield from (str(p) for p in _walk(path, text, left_out))
         else:
             yield str(path) if text.startswith("~") else text
 
 
-def _walk(
-    folder: Path, named: str, left_out: Counter[str] | None, counted: set[str]
-) -> Iterator[Path]:
+def _walk(folder: Path, named: str, left_out: LeftOut) -> Iterator[Path]:
+    """Image files under ``folder``, sorted; hidden entries, symlinked folders (``os.walk``
+    does not follow them) and files not images by name are counted, not walked."""
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
+        kept = []
+        for name in dirs:
+            found = os.path.join(root, name)
             if name.startswith("."):
-                continue
-            if Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+                left_out.count(left_out.hidden, named, found)
+            elif os.path.islink(found):
+                left_out.count(left_out.linked, named, found)
+            else:
+                kept.append(name)
+        dirs[:] = sorted(kept)
+        for name in sorted(files):
+            found = os.path.join(root, name)
+            if Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
+                if not name.startswith("."):  # .DS_Store and the like are no news
+                    left_out.count(left_out.not_images, named, found)
+            elif name.startswith("."):
+                left_out.count(left_out.hidden, named, found)
+            else:
                 yield Path(root) / name
-            elif left_out is not None and (found := os.path.join(root, name)) not in counted:
-                counted.add(found)
-                left_out[named] += 1
 
 
 def path_aliases(text: str) -> list[str]:
