@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -373,8 +375,6 @@ def _file_size_limit(limit: int):
 
 def test_a_full_disk_is_one_line_and_loses_nothing(folder, photos, tmp_path):
     """Writes past a file-size limit fail as on a full disk (a real `pictrace` process)."""
-    import subprocess
-    import sys
 
     from tests.conftest import jpeg_bytes, load_rgb
 
@@ -428,8 +428,6 @@ def _damaged_tiff(tag: int, count: int | None = None, value: int | None = None) 
 
 def test_pillows_own_complaints_stay_off_the_terminal(tmp_path):
     """In a real process: pytest would capture Pillow's warnings and log records itself."""
-    import subprocess
-    import sys
 
     folder = tmp_path / "damaged"
     folder.mkdir()
@@ -707,8 +705,6 @@ def test_a_path_that_names_no_place_is_not_found(run, built_index, tmp_path, mon
 )
 def test_without_the_web_extra_the_error_says_what_to_install(tmp_path, blocked, args, hint):
     """A real process in which the web extra's module cannot be imported."""
-    import subprocess
-    import sys
 
     index = tmp_path / "lib"
     Index.open(index).close()
@@ -736,8 +732,6 @@ def test_without_the_web_extra_the_error_says_what_to_install(tmp_path, blocked,
 @pytest.mark.parametrize("verbose", [False, True])
 def test_verbose_shows_why_a_picture_failed(tmp_path, photos, verbose):
     """A real process in which one feature fails on every picture (as a library might)."""
-    import subprocess
-    import sys
 
     script = (
         "import sys\n"
@@ -816,3 +810,37 @@ def test_a_failing_import_of_pictrace_itself_is_no_missing_extra():
     with pytest.raises(ImportError) as caught, needs_extra("web"):
         from pictrace.settings import no_such_name  # noqa: F401
     assert not isinstance(caught.value, MissingExtra)
+
+
+def test_a_ctrl_c_while_the_command_starts_ends_it_without_a_traceback(tmp_path):
+    """The console script's imports take a second; an interrupt during them (here: raised
+    where the command module is imported) is "aborted" and 130, as during a command."""
+    script = (
+        "import sys\n"
+        "class Interrupt:\n"
+        "    @staticmethod\n"
+        "    def find_spec(name, path=None, target=None):\n"
+        "        if name == 'pictrace.cli':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt)\n"
+        "from pictrace.console import run\n"
+        "sys.exit(run())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert (done.returncode, done.stderr) == (130, "aborted\n")
+
+
+def test_importing_pictrace_alone_leaves_the_engine_unloaded_until_used():
+    """``import pictrace`` is quick (the console script's Ctrl-C window); names still work."""
+    script = (
+        "import sys, pictrace\n"
+        "print('pictrace.index' in sys.modules)\n"
+        "from pictrace import Index, Stats, load_settings\n"
+        "print(Index.__module__, Stats.__module__, 'pictrace.index' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert done.stdout.split() == ["False", "pictrace.index", "pictrace.types", "True"]

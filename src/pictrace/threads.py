@@ -52,12 +52,13 @@ def quiet_native_threads() -> bool:
     if ours and "faiss" not in sys.modules:
         os.environ["OMP_NUM_THREADS"] = "1"  # read when faiss loads, for every later thread
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # copies loaded from now on
-    import faiss
-    from threadpoolctl import threadpool_limits
+    if ours and "faiss" in sys.modules:  # else it reads OMP_NUM_THREADS when it loads
+        import faiss
 
-    if ours:
         faiss.omp_set_num_threads(1)  # this thread's own setting
     if not user_blas:
+        from threadpoolctl import threadpool_limits
+
         threadpool_limits(limits=1, user_api="blas")  # copies loaded already
     return ours
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from pictrace.cli import main
+from pictrace.console import run
 
-sys.exit(main())
+sys.exit(run())
