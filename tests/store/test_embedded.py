@@ -104,6 +104,28 @@ def test_an_index_grown_past_the_threshold_by_adding_turns_hnsw_when_closed(tmp_
     reopened.close()
 
 
+
+def test_a_space_grown_past_the_threshold_turns_hnsw_when_closed_after_a_save(tmp_path):
+    """A save after the growth (a server's idle save, an add's own) leaves the store with
+    nothing unsaved: closing it still builds the grown space as HNSW, and a writer that
+    opens such a flat space and changes nothing builds it too."""
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=4)
+    store.add([_entry(n) for n in range(1, 7)])
+    store.flush()  # saved flat: 6 images, past the threshold
+    store.close()
+    reopened = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=4, readonly=True)
+    assert reopened.spaces["v"].hnsw and reopened.spaces["r"].hnsw
+    reopened.close()
+
+    folder = tmp_path / "flat"
+    store = EmbeddedStore(folder, SPECS, hnsw_threshold=1000)
+    store.add([_entry(n) for n in range(1, 7)])
+    store.close()  # saved flat, below this store's threshold
+    EmbeddedStore(folder, SPECS, hnsw_threshold=4).close()  # nothing changed
+    reopened = EmbeddedStore(folder, SPECS, hnsw_threshold=4, readonly=True)
+    assert reopened.spaces["v"].hnsw and reopened.spaces["v"].size == 6
+    reopened.close()
+
 def test_second_writer_is_refused_but_readers_work(tmp_path):
     store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
     store.add([_entry(1)])

@@ -251,12 +251,16 @@ class EmbeddedStore(Store):
         so no open trusts it; it is rebuilt and saved when the store closes (``final``):
         rebuilding a large HNSW space after every removal would hold up every search.
         Searches go on while spaces are saved (only the rebuild needs them alone)."""
-        if self.readonly or not self._dirty:
+        if self.readonly or not (self._dirty or final):
             return
         with self._saving, self._guard.writing() if final else self._guard.reading():
+            # grown past the threshold since opened, and saved flat since (an idle save)
+            grown = self._outgrown() if final else set()
+            if not (self._dirty or grown):
+                return
             try:
                 if final:
-                    for name in self._outgrown():
+                    for name in grown:
                         log.info(
                             "index %s: building %s as HNSW (past its threshold)", self.folder, name
                         )
@@ -289,6 +293,7 @@ class EmbeddedStore(Store):
             for name, space in self.spaces.items()
             if isinstance(space, VectorSpace)
             and not space.hnsw
+            and space.size >= self.hnsw_threshold  # a flat space holds only live ids
             and self.catalogue.value_count(name, self.specs[name].version) >= self.hnsw_threshold
         }
 
