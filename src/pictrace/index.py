@@ -14,7 +14,7 @@ from typing import Any
 from PIL import Image
 
 from pictrace.adding import Adder
-from pictrace.arguments import checked_confidence, checked_id, checked_k, checked_page
+from pictrace.arguments import checked_confidence, checked_k
 from pictrace.decode import decode
 from pictrace.errors import (
     ConfigError,
@@ -35,21 +35,20 @@ from pictrace.features.pipeline import (
     start_local,
 )
 from pictrace.features.registry import all_specs, build_extractors
+from pictrace.holdings import Holdings
 from pictrace.ingest.files import LeftOut, expand, is_url, not_paths, read_file
 from pictrace.ingest.queries import QueryInput, load_query
-from pictrace.lookup import resolve
 from pictrace.search.calibrate import CalibrationReport, read_pairs, refit
 from pictrace.search.candidates import Query
 from pictrace.search.compare import compare_images, query_first, reversed_comparison
 from pictrace.search.confidence import load_calibrator
-from pictrace.search.duplicates import missing_files
 from pictrace.search.engine import Searcher
 from pictrace.search.keeper import checked_policy
 from pictrace.search.kept import KeptDuplicates
 from pictrace.search.text import text_matches
 from pictrace.search.verifier import make_verifier
 from pictrace.settings import Settings, load_settings
-from pictrace.store.base import local_folder, open_store, stats_of, tell_outdated
+from pictrace.store.base import local_folder, open_store
 from pictrace.store.mode import record_choice, settled
 from pictrace.store.saved import write_whole
 from pictrace.tally import Progress
@@ -64,9 +63,7 @@ from pictrace.types import (
     KeeperRule,
     SearchResult,
     Source,
-    Stats,
 )
-from pictrace.uploads import discard_kept, kept_file
 
 WORKERS = 2  # threads for decoding and per-image features (and half of the CNN of an add's last
 # batches), next to the CNN's own threads
@@ -74,7 +71,7 @@ WORKERS = 2  # threads for decoding and per-image features (and half of the CNN 
 log = logging.getLogger("pictrace")
 
 
-class Index:
+class Index(Holdings):
     """A persistent image index in one folder (or behind a store URI)."""
 
     def __init__(self, location: str | Path, settings: Settings, readonly: bool = False) -> None:
@@ -97,7 +94,7 @@ class Index:
         self.store = open_store(location, self.specs, settings.hnsw_threshold, readonly=readonly)
         record_choice(self.store, settings)
         if readonly:  # searches, lists, duplicates: an add updates them, so it is not told
-            tell_outdated(self.store, self.specs, self.location)
+            self.tell_outdated()
         self.adder = Adder(self.store, self.extractors, self.specs, self.pool, settings)
         self.searcher = Searcher(
             self.store,
@@ -385,30 +382,12 @@ class Index:
         are still the groups. None when the store cannot tell (it has no generation)."""
         return self._duplicates.basis()
 
-    # --- catalogue ------------------------------------------------------------------------
-    def get(self, image_id: int | str) -> ImageRecord:
-        return self.store.get(checked_id(image_id))
-
-    def list(self, offset: int = 0, limit: int | None = None) -> list[ImageRecord]:
-        """The images in the order they were added: all of them, or ``limit`` from the
-        ``offset``-th on (a page, as the HTTP API and the web pages ask)."""
-        offset, limit = checked_page(offset, limit)
-        return self.store.page(offset, self.store.count() if limit is None else limit)
-
-    def resolve(self, id_or_source: str | int) -> ImageRecord:
-        return resolve(self.store, id_or_source)
-
+    # --- removing (reads of what the index holds: Holdings) ---------------------------------
     def remove(self, id_or_source: str | int) -> ImageRecord:
         """Remove an image; a file kept for it in the index folder (an upload) goes too."""
         record = self.resolve(id_or_source)
         self._remove([record])
         return record
-
-    def missing(self) -> tuple[ImageRecord, ...]:
-        """Every image added from a local file that is no longer there (deleted, or moved and
-        not added again from its new place; or on a drive not mounted now), by id."""
-        gone = missing_files(self.store, self.store.all_ids())
-        return tuple(self.store.records(sorted(gone)).values())
 
     def remove_missing(self) -> tuple[ImageRecord, ...]:
         """Remove every image ``missing`` lists; the removed ones."""
@@ -427,23 +406,7 @@ class Index:
         except IndexError_ as exc:  # removed all the same: the catalogue says so
             log.warning("%s; searchable copies are rebuilt from the catalogue", exc.message)
 
-    @property
-    def uploads(self) -> Path:
-        """Where uploaded images are kept (``uploads/<sha256>/<name>`` in the index folder)."""
-        return Path(self.location).expanduser().resolve() / "uploads"
-
-    def kept_file(self, source: str) -> Path | None:
-        """The file kept in ``uploads`` for an upload's source (``uploads.kept_file``)."""
-        return kept_file(self.uploads, source)
-
-    def discard_kept(self, path: Path, byte_sha256: str | None = None) -> None:
-        """Delete the upload kept for ``path`` (of ``byte_sha256``, if given), its folder too."""
-        discard_kept(self.uploads, path, byte_sha256)
-
-    def stats(self) -> Stats:
-        """Counts, including images whose features an older PicTrace computed (``outdated``:
-        adding their sources again refreshes them)."""
-        return stats_of(self.store, self.specs, self.location)
-
-    def flush(self) -> None:
-        self.store.flush()
+    def flush(self, final: bool = False) -> None:
+        """Save the searchable copies now (``final``: as closing would, rebuilding a space
+        that kept removed images or grew past the HNSW threshold)."""
+        self.store.flush(final=final)

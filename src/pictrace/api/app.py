@@ -29,7 +29,6 @@ from pictrace.errors import InputError, PicTraceError
 from pictrace.index import Index
 from pictrace.ingest.web import Fetcher
 from pictrace.settings import Settings, load_settings
-from pictrace.store.base import tell_outdated
 from pictrace.web import STATIC, make_templates
 
 log = logging.getLogger("pictrace.api")
@@ -54,7 +53,7 @@ def create_app(
         if not opened.readonly and (orphans := discard_orphans(opened)):
             log.info("deleted %d uploaded files no image was made of (an earlier crash)", orphans)
         if not opened.readonly:  # a reader is told as it opens; a server's log says so here
-            tell_outdated(opened.store, opened.specs, opened.location)
+            opened.tell_outdated()
         fetcher = Fetcher(settings)
         app.state.pictrace = AppState(opened, settings, fetcher, make_templates())
         try:
@@ -66,7 +65,7 @@ def create_app(
             # process by raising the signal again once the app has shut down, before the
             # caller could close it.
             try:
-                opened.store.flush(final=True)
+                opened.flush(final=True)
             except PicTraceError as exc:  # a full disk: the catalogue has every image
                 log.error("%s (rebuilt from the catalogue when next opened)", exc.message)
             if opened is not index:

@@ -15,7 +15,6 @@ from typing import Any, get_args
 
 from pictrace.index import Index
 from pictrace.ingest.sniff import EXTENSIONS, image_format
-from pictrace.search.duplicates import missing_files
 from pictrace.types import AddFailure, AddReport, DuplicateGroup, ImageRecord, KeeperRule, Source
 from pictrace.uploads import is_digest, kept_digest, kept_name, temporary_name
 
@@ -80,7 +79,7 @@ def _orphan(index: Index, tail: tuple[str, ...]) -> bool:
     bytes' digest: that, not the path, says whether an image holds them, so a moved index
     folder keeps all of its uploads; and a file so named whose bytes are other (a user's
     own) is none."""
-    if not kept_name(tail) or index.store.by_bytes(digest := kept_digest(tail)):
+    if not kept_name(tail) or index.with_bytes(digest := kept_digest(tail)):
         return False
     with contextlib.suppress(OSError):
         return hashlib.sha256(index.uploads.joinpath(*tail).read_bytes()).hexdigest() == digest
@@ -168,11 +167,8 @@ def _holder(index: Index, data: bytes) -> str | None:
     """The source of an image already indexed with exactly these bytes whose file is still
     there, if any (the upload of a picture whose only file is gone is kept: removing the
     missing images must not lose it)."""
-    held = index.store.by_bytes(hashlib.sha256(data).hexdigest())
-    gone = missing_files(index.store, held) if held else frozenset()
-    there = [i for i in held if i not in gone]
-    records = index.store.records(there[:1])
-    return records[there[0]].source if there and there[0] in records else None
+    there = index.with_bytes(hashlib.sha256(data).hexdigest(), present=True)
+    return there[0].source if there else None
 
 
 def _named(report: AddReport, written: dict[str, str]) -> AddReport:

@@ -82,8 +82,8 @@ class JobAccepted(BaseModel):
 
 @router.get("/health", summary="Liveness and index size")
 async def health(state: StateDep) -> dict[str, Any]:
-    images = await state.compute(state.index.store.count)
-    return {"status": "ok", "images": images, "store": type(state.index.store).__name__}
+    images = await state.compute(state.index.count)
+    return {"status": "ok", "images": images, "store": state.index.store_kind}
 
 
 @router.get("/images", summary="Browse the index, newest last")
@@ -91,7 +91,7 @@ async def list_images(
     state: StateDep, offset: int = Query(0, ge=0, le=2**62), limit: int = Query(50, ge=1, le=500)
 ) -> dict[str, Any]:
     records = await state.compute(state.index.list, offset, limit)
-    total = await state.compute(state.index.store.count)
+    total = await state.compute(state.index.count)
     return {
         "total": total,
         "offset": offset,
@@ -160,7 +160,7 @@ def _unchanged(index: Index, sources: Sequence[str]) -> list[dict[str, Any]]:
     """The images already indexed with the bytes a request sent again: the source each is
     kept under and its id (a file sent twice in one request: the image its first copy made;
     None when that image was removed meanwhile)."""
-    found = [index.store.by_source(source) for source in sources]
+    found = [index.with_source(source) for source in sources]
     return [
         {"source": source, "id": record.id if record else None}
         for source, record in zip(sources, found, strict=True)
@@ -197,11 +197,11 @@ async def delete_image(state: StateDep, image_id: ImageId) -> dict[str, Any]:
     responses={200: {"content": {"image/jpeg": {}}, "description": "JPEG thumbnail"}},
 )
 async def thumbnail(state: StateDep, image_id: ImageId) -> Response:
-    found = await state.compute(state.index.store.features, "thumbnail", [image_id])
-    if image_id not in found:
+    found = await state.compute(state.index.thumbnail, image_id)
+    if found is None:
         raise NotFound(f"no thumbnail for image {image_id}: no such image in the index")
     return Response(
-        bytes(found[image_id]),
+        found,
         media_type="image/jpeg",
         headers={"Cache-Control": "private, max-age=3600"},
     )

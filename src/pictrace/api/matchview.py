@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from pictrace.decode import byte_digest, decode
-from pictrace.errors import InputError, NotFound
+from pictrace.errors import InputError
 from pictrace.index import Index
 from pictrace.ingest.files import is_url, read_file
 from pictrace.types import Comparison, ImageRecord, Source
@@ -47,7 +47,7 @@ def hit_source(index: Index, record: ImageRecord) -> tuple[Source, str]:
     the index folder; a local file where the catalogue located it, whatever folder the
     server runs from, else its source as given), or else its stored thumbnail."""
     local = index.kept_file(record.source)  # an upload, also in a moved index folder
-    located = index.store.location_of(record.id)
+    located = index.located(record.id)
     if local is None and located is not None and Path(located).is_file():
         local = Path(located)
     if local is None and not is_url(record.source) and Path(record.source).is_file():
@@ -59,12 +59,11 @@ def hit_source(index: Index, record: ImageRecord) -> tuple[Source, str]:
                 return Source(record.source, data), "original file"
         except InputError:
             pass  # unreadable now (or no longer the image indexed): the thumbnail stands in
-    thumbs = index.store.features("thumbnail", [record.id])
-    if record.id not in thumbs:
-        if record.id not in index.store.live([record.id]):  # removed meanwhile
-            raise NotFound(f"no image with id {record.id} in the index")
+    thumb = index.thumbnail(record.id)
+    if thumb is None:
+        index.get(record.id)  # NotFound when it was removed meanwhile
         raise InputError(f"image {record.id} has neither a readable original nor a thumbnail")
-    return Source(f"thumbnail of image {record.id}", bytes(thumbs[record.id])), "stored thumbnail"
+    return Source(f"thumbnail of image {record.id}", thumb), "stored thumbnail"
 
 
 def match_view(index: Index, query: Source, image_id: int) -> MatchView:

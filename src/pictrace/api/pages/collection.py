@@ -29,7 +29,7 @@ PER_PAGE = 48
 async def collection(
     state: StateDep, request: Request, page: int = Query(1, ge=1, le=10**9)
 ) -> HTMLResponse:
-    total = await state.compute(state.index.store.count)
+    total = await state.compute(state.index.count)
     pages = max(1, -(-total // PER_PAGE))
     page = min(page, pages)
     records = await state.compute(state.index.list, (page - 1) * PER_PAGE, PER_PAGE)

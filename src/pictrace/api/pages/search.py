@@ -47,7 +47,7 @@ def render(
 
 @router.get("/", response_class=HTMLResponse)
 async def home(state: StateDep, request: Request) -> HTMLResponse:
-    images = await state.compute(state.index.store.count)
+    images = await state.compute(state.index.count)
     return render(state, request, "search.html", images=images, url="", k=10)
 
 
