@@ -104,7 +104,6 @@ def test_an_index_grown_past_the_threshold_by_adding_turns_hnsw_when_closed(tmp_
     reopened.close()
 
 
-
 def test_a_space_grown_past_the_threshold_turns_hnsw_when_closed_after_a_save(tmp_path):
     """A save after the growth (a server's idle save, an add's own) leaves the store with
     nothing unsaved: closing it still builds the grown space as HNSW, and a writer that
@@ -125,6 +124,7 @@ def test_a_space_grown_past_the_threshold_turns_hnsw_when_closed_after_a_save(tm
     reopened = EmbeddedStore(folder, SPECS, hnsw_threshold=4, readonly=True)
     assert reopened.spaces["v"].hnsw and reopened.spaces["v"].size == 6
     reopened.close()
+
 
 def test_second_writer_is_refused_but_readers_work(tmp_path):
     store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
