@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pictrace.errors import IndexClosed, IndexCorrupt, IndexError_, NotFound
+from pictrace.errors import IndexClosed, IndexCorrupt, IndexError_, NotFound, SourceUnreadable
 from pictrace.labelwords import forms, label_weight, words
-from pictrace.store.layout import SCHEMA, SCHEMA_VERSION, refuse_newer
+from pictrace.store.layout import create_tables, has_tables, refuse_newer
 from pictrace.store.readonly import connect, read_only
 from pictrace.types import ImageRecord
 
@@ -57,8 +57,13 @@ class Catalogue:
         try:
             self._db = self._connect(path, readonly)
             if not readonly:
-                self._db.executescript(SCHEMA)
-                self._init_meta()
+                create_tables(self._db)
+            elif not has_tables(self._db):
+                self._db.close()
+                raise SourceUnreadable(
+                    f"no PicTrace index at {path.parent} yet (it is being created, or "
+                    f"{path.name} is not a PicTrace catalogue): try again once it is added to"
+                )
         except sqlite3.DatabaseError as exc:
             raise IndexCorrupt(f"cannot open catalogue {path}: {exc}") from exc
 
@@ -72,12 +77,6 @@ class Catalogue:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
         return db
-
-    def _init_meta(self) -> None:
-        self._db.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('generation', '0'), ('id', ?)",
-            (str(SCHEMA_VERSION), uuid.uuid4().hex),
-        )
 
     def identity(self) -> str | None:
         """A random id given to the catalogue when it was made (a new catalogue in the same

@@ -8,6 +8,7 @@ would make empty ones beside them).
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from pathlib import Path
 
 from pictrace.errors import IndexTooNew
@@ -54,11 +55,31 @@ CREATE INDEX IF NOT EXISTS locations_path ON locations(path);
 """
 
 
+def create_tables(db: sqlite3.Connection) -> None:
+    """The tables (where missing) and the meta rows, in one transaction: a reader opening
+    the catalogue while it is being created sees none of them (no index yet) or all."""
+    try:
+        db.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}")
+        db.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('generation', '0'), ('id', ?)",
+            (str(SCHEMA_VERSION), uuid.uuid4().hex),
+        )
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def has_tables(db: sqlite3.Connection) -> bool:
+    """Whether a writer has created the catalogue's tables (``create_tables``)."""
+    query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    return db.execute(query).fetchone() is not None
+
+
 def refuse_newer(db: sqlite3.Connection, path: Path) -> None:
     """IndexTooNew (``db`` closed) for a catalogue of a newer layout than ``SCHEMA_VERSION``."""
-    has_meta = db.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-    ).fetchone()
+    has_meta = has_tables(db)
     row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() if has_meta else None
     if row is not None and str(row[0]).isdigit() and int(row[0]) > SCHEMA_VERSION:
         db.close()
