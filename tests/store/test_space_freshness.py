@@ -167,3 +167,26 @@ def test_damaged_containers_of_every_kind_are_unreadable_values():
     damaged: list[int] = []
     assert list(readable(local, [(i, 1, b) for i, b in enumerate(blobs)], damaged)) == []
     assert damaged == [0, 1, 2]
+
+
+def test_a_reader_that_met_a_writer_at_work_is_not_told_to_save_what_it_saved(
+    tmp_path, caplog, monkeypatch
+):
+    """A read-only open finds the spaces behind a writer at work, which saves them and stops
+    while they are rebuilt: expected (a line of info), not a warning to open it for writing."""
+    writer = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
+    writer.add([_entry(n) for n in (1, 2)])  # not saved yet: the files are behind
+    rebuild = EmbeddedStore._rebuild_space
+
+    def writer_stops_meanwhile(store, spec):  # type: ignore[no-untyped-def]
+        if not writer.catalogue._closed:
+            writer.close()
+        return rebuild(store, spec)
+
+    monkeypatch.setattr(EmbeddedStore, "_rebuild_space", writer_stops_meanwhile)
+    caplog.set_level("INFO", logger="pictrace")
+    reader = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000, readonly=True)
+    assert _sizes(reader)["v"] == 2
+    reader.close()
+    assert "while a writer holds it" in caplog.text
+    assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text

@@ -71,6 +71,8 @@ class EmbeddedStore(Store):
         self.spaces: dict[str, Space] = {}
         self._dirty = False
         rebuilt = []
+        # a writer at work when the spaces are read may save them before they are rebuilt
+        writing = readonly and writer_active(folder)
         with self.catalogue.snapshot() if readonly else nullcontext():  # one moment's spaces
             for spec in specs.values():
                 if spec.kind in SEARCHABLE:
@@ -80,7 +82,7 @@ class EmbeddedStore(Store):
             if readonly:
                 self._following = Following(self.catalogue, self._versions())
         if rebuilt and self.readonly:
-            self._tell_rebuilt(rebuilt)
+            self._tell_rebuilt(rebuilt, writing)
 
     # --- folder and lock ------------------------------------------------------------------
     def _prepare_folder(self) -> None:
@@ -135,10 +137,11 @@ class EmbeddedStore(Store):
             count = self.catalogue.value_count(spec.name, spec.version)
         return space.size == count
 
-    def _tell_rebuilt(self, names: list[str]) -> None:
+    def _tell_rebuilt(self, names: list[str], writing: bool) -> None:
         """One line on searchable copies a read-only open rebuilt in memory (a process writing
-        to the index right now saves them when it stops: expected, not worth a warning)."""
-        if writer_active(self.folder):
+        to the index as they were read, or now, saves them when it stops: expected, not worth
+        a warning)."""
+        if writing or writer_active(self.folder):
             log.info("index %s: searchable copies rebuilt while a writer holds it", self.folder)
             return
         log.warning(
