@@ -6,6 +6,8 @@ import hashlib
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import load_rgb, png_bytes
 
 
@@ -122,6 +124,28 @@ def test_adding_without_files_or_urls_names_the_fields(client):
         "files: give image files in the multipart field 'files', or 'urls' (page or "
         "image URLs) (this request has file)"
     )
+
+
+def test_uploads_an_add_that_stopped_kept_for_no_image_are_deleted(index_copy, photos, monkeypatch):
+    """A full disk stops an add after its first image: that one keeps its file, the others'
+    are deleted (a disk already full is not filled further), and the error stands."""
+    from pictrace.api.collection import add_uploads
+    from pictrace.errors import IndexError_
+
+    add = type(index_copy).add_sources
+
+    def first_then_full(self, sources, total=0, progress=None):  # type: ignore[no-untyped-def]
+        add(self, list(sources)[:1], 1)
+        raise IndexError_("cannot write the catalogue: disk I/O error")
+
+    monkeypatch.setattr(type(index_copy), "add_sources", first_then_full)
+    rocket = load_rgb(photos / "rocket.jpg")
+    uploads = [(f"turned{angle}.png", png_bytes(rocket.rotate(angle))) for angle in (10, 20, 30)]
+    with pytest.raises(IndexError_, match="disk I/O error"):
+        add_uploads(index_copy, index_copy.uploads, uploads)
+    kept = [p for p in index_copy.uploads.rglob("*") if p.is_file()]
+    assert [p.name for p in kept] == ["turned10.png"]
+    assert index_copy.with_source(str(kept[0])) is not None
 
 
 def test_removing_an_uploaded_image_from_the_library_deletes_its_file(index_copy, photos):

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, get_args
 
+from pictrace.errors import PicTraceError
 from pictrace.index import Index
 from pictrace.ingest.sniff import EXTENSIONS, image_format
 from pictrace.types import AddFailure, AddReport, DuplicateGroup, ImageRecord, KeeperRule, Source
@@ -148,7 +149,11 @@ def add_uploads(
         if new:
             written[str(path)] = name
         sources.append(Source(uri=str(path), data=data))
-    report = index.add_sources(sources, len(uploads), progress)
+    try:
+        report = index.add_sources(sources, len(uploads), progress)
+    except PicTraceError:  # the add stopped (a full disk): what no image holds goes
+        _discard_unheld(index, written)
+        raise
     for failure in report.failed:
         if failure.source in written:
             index.discard_kept(Path(failure.source))
@@ -161,6 +166,15 @@ def add_uploads(
     )
     repeated += [path for path, _ in again if path not in failed]
     return replace(named, skipped=named.skipped + tuple(repeated), failed=named.failed + twice)
+
+
+def _discard_unheld(index: Index, written: dict[str, str]) -> None:
+    """Delete the files an add that stopped kept for no image (the batches stored before
+    it hold theirs); those it cannot tell about stay for the next start's clean-up."""
+    for path in written:
+        with contextlib.suppress(PicTraceError):
+            if not index.with_source(path):
+                index.discard_kept(Path(path))
 
 
 def _holder(index: Index, data: bytes) -> str | None:
