@@ -519,3 +519,57 @@ def test_an_image_added_after_a_removal_gets_all_its_votes(tmp_path):
     loaded = LocalSpace.load(tmp_path / "k.faiss", 128)
     loaded.add(2 * LOCAL_SLOTS + np.arange(300), images[2])
     assert loaded.votes(images[2].astype(np.float32), LOCAL_SLOTS)[2] == first
+
+
+def test_a_space_grown_past_the_threshold_is_built_as_hnsw_beside_it_after_a_save(tmp_path):
+    """A long-running writer (a server) does not wait for its stop: a save that finds a
+    grown flat space builds it as HNSW on a thread of its own, then searches use that."""
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=4)
+    store.add([_entry(n) for n in range(1, 4)])
+    store.flush()
+    assert not store.spaces["v"].hnsw  # 3 images: nothing grown
+    store.add([_entry(n) for n in range(4, 8)])
+    query = store.features("v", [2])[2][None]
+    flat = store.nearest("v", query, k=5)
+    store.flush()
+    store._growing.wait()
+    assert store.spaces["v"].hnsw and store.spaces["r"].hnsw
+    assert store.spaces["v"].size == 7 and store.spaces["r"].size == 21
+    assert store.nearest("v", query, k=5) == flat
+    store.close()
+    reopened = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=4, readonly=True)
+    assert reopened.spaces["v"].hnsw and reopened.nearest("v", query, k=5) == flat
+    reopened.close()
+
+
+def test_what_changed_while_a_grown_space_was_built_is_in_the_space_that_replaces_it(
+    tmp_path, monkeypatch
+):
+    """Images added while the HNSW space is built are added to it when it takes the flat
+    one's place; one removed meanwhile makes it stale (HNSW keeps the row: the catalogue
+    filters it out, and closing rebuilds the space without it)."""
+    from pictrace.store import growing
+
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=4)
+    ids = store.add([_entry(n) for n in range(1, 7)])
+    build = growing.built_beside
+
+    def meanwhile(dim, rows, vectors):  # type: ignore[no-untyped-def]
+        space = build(dim, rows, vectors)
+        store.add([_entry(n) for n in (7, 8)])  # the flat space goes on taking writes
+        store.remove([ids[0]])
+        return space
+
+    monkeypatch.setattr(growing, "built_beside", meanwhile)
+    store._grow()  # as the build's thread runs it
+    space = store.spaces["v"]
+    assert space.hnsw and space.size == 8  # 6 taken + 2 added since; the removed one kept
+    assert "v" in store._stale
+    query = store.features("v", [7])[7][None]
+    assert {7, 8} <= {i for i, _ in store.nearest("v", query, k=8)[0]}  # added meanwhile
+    assert not store.live([ids[0]])  # what searches filter the kept row by
+    monkeypatch.undo()
+    store.close()
+    reopened = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=4, readonly=True)
+    assert reopened.spaces["v"].hnsw and reopened.spaces["v"].size == 7
+    reopened.close()

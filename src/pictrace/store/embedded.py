@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from pictrace.features.base import (
     FeatureValue,
     decode_rows,
 )
-from pictrace.store import rows, vocabulary
+from pictrace.store import growing, rows, vocabulary
 from pictrace.store.base import Hits, Store
 from pictrace.store.catalogue import Catalogue, NewImage
 from pictrace.store.following import Following
@@ -37,8 +37,7 @@ from pictrace.store.saved import (
     write_meta,
 )
 from pictrace.store.vectors import HashSpace, LocalSpace, VectorSpace
-from pictrace.store.writelock import NAME as LOCK_NAME
-from pictrace.store.writelock import hold, refusal, take_soon, writer_active
+from pictrace.store.writelock import take_folder, writer_active
 from pictrace.threads import quiet_native_threads
 from pictrace.types import ImageRecord
 
@@ -59,12 +58,14 @@ class EmbeddedStore(Store):
         self.readonly = readonly
         self.specs = specs
         self.hnsw_threshold = hnsw_threshold
-        self._lock_file: IO[str] | None = None
         self._guard = ReadWriteLock()  # searches share the spaces; writes have them alone
         self._stale: set[str] = set()  # spaces that kept removed ids (HNSW)
         self._saving = threading.Lock()  # one save at a time (searches go on beside it)
+        self._growing = growing.Grower()  # flat spaces grown past the threshold made HNSW
         quiet_native_threads()
-        self._prepare_folder()
+        if readonly and not (folder / CATALOGUE).is_file():
+            raise SourceUnreadable(f"no PicTrace index at {folder}")
+        self._lock_file = None if readonly else take_folder(folder)
         self.catalogue = Catalogue(folder / CATALOGUE, readonly=readonly)
         self._following: Following | None = None
         self._catching_up = threading.Lock()
@@ -83,29 +84,6 @@ class EmbeddedStore(Store):
                 self._following = Following(self.catalogue, self._versions())
         if rebuilt and self.readonly:
             self._tell_rebuilt(rebuilt, writing)
-
-    # --- folder and lock ------------------------------------------------------------------
-    def _prepare_folder(self) -> None:
-        if self.readonly:
-            if not (self.folder / CATALOGUE).is_file():
-                raise SourceUnreadable(f"no PicTrace index at {self.folder}")
-            return
-        existed = self.folder.is_dir()
-        try:
-            (self.folder / "vectors").mkdir(parents=True, exist_ok=True)
-            self._lock_file = open(self.folder / LOCK_NAME, "w")  # noqa: SIM115
-        except OSError as exc:
-            what = "write to the index folder" if existed else "create the index folder"
-            hint = " (searches open it read-only)" if existed else ""
-            raise SourceUnreadable(
-                f"cannot {what} {self.folder}: {exc.strerror or exc}{hint}"
-            ) from exc
-        try:
-            take_soon(self._lock_file)
-        except BlockingIOError as exc:
-            self._lock_file.close()
-            raise IndexLocked(refusal(self.folder)) from exc
-        hold(self.folder, self._lock_file)  # a second writer here is told it is this process
 
     # --- spaces: loaded from files when fresh, else rebuilt from the catalogue -------------
     def _load_space(self, spec: FeatureSpec) -> tuple[Space, bool]:
@@ -286,6 +264,19 @@ class EmbeddedStore(Store):
                 self._dirty = False
                 raise
             self._dirty = bool(self._stale)  # saved at close
+        if not final:
+            self._growing.start(self._grow, self._outgrown)
+
+    def _grow(self) -> None:
+        """Build the grown spaces as HNSW beside them (``growing.py``), then use them."""
+        for name, space, whole in growing.built(
+            self._guard, self.spaces, self.specs, self._outgrown
+        ):
+            if not whole:  # a row it was built from went meanwhile: HNSW keeps it
+                self._stale.add(name)
+            self.spaces[name] = space
+            self._dirty = True
+            log.info("index %s: %s is now searched as HNSW", self.folder, name)
 
     def _outgrown(self) -> set[str]:
         """The flat embedding spaces grown past ``hnsw_threshold`` images: rebuilt as HNSW
@@ -304,6 +295,7 @@ class EmbeddedStore(Store):
         """Save the searchable copies and let go of the folder, also when saving fails (the
         catalogue has everything: a later open rebuilds what is stale)."""
         try:
+            self._growing.wait()  # what it builds is what closing would build
             self.flush(final=True)
         finally:
             self.catalogue.close()

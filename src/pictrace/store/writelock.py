@@ -11,11 +11,34 @@ import weakref
 from pathlib import Path
 from typing import IO
 
+from pictrace.errors import IndexLocked, SourceUnreadable
+
 NAME = "write.lock"
 # Index folders whose lock this process holds, with the lock file that holds it: a second open
 # here is refused too (flock locks each open of the file), and should say so rather than blame
 # another process. Held while that file is open (a store closed, or collected unclosed, is not).
 _HELD: weakref.WeakValueDictionary[Path, IO[str]] = weakref.WeakValueDictionary()
+
+
+def take_folder(folder: Path) -> IO[str]:
+    """The write lock of the index in ``folder`` (created with its ``vectors`` folder when
+    missing), held through the file returned; SourceUnreadable when the folder cannot be
+    written, IndexLocked when another writer holds it."""
+    existed = folder.is_dir()
+    try:
+        (folder / "vectors").mkdir(parents=True, exist_ok=True)
+        lock = open(folder / NAME, "w")  # noqa: SIM115
+    except OSError as exc:
+        what = "write to the index folder" if existed else "create the index folder"
+        hint = " (searches open it read-only)" if existed else ""
+        raise SourceUnreadable(f"cannot {what} {folder}: {exc.strerror or exc}{hint}") from exc
+    try:
+        take_soon(lock)
+    except BlockingIOError as exc:
+        lock.close()
+        raise IndexLocked(refusal(folder)) from exc
+    hold(folder, lock)  # a second writer here is told it is this process
+    return lock
 
 
 def take_soon(lock: IO[str], tries: int = 5) -> None:
