@@ -18,7 +18,7 @@ import numpy as np
 
 from pictrace.features.base import FeatureSpec
 from pictrace.store.rwlock import ReadWriteLock
-from pictrace.store.vectors import HashSpace, LocalSpace, VectorSpace
+from pictrace.store.vectors import HashSpace, Journal, LocalSpace, VectorSpace
 from pictrace.threads import quiet_this_thread
 
 log = logging.getLogger("pictrace")
@@ -52,6 +52,10 @@ class Grower:
             log.warning("building a grown space as HNSW failed", exc_info=True)
 
 
+CATCH_UP_ROUNDS = 4  # rounds of catching up before the writers are held back for the last
+CAUGHT_UP = 256  # rows left for the last round, under the write lock (~1 s of HNSW adds)
+
+
 def built(
     guard: ReadWriteLock,
     spaces: Mapping[str, HashSpace | VectorSpace | LocalSpace],
@@ -59,16 +63,50 @@ def built(
     grown: Grown,
 ) -> Iterator[tuple[str, VectorSpace, bool]]:
     """Each grown space built as HNSW from a copy of its rows (no lock held meanwhile), then
-    caught up under ``guard``'s write lock, during which each is yielded to be put in its
+    caught up with the rows it gained since (their journal: a few rounds beside the writers,
+    the last under ``guard``'s write lock), during which each is yielded to be put in its
     place: (name, space, whether it holds exactly the flat space's rows)."""
     with guard.reading():
-        taken = {name: contents(spaces[name]) for name in grown()}
-    made = {name: built_beside(specs[name].dim, *rows) for name, rows in taken.items()}
-    with guard.writing():
-        for name, space in made.items():
-            flat = spaces[name]
-            if isinstance(flat, VectorSpace) and not flat.hnsw:  # else rebuilt meanwhile
-                yield name, space, caught_up(space, taken[name], contents(flat))
+        flats = {n: flat for n in grown() if isinstance(flat := spaces[n], VectorSpace)}
+        taken = {name: _journaled(flat) for name, flat in flats.items()}
+    try:
+        made = {name: built_beside(specs[name].dim, *rows) for name, rows in taken.items()}
+        for _ in range(CATCH_UP_ROUNDS):
+            with guard.reading():
+                gained = {name: _gained(flat) for name, flat in flats.items()}
+            for name, (ids, vectors) in gained.items():
+                made[name].add(ids, vectors)
+            if all(len(ids) < CAUGHT_UP for ids, _ in gained.values()):
+                break
+        with guard.writing():
+            for name, space in made.items():
+                flat = flats[name]
+                if spaces[name] is flat and flat.journal is not None:  # else rebuilt meanwhile
+                    space.add(*_gained(flat))
+                    yield name, space, not flat.journal.dropped
+    finally:
+        with guard.writing():  # no writer is then between looking at a journal and using it
+            for flat in flats.values():
+                flat.journal = None
+
+
+def _journaled(flat: VectorSpace) -> tuple[np.ndarray, np.ndarray]:
+    """A copy of a flat space's rows, its journal started from them."""
+    rows = contents(flat)
+    flat.journal = Journal()
+    return rows
+
+
+def _gained(flat: VectorSpace) -> tuple[np.ndarray, np.ndarray]:
+    """The rows a flat space gained since last asked and still holds (a lock held)."""
+    journal, held = flat.journal, flat.held()
+    if journal is None or not journal.added or held is None:
+        return np.empty(0, np.int64), np.empty((0, flat.dim), np.float32)
+    ids = np.unique(np.concatenate(journal.added))
+    journal.added.clear()
+    ids = ids[np.isin(ids, held)]
+    rows = [flat.index.reconstruct(int(i)) for i in ids]
+    return ids, np.vstack(rows) if rows else np.empty((0, flat.dim), np.float32)
 
 
 def contents(space: HashSpace | VectorSpace | LocalSpace) -> tuple[np.ndarray, np.ndarray]:
@@ -84,26 +122,3 @@ def built_beside(dim: int, ids: np.ndarray, vectors: np.ndarray) -> VectorSpace:
     space = VectorSpace(dim, hnsw=True)
     space.add(ids, vectors)
     return space
-
-
-def caught_up(
-    space: VectorSpace,
-    taken: tuple[np.ndarray, np.ndarray],
-    now: tuple[np.ndarray, np.ndarray],
-) -> bool:
-    """Add to ``space`` (built from ``taken``) the rows the flat space holds ``now`` that are
-    new or changed; False when a row taken has gone or changed since (HNSW keeps it: the
-    space is then stale, as after a removal from it, and is rebuilt when the store closes)."""
-    taken_ids, taken_vectors = taken
-    now_ids, now_vectors = now
-    order = np.argsort(taken_ids)
-    place = np.searchsorted(taken_ids[order], now_ids)
-    place = np.minimum(place, max(len(taken_ids) - 1, 0))
-    known = np.zeros(len(now_ids), dtype=bool)
-    if len(taken_ids):
-        rows = order[place]
-        known = taken_ids[rows] == now_ids
-        same = np.all(taken_vectors[rows[known]] == now_vectors[known], axis=1)
-        known[np.flatnonzero(known)[~same]] = False
-    space.add(now_ids[~known], now_vectors[~known])
-    return int(known.sum()) == len(taken_ids)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,20 @@ from pictrace.errors import ConfigError, IndexCorrupt, IndexError_
 Hits = list[tuple[int, float]]
 
 
+@dataclass
+class Journal:
+    """What a space gained (row ids) and whether it lost any, since the journal was set."""
+
+    added: list[np.ndarray] = field(default_factory=list)
+    dropped: bool = False
+
+
 class _Space:
     """What every space shares: a faiss index addressed by int64 ids, rows of ``dtype``."""
 
     dtype: type = np.float32
     index: Any
+    journal: Journal | None = None  # set while a copy of the space is built (growing.py)
 
     @property
     def size(self) -> int:
@@ -53,11 +63,15 @@ class _Space:
     def add(self, ids: np.ndarray, rows: np.ndarray) -> None:
         if len(ids):
             self.index.add_with_ids(np.ascontiguousarray(rows, self.dtype), ids.astype(np.int64))
+            if (journal := self.journal) is not None:
+                journal.added.append(ids.astype(np.int64))
 
     def remove(self, ids: np.ndarray) -> bool:
         """Remove ids; False when the index type cannot (HNSW), so the caller rebuilds later."""
         if not len(ids):
             return True
+        if (journal := self.journal) is not None:
+            journal.dropped = True
         try:
             self.index.remove_ids(ids.astype(np.int64))
         except RuntimeError:
