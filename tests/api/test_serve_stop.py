@@ -29,9 +29,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _generation(folder: Path) -> int:
+    catalogue = Catalogue(folder / "catalogue.sqlite", readonly=True)
+    try:
+        return catalogue.generation()
+    finally:
+        catalogue.close()
+
+
+def _saved_generations(folder: Path) -> set[int]:
+    return {json.loads(p.read_text())["generation"] for p in (folder / "vectors").glob("*.json")}
+
+
 def test_sigterm_saves_the_searchable_copies(built_index, tmp_path, photos):
     """... as closing the index would: an embedding space grown past the HNSW threshold
-    (here 3 images) is saved as HNSW (it was kept flat, and rebuilt by every open)."""
+    (here 3 images) is saved as HNSW, also when the server saved it flat once writes paused
+    (it was kept flat, and rebuilt by every open)."""
     folder = tmp_path / "index"
     shutil.copytree(built_index, folder)
     port = free_port()
@@ -64,14 +77,13 @@ def test_sigterm_saves_the_searchable_copies(built_index, tmp_path, photos):
             timeout=120,
         )
         assert beside.returncode == 0 and not beside.stderr.strip(), beside.stderr
+        while _saved_generations(folder) != {_generation(folder)}:  # the idle save, flat
+            assert time.monotonic() < deadline, "the server never saved its searchable copies"
+            time.sleep(0.2)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
-    catalogue = Catalogue(folder / "catalogue.sqlite", readonly=True)
-    generation = catalogue.generation()
-    catalogue.close()
-    saved = [json.loads(p.read_text())["generation"] for p in (folder / "vectors").glob("*.json")]
-    assert saved and all(g == generation for g in saved)
+    assert _saved_generations(folder) == {_generation(folder)}
     assert Path(folder / "write.lock").exists()
     saved_cnn = faiss.read_index(str(folder / "vectors" / "cnn.faiss"))
     assert "HNSW" in type(faiss.downcast_index(saved_cnn.index)).__name__
