@@ -528,6 +528,10 @@ def test_add_says_what_hidden_entries_and_symlinked_folders_it_passed_over(run, 
     assert report["left_out_symlinked"] == {str(pics): 1}
     code, out, _ = run("--index", index, "add", str(pics / "trip" / "linked"))
     assert code == 0 and out.startswith("added 1, ")  # named, a symlinked folder is walked
+    named = [str(pics), str(pics / "trip" / "linked"), str(pics / ".thumbnails"), "--json"]
+    code, out, _ = run("--index", index, "add", *named)
+    report = json.loads(out)  # a folder named too is not left out
+    assert report["left_out_hidden"] == {str(pics): 1} and report["left_out_symlinked"] == {}
 
 
 def test_a_file_name_with_a_line_break_stays_on_its_failure_line(run, tmp_path):

@@ -573,3 +573,63 @@ def test_what_changed_while_a_grown_space_was_built_is_in_the_space_that_replace
     reopened = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=4, readonly=True)
     assert reopened.spaces["v"].hnsw and reopened.spaces["v"].size == 7
     reopened.close()
+
+
+def test_closing_waits_for_the_build_under_way_instead_of_building_again(tmp_path, monkeypatch):
+    """A stop (final save) while a grown space is being built beside it waits for that
+    build: the space is built once, not twice at once."""
+    import time
+
+    from pictrace.store import growing
+
+    builds, rebuilt = [], []
+    build, rebuild = growing.built_beside, EmbeddedStore._rebuild_space
+
+    def slow(dim, rows, vectors):  # type: ignore[no-untyped-def]
+        time.sleep(0.5)
+        builds.append(len(rows))
+        return build(dim, rows, vectors)
+
+    def counted(store, spec):  # type: ignore[no-untyped-def]
+        rebuilt.append(spec.name)
+        return rebuild(store, spec)
+
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=4)
+    store.add([_entry(n) for n in range(1, 7)])
+    monkeypatch.setattr(growing, "built_beside", slow)
+    monkeypatch.setattr(EmbeddedStore, "_rebuild_space", counted)
+    store.flush()  # starts the build
+    store.flush(final=True)  # as a server's stop does
+    assert sorted(builds) == [6, 18] and rebuilt == []  # v and r, once each
+    assert store.spaces["v"].hnsw and store.spaces["r"].hnsw
+    store.close()
+
+
+def test_one_build_at_a_time_and_none_again_after_one_failed():
+    import threading
+
+    from pictrace.store.growing import Grower
+
+    grower, release, runs = Grower(), threading.Event(), []
+
+    def held() -> None:
+        runs.append("held")
+        release.wait(10)
+
+    def failing() -> None:
+        runs.append("failing")
+        raise MemoryError("no room for a second copy")
+
+    starts = [threading.Thread(target=grower.start, args=(held, lambda: {"v"})) for _ in range(4)]
+    for thread in starts:
+        thread.start()
+    for thread in starts:
+        thread.join()
+    release.set()
+    grower.wait()
+    assert runs == ["held"]
+    grower.start(failing, lambda: {"v"})
+    grower.wait()
+    grower.start(failing, lambda: {"v"})  # closing builds it: no retry at every save
+    grower.wait()
+    assert runs == ["held", "failing"]

@@ -58,6 +58,7 @@ class LeftOut:
     hidden: Counter[str] = field(default_factory=Counter)  # images and folders named ".x"
     linked: Counter[str] = field(default_factory=Counter)  # symlinked folders, not followed
     counted: set[str] = field(default_factory=set)
+    named: set[str] = field(default_factory=set)  # folders named too: walked, not counted
 
     def count(self, kind: Counter[str], named: str, found: str) -> None:
         if found not in self.counted:
@@ -70,11 +71,22 @@ def expand(items: Iterable[str | Path], left_out: LeftOut | None = None) -> Iter
     once (a file named and found under a folder named too goes under its first spelling);
     with ``left_out``, count what the walks passed over."""
     seen: set[str] = set()
-    for found in _expanded(items, left_out if left_out is not None else LeftOut()):
+    items = list(items)
+    left_out = left_out if left_out is not None else LeftOut()
+    left_out.named = set(_named_folders(items))
+    for found in _expanded(items, left_out):
         key = _spelling(found)
         if key not in seen:
             seen.add(key)
             yield found
+
+
+def _named_folders(items: Iterable[object]) -> Iterator[str]:
+    """The absolute paths of the local paths among ``items`` (those that are folders count)."""
+    for item in items:
+        if isinstance(item, str | os.PathLike) and "://" not in str(item) and str(item).strip():
+            with contextlib.suppress(OSError):  # the current folder is gone
+                yield os.path.abspath(os.path.expanduser(item))
 
 
 def _spelling(path: str) -> str:
@@ -114,9 +126,12 @@ def _walk(folder: Path, named: str, left_out: LeftOut) -> Iterator[Path]:
         kept = []
         for name in dirs:
             found = os.path.join(root, name)
-            if name.startswith("."):
+            hidden, linked = name.startswith("."), os.path.islink(found)
+            if (hidden or linked) and os.path.abspath(found) in left_out.named:
+                continue  # named too: walked as that, so not left out
+            if hidden:
                 left_out.count(left_out.hidden, named, found)
-            elif os.path.islink(found):
+            elif linked:
                 left_out.count(left_out.linked, named, found)
             else:
                 kept.append(name)

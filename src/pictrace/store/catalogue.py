@@ -56,16 +56,21 @@ class Catalogue:
         self._closed = False
         try:
             self._db = self._connect(path, readonly)
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorrupt(f"cannot open catalogue {path}: {exc}") from exc
+        try:
             if not readonly:
                 create_tables(self._db)
             elif not has_tables(self._db):
-                self._db.close()
                 raise SourceUnreadable(
                     f"no PicTrace index at {path.parent} yet (it is being created, or "
                     f"{path.name} is not a PicTrace catalogue): try again once it is added to"
                 )
-        except sqlite3.DatabaseError as exc:
-            raise IndexCorrupt(f"cannot open catalogue {path}: {exc}") from exc
+        except BaseException as exc:
+            self._db.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise IndexCorrupt(f"cannot open catalogue {path}: {exc}") from exc
+            raise
 
     @staticmethod
     def _connect(path: Path, readonly: bool) -> sqlite3.Connection:

@@ -234,6 +234,8 @@ class EmbeddedStore(Store):
         Searches go on while spaces are saved (only the rebuild needs them alone)."""
         if self.readonly or not (self._dirty or final):
             return
+        if final:
+            self._growing.wait()  # what it builds is what this would build again
         with self._saving, self._guard.writing() if final else self._guard.reading():
             # grown past the threshold since opened, and saved flat since (an idle save)
             grown = self._outgrown() if final else set()
@@ -295,7 +297,6 @@ class EmbeddedStore(Store):
         """Save the searchable copies and let go of the folder, also when saving fails (the
         catalogue has everything: a later open rebuilds what is stale)."""
         try:
-            self._growing.wait()  # what it builds is what closing would build
             self.flush(final=True)
         finally:
             self.catalogue.close()

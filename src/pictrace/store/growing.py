@@ -26,29 +26,38 @@ Grown = Callable[[], set[str]]  # the names of the flat spaces grown past the th
 
 
 class Grower:
-    """At most one build of grown spaces at a time, each on a thread of its own."""
+    """At most one build of grown spaces at a time, each on a thread of its own; none more
+    once one failed (closing builds them)."""
 
     def __init__(self) -> None:
         self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
+        self._failed = False
 
     def start(self, build: Callable[[], None], grown: Grown) -> None:
         """Run ``build`` when some space has grown (``grown``) and no build is under way."""
-        if (self._thread is None or not self._thread.is_alive()) and grown():
-            self._thread = threading.Thread(
-                target=self._run, args=(build,), name="pictrace-hnsw", daemon=True
-            )
-            self._thread.start()
+        with self._starting:
+            if self._failed or (self._thread is not None and self._thread.is_alive()):
+                return
+            if grown():
+                self._thread = threading.Thread(
+                    target=self._run, args=(build,), name="pictrace-hnsw", daemon=True
+                )
+                self._thread.start()
 
     def wait(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
+        """Until the build under way, if any, is done (hold no lock of the store's)."""
+        with self._starting:
+            thread = self._thread
+        if thread is not None:
+            thread.join()
 
-    @staticmethod
-    def _run(build: Callable[[], None]) -> None:
+    def _run(self, build: Callable[[], None]) -> None:
         quiet_this_thread()
         try:
             build()
         except Exception:  # memory, say: the spaces stay flat, and closing builds them
+            self._failed = True
             log.warning("building a grown space as HNSW failed", exc_info=True)
 
 
@@ -66,11 +75,17 @@ def built(
     caught up with the rows it gained since (their journal: a few rounds beside the writers,
     the last under ``guard``'s write lock), during which each is yielded to be put in its
     place: (name, space, whether it holds exactly the flat space's rows)."""
-    with guard.reading():
-        flats = {n: flat for n in grown() if isinstance(flat := spaces[n], VectorSpace)}
+    with guard.reading():  # a space another build keeps a journal of is left to it
+        flats = {
+            name: flat
+            for name in grown()
+            if isinstance(flat := spaces[name], VectorSpace) and flat.journal is None
+        }
         taken = {name: _journaled(flat) for name, flat in flats.items()}
     try:
-        made = {name: built_beside(specs[name].dim, *rows) for name, rows in taken.items()}
+        made = {}
+        for name in list(taken):  # one copy at a time, let go of once built
+            made[name] = built_beside(specs[name].dim, *taken.pop(name))
         for _ in range(CATCH_UP_ROUNDS):
             with guard.reading():
                 gained = {name: _gained(flat) for name, flat in flats.items()}

@@ -64,11 +64,11 @@ def create_tables(db: sqlite3.Connection) -> None:
             "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('generation', '0'), ('id', ?)",
             (str(SCHEMA_VERSION), uuid.uuid4().hex),
         )
+        db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
 
 
 def has_tables(db: sqlite3.Connection) -> bool:
