@@ -37,6 +37,11 @@ def _generation(folder: Path) -> int:
         catalogue.close()
 
 
+def _hnsw(path: Path) -> bool:
+    saved = faiss.read_index(str(path))  # held: the inner index is its own
+    return "HNSW" in type(faiss.downcast_index(saved.index)).__name__
+
+
 def _saved_generations(folder: Path) -> set[int]:
     return {json.loads(p.read_text())["generation"] for p in (folder / "vectors").glob("*.json")}
 
@@ -44,7 +49,7 @@ def _saved_generations(folder: Path) -> set[int]:
 def test_sigterm_saves_the_searchable_copies(built_index, tmp_path, photos):
     """... as closing the index would: an embedding space grown past the HNSW threshold
     (here 3 images) is saved as HNSW, also when the server saved it flat once writes paused
-    (it was kept flat, and rebuilt by every open)."""
+    (it was kept flat, and rebuilt by every open); the server builds it while it runs."""
     folder = tmp_path / "index"
     shutil.copytree(built_index, folder)
     port = free_port()
@@ -80,13 +85,15 @@ def test_sigterm_saves_the_searchable_copies(built_index, tmp_path, photos):
         while _saved_generations(folder) != {_generation(folder)}:  # the idle save, flat
             assert time.monotonic() < deadline, "the server never saved its searchable copies"
             time.sleep(0.2)
+        while not _hnsw(folder / "vectors" / "cnn.faiss"):  # built beside it, and saved
+            assert time.monotonic() < deadline, "the server never built its grown space"
+            time.sleep(0.2)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
     assert _saved_generations(folder) == {_generation(folder)}
     assert Path(folder / "write.lock").exists()
-    saved_cnn = faiss.read_index(str(folder / "vectors" / "cnn.faiss"))
-    assert "HNSW" in type(faiss.downcast_index(saved_cnn.index)).__name__
+    assert _hnsw(folder / "vectors" / "cnn.faiss")
 
 
 def test_a_read_only_open_of_stale_files_warns_once(built_index, tmp_path, photos):

@@ -270,15 +270,19 @@ class EmbeddedStore(Store):
             self._growing.start(self._grow, self._outgrown)
 
     def _grow(self) -> None:
-        """Build the grown spaces as HNSW beside them (``growing.py``), then use them."""
+        """Build the grown spaces as HNSW beside them (``growing.py``), use them, and save
+        them (searches beside the writer load them)."""
+        grown = False
         for name, space, whole in growing.built(
             self._guard, self.spaces, self.specs, self._outgrown
         ):
             if not whole:  # a row it was built from went meanwhile: HNSW keeps it
                 self._stale.add(name)
             self.spaces[name] = space
-            self._dirty = True
+            self._dirty = grown = True
             log.info("index %s: %s is now searched as HNSW", self.folder, name)
+        if grown:  # a stop waits for this thread, so the store is still open
+            self.flush()
 
     def _outgrown(self) -> set[str]:
         """The flat embedding spaces grown past ``hnsw_threshold`` images: rebuilt as HNSW
