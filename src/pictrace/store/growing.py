@@ -75,14 +75,13 @@ def built(
     caught up with the rows it gained since (their journal: a few rounds beside the writers,
     the last under ``guard``'s write lock), during which each is yielded to be put in its
     place: (name, space, whether it holds exactly the flat space's rows)."""
-    with guard.reading():  # a space another build keeps a journal of is left to it
-        flats = {
-            name: flat
-            for name in grown()
-            if isinstance(flat := spaces[name], VectorSpace) and flat.journal is None
-        }
-        taken = {name: _journaled(flat) for name, flat in flats.items()}
+    flats: dict[str, VectorSpace] = {}
     try:
+        with guard.reading():  # a space another build keeps a journal of is left to it
+            for name in grown():
+                if isinstance(flat := spaces[name], VectorSpace) and flat.journal is None:
+                    flats[name] = flat
+            taken = {name: _journaled(flat) for name, flat in flats.items()}
         made = {}
         for name in list(taken):  # one copy at a time, let go of once built
             made[name] = built_beside(specs[name].dim, *taken.pop(name))
