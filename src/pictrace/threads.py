@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import cache
 from typing import Any, TypeVar
 
@@ -61,6 +62,24 @@ def quiet_native_threads() -> bool:
 
         threadpool_limits(limits=1, user_api="blas")  # copies loaded already
     return ours
+
+
+@contextmanager
+def all_cores() -> Iterator[None]:
+    """faiss's OpenMP on every core for the calling thread while nothing waits beside it for
+    the cores (a space rebuilt as an index opens or closes: an HNSW space of 10,000 CNN
+    vectors built in 5.3-6.9 s on two threads against 10.7-11.5 s on one), then on one
+    again; a user's own OMP_NUM_THREADS stands."""
+    if not quiet_native_threads():
+        yield
+        return
+    import faiss
+
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(1)
 
 
 def quiet_this_thread() -> None:

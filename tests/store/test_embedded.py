@@ -633,3 +633,29 @@ def test_one_build_at_a_time_and_none_again_after_one_failed():
     grower.start(failing, lambda: {"v"})  # closing builds it: no retry at every save
     grower.wait()
     assert runs == ["held", "failing"]
+
+
+def test_a_space_rebuilt_as_the_store_closes_is_built_on_every_core(tmp_path, monkeypatch):
+    """Nothing waits beside a rebuild at close (or open) for the cores: faiss's threads are
+    all of them for it, and one again after (the thread policy, pictrace.threads)."""
+    import os
+
+    import faiss
+
+    from pictrace.store.vectors import VectorSpace
+    from pictrace.threads import quiet_native_threads
+
+    if not quiet_native_threads():
+        pytest.skip("OMP_NUM_THREADS is the user's: PicTrace leaves faiss's threads alone")
+    seen, add = [], VectorSpace.add
+
+    def counted(space, ids, rows):  # type: ignore[no-untyped-def]
+        seen.append(faiss.omp_get_max_threads())
+        return add(space, ids, rows)
+
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=4)
+    store.add([_entry(n) for n in range(1, 7)])
+    monkeypatch.setattr(VectorSpace, "add", counted)
+    store.close()  # grown past the threshold: rebuilt as HNSW
+    assert seen and set(seen) == {os.cpu_count()}
+    assert faiss.omp_get_max_threads() == 1

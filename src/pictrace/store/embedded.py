@@ -38,7 +38,7 @@ from pictrace.store.saved import (
 )
 from pictrace.store.vectors import HashSpace, LocalSpace, VectorSpace
 from pictrace.store.writelock import take_folder, writer_active
-from pictrace.threads import quiet_native_threads
+from pictrace.threads import all_cores, quiet_native_threads
 from pictrace.types import ImageRecord
 
 CATALOGUE = "catalogue.sqlite"  # the index folder's catalogue file
@@ -137,12 +137,14 @@ class EmbeddedStore(Store):
         return space_meta(written or self._written(), spec, space, layout)
 
     def _rebuild_space(self, spec: FeatureSpec) -> Space:
+        """A space of the catalogue's current values (on every core: opening or closing)."""
         stored = [r for r in self.catalogue.feature_values(spec.name) if r[1] == spec.version]
         space = self._new_space(spec, len(stored))
         damaged: list[int] = []
-        for start in range(0, len(stored), 20_000):
-            chunk = stored[start : start + 20_000]
-            add_values(space, spec, list(rows.readable(spec, chunk, damaged)))
+        with all_cores():
+            for start in range(0, len(stored), 20_000):
+                chunk = stored[start : start + 20_000]
+                add_values(space, spec, list(rows.readable(spec, chunk, damaged)))
         remedy = rows.LEFT_OUT if self.readonly else rows.REBUILT
         rows.tell_damaged(self.folder, spec.name, damaged, remedy)
         if damaged and not self.readonly:
