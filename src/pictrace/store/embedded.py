@@ -245,9 +245,11 @@ class EmbeddedStore(Store):
                 return
             try:
                 if final:
-                    for name in grown:
-                        log.info(
-                            "index %s: building %s as HNSW (past its threshold)", self.folder, name
+                    for name in grown:  # a long pause once in an index's life: said
+                        log.warning(
+                            "index %s: building %s as HNSW once, for its %d rows (past "
+                            "PICTRACE_HNSW_THRESHOLD): minutes at 200,000",
+                            *(self.folder, name, self.spaces[name].size),
                         )
                         self._stale.add(name)
                     for name in self._stale:
