@@ -659,3 +659,44 @@ def test_a_space_rebuilt_as_the_store_closes_is_built_on_every_core(tmp_path, mo
     store.close()  # grown past the threshold: rebuilt as HNSW
     assert seen and set(seen) == {os.cpu_count()}
     assert faiss.omp_get_max_threads() == 1
+
+
+def test_a_build_whose_rows_moved_while_they_were_copied_is_left_for_the_next_save(
+    tmp_path, monkeypatch
+):
+    """The rows are copied a few at a time; a removal between two parts moves the rows after
+    it, so that build is dropped (the flat space stays, its journal cleared) and the next save
+    starts another."""
+    from pictrace.store import growing
+
+    monkeypatch.setattr(growing, "COPY_ROWS", 2)
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=4)
+    ids = store.add([_entry(n) for n in range(1, 7)])
+    flat = store.spaces["v"]
+    copy = flat.index.index.reconstruct_n
+    calls = []
+
+    class Removing:  # the flat index, with a removal landing between two parts of the copy
+        def __init__(self, real):  # type: ignore[no-untyped-def]
+            self.real = real
+            self.index = self
+
+        def __getattr__(self, name):  # type: ignore[no-untyped-def]
+            return getattr(self.real, name)
+
+        def reconstruct_n(self, start, count):  # type: ignore[no-untyped-def]
+            calls.append(start)
+            if len(calls) == 2:
+                flat.journal.dropped = True  # what a removal now records
+            return copy(start, count)
+
+    monkeypatch.setattr(flat, "index", Removing(flat.index))
+    store._grow()
+    assert store.spaces["v"] is flat and not flat.hnsw and flat.journal is None
+    assert calls == [0, 2]  # it stopped at the removal
+    monkeypatch.undo()
+    store.remove([ids[0]])  # a real removal; the save after it starts the build again
+    store.flush()
+    store._growing.wait()
+    assert store.spaces["v"].hnsw and store.spaces["v"].size == 5
+    store.close()

@@ -81,13 +81,16 @@ def built(
             for name in grown():
                 if isinstance(flat := spaces[name], VectorSpace) and flat.journal is None:
                     flats[name] = flat
-            taken = {name: _journaled(flat) for name, flat in flats.items()}
+                    flat.journal = Journal()
+        copied = {name: _copied(guard, flat) for name, flat in flats.items()}
+        taken = {name: rows for name, rows in copied.items() if rows is not None}
+        del copied
         made = {}
-        for name in list(taken):  # one copy at a time, let go of once built
+        for name in list(taken):  # each copy let go of once built
             made[name] = built_beside(specs[name].dim, *taken.pop(name))
         for _ in range(CATCH_UP_ROUNDS):
             with guard.reading():
-                gained = {name: _gained(flat) for name, flat in flats.items()}
+                gained = {name: _gained(flats[name]) for name in made}
             for name, (ids, vectors) in gained.items():
                 made[name].add(ids, vectors)
             if all(len(ids) < CAUGHT_UP for ids, _ in gained.values()):
@@ -104,11 +107,27 @@ def built(
                 flat.journal = None
 
 
-def _journaled(flat: VectorSpace) -> tuple[np.ndarray, np.ndarray]:
-    """A copy of a flat space's rows, its journal started from them."""
-    rows = contents(flat)
-    flat.journal = Journal()
-    return rows
+COPY_ROWS = 8192  # rows copied under one hold of the read lock (40 MB of CNN vectors)
+
+
+def _copied(guard: ReadWriteLock, flat: VectorSpace) -> tuple[np.ndarray, np.ndarray] | None:
+    """A copy of the rows a flat space held when its journal started, a few thousand under
+    each hold of the read lock, so writers (and the searches queued behind a writer) wait
+    for one part, not for all; None when a row was removed meanwhile (the rows after it
+    moved: the build is left for the next save to start again)."""
+    with guard.reading():
+        held = flat.size
+    parts = []
+    for start in range(0, held, COPY_ROWS):
+        with guard.reading():
+            if flat.journal is None or flat.journal.dropped:
+                return None
+            parts.append(flat.index.index.reconstruct_n(start, min(COPY_ROWS, held - start)))
+    with guard.reading():  # rows are only added after them while none is removed
+        ids = flat.held()
+        if flat.journal is None or flat.journal.dropped or ids is None:
+            return None
+        return ids[:held], np.vstack(parts) if parts else np.empty((0, flat.dim), np.float32)
 
 
 def _gained(flat: VectorSpace) -> tuple[np.ndarray, np.ndarray]:
