@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pictrace.errors import IndexClosed, IndexCorrupt, IndexError_, NotFound, SourceUnreadable
+from pictrace.errors import IndexClosed, IndexCorrupt, IndexError_, NotFound
 from pictrace.labelwords import forms, label_weight, words
-from pictrace.store.layout import create_tables, has_tables, refuse_newer
-from pictrace.store.readonly import connect, read_only
+from pictrace.store.layout import opened
 from pictrace.types import ImageRecord
 
 _COLUMNS = (
@@ -54,34 +53,7 @@ class Catalogue:
         self.path = path
         self._lock = threading.RLock()
         self._closed = False
-        try:
-            self._db = self._connect(path, readonly)
-        except sqlite3.DatabaseError as exc:
-            raise IndexCorrupt(f"cannot open catalogue {path}: {exc}") from exc
-        try:
-            if not readonly:
-                create_tables(self._db)
-            elif not has_tables(self._db):
-                raise SourceUnreadable(
-                    f"no PicTrace index at {path.parent} yet (it is being created, or "
-                    f"{path.name} is not a PicTrace catalogue): try again once it is added to"
-                )
-        except BaseException as exc:
-            self._db.close()
-            if isinstance(exc, sqlite3.DatabaseError):
-                raise IndexCorrupt(f"cannot open catalogue {path}: {exc}") from exc
-            raise
-
-    @staticmethod
-    def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
-        db = read_only(path) if readonly else connect(f"file:{path}")
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute("PRAGMA busy_timeout = 10000")
-        refuse_newer(db, path)  # before anything writes to it
-        if not readonly:
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-        return db
+        self._db = opened(path, readonly)
 
     def identity(self) -> str | None:
         """A random id given to the catalogue when it was made (a new catalogue in the same

@@ -37,7 +37,7 @@ from pictrace.store.saved import (
     write_meta,
 )
 from pictrace.store.vectors import HashSpace, LocalSpace, VectorSpace
-from pictrace.store.writelock import take_folder, writer_active
+from pictrace.store.writelock import take_folder, tell_rebuilt, writer_active
 from pictrace.threads import all_cores, quiet_native_threads
 from pictrace.types import ImageRecord
 
@@ -83,7 +83,7 @@ class EmbeddedStore(Store):
             if readonly:
                 self._following = Following(self.catalogue, self._versions())
         if rebuilt and self.readonly:
-            self._tell_rebuilt(rebuilt, writing)
+            tell_rebuilt(folder, rebuilt, writing)
 
     # --- spaces: loaded from files when fresh, else rebuilt from the catalogue -------------
     def _load_space(self, spec: FeatureSpec) -> tuple[Space, bool]:
@@ -114,21 +114,6 @@ class EmbeddedStore(Store):
         if count is None:
             count = self.catalogue.value_count(spec.name, spec.version)
         return space.size == count
-
-    def _tell_rebuilt(self, names: list[str], writing: bool) -> None:
-        """One line on searchable copies a read-only open rebuilt in memory (a process writing
-        to the index as they were read, or now, saves them when it stops: expected, not worth
-        a warning)."""
-        if writing or writer_active(self.folder):
-            log.info("index %s: searchable copies rebuilt while a writer holds it", self.folder)
-            return
-        log.warning(
-            "index %s: the searchable copies of %s are missing, stale, damaged or from an "
-            "older release; rebuilt in memory from the catalogue (open the index for writing "
-            "once, e.g. `pictrace add` on a folder already added, to save them)",
-            self.folder,
-            ", ".join(names),
-        )
 
     def _space_meta(
         self, spec: FeatureSpec, space: Space, written: dict[str, Any] | None = None

@@ -1,4 +1,5 @@
-"""The catalogue's layout: its tables, and the version of that layout it records.
+"""The catalogue's layout: its tables, the version of that layout it records, and how it is
+opened (made by its first writer, in one transaction).
 
 A release that changes the layout raises ``SCHEMA_VERSION``; a catalogue made by a newer
 release is refused before anything writes to it (its tables may have other names: writing
@@ -11,7 +12,8 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from pictrace.errors import IndexTooNew
+from pictrace.errors import IndexCorrupt, IndexTooNew, SourceUnreadable
+from pictrace.store.readonly import connect, read_only
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -87,3 +89,37 @@ def refuse_newer(db: sqlite3.Connection, path: Path) -> None:
             f"catalogue {path} was made by a newer PicTrace (layout {row[0]}; this release "
             f"reads layout {SCHEMA_VERSION}): upgrade PicTrace to open it"
         )
+
+
+def opened(path: Path, readonly: bool) -> sqlite3.Connection:
+    """The catalogue at ``path``, its tables made when a writer opens it first; a reader
+    that finds none is told there is no index yet (a writer may be making it)."""
+    try:
+        db = _connected(path, readonly)
+    except sqlite3.DatabaseError as exc:
+        raise IndexCorrupt(f"cannot open catalogue {path}: {exc}") from exc
+    try:
+        if not readonly:
+            create_tables(db)
+        elif not has_tables(db):
+            raise SourceUnreadable(
+                f"no PicTrace index at {path.parent} yet (it is being created, or "
+                f"{path.name} is not a PicTrace catalogue): try again once it is added to"
+            )
+    except BaseException as exc:
+        db.close()
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise IndexCorrupt(f"cannot open catalogue {path}: {exc}") from exc
+        raise
+    return db
+
+
+def _connected(path: Path, readonly: bool) -> sqlite3.Connection:
+    db = read_only(path) if readonly else connect(f"file:{path}")
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA busy_timeout = 10000")
+    refuse_newer(db, path)  # before anything writes to it
+    if not readonly:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+    return db

@@ -6,6 +6,7 @@ expected, not worth a warning)."""
 from __future__ import annotations
 
 import fcntl
+import logging
 import time
 import weakref
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import IO
 from pictrace.errors import IndexLocked, SourceUnreadable
 
 NAME = "write.lock"
+log = logging.getLogger("pictrace")
 # Index folders whose lock this process holds, with the lock file that holds it: a second open
 # here is refused too (flock locks each open of the file), and should say so rather than blame
 # another process. Held while that file is open (a store closed, or collected unclosed, is not).
@@ -84,4 +86,20 @@ def refusal(folder: Path) -> str:
         f"index {folder} is open for writing by another process (a server, or an add); wait "
         "for it or stop it (a running server adds images with POST /api/images); searches "
         "and compares work beside it"
+    )
+
+
+def tell_rebuilt(folder: Path, names: list[str], writing: bool) -> None:
+    """One line on searchable copies a read-only open rebuilt in memory (``writing``: a
+    writer was at work as they were read; one at work then or now saves them when it stops:
+    expected, not worth a warning)."""
+    if writing or writer_active(folder):
+        log.info("index %s: searchable copies rebuilt while a writer holds it", folder)
+        return
+    log.warning(
+        "index %s: the searchable copies of %s are missing, stale, damaged or from an "
+        "older release; rebuilt in memory from the catalogue (open the index for writing "
+        "once, e.g. `pictrace add` on a folder already added, to save them)",
+        folder,
+        ", ".join(names),
     )
