@@ -82,9 +82,7 @@ def built(
                 if isinstance(flat := spaces[name], VectorSpace) and flat.journal is None:
                     flats[name] = flat
                     flat.journal = Journal()
-        copied = {name: _copied(guard, flat) for name, flat in flats.items()}
-        taken = {name: rows for name, rows in copied.items() if rows is not None}
-        del copied
+        taken = {n: rows for n, f in flats.items() if (rows := _copied(guard, f)) is not None}
         made = {}
         for name in list(taken):  # each copy let go of once built
             made[name] = built_beside(specs[name].dim, *taken.pop(name))
@@ -127,27 +125,23 @@ def _copied(guard: ReadWriteLock, flat: VectorSpace) -> tuple[np.ndarray, np.nda
         ids = flat.held()
         if flat.journal is None or flat.journal.dropped or ids is None:
             return None
-        return ids[:held], np.vstack(parts) if parts else np.empty((0, flat.dim), np.float32)
+        return ids[:held], _stacked(parts, flat.dim)
 
 
 def _gained(flat: VectorSpace) -> tuple[np.ndarray, np.ndarray]:
     """The rows a flat space gained since last asked and still holds (a lock held)."""
-    journal, held = flat.journal, flat.held()
-    if journal is None or not journal.added or held is None:
-        return np.empty(0, np.int64), np.empty((0, flat.dim), np.float32)
-    ids = np.unique(np.concatenate(journal.added))
+    journal = flat.journal
+    ids = np.unique(np.concatenate(journal.added)) if journal and journal.added else None
+    held = flat.held() if ids is not None else None
+    if journal is None or ids is None or held is None:
+        return np.empty(0, np.int64), _stacked([], flat.dim)
     journal.added.clear()
     ids = ids[np.isin(ids, held)]
-    rows = [flat.index.reconstruct(int(i)) for i in ids]
-    return ids, np.vstack(rows) if rows else np.empty((0, flat.dim), np.float32)
+    return ids, _stacked([flat.index.reconstruct(int(i))[None] for i in ids], flat.dim)
 
 
-def contents(space: HashSpace | VectorSpace | LocalSpace) -> tuple[np.ndarray, np.ndarray]:
-    """A copy of a flat space's row ids and vectors."""
-    ids = space.held()
-    if ids is None or not isinstance(space, VectorSpace) or space.hnsw:
-        raise ValueError("only a flat space can be read back whole")
-    return ids, space.index.index.reconstruct_n(0, space.size)
+def _stacked(parts: list[np.ndarray], dim: int) -> np.ndarray:
+    return np.vstack(parts) if parts else np.empty((0, dim), np.float32)
 
 
 def built_beside(dim: int, ids: np.ndarray, vectors: np.ndarray) -> VectorSpace:
