@@ -132,6 +132,14 @@ class VectorSpace(_Space):
             for srow, irow in zip(scores, ids, strict=True)
         ]
 
+    def rows(self, ids: np.ndarray) -> np.ndarray | None:
+        """The rows held for ``ids`` (int64, one row each), or None when one of them is not
+        held (removed meanwhile, or added since this space was loaded)."""
+        try:
+            return self.index.reconstruct_batch(np.ascontiguousarray(ids, np.int64))
+        except RuntimeError:  # faiss: an id its map does not hold
+            return None
+
     def save(self, path: Path) -> None:
         _atomic(path, lambda tmp: faiss.write_index(self.index, tmp))
 
