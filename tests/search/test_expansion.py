@@ -7,8 +7,10 @@ from pictrace import Index
 from pictrace.search.candidates import Candidate
 from pictrace.search.expansion import (
     AT_LEAST,
+    NEIGHBOURHOOD,
     NEIGHBOURS,
     POWER,
+    augmented,
     expand,
     expanded_query,
     grown_query,
@@ -65,6 +67,45 @@ def test_the_query_itself_is_no_neighbour_of_its_own():
     assert not np.allclose(without_itself, grown_query(query, [7, 8, 9], rows))
 
 
+def test_a_candidate_grows_by_its_nearest_around_the_query_but_itself_and_the_query():
+    rows = np.stack([_unit(1, 0, 0), _unit(0, 1, 0)])
+    around = np.stack(
+        [
+            _unit(1, 0, 0),  # 5: the first candidate itself
+            _unit(0.9, 0.3, 0),  # 6
+            _unit(0.8, 0, 0.6),  # 7: the query, an exact duplicate
+            _unit(0.7, 0.1, 0.7),  # 8
+            _unit(0.6, 0, 0.8),  # 9: 0.6
+            _unit(0.3, 0.9, 0.3),  # 10
+        ]
+    )
+    ids, around_ids = [5, 11], [5, 6, 7, 8, 9, 10]
+    grown = augmented(rows, ids, around, around_ids, exclude={7})
+    cos = around @ rows[0]
+    total = rows[0] + sum(cos[k] ** POWER * around[k] for k in (1, 3, 4))  # not 0, not 2
+    np.testing.assert_allclose(grown[0], total / np.linalg.norm(total), atol=1e-6)
+    near = around @ rows[1]  # only 10 is alike enough (0.9 >= AT_LEAST)
+    assert sum(near >= AT_LEAST) == 1
+    total = rows[1] + near[5] ** POWER * around[5]
+    np.testing.assert_allclose(grown[1], total / np.linalg.norm(total), atol=1e-6)
+    alone = augmented(rows, ids, np.zeros((0, 3), np.float32), [])
+    np.testing.assert_allclose(alone, rows)
+
+
+def test_a_search_reads_the_expanded_space_deeper_than_its_candidates(built_index, photos):
+    """The candidates stay the ``depth`` nearest; the query's neighbourhood, which the
+    expansion grows each candidate from, is the NEIGHBOURHOOD nearest."""
+    with Index.open(built_index, readonly=True) as index:
+        query = index.prepare_query(photos / "clothing_hat_0.jpg")
+        around: list[int] = []
+        found = index.searcher._global_candidates(query, 3, around)
+        nearest = index.store.nearest("cnn", np.asarray(query.features["cnn"])[None], 1000)[0]
+    assert len(around) == min(NEIGHBOURHOOD, len(nearest)) > 3
+    assert around == [image_id for image_id, _ in nearest][:NEIGHBOURHOOD]
+    assert set(around[:3]) <= set(found)
+    assert not set(around[3:]) & {i for i, c in found.items() if "cosine" in c.signals}
+
+
 def test_shown_similarity_takes_the_better_of_the_own_and_the_expanded_cosine():
     plain = {"cosine": 0.8, "cosine_mine": 0.6}
     assert shown_similarity(plain) == similarity_from(plain)
@@ -75,17 +116,20 @@ def test_shown_similarity_takes_the_better_of_the_own_and_the_expanded_cosine():
 
 def test_a_search_ranks_its_similar_tier_by_the_expanded_query(built_index, photos):
     """Through a real search of every bundled photo with a hat (another hat and a shoe are
-    among its nearest): each result's similarity comes from its stored vector's cosine with
-    the query grown by its three nearest stored vectors (not itself), where that is higher
-    than its own, and the plain similar tier is ordered by it."""
+    among its nearest): each result's similarity comes from its stored vector, grown by its
+    three nearest stored vectors, and its cosine with the query grown by its three nearest
+    grown vectors (never the query itself), where that is higher than its own, and the plain
+    similar tier is ordered by it."""
     with Index.open(built_index, readonly=True) as index:
         everything = index.store.count()
         result = index.search(photos / "clothing_hat_0.jpg", k=everything)
         query = index.prepare_query(photos / "clothing_hat_0.jpg").features["cnn"]
         stored = index.store.stacked(["cnn"], [m.id for m in result.matches])["cnn"]
         exact = {m.id for m in result.matches if m.tier == "exact"}
-        grown = grown_query(query, stored.ids, stored.values, exact)
-        expected = dict(zip(stored.ids, (stored.values @ grown).tolist(), strict=True))
+        assert everything <= NEIGHBOURHOOD  # every picture is around the query here
+        rows = augmented(stored.values, stored.ids, stored.values, stored.ids, exact)
+        grown = grown_query(query, stored.ids, rows, exact)
+        expected = dict(zip(stored.ids, (rows @ grown).tolist(), strict=True))
     plain = [
         m
         for m in result.matches
@@ -98,7 +142,7 @@ def test_a_search_ranks_its_similar_tier_by_the_expanded_query(built_index, phot
     for match in plain:
         assert match.signals["expanded"] == pytest.approx(expected[match.id], abs=1e-4)
         best = max(match.signals["cosine"], expected[match.id])
-        assert match.similarity == pytest.approx(similarity_from({"cosine": best}))
+        assert match.similarity == pytest.approx(similarity_from({"cosine": best}), abs=1e-5)
         changed += abs(match.signals["expanded"] - match.signals["cosine"]) > 0.01
     assert changed >= len(plain) // 2  # expanded: not the plain cosine
     shown = [m.similarity for m in plain]

@@ -5,7 +5,10 @@ grass lies near other daffodils, but also near grass. Its nearest neighbours in 
 collection (the pictures most like it) mostly show the same thing, each with its own noise,
 so the query's vector plus theirs, weighted by how close each is, points at what they share
 (average query expansion, alpha-QE: Chum et al. 2007, Radenovic et al. 2018). The candidates
-are then ranked by their cosine with that expanded vector.
+are then ranked by their cosine with that expanded vector. Each candidate's own vector is
+grown the same way first, by its nearest few among the query's ``NEIGHBOURHOOD`` nearest
+pictures (database-side augmentation, Arandjelovic & Zisserman 2012, done per search over
+the part of the collection around the query instead of over all of it at indexing time).
 
 Only the ``similar`` tier's order and the reported ``similarity`` (the better of the own and
 the expanded cosine) change: exact and copy tiers, the copy confidence (calibrated on the
@@ -39,6 +42,12 @@ EXPANDED = "expanded"  # the signal: a candidate's cosine with the expanded quer
 # Neighbours less alike than this are not added: unrelated photos lie around 0.35, and a
 # small collection holding nothing like the query would pull it towards whatever is there.
 AT_LEAST = 0.5
+# The query's nearest pictures a candidate's own neighbours are taken from (its search of the
+# embedding space reads this deep). P@10 on the labelled sets, each image searching all
+# others with 32 candidates re-ranked (flowers / clothing): no augmentation 0.849 / 0.553;
+# neighbours among the 32 candidates only 0.834 / 0.555; among the nearest 100 0.858 / 0.563;
+# among the nearest 200 0.864 / 0.570; among the whole set 0.865 / 0.573 (BENCHMARKS.md).
+NEIGHBOURHOOD = 200
 
 
 def expanded_query(
@@ -74,18 +83,55 @@ def grown_query(
     return expanded_query(query, kept, kept @ query)
 
 
+def augmented(
+    rows: np.ndarray,
+    ids: Sequence[int],
+    around: np.ndarray,
+    around_ids: Sequence[int],
+    exclude: Collection[int] = (),
+    neighbours: int = NEIGHBOURS,
+    power: float = POWER,
+) -> np.ndarray:
+    """Each of ``rows`` (those of ``ids``) plus its ``neighbours`` most alike rows of
+    ``around`` (those of ``around_ids``) from ``AT_LEAST``, itself and ``exclude`` (the
+    query's exact duplicates: itself) left out, each weighted by its cosine to the ``power``,
+    normalised again."""
+    rows = np.asarray(rows, dtype=np.float32)
+    if not len(ids) or not len(around_ids):
+        return rows
+    around = np.asarray(around, dtype=np.float32)
+    cos = rows @ around.T
+    own = np.asarray(ids)[:, None] == np.asarray(around_ids)[None, :]
+    left_out = np.isin(np.asarray(around_ids), np.fromiter(exclude, np.int64, len(exclude)))
+    cos[own | left_out[None, :]] = -np.inf
+    near = np.argsort(-cos, axis=1, kind="stable")[:, :neighbours]
+    weight = np.take_along_axis(cos, near, axis=1)
+    weight = np.where(weight >= AT_LEAST, np.power(np.maximum(weight, 0.0), power), 0.0)
+    grown = rows + np.einsum("ij,ijk->ik", weight.astype(np.float32), around[near])
+    return grown / np.maximum(np.linalg.norm(grown, axis=1, keepdims=True), 1e-12)
+
+
 def expand(
-    store: Store, features: Mapping[str, FeatureValue], candidates: Mapping[int, Candidate]
+    store: Store,
+    features: Mapping[str, FeatureValue],
+    candidates: Mapping[int, Candidate],
+    around: Collection[int] = (),
 ) -> None:
     """Give each candidate of a search its cosine with the expanded query (the ``expanded``
-    signal), the query's ``FEATURE`` grown by its nearest candidates' (not its exact
-    duplicates: itself); candidates without a stored vector keep their own cosine only."""
+    signal): its own ``FEATURE`` grown by its nearest among the candidates and ``around``
+    (the query's nearest pictures, ``NEIGHBOURHOOD`` deep), and the query's grown by its
+    nearest grown candidates (never by its exact duplicates: itself); candidates without a
+    stored vector keep their own cosine only."""
     if FEATURE not in features or not candidates:
         return
-    rows = store.stacked([FEATURE], list(candidates))[FEATURE]
-    if not rows.ids:
+    wanted = [*candidates, *(i for i in around if i not in candidates)]
+    rows = store.stacked([FEATURE], wanted)[FEATURE]
+    own = [k for k, image_id in enumerate(rows.ids) if image_id in candidates]
+    if not own:
         return
+    ids = [rows.ids[k] for k in own]
     exact = {image_id for image_id, c in candidates.items() if c.exact}
-    grown = grown_query(np.asarray(features[FEATURE]).ravel(), rows.ids, rows.values, exact)
-    for image_id, score in zip(rows.ids, (rows.values @ grown).tolist(), strict=True):
+    grown_rows = augmented(rows.values[own], ids, rows.values, rows.ids, exact)
+    grown = grown_query(np.asarray(features[FEATURE]).ravel(), ids, grown_rows, exact)
+    for image_id, score in zip(ids, (grown_rows @ grown).tolist(), strict=True):
         candidates[image_id].signals[EXPANDED] = score

@@ -424,14 +424,19 @@ class EmbeddedStore(Store):
         return {**held, **{name: decode_rows(self.specs[name], *found[name]) for name in rest}}
 
     def _held(self, names: Sequence[str], ids: list[int]) -> dict[str, FeatureRows]:
-        """The rows of ``ids`` of each one-row embedding space that holds all of them."""
+        """The rows of ``ids`` of each one-row embedding space that holds all of them (not
+        of a space that kept removed ids: the catalogue has only the images still there)."""
         if not ids or min(ids) <= 0 or max(ids) >= 2**63:
             return {}
         held: dict[str, FeatureRows] = {}
         with self._guard.reading():
             for name in names:
                 space = self.spaces.get(name)
-                if isinstance(space, VectorSpace) and self.specs[name].kind == "vector":
+                if (
+                    isinstance(space, VectorSpace)
+                    and self.specs[name].kind == "vector"
+                    and name not in self._stale
+                ):
                     rows = space.rows(np.asarray(ids, np.int64))
                     if rows is not None:
                         held[name] = FeatureRows(tuple(ids), rows)
