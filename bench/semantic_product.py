@@ -159,8 +159,7 @@ def search_rows(name: str, paths: list[Path], labels: np.ndarray, searches: int)
             f"| {np.mean([p for p, _ in rows]):.3f} | {np.mean([a for _, a in rows]):.3f} |"
             for label, rows in got.items()
         ),
-        f"| {name} | PicTrace search for 11 (the query and 10 others) "
-        f"| {np.mean(top):.3f} | – |",
+        f"| {name} | PicTrace search for 11 (the query and 10 others) | {np.mean(top):.3f} | – |",
     ]
 
 
