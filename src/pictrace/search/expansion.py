@@ -104,7 +104,8 @@ def augmented(
     own = np.asarray(ids)[:, None] == np.asarray(around_ids)[None, :]
     left_out = np.isin(np.asarray(around_ids), np.fromiter(exclude, np.int64, len(exclude)))
     cos[own | left_out[None, :]] = -np.inf
-    near = np.argsort(-cos, axis=1, kind="stable")[:, :neighbours]
+    take = min(neighbours, cos.shape[1])
+    near = np.argpartition(-cos, take - 1, axis=1)[:, :take]  # the nearest, in any order
     weight = np.take_along_axis(cos, near, axis=1)
     weight = np.where(weight >= AT_LEAST, np.power(np.maximum(weight, 0.0), power), 0.0)
     grown = rows + np.einsum("ij,ijk->ik", weight.astype(np.float32), around[near])
