@@ -77,3 +77,11 @@ def test_pictraces_own_threads_run_faiss_on_one_thread_even_if_faiss_came_first(
     assert _pool_omp_threads(str(tmp_path / "i")) == 1
     # the user's own OMP_NUM_THREADS wins there too
     assert _pool_omp_threads(str(tmp_path / "j"), OMP_NUM_THREADS="2") == 2
+
+
+def test_all_cores_means_the_cores_this_process_may_use():
+    import os
+
+    from pictrace.threads import usable_cores
+
+    assert usable_cores() == len(os.sched_getaffinity(0)) >= 1

@@ -66,20 +66,31 @@ def quiet_native_threads() -> bool:
 
 @contextmanager
 def all_cores() -> Iterator[None]:
-    """faiss's OpenMP on every core for the calling thread while nothing waits beside it for
-    the cores (a space rebuilt as an index opens or closes: an HNSW space of 10,000 CNN
-    vectors built in 5.3-6.9 s on two threads against 10.7-11.5 s on one), then on one
-    again; a user's own OMP_NUM_THREADS stands."""
+    """faiss's OpenMP on every core this process may use, for the calling thread, while
+    nothing of its own waits beside it for the cores (a space rebuilt as an index opens or
+    closes: an HNSW space of 10,000 CNN vectors built in 5.3-6.9 s on two threads against
+    10.7-11.5 s on one; a search's second look, once its CNN is done), then on one again; a
+    user's own OMP_NUM_THREADS stands."""
     if not quiet_native_threads():
         yield
         return
     import faiss
 
-    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    faiss.omp_set_num_threads(usable_cores())
     try:
         yield
     finally:
         faiss.omp_set_num_threads(1)
+
+
+@cache
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, which a container or ``taskset``
+    may limit below the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity on this platform
+        return os.cpu_count() or 1
 
 
 def quiet_this_thread() -> None:

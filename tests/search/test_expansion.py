@@ -106,6 +106,46 @@ def test_a_search_reads_the_expanded_space_deeper_than_its_candidates(built_inde
     assert not set(around[3:]) & {i for i, c in found.items() if "cosine" in c.signals}
 
 
+def test_candidates_grow_from_pictures_around_the_query_that_are_no_candidates(built_index, photos):
+    """With fewer candidates than pictures around the query (3 nearest here, of 22), each
+    candidate grows by its nearest among the query's NEIGHBOURHOOD nearest, candidates or
+    not: its expanded cosine is not what growing among the candidates alone gives."""
+    query_path = photos / "clothing_hat_0.jpg"
+    with Index.open(built_index, readonly=True, candidates=3) as index:
+        result = index.search(query_path, k=3)
+        searched = index.searcher.scored(index.prepare_query(query_path), depth=3)
+        query = index.prepare_query(query_path).features["cnn"]
+        everything = index.store.stacked(["cnn"], range(1, 1000))["cnn"]
+    ids = list(searched)
+    assert len(ids) < len(everything.ids) <= NEIGHBOURHOOD
+    rows = everything.values[[everything.ids.index(i) for i in ids]]
+    exact = {i for i, c in searched.items() if c.exact}
+    wide = augmented(rows, ids, everything.values, everything.ids, exact)
+    narrow = augmented(rows, ids, rows, ids, exact)
+    expected = dict(zip(ids, (wide @ grown_query(query, ids, wide, exact)).tolist(), strict=True))
+    alone = dict(zip(ids, (narrow @ grown_query(query, ids, narrow, exact)).tolist(), strict=True))
+    shown = {m.id: m.signals["expanded"] for m in result.matches}
+    assert shown and set(shown) <= set(ids)
+    for image_id, value in shown.items():
+        assert value == pytest.approx(expected[image_id], abs=1e-4)
+    assert any(abs(alone[i] - value) > 1e-3 for i, value in shown.items())
+
+
+def test_growing_many_candidates_takes_memory_in_proportion_to_them():
+    """A search for thousands grows them a block at a time against the pool: the same
+    values as one candidate at a time."""
+    rng = np.random.default_rng(3)
+    pool = rng.normal(size=(50, 8)).astype(np.float32)
+    pool /= np.linalg.norm(pool, axis=1, keepdims=True)
+    rows = np.vstack([pool, pool[::-1]] * 25)[:2500]
+    ids = list(range(1000, 3500))
+    together = augmented(rows, ids, pool, list(range(50)), exclude={7})
+    one_by_one = np.vstack(
+        [augmented(rows[k : k + 1], ids[k : k + 1], pool, list(range(50)), {7}) for k in (0, 1999)]
+    )
+    np.testing.assert_allclose(together[[0, 1999]], one_by_one, atol=1e-6)
+
+
 def test_shown_similarity_takes_the_better_of_the_own_and_the_expanded_cosine():
     plain = {"cosine": 0.8, "cosine_mine": 0.6}
     assert shown_similarity(plain) == similarity_from(plain)

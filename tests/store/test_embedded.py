@@ -442,36 +442,57 @@ def test_stacked_features_equal_the_values_one_by_one(tmp_path, caplog):
     store.close()
 
 
-@pytest.mark.parametrize("hnsw_threshold", [1000, 2])
-def test_stacked_embeddings_come_from_their_space_when_it_holds_every_id(
-    tmp_path, monkeypatch, hnsw_threshold
-):
-    """A search reads its candidates' embeddings twice: from the space in memory (flat or
-    HNSW) when it holds them all, the same values the catalogue has; from the catalogue when
-    one of them is not in the space (removed since)."""
-    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=hnsw_threshold)
+def test_stacked_embeddings_come_from_their_space_when_it_holds_every_id(tmp_path, monkeypatch):
+    """A search reads its candidates' embeddings from the space in memory when it holds them
+    all, the same values the catalogue has; from the catalogue when one of them is not in
+    the space (a flat space drops a removed row at once)."""
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=1000)
     ids = store.add([_entry(n) for n in range(1, 6)])
-    store.flush()
     expected = store.features("v", ids)
-    asked_of_catalogue: list[list[str]] = []
-    feature_rows = store.catalogue.feature_rows
-
-    def counted(names, wanted):
-        asked_of_catalogue.append(list(names))
-        return feature_rows(names, wanted)
-
-    monkeypatch.setattr(store.catalogue, "feature_rows", counted)
-    asked = [ids[3], ids[0], ids[3], ids[2]]  # any order, a repeat
-    stacked = store.stacked(["v", "h"], asked)
+    asked = _catalogue_asked(store, monkeypatch)
+    wanted = [ids[3], ids[0], ids[3], ids[2]]  # any order, a repeat
+    stacked = store.stacked(["v", "h"], wanted)
     assert stacked["v"].ids == (ids[3], ids[0], ids[2])
     for image_id, row in zip(stacked["v"].ids, stacked["v"].values, strict=True):
         np.testing.assert_array_equal(row, expected[image_id])
-    assert asked_of_catalogue == [["h"]]
-    if hnsw_threshold == 1000:  # HNSW keeps removed rows until it is rebuilt
-        store.remove([ids[0]])
-        assert sorted(store.stacked(["v"], asked)["v"].ids) == sorted([ids[3], ids[2]])
-        assert asked_of_catalogue[-1] == ["v"]
+    assert asked == [["h"]]
+    store.stacked(["h"], wanted)
+    assert asked[-1] == ["h"]
+    store.remove([ids[0]])
+    assert sorted(store.stacked(["v"], wanted)["v"].ids) == sorted([ids[3], ids[2]])
+    assert asked[-1] == ["v"]
     store.close()
+
+
+def test_an_hnsw_space_that_kept_a_removed_row_is_not_read_for_embeddings(tmp_path, monkeypatch):
+    """HNSW cannot drop a row: after a removal its space still holds the image's vector until
+    it is rebuilt, so its embeddings come from the catalogue, which holds only what is there."""
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=2)
+    ids = store.add([_entry(n) for n in range(1, 6)])
+    store.close()  # built as HNSW at close
+    store = EmbeddedStore(tmp_path, SPECS, hnsw_threshold=2)
+    assert store.spaces["v"].hnsw
+    asked = _catalogue_asked(store, monkeypatch)
+    assert sorted(store.stacked(["v"], ids)["v"].ids) == sorted(ids)
+    assert asked == [[]]
+    store.remove([ids[0]])
+    assert store.spaces["v"].rows(np.array([ids[0]])) is not None  # kept in the space
+    assert sorted(store.stacked(["v"], ids)["v"].ids) == sorted(ids[1:])
+    assert asked[-1] == ["v"]
+    store.close()
+
+
+def _catalogue_asked(store: EmbeddedStore, monkeypatch) -> list[list[str]]:
+    """The feature names each later ``stacked`` asks the catalogue for, call by call."""
+    asked: list[list[str]] = []
+    feature_rows = store.catalogue.feature_rows
+
+    def counted(names, wanted):
+        asked.append(list(names))
+        return feature_rows(names, wanted)
+
+    monkeypatch.setattr(store.catalogue, "feature_rows", counted)
+    return asked
 
 
 def test_a_write_the_disk_refuses_leaves_every_image_searchable(tmp_path, monkeypatch):

@@ -288,12 +288,13 @@ class Searcher:
         around: list[int] | None = None,
     ) -> None:
         """The ``depth`` nearest in space ``name`` as candidates; for the expanded space,
-        with ``around``, it is read ``NEIGHBOURHOOD`` deep and ``around`` given them all."""
+        with ``around``, it is read at least ``NEIGHBOURHOOD`` deep and ``around`` given
+        the ``NEIGHBOURHOOD`` nearest."""
         deeper = around is not None and name == EXPANDED_FEATURE
         reach = max(depth, NEIGHBOURHOOD) if deeper else depth
         for row, hits in enumerate(self._neighbours(name, spec, value, reach)):
             if around is not None and deeper and row == 0:
-                around.extend(image_id for image_id, _ in hits)
+                around.extend(image_id for image_id, _ in hits[:NEIGHBOURHOOD])
             for image_id, score in hits[:depth]:
                 cand = found.setdefault(image_id, Candidate(image_id))
                 if spec.kind == "vector" and row == 0:
@@ -315,8 +316,9 @@ class Searcher:
             desc = local_descriptors(query.features[name])[:voting]
 
             def count(rows: np.ndarray, name: str = name) -> dict[int, float]:
-                # A second or third look votes with five times the descriptors while the
-                # other core is idle (the CNN is done): faiss on both, 6.8 -> 3.8 ms.
+                # A second or third look votes with five times the descriptors once the
+                # CNN is done, when this search leaves the other cores idle (unless other
+                # searches run): faiss on all of them, 6.8 -> 3.8 ms on two.
                 with all_cores() if again else nullcontext():
                     return dict(self.store.nearest(name, rows, self.settings.candidates)[0])
 

@@ -25,6 +25,7 @@ look-alikes (R@10 0.851 -> 0.845).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,6 +49,7 @@ AT_LEAST = 0.5
 # neighbours among the 32 candidates only 0.834 / 0.555; among the nearest 100 0.858 / 0.563;
 # among the nearest 200 0.864 / 0.570; among the whole set 0.865 / 0.573 (BENCHMARKS.md).
 NEIGHBOURHOOD = 200
+BLOCK = 1024  # candidates grown at a time
 
 
 def expanded_query(
@@ -95,21 +97,41 @@ def augmented(
     """Each of ``rows`` (those of ``ids``) plus its ``neighbours`` most alike rows of
     ``around`` (those of ``around_ids``) from ``AT_LEAST``, itself and ``exclude`` (the
     query's exact duplicates: itself) left out, each weighted by its cosine to the ``power``,
-    normalised again."""
+    normalised again; ``BLOCK`` rows at a time (a search for 20,000 grows them all)."""
     rows = np.asarray(rows, dtype=np.float32)
     if not len(ids) or not len(around_ids):
         return rows
-    around = np.asarray(around, dtype=np.float32)
-    cos = rows @ around.T
-    own = np.asarray(ids)[:, None] == np.asarray(around_ids)[None, :]
-    left_out = np.isin(np.asarray(around_ids), np.fromiter(exclude, np.int64, len(exclude)))
-    cos[own | left_out[None, :]] = -np.inf
-    take = min(neighbours, cos.shape[1])
-    near = np.argpartition(-cos, take - 1, axis=1)[:, :take]  # the nearest, in any order
-    weight = np.take_along_axis(cos, near, axis=1)
-    weight = np.where(weight >= AT_LEAST, np.power(np.maximum(weight, 0.0), power), 0.0)
-    grown = rows + np.einsum("ij,ijk->ik", weight.astype(np.float32), around[near])
-    return grown / np.maximum(np.linalg.norm(grown, axis=1, keepdims=True), 1e-12)
+    pool = Pool(
+        np.asarray(around, dtype=np.float32),
+        np.asarray(around_ids, dtype=np.int64),
+        np.isin(np.asarray(around_ids), np.fromiter(exclude, np.int64, len(exclude))),
+    )
+    own = np.asarray(ids, dtype=np.int64)
+    return np.vstack(
+        [
+            pool.grown(rows[start : start + BLOCK], own[start : start + BLOCK], neighbours, power)
+            for start in range(0, len(rows), BLOCK)
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The rows candidates grow from, their ids, and which of them no candidate may take."""
+
+    rows: np.ndarray
+    ids: np.ndarray
+    left_out: np.ndarray
+
+    def grown(self, rows: np.ndarray, ids: np.ndarray, neighbours: int, power: float) -> np.ndarray:
+        cos = rows @ self.rows.T
+        cos[(ids[:, None] == self.ids[None, :]) | self.left_out[None, :]] = -np.inf
+        take = min(neighbours, cos.shape[1])
+        near = np.argpartition(-cos, take - 1, axis=1)[:, :take]  # the nearest, in any order
+        weight = np.take_along_axis(cos, near, axis=1)
+        weight = np.where(weight >= AT_LEAST, np.power(np.maximum(weight, 0.0), power), 0.0)
+        grown = rows + np.einsum("ij,ijk->ik", weight.astype(np.float32), self.rows[near])
+        return grown / np.maximum(np.linalg.norm(grown, axis=1, keepdims=True), 1e-12)
 
 
 def expand(
@@ -119,20 +141,24 @@ def expand(
     around: Collection[int] = (),
 ) -> None:
     """Give each candidate of a search its cosine with the expanded query (the ``expanded``
-    signal): its own ``FEATURE`` grown by its nearest among the candidates and ``around``
-    (the query's nearest pictures, ``NEIGHBOURHOOD`` deep), and the query's grown by its
-    nearest grown candidates (never by its exact duplicates: itself); candidates without a
-    stored vector keep their own cosine only."""
+    signal): its own ``FEATURE`` grown by its nearest among ``around`` (the query's nearest
+    pictures; their first ``NEIGHBOURHOOD``; without them, among the candidates), and the
+    query's grown by its nearest grown candidates (never by its exact duplicates: itself);
+    candidates without a stored vector keep their own cosine only."""
     if FEATURE not in features or not candidates:
         return
-    wanted = [*candidates, *(i for i in around if i not in candidates)]
+    near = set(list(around)[:NEIGHBOURHOOD] or candidates)
+    wanted = [*candidates, *(i for i in near if i not in candidates)]
     rows = store.stacked([FEATURE], wanted)[FEATURE]
     own = [k for k, image_id in enumerate(rows.ids) if image_id in candidates]
     if not own:
         return
     ids = [rows.ids[k] for k in own]
+    pool = [k for k, image_id in enumerate(rows.ids) if image_id in near]
     exact = {image_id for image_id, c in candidates.items() if c.exact}
-    grown_rows = augmented(rows.values[own], ids, rows.values, rows.ids, exact)
+    grown_rows = augmented(
+        rows.values[own], ids, rows.values[pool], [rows.ids[k] for k in pool], exact
+    )
     grown = grown_query(np.asarray(features[FEATURE]).ravel(), ids, grown_rows, exact)
     for image_id, score in zip(ids, (grown_rows @ grown).tolist(), strict=True):
         candidates[image_id].signals[EXPANDED] = score

@@ -411,8 +411,8 @@ class EmbeddedStore(Store):
 
     def stacked(self, names: Sequence[str], ids: Iterable[int]) -> dict[str, FeatureRows]:
         """Embeddings from their spaces in memory when those hold every id (the same float16
-        values widened, without reading the catalogue: a search reads ~30 candidates' twice),
-        everything else from the catalogue."""
+        values widened, without reading the catalogue: a search reads its ~30 candidates'
+        and, to expand the query, ~200 more), everything else from the catalogue."""
         wanted = list(dict.fromkeys(int(i) for i in ids))
         held = self._held(names, wanted)
         rest = [name for name in names if name not in held]
@@ -426,17 +426,14 @@ class EmbeddedStore(Store):
     def _held(self, names: Sequence[str], ids: list[int]) -> dict[str, FeatureRows]:
         """The rows of ``ids`` of each one-row embedding space that holds all of them (not
         of a space that kept removed ids: the catalogue has only the images still there)."""
-        if not ids or min(ids) <= 0 or max(ids) >= 2**63:
-            return {}
+        vectors = [name for name in names if self.specs[name].kind == "vector"]
+        if not vectors or not ids or min(ids) <= 0 or max(ids) >= 2**63:
+            return {}  # (hashes, colour: no lock to wait for behind a write)
         held: dict[str, FeatureRows] = {}
         with self._guard.reading():
-            for name in names:
+            for name in vectors:
                 space = self.spaces.get(name)
-                if (
-                    isinstance(space, VectorSpace)
-                    and self.specs[name].kind == "vector"
-                    and name not in self._stale
-                ):
+                if isinstance(space, VectorSpace) and name not in self._stale:
                     rows = space.rows(np.asarray(ids, np.int64))
                     if rows is not None:
                         held[name] = FeatureRows(tuple(ids), rows)
