@@ -387,6 +387,7 @@ class EmbeddedStore(Store):
         with self._guard.writing(), self.catalogue.snapshot():
             for name in self.spaces:
                 self.spaces[name] = self._rebuild_space(self.specs[name])
+            self._stale.clear()  # rebuilt: no space keeps a removed row now
             self._following = Following(self.catalogue, self._versions())
 
     def _versions(self) -> dict[str, int]:
