@@ -19,9 +19,9 @@ may lie far above 0.5). Measured in BENCHMARKS.md, "Semantic similarity"
 (``bench/semantic_product.py``, the product's searches of the class-labelled sets): P@10 of a
 search for 10 0.861 / 0.557 (flowers / clothing) with the query expanded, 0.871 / 0.577 with
 the candidates grown too, for ~0.5 ms more per search (searches for all: 0.838 / 0.555 by
-the matches' own cosine); among the natural near-duplicates of the development set, a few whose original only
-the CNN's weak likeness finds move among look-alikes (R@1 / R@10 0.813 / 0.849 -> 0.811 /
-0.855 with the candidates grown).
+the matches' own cosine); among the natural near-duplicates of the development set, a few
+whose original only the CNN's weak likeness finds move among look-alikes (R@1 / R@10 0.813 /
+0.849 -> 0.811 / 0.855 with the candidates grown).
 """
 
 from __future__ import annotations

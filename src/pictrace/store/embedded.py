@@ -17,13 +17,19 @@ from pictrace.features.base import (
     FeatureRows,
     FeatureSpec,
     FeatureValue,
-    decode_rows,
 )
 from pictrace.store import growing, rows, vocabulary
 from pictrace.store.base import Hits, Store
 from pictrace.store.catalogue import Catalogue, NewImage
 from pictrace.store.following import Following
-from pictrace.store.rows import LOCAL_SLOTS, add_values, best_per_image, space_ids
+from pictrace.store.rows import (
+    LOCAL_SLOTS,
+    add_values,
+    best_per_image,
+    held_rows,
+    space_ids,
+    stored_rows,
+)
 from pictrace.store.rwlock import ReadWriteLock
 from pictrace.store.saved import (
     ONE_ROW,
@@ -417,28 +423,17 @@ class EmbeddedStore(Store):
         wanted = list(dict.fromkeys(int(i) for i in ids))
         held = self._held(names, wanted)
         rest = [name for name in names if name not in held]
-        found: dict[str, tuple[list[int], list[bytes]]] = {name: ([], []) for name in rest}
-        for image_id, name, version, blob in self.catalogue.feature_rows(rest, wanted):
-            if version == self.specs[name].version:
-                found[name][0].append(image_id)
-                found[name][1].append(blob)
-        return {**held, **{name: decode_rows(self.specs[name], *found[name]) for name in rest}}
+        return {**held, **stored_rows(self.catalogue, self.specs, rest, wanted)}
 
     def _held(self, names: Sequence[str], ids: list[int]) -> dict[str, FeatureRows]:
-        """The rows of ``ids`` of each one-row embedding space that holds all of them (not
-        of a space that kept removed ids: the catalogue has only the images still there)."""
-        vectors = [name for name in names if self.specs[name].kind == "vector"]
+        """``held_rows`` of the embedding spaces asked for, but one that kept removed ids
+        (the catalogue has only the images still there); without the spaces' lock when
+        none is asked for (hashes, colour)."""
+        vectors = [n for n in names if self.specs[n].kind == "vector" and n not in self._stale]
         if not vectors or not ids or min(ids) <= 0 or max(ids) >= 2**63:
-            return {}  # (hashes, colour: no lock to wait for behind a write)
-        held: dict[str, FeatureRows] = {}
+            return {}
         with self._guard.reading():
-            for name in vectors:
-                space = self.spaces.get(name)
-                if isinstance(space, VectorSpace) and name not in self._stale:
-                    rows = space.rows(np.asarray(ids, np.int64))
-                    if rows is not None:
-                        held[name] = FeatureRows(tuple(ids), rows)
-        return held
+            return held_rows({name: self.spaces.get(name) for name in vectors}, ids)
 
     def nearest(self, name: str, queries: np.ndarray, k: int, radius: int = 64) -> list[Hits]:
         spec = self.specs[name]

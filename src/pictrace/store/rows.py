@@ -5,7 +5,7 @@ row's image is ``row_id // slots``)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,14 +13,17 @@ import numpy as np
 from pictrace.errors import ConfigError
 from pictrace.features.base import (
     FIXED_WIDTH,
+    FeatureRows,
     FeatureSpec,
     FeatureValue,
+    decode_rows,
     decode_value,
     local_descriptors,
 )
 from pictrace.store.base import Hits
-from pictrace.store.catalogue import NewImage
+from pictrace.store.catalogue import Catalogue, NewImage
 from pictrace.store.saved import Space
+from pictrace.store.vectors import VectorSpace
 
 REGION_SLOTS = 64  # regional vectors per image are stored under id * REGION_SLOTS + region
 LOCAL_SLOTS = 1024  # local descriptors per image are stored under id * LOCAL_SLOTS + row
@@ -141,3 +144,27 @@ def checked(spec: FeatureSpec, blob: bytes) -> FeatureValue:
     if width != spec.dim:
         raise ValueError(f"feature {spec.name}: value has width {width}, expected {spec.dim}")
     return value
+
+
+def held_rows(spaces: Mapping[str, Space | None], ids: list[int]) -> dict[str, FeatureRows]:
+    """The rows of ``ids`` (image ids) of each embedding space of one row per image that
+    holds every one of them (the caller holds the spaces' read lock)."""
+    held: dict[str, FeatureRows] = {}
+    for name, space in spaces.items():
+        if isinstance(space, VectorSpace):
+            rows = space.rows(np.asarray(ids, np.int64))
+            if rows is not None:
+                held[name] = FeatureRows(tuple(ids), rows)
+    return held
+
+
+def stored_rows(
+    catalogue: Catalogue, specs: Mapping[str, FeatureSpec], names: Sequence[str], ids: list[int]
+) -> dict[str, FeatureRows]:
+    """The catalogue's values of the current versions of ``names`` for ``ids``, as rows."""
+    found: dict[str, tuple[list[int], list[bytes]]] = {name: ([], []) for name in names}
+    for image_id, name, version, blob in catalogue.feature_rows(names, ids):
+        if version == specs[name].version:
+            found[name][0].append(image_id)
+            found[name][1].append(blob)
+    return {name: decode_rows(specs[name], *found[name]) for name in names}
