@@ -27,6 +27,7 @@ from pictrace.store.rows import (
     add_values,
     best_per_image,
     held_rows,
+    not_among,
     space_ids,
     stored_rows,
 )
@@ -362,7 +363,7 @@ class EmbeddedStore(Store):
             try:
                 with self._guard.writing():
                     if written.ids is not None:
-                        self._drop_from_spaces(self._removed(written.ids))
+                        self._drop_from_spaces(not_among(self.spaces.values(), written.ids))
                     for name, items in values.items():
                         add_values(self.spaces[name], self.specs[name], items)
                     whole = self._holds(written.values)
@@ -370,14 +371,6 @@ class EmbeddedStore(Store):
             finally:
                 if not whole:  # some added and not noted, or features computed again
                     self._read_again()
-
-    def _removed(self, ids: list[int]) -> list[int]:
-        """The images a reader's spaces hold that are not among ``ids`` (the catalogue's)."""
-        for space in self.spaces.values():
-            held = space.held() if space.size else None
-            if held is not None:
-                return np.setdiff1d(held, np.asarray(ids, np.int64)).tolist()
-        return []
 
     def _holds(self, values: dict[str, int]) -> bool:
         """Whether every space of one row per image (but an HNSW space that kept removed

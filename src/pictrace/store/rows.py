@@ -168,3 +168,13 @@ def stored_rows(
             found[name][0].append(image_id)
             found[name][1].append(blob)
     return {name: decode_rows(specs[name], *found[name]) for name in names}
+
+
+def not_among(spaces: Iterable[Space], ids: list[int]) -> list[int]:
+    """The images the spaces hold that are not among ``ids`` (the catalogue's: those a
+    writer removed since a reader loaded them), as the first space with an id map says."""
+    for space in spaces:
+        held = space.held() if space.size else None
+        if held is not None:
+            return np.setdiff1d(held, np.asarray(ids, np.int64)).tolist()
+    return []
