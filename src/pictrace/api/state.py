@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import secrets
 import time
 from collections import OrderedDict
@@ -33,7 +32,7 @@ from pictrace.errors import NotFound, PicTraceError
 from pictrace.index import Index
 from pictrace.ingest.web import Fetcher
 from pictrace.settings import Settings
-from pictrace.threads import quiet_this_thread
+from pictrace.threads import quiet_this_thread, usable_cores
 from pictrace.types import Match
 
 T = TypeVar("T")
@@ -146,7 +145,7 @@ class AppState:
     queries: RecentQueries = field(default_factory=RecentQueries)
     writer: anyio.Lock = field(default_factory=anyio.Lock)
     cpu: anyio.CapacityLimiter = field(
-        default_factory=lambda: anyio.CapacityLimiter(max(2, os.cpu_count() or 2))
+        default_factory=lambda: anyio.CapacityLimiter(max(2, usable_cores()))
     )
 
     producers: set[asyncio.Task[None]] = field(default_factory=set)  # downloads feeding jobs

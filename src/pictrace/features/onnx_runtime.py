@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pictrace.errors import ConfigError
+from pictrace.threads import usable_cores
 
 
 @lru_cache(maxsize=8)
@@ -18,7 +18,7 @@ def session(model_path: str, threads: int) -> Any:
     if not Path(model_path).is_file():
         raise ConfigError(f"ONNX model not found: {model_path}")
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or (os.cpu_count() or 1)
+    options.intra_op_num_threads = threads or usable_cores()
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3

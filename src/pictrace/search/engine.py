@@ -290,11 +290,11 @@ class Searcher:
         """The ``depth`` nearest in space ``name`` as candidates; for the expanded space,
         with ``around``, it is read at least ``NEIGHBOURHOOD`` deep and ``around`` given
         the ``NEIGHBOURHOOD`` nearest."""
-        deeper = around is not None and name == EXPANDED_FEATURE
-        reach = max(depth, NEIGHBOURHOOD) if deeper else depth
+        collect = around if name == EXPANDED_FEATURE else None
+        reach = depth if collect is None else max(depth, NEIGHBOURHOOD)
         for row, hits in enumerate(self._neighbours(name, spec, value, reach)):
-            if around is not None and deeper and row == 0:
-                around.extend(image_id for image_id, _ in hits[:NEIGHBOURHOOD])
+            if collect is not None and row == 0:
+                collect.extend(image_id for image_id, _ in hits[:NEIGHBOURHOOD])
             for image_id, score in hits[:depth]:
                 cand = found.setdefault(image_id, Candidate(image_id))
                 if spec.kind == "vector" and row == 0:

@@ -27,7 +27,6 @@ whose original only the CNN's weak likeness finds move among look-alikes (R@1 / 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -65,13 +64,25 @@ def expanded_query(
     highest ``cosines`` (their cosines with it) from ``AT_LEAST``, each weighted by its cosine
     to the ``power``, normalised again. With no such neighbour, the query itself."""
     query = np.asarray(query, dtype=np.float32).ravel()
-    order = np.argsort(-cosines, kind="stable")[:neighbours]
-    chosen = order[cosines[order] >= AT_LEAST]
-    if not len(chosen):
-        return query
-    weights = np.power(cosines[chosen].astype(np.float32), power)
-    total = query + weights @ np.asarray(vectors[chosen], dtype=np.float32)
-    return total / max(float(np.linalg.norm(total)), 1e-12)
+    cos = np.asarray(cosines, dtype=np.float32).reshape(1, -1)
+    pool = np.asarray(vectors, dtype=np.float32).reshape(cos.shape[1], len(query))
+    return moved(query[None], cos, pool, neighbours, power)[0]
+
+
+def moved(
+    rows: np.ndarray, cos: np.ndarray, pool: np.ndarray, neighbours: int, power: float
+) -> np.ndarray:
+    """Each of ``rows`` plus its ``neighbours`` rows of ``pool`` of the highest ``cos`` (rows
+    x pool; -inf: never) from ``AT_LEAST``, each weighted by its cosine to the ``power``,
+    normalised again: the one rule the query and the candidates are grown by."""
+    take = min(neighbours, cos.shape[1])
+    total = rows
+    if take:
+        near = np.argpartition(-cos, take - 1, axis=1)[:, :take]  # the nearest, in any order
+        weight = np.take_along_axis(cos, near, axis=1)
+        weight = np.where(weight >= AT_LEAST, np.power(np.maximum(weight, 0.0), power), 0.0)
+        total = rows + np.einsum("ij,ijk->ik", weight.astype(np.float32), pool[near])
+    return total / np.maximum(np.linalg.norm(total, axis=1, keepdims=True), 1e-12)
 
 
 def grown_query(
@@ -103,37 +114,17 @@ def augmented(
     rows = np.asarray(rows, dtype=np.float32)
     if not len(ids) or not len(around_ids):
         return rows
-    pool = Pool(
-        np.asarray(around, dtype=np.float32),
-        np.asarray(around_ids, dtype=np.int64),
-        np.isin(np.asarray(around_ids), np.fromiter(exclude, np.int64, len(exclude))),
-    )
+    pool = np.asarray(around, dtype=np.float32)
+    pool_ids = np.asarray(around_ids, dtype=np.int64)
+    left_out = np.isin(pool_ids, np.fromiter(exclude, np.int64, len(exclude)))
     own = np.asarray(ids, dtype=np.int64)
-    return np.vstack(
-        [
-            pool.grown(rows[start : start + BLOCK], own[start : start + BLOCK], neighbours, power)
-            for start in range(0, len(rows), BLOCK)
-        ]
-    )
-
-
-@dataclass(frozen=True)
-class Pool:
-    """The rows candidates grow from, their ids, and which of them no candidate may take."""
-
-    rows: np.ndarray
-    ids: np.ndarray
-    left_out: np.ndarray
-
-    def grown(self, rows: np.ndarray, ids: np.ndarray, neighbours: int, power: float) -> np.ndarray:
-        cos = rows @ self.rows.T
-        cos[(ids[:, None] == self.ids[None, :]) | self.left_out[None, :]] = -np.inf
-        take = min(neighbours, cos.shape[1])
-        near = np.argpartition(-cos, take - 1, axis=1)[:, :take]  # the nearest, in any order
-        weight = np.take_along_axis(cos, near, axis=1)
-        weight = np.where(weight >= AT_LEAST, np.power(np.maximum(weight, 0.0), power), 0.0)
-        grown = rows + np.einsum("ij,ijk->ik", weight.astype(np.float32), self.rows[near])
-        return grown / np.maximum(np.linalg.norm(grown, axis=1, keepdims=True), 1e-12)
+    blocks = []
+    for start in range(0, len(rows), BLOCK):
+        part = rows[start : start + BLOCK]
+        cos = part @ pool.T
+        cos[(own[start : start + BLOCK, None] == pool_ids[None, :]) | left_out[None, :]] = -np.inf
+        blocks.append(moved(part, cos, pool, neighbours, power))
+    return np.vstack(blocks)
 
 
 def expand(
