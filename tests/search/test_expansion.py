@@ -1,5 +1,8 @@
 """Query expansion: the similar tier ranked by the query and its nearest few together."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -10,6 +13,7 @@ from pictrace.search.expansion import (
     NEIGHBOURHOOD,
     NEIGHBOURS,
     POWER,
+    Around,
     augmented,
     expand,
     expanded_query,
@@ -97,13 +101,13 @@ def test_a_search_reads_the_expanded_space_deeper_than_its_candidates(built_inde
     expansion grows each candidate from, is the NEIGHBOURHOOD nearest."""
     with Index.open(built_index, readonly=True) as index:
         query = index.prepare_query(photos / "clothing_hat_0.jpg")
-        around: list[int] = []
+        around = Around()
         found = index.searcher._global_candidates(query, 3, around)
         nearest = index.store.nearest("cnn", np.asarray(query.features["cnn"])[None], 1000)[0]
-    assert len(around) == min(NEIGHBOURHOOD, len(nearest)) > 3
-    assert around == [image_id for image_id, _ in nearest][:NEIGHBOURHOOD]
-    assert set(around[:3]) <= set(found)
-    assert not set(around[3:]) & {i for i, c in found.items() if "cosine" in c.signals}
+    assert len(around.ids) == min(NEIGHBOURHOOD, len(nearest)) > 3
+    assert around.ids == [image_id for image_id, _ in nearest][:NEIGHBOURHOOD]
+    assert set(around.ids[:3]) <= set(found)
+    assert not set(around.ids[3:]) & {i for i, c in found.items() if "cosine" in c.signals}
 
 
 def test_candidates_grow_from_pictures_around_the_query_that_are_no_candidates(built_index, photos):
@@ -203,3 +207,63 @@ def test_the_query_is_expanded_once_among_a_searchs_final_candidates(built_index
         assert "expanded" not in unknown[10_000].signals
     query_only = np.array([1.0, 0.0], np.float32)
     np.testing.assert_allclose(grown_query(query_only, [], np.zeros((0, 0))), query_only)
+
+
+def test_candidates_grown_ahead_on_the_pool_are_those_grown_at_the_end(built_index, photos):
+    """A search starts growing its first candidates on the pool as soon as it has them; the
+    expansion takes them from there and grows only the candidates that came later (the
+    local look's): every value as when all are grown at the end."""
+    with Index.open(built_index, readonly=True) as index:
+        query = index.prepare_query(photos / "clothing_hat_0.jpg")
+        around = Around()
+        found = index.searcher._global_candidates(query, 3, around)
+        first = dict(list(found.items())[:2])
+        later = {i: Candidate(i) for i in around.ids[5:8]}
+        with ThreadPoolExecutor(1) as pool:
+            around.start(index.store, first, pool)
+            ahead = {**first, **later}
+            expand(index.store, query.features, ahead, around)
+        at_end = {i: Candidate(i, exact=c.exact) for i, c in ahead.items()}
+        whole = Around()
+        whole.ids.extend(around.ids)
+        expand(index.store, query.features, at_end, whole)
+    assert len(ahead) == 5
+    for image_id, cand in ahead.items():
+        assert cand.signals["expanded"] == pytest.approx(
+            at_end[image_id].signals["expanded"], abs=1e-6
+        )
+
+
+def test_growing_ahead_is_done_again_when_the_exact_duplicates_changed(built_index, photos):
+    """Growing leaves the query's exact duplicates (itself) out of the neighbourhood: when the
+    candidates at the end hold another exact duplicate than those it started with, the growing
+    is done again, without the started result."""
+    with Index.open(built_index, readonly=True) as index:
+        query = index.prepare_query(photos / "clothing_hat_0.jpg")
+        around = Around()
+        found = index.searcher._global_candidates(query, 4, around)
+        plain = {i: Candidate(i) for i in found}
+        with ThreadPoolExecutor(1) as pool:
+            around.start(index.store, plain, pool)
+            one = next(iter(plain))
+            marked = {**plain, one: Candidate(one, exact=True)}
+            hood = around.neighbourhood(index.store, marked)
+    assert hood.exact == {one}
+
+
+def test_growing_not_begun_on_a_busy_pool_is_done_by_the_search_itself(built_index, photos):
+    """A search does not wait behind other work queued on the pool: growing that has not
+    begun when the expansion needs it is cancelled there and done on the search's thread."""
+    with Index.open(built_index, readonly=True) as index:
+        query = index.prepare_query(photos / "clothing_hat_0.jpg")
+        around = Around()
+        found = index.searcher._global_candidates(query, 4, around)
+        release = threading.Event()
+        with ThreadPoolExecutor(1) as pool:
+            busy = pool.submit(release.wait, 10)
+            around.start(index.store, found, pool)
+            expand(index.store, query.features, found, around)
+            done_while_busy = not busy.done()
+            release.set()
+    assert done_while_busy
+    assert all("expanded" in c.signals for c in found.values())

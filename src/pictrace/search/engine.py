@@ -32,7 +32,7 @@ from pictrace.search.candidates import (
 )
 from pictrace.search.confidence import Calibrator
 from pictrace.search.expansion import FEATURE as EXPANDED_FEATURE
-from pictrace.search.expansion import NEIGHBOURHOOD, expand
+from pictrace.search.expansion import NEIGHBOURHOOD, Around, expand
 from pictrace.search.ranking import rank, to_match
 from pictrace.search.rounds import TWIN_HASHES, Rounds
 from pictrace.search.signals import cosine_key, many_signals, pair_signals
@@ -92,8 +92,7 @@ class Searcher:
         alone (``zoom_region``). The second look also runs when the copies found show in
         less than EXPLAINED of the query (a collage of several indexed pictures: the others are
         as small in it as the first)."""
-        around: list[int] = []  # the query's nearest pictures, for the expansion
-        candidates = self.scored(query, depth=k, around=around)
+        candidates = self.scored(query, depth=k, around=(around := Around()))
         query = query.completed()
         if refine is not None and not self._explained(candidates, query):
             finer = refine(query, None)
@@ -155,7 +154,7 @@ class Searcher:
         exclude: int | None = None,
         reuse: Mapping[int, Candidate] | None = None,
         depth: int = 0,
-        around: list[int] | None = None,
+        around: Around | None = None,
     ) -> dict[int, Candidate]:
         """Every candidate for ``query`` (but ``exclude``) still in the catalogue, with its
         signals, geometric evidence and calibrated confidence. Every global space gives its
@@ -168,7 +167,7 @@ class Searcher:
         other candidates; the rest of ``verify_top`` is verified here. With
         ``reuse`` (the same query's candidates from a search with other local features) their
         global signals are kept and only the local part is redone. ``around`` is given the
-        ids of the query's ``NEIGHBOURHOOD`` nearest pictures in the expanded space."""
+        query's ``NEIGHBOURHOOD`` nearest pictures (the expansion starts on the pool)."""
         again = reuse is not None  # a second or third look votes with more, and its negative
         if reuse is None and exclude is None and query.look is not None:
             look = query.look
@@ -176,6 +175,8 @@ class Searcher:
             look = self._local_later(query, exclude, again)
         if reuse is None:
             found = self._global_candidates(query, max(depth, self.settings.candidates), around)
+            if around is not None:
+                around.start(self.store, found, self.pool)
             self._signal(query, found.values())
         else:
             found = {i: without_local(c) for i, c in reuse.items()}
@@ -234,7 +235,7 @@ class Searcher:
 
     # --- candidates --------------------------------------------------------------------------
     def _global_candidates(
-        self, query: Query, depth: int, around: list[int] | None = None
+        self, query: Query, depth: int, around: Around | None = None
     ) -> dict[int, Candidate]:
         """Exact duplicates plus the neighbours in every global (non-local) space; those
         ``query.hashed`` looked up already (as deep as asked) are taken from it. A neighbour
@@ -285,12 +286,11 @@ class Searcher:
         spec: FeatureSpec,
         value: FeatureValue,
         depth: int,
-        around: list[int] | None = None,
+        around: Around | None = None,
     ) -> None:
-        """The ``depth`` nearest in space ``name`` as candidates; for the expanded space,
-        with ``around``, it is read at least ``NEIGHBOURHOOD`` deep and ``around`` given
-        the ``NEIGHBOURHOOD`` nearest."""
-        collect = around if name == EXPANDED_FEATURE else None
+        """The ``depth`` nearest in space ``name`` as candidates; the expanded space is read
+        at least ``NEIGHBOURHOOD`` deep for ``around``, which is given the nearest."""
+        collect = around.ids if around is not None and name == EXPANDED_FEATURE else None
         reach = depth if collect is None else max(depth, NEIGHBOURHOOD)
         for row, hits in enumerate(self._neighbours(name, spec, value, reach)):
             if collect is not None and row == 0:

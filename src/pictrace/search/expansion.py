@@ -13,7 +13,12 @@ the part of the collection around the query instead of over all of it at indexin
 Only the ``similar`` tier's order and the reported ``similarity`` (the better of the own and
 the expanded cosine) change: exact and copy tiers, the copy confidence (calibrated on the
 plain cosine) and the order in which candidates are verified keep the query's own cosine.
-The query is expanded once per search, among its final candidates. Only the shipped CNN's
+The query is expanded once per search, among its final candidates. The growing costs ~1 ms
+of one core per search (its product of ~40 candidates by 200 vectors of 1,280 values): the
+first candidates are grown on the pool as soon as the search has them (``Around``), while it
+goes on with their signals and the local look, and only the later ones (voted for) at the
+end; side by side, a copy search's ratio to its decode + embed went from 2.07-2.10x to
+2.01-2.08x (BENCHMARKS.md, "Speed"). Only the shipped CNN's
 embedding is expanded: the limits below suit its cosines (another model's unrelated pictures
 may lie far above 0.5). Measured in BENCHMARKS.md, "Semantic similarity"
 (``bench/semantic_product.py``, the product's searches of the class-labelled sets): P@10 of a
@@ -26,7 +31,8 @@ whose original only the CNN's weak likeness finds move among look-alikes (R@1 / 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -127,31 +133,96 @@ def augmented(
     return np.vstack(blocks)
 
 
+class Around:
+    """The query's nearest pictures in the expanded space (``ids``: the search of that space
+    fills them) and, once ``start`` is called with a search's first candidates, their
+    vectors read and those candidates grown among them on a pool thread, while the search
+    goes on (verification, the local look); ``expand`` grows the rest at the end."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self._started: Future[Neighbourhood] | None = None
+        self._exact: frozenset[int] = frozenset()
+
+    def start(
+        self, store: Store, candidates: Mapping[int, Candidate], pool: Executor | None
+    ) -> None:
+        if not self.ids or pool is None:
+            return
+        self._exact = _exact(candidates)
+        first = list(candidates)
+        self._started = pool.submit(Neighbourhood.grown, store, self.ids, first, self._exact)
+
+    def neighbourhood(self, store: Store, candidates: Mapping[int, Candidate]) -> Neighbourhood:
+        """The neighbourhood the candidates grow in: the started one when it holds the same
+        exact duplicates (else, or when its task has not begun, one read here); without
+        ``ids``, the candidates themselves."""
+        exact = _exact(candidates)
+        started = self._started
+        if started is not None and exact == self._exact and not started.cancel():
+            return started.result()
+        return Neighbourhood(store, self.ids[:NEIGHBOURHOOD] or list(candidates), exact)
+
+
+class Neighbourhood:
+    """The stored vectors of the pictures candidates grow among, and the candidates grown."""
+
+    def __init__(self, store: Store, ids: Sequence[int], exact: frozenset[int]) -> None:
+        self.store = store
+        rows = store.stacked([FEATURE], list(dict.fromkeys(ids[:NEIGHBOURHOOD])))[FEATURE]
+        self.ids, self.vectors = list(rows.ids), np.asarray(rows.values, dtype=np.float32)
+        self.exact = exact
+        self.grown_rows: dict[int, np.ndarray] = {}
+
+    @classmethod
+    def grown(
+        cls, store: Store, ids: Sequence[int], first: Sequence[int], exact: frozenset[int]
+    ) -> Neighbourhood:
+        hood = cls(store, ids, exact)
+        hood.grow(first)
+        return hood
+
+    def grow(self, ids: Iterable[int]) -> None:
+        """Grow the candidates ``ids`` not grown yet (one without a stored vector stays
+        so); those among the neighbourhood are not read again."""
+        new = [i for i in dict.fromkeys(ids) if i not in self.grown_rows]
+        at = {image_id: k for k, image_id in enumerate(self.ids)}
+        held = [i for i in new if i in at]
+        unheld = [i for i in new if i not in at]
+        read = self.store.stacked([FEATURE], unheld)[FEATURE] if unheld else None
+        ids_read = held + list(read.ids if read is not None else ())
+        if not ids_read:
+            return
+        vectors = self.vectors[[at[i] for i in held]]
+        if read is not None:
+            vectors = np.vstack([vectors, np.asarray(read.values, dtype=np.float32)])
+        grown = augmented(vectors, ids_read, self.vectors, self.ids, self.exact)
+        self.grown_rows.update(zip(ids_read, grown, strict=True))
+
+
 def expand(
     store: Store,
     features: Mapping[str, FeatureValue],
     candidates: Mapping[int, Candidate],
-    around: Collection[int] = (),
+    around: Around | None = None,
 ) -> None:
     """Give each candidate of a search its cosine with the expanded query (the ``expanded``
-    signal): its own ``FEATURE`` grown by its nearest among ``around`` (the query's nearest
-    pictures; their first ``NEIGHBOURHOOD``; without them, among the candidates), and the
+    signal): its own ``FEATURE`` grown by its nearest among the query's nearest pictures
+    (``around``, their first ``NEIGHBOURHOOD``; without them, among the candidates), and the
     query's grown by its nearest grown candidates (never by its exact duplicates: itself);
     candidates without a stored vector keep their own cosine only."""
     if FEATURE not in features or not candidates:
         return
-    near = set(list(around)[:NEIGHBOURHOOD] or candidates)
-    wanted = [*candidates, *(i for i in near if i not in candidates)]
-    rows = store.stacked([FEATURE], wanted)[FEATURE]
-    own = [k for k, image_id in enumerate(rows.ids) if image_id in candidates]
-    if not own:
+    hood = (around or Around()).neighbourhood(store, candidates)
+    hood.grow(candidates)
+    ids = [i for i in candidates if i in hood.grown_rows]
+    if not ids:
         return
-    ids = [rows.ids[k] for k in own]
-    pool = [k for k, image_id in enumerate(rows.ids) if image_id in near]
-    exact = {image_id for image_id, c in candidates.items() if c.exact}
-    grown_rows = augmented(
-        rows.values[own], ids, rows.values[pool], [rows.ids[k] for k in pool], exact
-    )
-    grown = grown_query(np.asarray(features[FEATURE]).ravel(), ids, grown_rows, exact)
+    grown_rows = np.stack([hood.grown_rows[i] for i in ids])
+    grown = grown_query(np.asarray(features[FEATURE]).ravel(), ids, grown_rows, hood.exact)
     for image_id, score in zip(ids, (grown_rows @ grown).tolist(), strict=True):
         candidates[image_id].signals[EXPANDED] = score
+
+
+def _exact(candidates: Mapping[int, Candidate]) -> frozenset[int]:
+    return frozenset(image_id for image_id, c in candidates.items() if c.exact)
