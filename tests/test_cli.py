@@ -836,6 +836,36 @@ def test_a_ctrl_c_while_the_command_starts_ends_it_without_a_traceback(tmp_path)
     assert (done.returncode, done.stderr) == (130, "aborted\n")
 
 
+def test_a_ctrl_c_during_duplicates_says_what_is_kept_and_aborted(
+    run, index_copy, monkeypatch, caplog
+):
+    """An interrupted command ends with 130 and says so (typer returns 130 in silence), and
+    duplicates says how much of its search is kept for the next run (a warning: on stderr
+    from the command, here in pytest's log capture)."""
+    from pictrace.search import duplicates as finding
+
+    monkeypatch.setattr(finding, "CHUNK", 4)
+    monkeypatch.setattr(finding.CopyLinks, "record", _interrupting(finding.CopyLinks.record))
+    folder = str(index_copy.location)
+    index_copy.close()
+    code, _, err = run("--index", folder, "duplicates")
+    assert code == 130
+    assert "the copies found for 4 of the" in caplog.text and err == "aborted\n"
+
+
+def _interrupting(record):
+    """``CopyLinks.record`` that raises KeyboardInterrupt on its second chunk."""
+    calls = []
+
+    def wrapped(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return record(self, *args, **kwargs)
+
+    return wrapped
+
+
 def test_importing_pictrace_alone_leaves_the_engine_unloaded_until_used():
     """``import pictrace`` is quick (the console script's Ctrl-C window); names still work."""
     script = (

@@ -56,7 +56,7 @@ def test_new_images_alone_are_searched_and_removed_ones_drop_out(index_copy, pho
     assert all(added not in [m.id for m in g.members] for g in shrunk)
 
 
-def test_an_interrupted_search_resumes(index_copy, monkeypatch):
+def test_an_interrupted_search_resumes(index_copy, monkeypatch, caplog):
     monkeypatch.setattr(finding, "CHUNK", 4)
     total = index_copy.store.count()
 
@@ -66,6 +66,7 @@ def test_an_interrupted_search_resumes(index_copy, monkeypatch):
 
     with pytest.raises(KeyboardInterrupt):
         index_copy.duplicates(progress=stop_after_six)
+    assert f"the copies found for 4 of the {total} images searched for are kept" in caplog.text
     rest, searched = counted(index_copy)
     assert searched == total - 4  # the first chunk of four was kept
     assert members(rest) == members(counted(index_copy, fresh=True)[0])

@@ -25,6 +25,7 @@ from pictrace.cli.shell import app, err
 from pictrace.errors import PicTraceError
 
 __all__ = ["app", "main"]
+INTERRUPTED = 130  # the exit code of a command stopped by Ctrl-C
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()  # type: ignore[attr-defined]
         return int(getattr(exc, "exit_code", 2))
     except (click.exceptions.Abort, typer.Abort):
+        code = INTERRUPTED
+    if code == INTERRUPTED:  # typer >= 0.2x returns it for a Ctrl-C, saying nothing
         err.print("aborted")
-        return 130
     return code if isinstance(code, int) else 0

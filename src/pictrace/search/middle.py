@@ -108,16 +108,16 @@ def middle_alike(
     return agree >= AGREEING * textured or coarse_correlation(query_middle, hit_middle) >= ALIKE
 
 
-def detail_correlation(a: np.ndarray, b: np.ndarray) -> float:
+def detail_correlation(a: np.ndarray, b: np.ndarray, where: np.ndarray | None = None) -> float:
     """Correlation of two aligned grey pictures' detail at ``FINE`` px: each area-averaged to
     that size less its own blur to ``COARSE // 2``. Two different objects on one plain
-    background share their silhouette's layout of light and dark, not their detail."""
+    background share their silhouette's layout of light and dark, not their detail. With
+    ``where`` (FINE x FINE booleans), over those pixels only."""
     x, y = (_shrunk(v, FINE) for v in (a, b))
     side = COARSE // 2
-    return correlation(
-        x - cv2.resize(_shrunk(x, side), (FINE, FINE), interpolation=cv2.INTER_LINEAR),
-        y - cv2.resize(_shrunk(y, side), (FINE, FINE), interpolation=cv2.INTER_LINEAR),
-    )
+    x = x - cv2.resize(_shrunk(x, side), (FINE, FINE), interpolation=cv2.INTER_LINEAR)
+    y = y - cv2.resize(_shrunk(y, side), (FINE, FINE), interpolation=cv2.INTER_LINEAR)
+    return correlation(x, y) if where is None else correlation(x[where], y[where])
 
 
 def coarse_correlation(a: np.ndarray, b: np.ndarray, side: int = COARSE) -> float:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from pictrace.features.keypoints import Keypoints, unit_rows
-from pictrace.search.middle import Side, detail_correlation
+from pictrace.search.middle import FINE, Side, detail_correlation
 from pictrace.search.overlap import project
 from pictrace.types import Box
 
@@ -107,12 +107,16 @@ def repeated_share(
     return float(np.mean(alike >= LIKE))
 
 
-def unmatched_alike(query_part: np.ndarray, hit_part: np.ndarray, inside: np.ndarray) -> bool:
+def unmatched_alike(
+    query_part: np.ndarray, hit_part: np.ndarray, inside: np.ndarray, rows: np.ndarray | None = None
+) -> bool:
     """Whether the hit warped onto the query (``warped.warped_pair``: the query's overlap,
-    the hit on it, where the hit reaches) shares some of the query's detail there. Where
-    the hit does not reach (the corners a turned copy leaves), nothing is different."""
+    the hit on it, where the hit reaches) shares some of the query's detail there; with
+    ``rows`` (``middle.FINE`` booleans), in those rows of it only. Where the hit does not
+    reach (the corners a turned copy leaves), nothing is different."""
     hit_part = np.where(inside, hit_part, query_part)
-    return detail_correlation(query_part, hit_part) >= DIFFERENT
+    where = None if rows is None else np.repeat(rows[:, None], FINE, axis=1)
+    return detail_correlation(query_part, hit_part, where) >= DIFFERENT
 
 
 def _cell_counts(points: np.ndarray, box: Box) -> np.ndarray:

@@ -17,9 +17,10 @@ from pictrace.errors import IndexCorrupt
 from pictrace.features.keypoints import Keypoints, decode_keypoints
 from pictrace.features.thumbnail import open_thumbnail
 from pictrace.search.candidates import Candidate, Query, Verifier, tries_negative
+from pictrace.search.captions import band_rows
 from pictrace.search.inset import INSET_FROM, inset_differs, laid_over
 from pictrace.search.inset import SIDE as INSET_SIDE
-from pictrace.search.middle import middle_alike
+from pictrace.search.middle import FINE, middle_alike
 from pictrace.search.unmatched import unmatched_alike
 from pictrace.search.verify import (
     Fit,
@@ -165,14 +166,20 @@ def _alike(query: Looks, hit: np.ndarray, fit: Fit, sizes: Sizes) -> bool:
 
 def _differ(query_grey: np.ndarray, hit: np.ndarray, fit: Fit, sizes: Sizes) -> bool:
     """Whether the middle judge or the unmatched-detail judge, where the fit flagged for
-    either, finds the grey pictures different."""
-    if not (fit.middle_missed or fit.unmatched):
+    either, finds the grey pictures different; a fit on caption bands is judged on the
+    rows outside them (``search.captions``)."""
+    if not (fit.middle_missed or fit.unmatched or fit.bands):
         return False
     hit_grey = grey_thumbnail(hit)
     if fit.middle_missed and not middle_alike(query_grey, hit_grey, fit, sizes):
         return True
-    warped = warped_pair(query_grey, hit_grey, fit, *sizes) if fit.unmatched else None
-    return warped is not None and not unmatched_alike(*warped)
+    warped = warped_pair(query_grey, hit_grey, fit, *sizes) if fit.unmatched or fit.bands else None
+    if warped is None:
+        return False
+    rows = band_rows(fit.bands, fit.hit_box_in_query, FINE) if fit.bands else None
+    if rows is not None and not unmatched_alike(*warped, rows):
+        return True
+    return fit.unmatched and not unmatched_alike(*warped)
 
 
 def warped_ssims(

@@ -51,6 +51,7 @@ from pictrace.features.keypoints import (
     unit_rows,
 )
 from pictrace.search.candidates import MIN_VOTES, Candidate
+from pictrace.search.captions import Bands, caption_bands
 from pictrace.search.inset import INSET_FROM
 from pictrace.search.middle import middle_missed
 from pictrace.search.overlap import coverage, overlap, shared_share
@@ -122,13 +123,19 @@ class Fit:
     middle_missed: bool = False  # the inliers leave out the middle (``search.middle``)
     unmatched: bool = False  # the inliers leave out most of the detail (``search.unmatched``)
     unmatched_share: float = 0.0  # the share of the detail they leave out (``unmatched_cells``)
+    bands: Bands | None = None  # the caption bands the inliers lie in (``search.captions``)
 
     @property
     def flagged(self) -> bool:
         """Whether the pictures are to be compared where the inliers are missing: a missed
         middle, unmatched detail, or enough detail left out for a picture of its own placed
         in a shared frame (``search.inset``)."""
-        return self.middle_missed or self.unmatched or self.unmatched_share >= INSET_FROM
+        return (
+            self.middle_missed
+            or self.unmatched
+            or self.bands is not None
+            or self.unmatched_share >= INSET_FROM
+        )
 
 
 def ratio_matches(
@@ -302,7 +309,10 @@ def accept(
     share, cells = unmatched_cells(*sides)  # judged further unless the detail left out repeats
     unmatched = cells is not None and repeated_share(transform, query, hit, cells, spots) < REPEATED
     missed = middle_missed(*sides)
-    fit = Fit(transform, spots, hit_pts, boxes[0], boxes[1], covered, missed, unmatched, share)
+    bands = caption_bands(spots, query.xy, boxes[1])
+    fit = Fit(
+        transform, spots, hit_pts, boxes[0], boxes[1], covered, missed, unmatched, share, bands
+    )
     return fit, inliers, spots
 
 
@@ -352,6 +362,7 @@ def unmirror(fit: Fit, width: int) -> Fit:
         fit.middle_missed,
         fit.unmatched,
         fit.unmatched_share,
+        fit.bands,  # rows: a mirror keeps them
     )
 
 
