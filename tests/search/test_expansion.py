@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from pictrace import Index
+from pictrace.features.base import FeatureRows
 from pictrace.search.candidates import Candidate
 from pictrace.search.expansion import (
     AT_LEAST,
@@ -14,6 +15,7 @@ from pictrace.search.expansion import (
     NEIGHBOURS,
     POWER,
     Around,
+    Neighbourhood,
     augmented,
     expand,
     expanded_query,
@@ -209,20 +211,38 @@ def test_the_query_is_expanded_once_among_a_searchs_final_candidates(built_index
     np.testing.assert_allclose(grown_query(query_only, [], np.zeros((0, 0))), query_only)
 
 
-def test_candidates_grown_ahead_on_the_pool_are_those_grown_at_the_end(built_index, photos):
+def _counting(monkeypatch) -> list[int]:
+    """Count the neighbourhoods read (one per growing, on the pool or not)."""
+    made: list[int] = []
+    read = Neighbourhood.__init__
+
+    def counted(self, *args, **kwargs):
+        made.append(1)
+        read(self, *args, **kwargs)
+
+    monkeypatch.setattr(Neighbourhood, "__init__", counted)
+    return made
+
+
+def test_candidates_grown_ahead_on_the_pool_are_those_grown_at_the_end(
+    built_index, photos, monkeypatch
+):
     """A search starts growing its first candidates on the pool as soon as it has them; the
-    expansion takes them from there and grows only the candidates that came later (the
-    local look's): every value as when all are grown at the end."""
+    expansion takes them from there (no second neighbourhood read) and grows only the
+    candidates that came later (the local look's): every value as when all are grown at the
+    end."""
     with Index.open(built_index, readonly=True) as index:
         query = index.prepare_query(photos / "clothing_hat_0.jpg")
         around = Around()
         found = index.searcher._global_candidates(query, 3, around)
         first = dict(list(found.items())[:2])
         later = {i: Candidate(i) for i in around.ids[5:8]}
+        made = _counting(monkeypatch)
         with ThreadPoolExecutor(1) as pool:
             around.start(index.store, first, pool)
-            ahead = {**first, **later}
-            expand(index.store, query.features, ahead, around)
+        ahead = {**first, **later}  # the pool has grown the first ones by now
+        expand(index.store, query.features, ahead, around)
+        assert len(made) == 1
         at_end = {i: Candidate(i, exact=c.exact) for i, c in ahead.items()}
         whole = Around()
         whole.ids.extend(around.ids)
@@ -232,6 +252,20 @@ def test_candidates_grown_ahead_on_the_pool_are_those_grown_at_the_end(built_ind
         assert cand.signals["expanded"] == pytest.approx(
             at_end[image_id].signals["expanded"], abs=1e-6
         )
+
+
+def test_a_search_starts_growing_its_first_candidates(built_index, photos, monkeypatch):
+    started = []
+    start = Around.start
+
+    def spied(self, store, candidates, pool):
+        started.append(dict(candidates))
+        start(self, store, candidates, pool)
+
+    monkeypatch.setattr(Around, "start", spied)
+    with Index.open(built_index, readonly=True) as index:
+        index.search(photos / "clothing_hat_0.jpg", k=3)
+    assert len(started) == 1 and len(started[0]) >= 3
 
 
 def test_growing_ahead_is_done_again_when_the_exact_duplicates_changed(built_index, photos):
@@ -245,9 +279,9 @@ def test_growing_ahead_is_done_again_when_the_exact_duplicates_changed(built_ind
         plain = {i: Candidate(i) for i in found}
         with ThreadPoolExecutor(1) as pool:
             around.start(index.store, plain, pool)
-            one = next(iter(plain))
-            marked = {**plain, one: Candidate(one, exact=True)}
-            hood = around.neighbourhood(index.store, marked)
+        one = next(iter(plain))
+        marked = {**plain, one: Candidate(one, exact=True)}
+        hood = around.neighbourhood(index.store, marked)
     assert hood.exact == {one}
 
 
@@ -267,3 +301,33 @@ def test_growing_not_begun_on_a_busy_pool_is_done_by_the_search_itself(built_ind
             release.set()
     assert done_while_busy
     assert all("expanded" in c.signals for c in found.values())
+
+
+def test_a_growing_nobody_takes_is_cancelled(built_index, photos, monkeypatch):
+    """A search that fails, or ends without candidates, leaves the shared pool no growing to
+    run for nothing."""
+    with Index.open(built_index, readonly=True) as index:
+        query = index.prepare_query(photos / "clothing_hat_0.jpg")
+        release = threading.Event()
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(release.wait, 10)
+            with pytest.raises(RuntimeError), Around() as around:
+                found = index.searcher._global_candidates(query, 4, around)
+                made = _counting(monkeypatch)
+                around.start(index.store, found, pool)
+                raise RuntimeError("the search failed")
+            release.set()
+    assert made == []
+
+
+def test_growing_takes_a_store_whose_empty_rows_have_no_width():
+    """``Store.stacked``'s default gives (0, 0) for no rows: a neighbourhood without vectors
+    still grows (leaves as it is) a candidate that has one."""
+
+    class Rows:
+        def stacked(self, names, ids):
+            return {"cnn": FeatureRows.of({i: _unit(1, 2, 2) for i in ids if i == 7})}
+
+    hood = Neighbourhood(Rows(), [1, 2, 3], frozenset())
+    hood.grow([7])
+    np.testing.assert_allclose(hood.grown_rows[7], _unit(1, 2, 2))

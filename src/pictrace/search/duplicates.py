@@ -135,7 +135,7 @@ def _search(
     """Search ``ids`` SEARCHES at a time, keeping each CHUNK's copies as it completes."""
     names = [n for n in specs if n != "labels"]
     searches = ThreadPoolExecutor(SEARCHES, "pictrace-duplicates", quiet_this_thread)
-    start = 0
+    searched = 0
     try:
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
@@ -150,11 +150,12 @@ def _search(
                 if progress is not None:
                     progress(done + 1, len(ids))
             kept.record(found, {i: r.added_at for i, r in records.items()})
+            searched += len(chunk)
     except KeyboardInterrupt:
         log.warning(
             "interrupted: the copies found for %d of the %d images searched for are kept "
             "(finding duplicates again searches the others)",
-            start,
+            searched,
             len(ids),
         )
         raise

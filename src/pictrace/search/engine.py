@@ -36,7 +36,7 @@ from pictrace.search.expansion import NEIGHBOURHOOD, Around, expand
 from pictrace.search.ranking import rank, to_match
 from pictrace.search.rounds import TWIN_HASHES, Rounds
 from pictrace.search.signals import cosine_key, many_signals, pair_signals
-from pictrace.search.zoom import ZOOM_INLIERS, covered_share, inside, zoom_region
+from pictrace.search.zoom import explained, zoom_region
 from pictrace.settings import Settings
 from pictrace.store.base import Hits, Store
 from pictrace.threads import all_cores
@@ -44,11 +44,6 @@ from pictrace.types import DecodedImage, Match
 
 RERANK_FEATURES = ("cnn", "phash", "dhash", "colour")
 GLOBAL_KINDS = SEARCHABLE - {"local"}  # spaces searched for global candidates
-# The share of a query its copies must show in for a search to stop looking while other
-# candidates' keypoints agree elsewhere in it: a 2 x 2 collage of indexed photos stopped at
-# two cells found with half (a held-out trial's 60 collages: 162 of their 240 cells found as
-# copies, 176 with three quarters; every development bench unchanged).
-EXPLAINED = 0.75
 VOTE_KEYPOINTS = 96  # query keypoints (a spread-out prefix) that vote, each also mirrored
 # ... and in a search's second and third looks, all of theirs: a copy pasted small into a
 # larger picture holds a few of any spread-out prefix (one cell of the grid in 16 holds 6 of
@@ -90,21 +85,11 @@ class Searcher:
         candidate's keypoints agreed in one small part of the query (a picture in a phone
         screenshot, a story frame or a grid), the search looks a third time, at that part
         alone (``zoom_region``). The second look also runs when the copies found show in
-        less than EXPLAINED of the query (a collage of several indexed pictures: the others are
-        as small in it as the first)."""
-        candidates = self.scored(query, depth=k, around=(around := Around()))
-        query = query.completed()
-        if refine is not None and not self._explained(candidates, query):
-            finer = refine(query, None)
-            if finer is not None:
-                candidates = self._looked_again(finer, candidates, k)
-            unfound = [c for c in candidates.values() if not self._copy(c)]
-            region = zoom_region(unfound, query.image) if finer else None
-            if region is not None and not self._explained(candidates, query):
-                zoomed = refine(query, region)
-                if zoomed is not None:
-                    candidates = self._looked_again(zoomed, candidates, k)
-        expand(self.store, query.features, candidates, around)  # the similar tier's order
+        less than ``zoom.EXPLAINED`` of the query (a collage of several indexed pictures:
+        the others are as small in it as the first)."""
+        with Around() as around:  # the query's nearest pictures, for the similar tier's order
+            candidates = self._looked(query, k, refine, around)
+            expand(self.store, query.completed().features, candidates, around)
         ranked = rank(list(candidates.values()), self.settings.copy_threshold)
         kept = [c for c in ranked if c.confidence >= min_confidence][:k]
         records = self.store.records(c.id for c in kept)
@@ -114,28 +99,29 @@ class Searcher:
             if c.id in records  # else removed meanwhile
         )
 
+    def _looked(
+        self, query: Query, k: int, refine: Refiner | None, around: Around
+    ) -> dict[int, Candidate]:
+        """The candidates of a search's first look, and of its second and third when those
+        are wanted (see ``search``)."""
+        threshold = self.settings.copy_threshold
+        candidates = self.scored(query, depth=k, around=around)
+        query = query.completed()
+        if refine is None or explained(candidates, query.image, threshold):
+            return candidates
+        finer = refine(query, None)
+        if finer is not None:
+            candidates = self._looked_again(finer, candidates, k)
+        unfound = [c for c in candidates.values() if not self._copy(c)]
+        region = zoom_region(unfound, query.image) if finer else None
+        if region is not None and not explained(candidates, query.image, threshold):
+            zoomed = refine(query, region)
+            if zoomed is not None:
+                candidates = self._looked_again(zoomed, candidates, k)
+        return candidates
+
     def _copy(self, candidate: Candidate) -> bool:
         return candidate.exact or candidate.confidence >= self.settings.copy_threshold
-
-    def _explained(self, candidates: Mapping[int, Candidate], query: Query) -> bool:
-        """Whether the copies found show in at least EXPLAINED of the query's area (where
-        their evidence says; an edited copy without a box explains all of it), or at least
-        some, with no other candidate's keypoints agreeing anywhere (nothing more to look
-        for). An exact copy is the query itself, which may still be made of other pictures
-        (an indexed collage): it explains nothing another candidate's keypoints point at."""
-        copies = [c for c in candidates.values() if self._copy(c)]
-        edited = [c for c in copies if not c.exact]
-        boxes = [c.evidence.hit_box_in_query if c.evidence else None for c in edited]
-        if not copies or None in boxes:
-            return bool(copies)
-        found = [b for b in boxes if b is not None]
-        others = (c for c in candidates.values() if not self._copy(c))
-        if not any(
-            c.focus and c.signals.get("inliers", 0) >= ZOOM_INLIERS and not inside(c.focus, found)
-            for c in others
-        ):
-            return True
-        return covered_share(found, (query.image.width, query.image.height)) >= EXPLAINED
 
     def _looked_again(
         self, finer: Query, candidates: dict[int, Candidate], k: int

@@ -137,12 +137,21 @@ class Around:
     """The query's nearest pictures in the expanded space (``ids``: the search of that space
     fills them) and, once ``start`` is called with a search's first candidates, their
     vectors read and those candidates grown among them on a pool thread, while the search
-    goes on (verification, the local look); ``expand`` grows the rest at the end."""
+    goes on (verification, the local look); ``expand`` grows the rest at the end. As a
+    context, it cancels on leaving a growing nobody took (a search that failed, or ended
+    without candidates), so the shared pool does not run it for nothing."""
 
     def __init__(self) -> None:
         self.ids: list[int] = []
         self._started: Future[Neighbourhood] | None = None
         self._exact: frozenset[int] = frozenset()
+
+    def __enter__(self) -> Around:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._started is not None:
+            self._started.cancel()
 
     def start(
         self, store: Store, candidates: Mapping[int, Candidate], pool: Executor | None
@@ -151,15 +160,16 @@ class Around:
             return
         self._exact = _exact(candidates)
         first = list(candidates)
-        self._started = pool.submit(Neighbourhood.grown, store, self.ids, first, self._exact)
+        hood = self.ids[:NEIGHBOURHOOD]
+        self._started = pool.submit(Neighbourhood.grown, store, hood, first, self._exact)
 
     def neighbourhood(self, store: Store, candidates: Mapping[int, Candidate]) -> Neighbourhood:
         """The neighbourhood the candidates grow in: the started one when it holds the same
         exact duplicates (else, or when its task has not begun, one read here); without
         ``ids``, the candidates themselves."""
         exact = _exact(candidates)
-        started = self._started
-        if started is not None and exact == self._exact and not started.cancel():
+        started, self._started = self._started, None
+        if started is not None and not started.cancel() and exact == self._exact:
             return started.result()
         return Neighbourhood(store, self.ids[:NEIGHBOURHOOD] or list(candidates), exact)
 
@@ -169,7 +179,7 @@ class Neighbourhood:
 
     def __init__(self, store: Store, ids: Sequence[int], exact: frozenset[int]) -> None:
         self.store = store
-        rows = store.stacked([FEATURE], list(dict.fromkeys(ids[:NEIGHBOURHOOD])))[FEATURE]
+        rows = store.stacked([FEATURE], list(dict.fromkeys(ids)))[FEATURE]
         self.ids, self.vectors = list(rows.ids), np.asarray(rows.values, dtype=np.float32)
         self.exact = exact
         self.grown_rows: dict[int, np.ndarray] = {}
@@ -193,9 +203,10 @@ class Neighbourhood:
         ids_read = held + list(read.ids if read is not None else ())
         if not ids_read:
             return
-        vectors = self.vectors[[at[i] for i in held]]
-        if read is not None:
-            vectors = np.vstack([vectors, np.asarray(read.values, dtype=np.float32)])
+        parts = [self.vectors[[at[i] for i in held]]] if held else []
+        if read is not None and read.ids:  # (a store's empty rows may have no width)
+            parts.append(np.asarray(read.values, dtype=np.float32))
+        vectors = np.vstack(parts)
         grown = augmented(vectors, ids_read, self.vectors, self.ids, self.exact)
         self.grown_rows.update(zip(ids_read, grown, strict=True))
 
