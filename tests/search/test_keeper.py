@@ -622,3 +622,44 @@ def test_a_crop_of_a_photo_is_still_not_judged_by_the_frame_test(picture):
     records = {1: record(1, 300, 200), 2: record(2, 100, 80)}
     link = Link(2, 1, shift_scale(1.0, 120, 60))
     assert edited_member(link, records, lambda i: picture if i == 1 else None) is None
+
+
+def test_a_larger_keeper_never_paired_with_a_smaller_member_is_verified_against_it(
+    tmp_path, photos, monkeypatch
+):
+    """In a large group of edits of a flat picture, a bordered copy and its original may miss
+    each other among their candidates, and the bordered copy's other pairs fit too loosely to
+    judge (here: their pair dropped from every search, and its others without a transform);
+    the file rules would keep the bordered copy, the larger file. The keeper is verified
+    against the smaller members it has no pair with, and that pair shows the border is the
+    edit."""
+    from pictrace.search import duplicates as finding
+
+    picture = load_rgb(photos / "rocket.jpg")
+    files = {
+        "original.jpg": picture,
+        "border.jpg": ImageOps.expand(picture, border=picture.width // 8, fill=(200, 30, 30)),
+        "mirror.jpg": ImageOps.mirror(picture),
+        "grey.jpg": ImageOps.grayscale(picture).convert("RGB"),
+    }
+    for name, image in files.items():
+        (tmp_path / name).write_bytes(jpeg_bytes(image, 92))
+    with Index.open(tmp_path / "index") as index:
+        index.add([str(tmp_path / name) for name in files])
+        ids = {name: index.store.by_source(str(tmp_path / name)).id for name in files}
+        apart = {ids["original.jpg"], ids["border.jpg"]}
+        found = finding.copies_of
+
+        def missing_the_pair(searcher, query, image_id):
+            copies = found(searcher, query, image_id)
+            border = ids["border.jpg"]
+            return [
+                (other, None if border in (image_id, other) else transform)
+                for other, transform in copies
+                if {image_id, other} != apart
+            ]
+
+        monkeypatch.setattr(finding, "copies_of", missing_the_pair)
+        (group,) = index.duplicates()
+    assert group.keeper != ids["border.jpg"]
+    assert group.edited.get(ids["border.jpg"], 0) >= 1

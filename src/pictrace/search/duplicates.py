@@ -26,6 +26,7 @@ from pictrace.search.candidates import Query
 from pictrace.search.composite import bridges
 from pictrace.search.engine import Searcher
 from pictrace.search.keeper import Link, apply_policy, edited_counts
+from pictrace.search.keeper_check import checked_keeper
 from pictrace.store.base import Store
 from pictrace.store.copylinks import CopyLinks
 from pictrace.threads import quiet_this_thread
@@ -79,7 +80,9 @@ def find_duplicates(
     parent = {i: i for i in ids}
     for a, b in pairs:
         _union(parent, a, b)
-    return apply_policy(_groups(store, parent, links, pairs, set(composites)), policy)
+    groups = apply_policy(_groups(store, parent, links, pairs, set(composites)), policy)
+    verify = partial(_pair_link, store, searcher)
+    return [checked_keeper(g, policy, verify, _thumbnails(store)) for g in groups]
 
 
 def _kept_links(
@@ -188,13 +191,42 @@ def _copies_of_stored(
 ) -> list[tuple[int, np.ndarray | None]]:
     """``copies_of`` a stored image, its query (a decoded thumbnail) built here and freed."""
     features = {n: v[image_id] for n, v in stored.items() if image_id in v}
+    features = _readable(searcher, image_id, features)
+    return copies_of(searcher, stored_query(records[image_id], features), image_id)
+
+
+def _readable(
+    searcher: Searcher, image_id: int, features: dict[str, FeatureValue]
+) -> dict[str, FeatureValue]:
+    """An image's stored features but local ones damaged in the catalogue (it is searched
+    for, or verified, without its keypoints then)."""
     for name in [n for n in features if searcher.specs[n].kind == "local"]:
         try:
             local_descriptors(features[name])
-        except ValueError:  # damaged in the catalogue: searched for without its keypoints
+        except ValueError:
             log.warning("image %d: its stored %s cannot be read", image_id, name)
             del features[name]
-    return copies_of(searcher, stored_query(records[image_id], features), image_id)
+    return features
+
+
+def _pair_link(store: Store, searcher: Searcher, a: int, b: int) -> Link | None:
+    """The link of two stored images verified as a pair (``a`` the query) when that makes
+    them copies with a transform (as a search's link would), else None."""
+    records = store.records([a, b])
+    if a not in records or b not in records:
+        return None
+    names = [n for n in searcher.specs if n != "labels"]
+    queries = []
+    for image_id in (a, b):
+        stored = {n: store.features(n, [image_id]).get(image_id) for n in names}
+        features = _readable(searcher, image_id, {n: v for n, v in stored.items() if v is not None})
+        queries.append(stored_query(records[image_id], features))
+    found = searcher.pair(queries[0], queries[1])
+    transform = _transform(found.evidence.transform if found.evidence else None)
+    copy = found.confidence >= searcher.settings.copy_threshold
+    if transform is None or not copy or found.signals.get("negative"):
+        return None
+    return Link(a, b, transform)
 
 
 def copies_of(
