@@ -17,8 +17,8 @@ The query is expanded once per search, among its final candidates. The growing c
 of one core per search (its product of ~40 candidates by 200 vectors of 1,280 values): the
 first candidates are grown on the pool as soon as the search has them (``Around``), while it
 goes on with their signals and the local look, and only the later ones (voted for) at the
-end; side by side, a copy search's ratio to its decode + embed went from 2.07-2.10x to
-2.01-2.08x (BENCHMARKS.md, "Speed"). Only the shipped CNN's
+end: 1.22 -> 0.29 ms p50 on the search's own thread, a gain within the machine's noise in
+side-by-side runs (BENCHMARKS.md, "Speed"). Only the shipped CNN's
 embedding is expanded: the limits below suit its cosines (another model's unrelated pictures
 may lie far above 0.5). Measured in BENCHMARKS.md, "Semantic similarity"
 (``bench/semantic_product.py``, the product's searches of the class-labelled sets): P@10 of a
