@@ -66,6 +66,10 @@ class Candidate:
     # the inliers a transform needs: where a search's zoomed look sees the query closer
     focus: Box | None = None
 
+    def copy_at(self, threshold: float) -> bool:
+        """Whether it is a copy: exact, or confident from ``threshold`` on."""
+        return self.exact or self.confidence >= threshold
+
 
 class Verifier(Protocol):
     """Adds geometric signals and evidence to candidates in place. ``other`` is the hit as a

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pictrace.search.overlap import in_box
 from pictrace.types import Box
 
 BANDS = 2  # caption lines: the top text and the bottom text
@@ -54,13 +55,7 @@ def caption_bands(inliers: np.ndarray, keypoints: np.ndarray, box: Box) -> Bands
     pad = PAD * height
     bands = tuple((t - pad, b + pad) for t, b in extents)
     points = np.asarray(keypoints, np.float64)
-    inside = (
-        (points[:, 0] >= box[0])
-        & (points[:, 0] <= box[2])
-        & (points[:, 1] >= box[1])
-        & (points[:, 1] <= box[3])
-    )
-    rest = inside & ~_in_bands(points[:, 1], bands)
+    rest = in_box(points, box) & ~_in_bands(points[:, 1], bands)
     if rest.sum() < MIN_REST:
         return None
     return bands

@@ -22,7 +22,7 @@ import numpy as np
 
 from pictrace.features.base import FeatureSpec, FeatureValue, local_descriptors
 from pictrace.features.thumbnail import open_thumbnail
-from pictrace.search.candidates import Query
+from pictrace.search.candidates import Candidate, Query
 from pictrace.search.composite import bridges
 from pictrace.search.engine import Searcher
 from pictrace.search.keeper import Link, apply_policy, edited_counts
@@ -81,8 +81,8 @@ def find_duplicates(
     for a, b in pairs:
         _union(parent, a, b)
     groups = apply_policy(_groups(store, parent, links, pairs, set(composites)), policy)
-    verify = partial(_pair_link, store, searcher)
-    return [checked_keeper(g, policy, verify, _thumbnails(store)) for g in groups]
+    verify, thumbnails = partial(_pair_link, store, searcher), _thumbnails(store)
+    return [checked_keeper(g, policy, verify, thumbnails) for g in groups]
 
 
 def _kept_links(
@@ -136,7 +136,7 @@ def _search(
     progress: Callable[[int, int], None] | None,
 ) -> None:
     """Search ``ids`` SEARCHES at a time, keeping each CHUNK's copies as it completes."""
-    names = [n for n in specs if n != "labels"]
+    names = _stored_names(specs)
     searches = ThreadPoolExecutor(SEARCHES, "pictrace-duplicates", quiet_this_thread)
     searched = 0
     try:
@@ -190,23 +190,30 @@ def _copies_of_stored(
     image_id: int,
 ) -> list[tuple[int, np.ndarray | None]]:
     """``copies_of`` a stored image, its query (a decoded thumbnail) built here and freed."""
+    return copies_of(searcher, _query_of(searcher, records, stored, image_id), image_id)
+
+
+def _stored_names(specs: Mapping[str, FeatureSpec]) -> list[str]:
+    """The features a stored image is searched for, or verified, with."""
+    return [n for n in specs if n != "labels"]
+
+
+def _query_of(
+    searcher: Searcher,
+    records: Mapping[int, ImageRecord],
+    stored: Mapping[str, Mapping[int, FeatureValue]],
+    image_id: int,
+) -> Query:
+    """A stored image's query, from its ``stored`` features but local ones damaged in the
+    catalogue (it is searched for, or verified, without its keypoints then)."""
     features = {n: v[image_id] for n, v in stored.items() if image_id in v}
-    features = _readable(searcher, image_id, features)
-    return copies_of(searcher, stored_query(records[image_id], features), image_id)
-
-
-def _readable(
-    searcher: Searcher, image_id: int, features: dict[str, FeatureValue]
-) -> dict[str, FeatureValue]:
-    """An image's stored features but local ones damaged in the catalogue (it is searched
-    for, or verified, without its keypoints then)."""
     for name in [n for n in features if searcher.specs[n].kind == "local"]:
         try:
             local_descriptors(features[name])
         except ValueError:
             log.warning("image %d: its stored %s cannot be read", image_id, name)
             del features[name]
-    return features
+    return stored_query(records[image_id], features)
 
 
 def _pair_link(store: Store, searcher: Searcher, a: int, b: int) -> Link | None:
@@ -215,18 +222,19 @@ def _pair_link(store: Store, searcher: Searcher, a: int, b: int) -> Link | None:
     records = store.records([a, b])
     if a not in records or b not in records:
         return None
-    names = [n for n in searcher.specs if n != "labels"]
-    queries = []
-    for image_id in (a, b):
-        stored = {n: store.features(n, [image_id]).get(image_id) for n in names}
-        features = _readable(searcher, image_id, {n: v for n, v in stored.items() if v is not None})
-        queries.append(stored_query(records[image_id], features))
-    found = searcher.pair(queries[0], queries[1])
+    stored = {n: store.features(n, [a, b]) for n in _stored_names(searcher.specs)}
+    query, hit = (_query_of(searcher, records, stored, i) for i in (a, b))
+    found = searcher.pair(query, hit)
     transform = _transform(found.evidence.transform if found.evidence else None)
-    copy = found.confidence >= searcher.settings.copy_threshold
-    if transform is None or not copy or found.signals.get("negative"):
+    if transform is None or not _linked(found, searcher.settings.copy_threshold):
         return None
     return Link(a, b, transform)
+
+
+def _linked(candidate: Candidate, threshold: float) -> bool:
+    """Whether a verified candidate links two images of one group: a copy, not a negative
+    (a different picture to keep)."""
+    return candidate.copy_at(threshold) and not candidate.signals.get("negative")
 
 
 def copies_of(
@@ -238,7 +246,7 @@ def copies_of(
     return [
         (c.id, _transform(c.evidence.transform if c.evidence else None))
         for c in candidates.values()
-        if c.exact or (c.confidence >= threshold and not c.signals.get("negative"))
+        if c.exact or _linked(c, threshold)
     ]
 
 

@@ -121,7 +121,7 @@ class Searcher:
         return candidates
 
     def _copy(self, candidate: Candidate) -> bool:
-        return candidate.exact or candidate.confidence >= self.settings.copy_threshold
+        return candidate.copy_at(self.settings.copy_threshold)
 
     def _looked_again(
         self, finer: Query, candidates: dict[int, Candidate], k: int

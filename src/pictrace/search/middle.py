@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pictrace.search.overlap import in_box
 from pictrace.search.warped import Placement, Sizes, warped_pair
 from pictrace.types import Box
 
@@ -159,13 +160,9 @@ def cell_agreement(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
 
 def _middle_share(points: np.ndarray, box: Box) -> float:
     """The share of the ``points`` inside ``box`` that lie in its middle."""
-    x0, y0, x1, y1 = box
-    x, y = points[:, 0], points[:, 1]
-    inside = points[(x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)]
+    inside = points[in_box(points, box)]
     return float(_in_middle(inside, box).mean()) if len(inside) >= 8 else 0.0
 
 
 def _in_middle(points: np.ndarray, box: Box) -> np.ndarray:
-    x0, y0, x1, y1 = middle_of(box)
-    x, y = points[:, 0], points[:, 1]
-    return (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+    return in_box(points, middle_of(box))

@@ -120,3 +120,10 @@ def coverage(keypoints: np.ndarray, inliers: np.ndarray, box: Box) -> float:
 
 def _hull_area(points: np.ndarray) -> float:
     return float(cv2.contourArea(cv2.convexHull(np.ascontiguousarray(points, np.float32))))
+
+
+def in_box(points: np.ndarray, box: Box) -> np.ndarray:
+    """Which of ``points`` (x, y rows) lie in ``box``, its edges included."""
+    x0, y0, x1, y1 = box
+    x, y = points[:, 0], points[:, 1]
+    return np.asarray((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))

@@ -37,7 +37,7 @@ import numpy as np
 
 from pictrace.features.keypoints import Keypoints, unit_rows
 from pictrace.search.middle import FINE, Side, detail_correlation
-from pictrace.search.overlap import project
+from pictrace.search.overlap import in_box, project
 from pictrace.types import Box
 
 CELLS = 8
@@ -81,7 +81,7 @@ def repeated_share(
     ``transform`` (query -> hit) carries next to a hit keypoint with a like descriptor. 1
     when none lands inside the hit (nothing to judge by)."""
     empty, box = cells
-    chosen = np.flatnonzero(np.asarray(empty)[_cell_of(query.xy, box)] & _inside(query.xy, box))
+    chosen = np.flatnonzero(np.asarray(empty)[_cell_of(query.xy, box)] & in_box(query.xy, box))
     clear = CLEAR * max(box[2] - box[0], box[3] - box[1])
     gaps = np.linalg.norm(query.xy[chosen, None, :] - inliers[None, :, :], axis=2)
     chosen = chosen[gaps.min(axis=1, initial=np.inf) > clear]
@@ -121,14 +121,8 @@ def unmatched_alike(
 
 def _cell_counts(points: np.ndarray, box: Box) -> np.ndarray:
     """How many of ``points`` fall in each cell of ``box`` (row by row; outside: none)."""
-    cells = _cell_of(points, box)[_inside(points, box)]
+    cells = _cell_of(points, box)[in_box(points, box)]
     return np.bincount(cells, minlength=CELLS * CELLS)
-
-
-def _inside(points: np.ndarray, box: Box) -> np.ndarray:
-    x0, y0, x1, y1 = box
-    x, y = points[:, 0], points[:, 1]
-    return np.asarray((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
 
 
 def _cell_of(points: np.ndarray, box: Box) -> np.ndarray:

@@ -76,13 +76,13 @@ def explained(candidates: Mapping[int, Candidate], image: DecodedImage, threshol
     more to look for). An exact copy is the query itself, which may still be made of other
     pictures (an indexed collage): it explains nothing another candidate's keypoints point
     at."""
-    copies = [c for c in candidates.values() if c.exact or c.confidence >= threshold]
+    copies = [c for c in candidates.values() if c.copy_at(threshold)]
     edited = [c for c in copies if not c.exact]
     boxes = [c.evidence.hit_box_in_query if c.evidence else None for c in edited]
     if not copies or None in boxes:
         return bool(copies)
     found = [b for b in boxes if b is not None]
-    others = (c for c in candidates.values() if not (c.exact or c.confidence >= threshold))
+    others = (c for c in candidates.values() if not c.copy_at(threshold))
     if not any(
         c.focus and c.signals.get("inliers", 0) >= ZOOM_INLIERS and not inside(c.focus, found)
         for c in others
