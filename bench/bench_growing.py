@@ -9,6 +9,8 @@ depend on their number and width, not on what they show). The build runs as the 
 it (``store/growing.py``, faiss on one thread) under the store's read-write lock, while one
 thread adds vectors to the flat space at ``--writes-per-s`` (uploads arriving) and another
 searches it one query at a time (a visitor): each search's wait for the lock is recorded.
+The writer makes room in the space before each add, as the store's ``add`` does
+(``store/room.py``): its wait counts that too.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 
 from pictrace.features.cnn import CNN, EMBED_DIM
 from pictrace.store import growing
+from pictrace.store.room import make_room
 from pictrace.store.rwlock import ReadWriteLock
 from pictrace.store.vectors import VectorSpace
 from pictrace.threads import quiet_this_thread
@@ -57,6 +60,7 @@ def build_beside_traffic(
             if done.is_set():
                 return
             asked = time.perf_counter()
+            make_room(guard, spaces, {"cnn": CNN}, 1)  # as the store's add does first
             with guard.writing():
                 write_waits.append(time.perf_counter() - asked)
                 spaces["cnn"].add(np.array([n + i]), row[None])

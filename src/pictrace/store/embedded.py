@@ -22,6 +22,7 @@ from pictrace.store import growing, rows, vocabulary
 from pictrace.store.base import Hits, Store
 from pictrace.store.catalogue import Catalogue, NewImage
 from pictrace.store.following import Following
+from pictrace.store.room import make_room
 from pictrace.store.rows import (
     LOCAL_SLOTS,
     add_values,
@@ -161,6 +162,7 @@ class EmbeddedStore(Store):
     # --- writes -----------------------------------------------------------------------------
     def add(self, images: Sequence[NewImage]) -> list[int]:
         self._writable()
+        make_room(self._guard, self.spaces, self.specs, len(images))
         with self._guard.writing():
             replaced, same = [], {}
             with self.catalogue.transaction() as db:
@@ -359,6 +361,7 @@ class EmbeddedStore(Store):
             if written is None:
                 return
             values = {n: self._values(self.specs[n], written.added) for n in self.spaces}
+            make_room(self._guard, self.spaces, self.specs, len(written.added))
             whole = False
             try:
                 with self._guard.writing():

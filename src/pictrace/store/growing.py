@@ -145,7 +145,10 @@ def _stacked(parts: list[np.ndarray], dim: int) -> np.ndarray:
 
 
 def built_beside(dim: int, ids: np.ndarray, vectors: np.ndarray) -> VectorSpace:
-    """An HNSW space of these rows (the slow part, run with no lock held)."""
+    """An HNSW space of these rows (the slow part, run with no lock held), with room for as
+    many more: the rows it catches up with are added under the write lock at the end, and
+    an add that outgrew its storage would copy all of it there (``room``)."""
     space = VectorSpace(dim, hnsw=True)
+    space.reserve(2 * len(ids))
     space.add(ids, vectors)
     return space

@@ -30,6 +30,11 @@ LOCAL_SLOTS = 1024  # local descriptors per image are stored under id * LOCAL_SL
 log = logging.getLogger("pictrace.store")
 
 
+def most_rows(spec: FeatureSpec, images: int) -> int:
+    """The most rows ``images`` images may add to the space of ``spec``."""
+    return images * (REGION_SLOTS if spec.kind == "vectors" else 1)
+
+
 def add_values(space: Space, spec: FeatureSpec, items: list[tuple[int, FeatureValue]]) -> None:
     """Add images' values (image id, value) to the space of their feature."""
     if not items:

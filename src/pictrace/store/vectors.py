@@ -22,6 +22,11 @@ import numpy as np
 from pictrace.errors import ConfigError, IndexCorrupt, IndexError_
 
 Hits = list[tuple[int, float]]
+# faiss keeps a flat or HNSW space's rows in one buffer and doubles it when an add outgrows it,
+# copying every row under the store's write lock: at 100,000 CNN vectors (512 MB) that held
+# searches back ~1.1 s (BENCHMARKS.md). From this many rows a writer makes the room before
+# (``room.make_room``): the copy is made while searches go on.
+ROOM_FROM = 16_384
 
 
 @dataclass
@@ -38,6 +43,7 @@ class _Space:
     dtype: type = np.float32
     index: Any
     journal: Journal | None = None  # set while a copy of the space is built (growing.py)
+    changes = 0  # adds and removals so far (``room.make_room`` sees none came between)
 
     @property
     def size(self) -> int:
@@ -62,6 +68,7 @@ class _Space:
 
     def add(self, ids: np.ndarray, rows: np.ndarray) -> None:
         if len(ids):
+            self.changes += 1
             self.index.add_with_ids(np.ascontiguousarray(rows, self.dtype), ids.astype(np.int64))
             if (journal := self.journal) is not None:
                 journal.added.append(ids.astype(np.int64))
@@ -70,6 +77,7 @@ class _Space:
         """Remove ids; False when the index type cannot (HNSW), so the caller rebuilds later."""
         if not len(ids):
             return True
+        self.changes += 1
         if (journal := self.journal) is not None:
             journal.dropped = True
         try:
@@ -110,6 +118,8 @@ class HashSpace(_Space):
 
 
 class VectorSpace(_Space):
+    room = 0  # rows its storage holds without moving them, when known (``roomier``)
+
     def __init__(self, dim: int, hnsw: bool = False) -> None:
         self.dim = dim
         self.hnsw = hnsw
@@ -140,6 +150,40 @@ class VectorSpace(_Space):
         except RuntimeError:  # faiss: an id its map does not hold
             return None
 
+    def wants_room(self, rows: int) -> bool:
+        """Whether adding ``rows`` may move a storage of ``ROOM_FROM`` rows or more."""
+        return self.size >= ROOM_FROM and self.size + rows > self.room
+
+    def roomier(self, rows: int) -> tuple[Any, int]:
+        """A copy of the index whose storage holds, without moving them, twice the rows it
+        will hold with ``rows`` more, and that many rows (``room.make_room``). Its graph, for
+        HNSW, is copied as it is: faiss copies a struct member assigned by value."""
+        room = 2 * (self.size + rows)
+        copy = VectorSpace(self.dim, self.hnsw)
+        _copy_rows(self.storage(), copy.storage(), room)
+        if self.hnsw:
+            graph = faiss.downcast_index(self.index.index).hnsw
+            faiss.downcast_index(copy.index.index).hnsw = graph
+        copy.index.index.ntotal = self.size
+        faiss.copy_array_to_vector(faiss.vector_to_array(self.index.id_map), copy.index.id_map)
+        copy.index.ntotal = self.size
+        copy.index.construct_rev_map()
+        return copy.index, room
+
+    def reserve(self, rows: int) -> None:
+        """Room for ``rows`` in the storage of a space nobody searches yet (made at once: its
+        rows are then not copied again at each doubling)."""
+        storage = self.storage()
+        used = int(storage.codes.size())
+        storage.codes.resize(rows * int(storage.code_size))
+        storage.codes.resize(used)  # a vector keeps its capacity when it shrinks
+        self.room = rows
+
+    def storage(self) -> Any:
+        """The flat index that holds the rows (an HNSW index's storage)."""
+        base = faiss.downcast_index(self.index.index)
+        return faiss.downcast_index(base.storage) if self.hnsw else base
+
     def save(self, path: Path) -> None:
         _atomic(path, lambda tmp: faiss.write_index(self.index, tmp))
 
@@ -152,6 +196,20 @@ class VectorSpace(_Space):
             raise IndexCorrupt(f"cannot read vector index {path}: {exc}") from exc
         space.hnsw = "HNSW" in type(faiss.downcast_index(space.index.index)).__name__
         return space
+
+
+def _copy_rows(source: Any, target: Any, room: int) -> None:
+    """The rows of flat storage ``source`` into the empty ``target``, whose buffer is made
+    for ``room`` rows at once."""
+    used = int(source.codes.size())
+    target.codes.resize(room * int(source.code_size))
+    target.codes.resize(used)  # a vector keeps its capacity when it shrinks
+    if used:
+        np.copyto(
+            faiss.rev_swig_ptr(target.codes.data(), used),
+            faiss.rev_swig_ptr(source.codes.data(), used),
+        )
+    target.ntotal = source.ntotal
 
 
 def _atomic(path: Path, write: Callable[[str], object]) -> None:
