@@ -13,12 +13,13 @@ from pictrace.features.keypoints import FINE_SIDE, FIRST_LOOK_SIDE, SIDE, SMALL_
 from tests.conftest import jpeg_bytes, load_rgb
 
 
-def _pasted_small(photos, name: str) -> Image.Image:
-    """``name`` at 19% width inside a large, busy picture that is not in the index."""
+def _pasted_small(photos, name: str, width: int = 260, left: int = 820) -> Image.Image:
+    """``name`` ``width`` px wide (19% by default) inside a large, busy picture that is not in
+    the index."""
     canvas = synthetic_background(np.random.default_rng(3)).resize((1400, 1050))
     piece = load_rgb(photos / name)
-    piece = piece.resize((260, round(260 * piece.height / piece.width)))
-    canvas.paste(piece, (820, 90))
+    piece = piece.resize((width, round(width * piece.height / piece.width)))
+    canvas.paste(piece, (left, 90))
     return canvas
 
 
@@ -268,3 +269,17 @@ def test_a_collage_is_looked_at_until_its_copies_show_in_most_of_it(built_index,
         found = index.search(canvas, k=8).matches
     copies = {m.source.rsplit("/", 1)[-1] for m in found if m.tier == "copy"}
     assert len(copies & set(cells)) >= 3 and copies <= set(cells), copies
+
+
+def test_a_copy_found_first_does_not_hide_another_copy_of_the_same_picture(photos, tmp_path):
+    """A re-post of a picture explains the query (its box is all of it), but the archive's
+    original inside it is no copy at the first look's scale (9 of its keypoints agree): as
+    they agree inside the re-post's box, the search still looks again, and finds it too."""
+    query = _pasted_small(photos, "coffee.jpg", width=360, left=700)
+    (tmp_path / "repost.jpg").write_bytes(jpeg_bytes(query, quality=90))
+    with Index.open(tmp_path / "index") as index:
+        index.add([str(photos / "coffee.jpg"), str(tmp_path / "repost.jpg")])
+        calls = _counting(index)
+        found = index.search(query, k=3).matches
+    tiers = {m.source.rsplit("/", 1)[-1]: m.tier for m in found}
+    assert tiers == {"repost.jpg": "copy", "coffee.jpg": "copy"} and calls[0] == 1

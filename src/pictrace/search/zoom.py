@@ -75,17 +75,20 @@ def explained(candidates: Mapping[int, Candidate], image: DecodedImage, threshol
     of it), or at least some, with no other candidate's keypoints agreeing anywhere (nothing
     more to look for). An exact copy is the query itself, which may still be made of other
     pictures (an indexed collage): it explains nothing another candidate's keypoints point
-    at."""
+    at. Nor does any copy explain a candidate whose keypoints agree inside it: another copy
+    of the same picture, which a finer look may verify (an archive's original of a phone
+    photo of its screen, when re-posts of that photo are indexed too)."""
     copies = [c for c in candidates.values() if c.copy_at(threshold)]
     edited = [c for c in copies if not c.exact]
     boxes = [c.evidence.hit_box_in_query if c.evidence else None for c in edited]
     if not copies or None in boxes:
         return bool(copies)
     found = [b for b in boxes if b is not None]
-    others = (c for c in candidates.values() if not c.copy_at(threshold))
-    if not any(
-        c.focus and c.signals.get("inliers", 0) >= ZOOM_INLIERS and not inside(c.focus, found)
-        for c in others
-    ):
-        return True
-    return covered_share(found, (image.width, image.height)) >= EXPLAINED
+    agreeing = [
+        c.focus
+        for c in candidates.values()
+        if not c.copy_at(threshold) and c.focus and c.signals.get("inliers", 0) >= ZOOM_INLIERS
+    ]
+    if any(inside(focus, found) for focus in agreeing):
+        return False
+    return not agreeing or covered_share(found, (image.width, image.height)) >= EXPLAINED
