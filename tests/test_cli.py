@@ -878,3 +878,15 @@ def test_importing_pictrace_alone_leaves_the_engine_unloaded_until_used():
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True
     )
     assert done.stdout.split() == ["False", "pictrace.index", "pictrace.types", "True"]
+
+
+@pytest.mark.parametrize("module", ["pictrace", "pictrace.cli"])
+def test_python_dash_m_runs_the_command(module, built_index):
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--index", str(built_index), "stats"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "images" in done.stdout.lower()
