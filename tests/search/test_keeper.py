@@ -663,3 +663,46 @@ def test_a_larger_keeper_never_paired_with_a_smaller_member_is_verified_against_
         (group,) = index.duplicates()
     assert group.keeper != ids["border.jpg"]
     assert group.edited.get(ids["border.jpg"], 0) >= 1
+
+
+def _app_screenshot(photo: Image.Image) -> Image.Image:
+    """``photo`` enlarged across a 1080 x 1920 phone screenshot, an app's bars, a caption and
+    buttons above and below it on white."""
+    shot = Image.new("RGB", (1080, 1920), "white")
+    draw = ImageDraw.Draw(shot)
+    draw.rectangle((0, 0, 1080, 60), fill=(20, 20, 20))
+    draw.rectangle((0, 60, 1080, 200), fill=(245, 245, 245))
+    draw.ellipse((30, 90, 110, 170), fill=(200, 60, 90))
+    draw.text((40, 240), "You won't BELIEVE what happened here!!! #breaking", fill="black")
+    shot.paste(photo.resize((1080, 720)), (0, 300))
+    for k in range(5):
+        draw.rectangle((60 + 200 * k, 1800, 120 + 200 * k, 1860), outline=(40, 40, 40), width=3)
+    return shot
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_phone_screenshot_showing_a_photo_enlarged_across_it_is_the_edited_member(
+    photos, reverse
+):
+    """The screenshot holds all of the 768 x 512 photo at twice its pixels, on a canvas of
+    app bars and white: enlarged and padded, so the photo is kept (it was the larger file by
+    resolution). Found from either side."""
+    photo = load_rgb(photos / "coffee.jpg").resize((768, 512))
+    shot = _app_screenshot(photo)
+    records = {1: record(1, 768, 512, 600_000), 2: record(2, 1080, 1920, 170_000)}
+    placed = shift_scale(1080 / 768, 0, 300)
+    link = Link(2, 1, np.linalg.inv(placed)) if reverse else Link(1, 2, placed)
+    thumbs = {1: np.asarray(photo.resize((320, 213))), 2: np.asarray(shot.resize((180, 320)))}
+    assert edited_member(link, records, thumbs.get) == 2
+    assert keeper_of(records, [link], thumbs.get) == 1
+
+
+def test_an_enlarged_photo_with_more_picture_around_it_is_not_judged(photos):
+    """The larger member holds all of the smaller at twice its pixels, and more photo around
+    it: the smaller may be a reduced crop of it, so neither is marked."""
+    wide = load_rgb(photos / "fruits.jpg").resize((1600, 1200))
+    crop = wide.crop((400, 300, 1200, 900)).resize((560, 420))
+    records = {1: record(1, 1600, 1200), 2: record(2, 560, 420)}
+    link = Link(2, 1, shift_scale(800 / 560, 400, 300))
+    thumbs = {1: np.asarray(wide.resize((320, 240))), 2: np.asarray(crop.resize((320, 240)))}
+    assert edited_member(link, records, thumbs.get) is None

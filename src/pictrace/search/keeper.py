@@ -7,7 +7,9 @@ the two tells more (``edited_member``):
 
 * **resolution**: when one member holds the part both show at clearly fewer pixels
   (``SHARPER`` times) on a canvas padded around it (a screenshot, a letterboxed or captioned
-  thumbnail), it is the copy. Otherwise the pair is not judged: a thumbnail and an enlarged
+  thumbnail), it is the copy; so is one that holds all of the other at clearly more pixels
+  on a padded canvas (a phone's screenshot of a photo shown across the screen's width, the
+  app's bars above and below). Otherwise the pair is not judged: a thumbnail and an enlarged
   copy look alike to stored features, and so do a picture pasted small into another and the
   original of an enlarged crop (the file rules then keep the larger file);
 * **canvas**: at about the same resolution, when one member shows nothing but the shared part
@@ -289,9 +291,12 @@ def edited_member(
         return grey
     low, high = sorted((query, hit), key=lambda r: areas[r.id])
     if areas[high.id] > SHARPER * areas[low.id]:
-        padding = fills[low.id] < FULL and _padded(
-            low, polygons[low.id], fills[low.id], thumbnail, judged
-        )
+        if fills[low.id] >= FULL:  # all of the smaller is in the larger: enlarged and padded?
+            padding = fills[high.id] < FULL and _padded(
+                high, polygons[high.id], fills[high.id], thumbnail, judged
+            )
+            return high.id if padding else None
+        padding = _padded(low, polygons[low.id], fills[low.id], thumbnail, judged)
         return low.id if padding else None
     low_fill, high_fill = sorted(fills.values())
     if high_fill < FULL:  # each shows something the other does not: picture, or padding?
