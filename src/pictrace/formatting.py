@@ -62,7 +62,7 @@ def group_lines(number: int, group: DuplicateGroup) -> list[str]:
             notes.append(f"matches {via[member.id]}, not the keeper")
         lines.append(
             f"  {mark} {member.id:>6} {member.width}x{member.height} {member.format:<5}"
-            f" {member.byte_size:>9} B  {member.source}"
+            f" {filesize(member.byte_size):>9}  {member.source}"
             + (f"  ({'; '.join(notes)})" if notes else "")
         )
     return lines

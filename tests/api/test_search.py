@@ -93,7 +93,7 @@ def test_a_malformed_url_is_explained_in_words(client):
     assert answer.json()["message"] == expected
     assert answer.json()["errors"][0]["loc"] == ["body", "url"]  # the machine's form kept
     keeper = client.get("/api/duplicates", params={"keeper": "prettiest"}).json()["message"]
-    assert keeper.startswith("keeper, line 1: keeper rules are original, resolution")
+    assert keeper.startswith("keeper, value 1: keeper rules are original, resolution")
     lines = client.post("/api/images", json={"urls": ["https://example.org/a.jpg", "ftp://b"]})
     assert lines.json()["message"].startswith("urls, line 2: ")
 

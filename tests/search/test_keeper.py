@@ -247,6 +247,8 @@ def test_a_policy_given_to_the_library_is_checked_before_any_work():
         checked_policy(["bogus"])
     with pytest.raises(InputError, match="at least one rule"):
         checked_policy([])
+    with pytest.raises(InputError, match="'oldest' or 'newest', not both"):
+        checked_policy("original,oldest,newest")
 
 
 def test_duplicates_keeps_the_original_over_larger_edited_copies(index_copy, photos, tmp_path):

@@ -123,3 +123,12 @@ def test_a_transform_that_cannot_be_turned_back_still_draws():
     flat = ((1.0, 2.0, 0.0), (2.0, 4.0, 0.0), (0.0, 0.0, 1.0))
     ev = Evidence(10, 0.5, 0.8, flat, None, (0.0, 0.0, 20.0, 20.0))
     assert draw_overlay(_grey(200, 150, 0), _grey(100, 100, 0), ev, height=150).size[1] > 150
+
+
+def test_a_portrait_pair_gets_taller_panels():
+    """A phone screenshot (9:16) beside a landscape photo: panels 480 * 16/9 px high, not
+    480 (its panel would be 270 px wide)."""
+    image = draw_overlay(_grey(1080, 1920, 80), _grey(768, 512, 80), _evidence())
+    height = round(PANEL_HEIGHT * 1920 / 1080)
+    assert image.size[1] == height + HEADER
+    assert draw_overlay(_grey(100, 1000, 80), _grey(100, 100, 80), None).size[1] == 960 + HEADER

@@ -129,11 +129,13 @@ def describe(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:
 
 def _where(loc: Any) -> str:
     """A field's place as a person names it: the field ("url", not "body.url"), and a line
-    of a list counted from 1 ("urls, line 2", not "body.urls.1"). The errors' ``loc`` in the
-    JSON keeps the machine's form."""
+    of a list counted from 1 ("urls, line 2", not "body.urls.1"; of a query parameter given
+    more than once, "keeper, value 2"). The errors' ``loc`` in the JSON keeps the machine's
+    form."""
     parts = [p for p in loc if p not in ("body", "query", "path", "header")]
     named = [str(p) for p in parts if not isinstance(p, int)]
-    lines = [f"line {p + 1}" for p in parts if isinstance(p, int)]
+    word = "value" if tuple(loc[:1]) == ("query",) else "line"
+    lines = [f"{word} {p + 1}" for p in parts if isinstance(p, int)]
     return ", ".join([".".join(named), *lines]) if named else ", ".join(lines)
 
 

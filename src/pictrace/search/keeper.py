@@ -131,14 +131,16 @@ def checked_policy(
     policy: str | Iterable[str], default: Sequence[KeeperRule] | None = None
 ) -> tuple[KeeperRule, ...]:
     """The policy's rules (``types.rule_names``: comma-separated or not), each once, in
-    order; ``default`` when it names none; InputError for an unknown rule, or for none and
-    no default."""
+    order; ``default`` when it names none; InputError for an unknown rule, for none and no
+    default, or for both "oldest" and "newest" (the second would never decide)."""
     rules = rule_names(policy) or list(default or [])
     unknown = [rule for rule in rules if rule not in _RULES]
     if unknown:
         raise InputError(f"unknown keeper rules {unknown}; choose from {list(_RULES)}")
     if not rules:
         raise InputError("a keeper policy needs at least one rule")
+    if {"oldest", "newest"} <= set(rules):
+        raise InputError("a keeper policy takes 'oldest' or 'newest', not both")
     return tuple(dict.fromkeys(cast(KeeperRule, rule) for rule in rules))
 
 

@@ -17,7 +17,8 @@ from PIL import Image, ImageDraw, ImageFont
 from pictrace.errors import InputError
 from pictrace.types import Box, DecodedImage, Evidence
 
-PANEL_HEIGHT = 480
+PANEL_HEIGHT = 480  # for landscape pictures; a portrait pair's panels are taller, up to
+TALLEST = 960  # ... this: a phone screenshot (9:16) at 480 px high was too small to read
 WIDEST = 3  # a panel is at most this many times as wide as PANEL_HEIGHT
 GAP = 16
 HEADER = 28
@@ -25,6 +26,13 @@ BOX_COLOUR = (255, 64, 32)
 OUTLINE_COLOUR = (255, 200, 0)
 BACKGROUND = (24, 24, 28)
 _PALETTE = ((0, 200, 255), (60, 220, 90), (255, 120, 200), (255, 170, 40), (160, 130, 255))
+
+
+def panel_height(*sizes: tuple[int, int]) -> int:
+    """``PANEL_HEIGHT``, times the tallest picture's height over its width when that is over
+    1 (at most ``TALLEST``)."""
+    tallest = max(h / max(w, 1) for w, h in sizes)
+    return round(min(TALLEST, PANEL_HEIGHT * max(1.0, tallest)))
 
 
 def overlay_of(
@@ -43,9 +51,12 @@ def draw_overlay(
     evidence: Evidence | None,
     query_size: tuple[int, int] | None = None,
     hit_size: tuple[int, int] | None = None,
-    height: int = PANEL_HEIGHT,
+    height: int | None = None,
 ) -> Image.Image:
-    """Side-by-side RGB image of query (left) and hit (right) with the evidence drawn on."""
+    """Side-by-side RGB image of query (left) and hit (right) with the evidence drawn on,
+    ``height`` px high (by default ``panel_height``)."""
+    if height is None:
+        height = panel_height(query_size or _size(query_pixels), hit_size or _size(hit_pixels))
     left, fq = _panel(query_pixels, query_size, height)
     right, fh = _panel(hit_pixels, hit_size, height)
     if evidence is not None and evidence.transform is not None:
