@@ -125,7 +125,7 @@ def _copied(guard: ReadWriteLock, flat: VectorSpace) -> tuple[np.ndarray, np.nda
         ids = flat.held()
         if flat.journal is None or flat.journal.dropped or ids is None:
             return None
-        return ids[:held], _stacked(parts, flat.dim)
+    return ids[:held], _stacked(parts, flat.dim)  # copies: stacked with no lock held
 
 
 def _gained(flat: VectorSpace) -> tuple[np.ndarray, np.ndarray]:
