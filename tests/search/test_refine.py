@@ -273,8 +273,9 @@ def test_a_collage_is_looked_at_until_its_copies_show_in_most_of_it(built_index,
 
 def test_a_copy_found_first_does_not_hide_another_copy_of_the_same_picture(photos, tmp_path):
     """A re-post of a picture explains the query (its box is all of it), but the archive's
-    original inside it is no copy at the first look's scale (9 of its keypoints agree): as
-    they agree inside the re-post's box, the search still looks again, and finds it too."""
+    original inside it is no copy at the first look's scale (a fit of 9 keypoints, below the
+    threshold): as that fit lies inside the re-post's box, the search still looks again, and
+    finds it too."""
     query = _pasted_small(photos, "coffee.jpg", width=360, left=700)
     (tmp_path / "repost.jpg").write_bytes(jpeg_bytes(query, quality=90))
     with Index.open(tmp_path / "index") as index:

@@ -75,20 +75,21 @@ def explained(candidates: Mapping[int, Candidate], image: DecodedImage, threshol
     of it), or at least some, with no other candidate's keypoints agreeing anywhere (nothing
     more to look for). An exact copy is the query itself, which may still be made of other
     pictures (an indexed collage): it explains nothing another candidate's keypoints point
-    at. Nor does any copy explain a candidate whose keypoints agree inside it: another copy
-    of the same picture, which a finer look may verify (an archive's original of a phone
-    photo of its screen, when re-posts of that photo are indexed too)."""
+    at. Nor does any copy explain a candidate fitted inside it below the threshold: another
+    copy of the same picture, which a finer look may verify (an archive's original of a
+    phone photo of its screen, when re-posts of that photo are indexed too). A candidate
+    whose keypoints merely agree there is left out: the finer look lifted different photos
+    of one scene (a set of blocks, a chessboard) into copies more often."""
     copies = [c for c in candidates.values() if c.copy_at(threshold)]
     edited = [c for c in copies if not c.exact]
     boxes = [c.evidence.hit_box_in_query if c.evidence else None for c in edited]
     if not copies or None in boxes:
         return bool(copies)
     found = [b for b in boxes if b is not None]
-    agreeing = [
-        c.focus
-        for c in candidates.values()
-        if not c.copy_at(threshold) and c.focus and c.signals.get("inliers", 0) >= ZOOM_INLIERS
-    ]
-    if any(inside(focus, found) for focus in agreeing):
+    others = [(c, c.focus) for c in candidates.values() if not c.copy_at(threshold)]
+    if any(c.evidence and c.evidence.transform and f and inside(f, found) for c, f in others):
         return False
-    return not agreeing or covered_share(found, (image.width, image.height)) >= EXPLAINED
+    agreeing = [f for c, f in others if f and c.signals.get("inliers", 0) >= ZOOM_INLIERS]
+    if not any(not inside(focus, found) for focus in agreeing):
+        return True
+    return covered_share(found, (image.width, image.height)) >= EXPLAINED
