@@ -30,25 +30,16 @@ def _space(hnsw: bool, n: int = 300) -> VectorSpace:
 def _entries(count: int, start: int) -> list[NewImage]:
     """Images with one vector and two regional vectors each."""
     vectors, regions = _rows(count, start).astype(np.float16), _rows(2 * count, start + 1000)
-    return [
-        NewImage(
-            source=f"img{start + n}.jpg",
-            page=None,
-            byte_sha256=f"b{start + n}",
-            pixel_sha256=f"p{start + n}",
-            width=10,
-            height=10,
-            format="jpeg",
-            byte_size=100,
-            exif_tags=0,
-            features={
-                "v": (1, vectors[n].tobytes()),
-                "r": (1, regions[2 * n : 2 * n + 2].astype(np.float16).tobytes()),
-            },
-            labels=(),
-        )
-        for n in range(count)
-    ]
+    images = []
+    for n in range(count):
+        name = f"{start + n}"
+        features = {
+            "v": (1, vectors[n].tobytes()),
+            "r": (1, regions[2 * n : 2 * n + 2].astype(np.float16).tobytes()),
+        }
+        args = (f"b{name}", f"p{name}", 10, 10, "jpeg", 100, 0, features, ())
+        images.append(NewImage(f"img{name}.jpg", None, *args))
+    return images
 
 
 def _buffer(space: VectorSpace) -> int:
