@@ -3,8 +3,8 @@
 import pytest
 from rich.console import Console
 
-from pictrace.formatting import label_name, percent, result_table
-from pictrace.types import Match, SearchResult
+from pictrace.formatting import group_lines, label_name, percent, result_table
+from pictrace.types import DuplicateGroup, ImageRecord, Match, SearchResult
 
 
 @pytest.mark.parametrize(
@@ -75,3 +75,13 @@ def test_a_results_heading_says_at_least_when_every_result_listed_is_a_copy():
     assert match_heading(listed("exact", "copy", "similar")) == ("2 copies", "1 similar picture")
     assert match_heading(listed("copy")) == ("1 copy", "")
     assert match_heading(listed("similar")) == ("No copies", "1 similar picture")
+
+
+def test_a_duplicate_group_shows_file_sizes_as_list_does():
+    """KB and MB, as ``list`` shows them (it printed bytes)."""
+    members = (
+        ImageRecord(1, "a.png", None, "b1", "p1", 768, 512, "png", 614_179, 0, 0.0),
+        ImageRecord(2, "b.jpg", None, "b2", "p2", 1080, 1920, "jpeg", 2_500_000, 0, 0.0),
+    )
+    lines = group_lines(1, DuplicateGroup(members, 1, reason="original"))
+    assert "599.8 KB  a.png" in lines[1] and "2.4 MB  b.jpg" in lines[2]

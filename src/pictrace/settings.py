@@ -94,7 +94,10 @@ class Settings(BaseSettings):
         """``PICTRACE_KEEPER_POLICY=original,resolution`` or ``'["original", "resolution"]'``
         (the rule names themselves are checked as the field's type)."""
         value = _listed(value)
-        return rule_names(value) if isinstance(value, list | tuple) else value
+        rules = rule_names(value) if isinstance(value, list | tuple) else value
+        if isinstance(rules, list) and {"oldest", "newest"} <= set(rules):
+            raise ValueError("a keeper policy takes 'oldest' or 'newest', not both")
+        return rules
 
     @field_validator("extra_models", "allow_hosts", "server_names", mode="before")
     @classmethod

@@ -11,7 +11,7 @@ from pictrace.store.catalogue import NewImage
 from pictrace.store.embedded import EmbeddedStore
 from pictrace.store.room import make_room
 from pictrace.store.rwlock import ReadWriteLock
-from pictrace.store.vectors import VectorSpace
+from pictrace.store.vectors import VectorSpace, room_for
 
 DIM = 16
 
@@ -59,24 +59,24 @@ def test_a_roomier_copy_holds_the_same_rows_and_takes_adds_without_moving_them(h
     before = space.search(queries, 10)
     assert space.wants_room(50)
     space.index, space.room = space.roomier(50)
-    assert space.room == 2 * 350
+    assert space.room == room_for(350) == 437  # a quarter more than the rows it will hold
     assert space.search(queries, 10) == before
     assert np.array_equal(space.rows(np.array([7, 700, 2100])), _rows(300, 1)[[0, 99, 299]])
     where = _buffer(space)
-    space.add(np.arange(301, 651) * 7, _rows(350, 3))  # up to the room: nothing moves
-    assert _buffer(space) == where and space.size == 650
-    assert space.search(_rows(350, 3)[:1], 1)[0][0][0] == 301 * 7
-    assert not space.wants_room(50)
-    space.add(np.arange(651, 701) * 7, _rows(50, 4))  # past it: faiss grows it again
-    assert space.size == 700 and space.wants_room(1)
+    space.add(np.arange(301, 438) * 7, _rows(137, 3))  # up to the room: nothing moves
+    assert _buffer(space) == where and space.size == 437
+    assert space.search(_rows(137, 3)[:1], 1)[0][0][0] == 301 * 7
+    assert space.wants_room(1)
+    space.add(np.arange(438, 488) * 7, _rows(50, 4))  # past it: faiss grows it again
+    assert space.size == 487
 
 
 def test_a_space_built_as_hnsw_beside_a_flat_one_has_room_for_what_it_catches_up_with():
     built = growing.built_beside(DIM, np.arange(1, 201), _rows(200, 1))
-    assert built.room == 400
+    assert built.room == room_for(200) == 250
     where = _buffer(built)
-    built.add(np.arange(201, 401), _rows(200, 2))
-    assert _buffer(built) == where and built.size == 400
+    built.add(np.arange(201, 251), _rows(50, 2))
+    assert _buffer(built) == where and built.size == 250
 
 
 def test_a_small_space_wants_no_room():
@@ -99,7 +99,7 @@ def test_room_is_made_while_searches_go_on_and_only_taken_for_an_unchanged_space
     space.add(np.arange(1, 301), _rows(300, 1))
     spaces = {"v": space}
     assert make_room(guard, spaces, {"v": spec}, 10) == ["v"]
-    assert searched.is_set() and space.room == 2 * 310
+    assert searched.is_set() and space.room == room_for(310)
 
     class Changed(VectorSpace):
         def roomier(self, rows):
@@ -122,10 +122,10 @@ def test_a_store_makes_room_before_an_add_and_keeps_every_row(tmp_path):
     assert store.spaces["v"].room == 0  # it grew past ROOM_FROM by this add
     reader = EmbeddedStore(tmp_path, specs, hnsw_threshold=10_000, readonly=True)
     ids = first + store.add(_entries(30, 120))
-    assert store.spaces["v"].room == 2 * (120 + 30)
-    assert store.spaces["r"].room == 2 * (240 + 30 * 64)
+    assert store.spaces["v"].room == room_for(120 + 30)
+    assert store.spaces["r"].room == room_for(240 + 30 * 64)
     reader.catch_up()  # a reader following the writer makes room as well
-    assert reader.spaces["v"].room == 2 * (120 + 30) and reader.spaces["v"].size == 150
+    assert reader.spaces["v"].room == room_for(120 + 30) and reader.spaces["v"].size == 150
     reader.close()
     query = store.features("v", [ids[-1]])[ids[-1]][None]
     assert store.nearest("v", query, k=1)[0][0][0] == ids[-1]

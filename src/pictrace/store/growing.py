@@ -18,7 +18,7 @@ import numpy as np
 
 from pictrace.features.base import FeatureSpec
 from pictrace.store.rwlock import ReadWriteLock
-from pictrace.store.vectors import HashSpace, Journal, LocalSpace, VectorSpace
+from pictrace.store.vectors import HashSpace, Journal, LocalSpace, VectorSpace, room_for
 from pictrace.threads import quiet_this_thread
 
 log = logging.getLogger("pictrace")
@@ -145,10 +145,10 @@ def _stacked(parts: list[np.ndarray], dim: int) -> np.ndarray:
 
 
 def built_beside(dim: int, ids: np.ndarray, vectors: np.ndarray) -> VectorSpace:
-    """An HNSW space of these rows (the slow part, run with no lock held), with room for as
-    many more: the rows it catches up with are added under the write lock at the end, and
+    """An HNSW space of these rows (the slow part, run with no lock held), with room for a
+    quarter more: the rows it catches up with are added under the write lock at the end, and
     an add that outgrew its storage would copy all of it there (``room``)."""
     space = VectorSpace(dim, hnsw=True)
-    space.reserve(2 * len(ids))
+    space.reserve(room_for(len(ids)))
     space.add(ids, vectors)
     return space

@@ -4,7 +4,8 @@ faiss grows a flat or HNSW space's storage by copying all of it into a buffer tw
 and an add does that under the store's write lock: every search waits for the copy (~1 s at
 100,000 CNN vectors, longer as a collection grows). A writer about to add rows that a space's
 storage may not hold (``VectorSpace.wants_room``) first copies the space into storage with
-room for twice as many, holding only the read lock (searches go on; writers wait), then puts
+room for a quarter more (``vectors.ROOM``), holding only the read lock (searches go on;
+writers wait), then puts
 the copy in place under the write lock, unless the space changed meanwhile (another writer's
 add or removal, or a rebuild): that add then grows the storage itself, as before.
 """

@@ -25,8 +25,18 @@ Hits = list[tuple[int, float]]
 # faiss keeps a flat or HNSW space's rows in one buffer and doubles it when an add outgrows it,
 # copying every row under the store's write lock: at 100,000 CNN vectors (512 MB) that held
 # searches back ~1.1 s (BENCHMARKS.md). From this many rows a writer makes the room before
-# (``room.make_room``): the copy is made while searches go on.
+# (``room.make_room``): the copy is made while searches go on. The room is made by growing
+# the buffer and shrinking it back (faiss's vector has no ``reserve``), which writes every
+# byte of it: its pages count as resident memory from then on, where a doubling leaves the
+# unused half untouched. So the room is ROOM more rows, not twice as many: 25 % more resident
+# memory at most, a copy (off the lock) every quarter of growth.
 ROOM_FROM = 16_384
+ROOM = 0.25
+
+
+def room_for(rows: int) -> int:
+    """The rows a storage made for ``rows`` holds (``ROOM`` more)."""
+    return rows + int(rows * ROOM)
 
 
 @dataclass
@@ -155,10 +165,10 @@ class VectorSpace(_Space):
         return self.size >= ROOM_FROM and self.size + rows > self.room
 
     def roomier(self, rows: int) -> tuple[Any, int]:
-        """A copy of the index whose storage holds, without moving them, twice the rows it
-        will hold with ``rows`` more, and that many rows (``room.make_room``). Its graph, for
-        HNSW, is copied as it is: faiss copies a struct member assigned by value."""
-        room = 2 * (self.size + rows)
+        """A copy of the index whose storage holds, without moving them, ``room_for`` the rows
+        it will hold with ``rows`` more, and that many rows (``room.make_room``). Its graph,
+        for HNSW, is copied as it is: faiss copies a struct member assigned by value."""
+        room = room_for(self.size + rows)
         copy = VectorSpace(self.dim, self.hnsw)
         _copy_rows(self.storage(), copy.storage(), room)
         if self.hnsw:
@@ -172,7 +182,7 @@ class VectorSpace(_Space):
 
     def reserve(self, rows: int) -> None:
         """Room for ``rows`` in the storage of a space nobody searches yet (made at once: its
-        rows are then not copied again at each doubling)."""
+        rows are then not copied again at each doubling; every byte of it resident)."""
         storage = self.storage()
         used = int(storage.codes.size())
         storage.codes.resize(rows * int(storage.code_size))
