@@ -2,6 +2,7 @@
 (or copies that show in under three quarters of the query: ``EXPLAINED``)."""
 
 import contextlib
+from types import SimpleNamespace
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -10,6 +11,10 @@ from pictrace import Index
 from pictrace.evaluate import synthetic_background
 from pictrace.features import keypoints
 from pictrace.features.keypoints import FINE_SIDE, FIRST_LOOK_SIDE, SIDE, SMALL_LOOK_SIDE
+from pictrace.search.candidates import Candidate
+from pictrace.search.engine import Searcher
+from pictrace.search.zoom import explained
+from pictrace.types import Evidence
 from tests.conftest import jpeg_bytes, load_rgb
 
 
@@ -284,3 +289,46 @@ def test_a_copy_found_first_does_not_hide_another_copy_of_the_same_picture(photo
         found = index.search(query, k=3).matches
     tiers = {m.source.rsplit("/", 1)[-1]: m.tier for m in found}
     assert tiers == {"repost.jpg": "copy", "coffee.jpg": "copy"} and calls[0] == 1
+
+
+W, H = 1400, 1050
+IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+
+
+def _copy_and_corner(fitted: bool) -> dict[int, Candidate]:
+    """A copy whose box is all of the query, and a candidate whose keypoints agree in one
+    corner of it (12 of them; with ``fitted``, a fit below the threshold: a shared
+    watermark, or another copy the first look's scale is too coarse for)."""
+    whole = (0.0, 0.0, float(W), float(H))
+    copy = Candidate(1, {"inliers": 200.0}, confidence=0.99, focus=(10.0, 10.0, W - 10.0, H - 10.0),
+                     evidence=Evidence(200, 0.9, None, IDENTITY, whole, whole))  # fmt: skip
+    corner = (1200.0, 950.0, 1390.0, 1040.0)
+    fit = Evidence(12, 0.3, None, IDENTITY, corner, corner, coverage=0.02) if fitted else None
+    mark = Candidate(2, {"inliers": 12.0}, confidence=0.05, evidence=fit, focus=corner)
+    return {1: copy, 2: mark}
+
+
+def test_only_a_fitted_candidate_inside_a_copy_asks_for_the_second_look():
+    image = SimpleNamespace(width=W, height=H)
+    assert not explained(_copy_and_corner(fitted=True), image, 0.5)
+    assert explained(_copy_and_corner(fitted=True), image, 0.5, again=True)  # no zoom for it
+    assert explained(_copy_and_corner(fitted=False), image, 0.5)  # keypoints merely agree
+
+
+def test_a_candidate_fitted_inside_a_copy_gets_the_second_look_but_no_zoomed_one():
+    """After the finer look it is still no copy (a watermark the two share): the zoomed look
+    is for a picture the search found no copy of."""
+    searcher = Searcher.__new__(Searcher)
+    searcher.settings = SimpleNamespace(copy_threshold=0.5)
+    searcher.scored = lambda query, **kw: _copy_and_corner(fitted=True)  # type: ignore[method-assign]
+    searcher._looked_again = lambda finer, candidates, k: candidates  # type: ignore[method-assign]
+    query = SimpleNamespace(image=SimpleNamespace(width=W, height=H))
+    query.completed = lambda: query
+    regions = []
+
+    def refine(q, region):
+        regions.append(region)
+        return q
+
+    searcher._looked(query, 5, refine, None)
+    assert regions == [None]

@@ -114,7 +114,7 @@ class Searcher:
             candidates = self._looked_again(finer, candidates, k)
         unfound = [c for c in candidates.values() if not self._copy(c)]
         region = zoom_region(unfound, query.image) if finer else None
-        if region is not None and not explained(candidates, query.image, threshold):
+        if region is not None and not explained(candidates, query.image, threshold, again=True):
             zoomed = refine(query, region)
             if zoomed is not None:
                 candidates = self._looked_again(zoomed, candidates, k)

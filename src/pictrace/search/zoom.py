@@ -69,17 +69,22 @@ def inside(box: Box, boxes: Iterable[Box]) -> bool:
     return any(x0 <= x <= x1 and y0 <= y <= y1 for x0, y0, x1, y1 in boxes)
 
 
-def explained(candidates: Mapping[int, Candidate], image: DecodedImage, threshold: float) -> bool:
+def explained(
+    candidates: Mapping[int, Candidate], image: DecodedImage, threshold: float, again: bool = False
+) -> bool:
     """Whether the copies found (exact, or from ``threshold``) show in at least EXPLAINED of
     the query's area (where their evidence says; an edited copy without a box explains all
     of it), or at least some, with no other candidate's keypoints agreeing anywhere (nothing
     more to look for). An exact copy is the query itself, which may still be made of other
     pictures (an indexed collage): it explains nothing another candidate's keypoints point
-    at. Nor does any copy explain a candidate fitted inside it below the threshold: another
-    copy of the same picture, which a finer look may verify (an archive's original of a
-    phone photo of its screen, when re-posts of that photo are indexed too). A candidate
-    whose keypoints merely agree there is left out: the finer look lifted different photos
-    of one scene (a set of blocks, a chessboard) into copies more often."""
+    at. Before the second look (not ``again``, after it), no copy explains a candidate
+    fitted inside it below the threshold either: another copy of the same picture, which
+    the finer look may verify (an archive's original of a phone photo of its screen, when
+    re-posts of that photo are indexed too). A candidate whose keypoints merely agree there
+    is left out: the finer look lifted different photos of one scene (a set of blocks, a
+    chessboard) into copies more often. After it, the zoomed look is for a picture the
+    search found no copy of, not for one that still shares a corner (a watermark) with a
+    copy found."""
     copies = [c for c in candidates.values() if c.copy_at(threshold)]
     edited = [c for c in copies if not c.exact]
     boxes = [c.evidence.hit_box_in_query if c.evidence else None for c in edited]
@@ -87,7 +92,8 @@ def explained(candidates: Mapping[int, Candidate], image: DecodedImage, threshol
         return bool(copies)
     found = [b for b in boxes if b is not None]
     others = [(c, c.focus) for c in candidates.values() if not c.copy_at(threshold)]
-    if any(c.evidence and c.evidence.transform and f and inside(f, found) for c, f in others):
+    hidden = (c.evidence and c.evidence.transform and f and inside(f, found) for c, f in others)
+    if not again and any(hidden):
         return False
     agreeing = [f for c, f in others if f and c.signals.get("inliers", 0) >= ZOOM_INLIERS]
     if not any(not inside(focus, found) for focus in agreeing):
