@@ -224,7 +224,9 @@ def test_the_keeper_policy_is_read_as_a_list_or_json(monkeypatch, text):
     assert load_settings().keeper_policy == ("bytes", "original")
 
 
-@pytest.mark.parametrize("text", ['["orginal"]', "orginal", "[]", "", "[bad json"])
+@pytest.mark.parametrize(
+    "text", ['["orginal"]', "orginal", "[]", "", "[bad json", "original,oldest,newest"]
+)
 def test_a_bad_keeper_policy_is_a_one_line_configuration_error(monkeypatch, text):
     monkeypatch.setenv("PICTRACE_KEEPER_POLICY", text)
     with pytest.raises(ConfigError, match="keeper_policy") as caught:
@@ -708,3 +710,18 @@ def test_an_enlarged_photo_with_more_picture_around_it_is_not_judged(photos):
     link = Link(2, 1, shift_scale(800 / 560, 400, 300))
     thumbs = {1: np.asarray(wide.resize((320, 240))), 2: np.asarray(crop.resize((320, 240)))}
     assert edited_member(link, records, thumbs.get) is None
+
+
+def test_a_scan_on_its_flat_bed_is_not_the_copy_of_a_reduced_crop_of_it(photos):
+    """The scan holds the web copy's picture at twice its pixels on white, but not across its
+    width or height: a reduced crop of it looks the same to stored features, so neither is
+    marked and the larger file is kept (a review's repro)."""
+    photo = load_rgb(photos / "coffee.jpg").resize((1536, 1024))
+    scan = Image.new("RGB", (1800, 1400), (250, 250, 248))
+    scan.paste(photo, (132, 188))
+    web = photo.resize((768, 512))
+    records = {1: record(1, 1800, 1400, 2_400_000), 2: record(2, 768, 512, 90_000)}
+    link = Link(2, 1, shift_scale(2.0, 132, 188))  # web -> scan
+    thumbs = {1: np.asarray(scan.resize((320, 249))), 2: np.asarray(web.resize((320, 213)))}
+    assert edited_member(link, records, thumbs.get) is None
+    assert keeper_of(records, [link], thumbs.get) == 1

@@ -7,11 +7,13 @@ the two tells more (``edited_member``):
 
 * **resolution**: when one member holds the part both show at clearly fewer pixels
   (``SHARPER`` times) on a canvas padded around it (a screenshot, a letterboxed or captioned
-  thumbnail), it is the copy; so is one that holds all of the other at clearly more pixels
-  on a padded canvas (a phone's screenshot of a photo shown across the screen's width, the
-  app's bars above and below). Otherwise the pair is not judged: a thumbnail and an enlarged
-  copy look alike to stored features, and so do a picture pasted small into another and the
-  original of an enlarged crop (the file rules then keep the larger file);
+  thumbnail), it is the copy; so is one that holds all of the other at clearly more pixels,
+  across its canvas's width or height, padded above and below or beside it (a phone's
+  screenshot of a photo shown across the screen's width, the app's bars above and below).
+  Otherwise the pair is not judged: a thumbnail and an enlarged copy look alike to stored
+  features, and so do a picture pasted small into another and the original of an enlarged
+  crop, and a scan on its flat bed and a reduced crop of it (the file rules then keep the
+  larger file);
 * **canvas**: at about the same resolution, when one member shows nothing but the shared part
   and the other shows more, that "more" is either picture or padding (mostly one flat colour
   the picture does not continue in: a border, a caption band, the corners of a rotated copy),
@@ -62,6 +64,11 @@ FULL = 0.92  # a member whose shared part fills this share of its canvas shows n
 # copy was kept). Raising FULL instead lost 4 of the 45 edited members the duplicates bench
 # marks (fits that clip an unframed member to 0.92-0.97).
 FRAMED = 0.04
+# A member holding all of the other at SHARPER times its pixels is the copy when that part
+# reaches across it, within SPAN of both sides, from left to right or top to bottom (a phone's
+# screenshot of a photo across its page), the rest padding. A scan's flat bed or a product's
+# white ground around a larger original is not judged: a reduced crop of it looks the same.
+SPAN = 0.02
 # A grey copy of a colour picture is the copy (colour is not added back; ``greyness.py``),
 # when the colour member's canvas is at least COLOUR_FILL the shared part.
 COLOUR_FILL = 0.8
@@ -293,9 +300,11 @@ def edited_member(
         return grey
     low, high = sorted((query, hit), key=lambda r: areas[r.id])
     if areas[high.id] > SHARPER * areas[low.id]:
-        if fills[low.id] >= FULL:  # all of the smaller is in the larger: enlarged and padded?
-            padding = fills[high.id] < FULL and _padded(
-                high, polygons[high.id], fills[high.id], thumbnail, judged
+        if fills[low.id] >= FULL:  # all of the smaller across the larger: enlarged, padded?
+            padding = (
+                fills[high.id] < FULL
+                and spans(polygons[high.id], size(high))
+                and _padded(high, polygons[high.id], fills[high.id], thumbnail, judged)
             )
             return high.id if padding else None
         padding = _padded(low, polygons[low.id], fills[low.id], thumbnail, judged)
@@ -406,6 +415,14 @@ def _clipped(quad: np.ndarray | None, frame: tuple[int, int]) -> np.ndarray | No
     if area <= 1.0 or polygon is None:
         return None
     return np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+
+
+def spans(polygon: np.ndarray, canvas: tuple[int, int]) -> bool:
+    """Whether ``polygon`` reaches across its ``canvas`` (within ``SPAN`` of both sides) from
+    left to right or from top to bottom: letterboxed, as a phone page shows a photo."""
+    low, high = polygon.min(axis=0), polygon.max(axis=0)
+    reach = [low[k] <= SPAN * canvas[k] and high[k] >= (1 - SPAN) * canvas[k] for k in (0, 1)]
+    return any(reach)
 
 
 def polygon_area(polygon: np.ndarray) -> float:
