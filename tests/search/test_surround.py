@@ -163,3 +163,44 @@ def test_two_photos_in_one_viewer_window_are_not_copies(photos, tmp_path):
     with Index.open(tmp_path / "index") as index:
         assert index.compare(*shots).verdict != "copy"
         assert index.compare(shots[0], photos / "rocket.jpg").verdict == "copy"
+
+
+def app_page(photo: Image.Image) -> Image.Image:
+    """``photo`` across a 1080 x 1920 phone page at its own shape, under the same bars and
+    caption; the line of likes below it moves with its height."""
+    page = Image.new("RGB", (1080, 1920), "white")
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((0, 0, 1080, 60), fill=(20, 20, 20))
+    draw.text(
+        (30, 12), "9:41                                  87%", fill="white", font=text_font(30)
+    )
+    draw.rectangle((0, 60, 1080, 200), fill=(245, 245, 245))
+    draw.ellipse((30, 90, 110, 170), fill=(200, 60, 90))
+    draw.text((130, 100), "newsfan_2024", fill="black", font=text_font(40))
+    draw.text((30, 230), "You won't BELIEVE what happened here!!! #breaking", fill="black",
+              font=text_font(30))  # fmt: skip
+    height = round(1080 * photo.height / photo.width)
+    page.paste(photo.resize((1080, height)), (0, 300))
+    draw.text((30, 320 + height), "12.4k   3,201   Share", fill="black", font=text_font(34))
+    for k in range(5):
+        draw.rectangle((60 + 200 * k, 1800, 120 + 200 * k, 1860), outline=(40, 40, 40), width=3)
+    return page
+
+
+def test_different_photos_in_one_app_page_are_not_copies(photos, tmp_path):
+    """The pages share their bars and text exactly, so keypoints there fit (loosely: they lie
+    on a few lines), while the photos, of other shapes, differ: compared as they lie, not
+    through that fit (``verifier._in_place``), neither pair is a copy; a re-post of a page
+    still is."""
+    pages = {}
+    for name, shape in [("coffee.jpg", (768, 512)), ("astronaut.jpg", (800, 800)),
+                        ("chelsea_cat.jpg", (900, 600))]:  # fmt: skip
+        pages[name] = tmp_path / f"page_{name}"
+        app_page(load_rgb(photos / name).resize(shape)).save(pages[name], quality=90)
+    with Index.open(tmp_path / "index") as index:
+        for other in ["astronaut.jpg", "chelsea_cat.jpg"]:
+            pair = index.compare(pages["coffee.jpg"], pages[other])
+            assert pair.verdict != "copy", (other, pair.copy_confidence)
+        repost = Image.open(pages["coffee.jpg"]).resize((720, 1280))
+        repost.save(tmp_path / "repost.jpg", quality=70)
+        assert index.compare(pages["coffee.jpg"], tmp_path / "repost.jpg").verdict == "copy"

@@ -93,8 +93,9 @@ MIN_SIDE = 2 * SNAP + REACH  # px: a part's shortest side before snapping
 ENCLOSED = 3
 # A block covering at least this share of the overlap is judged from one side inside the
 # canvas: an app screen's photo between its bars or a promotion panel's beside its text
-# covers more than half of it, a caption band laid over a copy a fifth or so.
-BAND = 0.4
+# covers more than half of it, a 3:2 photo across a phone's page 0.375, a caption band laid
+# over a copy a fifth or so (0.4 until pages were judged in place: ``verifier._in_place``).
+BAND = 0.3
 PixelBox = tuple[int, int, int, int]  # x0, y0, x1, y1 in canvas px
 
 

@@ -109,7 +109,7 @@ class GeometricVerifier:
             for i, o in flagged.items()
             if o.fit is not None
             and i in pictures
-            and not _alike(mine(o.negative), pictures[i], o.fit, (size, hits[i].size))
+            and not _alike(mine(o.negative), pictures[i], *_in_place(o.fit, size, hits[i].size))
         }
 
     def _keypoints(self, candidates: list[Candidate], other: Query | None) -> dict[int, Keypoints]:
@@ -137,6 +137,33 @@ def _readable(stored: dict[int, bytes]) -> Iterator[tuple[int, Keypoints]]:
 
 
 Looks = tuple[np.ndarray, np.ndarray]  # a colour thumbnail and its grey
+# Two pictures of one size with at least IN_PLACE_SHARE of the fit's inliers at most IN_PLACE
+# of the long side from where they lie in the other are judged as they lie (``_in_place``).
+IN_PLACE = 0.01
+IN_PLACE_SHARE = 0.6
+
+
+def _in_place(
+    fit: Fit, query_size: tuple[int, int], hit_size: tuple[int, int]
+) -> tuple[Fit, Sizes]:
+    """The fit as the pixel judges take it, with the pictures' sizes. Two pictures of one size
+    whose inliers mostly lie at the same place in both (an app's page or a template around
+    different photos, an edit drawn on the same canvas) are compared as they lie: a transform
+    fitted on a few lines of identical text can be off by a few percent away from them (two
+    app pages' bars gave a scale of 0.90 x 1.21), and the judges then find those lines
+    differing too. Its inliers are then those in place (a line that moved with a taller
+    photo above it is no part of the frame the two share)."""
+    sizes = (query_size, hit_size)
+    if query_size != hit_size or not len(fit.query_pts):
+        return fit, sizes
+    placed = np.linalg.norm(fit.query_pts - fit.hit_pts, axis=1) <= IN_PLACE * max(query_size)
+    if np.mean(placed) < IN_PLACE_SHARE:
+        return fit, sizes
+    whole = (0.0, 0.0, float(query_size[0]), float(query_size[1]))
+    points = {"query_pts": fit.query_pts[placed], "hit_pts": fit.hit_pts[placed]}
+    return replace(
+        fit, transform=np.eye(3), query_box_in_hit=whole, hit_box_in_query=whole, **points
+    ), sizes
 
 
 def _looks(picture: np.ndarray) -> Looks:
