@@ -31,11 +31,13 @@ def make_room(
     images: int,
 ) -> list[str]:
     """Give each space that wants room for the rows of ``images`` more images a roomier
-    storage (see above); the names of those that took it."""
+    storage (see above); the names of those that took it. Each space is copied under a
+    hold of the read lock of its own: a writer that starts waiting meanwhile (and the
+    searches queued behind it) waits for one copy, not all."""
     made: dict[str, Made] = {}
-    with guard.reading():
-        for name, space in spaces.items():
-            rows = most_rows(specs[name], images)
+    for name in list(spaces):
+        with guard.reading():
+            space, rows = spaces.get(name), most_rows(specs[name], images)
             if isinstance(space, VectorSpace) and space.wants_room(rows):
                 made[name] = (space, space.changes, *space.roomier(rows))
     if not made:
