@@ -725,3 +725,21 @@ def test_a_scan_on_its_flat_bed_is_not_the_copy_of_a_reduced_crop_of_it(photos):
     thumbs = {1: np.asarray(scan.resize((320, 249))), 2: np.asarray(web.resize((320, 213)))}
     assert edited_member(link, records, thumbs.get) is None
     assert keeper_of(records, [link], thumbs.get) == 1
+
+
+def test_a_desktop_screenshot_with_its_own_bars_and_text_is_the_edited_member(photos):
+    """The photo enlarged 1.5 times in the middle of a window, not across it: the window's
+    title bar, caption and buttons are things of its own, no bare ground."""
+    photo = load_rgb(photos / "coffee.jpg").resize((512, 341))
+    shot = Image.new("RGB", (1024, 640), (250, 250, 250))
+    draw = ImageDraw.Draw(shot)
+    draw.rectangle((0, 0, 1024, 30), fill=(40, 90, 160))
+    draw.text((12, 40), "Holiday photos - shared album", fill=(30, 30, 30))
+    shot.paste(photo.resize((768, 512)), (128, 70))
+    for k in range(4):
+        draw.ellipse((200 + 180 * k, 600, 220 + 180 * k, 620), fill=(30, 30, 30))
+    records = {1: record(1, 512, 341, 300_000), 2: record(2, 1024, 640, 120_000)}
+    link = Link(1, 2, shift_scale(1.5, 128, 70))
+    thumbs = {1: np.asarray(photo.resize((320, 213))), 2: np.asarray(shot.resize((320, 200)))}
+    assert edited_member(link, records, thumbs.get) == 2
+    assert keeper_of(records, [link], thumbs.get) == 1

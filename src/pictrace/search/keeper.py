@@ -7,9 +7,10 @@ the two tells more (``edited_member``):
 
 * **resolution**: when one member holds the part both show at clearly fewer pixels
   (``SHARPER`` times) on a canvas padded around it (a screenshot, a letterboxed or captioned
-  thumbnail), it is the copy; so is one that holds all of the other at clearly more pixels,
-  across its canvas's width or height, padded above and below or beside it (a phone's
-  screenshot of a photo shown across the screen's width, the app's bars above and below).
+  thumbnail), it is the copy; so is one that holds all of the other at clearly more pixels
+  on a padded canvas, across its width or height or in a frame with things of its own (a
+  phone's screenshot of a photo shown across the screen's width, the app's bars above and
+  below).
   Otherwise the pair is not judged: a thumbnail and an enlarged copy look alike to stored
   features, and so do a picture pasted small into another and the original of an enlarged
   crop, and a scan on its flat bed and a reduced crop of it (the file rules then keep the
@@ -51,7 +52,7 @@ from pictrace.errors import InputError
 from pictrace.search.greyness import colour_look, lost_colour
 from pictrace.search.inset import breaks_off_all_round
 from pictrace.search.overlap import corners, project
-from pictrace.search.padding import breaks_off, on_thumbnail, padded
+from pictrace.search.padding import bare, breaks_off, on_thumbnail, padded
 from pictrace.types import DuplicateGroup, ImageRecord, KeeperReason, KeeperRule, rule_names
 
 NETPBM = frozenset({"ppm", "pgm", "pbm", "pfm"})
@@ -64,10 +65,11 @@ FULL = 0.92  # a member whose shared part fills this share of its canvas shows n
 # copy was kept). Raising FULL instead lost 4 of the 45 edited members the duplicates bench
 # marks (fits that clip an unframed member to 0.92-0.97).
 FRAMED = 0.04
-# A member holding all of the other at SHARPER times its pixels is the copy when that part
-# reaches across it, within SPAN of both sides, from left to right or top to bottom (a phone's
-# screenshot of a photo across its page), the rest padding. A scan's flat bed or a product's
-# white ground around a larger original is not judged: a reduced crop of it looks the same.
+# A member holding all of the other at SHARPER times its pixels is the copy when the rest is
+# padding and that part reaches across it, within SPAN of both sides, from left to right or
+# top to bottom (a phone's screenshot of a photo across its page), or sits in a frame with
+# things of its own (an app's bars and text). A scan's flat bed or a product's white ground
+# around a larger original is not judged: a reduced crop of it looks the same.
 SPAN = 0.02
 # A grey copy of a colour picture is the copy (colour is not added back; ``greyness.py``),
 # when the colour member's canvas is at least COLOUR_FILL the shared part.
@@ -303,7 +305,7 @@ def edited_member(
         if fills[low.id] >= FULL:  # all of the smaller across the larger: enlarged, padded?
             padding = (
                 fills[high.id] < FULL
-                and spans(polygons[high.id], size(high))
+                and _screen(high, polygons[high.id], thumbnail)
                 and _padded(high, polygons[high.id], fills[high.id], thumbnail, judged)
             )
             return high.id if padding else None
@@ -415,6 +417,16 @@ def _clipped(quad: np.ndarray | None, frame: tuple[int, int]) -> np.ndarray | No
     if area <= 1.0 or polygon is None:
         return None
     return np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+
+
+def _screen(record: ImageRecord, polygon: np.ndarray, thumbnail: Thumbnail) -> bool:
+    """Whether ``record`` shows ``polygon`` as a screen shows a picture: across its width or
+    height (``spans``), or in a frame with things of its own, not on a bare ground
+    (``padding.bare``: a scanner's bed, a product's white ground)."""
+    if spans(polygon, size(record)):
+        return True
+    picture = thumbnail(record.id)
+    return picture is not None and not bare(picture, polygon, size(record))
 
 
 def spans(polygon: np.ndarray, canvas: tuple[int, int]) -> bool:

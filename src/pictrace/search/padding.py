@@ -31,6 +31,7 @@ MARGIN = 5  # px of a thumbnail's extra canvas ignored along the shared part's e
 THIN_MARGIN = 2
 THIN_FLAT = 0.95
 MIN_EXTRA = 0.02  # an extra canvas smaller than this share of the thumbnail is not judged
+BARE_REST = 0.03  # ``bare``: the share of the extra canvas a bare ground leaves to other colours
 # Smooth padding: at least SMOOTH of the extra canvas within TOLERANCE of its neighbourhood
 # (LOCAL px each way), at most CONTINUED of the picture along the shared part's edge within
 # TOLERANCE of the padding beside it, and at least BREAK more of it within TOLERANCE of the
@@ -60,6 +61,17 @@ def padded(pixels: np.ndarray, polygon: np.ndarray, full: tuple[int, int]) -> bo
         return _flat_padding(pixels, extra, edge) or _smooth_padding(pixels, extra, edge, deep)
     thin = _regions(pixels, polygon, full, THIN_MARGIN)  # a frame: one colour all round
     return thin is not None and _flat_padding(pixels, thin[0], thin[1], THIN_FLAT)
+
+
+def bare(pixels: np.ndarray, polygon: np.ndarray, full: tuple[int, int]) -> bool:
+    """Whether the canvas of a picture outside ``polygon`` is one flat colour all but
+    ``BARE_REST`` of it (a scanner's bed, a product's white ground) rather than a frame with
+    things of its own (an app's bars, text and buttons), judged on its thumbnail ``pixels``."""
+    regions = _regions(pixels, polygon, full)
+    if regions is None:
+        return False
+    outside = pixels[regions[0]].astype(np.int16)
+    return float(_near(outside, np.median(outside, axis=0)).mean()) >= 1 - BARE_REST
 
 
 def _regions(
