@@ -16,7 +16,7 @@ from pydantic_settings.exceptions import SettingsError
 
 from pictrace.errors import ConfigError
 from pictrace.hosts import allowed_entry_problem
-from pictrace.types import KEEPER_POLICY, KeeperRule, rule_names
+from pictrace.types import KEEPER_POLICY, KeeperRule, contrary_rules, rule_names
 
 log = logging.getLogger("pictrace")
 PREFIX = "PICTRACE_"
@@ -95,8 +95,8 @@ class Settings(BaseSettings):
         (the rule names themselves are checked as the field's type)."""
         value = _listed(value)
         rules = rule_names(value) if isinstance(value, list | tuple) else value
-        if isinstance(rules, list) and {"oldest", "newest"} <= set(rules):
-            raise ValueError("a keeper policy takes 'oldest' or 'newest', not both")
+        if isinstance(rules, list) and (why := contrary_rules(rules)):
+            raise ValueError(why)
         return rules
 
     @field_validator("extra_models", "allow_hosts", "server_names", mode="before")

@@ -30,6 +30,13 @@ def rule_names(values: str | Iterable[str]) -> list[str]:
     return [name.strip() for value in given for name in str(value).split(",") if name.strip()]
 
 
+def contrary_rules(rules: Iterable[str]) -> str | None:
+    """Why a keeper policy's rules cannot all decide, or None: "oldest" orders every pair, so
+    a "newest" with it would never decide (nor the reverse)."""
+    both = {"oldest", "newest"} <= set(rules)
+    return "a keeper policy takes 'oldest' or 'newest', not both" if both else None
+
+
 TIER_ORDER: dict[str, int] = {"exact": 0, "copy": 1, "similar": 2}
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels of the image it lies in
 

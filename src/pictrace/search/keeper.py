@@ -10,11 +10,10 @@ the two tells more (``edited_member``):
   thumbnail), it is the copy; so is one that holds all of the other at clearly more pixels
   on a padded canvas, across its width or height or in a frame with things of its own (a
   phone's screenshot of a photo shown across the screen's width, the app's bars above and
-  below).
-  Otherwise the pair is not judged: a thumbnail and an enlarged copy look alike to stored
-  features, and so do a picture pasted small into another and the original of an enlarged
-  crop, and a scan on its flat bed and a reduced crop of it (the file rules then keep the
-  larger file);
+  below). Otherwise the pair is not judged: a thumbnail and an enlarged copy look alike to
+  stored features, and so do a picture pasted small into another and the original of an
+  enlarged crop, and a scan on its flat bed and a reduced crop of it (the file rules then
+  keep the larger file);
 * **canvas**: at about the same resolution, when one member shows nothing but the shared part
   and the other shows more, that "more" is either picture or padding (mostly one flat colour
   the picture does not continue in: a border, a caption band, the corners of a rotated copy),
@@ -53,7 +52,14 @@ from pictrace.search.greyness import colour_look, lost_colour
 from pictrace.search.inset import breaks_off_all_round
 from pictrace.search.overlap import corners, project
 from pictrace.search.padding import bare, breaks_off, on_thumbnail, padded
-from pictrace.types import DuplicateGroup, ImageRecord, KeeperReason, KeeperRule, rule_names
+from pictrace.types import (
+    DuplicateGroup,
+    ImageRecord,
+    KeeperReason,
+    KeeperRule,
+    contrary_rules,
+    rule_names,
+)
 
 NETPBM = frozenset({"ppm", "pgm", "pbm", "pfm"})
 LOSSLESS = frozenset({"png", "tiff", "bmp", "webp-lossless"}) | NETPBM
@@ -148,8 +154,8 @@ def checked_policy(
         raise InputError(f"unknown keeper rules {unknown}; choose from {list(_RULES)}")
     if not rules:
         raise InputError("a keeper policy needs at least one rule")
-    if {"oldest", "newest"} <= set(rules):
-        raise InputError("a keeper policy takes 'oldest' or 'newest', not both")
+    if why := contrary_rules(rules):
+        raise InputError(why)
     return tuple(dict.fromkeys(cast(KeeperRule, rule) for rule in rules))
 
 
@@ -421,15 +427,15 @@ def _clipped(quad: np.ndarray | None, frame: tuple[int, int]) -> np.ndarray | No
 
 def _screen(record: ImageRecord, polygon: np.ndarray, thumbnail: Thumbnail) -> bool:
     """Whether ``record`` shows ``polygon`` as a screen shows a picture: across its width or
-    height (``spans``), or in a frame with things of its own, not on a bare ground
+    height (``_spans``), or in a frame with things of its own, not on a bare ground
     (``padding.bare``: a scanner's bed, a product's white ground)."""
-    if spans(polygon, size(record)):
+    if _spans(polygon, size(record)):
         return True
     picture = thumbnail(record.id)
     return picture is not None and not bare(picture, polygon, size(record))
 
 
-def spans(polygon: np.ndarray, canvas: tuple[int, int]) -> bool:
+def _spans(polygon: np.ndarray, canvas: tuple[int, int]) -> bool:
     """Whether ``polygon`` reaches across its ``canvas`` (within ``SPAN`` of both sides) from
     left to right or from top to bottom: letterboxed, as a phone page shows a photo."""
     low, high = polygon.min(axis=0), polygon.max(axis=0)
