@@ -94,6 +94,9 @@ def test_a_malformed_url_is_explained_in_words(client):
     assert answer.json()["errors"][0]["loc"] == ["body", "url"]  # the machine's form kept
     keeper = client.get("/api/duplicates", params={"keeper": "prettiest"}).json()["message"]
     assert keeper.startswith("keeper, value 1: keeper rules are original, resolution")
+    both = client.get("/api/duplicates", params=[("keeper", "oldest"), ("keeper", "newest")])
+    assert both.status_code == 400  # rules the schema allows, contradicting each other
+    assert both.json()["message"] == "a keeper policy takes 'oldest' or 'newest', not both"
     lines = client.post("/api/images", json={"urls": ["https://example.org/a.jpg", "ftp://b"]})
     assert lines.json()["message"].startswith("urls, line 2: ")
 

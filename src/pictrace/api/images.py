@@ -27,7 +27,7 @@ from pictrace.errors import InputError, NotFound
 from pictrace.index import Index
 from pictrace.ingest.crawl import CrawlLimits
 from pictrace.search.keeper import checked_policy
-from pictrace.types import AddReport, KeeperRule
+from pictrace.types import AddReport, KeeperRule, contrary_rules, rule_names
 
 router = APIRouter(
     prefix="/api",
@@ -44,7 +44,10 @@ PATTERN_HINTS[_RULE_LIST] = f"keeper rules are {', '.join(KEEPER_RULES)} (comma-
 
 
 def _policy(keeper: list[str], default: Sequence[KeeperRule]) -> list[KeeperRule]:
-    """The requested keeper rules, each once; an unknown rule is an invalid field (422)."""
+    """The requested keeper rules, each once; an unknown rule is an invalid field (422), and
+    rules the schema allows but that contradict each other a bad request (400)."""
+    if why := contrary_rules(rule_names(keeper)):
+        raise InputError(why)
     try:
         return list(checked_policy(keeper, default))
     except InputError as exc:
