@@ -9,15 +9,14 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from pictrace import Index, load_settings
 from pictrace.errors import ConfigError, InputError
-from pictrace.search.keeper import (
+from pictrace.search.edited import (
     Link,
-    apply_policy,
-    checked_policy,
     edited_counts,
     edited_member,
     polygon_area,
     shared_parts,
 )
+from pictrace.search.keeper import apply_policy, checked_policy
 from pictrace.search.padding import padded
 from pictrace.types import KEEPER_POLICY, DuplicateGroup, ImageRecord
 from tests.conftest import jpeg_bytes, load_rgb

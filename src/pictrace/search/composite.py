@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 import cv2
 import numpy as np
 
-from pictrace.search.keeper import FULL, Link, Thumbnail, polygon_area, shared_parts, size
+from pictrace.search.edited import FULL, Link, Thumbnail, polygon_area, shared_parts, size
 from pictrace.search.padding import breaks_off, on_thumbnail
 from pictrace.types import ImageRecord
 

@@ -24,8 +24,9 @@ from pictrace.features.base import FeatureSpec, FeatureValue, local_descriptors
 from pictrace.features.thumbnail import open_thumbnail
 from pictrace.search.candidates import Candidate, Query
 from pictrace.search.composite import bridges
+from pictrace.search.edited import Link, edited_counts
 from pictrace.search.engine import Searcher
-from pictrace.search.keeper import Link, apply_policy, edited_counts
+from pictrace.search.keeper import apply_policy
 from pictrace.search.keeper_check import checked_keeper
 from pictrace.store.base import Store
 from pictrace.store.copylinks import CopyLinks

@@ -1,4 +1,4 @@
-"""Whether a picture is grey or in colour, for the suggested keeper (``keeper.py``).
+"""Whether a picture is grey or in colour, for the suggested keeper (``edited.py``).
 
 A grey copy of a colour picture is the copy: colour is not added back. The judgement is made
 on an image's stored thumbnail, once per image of a duplicate group.

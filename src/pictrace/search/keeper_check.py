@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from pictrace.search.keeper import Link, Thumbnail, apply_policy, edited_counts, pixels
+from pictrace.search.edited import Link, Thumbnail, edited_counts, pixels
+from pictrace.search.keeper import apply_policy
 from pictrace.types import DuplicateGroup, KeeperRule
 
 CHECKS = 6  # unpaired smaller members a keeper is verified against, at most

@@ -1,7 +1,7 @@
 """Whether the canvas a picture shows around a part it shares with another is padding (a
 border, a caption band, the corners of a rotated copy, a drop shadow), and whether a picture
 breaks off at the edge of a part (a collage's cell): judged on stored thumbnails, for the
-suggested keeper (``keeper.py``) and for composites (``composite.py``).
+suggested keeper (``edited.py``) and for composites (``composite.py``).
 """
 
 from __future__ import annotations
