@@ -14,7 +14,8 @@ import numpy as np
 Tier = Literal["exact", "copy", "similar"]
 Verdict = Literal["exact", "copy", "similar", "different"]
 SIMILAR_AT = 0.5  # similarity from which a pair that is not a copy is "similar", else "different"
-# How a duplicate group chooses its keeper: rules in order (search/keeper.py; its "original": search/edited.py).
+# How a duplicate group chooses its keeper: rules in order (search/keeper.py; its "original"
+# rule counts the pairs search/edited.py judged).
 KeeperRule = Literal["original", "resolution", "lossless", "exif", "bytes", "oldest", "newest"]
 # what put a keeper first: a rule, or before every rule "present" (the others' files are gone)
 # or "resave" (the others are lossless files of its very pixels: a JPEG saved again as PNG, a
