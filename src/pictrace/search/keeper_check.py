@@ -7,7 +7,7 @@ judges the border an edit, and the file rules keep the larger file: the bordered
 user's 13 edits of one photo; with 3 of them the pair was verified and the original kept).
 So when a keeper has more pixels than members it has no pair with, it is verified against
 them (``CHECKS`` at most, the largest first) and the pairs that fit are judged as
-``keeper.edited_member`` judges any verified pair; a new keeper is checked the same way,
+``edited.edited_member`` judges any verified pair; a new keeper is checked the same way,
 ``ROUNDS`` times at most. The checks are not kept between runs: they cost a few
 milliseconds each, and only groups whose keeper is larger than an unpaired member pay them.
 """

@@ -70,8 +70,7 @@ def bare(pixels: np.ndarray, polygon: np.ndarray, full: tuple[int, int]) -> bool
     regions = _regions(pixels, polygon, full)
     if regions is None:
         return False
-    outside = pixels[regions[0]].astype(np.int16)
-    return float(_near(outside, np.median(outside, axis=0)).mean()) >= 1 - BARE_REST
+    return _flat_share(pixels, regions[0])[0] >= 1 - BARE_REST
 
 
 def _regions(
@@ -103,14 +102,20 @@ def on_thumbnail(pixels: np.ndarray, polygon: np.ndarray, full: tuple[int, int])
 def _flat_padding(
     pixels: np.ndarray, extra: np.ndarray, edge: np.ndarray, least: float = FLAT
 ) -> bool:
-    outside = pixels[extra].astype(np.int16)
-    colour = np.median(outside, axis=0)
-    flat = _near(outside, colour).mean()
+    flat, colour = _flat_share(pixels, extra)
     blend = _near(pixels[edge].astype(np.int16), colour).mean()
     if not (flat >= least and blend <= flat - STEP):
         return False
     across = _across(pixels.astype(np.float32), extra, edge)  # a star field around its crop
     return across is not None and across <= SPREAD_ON
+
+
+def _flat_share(pixels: np.ndarray, extra: np.ndarray) -> tuple[float, np.ndarray]:
+    """The share of the ``extra`` canvas within ``TOLERANCE`` of its median colour, and that
+    colour."""
+    outside = pixels[extra].astype(np.int16)
+    colour = np.median(outside, axis=0)
+    return float(_near(outside, colour).mean()), colour
 
 
 def _smooth_padding(
