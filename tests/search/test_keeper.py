@@ -742,3 +742,53 @@ def test_a_desktop_screenshot_with_its_own_bars_and_text_is_the_edited_member(ph
     thumbs = {1: np.asarray(photo.resize((320, 213))), 2: np.asarray(shot.resize((320, 200)))}
     assert edited_member(link, records, thumbs.get) == 2
     assert keeper_of(records, [link], thumbs.get) == 1
+
+
+def grid(
+    photos, names: tuple[str, ...], cells: list[tuple[int, int, int, int]], size
+) -> Image.Image:
+    """A collage: each picture cropped to fill its cell (left, top, width, height)."""
+    canvas = Image.new("RGB", size, "white")
+    for name, (left, top, width, height) in zip(names, cells, strict=True):
+        canvas.paste(ImageOps.fit(load_rgb(photos / name), (width, height)), (left, top))
+    return canvas
+
+
+QUARTERS = [(4, 4, 396, 296), (404, 4, 396, 296), (4, 304, 396, 296), (404, 304, 396, 296)]
+
+
+def test_two_collages_sharing_a_picture_join_none_of_their_groups(index_copy, photos, tmp_path):
+    """Two 2 x 2 grids show the cat, one in its top right cell, the other in its bottom right:
+    each grid's frame, fitted into the other through the cat, covers a whole row of it, so
+    each grid held the other as a part larger than its cells and kept the pictures of that
+    row: the coffee, the cat and the motorcycle became one group."""
+    first = ("coffee.jpg", "chelsea_cat.jpg", "baboon.jpg", "building.jpg")
+    second = ("fruits.jpg", "squirrel.jpg", "motorcycle.jpg", "chelsea_cat.jpg")
+    watched = ("coffee.jpg", "chelsea_cat.jpg", "motorcycle.jpg")
+    for name in watched:  # each has a copy of its own, so each has a group
+        picture = load_rgb(photos / name)
+        smaller = picture.resize((picture.width * 3 // 4, picture.height * 3 // 4))
+        (tmp_path / f"small_{name}").write_bytes(jpeg_bytes(smaller, 80))
+    for number, names in enumerate((first, second)):
+        collage = grid(photos, names, QUARTERS, (804, 604))
+        (tmp_path / f"grid{number}.jpg").write_bytes(jpeg_bytes(collage, 90))
+    index_copy.add([tmp_path])
+    groups = index_copy.duplicates()
+    apart(groups, watched, "grid0.jpg")
+    apart(groups, watched, "grid1.jpg")
+
+
+def test_a_framed_copy_of_one_cell_stays_with_that_cell(index_copy, photos, tmp_path):
+    """A photo of a screen showing the whole coffee picture, wide, maps past the collage's
+    narrow coffee cell (a crop of it) over the centre of the larger rocket cell beside it;
+    its own centre stays in the coffee cell, so it does not join the rocket's group."""
+    coffee = load_rgb(photos / "coffee.jpg")
+    cells = [(4, 4, 300, 396), (308, 4, 492, 396)]
+    collage = grid(photos, ("coffee.jpg", "rocket.jpg"), cells, (804, 404))
+    (tmp_path / "grid.jpg").write_bytes(jpeg_bytes(collage, 90))
+    screen = Image.new("RGB", (coffee.width + 400, coffee.height + 160), (120, 110, 100))
+    screen.paste((10, 10, 10), (180, 60, coffee.width + 220, coffee.height + 100))
+    screen.paste(coffee, (200, 80))
+    (tmp_path / "screen.jpg").write_bytes(jpeg_bytes(screen, 85))
+    index_copy.add([tmp_path])
+    apart(index_copy.duplicates(), ("coffee.jpg", "rocket.jpg"), "grid.jpg")
