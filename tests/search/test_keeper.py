@@ -792,3 +792,33 @@ def test_a_framed_copy_of_one_cell_stays_with_that_cell(index_copy, photos, tmp_
     (tmp_path / "screen.jpg").write_bytes(jpeg_bytes(screen, 85))
     index_copy.add([tmp_path])
     apart(index_copy.duplicates(), ("coffee.jpg", "rocket.jpg"), "grid.jpg")
+
+
+def test_copies_of_a_grid_stay_with_one_of_its_pictures(index_copy, photos, tmp_path):
+    """A 3 x 3 grid, the grid under a caption band (which holds the whole grid, breaking off
+    at the band) and the grid at a smaller size: each holds the others and all nine
+    pictures, yet all three stay with the one picture they lead with, and the pictures
+    that have copies of their own keep their own groups."""
+    names = ("baboon.jpg", "building.jpg", "fruits.jpg", "squirrel.jpg", "coffee.jpg")
+    names += ("rocket.jpg", "chelsea_cat.jpg", "motorcycle.jpg", "flower.jpg")
+    cells = [(4 + (i % 3) * 304, 4 + (i // 3) * 304, 300, 300) for i in range(9)]
+    collage = grid(photos, names, cells, (912, 912))
+    (tmp_path / "grid.jpg").write_bytes(jpeg_bytes(collage, 90))
+    captioned = Image.new("RGB", (912, 1032), "black")
+    captioned.paste(collage, (0, 120))
+    ImageDraw.Draw(captioned).text((20, 30), "NINE PICTURES", fill="white", font_size=60)
+    (tmp_path / "captioned.jpg").write_bytes(jpeg_bytes(captioned, 90))
+    (tmp_path / "small.jpg").write_bytes(jpeg_bytes(collage.resize((640, 640)), 85))
+    for name in names[:6]:
+        picture = load_rgb(photos / name)
+        smaller = picture.resize((picture.width * 3 // 4, picture.height * 3 // 4))
+        (tmp_path / f"small_{name}").write_bytes(jpeg_bytes(smaller, 80))
+    index_copy.add([tmp_path])
+    groups = index_copy.duplicates()
+    apart(groups, names[:6], "grid.jpg")
+    holding = [
+        g
+        for g in groups
+        if any(m.source.endswith(("/grid.jpg", "/captioned.jpg", "/small.jpg")) for m in g.members)
+    ]
+    assert len(holding) == 1

@@ -51,9 +51,11 @@ def bridges(
     thumbnail: Thumbnail,
 ) -> dict[int, set[tuple[int, int]]]:
     """Per composite, the pairs (low id first) that join it to what it shows outside the
-    largest of its parts that break off (each part's copies included), and to the other
-    composites it shares only a part with; also per member that holds a composite, its pairs
-    to what the composite does not join."""
+    largest of its parts that break off (each part's copies included), and to every other
+    composite but a copy of it (``_copies``) that holds it, is held by it, or stays with the
+    same part; also per member that holds a composite, its pairs to what the composite does
+    not join. Another composite is never the part a composite stays with: two grids that
+    share a cell show each other there only, and a caption copy of a grid holds all of it."""
     parts, whole = _parts_shown(links, records)
     spots = {
         member: _spots(held, records, member, thumbnail)
@@ -62,19 +64,25 @@ def bridges(
     }
     full = {member: size(records[member]) for member in spots}
     composites = {m for m, s in spots.items() if len(_apart(_placed(s), pairs, full[m])) > 1}
+    kept = {}
+    for member in composites:
+        placed = [p for p in _placed(spots[member]) if p[0] not in composites]
+        chosen = _apart(placed, pairs, full[member])
+        kept[member] = _of_largest(spots[member], chosen, full[member]) - composites
     dropped: dict[int, set[tuple[int, int]]] = {}
     for member in composites:
-        shared = {
-            spot.other
-            for spot in spots[member]
-            if spot.other in composites and not _whole_of(member, spot.other, whole)
+        followed = {
+            other
+            for other in composites
+            if _copies(member, other, spots, full)
+            and (
+                _whole_of(member, other, whole)  # the holder follows it: ``_passed_on``
+                or not (kept[member] and kept[other])
+                or kept[member] & kept[other]
+            )
         }
-        placed = [p for p in _placed(spots[member]) if p[0] not in shared]
-        chosen = _apart(placed, pairs, full[member])
-        kept = _of_largest(spots[member], chosen, full[member]) - shared
-        dropped[member] = {_pair(member, spot.other) for spot in spots[member]} - {
-            _pair(member, other) for other in kept
-        }
+        shown = {spot.other for spot in spots[member]}
+        dropped[member] = {_pair(member, o) for o in shown - kept[member] - followed}
     return _passed_on(dropped, whole, pairs)
 
 
@@ -108,12 +116,17 @@ def _spots(
     for other, where, carried in held:
         cell = _cell(picture, thumbnail(other), carried, full, size(records[other]))
         placed = None
-        if cell is not None and _breaks_off(picture, cell, full, judged):
+        if _share(where if cell is None else cell, full) >= MOST:
+            pass  # a copy of most of the member (a caption copy of a grid) is no part of it
+        elif cell is not None and _breaks_off(picture, cell, full, judged):
             placed = cell
         elif _breaks_off(picture, where, full, judged):
             placed = where
         spots.append(Spot(other, where, cell, placed))
     return spots
+
+
+MOST = 0.85  # of a member's picture: a part whose pixels cover this much is not one of its parts
 
 
 def _placed(spots: list[Spot]) -> list[tuple[int, np.ndarray]]:
@@ -122,19 +135,43 @@ def _placed(spots: list[Spot]) -> list[tuple[int, np.ndarray]]:
 
 
 def _whole_of(a: int, b: int, whole: Mapping[int, set[int]]) -> bool:
-    """Whether either of two members holds the other whole (a collage and its copy)."""
+    """Whether either of two members holds the other whole."""
     return b in whole.get(a, ()) or a in whole.get(b, ())
+
+
+COPY = 0.5  # of a composite: another composite whose pixels cover this much is a copy of it
+
+
+def _copies(
+    member: int, other: int, spots: Mapping[int, list[Spot]], full: Mapping[int, tuple[int, int]]
+) -> bool:
+    """Whether two composites are copies of each other (a re-encode, a caption, a border):
+    the pixels one shows of the other cover COPY of it, either way. Two grids that share one
+    cell show each other in that cell only, though each one's frame, fitted through the
+    cell into the other, may cover all of it."""
+    return any(
+        spot.other == there and _share(spot.shown, full[here]) >= COPY
+        for here, there in ((member, other), (other, member))
+        for spot in spots[here]
+    )
+
+
+def _share(polygon: np.ndarray, full: tuple[int, int]) -> float:
+    covered = _footprint(polygon, full)
+    return float(np.count_nonzero(covered)) / covered.size
 
 
 def _of_largest(
     spots: list[Spot], chosen: list[tuple[int, np.ndarray]], full: tuple[int, int]
 ) -> set[int]:
-    """The members shown whose pixels (``Spot.shown``) have their centre in the largest
-    chosen part: a photo of a screen showing one cell's whole picture maps past the cell
-    into its neighbour, but its pixels agree with the collage's only in the cell."""
+    """The members shown whose pixels (``Spot.shown``) have their centre in the pixels of
+    the largest chosen part: a photo of a screen showing one cell's whole picture maps past
+    the cell into its neighbour, but its pixels agree with the collage's only in the cell."""
     if not chosen:
         return set()
-    largest = _footprint(chosen[0][1], full)
+    lead, placed = chosen[0]
+    spot = next(s for s in spots if s.other == lead and s.placed is placed)
+    largest = _footprint(spot.shown, full)
     kept = set()
     for spot in spots:
         rows, columns = np.nonzero(_footprint(spot.shown, full))
@@ -263,17 +300,54 @@ def _cell(
 def _apart(
     shown: list[tuple[int, np.ndarray]], pairs: set[tuple[int, int]], full: tuple[int, int]
 ) -> list[tuple[int, np.ndarray]]:
-    """Of the parts a member holds, largest first (in the picture), those that overlap none
-    taken before and are not copies of one taken before."""
+    """Of the parts a member holds, largest first (in the picture; ``_largest_first``),
+    those that overlap none taken before and are not copies of one taken before."""
     chosen: list[tuple[int, np.ndarray]] = []
-    area = {id(where): int(np.count_nonzero(_footprint(where, full))) for _, where in shown}
-    for other, polygon in sorted(shown, key=lambda part: -area[id(part[1])]):
+    for other, polygon in _largest_first(shown, pairs, full):
         if all(
             _pair(other, taken) not in pairs and not _overlapping(polygon, where)
             for taken, where in chosen
         ):
             chosen.append((other, polygon))
     return chosen
+
+
+AS_LARGE = 0.9  # of the largest part's area: a part at least this large is as large
+
+
+def _largest_first(
+    shown: list[tuple[int, np.ndarray]], pairs: set[tuple[int, int]], full: tuple[int, int]
+) -> list[tuple[int, np.ndarray]]:
+    """The parts, largest first; of those as large as the largest (the equal cells of a
+    grid) the one nearest the top left leads, so every copy of a grid stays with one cell.
+    A part is as large as the smallest of the copies of its picture in its place: a copy
+    with a border of its own lands past the cell, which another copy of the grid may show
+    narrowed to the cell."""
+    area = {id(where): int(np.count_nonzero(_footprint(where, full))) for _, where in shown}
+    least = {
+        id(where): min(
+            area[id(there)]
+            for another, there in shown
+            if (another == other or _pair(other, another) in pairs) and _overlapping(where, there)
+        )
+        for other, where in shown
+    }
+    ranked = sorted(shown, key=lambda part: -least[id(part[1])])
+    if not ranked:
+        return ranked
+    top = least[id(ranked[0][1])]
+    lead = min(
+        (part for part in ranked if least[id(part[1])] >= AS_LARGE * top),
+        key=lambda part: _from_top_left(part[1], full),
+    )
+    return [lead, *(part for part in ranked if part is not lead)]
+
+
+def _from_top_left(where: np.ndarray, full: tuple[int, int]) -> float:
+    """How far a part's centre lies from the picture's top left corner, down plus across,
+    as shares of the picture's height and width."""
+    x, y = where.mean(axis=0)
+    return float(y) / full[1] + float(x) / full[0]
 
 
 def _held(polygon: np.ndarray, record: ImageRecord) -> bool:
