@@ -29,8 +29,8 @@ desktop screenshot of a 450 px photo holds it in 7 % of the picture.
 
 Such a fit loses its coverage, as a missed middle does. Judged only for fits whose inliers
 leave out some of the detail (``INSET_FROM``), on the stored thumbnails. Measured in
-BENCHMARKS.md ("Three releases ago: different photos in one window"; for bands, "Two
-releases ago: ... photos beside a shared panel").
+BENCHMARKS.md (the sections "... different photos in one window" and, for bands, "...
+photos beside a shared panel").
 
 The same block tells the other judges' mistake apart: a caption band laid over the middle
 of a copy whose own detail it hides (a pyramid under the band, flat sky and sand around it)
@@ -107,9 +107,9 @@ def inset_differs(
     hardly any of the fit's ``inliers`` (in canvas px: ``warped.on_canvas``) and at which both
     pictures break off: different pictures in one frame."""
     block = differing_block(query_part, hit_part, inside, inliers)
-    if block is None or _share_in(inliers, block) > INLIERS_IN:
+    if block is None or share_in(inliers, block) > INLIERS_IN:
         return False
-    fewest = 1 if _area(block) >= BAND * np.count_nonzero(inside) else ENCLOSED
+    fewest = 1 if box_area(block) >= BAND * np.count_nonzero(inside) else ENCLOSED
     hit_part = np.where(inside[:, :, None], hit_part, query_part)
     for part in (query_part, hit_part):
         own = own_box(part, block)
@@ -135,9 +135,9 @@ def laid_over(
     block of less than ``BAND`` of the overlap that holds hardly any of the ``inliers``, at
     whose every side inside the canvas the query breaks off while the hit carries on."""
     block = differing_block(query_part, hit_part, inside, inliers)
-    if block is None or _share_in(inliers, block) > INLIERS_IN:
+    if block is None or share_in(inliers, block) > INLIERS_IN:
         return False
-    if _area(block) >= BAND * np.count_nonzero(inside):
+    if box_area(block) >= BAND * np.count_nonzero(inside):
         return False
     laid = carried_at_sides(query_part, block)
     under = carried_at_sides(np.where(inside[:, :, None], hit_part, query_part), block)
@@ -190,7 +190,7 @@ def _profile(strip: np.ndarray) -> np.ndarray:
     return cv2.blur(strip.mean(axis=0, keepdims=True), (SMOOTH, 1)).ravel()
 
 
-def _share_in(points: np.ndarray, box: PixelBox) -> float:
+def share_in(points: np.ndarray, box: PixelBox) -> float:
     if not len(points):
         return 0.0
     x0, y0, x1, y1 = box
@@ -255,7 +255,7 @@ def own_box(part: np.ndarray, block: PixelBox) -> PixelBox | None:
     rows = picture[:, x0:x1].transpose(1, 0, 2)
     y0, y1 = _frame_trimmed(rows, y0, y1, height)
     own = (x0, y0, x1, y1)
-    if y1 - y0 < MIN_SIDE or _area(own) < OWN * _area(block):
+    if y1 - y0 < MIN_SIDE or box_area(own) < OWN * box_area(block):
         return None
     return _snapped(picture, own)
 
@@ -312,5 +312,5 @@ def _edge_at(picture: np.ndarray, at: int, size: int, inward: int) -> int:
     return lines[best] if steps[best] >= SNAP_STEP else at
 
 
-def _area(box: PixelBox) -> int:
+def box_area(box: PixelBox) -> int:
     return (box[2] - box[0]) * (box[3] - box[1])

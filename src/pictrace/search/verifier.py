@@ -21,6 +21,7 @@ from pictrace.search.captions import band_rows
 from pictrace.search.inset import INSET_FROM, inset_differs, laid_over
 from pictrace.search.inset import SIDE as INSET_SIDE
 from pictrace.search.middle import FINE, middle_alike
+from pictrace.search.pasted import pasted_over
 from pictrace.search.unmatched import unmatched_alike
 from pictrace.search.verify import (
     Fit,
@@ -174,7 +175,8 @@ def _alike(query: Looks, hit: np.ndarray, fit: Fit, sizes: Sizes) -> bool:
     """Whether a flagged fit's pictures (the query's colour and grey thumbnails, the hit's
     colour one) look alike where its inliers are missing, or differ there only by something
     laid over the query (``inset.laid_over``: a caption band over the middle of a copy whose
-    own detail it hides), and do not differ in a picture of their own placed in one frame
+    own detail it hides) or a picture pasted over either (``pasted.pasted_over``), and do not
+    differ in a picture of their own placed in one frame
     (``inset``, judged from ``INSET_FROM`` of the detail left out). The colour pair both
     ``inset`` judges read is made once, and only when one of them is asked (the frame is
     still judged after a band laid over: the window of a small photo shows both)."""
@@ -186,8 +188,8 @@ def _alike(query: Looks, hit: np.ndarray, fit: Fit, sizes: Sizes) -> bool:
     if warped is None:
         return not differ  # too small an overlap to judge
     inliers = on_canvas(fit.query_pts, fit, warped[0].shape)
-    if differ and not laid_over(*warped, inliers):
-        return False
+    if differ and not laid_over(*warped, inliers):  # pasted, unless each holds its own there
+        return pasted_over(*warped, inliers) and not inset_differs(*warped, inliers)
     return fit.unmatched_share < INSET_FROM or not inset_differs(*warped, inliers)
 
 
