@@ -74,14 +74,15 @@ def bridges(
         followed = {
             other
             for other in composites
-            if _copies(member, other, spots, full)
+            if _copies(member, other, spots, full, whole)
             and (
                 _whole_of(member, other, whole)  # the holder follows it: ``_passed_on``
                 or not (kept[member] and kept[other])
                 or kept[member] & kept[other]
             )
         }
-        shown = {spot.other for spot in spots[member]}
+        partners = {a if b == member else b for a, b in pairs if member in (a, b)}
+        shown = {spot.other for spot in spots[member]} | (partners & composites)
         dropped[member] = {_pair(member, o) for o in shown - kept[member] - followed}
     return _passed_on(dropped, whole, pairs)
 
@@ -139,21 +140,31 @@ def _whole_of(a: int, b: int, whole: Mapping[int, set[int]]) -> bool:
     return b in whole.get(a, ()) or a in whole.get(b, ())
 
 
-COPY = 0.5  # of a composite: another composite whose pixels cover this much is a copy of it
+COPY = 0.85  # of a composite: another composite whose pixels cover this much is a copy of it
 
 
 def _copies(
-    member: int, other: int, spots: Mapping[int, list[Spot]], full: Mapping[int, tuple[int, int]]
+    member: int,
+    other: int,
+    spots: Mapping[int, list[Spot]],
+    full: Mapping[int, tuple[int, int]],
+    whole: Mapping[int, set[int]],
 ) -> bool:
     """Whether two composites are copies of each other (a re-encode, a caption, a border):
-    the pixels one shows of the other cover COPY of it, either way. Two grids that share one
-    cell show each other in that cell only, though each one's frame, fitted through the
-    cell into the other, may cover all of it."""
-    return any(
-        spot.other == there and _share(spot.shown, full[here]) >= COPY
-        for here, there in ((member, other), (other, member))
-        for spot in spots[here]
-    )
+    one shows the other's pixels over COPY of where the other lands in it, and holds it
+    whole or shows it over COPY of itself. Two grids that share one cell show each other
+    in that cell only, though each one's frame, fitted through the cell into the other, may
+    land whole inside it; a grid and a strip that share two cells side by side show each
+    other there, half of the grid (a held-out trial joined two pictures' groups so)."""
+    for here, there in ((member, other), (other, member)):
+        for spot in spots[here]:
+            if spot.other != there:
+                continue
+            shown, landed = _share(spot.shown, full[here]), _share(spot.where, full[here])
+            held = there in whole.get(here, ()) or shown >= COPY
+            if held and shown >= COPY * landed:
+                return True
+    return False
 
 
 def _share(polygon: np.ndarray, full: tuple[int, int]) -> float:
@@ -234,7 +245,8 @@ def _parts_shown(
     links: Iterable[Link], records: Mapping[int, ImageRecord]
 ) -> tuple[dict[int, list[Held]], dict[int, set[int]]]:
     """Per member, the members it holds in a part of itself, with where (a polygon in it)
-    and how they map into it; and per member, those of them it holds whole."""
+    and how they map into it; and per member, the members it holds whole (those too that
+    show nothing but a part of it)."""
     shown: dict[int, list[Held]] = {}
     whole: dict[int, set[int]] = {}
     seen: set[tuple[int, int]] = set()
@@ -251,8 +263,9 @@ def _parts_shown(
             (query, hit, in_query, in_hit, np.linalg.inv(link.transform)),
             (hit, query, in_hit, in_query, link.transform),
         ):
-            if _held(inside, holder):
-                continue  # ``holder`` shows nothing but ``part``
+            if _held(inside, holder):  # ``holder`` shows nothing but ``part``: a crop, a copy
+                whole.setdefault(part.id, set()).add(holder.id)
+                continue
             shown.setdefault(holder.id, []).append((part.id, inside, carried))
             if _held(of_part, part):
                 whole.setdefault(holder.id, set()).add(part.id)
