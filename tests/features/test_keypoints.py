@@ -12,8 +12,10 @@ from pictrace.features.keypoints import (
     KEYPOINTS,
     KeypointExtractor,
     Keypoints,
+    crowded,
     decode_keypoints,
     detect,
+    detect_spread,
     encode_keypoints,
     mirrored,
     negative,
@@ -183,3 +185,34 @@ def test_spread_keeps_the_strongest_of_every_cell(points, count):
         # spread order: the first few cover every occupied cell once
         occupied = len(np.unique(cells))
         assert len(np.unique(cells[kept[:occupied]])) == occupied
+
+
+def checkered(picture: np.ndarray, margin: int = 90, step: int = 12) -> np.ndarray:
+    """``picture`` inside a black and violet checkered border ``margin`` px wide."""
+    height, width = picture.shape[0] + 2 * margin, picture.shape[1] + 2 * margin
+    rows, cols = np.indices((height, width))
+    dark = ((rows // step + cols // step) % 2).astype(bool)
+    canvas = np.where(dark[:, :, None], [20, 10, 60], [170, 120, 210]).astype(np.uint8)
+    canvas[margin:-margin, margin:-margin] = picture
+    return canvas
+
+
+def in_middle(kp: Keypoints, margin: int) -> int:
+    width, height = kp.size
+    x, y = kp.xy[:, 0], kp.xy[:, 1]
+    return int(((x > margin) & (x < width - margin) & (y > margin) & (y < height - margin)).sum())
+
+
+def test_a_patterned_border_crowds_the_strongest_keypoints_out_of_the_picture(photos):
+    """The checkers' corners outdo the photo's keypoints; spread from all that SIFT finds,
+    the photo inside gets its share (``detect_spread``), and the second look does so."""
+    framed = checkered(_pixels(photos, "coffee.jpg"))
+    size = (framed.shape[1], framed.shape[0])
+    strongest = detect(framed, size, 384, 384)
+    assert crowded(strongest)
+    spread_out = detect_spread(framed, size, 384, 384)
+    assert in_middle(spread_out, 90) >= 3 * max(in_middle(strongest, 90), 10)
+    looked = decode_keypoints(KeypointExtractor().refine(_decoded(framed))["keypoints"])
+    assert in_middle(looked, 90) == in_middle(spread_out, 90)
+    plain = _pixels(photos, "coffee.jpg")
+    assert not crowded(detect(plain, (plain.shape[1], plain.shape[0]), 384, 384))

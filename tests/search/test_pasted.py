@@ -15,19 +15,20 @@ PASTED = ("baboon.jpg", "astronaut.jpg", "chelsea_cat.jpg", "box.png")
 
 
 def test_a_photo_pasted_over_the_middle_leaves_a_copy(built_index, photos):
-    """Another photo over the middle 55 % of each side (30 % of the picture): the middle
-    judge took the inliers all around it for different items on one floor (1 of 10 found)."""
+    """Another photo over the middle 45 % of each side (20 % of the picture): the middle
+    judge took the inliers all around it for different items on one floor (5 of 10 found
+    without the paste judge, all 10 with it)."""
     found = 0
     with Index.open(built_index, readonly=True) as index:
         for number, name in enumerate(BASES):
             base = load_rgb(photos / name)
-            width, height = int(base.width * 0.55), int(base.height * 0.55)
+            width, height = int(base.width * 0.45), int(base.height * 0.45)
             other = load_rgb(photos / PASTED[number % len(PASTED)]).resize((width, height))
             base.paste(other, ((base.width - width) // 2, (base.height - height) // 2))
             result = index.search(jpeg_bytes(base, 90), k=5)
             hits = [m for m in result.matches if m.source.endswith("/" + name)]
             found += bool(hits) and hits[0].tier == "copy"
-    assert found >= 7
+    assert found >= 8
 
 
 @pytest.fixture
@@ -73,3 +74,14 @@ def test_a_band_across_the_picture_is_not_a_paste(texture):
     banded[60:100, :] = 240
     inside = np.ones(texture.shape[:2], bool)
     assert not pasted_over(banded, texture, inside, inliers_around())
+
+
+def test_a_block_over_a_third_of_the_picture_is_an_item_of_its_own(texture):
+    """Items centred on one backdrop, one larger than the other, differ in a block with
+    edges on one side only, as a paste does; from LARGEST of the overlap it is not judged
+    (a held-out trial's backdrops: 18 of 50 pairs called copies, 2 with the limit)."""
+    query = texture.copy()
+    query[30:130, 30:130] = np.array([230, 40, 40], np.uint8)
+    query[70:90, 60:100] = np.array([20, 20, 120], np.uint8)
+    inside = np.ones(texture.shape[:2], bool)
+    assert not pasted_over(query, texture, inside, inliers_around())

@@ -64,6 +64,10 @@ SIDE = 256
 # bench/bench_small.py's tiny thumbnails at rank 1, 0.871 of them at 192 px, 0.857 at 256.
 SMALL_LOOK_SIDE = 192
 FINE_SIDE = 384  # the second, finer look at a query in which nothing was found (see refine)
+# A second look whose keypoints leave less than this share in the picture's middle takes
+# them spread from all SIFT finds (``detect_spread``): the photo inside a checkered border
+# had 7 of 384 there.
+CROWDED = 0.05
 CONTRAST = 0.013  # SIFT's contrast threshold (OpenCV default 0.04): keep fainter keypoints
 LAYERS = 3  # SIFT's scales per octave (OpenCV's default; 2 was cheaper but found fewer copies)
 GRID = 4  # keypoints are spread over GRID x GRID cells
@@ -126,6 +130,49 @@ def detect(
     """RootSIFT keypoints of an RGB (or grey) uint8 picture whose full size is ``size``,
     reduced to ``side`` px on its long side when it is larger (and, with ``enlarge``,
     enlarged smoothly to it when it is smaller)."""
+    grey = _grey(pixels, side, enlarge)
+    found, desc = cv2.SIFT.create(count * POOL, layers, contrast).detectAndCompute(grey, None)
+    if desc is None or not found:
+        return empty(size)
+    xy = np.array([k.pt for k in found], dtype=np.float32).reshape(-1, 2)
+    response = np.array([k.response for k in found], dtype=np.float32)
+    keep = spread(xy, response, grey.shape[1], grey.shape[0], count, grid)
+    return _kept([found[i] for i in keep], desc[keep], grey.shape, size)
+
+
+def detect_spread(pixels: np.ndarray, size: tuple[int, int], count: int, side: int) -> Keypoints:
+    """``detect``, the ``count`` keypoints spread over the picture from all SIFT finds, not
+    from the strongest ``count``: a patterned border's corners (a checkerboard, dots) are
+    far stronger than a photo's, and took nearly all of them (8 of 192 in the photo inside
+    one). Each keypoint is described once chosen; the picture's pyramid is built twice."""
+    grey = _grey(pixels, side, enlarge=False)
+    sift = cv2.SIFT.create(0, LAYERS, CONTRAST)
+    found = sift.detect(grey, None)
+    if not found:
+        return empty(size)
+    xy = np.array([k.pt for k in found], dtype=np.float32).reshape(-1, 2)
+    response = np.array([k.response for k in found], dtype=np.float32)
+    keep = spread(xy, response, grey.shape[1], grey.shape[0], count, GRID)
+    chosen, desc = sift.compute(grey, [found[i] for i in keep])
+    if desc is None or not chosen:
+        return empty(size)
+    return _kept(list(chosen), desc, grey.shape, size)
+
+
+def crowded(kp: Keypoints) -> bool:
+    """Whether the keypoints leave the middle of the picture nearly empty (under CROWDED of
+    them in its central half each way), as the strongest do around a patterned border."""
+    if len(kp) < GRID * GRID:
+        return False
+    width, height = kp.size
+    x, y = kp.xy[:, 0] / max(width, 1), kp.xy[:, 1] / max(height, 1)
+    middle = (np.abs(x - 0.5) < 0.25) & (np.abs(y - 0.5) < 0.25)
+    return float(middle.mean()) < CROWDED
+
+
+def _grey(pixels: np.ndarray, side: int, enlarge: bool) -> np.ndarray:
+    """The picture in grey at ``side`` px on its long side when larger (or, with
+    ``enlarge``, when smaller)."""
     grey = (
         pixels
         if pixels.ndim == 2
@@ -133,21 +180,23 @@ def detect(
     )
     factor = side / max(grey.shape[:2])
     if factor < 1.0:
-        grey = scaled(grey, factor)
-    elif factor > 1.0 and enlarge:
-        grey = enlarged(grey, factor)
-    found, desc = cv2.SIFT.create(count * POOL, layers, contrast).detectAndCompute(grey, None)
-    if desc is None or not found:
-        return empty(size)
+        return scaled(grey, factor)
+    if factor > 1.0 and enlarge:
+        return enlarged(grey, factor)
+    return grey
+
+
+def _kept(
+    found: list[cv2.KeyPoint], desc: np.ndarray, shape: tuple[int, ...], size: tuple[int, int]
+) -> Keypoints:
+    """Keypoints found on a grey picture of ``shape``, in the full-size frame ``size``."""
     xy = np.array([k.pt for k in found], dtype=np.float32).reshape(-1, 2)
-    response = np.array([k.response for k in found], dtype=np.float32)
-    keep = spread(xy, response, grey.shape[1], grey.shape[0], count, grid)
-    to_full = np.array([size[0] / grey.shape[1], size[1] / grey.shape[0]], dtype=np.float32)
+    to_full = np.array([size[0] / shape[1], size[1] / shape[0]], dtype=np.float32)
     return Keypoints(
-        xy=(xy[keep] + 0.5) * to_full,
-        angle=np.array([found[i].angle for i in keep], dtype=np.float32),
-        scale=np.array([found[i].size for i in keep], dtype=np.float32) * float(to_full.max()),
-        descriptors=root_sift(desc[keep]),
+        xy=(xy + 0.5) * to_full,
+        angle=np.array([k.angle for k in found], dtype=np.float32),
+        scale=np.array([k.size for k in found], dtype=np.float32) * float(to_full.max()),
+        descriptors=root_sift(desc),
         size=(int(size[0]), int(size[1])),
     )
 
@@ -276,7 +325,10 @@ class KeypointExtractor(Extractor):
             return {"keypoints": encode_keypoints(self._region(image, region))}
         if max(image.pixels.shape[:2]) < self.side * 1.25:
             return None
-        kp = detect(image.pixels, (image.width, image.height), self.fine_count, FINE_SIDE)
+        size = (image.width, image.height)
+        kp = detect(image.pixels, size, self.fine_count, FINE_SIDE)
+        if crowded(kp):
+            kp = detect_spread(image.pixels, size, self.fine_count, FINE_SIDE)
         return {"keypoints": encode_keypoints(kp)}
 
     def enlarged_look(self, image: DecodedImage) -> dict[str, bytes] | None:
