@@ -52,10 +52,10 @@ def bridges(
 ) -> dict[int, set[tuple[int, int]]]:
     """Per composite, the pairs (low id first) that join it to what it shows outside the
     largest of its parts that break off (each part's copies included), and to every other
-    composite but a copy of it (``_copies``) that holds it, is held by it, or stays with the
-    same part; also per member that holds a composite, its pairs to what the composite does
-    not join. Another composite is never the part a composite stays with: two grids that
-    share a cell show each other there only, and a caption copy of a grid holds all of it."""
+    composite but its copies (``_copy_of``); also per member that holds a composite, its
+    pairs to what the composite does not join (``_passed_on``: a copy of a grid follows the
+    grid). Another composite is never the part a composite stays with: two grids that share
+    a cell show each other there only, and a caption copy of a grid holds all of it."""
     parts, whole = _parts_shown(links, records)
     spots = {
         member: _spots(held, records, member, thumbnail)
@@ -74,12 +74,8 @@ def bridges(
         followed = {
             other
             for other in composites
-            if _copies(member, other, spots, full, whole)
-            and (
-                _whole_of(member, other, whole)  # the holder follows it: ``_passed_on``
-                or not (kept[member] and kept[other])
-                or kept[member] & kept[other]
-            )
+            if _copy_of(member, other, spots, whole, full)
+            or _copy_of(other, member, spots, whole, full)
         }
         partners = {a if b == member else b for a, b in pairs if member in (a, b)}
         shown = {spot.other for spot in spots[member]} | (partners & composites)
@@ -91,17 +87,18 @@ def bridges(
 class Spot:
     """Where a member shows another: ``where`` its frame lands (a polygon, full-size pixels
     of the member), ``cell`` the narrower box its pixels fill when the frame lands past them
-    (``_cell``), and whether the member breaks off at the edges of one of them (``placed``,
-    the cell when it does there)."""
+    (``_cell``), ``shown`` where its pixels lie (the cell, unless it is a sliver of the frame:
+    under TRUSTED of it), and whether the member breaks off at the edges of one of them
+    (``placed``, the cell when it does there)."""
 
     other: int
     where: np.ndarray
     cell: np.ndarray | None
+    shown: np.ndarray
     placed: np.ndarray | None
 
-    @property
-    def shown(self) -> np.ndarray:
-        return self.where if self.cell is None else self.cell
+
+TRUSTED = 0.25  # of where a part's frame lands: a narrower agreeing box is a sliver of it
 
 
 def _spots(
@@ -116,6 +113,8 @@ def _spots(
     spots = []
     for other, where, carried in held:
         cell = _cell(picture, thumbnail(other), carried, full, size(records[other]))
+        if cell is not None and _share(cell, full) < TRUSTED * _share(where, full):
+            cell = None
         placed = None
         if _share(where if cell is None else cell, full) >= MOST:
             pass  # a copy of most of the member (a caption copy of a grid) is no part of it
@@ -123,7 +122,7 @@ def _spots(
             placed = cell
         elif _breaks_off(picture, where, full, judged):
             placed = where
-        spots.append(Spot(other, where, cell, placed))
+        spots.append(Spot(other, where, cell, where if cell is None else cell, placed))
     return spots
 
 
@@ -135,36 +134,27 @@ def _placed(spots: list[Spot]) -> list[tuple[int, np.ndarray]]:
     return [(spot.other, spot.placed) for spot in spots if spot.placed is not None]
 
 
-def _whole_of(a: int, b: int, whole: Mapping[int, set[int]]) -> bool:
-    """Whether either of two members holds the other whole."""
-    return b in whole.get(a, ()) or a in whole.get(b, ())
+COPY = 0.6  # of where a composite lands in another: its pixels agree over this much in a copy
 
 
-COPY = 0.85  # of a composite: another composite whose pixels cover this much is a copy of it
-
-
-def _copies(
-    member: int,
-    other: int,
+def _copy_of(
+    holder: int,
+    held: int,
     spots: Mapping[int, list[Spot]],
-    full: Mapping[int, tuple[int, int]],
     whole: Mapping[int, set[int]],
+    full: Mapping[int, tuple[int, int]],
 ) -> bool:
-    """Whether two composites are copies of each other (a re-encode, a caption, a border):
-    one shows the other's pixels over COPY of where the other lands in it, and holds it
-    whole or shows it over COPY of itself. Two grids that share one cell show each other
-    in that cell only, though each one's frame, fitted through the cell into the other, may
-    land whole inside it; a grid and a strip that share two cells side by side show each
-    other there, half of the grid (a held-out trial joined two pictures' groups so)."""
-    for here, there in ((member, other), (other, member)):
-        for spot in spots[here]:
-            if spot.other != there:
-                continue
-            shown, landed = _share(spot.shown, full[here]), _share(spot.where, full[here])
-            held = there in whole.get(here, ()) or shown >= COPY
-            if held and shown >= COPY * landed:
-                return True
-    return False
+    """Whether ``holder`` is a copy of the composite ``held`` (a re-encode, a caption, a
+    border, a crop): it holds it whole, and its pixels agree with it over COPY of where it
+    lands (or it shows nothing but it). A grid that holds another through one shared cell,
+    its frame landing whole inside at a smaller scale, agrees with it in that cell only."""
+    if held not in whole.get(holder, ()):
+        return False
+    landed = [spot for spot in spots.get(holder, ()) if spot.other == held]
+    return all(
+        _share(spot.shown, full[holder]) >= COPY * _share(spot.where, full[holder])
+        for spot in landed
+    )
 
 
 def _share(polygon: np.ndarray, full: tuple[int, int]) -> float:
@@ -332,7 +322,7 @@ def _largest_first(
     shown: list[tuple[int, np.ndarray]], pairs: set[tuple[int, int]], full: tuple[int, int]
 ) -> list[tuple[int, np.ndarray]]:
     """The parts, largest first; of those as large as the largest (the equal cells of a
-    grid) the one nearest the top left leads, so every copy of a grid stays with one cell.
+    grid) the top left one leads (``_top_left``), so every copy of a grid stays with one cell.
     A part is as large as the smallest of the copies of its picture in its place: a copy
     with a border of its own lands past the cell, which another copy of the grid may show
     narrowed to the cell."""
@@ -349,18 +339,20 @@ def _largest_first(
     if not ranked:
         return ranked
     top = least[id(ranked[0][1])]
-    lead = min(
-        (part for part in ranked if least[id(part[1])] >= AS_LARGE * top),
-        key=lambda part: _from_top_left(part[1], full),
-    )
+    lead = _top_left([part for part in ranked if least[id(part[1])] >= AS_LARGE * top], full)
     return [lead, *(part for part in ranked if part is not lead)]
 
 
-def _from_top_left(where: np.ndarray, full: tuple[int, int]) -> float:
-    """How far a part's centre lies from the picture's top left corner, down plus across,
-    as shares of the picture's height and width."""
-    x, y = where.mean(axis=0)
-    return float(y) / full[1] + float(x) / full[0]
+ROW = 0.1  # of the picture's height: parts whose centres lie this close are in one row
+
+
+def _top_left(parts: list[tuple[int, np.ndarray]], full: tuple[int, int]) -> tuple[int, np.ndarray]:
+    """Of ``parts``, the one in the top row (its centre within ROW of the highest), leftmost
+    in it: the same cell of every copy of a grid, whatever the order of its links."""
+    centres = [where.mean(axis=0) for _, where in parts]
+    highest = min(float(y) for _, y in centres)
+    row = [i for i, (_, y) in enumerate(centres) if float(y) - highest <= ROW * full[1]]
+    return parts[min(row, key=lambda i: float(centres[i][0]))]
 
 
 def _held(polygon: np.ndarray, record: ImageRecord) -> bool:
