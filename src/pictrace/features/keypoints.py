@@ -318,9 +318,11 @@ class KeypointExtractor(Extractor):
         shows more detail than this extractor's side (a quarter more pixels per side at
         least: for the first look, queries from 240 px up). A copy pasted at 40% width into
         a 1,024 px photo spans ~100 px at SIDE, too few for its keypoints to match; at
-        FINE_SIDE it spans ~150 px; None for a smaller picture. With ``region`` (full-size
-        pixels), only that part of the picture is looked at, as closely (a search's zoomed
-        look); the keypoints are still in the whole picture's frame."""
+        FINE_SIDE it spans ~150 px; None for a smaller picture. Keypoints that leave the
+        picture's middle nearly empty (``crowded``: a patterned border's) are taken again,
+        spread from all SIFT finds (``detect_spread``). With ``region`` (full-size pixels),
+        only that part of the picture is looked at, as closely (a search's zoomed look); the
+        keypoints are still in the whole picture's frame."""
         if region is not None:
             return {"keypoints": encode_keypoints(self._region(image, region))}
         if max(image.pixels.shape[:2]) < self.side * 1.25:
