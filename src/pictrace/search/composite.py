@@ -25,8 +25,9 @@ agree, which must then break off.
 Which parts the composite stays with is told by where each part's own pixels lie (its cell,
 ``Spot.shown``): a part lies in the largest when the centre of its pixels does. The frame a
 part lands at can reach far past them (a phone photo of a screen showing a cell's whole
-picture), and so can a collage that shares one cell with this one: two collages of which
-neither holds the other whole are both composites, and the link between them joins nothing.
+picture), and so can a collage that shares one cell with this one: a link between two
+composites joins nothing unless one is a copy of the other (``_copy_of``), which then follows
+the one it holds.
 A newsroom trial's 64 viral copies of 10 pictures, with four collages among them, made one
 group of 38 members from five of the pictures before; each picture now has its own group.
 """
@@ -115,15 +116,26 @@ def _spots(
         cell = _cell(picture, thumbnail(other), carried, full, size(records[other]))
         if cell is not None and _share(cell, full) < TRUSTED * _share(where, full):
             cell = None
-        placed = None
-        if _share(where if cell is None else cell, full) >= MOST:
-            pass  # a copy of most of the member (a caption copy of a grid) is no part of it
-        elif cell is not None and _breaks_off(picture, cell, full, judged):
-            placed = cell
-        elif _breaks_off(picture, where, full, judged):
-            placed = where
-        spots.append(Spot(other, where, cell, where if cell is None else cell, placed))
+        shown = where if cell is None else cell
+        # a copy of most of the member (a caption copy of a grid) is no part of it
+        placed = (
+            None if _share(shown, full) >= MOST else _placed_at(picture, cell, where, full, judged)
+        )
+        spots.append(Spot(other, where, cell, shown, placed))
     return spots
+
+
+def _placed_at(
+    picture: np.ndarray,
+    cell: np.ndarray | None,
+    where: np.ndarray,
+    full: tuple[int, int],
+    judged: dict[bytes, bool],
+) -> np.ndarray | None:
+    """Where a part breaks off: at its cell's edges, else at its frame's; None if neither."""
+    if cell is not None and _breaks_off(picture, cell, full, judged):
+        return cell
+    return where if _breaks_off(picture, where, full, judged) else None
 
 
 MOST = 0.85  # of a member's picture: a part whose pixels cover this much is not one of its parts
@@ -170,7 +182,7 @@ def _of_largest(
     the cell into its neighbour, but its pixels agree with the collage's only in the cell."""
     if not chosen:
         return set()
-    lead, placed = chosen[0]
+    lead, placed = chosen[0]  # the very array of its spot's ``placed`` (``_placed``)
     spot = next(s for s in spots if s.other == lead and s.placed is placed)
     largest = _footprint(spot.shown, full)
     kept = set()
