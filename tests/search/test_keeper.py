@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from pictrace import Index, load_settings
 from pictrace.errors import ConfigError, InputError
+from pictrace.search.composite import _dense
 from pictrace.search.edited import (
     Link,
     edited_counts,
@@ -822,3 +823,31 @@ def test_copies_of_a_grid_stay_with_one_of_its_pictures(index_copy, photos, tmp_
 
 def holding(groups: list[DuplicateGroup], name: str) -> list[DuplicateGroup]:
     return [g for g in groups if any(m.source.endswith("/" + name) for m in g.members)]
+
+
+def test_a_grid_without_gutters_joins_none_of_its_pictures_groups(index_copy, photos, tmp_path):
+    """Cells cropped to fill and laid edge to edge, each picture with copies of its own (a
+    guard: the helper's grid this stands for joined four pictures' groups; these bundled
+    photos did not before ``composite._dense`` either)."""
+    names = ("coffee.jpg", "rocket.jpg", "chelsea_cat.jpg", "motorcycle.jpg")
+    cells = [((i % 2) * 400, (i // 2) * 400, 400, 400) for i in range(4)]
+    (tmp_path / "grid.jpg").write_bytes(jpeg_bytes(grid(photos, names, cells, (800, 800)), 85))
+    for name in names:
+        picture = load_rgb(photos / name)
+        smaller = picture.resize((picture.width * 3 // 4, picture.height * 3 // 4))
+        (tmp_path / f"small_{name}").write_bytes(jpeg_bytes(smaller, 80))
+        bordered = ImageOps.expand(picture, 40, fill=(255, 255, 255))
+        (tmp_path / f"bordered_{name}").write_bytes(jpeg_bytes(ImageOps.mirror(bordered), 80))
+    index_copy.add([tmp_path])
+    apart(index_copy.duplicates(), names, "grid.jpg")
+
+
+def test_patches_of_a_neighbour_agreeing_by_chance_are_cut_off_a_cell():
+    """A part's agreeing region: its 100 px cell, and patches of the next cell where the two
+    pictures happen to agree, joined to it on a few rows: they widened its box by 60 px."""
+    region = np.zeros((200, 300), bool)
+    region[50:150, 20:120] = True
+    region[60:70, 120:180] = True
+    region[130:135, 120:150] = True
+    x, y, w, h = 20, 50, 160, 100
+    assert _dense(region, x, y, w, h) == (20, 50, 100, 100)

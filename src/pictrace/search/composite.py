@@ -75,8 +75,7 @@ def bridges(
         followed = {
             other
             for other in composites
-            if _copy_of(member, other, spots, whole, full)
-            or _copy_of(other, member, spots, whole, full)
+            if _copy_of(member, other, spots, whole) or _copy_of(other, member, spots, whole)
         }
         partners = {a if b == member else b for a, b in pairs if member in (a, b)}
         shown = {spot.other for spot in spots[member]} | (partners & composites)
@@ -97,6 +96,7 @@ class Spot:
     cell: np.ndarray | None
     shown: np.ndarray
     placed: np.ndarray | None
+    agreeing: float  # the share of where it lands in which its pixels agree (``_cell``)
 
 
 TRUSTED = 0.25  # of where a part's frame lands: a narrower agreeing box is a sliver of it
@@ -113,7 +113,7 @@ def _spots(
     judged: dict[bytes, bool] = {}  # the copies of one picture show in the same place
     spots = []
     for other, where, carried in held:
-        cell = _cell(picture, thumbnail(other), carried, full, size(records[other]))
+        cell, agreeing = _cell(picture, thumbnail(other), carried, full, size(records[other]))
         if cell is not None and _share(cell, full) < TRUSTED * _share(where, full):
             cell = None
         shown = where if cell is None else cell
@@ -121,7 +121,7 @@ def _spots(
         placed = (
             None if _share(shown, full) >= MOST else _placed_at(picture, cell, where, full, judged)
         )
-        spots.append(Spot(other, where, cell, shown, placed))
+        spots.append(Spot(other, where, cell, shown, placed, agreeing))
     return spots
 
 
@@ -146,7 +146,7 @@ def _placed(spots: list[Spot]) -> list[tuple[int, np.ndarray]]:
     return [(spot.other, spot.placed) for spot in spots if spot.placed is not None]
 
 
-COPY = 0.6  # of where a composite lands in another: its pixels agree over this much in a copy
+COPY = 0.6  # of where a composite lands in another: their pixels agree over this much in a copy
 
 
 def _copy_of(
@@ -154,7 +154,6 @@ def _copy_of(
     held: int,
     spots: Mapping[int, list[Spot]],
     whole: Mapping[int, set[int]],
-    full: Mapping[int, tuple[int, int]],
 ) -> bool:
     """Whether ``holder`` is a copy of the composite ``held`` (a re-encode, a caption, a
     border, a crop): it holds it whole, and its pixels agree with it over COPY of where it
@@ -162,11 +161,7 @@ def _copy_of(
     its frame landing whole inside at a smaller scale, agrees with it in that cell only."""
     if held not in whole.get(holder, ()):
         return False
-    landed = [spot for spot in spots.get(holder, ()) if spot.other == held]
-    return all(
-        _share(spot.shown, full[holder]) >= COPY * _share(spot.where, full[holder])
-        for spot in landed
-    )
+    return all(spot.agreeing >= COPY for spot in spots.get(holder, ()) if spot.other == held)
 
 
 def _share(polygon: np.ndarray, full: tuple[int, int]) -> float:
@@ -284,12 +279,13 @@ def _cell(
     carried: np.ndarray,
     full: tuple[int, int],
     part_full: tuple[int, int],
-) -> np.ndarray | None:
+) -> tuple[np.ndarray | None, float]:
     """The box (full-size pixels of the collage) of the largest region where the part's
-    thumbnail, carried into the collage's, agrees with it; None when there is no part
-    thumbnail, no such region, or no narrower one than where the part's frame lands."""
+    thumbnail, carried into the collage's, agrees with it (None when there is no part
+    thumbnail, no such region, or no narrower one than where the part's frame lands), and
+    the share of where it lands that region covers."""
     if part is None:
-        return None
+        return None, 0.0
     height, width = picture.shape[:2]
     to_picture = np.diag([width / full[0], height / full[1], 1.0])
     from_part = np.diag([part_full[0] / part.shape[1], part_full[1] / part.shape[0], 1.0])
@@ -301,15 +297,32 @@ def _cell(
     agree = (np.abs(mine - theirs) <= AGREE) & reach
     kernel = np.ones((OPENING, OPENING), np.uint8)
     agree = cv2.morphologyEx(agree.astype(np.uint8), cv2.MORPH_OPEN, kernel)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(agree, connectivity=4)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(agree, connectivity=4)
     if count < 2:
-        return None
+        return None, 0.0
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    x, y, w, h = (int(v) for v in stats[largest, :4])
+    agreeing = float(stats[largest, cv2.CC_STAT_AREA]) / max(float(reach.sum()), 1.0)
+    x, y, w, h = _dense(labels == largest, *(int(v) for v in stats[largest, :4]))
     if w * h >= 0.9 * reach.sum():
-        return None  # the part's frame is where it shows: nothing narrower
+        return None, agreeing  # the part's frame is where it shows: nothing narrower
     scale = np.array([full[0] / width, full[1] / height])
-    return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float64) * scale
+    box = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float64) * scale
+    return box, agreeing
+
+
+DENSE = 0.5  # of its densest line: a line of the region's box agreeing less is a leak
+
+
+def _dense(region: np.ndarray, x: int, y: int, w: int, h: int) -> tuple[int, int, int, int]:
+    """The box (x, y, width, height) of ``region`` less the lines at its sides in which it
+    agrees in under DENSE as much as in its densest: without a gutter, the neighbouring
+    picture agrees with the part in patches, which join its region and widen its box."""
+    inside = region[y : y + h, x : x + w]
+    columns, rows = inside.mean(axis=0), inside.mean(axis=1)
+    kept_columns = np.flatnonzero(columns >= DENSE * columns.max())
+    kept_rows = np.flatnonzero(rows >= DENSE * rows.max())
+    left, top = x + int(kept_columns[0]), y + int(kept_rows[0])
+    return left, top, x + int(kept_columns[-1]) + 1 - left, y + int(kept_rows[-1]) + 1 - top
 
 
 def _apart(
