@@ -106,8 +106,27 @@ def inset_differs(
     RGB uint8, and where the hit reaches) differs from it in one solid block that holds
     hardly any of the fit's ``inliers`` (in canvas px: ``warped.on_canvas``) and at which both
     pictures break off: different pictures in one frame."""
+    return differs_in(
+        query_part, hit_part, inside, free_block(query_part, hit_part, inside, inliers)
+    )
+
+
+def free_block(
+    query_part: np.ndarray, hit_part: np.ndarray, inside: np.ndarray, inliers: np.ndarray
+) -> PixelBox | None:
+    """``differing_block``, when it holds hardly any of the ``inliers`` (INLIERS_IN); else
+    None. The judges of a block (``differs_in``, ``laid_in``, ``pasted.pasted_in``) take it
+    found once."""
     block = differing_block(query_part, hit_part, inside, inliers)
-    if block is None or share_in(inliers, block) > INLIERS_IN:
+    return None if block is None or share_in(inliers, block) > INLIERS_IN else block
+
+
+def differs_in(
+    query_part: np.ndarray, hit_part: np.ndarray, inside: np.ndarray, block: PixelBox | None
+) -> bool:
+    """``inset_differs`` for the ``free_block`` found: both pictures break off around their
+    own part of it."""
+    if block is None:
         return False
     fewest = 1 if box_area(block) >= BAND * np.count_nonzero(inside) else ENCLOSED
     hit_part = np.where(inside[:, :, None], hit_part, query_part)
@@ -134,10 +153,14 @@ def laid_over(
     on the aligned colour thumbnails as ``inset_differs`` takes them: they differ in one
     block of less than ``BAND`` of the overlap that holds hardly any of the ``inliers``, at
     whose every side inside the canvas the query breaks off while the hit carries on."""
-    block = differing_block(query_part, hit_part, inside, inliers)
-    if block is None or share_in(inliers, block) > INLIERS_IN:
-        return False
-    if box_area(block) >= BAND * np.count_nonzero(inside):
+    return laid_in(query_part, hit_part, inside, free_block(query_part, hit_part, inside, inliers))
+
+
+def laid_in(
+    query_part: np.ndarray, hit_part: np.ndarray, inside: np.ndarray, block: PixelBox | None
+) -> bool:
+    """``laid_over`` for the ``free_block`` found."""
+    if block is None or box_area(block) >= BAND * np.count_nonzero(inside):
         return False
     laid = carried_at_sides(query_part, block)
     under = carried_at_sides(np.where(inside[:, :, None], hit_part, query_part), block)
@@ -307,9 +330,17 @@ def _edge_at(picture: np.ndarray, at: int, size: int, inward: int) -> int:
         if not 0 < line < size or passed.std(axis=0).max() > SNAP_FLAT:
             break
         lines.append(line)
-    steps = [np.abs(picture[:, line] - picture[:, line - 1]).max(axis=1).mean() for line in lines]
+    steps = [line_step(picture, line) for line in lines]
     best = int(np.argmax(steps))
     return lines[best] if steps[best] >= SNAP_STEP else at
+
+
+def line_step(picture: np.ndarray, line: int) -> float:
+    """The mean over the rows of ``picture`` (rows, columns, channels; signed) of the largest
+    channel's step between its columns ``line - 1`` and ``line``; 0 without rows."""
+    if not len(picture):
+        return 0.0
+    return float(np.abs(picture[:, line] - picture[:, line - 1]).max(axis=1).mean())
 
 
 def box_area(box: PixelBox) -> int:

@@ -9,7 +9,7 @@ carries on under it (detail across the line, not a flat backdrop); an item on a 
 straight edge along its bounding box, and two photos in one window share the window's edge.
 
 ``pasted_over`` judges the aligned colour thumbnails (``inset``'s canvas): the block where
-they differ (``inset.differing_block``, holding hardly any inlier, less than ``LARGEST`` of
+they differ (``inset.free_block``: holding hardly any inlier; less than ``LARGEST`` of
 the overlap), then at each of its sides inside the canvas, within ``WINDOW`` px, the line
 one side steps across most (``EDGE`` levels at least, on average along the side), where the
 other side steps ``UNSEEN`` as much at most, no more than ``RISE`` over its typical step
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pictrace.search.inset import INLIERS_IN, PixelBox, box_area, differing_block, share_in
+from pictrace.search.inset import PixelBox, box_area, free_block, line_step
 
 LARGEST = 0.3  # of the overlap: a larger block may be an item of its own on a shared backdrop
 WINDOW = 6  # px either side of the block's side in which its edge is looked for
@@ -44,17 +44,23 @@ def pasted_over(
     """Whether the two aligned colour thumbnails (``inset``'s canvas; ``inside``: where the
     hit lies on it, ``inliers``: the fit's query points on it) differ in one block that is a
     picture pasted over one of them."""
-    block = differing_block(query_part, hit_part, inside, inliers)
-    if block is None or share_in(inliers, block) > INLIERS_IN:
-        return False
-    if box_area(block) >= LARGEST * np.count_nonzero(inside):
+    return pasted_in(
+        query_part, hit_part, inside, free_block(query_part, hit_part, inside, inliers)
+    )
+
+
+def pasted_in(
+    query_part: np.ndarray, hit_part: np.ndarray, inside: np.ndarray, block: PixelBox | None
+) -> bool:
+    """``pasted_over`` for the block found (``inset.free_block``)."""
+    if block is None or box_area(block) >= LARGEST * np.count_nonzero(inside):
         return False
     hit_part = np.where(inside[:, :, None], hit_part, query_part)
     query, hit = query_part.astype(np.int16), hit_part.astype(np.int16)
-    return _pasted_in(query, hit, block) or _pasted_in(hit, query, block)
+    return _edges_in(query, hit, block) or _edges_in(hit, query, block)
 
 
-def _pasted_in(pasted: np.ndarray, under: np.ndarray, block: PixelBox) -> bool:
+def _edges_in(pasted: np.ndarray, under: np.ndarray, block: PixelBox) -> bool:
     """Whether ``pasted`` (int16 pictures, rows x columns x channels) has a picture's edge at
     every side of ``block`` inside the canvas, SIDES at least and not only two opposite ones,
     where ``under`` carries on."""
@@ -79,19 +85,13 @@ def _edge_only_in(
     """Whether ``pasted`` steps by EDGE on average across a line (a column) within WINDOW of
     ``at``, rows ``start`` to ``stop``, where ``under`` has no edge (UNSEEN, RISE) and has
     detail on both sides."""
+    pasted, under = pasted[start:stop], under[start:stop]
     lines = range(max(1, at - WINDOW), min(size - 1, at + WINDOW) + 1)
-    steps = [_step(pasted, line, start, stop) for line in lines]
+    steps = [line_step(pasted, line) for line in lines]
     best = int(np.argmax(steps))
     line = lines[best]
-    below = [_step(under, other, start, stop) for other in lines]
+    below = [line_step(under, other) for other in lines]
     if steps[best] < EDGE or below[best] > min(UNSEEN * steps[best], np.median(below) + RISE):
         return False
-    beside = under[start:stop, max(0, line - 3) : line + 3]
-    return float(beside.std(axis=(0, 1)).max()) >= FLAT
-
-
-def _step(picture: np.ndarray, line: int, start: int, stop: int) -> float:
-    """The mean, along rows ``start`` to ``stop``, of the largest channel's step between
-    columns ``line - 1`` and ``line``."""
-    step = np.abs(picture[start:stop, line] - picture[start:stop, line - 1]).max(axis=1)
-    return float(step.mean()) if len(step) else 0.0
+    beside = under[:, max(0, line - 3) : line + 3]
+    return beside.size > 0 and float(beside.std(axis=(0, 1)).max()) >= FLAT

@@ -18,10 +18,10 @@ from pictrace.features.keypoints import Keypoints, decode_keypoints
 from pictrace.features.thumbnail import open_thumbnail
 from pictrace.search.candidates import Candidate, Query, Verifier, tries_negative
 from pictrace.search.captions import band_rows
-from pictrace.search.inset import INSET_FROM, inset_differs, laid_over
+from pictrace.search.inset import INSET_FROM, differs_in, free_block, laid_in
 from pictrace.search.inset import SIDE as INSET_SIDE
 from pictrace.search.middle import FINE, middle_alike
-from pictrace.search.pasted import pasted_over
+from pictrace.search.pasted import pasted_in
 from pictrace.search.unmatched import unmatched_alike
 from pictrace.search.verify import (
     Fit,
@@ -188,10 +188,10 @@ def _alike(query: Looks, hit: np.ndarray, fit: Fit, sizes: Sizes) -> bool:
     warped = warped_pair(query_colour, hit, fit, *sizes, side=INSET_SIDE)
     if warped is None:
         return not differ  # too small an overlap to judge
-    inliers = on_canvas(fit.query_pts, fit, warped[0].shape)
-    if differ and not laid_over(*warped, inliers):  # pasted, unless each holds its own there
-        return pasted_over(*warped, inliers) and not inset_differs(*warped, inliers)
-    return fit.unmatched_share < INSET_FROM or not inset_differs(*warped, inliers)
+    block = free_block(*warped, on_canvas(fit.query_pts, fit, warped[0].shape))
+    if differ and not laid_in(*warped, block):  # pasted, unless each holds its own there
+        return pasted_in(*warped, block) and not differs_in(*warped, block)
+    return fit.unmatched_share < INSET_FROM or not differs_in(*warped, block)
 
 
 def _differ(query_grey: np.ndarray, hit: np.ndarray, fit: Fit, sizes: Sizes) -> bool:
