@@ -178,9 +178,10 @@ def _alike(query: Looks, hit: np.ndarray, fit: Fit, sizes: Sizes) -> bool:
     own detail it hides) or a picture pasted over either (``pasted.pasted_over``), and do not
     differ in a picture of their own placed in one frame (``inset``, judged from
     ``INSET_FROM`` of the detail left out; always after a paste, which two photos of one
-    floor, each on a card of its own, resemble). The colour pair the judges read is made
-    once, and only when one of them is asked (the frame is still judged after a band laid
-    over: the window of a small photo shows both)."""
+    floor, each on a card of its own, resemble). The colour pair the judges read, and the
+    block where it differs (``inset.free_block``), are found once, and only when one of them
+    is asked (the frame is still judged after a band laid over: the window of a small photo
+    shows both)."""
     query_colour, query_grey = query
     differ = _differ(query_grey, hit, fit, sizes)
     if not differ and fit.unmatched_share < INSET_FROM:
